@@ -25,10 +25,6 @@ class Fixed:
     def decide(self, snapshot: Snapshot) -> AutoscaleResult:
         out = []
         for name in snapshot.functions:
-            n = (
-                self.replicas.get(name, 1)
-                if isinstance(self.replicas, Mapping)
-                else self.replicas
-            )
+            n = self.replicas.get(name, 1) if isinstance(self.replicas, Mapping) else self.replicas
             out.append(Decision(name, n, f"fixed at {n} replicas"))
         return AutoscaleResult(tuple(out), snapshot.state)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from tessera.core.model import ScaleBounds
 
 
-class Code(str, Enum):
+class Code(StrEnum):
     """Outcome of a filter/admission step, as in the Kubernetes scheduling framework."""
 
     SUCCESS = "success"
@@ -49,7 +49,7 @@ class Status:
         return Status(Code.UNSCHEDULABLE, tuple(reasons))
 
 
-class InstanceState(str, Enum):
+class InstanceState(StrEnum):
     STARTING = "starting"  # cold start in progress
     READY = "ready"  # warm, may be idle or busy
     DRAINING = "draining"  # finishing its work, then gone

@@ -7,8 +7,6 @@ for M/G/1 (so M/D/1). Both are textbook results; see e.g. Kleinrock,
 
 from __future__ import annotations
 
-import math
-
 
 def erlang_c(lam: float, mu: float, c: int) -> float:
     """Probability that an arrival waits in M/M/c (arrival rate lam, service rate mu, c servers)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from tessera.core.errors import InputError
 
@@ -31,7 +31,7 @@ class Registry(Generic[T]):
         def deco(factory: F) -> F:
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} is already registered")
-            self._items[name] = factory
+            self._items[name] = cast(Callable[..., T], factory)
             return factory
 
         return deco

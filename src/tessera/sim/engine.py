@@ -252,9 +252,7 @@ class Simulation:
                 memory_mib=fc.memory_mib,
             )
         res = SimResult(self.scenario, functions, self.env.events, wall, decisions=self.decisions)
-        res.metrics = {
-            name: function_metrics(fr, self.scenario) for name, fr in functions.items()
-        }
+        res.metrics = {name: function_metrics(fr, self.scenario) for name, fr in functions.items()}
         return res
 
 

@@ -38,7 +38,9 @@ class Environment:
         self._seq += 1
         heappush(self._heap, (t, priority, self._seq, fn, arg))
 
-    def schedule(self, delay_s: float, fn: Callback, arg: Any = None, priority: int = NORMAL) -> None:
+    def schedule(
+        self, delay_s: float, fn: Callback, arg: Any = None, priority: int = NORMAL
+    ) -> None:
         """Run `fn(arg)` after `delay_s`."""
         self.at(self.now + delay_s, fn, arg, priority)
 

@@ -39,7 +39,7 @@ class Variate:
             buf = self._buf = self._draw(BLOCK).tolist()
             i = 0
         self._i = i + 1
-        return buf[i]  # type: ignore[no-any-return]
+        return buf[i]
 
 
 def constant(value_s: float) -> Variate:

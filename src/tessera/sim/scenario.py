@@ -44,9 +44,7 @@ class Uniform(_Strict):
     high_s: float = Field(gt=0)
 
 
-Duration = Annotated[
-    Exponential | Deterministic | LogNormal | Uniform, Field(discriminator="kind")
-]
+Duration = Annotated[Exponential | Deterministic | LogNormal | Uniform, Field(discriminator="kind")]
 
 
 # --- workloads ---------------------------------------------------------------------------

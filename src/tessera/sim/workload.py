@@ -62,7 +62,9 @@ def read_minute_counts(path: str | Path, column: str | None = None) -> np.ndarra
     if column is None:
         column = next((c for c in fields if _is_int(rows[0].get(c))), None)
         if column is None:
-            raise InputError("workload.column", None, f"one of the integer columns; header: {fields}")
+            raise InputError(
+                "workload.column", None, f"one of the integer columns; header: {fields}"
+            )
     elif column not in fields:
         raise InputError("workload.column", column, f"one of {list(fields)}")
     try:

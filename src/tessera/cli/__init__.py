@@ -1,0 +1,1 @@
+"""The `tessera` command line: one thin module per subcommand (Typer + Rich)."""

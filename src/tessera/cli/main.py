@@ -1,0 +1,55 @@
+"""Entry point: assembles the subcommands and turns bad input into one line and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from tessera import __version__
+from tessera.cli import demo as demo_cmd
+from tessera.cli import experiment as experiment_cmd
+from tessera.cli import sim as sim_cmd
+from tessera.cli.console import err_console
+from tessera.core.errors import InputError
+
+app = typer.Typer(
+    name="tessera",
+    help="Serverless computing on heterogeneous hardware: simulate, experiment, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(sim_cmd.app, name="sim")
+app.command("experiment")(experiment_cmd.experiment)
+app.command("demo")(demo_cmd.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tessera {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Tessera command line."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="tessera")
+    except InputError as e:
+        err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

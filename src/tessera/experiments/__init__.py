@@ -1,0 +1,20 @@
+"""Headline experiments: each subsystem registers the runs that back its claims.
+
+`tessera experiment NAME` runs one; `tessera demo` runs them all in quick mode
+and renders the report. An experiment returns metrics per policy (the JSON the
+CLI prints), figures for the report, and notes that name data sources,
+baselines and caveats.
+"""
+
+from tessera.experiments.base import (
+    EXPERIMENTS,
+    Experiment,
+    ExperimentResult,
+    RunConfig,
+    register,
+)
+
+# Importing the modules registers their experiments.
+from tessera.experiments import autoscaling_trace, sim_queueing  # noqa: E402, F401  isort: skip
+
+__all__ = ["EXPERIMENTS", "Experiment", "ExperimentResult", "RunConfig", "register"]
