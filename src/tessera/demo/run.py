@@ -20,9 +20,7 @@ from tessera.report.html import render, write_atomic
 
 @dataclass
 class DemoRun:
-    runs: list[tuple[Experiment, ExperimentResult | None, str | None]] = field(
-        default_factory=list
-    )
+    runs: list[tuple[Experiment, ExperimentResult | None, str | None]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     report: Path | None = None
 

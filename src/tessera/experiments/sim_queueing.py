@@ -54,8 +54,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "max_abs_error_pct": worst,
             "invocations_per_s": sum(rates) / len(rates),
         },
-        headline=f"worst |error| {worst:.2f}% over {len(CASES)} queues, "
-        f"{arrivals:,} arrivals each",
+        headline=f"worst |error| {worst:.2f}% over {len(CASES)} queues, {arrivals:,} arrivals each",
         notes=[
             "Intervals are 95% batch-means intervals (20 batches). Long-run accuracy "
             "(3% bound) is asserted in tests/sim/test_queueing_theory.py; "
