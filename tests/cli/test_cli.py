@@ -331,9 +331,7 @@ def test_warmup_not_below_duration(
     assert "duration_s" in m["accepted"]
 
 
-def test_trace_path_that_does_not_exist(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_trace_path_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = scenario_dict()
     data["functions"][0]["workload"] = {"kind": "trace", "path": "no-such-trace.csv"}
     m = sim_error(tmp_path, capsys, data)
@@ -362,7 +360,16 @@ def test_experiment_autoscaling_trace_json_and_out(
 ) -> None:
     out_dir = tmp_path / "exp-out"
     code, out, err = run_cli(
-        ["experiment", "autoscaling-trace", "--quick", "--json", "--seed", "1", "--out", str(out_dir)],
+        [
+            "experiment",
+            "autoscaling-trace",
+            "--quick",
+            "--json",
+            "--seed",
+            "1",
+            "--out",
+            str(out_dir),
+        ],
         capsys,
     )
     assert code == 0, err

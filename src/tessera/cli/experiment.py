@@ -33,8 +33,8 @@ def experiment(
             t.add_row(e.name, e.summary)
         console.print(t)
         return
-    if name is None:
-        raise InputError("NAME", None, "an experiment name: " + ", ".join(EXPERIMENTS.names()))
+    if name is None or name not in EXPERIMENTS.names():
+        raise InputError("experiment", name, "one of " + ", ".join(EXPERIMENTS.names()))
     exp: Experiment = EXPERIMENTS.create(name)
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -40,15 +40,31 @@ def _root(
     """Tessera command line."""
 
 
+def _fail(message: str) -> None:
+    err_console.print(
+        f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
+    )
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; bad input of any kind ends in one `error:` line on stderr and exit code 2."""
     try:
-        app(args=argv, prog_name="tessera")
+        code = app(args=argv, prog_name="tessera", standalone_mode=False)
+    except typer.TyperException as e:  # bad option values, unknown options, missing arguments
+        if type(e).__name__ == "NoArgsIsHelpError":  # help was printed: a group run bare
+            sys.exit(0)
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        _fail(e.format_message().replace("\n", " ") + hint)
     except InputError as e:
-        err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(e))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
+        _fail(str(e))
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

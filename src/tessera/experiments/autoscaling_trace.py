@@ -113,16 +113,20 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "(region-aware carbon is the carbon subsystem's job).",
         ],
     )
-    result.figures.append(("Arrivals and instances over the first 6 hours", _timeline(results)))
+    result.figures.append(("Arrival rate and instances over time", _timeline(results)))
     result.figures.append(("Cold starts vs instance time", _tradeoff(rows)))
     return result
 
 
-def _instances_over_time(res: SimResult, edges: np.ndarray) -> np.ndarray:
+def _mean_instances(res: SimResult, edges: np.ndarray) -> np.ndarray:
+    """Time-averaged instance count in each bin [edges[i], edges[i+1]) (exact, from lifetimes)."""
     fr = res.functions["fn"]
-    born = np.sort(fr.instance_born_s)
-    gone = np.sort(fr.instance_gone_s)
-    return np.searchsorted(born, edges, side="right") - np.searchsorted(gone, edges, side="right")
+    lo, hi = edges[:-1, None], edges[1:, None]
+    overlap = np.minimum(fr.instance_gone_s[None, :], hi) - np.maximum(
+        fr.instance_born_s[None, :], lo
+    )
+    mean: np.ndarray = np.clip(overlap, 0, None).sum(axis=1) / (edges[1:] - edges[:-1])
+    return mean
 
 
 def _timeline(results: dict[str, SimResult]) -> Any:
@@ -131,17 +135,19 @@ def _timeline(results: dict[str, SimResult]) -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    horizon = 6 * 3600.0
-    edges = np.arange(0.0, horizon, 60.0)
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True)
     any_res = next(iter(results.values()))
+    horizon = any_res.scenario.duration_s
+    bin_s = 300.0 if horizon <= 2 * 86_400 else 3600.0
+    edges = np.arange(0.0, horizon + bin_s, bin_s)
+    hours = edges[:-1] / 3600
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True)
     arr = any_res.functions["fn"].arrival_s
-    counts, _ = np.histogram(arr[arr < horizon], bins=np.append(edges, horizon))
-    a1.step(edges / 3600, counts, where="post", color="k", lw=0.8)
+    counts, _ = np.histogram(arr, bins=edges)
+    a1.step(hours, counts / (bin_s / 60), where="post", color="k", lw=0.8)
     a1.set_ylabel("invocations / min")
     for name, res in results.items():
-        a2.step(edges / 3600, _instances_over_time(res, edges), where="post", lw=1, label=name)
-    a2.set_ylabel("instances")
+        a2.step(hours, _mean_instances(res, edges), where="post", lw=1, label=name)
+    a2.set_ylabel(f"mean instances ({bin_s / 60:.0f}-min bins)")
     a2.set_xlabel("hours")
     a2.legend(fontsize=7, ncol=4)
     fig.tight_layout()

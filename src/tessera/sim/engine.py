@@ -12,13 +12,11 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tessera.autoscaling import create, evaluate
-from tessera.core.data import data_dir
 from tessera.core.errors import InputError
 from tessera.core.model import ScaleBounds
 from tessera.core.policy import Snapshot
@@ -40,6 +38,7 @@ from tessera.sim.scenario import (
     Scenario,
     Trace,
     Uniform,
+    resolve_path,
 )
 
 WINDOW_S = 300.0  # how much metric history snapshots carry
@@ -55,20 +54,8 @@ def _variate(cfg: Any, rng: np.random.Generator) -> rv.Variate:
     if isinstance(cfg, LogNormal):
         return rv.lognormal(rng, cfg.mean_s, cfg.cv)
     if isinstance(cfg, Uniform):
-        if cfg.high_s < cfg.low_s:
-            raise InputError("uniform.high_s", cfg.high_s, f"a value >= low_s={cfg.low_s:g}")
         return rv.uniform(rng, cfg.low_s, cfg.high_s)
     raise InputError("distribution.kind", cfg, "exponential, deterministic, lognormal, uniform")
-
-
-def _resolve(path: str, base_dir: str) -> Path:
-    p = Path(path).expanduser()
-    if p.is_absolute():
-        return p
-    for root in (Path(base_dir), Path.cwd(), data_dir()):
-        if root is not None and (root / p).exists():
-            return root / p
-    return Path(base_dir) / p
 
 
 def _arrivals(cfg: Any, rng: np.random.Generator, base_dir: str) -> Iterator[float]:
@@ -79,7 +66,7 @@ def _arrivals(cfg: Any, rng: np.random.Generator, base_dir: str) -> Iterator[flo
     if isinstance(cfg, Diurnal):
         return wl.diurnal(rng, cfg.mean_rate_per_s, cfg.amplitude, cfg.period_s)
     if isinstance(cfg, Trace):
-        counts = wl.read_minute_counts(_resolve(cfg.path, base_dir), cfg.column)
+        counts = wl.read_minute_counts(resolve_path(cfg.path, base_dir), cfg.column)
         end = None if cfg.minutes is None else cfg.start_minute + cfg.minutes
         counts = counts[cfg.start_minute : end]
         return wl.replay_counts(rng, counts, cfg.scale)

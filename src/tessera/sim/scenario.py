@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tessera.autoscaling import create as create_autoscaler
+from tessera.core.data import data_dir
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 
@@ -88,7 +90,7 @@ class FunctionConfig(_Strict):
     name: str
     workload: Workload
     service_time: Duration
-    cold_start_s: float | Duration = 0.0
+    cold_start_s: Annotated[float, Field(ge=0)] | Duration = 0.0
     concurrency: int = Field(default=1, ge=1)
     memory_mib: int = Field(default=256, gt=0)
     scale: ScaleConfig = ScaleConfig()
@@ -117,92 +119,145 @@ class Scenario(_Strict):
     energy: EnergyConfig = EnergyConfig()
     base_dir: str = Field(default=".", exclude=True)
 
-    def model_post_init(self, _ctx: Any) -> None:
-        names = [f.name for f in self.functions]
-        for n in names:
-            check_name("function", n)
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise InputError("functions[].name", sorted(dup)[0], "names unique within a scenario")
-        if self.warmup_s >= self.duration_s:
-            raise InputError("warmup_s", self.warmup_s, f"seconds < duration_s={self.duration_s:g}")
-        if "kind" not in self.autoscaler:
-            raise InputError("autoscaler.kind", None, "the name of a registered autoscaler")
+
+_DURATIONS = {
+    "exponential": Exponential,
+    "deterministic": Deterministic,
+    "lognormal": LogNormal,
+    "uniform": Uniform,
+}
+_WORKLOADS = {"poisson": Poisson, "deterministic": Periodic, "diurnal": Diurnal, "trace": Trace}
+_TAGS = {*_DURATIONS, *_WORKLOADS}
+# where a key lives -> the model (or tagged union, by `kind`) that defines the keys accepted there
+_MODEL_AT: dict[str | None, Any] = {
+    None: Scenario,
+    "functions": FunctionConfig,
+    "scale": ScaleConfig,
+    "energy": EnergyConfig,
+    "workload": _WORKLOADS,
+    "service_time": _DURATIONS,
+    "cold_start_s": _DURATIONS,
+}
+# error types that only say "the input took the other branch of a union"
+_WRONG_BRANCH = {"float_type", "float_parsing", "int_type", "int_parsing", "model_attributes_type"}
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
+def _named(loc: tuple[int | str, ...]) -> list[int | str]:
+    """The location as a reader wrote it: no union-branch or tag segments."""
+    return [
+        p
+        for p in loc
+        if isinstance(p, int)
+        or not (p in _TAGS or p.startswith("tagged-union[") or p in ("float", "int"))
+    ]
+
+
+def _path(parts: list[int | str]) -> str:
     out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in _TAGS:
-            continue  # the union member's tag adds nothing for a reader
-        else:
-            out += ("." if out else "") + str(part)
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
     return out or "scenario"
 
 
-_TAGS = {"exponential", "deterministic", "lognormal", "uniform", "poisson", "diurnal", "trace"}
+def _accepted_keys(parent: list[int | str], data: Any) -> str:
+    """The keys accepted at `parent` (where an unknown key was found)."""
+    node: Any = data
+    for p in parent:
+        try:
+            node = node[p]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    last = next((p for p in reversed(parent) if isinstance(p, str)), None)
+    model = _MODEL_AT.get(last)
+    if isinstance(model, dict):
+        model = model.get(node.get("kind") if isinstance(node, dict) else None)
+    if model is None:
+        return "the keys documented for this section"
+    return "keys " + ", ".join(k for k in model.model_fields if k != "base_dir")
 
 
-def _first_model(ann: Any) -> Any:
-    import typing
+def _first_error(e: ValidationError) -> dict[str, Any]:
+    """The error a person should see first: an unknown key, then a bad value, then a missing key."""
+    errors = list(e.errors())
 
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    for arg in typing.get_args(ann):
-        m = _first_model(arg)
-        if m is not None:
-            return _UnionProxy(ann) if len(typing.get_args(ann)) > 1 else m
-    return None
+    def rank(err: Any) -> int:
+        if err["type"] == "extra_forbidden":
+            return 0
+        if err["type"] in _WRONG_BRANCH and len(errors) > 1:
+            return 3
+        return 2 if err["type"] == "missing" else 1
 
-
-class _UnionProxy:
-    """Stands for a tagged union while resolving an error location."""
-
-    def __init__(self, ann: Any) -> None:
-        self.ann = ann
+    return dict(min(errors, key=rank))
 
 
-def _resolve_tag(model: Any, tag: str) -> Any:
-    import typing
+def _check(sc: Scenario) -> None:
+    """Rules across fields, checked after the per-field validation."""
+    seen: set[str] = set()
+    for i, f in enumerate(sc.functions):
+        try:
+            check_name("function", f.name)
+        except InputError as e:
+            raise InputError(f"functions[{i}].name", f.name, e.accepted) from None
+        if f.name in seen:
+            raise InputError(f"functions[{i}].name", f.name, "names unique within a scenario")
+        seen.add(f.name)
+        if isinstance(f.service_time, Uniform) and f.service_time.high_s < f.service_time.low_s:
+            raise InputError(
+                f"functions[{i}].service_time.high_s",
+                f.service_time.high_s,
+                f"a value >= low_s={f.service_time.low_s:g}",
+            )
+    if sc.warmup_s >= sc.duration_s:
+        raise InputError("warmup_s", sc.warmup_s, f"seconds < duration_s={sc.duration_s:g}")
+    if "kind" not in sc.autoscaler:
+        raise InputError("autoscaler.kind", None, "the name of a registered autoscaler")
+    create_autoscaler(sc.autoscaler)  # unknown kinds and bad parameters fail here, not mid-run
+    for i, f in enumerate(sc.functions):
+        if (
+            isinstance(f.workload, Trace)
+            and not resolve_path(f.workload.path, sc.base_dir).is_file()
+        ):
+            raise InputError(
+                f"functions[{i}].workload.path",
+                f.workload.path,
+                "a CSV of per-minute counts, relative to the scenario file, the working "
+                "directory or $TESSERA_DATA",
+            )
 
-    if isinstance(model, _UnionProxy):
-        for arg in typing.get_args(model.ann):
-            m = _first_model(arg)
-            if m is not None and m.model_fields.get("kind") is not None:
-                lit = typing.get_args(m.model_fields["kind"].annotation)
-                if tag in lit:
-                    return m
-    return model
+
+def resolve_path(path: str, base_dir: str) -> Path:
+    """A data path as written in a scenario: absolute, or relative to the scenario's folder,
+    the working directory, then the data folder ($TESSERA_DATA)."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    for root in (Path(base_dir), Path.cwd(), data_dir()):
+        if root is not None and (root / p).exists():
+            return root / p
+    return Path(base_dir) / p
 
 
 def from_dict(data: Any, base_dir: str | Path = ".") -> Scenario:
     """Validate a parsed scenario; raise `InputError` naming the first bad key."""
     if not isinstance(data, dict):
         raise InputError("scenario", type(data).__name__, "a YAML mapping of scenario keys")
+    if "base_dir" in data:
+        raise InputError("base_dir", data["base_dir"], "not a scenario key (set from the file)")
     try:
-        return Scenario.model_validate({**data, "base_dir": str(base_dir)})
+        sc = Scenario.model_validate({**data, "base_dir": str(base_dir)})
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
-        where = _loc(loc)
+        err = _first_error(e)
+        parts = _named(tuple(err["loc"]))
         if err["type"] == "extra_forbidden":
-            model: Any = Scenario
-            for part in loc[:-1]:
-                if isinstance(part, int):
-                    continue
-                if part in _TAGS:
-                    model = _resolve_tag(model, str(part))
-                    continue
-                field = getattr(model, "model_fields", {}).get(part)
-                model = _first_model(field.annotation) if field is not None else None
-                if model is None:
-                    break
-            keys = [k for k in getattr(model, "model_fields", {}) if k != "base_dir"]
-            raise InputError(where, "(unknown key)", "keys " + ", ".join(keys)) from None
+            raise InputError(
+                _path(parts), "(unknown key)", _accepted_keys(parts[:-1], data)
+            ) from None
         value = err.get("input")
-        raise InputError(where, value, str(err["msg"]).lower()) from None
+        if isinstance(value, dict) and err["type"] == "missing":
+            value = "(missing)"
+        raise InputError(_path(parts), value, str(err["msg"])) from None
+    _check(sc)
+    return sc
 
 
 def load_scenario(path: str | Path) -> Scenario:
