@@ -197,7 +197,7 @@ class Simulation:
     def _tick(self, _: object) -> None:
         models = list(self.models.values())
         for m in models:
-            m.close_bucket()
+            m.meter.close_bucket(self.env.now)
         self._decide(models)
         if self.env.now < self.scenario.duration_s or any(m.in_flight for m in models):
             self.env.schedule(self.scenario.autoscaler_interval_s, self._tick)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 
+from tessera.core.metering import InFlightMeter
 from tessera.core.model import ScaleBounds
 from tessera.core.policy import Decision, FunctionView, InstanceState, InstanceView
 from tessera.sim.kernel import URGENT, Environment
@@ -65,14 +66,7 @@ class FunctionModel:
         self.live: dict[int, Instance] = {}
         self.free: list[Instance] = []  # ready instances with a free slot (stack)
         self.queue: deque[int] = deque()
-        self.in_flight = 0
-        # time-weighted in-flight integral for the autoscaler's metric buckets
-        self._area = 0.0
-        self._last_t = env.now
-        self._bucket_start = env.now
-        self._arrived_in_bucket = 0
-        self.window: deque[float] = deque(maxlen=window_len)
-        self.rps: deque[float] = deque(maxlen=window_len)
+        self.meter = InFlightMeter(env.now, window_len)  # the autoscaler's signal
         # per-invocation records, one row per arrival
         self.arrival: list[float] = []
         self.start: list[float] = []
@@ -94,10 +88,7 @@ class FunctionModel:
         self.end.append(-1.0)
         self.inst.append(-1)
         self.cold.append(False)
-        self._area += self.in_flight * (now - self._last_t)
-        self._last_t = now
-        self.in_flight += 1
-        self._arrived_in_bucket += 1
+        self.meter.arrive(now)
         if self.free:
             self._run(rid, self.free[-1], now)
         else:
@@ -129,9 +120,7 @@ class FunctionModel:
     def _complete(self, rid: int) -> None:
         now = self.env.now
         self.end[rid] = now
-        self._area += self.in_flight * (now - self._last_t)
-        self._last_t = now
-        self.in_flight -= 1
+        self.meter.depart(now)
         inst = self.instances[self.inst[rid]]
         if inst.state is DRAINING:
             inst.busy -= 1
@@ -214,19 +203,9 @@ class FunctionModel:
                     self.free.remove(inst)
 
     # --- metrics for the autoscaler -------------------------------------------------------
-    def close_bucket(self) -> None:
-        """End the current metric bucket: average in-flight and arrival rate since the last one."""
-        now = self.env.now
-        span = now - self._bucket_start
-        if span <= 0:
-            return
-        self._area += self.in_flight * (now - self._last_t)
-        self._last_t = now
-        self.window.append(self._area / span)
-        self.rps.append(self._arrived_in_bucket / span)
-        self._area = 0.0
-        self._arrived_in_bucket = 0
-        self._bucket_start = now
+    @property
+    def in_flight(self) -> int:
+        return self.meter.in_flight
 
     def view(self, bucket_s: float) -> FunctionView:
         return FunctionView(
@@ -237,8 +216,8 @@ class FunctionModel:
                 InstanceView(i.id, i.state, i.busy, i.idle_since_s) for i in self.live.values()
             ),
             queued=len(self.queue),
-            in_flight=self.in_flight,
-            concurrency_window=tuple(self.window),
+            in_flight=self.meter.in_flight,
+            concurrency_window=tuple(self.meter.window),
             bucket_s=bucket_s,
-            rps_window=tuple(self.rps),
+            rps_window=tuple(self.meter.rps),
         )

@@ -1,0 +1,124 @@
+"""`function.yaml`: the deployable description of a function, validated at the boundary.
+
+The manifest maps onto `tessera.core.FunctionSpec`; unknown keys and bad
+values are refused with the key, the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tessera.core.errors import InputError
+from tessera.core.model import FunctionSpec, ScaleBounds, check_name
+from tessera.core.resources import GpuShare, Resources
+
+MANIFEST = "function.yaml"
+_HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GpuConfig(_Strict):
+    sm_pct: float = Field(default=100.0, gt=0, le=100)
+    quota_pct: float = Field(default=100.0, gt=0, le=100)
+    mem_mib: int = Field(default=0, ge=0)
+
+
+class ResourcesConfig(_Strict):
+    cpu: float = Field(default=1.0, ge=0)
+    memory_mib: int = Field(default=256, gt=0)
+    gpu: GpuConfig | None = None
+
+
+class ScaleConfig(_Strict):
+    min: int = Field(default=0, ge=0)
+    max: int = Field(default=10, ge=1)
+    target: float = Field(default=1.0, gt=0, description="target concurrency per instance")
+
+
+class FunctionManifest(_Strict):
+    name: str
+    runtime: str = "python3"
+    handler: str = "main.handle"
+    resources: ResourcesConfig = ResourcesConfig()
+    scale: ScaleConfig = ScaleConfig()
+    concurrency: int = Field(default=1, ge=1, le=1000)
+    timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    env: dict[str, str] = Field(default_factory=dict)
+    private: bool = False
+
+    def spec(self) -> FunctionSpec:
+        gpu = self.resources.gpu
+        return FunctionSpec(
+            name=self.name,
+            handler=self.handler,
+            runtime=self.runtime,
+            resources=Resources(
+                cpu=self.resources.cpu,
+                mem_mib=self.resources.memory_mib,
+                gpu=GpuShare(gpu.sm_pct, gpu.quota_pct, gpu.mem_mib) if gpu else None,
+            ),
+            concurrency=self.concurrency,
+            scale=ScaleBounds(self.scale.min, self.scale.max, self.scale.target),
+            timeout_s=self.timeout_s,
+            env=dict(self.env),
+        )
+
+
+def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
+    """Validate a parsed manifest; raise `InputError` naming the first bad key."""
+    if not isinstance(data, dict):
+        raise InputError(where, type(data).__name__, "a YAML mapping with at least `name`")
+    try:
+        m = FunctionManifest.model_validate(data)
+    except ValidationError as e:
+        errs = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")
+        err = errs[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise InputError(
+                f"{where}: {loc}",
+                "(unknown key)",
+                "keys " + ", ".join(FunctionManifest.model_fields),
+            ) from None
+        raise InputError(f"{where}: {loc}", err.get("input"), str(err["msg"])) from None
+    try:
+        check_name("function", m.name)
+    except InputError as e:
+        raise InputError(f"{where}: name", m.name, e.accepted) from None
+    if not _HANDLER.match(m.handler):
+        raise InputError(f"{where}: handler", m.handler, "'module.function', e.g. 'main.handle'")
+    if m.scale.max < m.scale.min:
+        raise InputError(f"{where}: scale.max", m.scale.max, f">= scale.min={m.scale.min}")
+    if not m.runtime.startswith("python"):
+        raise InputError(f"{where}: runtime", m.runtime, "python3 (other runtimes: see adapters)")
+    return m
+
+
+def load_function_dir(path: str | Path) -> FunctionManifest:
+    """Read and validate `path/function.yaml`, and check the handler's module file exists."""
+    d = Path(path)
+    if not d.is_dir():
+        raise InputError("function dir", str(path), "a folder containing function.yaml")
+    mf = d / MANIFEST
+    if not mf.is_file():
+        raise InputError("function dir", str(path), f"a folder containing {MANIFEST}")
+    try:
+        data = yaml.safe_load(mf.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise InputError(str(mf), "unparsable YAML" + at, "valid YAML") from None
+    m = parse_manifest(data, MANIFEST)
+    module = m.handler.rsplit(".", 1)[0]
+    rel = Path(*module.split("."))
+    if not ((d / rel).with_suffix(".py").is_file() or (d / rel / "__init__.py").is_file()):
+        raise InputError(f"{MANIFEST}: handler", m.handler, f"a module file {rel}.py in {d}")
+    return m

@@ -1,0 +1,1 @@
+"""Platform adapters: the embedded local platform (default) and, later, Knative, OpenFaaS, ..."""

@@ -1,0 +1,1 @@
+"""The embedded local FaaS platform: gateway, pre-forked workers, SQLite state."""

@@ -1,0 +1,335 @@
+"""Gateway-side handles on worker processes: the template client and one connection per worker.
+
+`Template` starts a function version's zygote and asks it for workers
+(`spawn()` -> connected `Worker` after its `ready`). `spawn_plain()` starts
+a fresh interpreter instead: the baseline for cold-start measurements and
+the fallback where fork is unavailable. A `Worker` multiplexes requests over
+its socket (an asyncio Protocol), matching replies to futures by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tessera.platforms.local.protocol import HEADER, FrameParser, pack
+
+
+class WorkerGone(Exception):
+    """The worker process exited or closed its socket."""
+
+
+class StartFailed(Exception):
+    """The template or worker could not start (import error, start() raised, ...)."""
+
+
+@dataclass
+class Launch:
+    """How to start a function version's processes."""
+
+    function: str
+    version: int
+    code_dir: Path
+    handler: str
+    concurrency: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def args(self) -> list[str]:
+        return [
+            "--code",
+            str(self.code_dir),
+            "--handler",
+            self.handler,
+            "--function",
+            self.function,
+            "--version",
+            str(self.version),
+            "--concurrency",
+            str(self.concurrency),
+            "--config",
+            json.dumps(self.config),
+        ]
+
+    def environ(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        src = str(Path(__file__).resolve().parents[3])  # make `tessera` importable
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+
+def _log_file(launch: Launch) -> Any:
+    if launch.log_path is None:
+        return subprocess.DEVNULL
+    launch.log_path.parent.mkdir(parents=True, exist_ok=True)
+    return open(launch.log_path, "ab")
+
+
+class _WorkerProtocol(asyncio.Protocol):
+    def __init__(self, worker: Worker) -> None:
+        self.w = worker
+        self.parser = FrameParser()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.parser.feed(data)
+        except Exception as e:  # corrupt stream: treat as a dead worker
+            self.w._lost(f"protocol error: {e}")
+            return
+        for meta, body in frames:
+            self.w._frame(meta, body)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.w._lost("worker closed its connection" if exc is None else str(exc))
+
+
+class Worker:
+    """One live worker process and its socket."""
+
+    def __init__(self, pid: int, spawn_s: float) -> None:
+        self.pid = pid
+        self.spawn_s = spawn_s  # when the cold start began (UNIX s)
+        self.ready_s = 0.0
+        self.transport: asyncio.Transport | None = None
+        self._waiting: dict[str, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
+        self._ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.gone: str | None = None
+        self.busy = 0
+        self.served = 0
+        self.idle_since_s = spawn_s
+        self.draining = False
+        self.proc: subprocess.Popen[bytes] | None = None  # set for plain-spawned workers
+
+    @property
+    def cold_start_s(self) -> float:
+        return self.ready_s - self.spawn_s
+
+    async def connect(self, sock: socket.socket, timeout_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.connect_accepted_socket(lambda: _WorkerProtocol(self), sock)
+        self.transport = transport  # type: ignore[assignment]
+        try:
+            meta = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
+        except TimeoutError:
+            self.kill()
+            raise StartFailed(f"worker {self.pid} not ready after {timeout_s:g}s") from None
+        except WorkerGone as e:
+            raise StartFailed(f"worker {self.pid} died while starting: {e}") from None
+        if meta.get("type") != "ready":
+            self.close()
+            raise StartFailed(str(meta.get("error", "worker failed to start")))
+        self.ready_s = time.time()
+        self.idle_since_s = self.ready_s
+
+    def _frame(self, meta: dict[str, Any], body: bytes) -> None:
+        if "type" in meta and not self._ready.done():
+            self._ready.set_result(meta)
+            return
+        fut = self._waiting.pop(str(meta.get("id")), None)
+        if fut is not None and not fut.done():
+            fut.set_result((meta, body))
+
+    def _lost(self, why: str) -> None:
+        if self.gone is None:
+            self.gone = why
+        if not self._ready.done():
+            self._ready.set_exception(WorkerGone(why))
+            self._ready.exception()  # mark retrieved
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(WorkerGone(why))
+        self._waiting.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+    async def call(
+        self, inv_id: str, meta: dict[str, Any], body: bytes, timeout_s: float
+    ) -> tuple[dict[str, Any], bytes]:
+        """Send one request; raise TimeoutError (and kill the worker) past `timeout_s`."""
+        if self.gone is not None or self.transport is None:
+            raise WorkerGone(self.gone or "not connected")
+        fut: asyncio.Future[tuple[dict[str, Any], bytes]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._waiting[inv_id] = fut
+        self.transport.write(pack(meta, body))
+        try:
+            return await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            self._waiting.pop(inv_id, None)
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL the process (a hung handler cannot be interrupted otherwise)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self._lost("killed")
+        if self.proc is not None:
+            self.proc.wait()
+
+    def close(self) -> None:
+        """Graceful stop: closing the socket makes the worker run stop() and exit."""
+        if self.transport is not None:
+            self.transport.close()
+        if self.gone is None:
+            self.gone = "closed"
+        if self.proc is not None:
+            proc = self.proc
+            asyncio.get_running_loop().run_in_executor(None, proc.wait)
+
+
+HEADER_SIZE = HEADER.size
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class Template:
+    """The zygote process of one function version and its control socket."""
+
+    def __init__(self, launch: Launch) -> None:
+        self.launch = launch
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock: socket.socket | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log = _log_file(self.launch)
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tessera.platforms.local.zygote",
+                    "--control-fd",
+                    str(theirs.fileno()),
+                    *self.launch.args(),
+                ],
+                pass_fds=(theirs.fileno(),),
+                env=self.launch.environ(),
+                cwd=str(self.launch.code_dir),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+            if log is not subprocess.DEVNULL:
+                log.close()
+        ours.setblocking(False)
+        self.sock = ours
+        try:
+            meta, _ = await asyncio.wait_for(self._recv(), timeout_s)
+        except (TimeoutError, WorkerGone) as e:
+            self.stop()
+            raise StartFailed(f"template of {self.launch.function} did not start: {e}") from None
+        if meta.get("type") != "ready":
+            self.stop()
+            raise StartFailed(str(meta.get("error", "template failed")))
+
+    async def _recv(self) -> tuple[dict[str, Any], list[int]]:
+        """One frame from the control socket, with any file descriptors sent alongside."""
+        assert self.sock is not None
+        loop = asyncio.get_running_loop()
+        data = bytearray()
+        fds: list[int] = []
+        while True:
+            if len(data) >= HEADER_SIZE:
+                ml, bl = HEADER.unpack_from(data)
+                if len(data) >= HEADER_SIZE + ml + bl:
+                    return json.loads(bytes(data[HEADER_SIZE : HEADER_SIZE + ml])), fds
+            fut: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(self.sock.fileno(), _wake, fut)
+            try:
+                await fut
+            finally:
+                loop.remove_reader(self.sock.fileno())
+            try:
+                msg, got, _flags, _addr = socket.recv_fds(self.sock, 65536, 4)
+            except BlockingIOError:
+                continue
+            if not msg and not got:
+                raise WorkerGone("template exited")
+            data += msg
+            fds += got
+
+    async def spawn(self, timeout_s: float = 30.0) -> Worker:
+        """Fork a worker from the template and wait until it is ready."""
+        if self.sock is None:
+            raise StartFailed("template not started")
+        spawn_s = time.time()
+        async with self._lock:
+            self.sock.send(pack({"type": "spawn"}))
+            meta, fds = await asyncio.wait_for(self._recv(), timeout_s)
+        if meta.get("type") != "spawned" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            raise StartFailed(f"template answered {meta}")
+        worker = Worker(int(meta["pid"]), spawn_s)
+        await worker.connect(socket.socket(fileno=fds[0]), timeout_s)
+        return worker
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+async def spawn_plain(launch: Launch, timeout_s: float = 60.0) -> Worker:
+    """Start a worker as a fresh interpreter (no template): the slow path cold starts avoid."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    spawn_s = time.time()
+    log = _log_file(launch)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tessera.platforms.local.worker",
+                "--fd",
+                str(theirs.fileno()),
+                *launch.args(),
+            ],
+            pass_fds=(theirs.fileno(),),
+            env=launch.environ(),
+            cwd=str(launch.code_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    finally:
+        theirs.close()
+        if log is not subprocess.DEVNULL:
+            log.close()
+    worker = Worker(proc.pid, spawn_s)
+    worker.proc = proc
+    await worker.connect(ours, timeout_s)
+    return worker

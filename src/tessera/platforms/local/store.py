@@ -1,0 +1,578 @@
+"""Persistent state of the local FaaS platform, so deploys, records and queued work survive restarts.
+
+One SQLite file holds the deployed functions (every version kept), the invocation records and
+the async invocation queue. Connections run in WAL mode with `synchronous=NORMAL`,
+`busy_timeout=5000` ms and foreign keys on; the schema version lives in `PRAGMA user_version`.
+
+Threading model: a `Store` owns ONE connection guarded by a lock, so one `Store` may be shared by
+any number of threads (the asyncio gateway thread, a dispatcher, ...); every call is short and
+holds the lock for a single statement or a single transaction. Several `Store` objects (threads
+or processes) may open the same file: every write runs in `BEGIN IMMEDIATE`, so writers queue on
+SQLite's write lock (up to the busy timeout) instead of failing half-way. `RecordWriter` opens
+its own `Store` on its own thread, so a flood of records never holds the gateway's lock.
+
+Durability: every method commits before it returns, and every multi-row change is one
+transaction, so a process crash loses nothing that was returned from. With `synchronous=NORMAL`
+an OS crash or power loss may roll back the last few commits (the file stays consistent).
+`RecordWriter` keeps rows in memory until its next batch commits (at most `max_delay_s` plus one
+write), so a process crash loses the rows put but not yet committed; `flush()` bounds that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    name TEXT PRIMARY KEY, version INTEGER NOT NULL,
+    FOREIGN KEY (name, version) REFERENCES versions (name, version) DEFERRABLE INITIALLY DEFERRED
+);
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL REFERENCES functions (name) ON DELETE CASCADE,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    spec TEXT NOT NULL, code_dir TEXT NOT NULL, created_s REAL NOT NULL,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, function TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL,
+    arrival_s REAL NOT NULL, start_s REAL NOT NULL, end_s REAL NOT NULL,
+    cold INTEGER NOT NULL, cold_start_s REAL NOT NULL, instance INTEGER NOT NULL,
+    status TEXT NOT NULL, http_status INTEGER NOT NULL, error TEXT NOT NULL, node TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_arrival ON records (arrival_s);
+CREATE INDEX IF NOT EXISTS records_by_function ON records (function, arrival_s);
+CREATE TABLE IF NOT EXISTS async_invocations (
+    id TEXT PRIMARY KEY, function TEXT NOT NULL, body BLOB NOT NULL,
+    content_type TEXT NOT NULL, callback_url TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done')),
+    attempts INTEGER NOT NULL DEFAULT 0, enqueued_s REAL NOT NULL,
+    result_status INTEGER, result_headers TEXT, result_body BLOB, finished_s REAL
+);
+CREATE INDEX IF NOT EXISTS async_by_status ON async_invocations (status, enqueued_s);
+"""
+_VERSION_COLS = "name, version, spec, code_dir, created_s"
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRow:
+    """One deployed version of a function; `spec` is the parsed function.yaml."""
+
+    name: str
+    version: int
+    spec: dict[str, Any]
+    code_dir: str
+    created_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    """One invocation record; times are UNIX seconds, `instance` is the worker pid or -1."""
+
+    id: str
+    function: str
+    version: int
+    kind: str  # "sync" | "async"
+    arrival_s: float
+    start_s: float
+    end_s: float
+    cold: bool
+    cold_start_s: float  # 0.0 when warm
+    instance: int
+    status: str  # "ok" | "error" | "timeout" | "crash" | "rejected"
+    http_status: int
+    error: str = ""
+    node: str = "local"
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncRow:
+    """One queued async invocation and, once done, its result."""
+
+    id: str
+    function: str
+    body: bytes
+    content_type: str
+    callback_url: str | None
+    status: str  # "pending" | "running" | "done"
+    attempts: int
+    enqueued_s: float
+    result_status: int | None
+    result_headers: dict[str, str] | None
+    result_body: bytes | None
+    finished_s: float | None
+
+
+# Column lists follow the dataclass field order, so rows map to tuples positionally.
+_RECORD_FIELDS = tuple(f.name for f in fields(RecordRow))
+_RECORD_COLS = ", ".join(_RECORD_FIELDS)
+_ASYNC_COLS = ", ".join(f.name for f in fields(AsyncRow))
+
+
+def _function_row(r: Sequence[Any]) -> FunctionRow:
+    return FunctionRow(r[0], r[1], json.loads(r[2]), r[3], r[4])
+
+
+def _record_row(r: Sequence[Any]) -> RecordRow:
+    values = list(r)
+    values[7] = bool(values[7])  # `cold` is stored as 0/1
+    return RecordRow(*values)
+
+
+def _async_row(r: Sequence[Any]) -> AsyncRow:
+    values = list(r)
+    values[9] = None if r[9] is None else json.loads(r[9])  # result_headers is JSON
+    return AsyncRow(*values)
+
+
+def _record_params(rows: Sequence[RecordRow]) -> Iterator[tuple[Any, ...]]:
+    for row in rows:  # lazily, so a bad row fails inside the transaction, mid-batch
+        yield tuple(getattr(row, name) for name in _RECORD_FIELDS)
+
+
+class Store:
+    """The platform's SQLite database; one lock-guarded connection, shareable across threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False: the
+        # lock, not the creating thread, owns the connection.
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise RuntimeError(f"{self.path}: cannot enable WAL (journal_mode={mode})")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn: sqlite3.Connection | None = conn
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def _migrate(self) -> None:
+        with self._tx() as conn:
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path}: schema version {found} is newer than {SCHEMA_VERSION}"
+                )
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection; idempotent. Later calls raise RuntimeError."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _live(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError(f"Store {self.path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it commits, or none of it does."""
+        with self._lock:
+            conn = self._live()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._live().execute(sql, params).fetchall()
+
+    # -- functions ---------------------------------------------------------------------------
+
+    def put_function(self, name: str, spec: dict[str, Any], code_dir: str, now_s: float) -> int:
+        """Deploy a new version (1, 2, ...) and make it live; returns its number.
+
+        Numbering continues from the highest stored version, so a function deployed again
+        after `delete_function` starts over at 1.
+        """
+        spec_json = json.dumps(spec)  # a non-JSON spec fails here, before the transaction
+        with self._tx() as conn:
+            prev = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM versions WHERE name = ?", (name,)
+            ).fetchone()[0]
+            version = int(prev) + 1
+            conn.execute(
+                "INSERT INTO functions (name, version) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+                (name, version),
+            )
+            conn.execute(
+                f"INSERT INTO versions ({_VERSION_COLS}) VALUES (?, ?, ?, ?, ?)",
+                (name, version, spec_json, code_dir, now_s),
+            )
+        return version
+
+    def get_function(self, name: str) -> FunctionRow | None:
+        """The live version of `name`, or None."""
+        rows = self._query(
+            "SELECT v.name, v.version, v.spec, v.code_dir, v.created_s FROM functions f "
+            "JOIN versions v ON v.name = f.name AND v.version = f.version WHERE f.name = ?",
+            (name,),
+        )
+        return _function_row(rows[0]) if rows else None
+
+    def get_version(self, name: str, version: int) -> FunctionRow | None:
+        """A specific (possibly old) version, or None."""
+        rows = self._query(
+            f"SELECT {_VERSION_COLS} FROM versions WHERE name = ? AND version = ?",
+            (name, version),
+        )
+        return _function_row(rows[0]) if rows else None
+
+    def list_functions(self) -> list[FunctionRow]:
+        """The live version of every function, sorted by name."""
+        rows = self._query(
+            "SELECT v.name, v.version, v.spec, v.code_dir, v.created_s FROM functions f "
+            "JOIN versions v ON v.name = f.name AND v.version = f.version ORDER BY f.name"
+        )
+        return [_function_row(r) for r in rows]
+
+    def delete_function(self, name: str) -> bool:
+        """Remove the function and all its versions (records stay); False if it was absent."""
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM functions WHERE name = ?", (name,))
+            return cur.rowcount > 0
+
+    # -- invocation records ------------------------------------------------------------------
+
+    def add_records(self, rows: Sequence[RecordRow]) -> None:
+        """Insert `rows` in one transaction.
+
+        A row whose id is already stored is silently skipped (INSERT OR IGNORE; the first copy
+        wins), so re-sending a batch after an uncertain failure is safe. Any other failure
+        (e.g. an unbindable field) rolls the whole batch back.
+        """
+        if not rows:
+            return
+        with self._tx() as conn:
+            conn.executemany(
+                f"INSERT OR IGNORE INTO records ({_RECORD_COLS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _record_params(rows),
+            )
+
+    def records(
+        self, function: str | None = None, since_s: float | None = None, limit: int = 1000
+    ) -> list[RecordRow]:
+        """Records newest first by `arrival_s` (ties: latest inserted first).
+
+        `since_s` is inclusive (arrival_s >= since_s); `limit` must be >= 0.
+        """
+        if limit < 0:
+            raise ValueError(f"limit: got {limit}; accepted: >= 0")
+        where, params = self._record_filter(function, since_s)
+        rows = self._query(
+            f"SELECT {_RECORD_COLS} FROM records{where} "
+            "ORDER BY arrival_s DESC, rowid DESC LIMIT ?",
+            [*params, limit],
+        )
+        return [_record_row(r) for r in rows]
+
+    def count_records(self, function: str | None = None) -> int:
+        """How many records are stored, for one function or all."""
+        where, params = self._record_filter(function, None)
+        return int(self._query(f"SELECT COUNT(*) FROM records{where}", params)[0][0])
+
+    @staticmethod
+    def _record_filter(function: str | None, since_s: float | None) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if function is not None:
+            clauses.append("function = ?")
+            params.append(function)
+        if since_s is not None:
+            clauses.append("arrival_s >= ?")
+            params.append(since_s)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    # -- async invocations -------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        id: str,
+        function: str,
+        body: bytes,
+        content_type: str,
+        callback_url: str | None,
+        now_s: float,
+    ) -> None:
+        """Persist a pending async invocation; committed when this returns.
+
+        Raises ValueError if `id` is already queued (ids are the gateway's to make unique).
+        """
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    "INSERT INTO async_invocations "
+                    "(id, function, body, content_type, callback_url, status, attempts, enqueued_s)"
+                    " VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)",
+                    (id, function, bytes(body), content_type, callback_url, now_s),
+                )
+        except sqlite3.IntegrityError as e:
+            raise ValueError(f"async invocation {id!r} already exists") from e
+
+    def claim(self, limit: int) -> list[AsyncRow]:
+        """Take up to `limit` oldest pending invocations: mark them running, attempts += 1.
+
+        One IMMEDIATE transaction, so no row is handed out twice, even to other connections.
+        """
+        if limit <= 0:
+            return []
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_ASYNC_COLS} FROM async_invocations WHERE status = 'pending' "
+                "ORDER BY enqueued_s, rowid LIMIT ?",
+                (limit,),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE async_invocations SET status = 'running', attempts = attempts + 1 "
+                "WHERE id = ?",
+                [(r[0],) for r in rows],
+            )
+        return [replace(_async_row(r), status="running", attempts=r[6] + 1) for r in rows]
+
+    def complete(
+        self, id: str, status: int, headers: dict[str, str], body: bytes, now_s: float
+    ) -> bool:
+        """Store the result of a running invocation and mark it done.
+
+        Only a "running" row changes; a second call (or one for a pending/unknown id) returns
+        False and changes nothing.
+        """
+        headers_json = json.dumps(headers)
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE async_invocations SET status = 'done', result_status = ?, "
+                "result_headers = ?, result_body = ?, finished_s = ? "
+                "WHERE id = ? AND status = 'running'",
+                (status, headers_json, bytes(body), now_s, id),
+            )
+            return cur.rowcount == 1
+
+    def get_async(self, id: str) -> AsyncRow | None:
+        """One async invocation by id, or None."""
+        rows = self._query(f"SELECT {_ASYNC_COLS} FROM async_invocations WHERE id = ?", (id,))
+        return _async_row(rows[0]) if rows else None
+
+    def requeue_running(self) -> int:
+        """At start-up: put rows a crash left "running" back to "pending"; returns how many.
+
+        Attempts are kept, so a caller can give up on a row that keeps crashing its worker.
+        """
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE async_invocations SET status = 'pending' WHERE status = 'running'"
+            )
+            return cur.rowcount
+
+    def pending_count(self) -> int:
+        """How many async invocations wait to be claimed."""
+        rows = self._query("SELECT COUNT(*) FROM async_invocations WHERE status = 'pending'")
+        return int(rows[0][0])
+
+
+class RecordWriter:
+    """Batches RecordRows from any thread into Store.add_records on a background thread.
+
+    `put` only appends to an in-memory list under a short lock (no SQLite, no back-pressure:
+    the list grows if the disk cannot keep up). The writer thread commits a batch when it
+    reaches `max_batch` rows, when `max_delay_s` has passed since its first row, or at once
+    when someone flushes or closes. A batch that fails is retried row by row; rows that still
+    fail are logged, dropped and counted in `dropped`, so one bad row never blocks the rest.
+    """
+
+    def __init__(
+        self, store_path: str | Path, max_batch: int = 500, max_delay_s: float = 0.005
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch: got {max_batch}; accepted: >= 1")
+        self._path = Path(store_path)
+        self._max_batch = max_batch
+        self._max_delay_s = max(0.0, max_delay_s)
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)
+        self._done = threading.Condition(self._lock)
+        self._buf: list[RecordRow] = []
+        self._put_n = 0  # rows ever put
+        self._processed_n = 0  # rows ever taken from the buffer and written (or dropped)
+        self._written_n = 0
+        self._dropped_n = 0
+        self._flushers = 0
+        self._stopping = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+
+    @property
+    def written(self) -> int:
+        """Rows committed so far."""
+        with self._lock:
+            return self._written_n
+
+    @property
+    def dropped(self) -> int:
+        """Rows that could not be stored (logged and discarded)."""
+        with self._lock:
+            return self._dropped_n
+
+    def start(self) -> None:
+        """Open the writer's own Store on a new thread; raises what opening it raised."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("RecordWriter is closed")
+        self._launch()
+
+    def _launch(self) -> None:
+        with self._lock:
+            thread = self._thread
+            if thread is None:
+                thread = self._thread = threading.Thread(
+                    target=self._run, name="tessera-records", daemon=True
+                )
+                thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            thread.join()
+            with self._lock:
+                self._closed = True
+            raise self._start_error
+
+    def put(self, row: RecordRow) -> None:
+        """Queue one row; never touches SQLite. Raises RuntimeError after close()."""
+        with self._lock:
+            if self._closed or self._stopping:
+                raise RuntimeError("RecordWriter is closed")
+            self._buf.append(row)
+            self._put_n += 1
+            if len(self._buf) == 1 or len(self._buf) >= self._max_batch:
+                self._has_work.notify()
+
+    def flush(self, timeout_s: float = 5.0) -> None:
+        """Return once every row put before this call is committed (or dropped).
+
+        Raises TimeoutError after `timeout_s`, RuntimeError if rows wait but no thread runs.
+        """
+        with self._lock:
+            target = self._put_n
+            if self._processed_n >= target:
+                return
+            if self._thread is None or not self._thread.is_alive():
+                raise RuntimeError("RecordWriter is not running; call start()")
+            self._flushers += 1
+            self._has_work.notify()
+            try:
+                if not self._done.wait_for(lambda: self._processed_n >= target, timeout_s):
+                    raise TimeoutError(f"records not committed within {timeout_s} s")
+            finally:
+                self._flushers -= 1
+
+    def close(self) -> None:
+        """Commit everything put so far, stop the thread and close its Store; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            pending = bool(self._buf)
+            thread = self._thread
+        if thread is None and pending:
+            self._launch()  # never started: run the thread just to drain the buffer
+            thread = self._thread
+        with self._lock:
+            self._stopping = True
+            self._has_work.notify()
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        try:
+            store = Store(self._path)
+        except BaseException as e:
+            self._start_error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch is None:
+                    return
+                ok = self._write(store, batch)
+                with self._lock:
+                    self._processed_n += len(batch)
+                    self._written_n += ok
+                    self._dropped_n += len(batch) - ok
+                    self._done.notify_all()
+        finally:
+            store.close()
+
+    def _next_batch(self) -> list[RecordRow] | None:
+        """Wait for rows, then up to `max_delay_s` for a fuller batch; None when stopped."""
+        with self._lock:
+            while not self._buf:
+                if self._stopping:
+                    return None
+                self._has_work.wait()
+            deadline = time.monotonic() + self._max_delay_s
+            while len(self._buf) < self._max_batch and not self._stopping and not self._flushers:
+                remaining_s = deadline - time.monotonic()
+                if remaining_s <= 0:
+                    break
+                self._has_work.wait(remaining_s)
+            batch = self._buf[: self._max_batch]
+            del self._buf[: self._max_batch]
+            return batch
+
+    @staticmethod
+    def _write(store: Store, batch: list[RecordRow]) -> int:
+        """Commit `batch`; returns how many rows were stored (duplicates count as stored)."""
+        try:
+            store.add_records(batch)
+            return len(batch)
+        except Exception:
+            log.exception("record batch of %d failed; retrying row by row", len(batch))
+        ok = 0
+        for row in batch:
+            try:
+                store.add_records([row])
+                ok += 1
+            except Exception:
+                log.exception("dropping record %r", getattr(row, "id", row))
+        return ok

@@ -1,0 +1,146 @@
+"""A worker instance: runs one function's handler for requests arriving on a socket.
+
+Started either by forking the function's template (`zygote.py`: imports
+already done, a cold start costs a fork) or as a fresh interpreter
+(`python -m tessera.platforms.local.worker --fd N ...`, the slow baseline).
+It calls the optional `start(config)` hook, announces `ready` with its pid,
+then serves frames until the gateway closes the socket. With concurrency > 1
+requests run on a thread pool and responses are matched by invocation id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tessera.functions.contract import Context, decode_event, encode_result
+from tessera.functions.loader import Handler, HandlerError, load_handler
+from tessera.platforms.local.protocol import pack, recv_frame
+
+
+def function_logger(function: str) -> logging.Logger:
+    """`context.logger`: lines go to stderr, which the platform sends to the function's log."""
+    log = logging.getLogger(f"tessera.fn.{function}")
+    if not log.handlers:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(process)d] %(message)s"))
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+def _run_one(
+    handler: Handler,
+    function: str,
+    version: int,
+    log: logging.Logger,
+    meta: dict[str, Any],
+    body: bytes,
+) -> bytes:
+    t0 = time.perf_counter()
+    ctx = Context(
+        function=function,
+        invocation_id=str(meta.get("id", "")),
+        deadline_s=float(meta.get("deadline", 0.0)),
+        logger=log,
+        version=version,
+        headers=meta.get("headers") or {},
+    )
+    try:
+        event = decode_event(body, meta.get("ct"))
+        status, headers, out = encode_result(handler.handle(event, ctx))
+        error = ""
+    except Exception as e:
+        status, headers = 500, {"content-type": "text/plain; charset=utf-8"}
+        error = f"{type(e).__name__}: {e}"
+        out = error.encode()
+        log.error("invocation %s failed:\n%s", ctx.invocation_id, traceback.format_exc())
+    exec_s = time.perf_counter() - t0
+    return pack(
+        {
+            "id": meta.get("id"),
+            "status": status,
+            "headers": headers,
+            "error": error,
+            "exec_s": exec_s,
+        },
+        out,
+    )
+
+
+def serve(
+    sock: socket.socket,
+    handler: Handler,
+    function: str,
+    version: int,
+    concurrency: int,
+    config: dict[str, Any],
+) -> None:
+    """Start hooks, announce readiness, then answer requests until the socket closes."""
+    log = function_logger(function)
+    try:
+        if handler.start is not None:
+            handler.start(config)
+        if handler.ready is not None and handler.ready() is False:
+            raise HandlerError("ready() returned False")
+    except Exception as e:
+        sock.sendall(pack({"type": "failed", "error": f"{type(e).__name__}: {e}"}))
+        return
+    sock.sendall(pack({"type": "ready", "pid": os.getpid()}))
+    try:
+        if concurrency <= 1:
+            while (frame := recv_frame(sock)) is not None:
+                sock.sendall(_run_one(handler, function, version, log, *frame))
+        else:
+            lock = threading.Lock()
+
+            def work(meta: dict[str, Any], body: bytes) -> None:
+                out = _run_one(handler, function, version, log, meta, body)
+                with lock:
+                    sock.sendall(out)
+
+            with ThreadPoolExecutor(concurrency) as pool:
+                while (frame := recv_frame(sock)) is not None:
+                    pool.submit(work, *frame)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        if handler.stop is not None:
+            try:
+                handler.stop()
+            except Exception:
+                log.exception("stop() failed")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Plain-spawn entry point (the baseline the template fork is measured against)."""
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--fd", type=int, required=True)
+    p.add_argument("--code", required=True)
+    p.add_argument("--handler", required=True)
+    p.add_argument("--function", required=True)
+    p.add_argument("--version", type=int, default=0)
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--config", default="{}")
+    a = p.parse_args(argv)
+    sock = socket.socket(fileno=a.fd)
+    try:
+        handler = load_handler(a.code, a.handler)
+    except HandlerError as e:
+        sock.sendall(pack({"type": "failed", "error": str(e)}))
+        return
+    serve(sock, handler, a.function, a.version, a.concurrency, json.loads(a.config))
+
+
+if __name__ == "__main__":
+    main()
