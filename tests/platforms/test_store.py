@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,9 @@ from tessera.platforms.local.store import (
     SCHEMA_VERSION,
     AsyncRow,
     RecordRow,
-    RecordWriter,
     Store,
 )
+from tessera.platforms.local.writer import RecordWriter
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db: Path) -> Any:
+def store(db: Path) -> Iterator[Store]:
     s = Store(db)
     yield s
     s.close()
@@ -400,6 +401,24 @@ def test_writer_drops_only_bad_rows(db: Path) -> None:
         assert (writer.written, writer.dropped) == (2, 1)
     finally:
         writer.close()
+
+
+def test_writer_and_queue_share_the_file_without_lock_errors(db: Path) -> None:
+    gateway = Store(db)
+    writer = RecordWriter(db, max_batch=50)
+    writer.start()
+    try:
+        for i in range(300):  # the gateway writes while the writer thread commits batches
+            writer.put(rec(f"r{i}"))
+            gateway.enqueue(f"j{i}", "f", b"", "text/plain", None, float(i))
+            if i % 3 == 0:
+                assert len(gateway.claim(1)) == 1
+        writer.flush()
+        assert gateway.count_records() == 300
+        assert gateway.pending_count() == 200
+    finally:
+        writer.close()
+        gateway.close()
 
 
 def test_writer_start_reports_open_errors(tmp_path: Path) -> None:

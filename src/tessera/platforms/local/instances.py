@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,7 @@ class Worker:
         self.idle_since_s = spawn_s
         self.draining = False
         self.proc: subprocess.Popen[bytes] | None = None  # set for plain-spawned workers
+        self.on_gone: Callable[[Worker], None] | None = None
 
     @property
     def cold_start_s(self) -> float:
@@ -119,7 +121,7 @@ class Worker:
     async def connect(self, sock: socket.socket, timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.connect_accepted_socket(lambda: _WorkerProtocol(self), sock)
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport
         try:
             meta = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
         except TimeoutError:
@@ -142,7 +144,8 @@ class Worker:
             fut.set_result((meta, body))
 
     def _lost(self, why: str) -> None:
-        if self.gone is None:
+        first = self.gone is None
+        if first:
             self.gone = why
         if not self._ready.done():
             self._ready.set_exception(WorkerGone(why))
@@ -153,6 +156,8 @@ class Worker:
         self._waiting.clear()
         if self.transport is not None:
             self.transport.close()
+        if first and why != "closed" and self.on_gone is not None:
+            self.on_gone(self)
 
     async def call(
         self, inv_id: str, meta: dict[str, Any], body: bytes, timeout_s: float

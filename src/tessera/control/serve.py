@@ -1,0 +1,109 @@
+"""`tessera up`: the local platform, its gateway and the control loop, in one process.
+
+Assembled here (the control layer sits above the platforms) so the CLI, the
+demo and the tests start the platform the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tessera.autoscaling import create
+from tessera.control.loop import ControlLoop
+from tessera.platforms.local.gateway import Gateway
+from tessera.platforms.local.platform import LocalPlatform
+
+
+@dataclass
+class Platform:
+    platform: LocalPlatform
+    control: ControlLoop
+    gateway: Gateway
+
+
+def build(
+    home: Path,
+    autoscaler: dict[str, Any] | None = None,
+    interval_s: float = 2.0,
+    use_template: bool = True,
+) -> Platform:
+    platform = LocalPlatform(home, use_template=use_template, bucket_s=interval_s)
+    control = ControlLoop(platform, create(autoscaler or {"kind": "kpa"}), interval_s)
+    platform.poke = control.poke
+
+    async def startup() -> None:
+        await platform.start()
+        control.start()
+
+    async def shutdown() -> None:
+        await control.stop()
+        await platform.close()
+
+    gateway = Gateway(platform, lambda: list(control.decisions), [startup], [shutdown])
+    return Platform(platform, control, gateway)
+
+
+def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -> Any:
+    import uvicorn
+
+    loop = "uvloop"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        loop = "asyncio"
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop=loop,
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        timeout_keep_alive=30,
+    )
+
+
+def serve(
+    home: Path, host: str, port: int, autoscaler: dict[str, Any] | None, interval_s: float = 2.0
+) -> None:
+    """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    p = build(home, autoscaler, interval_s)
+    uvicorn.Server(uvicorn_config(p.gateway, host, port)).run()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    home: Path,
+    port: int = 0,
+    autoscaler: dict[str, Any] | None = None,
+    interval_s: float = 2.0,
+    use_template: bool = True,
+    host: str = "127.0.0.1",
+) -> AsyncIterator[tuple[Platform, str]]:
+    """Run the platform inside the current event loop (tests, demo); yields (platform, URL)."""
+    import uvicorn
+
+    p = build(home, autoscaler, interval_s, use_template)
+    server = uvicorn.Server(uvicorn_config(p.gateway, host, port))
+    task = asyncio.get_running_loop().create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("gateway failed to start")
+        await asyncio.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield p, f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        await task

@@ -1,0 +1,305 @@
+"""The HTTP gateway: a plain ASGI application (no framework on the hot path).
+
+Routes (OpenFaaS-style): `POST /function/{name}` (sync), `POST
+/async-function/{name}` (202 + id; optional `X-Callback-Url`),
+`/system/functions[/{name}]` (GET list/describe, POST deploy a .tar.gz,
+DELETE), `GET /system/async/{id}`, `GET /system/invocations`,
+`GET /system/logs/{name}`, `GET /system/decisions`, `GET /healthz`,
+`GET /metrics` (Prometheus text format).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+from urllib.parse import parse_qs
+
+from tessera.core.errors import InputError
+from tessera.platforms.local.instances import StartFailed
+from tessera.platforms.local.platform import LocalPlatform
+from tessera.platforms.local.protocol import MAX_BODY
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def _body(receive: Receive) -> bytes:
+    msg = await receive()
+    body = msg.get("body", b"")
+    if not msg.get("more_body"):
+        return body  # type: ignore[no-any-return]
+    parts = [body]
+    size = len(body)
+    while msg.get("more_body"):
+        msg = await receive()
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise TooLarge
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send: Send, status: int, obj: Any) -> None:
+    await _send(send, status, _JSON, json.dumps(obj, separators=(",", ":")).encode())
+
+
+async def _text(send: Send, status: int, text: str) -> None:
+    await _send(send, status, _TEXT, (text + "\n").encode())
+
+
+def _blob(b: bytes | None) -> dict[str, str] | None:
+    if b is None:
+        return None
+    try:
+        return {"text": b.decode()}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(b).decode()}
+
+
+class Gateway:
+    """ASGI app over a `LocalPlatform`. `decisions` lists the control loop's scale decisions."""
+
+    def __init__(
+        self,
+        platform: LocalPlatform,
+        decisions: Callable[[], list[tuple[float, str, int, str]]] = list,
+        on_startup: list[Callable[[], Awaitable[None]]] | None = None,
+        on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
+    ) -> None:
+        self.p = platform
+        self.decisions = decisions
+        self.on_startup = on_startup or []
+        self.on_shutdown = on_shutdown or []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    for fn in self.on_startup:
+                        await fn()
+                except Exception as e:
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                for fn in self.on_shutdown:
+                    await fn()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            body = await _body(receive)
+        except TooLarge:
+            await _text(send, 413, f"body larger than {MAX_BODY} bytes")
+            return
+        if path.startswith("/function/"):
+            if method not in ("POST", "GET", "PUT"):
+                await _text(send, 405, "use POST")
+                return
+            await self._invoke(scope, path[10:], body, send)
+        elif path.startswith("/async-function/") and method == "POST":
+            await self._enqueue(scope, path[16:], body, send)
+        elif path.startswith("/system/"):
+            await self._system(scope, method, path[8:], body, send)
+        elif path == "/healthz":
+            await _json(send, 200, {"status": "ok", "functions": len(self.p.pools)})
+        elif path == "/metrics":
+            await _send(
+                send,
+                200,
+                [(b"content-type", b"text/plain; version=0.0.4")],
+                self._metrics().encode(),
+            )
+        else:
+            await _text(send, 404, f"no route for {method} {path}")
+
+    @staticmethod
+    def _header(scope: Scope, name: bytes) -> str | None:
+        for k, v in scope["headers"]:
+            if k == name:
+                return v.decode("latin-1")  # type: ignore[no-any-return]
+        return None
+
+    async def _invoke(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
+        ct = self._header(scope, b"content-type")
+        reply = await self.p.invoke(name.rstrip("/"), body, ct)
+        headers = [
+            (k.encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()
+        ]
+        await _send(send, reply.status, headers, reply.body)
+
+    async def _enqueue(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
+        ct = self._header(scope, b"content-type") or ""
+        callback = self._header(scope, b"x-callback-url")
+        try:
+            inv_id = self.p.enqueue(name.rstrip("/"), body, ct, callback)
+        except KeyError:
+            await _text(send, 404, f"function {name!r} is not deployed")
+            return
+        await _json(send, 202, {"id": inv_id, "status_url": f"/system/async/{inv_id}"})
+
+    async def _system(self, scope: Scope, method: str, rest: str, body: bytes, send: Send) -> None:
+        q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        parts = [p for p in rest.split("/") if p]
+        head = parts[0] if parts else ""
+        if head == "functions":
+            await self._functions(method, parts[1] if len(parts) > 1 else None, body, send)
+        elif head == "async" and len(parts) == 2 and method == "GET":
+            row = self.p.store.get_async(parts[1])
+            if row is None:
+                await _text(send, 404, f"no async invocation {parts[1]!r}")
+                return
+            await _json(
+                send,
+                200,
+                {
+                    "id": row.id,
+                    "function": row.function,
+                    "status": row.status,
+                    "attempts": row.attempts,
+                    "enqueued_s": row.enqueued_s,
+                    "finished_s": row.finished_s,
+                    "result_status": row.result_status,
+                    "result_headers": row.result_headers,
+                    "result": _blob(row.result_body),
+                },
+            )
+        elif head == "invocations" and method == "GET":
+            try:
+                limit = int(q.get("limit", "100"))
+                since = float(q["since"]) if "since" in q else None
+            except ValueError:
+                await _text(send, 400, "limit: an integer; since: UNIX seconds")
+                return
+            await asyncio.to_thread(self.p.writer.flush)
+            rows = self.p.store.records(q.get("function"), since, max(0, min(limit, 100_000)))
+            await _json(send, 200, [asdict(r) for r in rows])
+        elif head == "logs" and len(parts) == 2 and method == "GET":
+            await self._logs(parts[1], q, send)
+        elif head == "decisions" and method == "GET":
+            await _json(
+                send,
+                200,
+                [
+                    {"t": t, "function": f, "replicas": n, "reason": r}
+                    for t, f, n, r in self.decisions()
+                ],
+            )
+        else:
+            await _text(send, 404, f"no route for {method} /system/{rest}")
+
+    async def _functions(self, method: str, name: str | None, body: bytes, send: Send) -> None:
+        if method == "GET" and name is None:
+            await _json(send, 200, [self.p.describe(n) for n in sorted(self.p.pools)])
+        elif method == "GET":
+            if name not in self.p.pools:
+                await _text(send, 404, f"function {name!r} is not deployed")
+                return
+            await _json(send, 200, self.p.describe(name))
+        elif method in ("POST", "PUT") and name is None:
+            try:
+                row = await self.p.deploy(body)
+            except InputError as e:
+                await _text(send, 400, f"deploy refused: {e}")
+                return
+            except StartFailed as e:
+                await _text(send, 400, f"deploy refused: the handler does not start: {e}")
+                return
+            await _json(send, 201, {"name": row.name, "version": row.version})
+        elif method == "DELETE" and name is not None:
+            if await self.p.delete(name):
+                await _json(send, 200, {"deleted": name})
+            else:
+                await _text(send, 404, f"function {name!r} is not deployed")
+        else:
+            await _text(send, 405, f"{method} not allowed here")
+
+    async def _logs(self, name: str, q: dict[str, str], send: Send) -> None:
+        path = self.p.log_path(name)
+        if not path.is_file():
+            await _text(send, 404, f"no logs for {name!r}")
+            return
+        try:
+            lines = max(1, min(int(q.get("lines", "100")), 100_000))
+        except ValueError:
+            await _text(send, 400, "lines: an integer")
+            return
+        data = await asyncio.to_thread(_tail, path, lines)
+        await _send(send, 200, _TEXT, data)
+
+    def _metrics(self) -> str:
+        out = [
+            "# HELP tessera_invocations_total Invocations by function and outcome.",
+            "# TYPE tessera_invocations_total counter",
+        ]
+        for (fn, status), n in sorted(self.p.counts.items()):
+            out.append(f'tessera_invocations_total{{function="{fn}",status="{status}"}} {n}')
+        gauges: dict[str, tuple[str, Callable[[Any], int]]] = {
+            "tessera_instances": ("Ready instances.", lambda pool: len(pool.active())),
+            "tessera_instances_starting": ("Instances in cold start.", lambda pool: pool.starting),
+            "tessera_queued_requests": (
+                "Requests waiting for an instance.",
+                lambda pool: len(pool.waiters),
+            ),
+            "tessera_in_flight_requests": (
+                "Requests queued or executing.",
+                lambda pool: pool.meter.in_flight,
+            ),
+            "tessera_cold_starts_total": ("Instances started.", lambda pool: pool.cold_starts),
+        }
+        for metric, (help_, fn_) in gauges.items():
+            kind = "counter" if metric.endswith("_total") else "gauge"
+            out += [f"# HELP {metric} {help_}", f"# TYPE {metric} {kind}"]
+            for name, pool in sorted(self.p.pools.items()):
+                out.append(f'{metric}{{function="{name}"}} {fn_(pool)}')
+        out += [
+            "# HELP tessera_uptime_seconds Seconds since the gateway started.",
+            "# TYPE tessera_uptime_seconds gauge",
+            f"tessera_uptime_seconds {time.time() - self.p.started_s:.3f}",
+        ]
+        return "\n".join(out) + "\n"
+
+
+def _tail(path: Any, lines: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        block = 1 << 16
+        data = b""
+        pos = size
+        while pos > 0 and data.count(b"\n") <= lines:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    return b"\n".join(data.split(b"\n")[-lines - 1 :])

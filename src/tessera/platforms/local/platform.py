@@ -1,0 +1,422 @@
+"""The local platform's engine: deployed functions, invocations, records, async queue.
+
+It owns one `FunctionPool` per live function version, writes one record per
+invocation (through `RecordWriter`), persists async invocations before they
+are acknowledged and runs them from the SQLite queue, and exposes what the
+control loop needs (`views`, `apply`, `close_buckets`) — the same snapshot
+and decision types the simulator uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import shutil
+import tarfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tessera.core.errors import InputError
+from tessera.core.policy import Decision, FunctionView
+from tessera.functions.manifest import FunctionManifest, load_function_dir, parse_manifest
+from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone
+from tessera.platforms.local.pool import FunctionPool
+from tessera.platforms.local.store import AsyncRow, FunctionRow, RecordRow, Store
+from tessera.platforms.local.writer import RecordWriter
+
+log = logging.getLogger("tessera.platform")
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    record: RecordRow | None = None
+
+
+def _text(status: int, message: str) -> Reply:
+    return Reply(status, {"content-type": "text/plain; charset=utf-8"}, message.encode())
+
+
+class LocalPlatform:
+    """All state lives under `home`: state.db, functions/NAME/VERSION/, logs/NAME.log."""
+
+    def __init__(self, home: Path, use_template: bool = True, bucket_s: float = 2.0) -> None:
+        self.home = home
+        self.use_template = use_template
+        self.bucket_s = bucket_s
+        home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(home / "state.db")
+        self.writer = RecordWriter(home / "state.db")
+        self.pools: dict[str, FunctionPool] = {}
+        self.manifests: dict[str, FunctionManifest] = {}
+        self.poke: Callable[[str], None] = lambda _name: None  # set by the control loop
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._queue_event = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._async_tasks: set[asyncio.Task[None]] = set()
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.started_s = time.time()
+
+    # --- life cycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        self.writer.start()
+        requeued = self.store.requeue_running()
+        if requeued:
+            log.warning(
+                "%d async invocation(s) interrupted by a restart are queued again", requeued
+            )
+        for row in self.store.list_functions():
+            try:
+                await self._activate(row)
+            except (StartFailed, InputError) as e:
+                log.error("function %s v%d could not start: %s", row.name, row.version, e)
+        self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def close(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+        for t in list(self._async_tasks):
+            await asyncio.wait({t}, timeout=10)
+        for pool in list(self.pools.values()):
+            await pool.close()
+        for t in list(self._retiring):
+            await asyncio.wait({t}, timeout=10)
+        self.writer.close()
+        self.store.close()
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    def log_path(self, name: str) -> Path:
+        return self.home / "logs" / f"{name}.log"
+
+    async def _activate(self, row: FunctionRow) -> FunctionPool:
+        m = parse_manifest(row.spec, f"{row.name} v{row.version}")
+        launch = Launch(
+            function=m.name,
+            version=row.version,
+            code_dir=Path(row.code_dir),
+            handler=m.handler,
+            concurrency=m.concurrency,
+            env=dict(m.env),
+            log_path=self.log_path(m.name),
+        )
+        pool = FunctionPool(m.spec(), launch, self.poke, use_template=self.use_template)
+        await pool.start()
+        old = self.pools.get(m.name)
+        self.pools[m.name] = pool
+        self.manifests[m.name] = m
+        pool.apply(Decision(m.name, max(m.scale.min, old.desired if old else 0), "deployed"))
+        if old is not None:
+            self._retire(old)
+        return pool
+
+    def _retire(self, pool: FunctionPool) -> None:
+        task = asyncio.get_running_loop().create_task(pool.close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    # --- deploy / delete -----------------------------------------------------------------
+    async def deploy(self, archive: bytes) -> FunctionRow:
+        """Deploy a gzipped tar of a function folder; the old version serves until this one is up."""
+        incoming = self.home / "functions" / f".incoming-{uuid.uuid4().hex}"
+        incoming.mkdir(parents=True)
+        try:
+            try:
+                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+                    tar.extractall(incoming, filter="data")
+            except (tarfile.TarError, OSError, EOFError) as e:
+                raise InputError("archive", f"{len(archive)} bytes", f"a .tar.gz ({e})") from None
+            manifest = load_function_dir(incoming)
+            async with self._lock(manifest.name):
+                live = self.store.get_function(manifest.name)
+                version = (live.version if live else 0) + 1
+                code_dir = self.home / "functions" / manifest.name / f"v{version}"
+                if code_dir.exists():
+                    shutil.rmtree(code_dir)
+                code_dir.parent.mkdir(parents=True, exist_ok=True)
+                incoming.rename(code_dir)
+                row = FunctionRow(
+                    manifest.name, version, manifest.model_dump(), str(code_dir), time.time()
+                )
+                try:
+                    await self._activate(row)  # imports the handler in a fresh template
+                except (StartFailed, InputError):
+                    shutil.rmtree(code_dir, ignore_errors=True)
+                    raise
+                stored = self.store.put_function(
+                    manifest.name, manifest.model_dump(), str(code_dir), row.created_s
+                )
+                if stored != version:
+                    log.warning("%s: stored as v%d, started as v%d", manifest.name, stored, version)
+                return FunctionRow(manifest.name, stored, row.spec, str(code_dir), row.created_s)
+        finally:
+            if incoming.exists():
+                shutil.rmtree(incoming, ignore_errors=True)
+
+    async def delete(self, name: str) -> bool:
+        async with self._lock(name):
+            pool = self.pools.pop(name, None)
+            self.manifests.pop(name, None)
+            found = self.store.delete_function(name)
+            if pool is not None:
+                await pool.close()
+            shutil.rmtree(self.home / "functions" / name, ignore_errors=True)
+            return found or pool is not None
+
+    # --- invocations ---------------------------------------------------------------------
+    async def invoke(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str | None,
+        kind: str = "sync",
+        inv_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        pool = self.pools.get(name)
+        if pool is None:
+            return _text(404, f"function {name!r} is not deployed")
+        inv_id = inv_id or uuid.uuid4().hex
+        timeout_s = pool.spec.timeout_s
+        arrival = time.time()
+        pool.meter.arrive(arrival)
+        worker = None
+        cold, cold_start_s, start = False, 0.0, arrival
+        try:
+            try:
+                worker, cold = await pool.acquire(timeout_s)
+            except TimeoutError:
+                return self._record(
+                    pool,
+                    inv_id,
+                    kind,
+                    arrival,
+                    arrival,
+                    -1,
+                    False,
+                    0.0,
+                    "timeout",
+                    504,
+                    f"no instance within {timeout_s:g}s",
+                )
+            except StartFailed as e:
+                return self._record(
+                    pool,
+                    inv_id,
+                    kind,
+                    arrival,
+                    arrival,
+                    -1,
+                    False,
+                    0.0,
+                    "error",
+                    503,
+                    f"function could not start: {e}",
+                )
+            start = time.time()
+            cold_start_s = worker.cold_start_s if cold else 0.0
+            meta = {
+                "id": inv_id,
+                "deadline": arrival + timeout_s,
+                "ct": content_type,
+                "headers": headers or {},
+            }
+            remaining = max(0.001, arrival + timeout_s - start)
+            try:
+                rmeta, out = await worker.call(inv_id, meta, body, remaining)
+            except TimeoutError:
+                return self._record(
+                    pool,
+                    inv_id,
+                    kind,
+                    arrival,
+                    start,
+                    worker.pid,
+                    cold,
+                    cold_start_s,
+                    "timeout",
+                    504,
+                    f"handler timed out after {timeout_s:g}s; instance killed",
+                )
+            except WorkerGone as e:
+                return self._record(
+                    pool,
+                    inv_id,
+                    kind,
+                    arrival,
+                    start,
+                    worker.pid,
+                    cold,
+                    cold_start_s,
+                    "crash",
+                    502,
+                    f"instance crashed: {e}",
+                )
+            status = int(rmeta.get("status", 500))
+            err = str(rmeta.get("error") or "")
+            rec = self._make_record(
+                pool,
+                inv_id,
+                kind,
+                arrival,
+                start,
+                worker.pid,
+                cold,
+                cold_start_s,
+                "error" if err else "ok",
+                status,
+                err,
+            )
+            hdrs = dict(rmeta.get("headers") or {})
+            hdrs["x-tessera-invocation"] = inv_id
+            if cold:
+                hdrs["x-tessera-cold-start-ms"] = f"{1000 * cold_start_s:.2f}"
+            return Reply(status, hdrs, out, rec)
+        finally:
+            if worker is not None:
+                pool.release(worker)
+            pool.meter.depart(time.time())
+
+    def _make_record(
+        self,
+        pool: FunctionPool,
+        inv_id: str,
+        kind: str,
+        arrival: float,
+        start: float,
+        pid: int,
+        cold: bool,
+        cold_start_s: float,
+        status: str,
+        http: int,
+        error: str,
+    ) -> RecordRow:
+        rec = RecordRow(
+            id=inv_id,
+            function=pool.name,
+            version=pool.version,
+            kind=kind,
+            arrival_s=arrival,
+            start_s=start,
+            end_s=time.time(),
+            cold=cold,
+            cold_start_s=cold_start_s,
+            instance=pid,
+            status=status,
+            http_status=http,
+            error=error,
+        )
+        self.writer.put(rec)
+        self.counts[(pool.name, status)] += 1
+        return rec
+
+    def _record(
+        self,
+        pool: FunctionPool,
+        inv_id: str,
+        kind: str,
+        arrival: float,
+        start: float,
+        pid: int,
+        cold: bool,
+        cold_start_s: float,
+        status: str,
+        http: int,
+        error: str,
+    ) -> Reply:
+        rec = self._make_record(
+            pool, inv_id, kind, arrival, start, pid, cold, cold_start_s, status, http, error
+        )
+        reply = _text(http, error)
+        reply.headers["x-tessera-invocation"] = inv_id
+        return Reply(reply.status, reply.headers, reply.body, rec)
+
+    # --- async invocations ---------------------------------------------------------------
+    def enqueue(self, name: str, body: bytes, content_type: str, callback: str | None) -> str:
+        """Persist an async invocation; once this returns, it will run (at least once)."""
+        if name not in self.pools:
+            raise KeyError(name)
+        inv_id = uuid.uuid4().hex
+        self.store.enqueue(inv_id, name, body, content_type, callback, time.time())
+        self._queue_event.set()
+        return inv_id
+
+    async def _dispatch(self) -> None:
+        while True:
+            rows = self.store.claim(64)
+            if not rows:
+                self._queue_event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queue_event.wait(), 0.5)
+                continue
+            for row in rows:
+                task = asyncio.get_running_loop().create_task(self._run_async(row))
+                self._async_tasks.add(task)
+                task.add_done_callback(self._async_tasks.discard)
+
+    async def _run_async(self, row: AsyncRow) -> None:
+        if row.function in self.pools:
+            reply = await self.invoke(row.function, row.body, row.content_type, "async", row.id)
+        else:
+            reply = _text(404, f"function {row.function!r} is not deployed")
+        self.store.complete(row.id, reply.status, reply.headers, reply.body, time.time())
+        if row.callback_url:
+            await self._callback(row.callback_url, row.id, reply)
+
+    async def _callback(self, url: str, inv_id: str, reply: Reply) -> None:
+        import httpx
+
+        headers = {
+            **reply.headers,
+            "x-tessera-invocation": inv_id,
+            "x-tessera-status": str(reply.status),
+        }
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                await client.post(url, content=reply.body, headers=headers)
+        except httpx.HTTPError as e:
+            log.warning("callback %s for %s failed: %s", url, inv_id, e)
+
+    # --- for the control loop ------------------------------------------------------------
+    def close_buckets(self, now_s: float) -> None:
+        for pool in self.pools.values():
+            pool.meter.close_bucket(now_s)
+
+    def views(self, names: list[str] | None = None) -> dict[str, FunctionView]:
+        pools = (
+            self.pools if names is None else {n: self.pools[n] for n in names if n in self.pools}
+        )
+        return {n: p.view(self.bucket_s) for n, p in pools.items()}
+
+    def apply(self, d: Decision) -> None:
+        pool = self.pools.get(d.function)
+        if pool is not None:
+            pool.apply(d)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        pool = self.pools[name]
+        m = self.manifests[name]
+        return {
+            "name": name,
+            "version": pool.version,
+            "handler": m.handler,
+            "scale": m.scale.model_dump(),
+            "concurrency": m.concurrency,
+            "timeout_s": m.timeout_s,
+            "instances": len(pool.active()),
+            "starting": pool.starting,
+            "queued": len(pool.waiters),
+            "in_flight": pool.meter.in_flight,
+            "cold_starts": pool.cold_starts,
+        }
