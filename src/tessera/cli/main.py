@@ -9,7 +9,9 @@ import typer
 from tessera import __version__
 from tessera.cli import demo as demo_cmd
 from tessera.cli import experiment as experiment_cmd
+from tessera.cli import fn as fn_cmd
 from tessera.cli import sim as sim_cmd
+from tessera.cli import up as up_cmd
 from tessera.cli.console import err_console
 from tessera.core.errors import InputError
 
@@ -23,6 +25,8 @@ app = typer.Typer(
 app.add_typer(sim_cmd.app, name="sim")
 app.command("experiment")(experiment_cmd.experiment)
 app.command("demo")(demo_cmd.demo)
+app.command("up")(up_cmd.up)
+app.add_typer(fn_cmd.app, name="fn")
 
 
 def _version(value: bool) -> None:

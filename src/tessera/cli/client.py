@@ -1,0 +1,34 @@
+"""Where the CLI finds the gateway and the platform's home, and how it talks to the gateway."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tessera.core.errors import InputError
+
+DEFAULT_GATEWAY = "http://127.0.0.1:8080"
+
+
+def gateway_url(flag: str | None) -> str:
+    return (flag or os.environ.get("TESSERA_GATEWAY") or DEFAULT_GATEWAY).rstrip("/")
+
+
+def home_dir(flag: Path | None) -> Path:
+    return (flag or Path(os.environ.get("TESSERA_HOME", "~/.tessera"))).expanduser()
+
+
+def request(method: str, gateway: str, path: str, **kw: Any) -> httpx.Response:
+    """One request; a gateway that is not running is bad input (one line, exit 2)."""
+    try:
+        with httpx.Client(base_url=gateway, timeout=kw.pop("timeout", 120.0)) as c:
+            return c.request(method, path, **kw)
+    except httpx.ConnectError:
+        raise InputError(
+            "--gateway", gateway, "the URL of a running gateway (start one with `tessera up`)"
+        ) from None
+    except httpx.HTTPError as e:
+        raise InputError("--gateway", gateway, f"a gateway that answers ({e})") from None

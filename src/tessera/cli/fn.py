@@ -1,0 +1,179 @@
+"""`tessera fn ...`: create, deploy, list, invoke, inspect and delete functions."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tessera.cli.client import gateway_url, request
+from tessera.cli.console import console, err_console
+from tessera.core.errors import InputError
+
+app = typer.Typer(help="Functions on the local platform (talks to the gateway).")
+GatewayOpt = typer.Option(None, "--gateway", help="Gateway URL [TESSERA_GATEWAY].")
+
+
+def _ok(r: object, what: str) -> None:
+    import httpx
+
+    assert isinstance(r, httpx.Response)
+    if r.status_code >= 400:
+        err_console.print(f"[bold red]error:[/] {what}: {r.text.strip()}", highlight=False)
+        raise typer.Exit(2 if r.status_code in (400, 404, 405, 413) else 1)
+
+
+@app.command("new")
+def new(
+    name: str = typer.Argument(..., help="Function name (a DNS label)."),
+    directory: Path = typer.Option(Path("."), "--dir", help="Where to create NAME/."),
+) -> None:
+    """Create NAME/ with function.yaml and main.py, ready to deploy."""
+    from tessera.functions.scaffold import new_function
+
+    d = new_function(name, directory)
+    console.print(f"created {d} (deploy with: tessera fn deploy {d})")
+
+
+def pack_dir(path: Path) -> bytes:
+    """The function folder as .tar.gz (manifest validated first, so errors come early)."""
+    from tessera.functions.manifest import load_function_dir
+
+    load_function_dir(path)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in sorted(path.rglob("*")):
+            rel = p.relative_to(path)
+            if any(part in ("__pycache__", ".git", ".venv") for part in rel.parts):
+                continue
+            tar.add(p, arcname=str(rel), recursive=False)
+    return buf.getvalue()
+
+
+@app.command("deploy")
+def deploy(directory: Path = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
+    """Deploy (or update) the function in DIRECTORY."""
+    r = request(
+        "POST",
+        gateway_url(gateway),
+        "/system/functions",
+        content=pack_dir(directory),
+        headers={"content-type": "application/gzip"},
+    )
+    _ok(r, "deploy")
+    row = r.json()
+    console.print(f"deployed {row['name']} v{row['version']}")
+
+
+@app.command("list")
+def list_(gateway: str | None = GatewayOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+    """List deployed functions with their instances and queues."""
+    r = request("GET", gateway_url(gateway), "/system/functions")
+    _ok(r, "list")
+    if as_json:
+        typer.echo(r.text)
+        return
+    t = Table()
+    for col in ("name", "version", "instances", "starting", "queued", "cold starts", "scale"):
+        t.add_column(col)
+    for f in r.json():
+        s = f["scale"]
+        t.add_row(
+            f["name"],
+            str(f["version"]),
+            str(f["instances"]),
+            str(f["starting"]),
+            str(f["queued"]),
+            str(f["cold_starts"]),
+            f"{s['min']}..{s['max']}",
+        )
+    console.print(t)
+
+
+@app.command("invoke")
+def invoke(
+    name: str = typer.Argument(...),
+    data: str | None = typer.Option(None, "--data", help="JSON body ('-' reads stdin)."),
+    async_: bool = typer.Option(False, "--async", help="Queue it; print the invocation id."),
+    callback: str | None = typer.Option(None, "--callback", help="URL to POST the result to."),
+    gateway: str | None = GatewayOpt,
+) -> None:
+    """Invoke NAME and print its response body."""
+    body = sys.stdin.buffer.read() if data == "-" else (data or "").encode()
+    if data not in (None, "-"):
+        try:
+            json.loads(body)
+        except ValueError:
+            raise InputError("--data", data, "a JSON document (or '-' for stdin)") from None
+    headers = {"content-type": "application/json"}
+    if callback:
+        headers["x-callback-url"] = callback
+    path = f"/async-function/{name}" if async_ else f"/function/{name}"
+    t0 = time.perf_counter()
+    r = request("POST", gateway_url(gateway), path, content=body, headers=headers)
+    ms = 1000 * (time.perf_counter() - t0)
+    if async_:
+        _ok(r, "invoke")
+        typer.echo(r.json()["id"])
+        return
+    cold = r.headers.get("x-tessera-cold-start-ms")
+    err_console.print(
+        f"{r.status_code} in {ms:.1f} ms" + (f" (cold start {cold} ms)" if cold else "")
+    )
+    sys.stdout.buffer.write(r.content + (b"" if r.content.endswith(b"\n") else b"\n"))
+    if r.status_code >= 400:
+        raise typer.Exit(1)
+
+
+@app.command("logs")
+def logs(
+    name: str = typer.Argument(...),
+    lines: int = typer.Option(100, "--lines", "-n"),
+    gateway: str | None = GatewayOpt,
+) -> None:
+    """Print the last lines of NAME's log (handler output and context.logger)."""
+    r = request("GET", gateway_url(gateway), f"/system/logs/{name}", params={"lines": lines})
+    _ok(r, "logs")
+    sys.stdout.write(r.text)
+
+
+@app.command("invocations")
+def invocations(
+    name: str | None = typer.Argument(None),
+    limit: int = typer.Option(20, "--limit"),
+    gateway: str | None = GatewayOpt,
+) -> None:
+    """The most recent invocation records (newest first)."""
+    params: dict[str, str | int] = {"limit": limit}
+    if name:
+        params["function"] = name
+    r = request("GET", gateway_url(gateway), "/system/invocations", params=params)
+    _ok(r, "invocations")
+    t = Table()
+    for col in ("function", "status", "http", "cold", "queue ms", "exec ms", "id"):
+        t.add_column(col)
+    for rec in r.json():
+        t.add_row(
+            rec["function"],
+            rec["status"],
+            str(rec["http_status"]),
+            f"{1000 * rec['cold_start_s']:.1f}" if rec["cold"] else "",
+            f"{1000 * (rec['start_s'] - rec['arrival_s']):.2f}",
+            f"{1000 * (rec['end_s'] - rec['start_s']):.2f}",
+            rec["id"][:12],
+        )
+    console.print(t)
+
+
+@app.command("delete")
+def delete(name: str = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
+    """Remove NAME (its instances stop; its records stay)."""
+    r = request("DELETE", gateway_url(gateway), f"/system/functions/{name}")
+    _ok(r, "delete")
+    console.print(f"deleted {name}")

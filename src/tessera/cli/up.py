@@ -1,0 +1,49 @@
+"""`tessera up`: run the local platform (gateway + workers + control loop) in the foreground."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tessera.cli.client import home_dir
+from tessera.cli.console import err_console
+from tessera.core.errors import InputError
+
+
+def _autoscaler(value: str) -> dict[str, Any]:
+    if value.strip().startswith("{"):
+        try:
+            cfg = json.loads(value)
+        except ValueError:
+            raise InputError("--autoscaler", value, "a name (kpa, fixed, ...) or JSON") from None
+        if not isinstance(cfg, dict):
+            raise InputError("--autoscaler", value, 'a JSON object like {"kind": "kpa"}')
+        return cfg
+    return {"kind": value}
+
+
+def up(
+    port: int = typer.Option(8080, "--port", help="Gateway port (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    home: Path | None = typer.Option(None, "--home", help="State folder [TESSERA_HOME]."),
+    autoscaler: str = typer.Option(
+        "kpa", "--autoscaler", help='A registered autoscaler name or JSON {"kind": ..., ...}.'
+    ),
+    interval_s: float = typer.Option(2.0, "--interval", help="Autoscaler period, seconds."),
+) -> None:
+    """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
+    from tessera.autoscaling import create
+    from tessera.control.serve import serve
+
+    if not 0 <= port <= 65535:
+        raise InputError("--port", port, "0..65535")
+    if interval_s <= 0:
+        raise InputError("--interval", interval_s, "seconds > 0")
+    cfg = _autoscaler(autoscaler)
+    create(cfg)  # validate before anything starts
+    h = home_dir(home)
+    err_console.print(f"tessera: home {h}, gateway http://{host}:{port}, autoscaler {cfg}")
+    serve(h, host, port, cfg, interval_s)
