@@ -53,6 +53,11 @@ class FunctionManifest(_Strict):
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     env: dict[str, str] = Field(default_factory=dict)
     private: bool = False
+    preload: list[str] = Field(
+        default_factory=list,
+        description="modules the template imports before forking (e.g. lazily imported "
+        "submodules such as numpy.ma), so no instance pays for them on its first request",
+    )
 
     def spec(self) -> FunctionSpec:
         gpu = self.resources.gpu

@@ -46,9 +46,11 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    preload: list[str] = field(default_factory=list)
 
     def args(self) -> list[str]:
         return [
+            *(["--preload", ",".join(self.preload)] if self.preload else []),
             "--code",
             str(self.code_dir),
             "--handler",

@@ -110,6 +110,7 @@ class LocalPlatform:
             concurrency=m.concurrency,
             env=dict(m.env),
             log_path=self.log_path(m.name),
+            preload=list(m.preload),
         )
         pool = FunctionPool(m.spec(), launch, self.poke, use_template=self.use_template)
         await pool.start()

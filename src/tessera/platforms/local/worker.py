@@ -11,6 +11,7 @@ requests run on a thread pool and responses are matched by invocation id.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -132,12 +133,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--version", type=int, default=0)
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--config", default="{}")
+    p.add_argument("--preload", default="", help="comma-separated modules to import first")
     a = p.parse_args(argv)
     sock = socket.socket(fileno=a.fd)
     try:
         handler = load_handler(a.code, a.handler)
+        for module in filter(None, a.preload.split(",")):
+            importlib.import_module(module)
     except HandlerError as e:
         sock.sendall(pack({"type": "failed", "error": str(e)}))
+        return
+    except Exception as e:
+        sock.sendall(pack({"type": "failed", "error": f"preload: {type(e).__name__}: {e}"}))
         return
     serve(sock, handler, a.function, a.version, a.concurrency, json.loads(a.config))
 
