@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 JSON = "application/json"
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,4 +71,4 @@ def encode_result(value: Any) -> tuple[int, dict[str, str], bytes]:
     if value is None:
         return (204 if status == 200 else status), headers, b""
     headers.setdefault("content-type", JSON)
-    return status, headers, json.dumps(value, separators=(",", ":")).encode()
+    return status, headers, _encode(value).encode()

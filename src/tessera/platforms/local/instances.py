@@ -70,6 +70,11 @@ class Launch:
         src = str(Path(__file__).resolve().parents[3])  # make `tessera` importable
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # One BLAS/OpenMP thread unless the function asks otherwise: thread pools and fork()
+        # do not mix well, and instances scale out by processes anyway.
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            if var not in self.env:
+                env[var] = "1"
         return env
 
 
@@ -167,17 +172,20 @@ class Worker:
         """Send one request; raise TimeoutError (and kill the worker) past `timeout_s`."""
         if self.gone is not None or self.transport is None:
             raise WorkerGone(self.gone or "not connected")
-        fut: asyncio.Future[tuple[dict[str, Any], bytes]] = (
-            asyncio.get_running_loop().create_future()
-        )
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[dict[str, Any], bytes]] = loop.create_future()
         self._waiting[inv_id] = fut
         self.transport.write(pack(meta, body))
+        # a timer, not asyncio.wait_for: no extra task per request on the hot path
+        timer = loop.call_later(timeout_s, _expire, fut)
         try:
-            return await asyncio.wait_for(fut, timeout_s)
+            return await fut
         except TimeoutError:
             self._waiting.pop(inv_id, None)
             self.kill()
             raise
+        finally:
+            timer.cancel()
 
     def kill(self) -> None:
         """SIGKILL the process (a hung handler cannot be interrupted otherwise)."""
@@ -199,6 +207,11 @@ class Worker:
 
 
 HEADER_SIZE = HEADER.size
+
+
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

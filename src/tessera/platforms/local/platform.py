@@ -66,6 +66,8 @@ class LocalPlatform:
         self._async_tasks: set[asyncio.Task[None]] = set()
         self._retiring: set[asyncio.Task[None]] = set()
         self.started_s = time.time()
+        self._id_prefix = uuid.uuid4().hex[:12]
+        self._seq = 0
 
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -93,6 +95,11 @@ class LocalPlatform:
             await asyncio.wait({t}, timeout=10)
         self.writer.close()
         self.store.close()
+
+    def _next_id(self) -> str:
+        """Invocation ids: a random per-start prefix and a counter (unique, cheap, sortable)."""
+        self._seq += 1
+        return f"{self._id_prefix}{self._seq:012x}"
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -188,7 +195,7 @@ class LocalPlatform:
         pool = self.pools.get(name)
         if pool is None:
             return _text(404, f"function {name!r} is not deployed")
-        inv_id = inv_id or uuid.uuid4().hex
+        inv_id = inv_id or self._next_id()
         timeout_s = pool.spec.timeout_s
         arrival = time.time()
         pool.meter.arrive(arrival)
@@ -348,7 +355,7 @@ class LocalPlatform:
         """Persist an async invocation; once this returns, it will run (at least once)."""
         if name not in self.pools:
             raise KeyError(name)
-        inv_id = uuid.uuid4().hex
+        inv_id = self._next_id()
         self.store.enqueue(inv_id, name, body, content_type, callback, time.time())
         self._queue_event.set()
         return inv_id

@@ -25,6 +25,11 @@ log = logging.getLogger("tessera.platform")
 Grant = tuple[Worker, bool]  # the worker, and whether this request waited for its cold start
 
 
+def _expire(fut: asyncio.Future[Grant]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
 class FunctionPool:
     def __init__(
         self,
@@ -64,16 +69,20 @@ class FunctionPool:
             if w.busy >= self.spec.concurrency:
                 self.free.pop()
             return w, False
-        fut: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Grant] = loop.create_future()
         self.waiters.append(fut)
         if not self.workers and self.starting == 0:
             self._on_unserved(self.name)
+        timer = loop.call_later(timeout_s, _expire, fut)
         try:
-            return await asyncio.wait_for(fut, timeout_s)
+            return await fut
         except TimeoutError:
             if fut in self.waiters:
                 self.waiters.remove(fut)
             raise
+        finally:
+            timer.cancel()
 
     def release(self, w: Worker) -> None:
         w.busy -= 1

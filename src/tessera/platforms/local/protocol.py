@@ -22,8 +22,11 @@ class ProtocolError(Exception):
     pass
 
 
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def pack(meta: dict[str, Any], body: bytes = b"") -> bytes:
-    m = json.dumps(meta, separators=(",", ":")).encode()
+    m = _encode(meta).encode()
     return HEADER.pack(len(m), len(body)) + m + body
 
 

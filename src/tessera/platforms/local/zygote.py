@@ -26,7 +26,7 @@ from typing import Any
 
 from tessera.functions.loader import Handler, HandlerError, load_handler
 from tessera.platforms.local.protocol import pack, recv_frame
-from tessera.platforms.local.worker import serve
+from tessera.platforms.local.worker import lower_priority, serve
 
 
 def _reap(_signum: int, _frame: Any) -> None:
@@ -50,6 +50,7 @@ def _child(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     control.close()
     theirs.close()
+    lower_priority()
     random.seed()  # a forked child must not share its parent's random stream
     np_random = sys.modules.get("numpy.random")  # only if imported: importing it costs ~8 ms
     if np_random is not None:
