@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -122,6 +123,11 @@ class Worker:
         self.on_gone: Callable[[Worker], None] | None = None
 
     @property
+    def pending(self) -> int:
+        """Requests sent and not answered (still running in the process, even if abandoned)."""
+        return len(self._waiting)
+
+    @property
     def cold_start_s(self) -> float:
         return self.ready_s - self.spawn_s
 
@@ -193,7 +199,7 @@ class Worker:
             os.kill(self.pid, signal.SIGKILL)
         self._lost("killed")
         if self.proc is not None:
-            self.proc.wait()
+            threading.Thread(target=_reap_later, args=(self.proc,), daemon=True).start()
 
     def close(self) -> None:
         """Graceful stop: closing the socket makes the worker run stop() and exit."""
@@ -202,11 +208,18 @@ class Worker:
         if self.gone is None:
             self.gone = "closed"
         if self.proc is not None:
-            proc = self.proc
-            asyncio.get_running_loop().run_in_executor(None, proc.wait)
+            threading.Thread(target=_reap_later, args=(self.proc,), daemon=True).start()
 
 
 HEADER_SIZE = HEADER.size
+
+
+def _reap_later(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _expire(fut: asyncio.Future[Any]) -> None:
@@ -227,6 +240,7 @@ class Template:
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: socket.socket | None = None
         self._lock = asyncio.Lock()
+        self._waiter: asyncio.Future[None] | None = None  # a pending read on the control socket
 
     async def start(self, timeout_s: float = 60.0) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -275,12 +289,19 @@ class Template:
                 ml, bl = HEADER.unpack_from(data)
                 if len(data) >= HEADER_SIZE + ml + bl:
                     return json.loads(bytes(data[HEADER_SIZE : HEADER_SIZE + ml])), fds
+            if self.sock is None:
+                raise WorkerGone("template stopped")
             fut: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(self.sock.fileno(), _wake, fut)
+            fd = self.sock.fileno()
+            loop.add_reader(fd, _wake, fut)
+            self._waiter = fut
             try:
                 await fut
             finally:
-                loop.remove_reader(self.sock.fileno())
+                self._waiter = None
+                loop.remove_reader(fd)
+            if self.sock is None:
+                raise WorkerGone("template stopped")
             try:
                 msg, got, _flags, _addr = socket.recv_fds(self.sock, 65536, 4)
             except BlockingIOError:
@@ -310,16 +331,18 @@ class Template:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
+        """Stop the template (never blocks the event loop); its workers are stopped separately."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(WorkerGone("template stopped"))
         if self.sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
             self.sock.close()
             self.sock = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            threading.Thread(target=_reap_later, args=(proc,), daemon=True).start()
 
 
 async def spawn_plain(launch: Launch, timeout_s: float = 60.0) -> Worker:

@@ -84,15 +84,17 @@ class LocalPlatform:
                 log.error("function %s v%d could not start: %s", row.name, row.version, e)
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
-    async def close(self) -> None:
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-        for t in list(self._async_tasks):
-            await asyncio.wait({t}, timeout=10)
-        for pool in list(self.pools.values()):
-            await pool.close()
-        for t in list(self._retiring):
-            await asyncio.wait({t}, timeout=10)
+    async def close(self, drain_s: float = 10.0) -> None:
+        """Shut down: sync requests in flight get `drain_s`; async ones are interrupted and,
+        still "running" in the store, run again at the next start (at least once)."""
+        tasks = [t for t in (self._dispatcher, *self._async_tasks) if t is not None]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(pool.close(drain_s) for pool in self.pools.values()))
+        if self._retiring:
+            await asyncio.wait(set(self._retiring), timeout=drain_s + 5)
         self.writer.close()
         self.store.close()
 
@@ -173,12 +175,13 @@ class LocalPlatform:
                 shutil.rmtree(incoming, ignore_errors=True)
 
     async def delete(self, name: str) -> bool:
+        """Remove a function now; its instances finish their requests in the background."""
         async with self._lock(name):
             pool = self.pools.pop(name, None)
             self.manifests.pop(name, None)
             found = self.store.delete_function(name)
             if pool is not None:
-                await pool.close()
+                self._retire(pool)
             shutil.rmtree(self.home / "functions" / name, ignore_errors=True)
             return found or pool is not None
 
@@ -203,7 +206,9 @@ class LocalPlatform:
         cold, cold_start_s, start = False, 0.0, arrival
         try:
             try:
-                worker, cold = await pool.acquire(timeout_s)
+                # an acknowledged async invocation waits as long as it takes for an instance;
+                # a sync caller waits at most its timeout
+                worker, cold = await pool.acquire(None if kind == "async" else timeout_s)
             except TimeoutError:
                 return self._record(
                     pool,

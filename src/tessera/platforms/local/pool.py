@@ -18,7 +18,14 @@ from collections.abc import Callable
 from tessera.core.metering import InFlightMeter
 from tessera.core.model import FunctionSpec
 from tessera.core.policy import Decision, FunctionView, InstanceState, InstanceView
-from tessera.platforms.local.instances import Launch, StartFailed, Template, Worker, spawn_plain
+from tessera.platforms.local.instances import (
+    Launch,
+    StartFailed,
+    Template,
+    Worker,
+    WorkerGone,
+    spawn_plain,
+)
 
 log = logging.getLogger("tessera.platform")
 
@@ -61,8 +68,10 @@ class FunctionPool:
             await self.template.start()
 
     # --- requests ------------------------------------------------------------------------
-    async def acquire(self, timeout_s: float) -> Grant:
-        """A worker slot for one request; waits (FIFO) up to `timeout_s` for one."""
+    async def acquire(self, timeout_s: float | None) -> Grant:
+        """A worker slot for one request; waits (FIFO) up to `timeout_s` (None: no limit)."""
+        if self.closed:
+            raise StartFailed("function was removed or replaced")
         if self.free:
             w = self.free[-1]
             w.busy += 1
@@ -74,15 +83,16 @@ class FunctionPool:
         self.waiters.append(fut)
         if not self.workers and self.starting == 0:
             self._on_unserved(self.name)
-        timer = loop.call_later(timeout_s, _expire, fut)
+        timer = None if timeout_s is None else loop.call_later(timeout_s, _expire, fut)
         try:
             return await fut
-        except TimeoutError:
+        except (TimeoutError, asyncio.CancelledError):
             if fut in self.waiters:
                 self.waiters.remove(fut)
             raise
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
 
     def release(self, w: Worker) -> None:
         w.busy -= 1
@@ -145,7 +155,7 @@ class FunctionPool:
                 w = await self.template.spawn()
             else:
                 w = await spawn_plain(self.launch)
-        except (StartFailed, OSError, TimeoutError) as e:
+        except (StartFailed, WorkerGone, OSError, TimeoutError) as e:
             self.starting -= 1
             self.start_failures.append(str(e))
             log.error("%s v%d: instance failed to start: %s", self.name, self.version, e)
@@ -223,18 +233,25 @@ class FunctionPool:
         )
 
     async def close(self, drain_s: float = 10.0) -> None:
-        """Stop taking work, let in-flight requests finish (up to `drain_s`), stop processes."""
+        """Stop taking work; in-flight requests get `drain_s` to finish, then are killed.
+
+        Idle workers get a graceful stop (socket closed: they run `stop()` and exit);
+        workers still busy after the drain are killed, so nothing outlives the pool.
+        """
         self.closed = True
-        t0 = time.time()
-        while any(w.busy for w in self.workers) and time.time() - t0 < drain_s:
-            await asyncio.sleep(0.02)
-        for w in list(self.workers):
-            w.close()
-        self.workers.clear()
-        self.free.clear()
         for fut in self.waiters:
             if not fut.done():
                 fut.set_exception(StartFailed("function was removed or replaced"))
         self.waiters.clear()
         if self.template is not None:
-            self.template.stop()
+            self.template.stop()  # also ends spawns in flight
+        t0 = time.time()
+        while any(w.busy or w.pending for w in self.workers) and time.time() - t0 < drain_s:
+            await asyncio.sleep(0.02)
+        for w in list(self.workers):
+            if w.busy or w.pending:
+                w.kill()
+            else:
+                w.close()
+        self.workers.clear()
+        self.free.clear()
