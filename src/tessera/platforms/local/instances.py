@@ -232,6 +232,38 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
+def _start(launch: Launch, module: str, fd_flag: str) -> tuple[socket.socket, Any]:
+    """Start `tessera.platforms.local.MODULE` with one end of a new socket pair; return the other."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    log = _log_file(launch)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                f"tessera.platforms.local.{module}",
+                fd_flag,
+                str(theirs.fileno()),
+                *launch.args(),
+            ],
+            pass_fds=(theirs.fileno(),),
+            env=launch.environ(),
+            cwd=str(launch.code_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+        if log is not subprocess.DEVNULL:
+            log.close()
+    return ours, proc
+
+
 class Template:
     """The zygote process of one function version and its control socket."""
 
@@ -243,30 +275,7 @@ class Template:
         self._waiter: asyncio.Future[None] | None = None  # a pending read on the control socket
 
     async def start(self, timeout_s: float = 60.0) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        log = _log_file(self.launch)
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tessera.platforms.local.zygote",
-                    "--control-fd",
-                    str(theirs.fileno()),
-                    *self.launch.args(),
-                ],
-                pass_fds=(theirs.fileno(),),
-                env=self.launch.environ(),
-                cwd=str(self.launch.code_dir),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        finally:
-            theirs.close()
-            if log is not subprocess.DEVNULL:
-                log.close()
+        ours, self.proc = _start(self.launch, "zygote", "--control-fd")
         ours.setblocking(False)
         self.sock = ours
         try:
@@ -317,6 +326,8 @@ class Template:
             raise StartFailed("template not started")
         spawn_s = time.time()
         async with self._lock:
+            if self.sock is None:  # stopped while this spawn waited for the lock
+                raise StartFailed("template stopped")
             self.sock.send(pack({"type": "spawn"}))
             meta, fds = await asyncio.wait_for(self._recv(), timeout_s)
         if meta.get("type") != "spawned" or len(fds) != 1:
@@ -347,31 +358,8 @@ class Template:
 
 async def spawn_plain(launch: Launch, timeout_s: float = 60.0) -> Worker:
     """Start a worker as a fresh interpreter (no template): the slow path cold starts avoid."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     spawn_s = time.time()
-    log = _log_file(launch)
-    try:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tessera.platforms.local.worker",
-                "--fd",
-                str(theirs.fileno()),
-                *launch.args(),
-            ],
-            pass_fds=(theirs.fileno(),),
-            env=launch.environ(),
-            cwd=str(launch.code_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    finally:
-        theirs.close()
-        if log is not subprocess.DEVNULL:
-            log.close()
+    ours, proc = _start(launch, "worker", "--fd")
     worker = Worker(proc.pid, spawn_s)
     worker.proc = proc
     await worker.connect(ours, timeout_s)

@@ -46,6 +46,55 @@ def _text(status: int, message: str) -> Reply:
     return Reply(status, {"content-type": "text/plain; charset=utf-8"}, message.encode())
 
 
+class _Attempt:
+    """One invocation as it goes: what its record will say, filled in step by step."""
+
+    __slots__ = (
+        "arrival_s",
+        "cold",
+        "cold_start_s",
+        "id",
+        "kind",
+        "pid",
+        "platform",
+        "pool",
+        "start_s",
+    )
+
+    def __init__(self, platform: LocalPlatform, pool: FunctionPool, inv_id: str, kind: str) -> None:
+        self.platform, self.pool, self.id, self.kind = platform, pool, inv_id, kind
+        self.arrival_s = self.start_s = time.time()
+        self.pid = -1
+        self.cold = False
+        self.cold_start_s = 0.0
+
+    def record(self, status: str, http: int, error: str) -> RecordRow:
+        rec = RecordRow(
+            id=self.id,
+            function=self.pool.name,
+            version=self.pool.version,
+            kind=self.kind,
+            arrival_s=self.arrival_s,
+            start_s=self.start_s,
+            end_s=time.time(),
+            cold=self.cold,
+            cold_start_s=self.cold_start_s,
+            instance=self.pid,
+            status=status,
+            http_status=http,
+            error=error,
+        )
+        self.platform.writer.put(rec)
+        self.platform.counts[(self.pool.name, status)] += 1
+        return rec
+
+    def fail(self, status: str, http: int, error: str) -> Reply:
+        rec = self.record(status, http, error)
+        reply = _text(http, error)
+        reply.headers["x-tessera-invocation"] = self.id
+        return Reply(reply.status, reply.headers, reply.body, rec)
+
+
 class LocalPlatform:
     """All state lives under `home`: state.db, functions/NAME/VERSION/, logs/NAME.log."""
 
@@ -198,162 +247,49 @@ class LocalPlatform:
         pool = self.pools.get(name)
         if pool is None:
             return _text(404, f"function {name!r} is not deployed")
-        inv_id = inv_id or self._next_id()
+        att = _Attempt(self, pool, inv_id or self._next_id(), kind)
         timeout_s = pool.spec.timeout_s
-        arrival = time.time()
-        pool.meter.arrive(arrival)
+        pool.meter.arrive(att.arrival_s)
         worker = None
-        cold, cold_start_s, start = False, 0.0, arrival
         try:
             try:
                 # an acknowledged async invocation waits as long as it takes for an instance;
                 # a sync caller waits at most its timeout
-                worker, cold = await pool.acquire(None if kind == "async" else timeout_s)
+                worker, att.cold = await pool.acquire(None if kind == "async" else timeout_s)
             except TimeoutError:
-                return self._record(
-                    pool,
-                    inv_id,
-                    kind,
-                    arrival,
-                    arrival,
-                    -1,
-                    False,
-                    0.0,
-                    "timeout",
-                    504,
-                    f"no instance within {timeout_s:g}s",
-                )
+                return att.fail("timeout", 504, f"no instance within {timeout_s:g}s")
             except StartFailed as e:
-                return self._record(
-                    pool,
-                    inv_id,
-                    kind,
-                    arrival,
-                    arrival,
-                    -1,
-                    False,
-                    0.0,
-                    "error",
-                    503,
-                    f"function could not start: {e}",
-                )
-            start = time.time()
-            cold_start_s = worker.cold_start_s if cold else 0.0
+                return att.fail("error", 503, f"function could not start: {e}")
+            att.start_s = time.time()
+            att.pid = worker.pid
+            att.cold_start_s = worker.cold_start_s if att.cold else 0.0
+            deadline = att.start_s + timeout_s  # the timeout bounds execution, not queueing
             meta = {
-                "id": inv_id,
-                "deadline": arrival + timeout_s,
+                "id": att.id,
+                "deadline": deadline,
                 "ct": content_type,
                 "headers": headers or {},
             }
-            remaining = max(0.001, arrival + timeout_s - start)
             try:
-                rmeta, out = await worker.call(inv_id, meta, body, remaining)
+                rmeta, out = await worker.call(att.id, meta, body, timeout_s)
             except TimeoutError:
-                return self._record(
-                    pool,
-                    inv_id,
-                    kind,
-                    arrival,
-                    start,
-                    worker.pid,
-                    cold,
-                    cold_start_s,
-                    "timeout",
-                    504,
-                    f"handler timed out after {timeout_s:g}s; instance killed",
+                return att.fail(
+                    "timeout", 504, f"handler timed out after {timeout_s:g}s; instance killed"
                 )
             except WorkerGone as e:
-                return self._record(
-                    pool,
-                    inv_id,
-                    kind,
-                    arrival,
-                    start,
-                    worker.pid,
-                    cold,
-                    cold_start_s,
-                    "crash",
-                    502,
-                    f"instance crashed: {e}",
-                )
+                return att.fail("crash", 502, f"instance crashed: {e}")
             status = int(rmeta.get("status", 500))
             err = str(rmeta.get("error") or "")
-            rec = self._make_record(
-                pool,
-                inv_id,
-                kind,
-                arrival,
-                start,
-                worker.pid,
-                cold,
-                cold_start_s,
-                "error" if err else "ok",
-                status,
-                err,
-            )
+            rec = att.record("error" if err else "ok", status, err)
             hdrs = dict(rmeta.get("headers") or {})
-            hdrs["x-tessera-invocation"] = inv_id
-            if cold:
-                hdrs["x-tessera-cold-start-ms"] = f"{1000 * cold_start_s:.2f}"
+            hdrs["x-tessera-invocation"] = att.id
+            if att.cold:
+                hdrs["x-tessera-cold-start-ms"] = f"{1000 * att.cold_start_s:.2f}"
             return Reply(status, hdrs, out, rec)
         finally:
             if worker is not None:
                 pool.release(worker)
             pool.meter.depart(time.time())
-
-    def _make_record(
-        self,
-        pool: FunctionPool,
-        inv_id: str,
-        kind: str,
-        arrival: float,
-        start: float,
-        pid: int,
-        cold: bool,
-        cold_start_s: float,
-        status: str,
-        http: int,
-        error: str,
-    ) -> RecordRow:
-        rec = RecordRow(
-            id=inv_id,
-            function=pool.name,
-            version=pool.version,
-            kind=kind,
-            arrival_s=arrival,
-            start_s=start,
-            end_s=time.time(),
-            cold=cold,
-            cold_start_s=cold_start_s,
-            instance=pid,
-            status=status,
-            http_status=http,
-            error=error,
-        )
-        self.writer.put(rec)
-        self.counts[(pool.name, status)] += 1
-        return rec
-
-    def _record(
-        self,
-        pool: FunctionPool,
-        inv_id: str,
-        kind: str,
-        arrival: float,
-        start: float,
-        pid: int,
-        cold: bool,
-        cold_start_s: float,
-        status: str,
-        http: int,
-        error: str,
-    ) -> Reply:
-        rec = self._make_record(
-            pool, inv_id, kind, arrival, start, pid, cold, cold_start_s, status, http, error
-        )
-        reply = _text(http, error)
-        reply.headers["x-tessera-invocation"] = inv_id
-        return Reply(reply.status, reply.headers, reply.body, rec)
 
     # --- async invocations ---------------------------------------------------------------
     def enqueue(self, name: str, body: bytes, content_type: str, callback: str | None) -> str:

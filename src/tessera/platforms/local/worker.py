@@ -135,10 +135,10 @@ def serve(
                 log.exception("stop() failed")
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Plain-spawn entry point (the baseline the template fork is measured against)."""
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--fd", type=int, required=True)
+def launch_parser(description: str | None, fd_flag: str) -> argparse.ArgumentParser:
+    """The command line shared by plain workers and templates (see `Launch.args`)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument(fd_flag, type=int, required=True)
     p.add_argument("--code", required=True)
     p.add_argument("--handler", required=True)
     p.add_argument("--function", required=True)
@@ -146,20 +146,32 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--concurrency", type=int, default=1)
     p.add_argument("--config", default="{}")
     p.add_argument("--preload", default="", help="comma-separated modules to import first")
-    a = p.parse_args(argv)
-    lower_priority()
-    sock = socket.socket(fileno=a.fd)
+    return p
+
+
+def load(args: argparse.Namespace, sock: socket.socket) -> Handler | None:
+    """Import the handler and the preload modules; on failure tell the gateway and return None."""
     try:
-        handler = load_handler(a.code, a.handler)
-        for module in filter(None, a.preload.split(",")):
+        handler = load_handler(args.code, args.handler)
+        for module in filter(None, args.preload.split(",")):
             importlib.import_module(module)
     except HandlerError as e:
         sock.sendall(pack({"type": "failed", "error": str(e)}))
-        return
+        return None
     except Exception as e:
         sock.sendall(pack({"type": "failed", "error": f"preload: {type(e).__name__}: {e}"}))
-        return
-    serve(sock, handler, a.function, a.version, a.concurrency, json.loads(a.config))
+        return None
+    return handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Plain-spawn entry point (the baseline the template fork is measured against)."""
+    a = launch_parser(__doc__, "--fd").parse_args(argv)
+    lower_priority()
+    sock = socket.socket(fileno=a.fd)
+    handler = load(a, sock)
+    if handler is not None:
+        serve(sock, handler, a.function, a.version, a.concurrency, json.loads(a.config))
 
 
 if __name__ == "__main__":

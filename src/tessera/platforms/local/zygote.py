@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import json
 import os
 import random
@@ -24,9 +23,9 @@ import socket
 import sys
 from typing import Any
 
-from tessera.functions.loader import Handler, HandlerError, load_handler
+from tessera.functions.loader import Handler
 from tessera.platforms.local.protocol import pack, recv_frame
-from tessera.platforms.local.worker import lower_priority, serve
+from tessera.platforms.local.worker import launch_parser, load, lower_priority, serve
 
 
 def _reap(_signum: int, _frame: Any) -> None:
@@ -67,26 +66,10 @@ def _child(
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--control-fd", type=int, required=True)
-    p.add_argument("--code", required=True)
-    p.add_argument("--handler", required=True)
-    p.add_argument("--function", required=True)
-    p.add_argument("--version", type=int, default=0)
-    p.add_argument("--concurrency", type=int, default=1)
-    p.add_argument("--config", default="{}")
-    p.add_argument("--preload", default="", help="comma-separated modules to import first")
-    args = p.parse_args(argv)
+    args = launch_parser(__doc__, "--control-fd").parse_args(argv)
     control = socket.socket(fileno=args.control_fd)
-    try:
-        handler = load_handler(args.code, args.handler)
-        for module in filter(None, args.preload.split(",")):
-            importlib.import_module(module)
-    except HandlerError as e:
-        control.sendall(pack({"type": "failed", "error": str(e)}))
-        return
-    except Exception as e:
-        control.sendall(pack({"type": "failed", "error": f"preload: {type(e).__name__}: {e}"}))
+    handler = load(args, control)
+    if handler is None:
         return
     signal.signal(signal.SIGCHLD, _reap)
     # Move everything imported so far out of the collector's reach: a child's GC passes
