@@ -40,6 +40,9 @@ unit: $(VENV)/.all-dev
 
 bench: $(VENV)/.all-dev
 	$(BIN)/python benchmarks/sim_vs_simpy.py
+	$(BIN)/python benchmarks/cold_start.py
+	command -v wrk >/dev/null || { echo "platform_throughput needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python benchmarks/platform_throughput.py --repeat 3
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
