@@ -23,8 +23,8 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 import yaml
 
-from tessera.cli.fn import pack_dir
 from tessera.control.serve import Platform, running
+from tessera.functions.package import pack_dir
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tessera.cli.fn import pack_dir
+from tessera.functions.package import pack_dir
 from tests.platforms.helpers import (
     ECHO,
     LOCAL,

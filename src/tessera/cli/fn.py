@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import tarfile
 import time
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from rich.table import Table
 from tessera.cli.client import gateway_url, request
 from tessera.cli.console import console, err_console
 from tessera.core.errors import InputError
+from tessera.functions.package import pack_dir
 
 app = typer.Typer(help="Functions on the local platform (talks to the gateway).")
 GatewayOpt = typer.Option(None, "--gateway", help="Gateway URL [TESSERA_GATEWAY].")
@@ -39,21 +38,6 @@ def new(
 
     d = new_function(name, directory)
     console.print(f"created {d} (deploy with: tessera fn deploy {d})")
-
-
-def pack_dir(path: Path) -> bytes:
-    """The function folder as .tar.gz (manifest validated first, so errors come early)."""
-    from tessera.functions.manifest import load_function_dir
-
-    load_function_dir(path)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for p in sorted(path.rglob("*")):
-            rel = p.relative_to(path)
-            if any(part in ("__pycache__", ".git", ".venv") for part in rel.parts):
-                continue
-            tar.add(p, arcname=str(rel), recursive=False)
-    return buf.getvalue()
 
 
 @app.command("deploy")

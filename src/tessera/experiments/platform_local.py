@@ -69,9 +69,9 @@ async def _wait_instances(client: Any, pred: Any, timeout_s: float) -> bool:
 async def _platform(cfg: RunConfig, home: Path, rounds: int, burst_s: float) -> dict[str, Any]:
     import httpx
 
-    from tessera.cli.fn import pack_dir
     from tessera.control.serve import running
     from tessera.functions.examples import example
+    from tessera.functions.package import pack_dir
 
     out: dict[str, Any] = {"cold": [], "warm": [], "cold_start": []}
     async with (

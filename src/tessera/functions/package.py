@@ -1,0 +1,24 @@
+"""A function folder as the .tar.gz the gateway's deploy endpoint takes."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+from tessera.functions.manifest import load_function_dir
+
+SKIP = ("__pycache__", ".git", ".venv")
+
+
+def pack_dir(path: Path) -> bytes:
+    """Validate `path/function.yaml` (errors come early, on the client) and pack the folder."""
+    load_function_dir(path)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in sorted(path.rglob("*")):
+            rel = p.relative_to(path)
+            if any(part in SKIP for part in rel.parts):
+                continue
+            tar.add(p, arcname=str(rel), recursive=False)
+    return buf.getvalue()
