@@ -289,7 +289,8 @@ class Template:
 
     async def _recv(self) -> tuple[dict[str, Any], list[int]]:
         """One frame from the control socket, with any file descriptors sent alongside."""
-        assert self.sock is not None
+        if self.sock is None:
+            raise WorkerGone("template stopped")
         loop = asyncio.get_running_loop()
         data = bytearray()
         fds: list[int] = []
