@@ -37,29 +37,25 @@ os.environ.update(BLAS_ENV)
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import contextlib  # noqa: E402
 import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+from harness import HOST, free_port, http, wait_until  # noqa: E402
 from tessera.platforms.local.instances import Launch, Template, Worker, spawn_plain  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "numpy-fn"
 FUNCTION = "numpy-fn"
 BIN = Path(sys.executable).parent  # the virtualenv's scripts (tessera)
-HOST = "127.0.0.1"
+
 P50_GOAL_MS = 20.0
 SPEEDUP_GOAL = 5.0
 KPA = {"kind": "kpa", "stable_window_s": 2, "scale_to_zero_grace_s": 0}
@@ -152,40 +148,6 @@ def launch_for(code_dir: Path, work: Path) -> Launch:
 
 
 # --- part 2: through the gateway ----------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def http(
-    method: str, url: str, body: bytes | None = None, timeout: float = 30.0
-) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        req.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
-
-
-def wait_until(
-    proc: subprocess.Popen[bytes], what: str, check: Callable[[], bool], timeout_s: float = 60.0
-) -> float:
-    """Poll `check()` every 50 ms until true; returns the seconds waited. Fails if `proc` exits."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what}: the gateway exited with code {proc.returncode}")
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            if check():
-                return time.monotonic() - t0
-        time.sleep(0.05)
-    raise RuntimeError(f"{what}: not reached after {timeout_s:g}s")
-
-
 def gateway(code_dir: Path, work: Path, n: int, log: Any) -> dict[str, Any]:
     port = free_port()
     base = f"http://{HOST}:{port}"

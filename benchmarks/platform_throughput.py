@@ -53,22 +53,21 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import HOST, free_port, http, stop, wait_until
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BIN = Path(sys.executable).parent  # the virtualenv's scripts (tessera, functions-framework)
-HOST = "127.0.0.1"
+
 BODY = '{"x":1,"msg":"hello","items":[1,2,3]}'
 THROUGHPUT_GOAL = 1.5
 OVERHEAD_GOAL_MS = 1.0
@@ -128,23 +127,6 @@ class ServerInfo:
 
 
 # --- processes ------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """End one process we started: SIGTERM, then SIGKILL if it does not exit in time."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextlib.contextmanager
 def started(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run `cmd` for the duration of the block; it is always ended (by its pid) afterwards."""
@@ -154,34 +136,6 @@ def started(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
         yield proc
     finally:
         stop(proc)
-
-
-def http(
-    method: str, url: str, body: bytes | None = None, timeout: float = 10.0
-) -> tuple[int, dict[str, str], bytes]:
-    req = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        req.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
-
-
-def wait_until(
-    proc: subprocess.Popen[bytes], what: str, check: Any, timeout_s: float = 60.0
-) -> None:
-    """Poll `check()` until it is true; fail early if `proc` exits."""
-    t_end = time.monotonic() + timeout_s
-    while time.monotonic() < t_end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what}: the process exited with code {proc.returncode}")
-        with contextlib.suppress(OSError, ValueError):
-            if check():
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what}: not ready after {timeout_s:g}s")
 
 
 def children(pid: int) -> list[int]:

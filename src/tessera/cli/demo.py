@@ -6,10 +6,9 @@ import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tessera.cli.console import console, err_console
+from tessera.cli.console import console, progress_bar
 from tessera.demo.run import run_demo
 from tessera.experiments.base import Experiment
 
@@ -21,13 +20,7 @@ def demo(
 ) -> None:
     """Run every registered experiment and write OUT/report.html."""
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[step]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-    ) as progress:
+    with progress_bar() as progress:
         overall = progress.add_task("demo", total=1.0, step="")
         current = {"i": 0, "n": 1}
 

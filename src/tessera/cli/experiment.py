@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tessera.cli.console import console, err_console
+from tessera.cli.console import console, err_console, progress_bar
 from tessera.core.errors import InputError
 from tessera.experiments import EXPERIMENTS
 from tessera.experiments.base import Experiment, RunConfig, all_experiments
@@ -36,14 +35,7 @@ def experiment(
     if name is None or name not in EXPERIMENTS.names():
         raise InputError("experiment", name, "one of " + ", ".join(EXPERIMENTS.names()))
     exp: Experiment = EXPERIMENTS.create(name)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[step]}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=as_json,
-    ) as progress:
+    with progress_bar(transient=as_json) as progress:
         task = progress.add_task(exp.name, total=1.0, step="")
 
         def report(fraction: float, message: str) -> None:

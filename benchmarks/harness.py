@@ -1,0 +1,62 @@
+"""Shared plumbing of the platform benchmarks: free ports, plain HTTP, waiting, ending processes.
+
+Standard library only, so a benchmark's client side adds nothing of its own to measure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, timeout: float = 30.0
+) -> tuple[int, dict[str, str], bytes]:
+    """One request; returns (status, lower-cased headers, body), errors included."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def wait_until(
+    proc: subprocess.Popen[bytes], what: str, check: Callable[[], bool], timeout_s: float = 60.0
+) -> float:
+    """Poll `check()` every 50 ms until true; returns the seconds waited. Fails if `proc` exits."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what}: the process exited with code {proc.returncode}")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if check():
+                return time.monotonic() - t0
+        time.sleep(0.05)
+    raise RuntimeError(f"{what}: not reached after {timeout_s:g}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End one process we started: SIGTERM, then SIGKILL if it does not exit in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
