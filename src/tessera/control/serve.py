@@ -33,8 +33,14 @@ def build(
     interval_s: float = 2.0,
     use_template: bool = True,
 ) -> Platform:
-    platform = LocalPlatform(home, use_template=use_template, bucket_s=interval_s)
-    control = ControlLoop(platform, create(autoscaler or {"kind": "kpa"}), interval_s)
+    policy = create(autoscaler or {"kind": "kpa"})
+    platform = LocalPlatform(
+        home,
+        use_template=use_template,
+        bucket_s=interval_s,
+        reactive=bool(getattr(policy, "reactive", False)),
+    )
+    control = ControlLoop(platform, policy, interval_s)
     platform.poke = control.poke
 
     async def startup() -> None:

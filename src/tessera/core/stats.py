@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -21,3 +24,16 @@ def summarize(values: npt.ArrayLike) -> dict[str, float]:
         "p95": float(p[1]),
         "p99": float(p[2]),
     }
+
+
+def json_safe(v: Any, digits: int | None = None) -> Any:
+    """`v` with NaN/inf floats as None (JSON has no NaN), optionally rounded, recursively."""
+    if isinstance(v, float):
+        if math.isnan(v) or math.isinf(v):
+            return None
+        return v if digits is None else round(v, digits)
+    if isinstance(v, dict):
+        return {k: json_safe(x, digits) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [json_safe(x, digits) for x in v]
+    return v

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tessera.core.registry import Registry
+from tessera.core.stats import json_safe
 
 
 def _quiet(_fraction: float, _message: str) -> None:
@@ -39,19 +39,9 @@ class ExperimentResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "experiment": self.experiment,
-            "policies": {p: {k: _clean(v) for k, v in m.items()} for p, m in self.policies.items()},
-            "meta": {k: _clean(v) for k, v in self.meta.items()},
+            "policies": json_safe(self.policies, 6),
+            "meta": json_safe(self.meta, 6),
         }
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        return None if math.isnan(v) or math.isinf(v) else round(v, 6)
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
-    return v
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from tessera.core.model import ScaleBounds
 from tessera.core.policy import Snapshot
 from tessera.core.ports import Autoscaler
 from tessera.core.records import InvocationRecord
+from tessera.core.stats import json_safe
 from tessera.sim import random as rv
 from tessera.sim import workload as wl
 from tessera.sim.function import FunctionModel
@@ -132,7 +133,7 @@ class SimResult:
         return {
             "scenario": self.scenario.name,
             "seed": self.scenario.seed,
-            "functions": self.metrics,
+            "functions": json_safe(self.metrics),
             "events": self.events,
             "wall_s": round(self.wall_s, 4),
         }
@@ -148,7 +149,7 @@ class Simulation:
         self.env = Environment()
         self.autoscaler: Autoscaler = create(scenario.autoscaler)
         self._state: Any = None
-        self._poke_at = -1.0
+        self._poked: set[str] = set()
         self.decisions: list[tuple[float, str, int, str]] = []
         root = np.random.SeedSequence(self.seed)
         children = root.spawn(len(scenario.functions))
@@ -199,17 +200,20 @@ class Simulation:
         for m in models:
             m.meter.close_bucket(self.env.now)
         self._decide(models)
-        if self.env.now < self.scenario.duration_s or any(m.in_flight for m in models):
+        # After the horizon, keep deciding only while admitted work can still be served;
+        # requests at a function the policy keeps at zero are reported as unfinished.
+        if self.env.now < self.scenario.duration_s or any(m.in_flight and m.live for m in models):
             self.env.schedule(self.scenario.autoscaler_interval_s, self._tick)
 
     def _poke(self, model: FunctionModel) -> None:
         """A request found no free instance: let the policy react now (the activator's role)."""
-        if self._poke_at == self.env.now:
-            return
-        self._poke_at = self.env.now
+        if model.name in self._poked:
+            return  # one evaluation per function is already due now; it will see this request
+        self._poked.add(model.name)
         self.env.at(self.env.now, self._poke_run, model, URGENT)
 
     def _poke_run(self, model: FunctionModel) -> None:
+        self._poked.discard(model.name)
         self._decide([model])
 
     def run(self) -> SimResult:

@@ -32,7 +32,7 @@ class Instance:
         self.idle_since_s = now
         self.born_s = now
         self.gone_s = -1.0
-        self.cold = cold  # its first request waited for a cold start
+        self.cold = cold  # starting cold: requests that wait for it are cold invocations
 
 
 class FunctionModel:
@@ -112,9 +112,6 @@ class FunctionModel:
         """Execute request `rid` on a slot of `inst` already counted in `inst.busy`."""
         self.start[rid] = now
         self.inst[rid] = inst.id
-        if inst.cold:
-            self.cold[rid] = True
-            inst.cold = False
         self.env.at(now + self._service(), self._complete, rid)
 
     def _complete(self, rid: int) -> None:
@@ -157,9 +154,10 @@ class FunctionModel:
         inst.idle_since_s = now
         self.free.append(inst)
         while self.queue and inst.busy < self.concurrency:
-            self._run(self.queue.popleft(), inst, now)
-        if inst.cold and inst.busy == 0:
-            inst.cold = False  # nobody waited for it
+            rid = self.queue.popleft()
+            self.cold[rid] = inst.cold  # it waited for this instance's cold start
+            self._run(rid, inst, now)
+        inst.cold = False
 
     def _gone(self, inst: Instance, now: float) -> None:
         inst.state = DRAINING

@@ -33,6 +33,21 @@ _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _FRAMING = {"content-length", "transfer-encoding", "connection"}
 
 
+def safe_headers(headers: dict[str, Any]) -> list[tuple[bytes, bytes]]:
+    """A handler's headers minus framing ones (the gateway frames the body) and any that
+    could split the response (CR/LF) or cannot be encoded."""
+    out = []
+    for k, v in headers.items():
+        key, val = str(k), str(v)
+        if key.lower() in _FRAMING or any(c in key + val for c in "\r\n\0"):
+            continue
+        try:
+            out.append((key.encode("latin-1"), val.encode("latin-1")))
+        except UnicodeEncodeError:
+            continue
+    return out
+
+
 class TooLarge(Exception):
     pass
 
@@ -155,10 +170,7 @@ class Gateway:
     async def _invoke(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
         ct = self._header(scope, b"content-type")
         reply = await self.p.invoke(name.rstrip("/"), body, ct)
-        headers = [
-            (k.encode("latin-1"), str(v).encode("latin-1")) for k, v in reply.headers.items()
-        ]
-        await _send(send, reply.status, headers, reply.body)
+        await _send(send, reply.status, safe_headers(reply.headers), reply.body)
 
     async def _enqueue(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
         ct = self._header(scope, b"content-type") or ""
@@ -239,7 +251,12 @@ class Gateway:
                 return
             await _json(send, 201, {"name": row.name, "version": row.version})
         elif method == "DELETE" and name is not None:
-            if await self.p.delete(name):
+            try:
+                found = await self.p.delete(name)
+            except InputError as e:
+                await _text(send, 400, str(e))
+                return
+            if found:
                 await _json(send, 200, {"deleted": name})
             else:
                 await _text(send, 404, f"function {name!r} is not deployed")

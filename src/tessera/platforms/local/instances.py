@@ -273,18 +273,28 @@ class Template:
         self.sock: socket.socket | None = None
         self._lock = asyncio.Lock()
         self._waiter: asyncio.Future[None] | None = None  # a pending read on the control socket
+        self.stopped = False
 
     async def start(self, timeout_s: float = 60.0) -> None:
+        """Start the template process and wait until it has imported the handler."""
+        async with self._lock:
+            await self._boot(timeout_s)
+
+    async def _boot(self, timeout_s: float) -> None:
+        """(Re)start the process; the caller holds `_lock`, so only one boot runs at a time."""
+        if self.stopped:
+            raise StartFailed("template stopped")
+        self._halt()
         ours, self.proc = _start(self.launch, "zygote", "--control-fd")
         ours.setblocking(False)
         self.sock = ours
         try:
             meta, _ = await asyncio.wait_for(self._recv(), timeout_s)
         except (TimeoutError, WorkerGone) as e:
-            self.stop()
+            self._halt()
             raise StartFailed(f"template of {self.launch.function} did not start: {e}") from None
         if meta.get("type") != "ready":
-            self.stop()
+            self._halt()
             raise StartFailed(str(meta.get("error", "template failed")))
 
     async def _recv(self) -> tuple[dict[str, Any], list[int]]:
@@ -322,15 +332,21 @@ class Template:
             fds += got
 
     async def spawn(self, timeout_s: float = 30.0) -> Worker:
-        """Fork a worker from the template and wait until it is ready."""
-        if self.sock is None:
-            raise StartFailed("template not started")
+        """Fork a worker from the template (restarting a dead template first) and wait until
+        the worker is ready."""
         spawn_s = time.time()
         async with self._lock:
-            if self.sock is None:  # stopped while this spawn waited for the lock
+            if self.stopped:
                 raise StartFailed("template stopped")
+            if not self.alive() or self.sock is None:
+                await self._boot(timeout_s)
+            assert self.sock is not None
             self.sock.send(pack({"type": "spawn"}))
-            meta, fds = await asyncio.wait_for(self._recv(), timeout_s)
+            try:
+                meta, fds = await asyncio.wait_for(self._recv(), timeout_s)
+            except TimeoutError:
+                self._halt()  # a late answer would be read as the next spawn's: start afresh
+                raise StartFailed(f"template did not fork within {timeout_s:g}s") from None
         if meta.get("type") != "spawned" or len(fds) != 1:
             for fd in fds:
                 os.close(fd)
@@ -343,7 +359,11 @@ class Template:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        """Stop the template (never blocks the event loop); its workers are stopped separately."""
+        """Stop the template for good (never blocks the event loop); workers stop separately."""
+        self.stopped = True
+        self._halt()
+
+    def _halt(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(WorkerGone("template stopped"))
         if self.sock is not None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.core.errors import InputError
+from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
 from tessera.functions.manifest import FunctionManifest, load_function_dir, parse_manifest
 from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone
@@ -32,6 +33,9 @@ from tessera.platforms.local.store import AsyncRow, FunctionRow, RecordRow, Stor
 from tessera.platforms.local.writer import RecordWriter
 
 log = logging.getLogger("tessera.platform")
+MAX_ASYNC_IN_FLIGHT = 256  # async invocations claimed from the queue at once
+MAX_UNPACKED_BYTES = 512 << 20  # a deploy archive may unpack to at most this much
+MAX_MEMBERS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,24 @@ class Reply:
 
 def _text(status: int, message: str) -> Reply:
     return Reply(status, {"content-type": "text/plain; charset=utf-8"}, message.encode())
+
+
+def _unpack(archive: bytes, into: Path) -> None:
+    """Extract a deploy archive safely: tarfile's 'data' filter (no absolute paths, links
+    out of the folder or devices) plus caps on member count and unpacked size."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+            members = tar.getmembers()
+            total = sum(m.size for m in members)
+            if len(members) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES:
+                raise InputError(
+                    "archive",
+                    f"{len(members)} files, {total} bytes unpacked",
+                    f"at most {MAX_MEMBERS} files and {MAX_UNPACKED_BYTES >> 20} MiB",
+                )
+            tar.extractall(into, members=members, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise InputError("archive", f"{len(archive)} bytes", f"a .tar.gz ({e})") from None
 
 
 class _Attempt:
@@ -98,8 +120,11 @@ class _Attempt:
 class LocalPlatform:
     """All state lives under `home`: state.db, functions/NAME/VERSION/, logs/NAME.log."""
 
-    def __init__(self, home: Path, use_template: bool = True, bucket_s: float = 2.0) -> None:
+    def __init__(
+        self, home: Path, use_template: bool = True, bucket_s: float = 2.0, reactive: bool = False
+    ) -> None:
         self.home = home
+        self.reactive = reactive  # the policy wants a decision whenever a request must queue
         self.use_template = use_template
         self.bucket_s = bucket_s
         home.mkdir(parents=True, exist_ok=True)
@@ -129,7 +154,7 @@ class LocalPlatform:
         for row in self.store.list_functions():
             try:
                 await self._activate(row)
-            except (StartFailed, InputError) as e:
+            except (StartFailed, InputError, OSError) as e:
                 log.error("function %s v%d could not start: %s", row.name, row.version, e)
         self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
 
@@ -170,7 +195,9 @@ class LocalPlatform:
             log_path=self.log_path(m.name),
             preload=list(m.preload),
         )
-        pool = FunctionPool(m.spec(), launch, self.poke, use_template=self.use_template)
+        pool = FunctionPool(
+            m.spec(), launch, self.poke, use_template=self.use_template, reactive=self.reactive
+        )
         await pool.start()
         old = self.pools.get(m.name)
         self.pools[m.name] = pool
@@ -191,12 +218,8 @@ class LocalPlatform:
         incoming = self.home / "functions" / f".incoming-{uuid.uuid4().hex}"
         incoming.mkdir(parents=True)
         try:
-            try:
-                with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-                    tar.extractall(incoming, filter="data")
-            except (tarfile.TarError, OSError, EOFError) as e:
-                raise InputError("archive", f"{len(archive)} bytes", f"a .tar.gz ({e})") from None
-            manifest = load_function_dir(incoming)
+            await asyncio.to_thread(_unpack, archive, incoming)
+            manifest = await asyncio.to_thread(load_function_dir, incoming)
             async with self._lock(manifest.name):
                 live = self.store.get_function(manifest.name)
                 version = (live.version if live else 0) + 1
@@ -225,6 +248,7 @@ class LocalPlatform:
 
     async def delete(self, name: str) -> bool:
         """Remove a function now; its instances finish their requests in the background."""
+        check_name("function", name)  # never let a name reach the file system unchecked
         async with self._lock(name):
             pool = self.pools.pop(name, None)
             self.manifests.pop(name, None)
@@ -255,7 +279,19 @@ class LocalPlatform:
             try:
                 # an acknowledged async invocation waits as long as it takes for an instance;
                 # a sync caller waits at most its timeout
-                worker, att.cold = await pool.acquire(None if kind == "async" else timeout_s)
+                wait_s = None if kind == "async" else timeout_s
+                while True:
+                    try:
+                        worker, att.cold = await pool.acquire(wait_s)
+                        break
+                    except StartFailed:
+                        successor = self.pools.get(name)
+                        if not pool.closed or successor is None or successor is pool:
+                            raise
+                        # the version it waited for was replaced: queue at the new one
+                        pool.meter.depart(time.time())
+                        pool = att.pool = successor
+                        pool.meter.arrive(time.time())
             except TimeoutError:
                 return att.fail("timeout", 504, f"no instance within {timeout_s:g}s")
             except StartFailed as e:
@@ -303,7 +339,8 @@ class LocalPlatform:
 
     async def _dispatch(self) -> None:
         while True:
-            rows = self.store.claim(64)
+            room = MAX_ASYNC_IN_FLIGHT - len(self._async_tasks)
+            rows = self.store.claim(min(64, room)) if room > 0 else []
             if not rows:
                 self._queue_event.clear()
                 with contextlib.suppress(TimeoutError):
@@ -312,13 +349,24 @@ class LocalPlatform:
             for row in rows:
                 task = asyncio.get_running_loop().create_task(self._run_async(row))
                 self._async_tasks.add(task)
-                task.add_done_callback(self._async_tasks.discard)
+                task.add_done_callback(self._async_done)
+            await asyncio.sleep(0)  # let requests in between batches
+
+    def _async_done(self, task: asyncio.Task[None]) -> None:
+        self._async_tasks.discard(task)
+        self._queue_event.set()  # there is room again
 
     async def _run_async(self, row: AsyncRow) -> None:
-        if row.function in self.pools:
-            reply = await self.invoke(row.function, row.body, row.content_type, "async", row.id)
-        else:
-            reply = _text(404, f"function {row.function!r} is not deployed")
+        try:
+            if row.function in self.pools:
+                reply = await self.invoke(row.function, row.body, row.content_type, "async", row.id)
+            else:
+                reply = _text(404, f"function {row.function!r} is not deployed")
+        except asyncio.CancelledError:
+            raise  # shutdown: the row stays "running" and runs again after the restart
+        except Exception as e:
+            log.exception("async invocation %s failed in the platform", row.id)
+            reply = _text(500, f"platform error: {type(e).__name__}: {e}")
         self.store.complete(row.id, reply.status, reply.headers, reply.body, time.time())
         if row.callback_url:
             await self._callback(row.callback_url, row.id, reply)
@@ -334,7 +382,7 @@ class LocalPlatform:
         try:
             async with httpx.AsyncClient(timeout=10) as client:
                 await client.post(url, content=reply.body, headers=headers)
-        except httpx.HTTPError as e:
+        except Exception as e:  # a bad URL or an unreachable receiver must not kill the task
             log.warning("callback %s for %s failed: %s", url, inv_id, e)
 
     # --- for the control loop ------------------------------------------------------------

@@ -45,12 +45,14 @@ class FunctionPool:
         on_unserved: Callable[[str], None],
         window_len: int = 150,
         use_template: bool = True,
+        reactive: bool = False,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self.version = launch.version
         self.launch = launch
         self.template = Template(launch) if use_template else None
+        self.reactive = reactive
         self._on_unserved = on_unserved
         self.workers: list[Worker] = []
         self.free: list[Worker] = []
@@ -81,8 +83,8 @@ class FunctionPool:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Grant] = loop.create_future()
         self.waiters.append(fut)
-        if not self.workers and self.starting == 0:
-            self._on_unserved(self.name)
+        if self.reactive or (not self.workers and self.starting == 0):
+            self._on_unserved(self.name)  # as the simulator does (Simulation._poke)
         timer = None if timeout_s is None else loop.call_later(timeout_s, _expire, fut)
         try:
             return await fut
@@ -148,11 +150,12 @@ class FunctionPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _spawn(self) -> None:
+        if self.closed:
+            self.starting -= 1
+            return
         try:
             if self.template is not None:
-                if not self.template.alive():
-                    await self.template.start()
-                w = await self.template.spawn()
+                w = await self.template.spawn()  # restarts a dead template itself
             else:
                 w = await spawn_plain(self.launch)
         except (StartFailed, WorkerGone, OSError, TimeoutError) as e:
@@ -239,6 +242,10 @@ class FunctionPool:
         workers still busy after the drain are killed, so nothing outlives the pool.
         """
         self.closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         for fut in self.waiters:
             if not fut.done():
                 fut.set_exception(StartFailed("function was removed or replaced"))
