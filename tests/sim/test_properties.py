@@ -162,3 +162,47 @@ def test_kpa_follows_load_up_and_down() -> None:
     assert 20 <= peak <= 40
     assert trough <= peak / 3
     assert res.metrics["f"]["latency_s"]["p50"] < 1.0
+
+
+def test_a_function_kept_at_zero_ends_with_unfinished_requests() -> None:
+    res = run_scenario(
+        from_dict(
+            {
+                "duration_s": 100,
+                "functions": [
+                    {
+                        "name": "f",
+                        "workload": {"kind": "deterministic", "interval_s": 10},
+                        "service_time": {"kind": "deterministic", "s": 0.1},
+                    }
+                ],
+                "autoscaler": {"kind": "fixed", "replicas": 0},
+            }
+        )
+    )
+    m = res.metrics["f"]
+    assert m["invocations"] == 0 and m["unfinished"] == 9
+    assert res.to_json()["functions"]["f"]["latency_s"]["mean"] is None  # JSON has no NaN
+
+
+def test_pokes_are_per_function() -> None:
+    """Two functions whose requests arrive at the same instants both scale at once."""
+    fn = {
+        "workload": {"kind": "deterministic", "interval_s": 50},
+        "service_time": {"kind": "deterministic", "s": 1.0},
+        "cold_start_s": 0.5,
+    }
+    res = run_scenario(
+        from_dict(
+            {
+                "duration_s": 500,
+                "autoscaler_interval_s": 100,
+                "functions": [{"name": "a", **fn}, {"name": "b", **fn}],
+                "autoscaler": {"kind": "keepalive", "keep_alive_s": 0},
+            }
+        )
+    )
+    for name in ("a", "b"):
+        fr = res.functions[name]
+        # at most the cold start: nobody waits for the next tick (100 s away)
+        assert (fr.start_s - fr.arrival_s).max() <= 0.5 + 1e-9, name
