@@ -132,8 +132,15 @@ class Worker:
         return self.ready_s - self.spawn_s
 
     async def connect(self, sock: socket.socket, timeout_s: float) -> None:
+        """Wait for the worker's `ready`; if this is cancelled or times out, the process is
+        killed (an open transport would otherwise keep it alive with nobody to serve)."""
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.connect_accepted_socket(lambda: _WorkerProtocol(self), sock)
+        try:
+            transport, _ = await loop.connect_accepted_socket(lambda: _WorkerProtocol(self), sock)
+        except BaseException:
+            sock.close()
+            self.kill()
+            raise
         self.transport = transport
         try:
             meta = await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
@@ -142,6 +149,9 @@ class Worker:
             raise StartFailed(f"worker {self.pid} not ready after {timeout_s:g}s") from None
         except WorkerGone as e:
             raise StartFailed(f"worker {self.pid} died while starting: {e}") from None
+        except asyncio.CancelledError:
+            self.kill()
+            raise
         if meta.get("type") != "ready":
             self.close()
             raise StartFailed(str(meta.get("error", "worker failed to start")))
