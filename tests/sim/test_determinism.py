@@ -64,3 +64,16 @@ def test_functions_draw_from_independent_streams() -> None:
     r1 = run_scenario(from_dict(one))
     r2 = run_scenario(from_dict(scenario(9)))
     assert np.array_equal(r1.functions["a"].arrival_s, r2.functions["a"].arrival_s)
+
+
+def test_records_materialise_every_invocation_with_its_footprint() -> None:
+    res = run_scenario(from_dict(scenario(3)))
+    recs = list(res.records("b"))
+    fr = res.functions["b"]
+    assert len(recs) == len(fr.arrival_s) > 0
+    for r, start, end in zip(recs, fr.start_s, fr.end_s, strict=True):
+        assert r.function == "b" and r.status == "ok"
+        assert (r.start_s, r.end_s) == (start, end)
+        assert r.queue_delay_s >= 0 and r.service_s > 0
+        assert r.energy_j > 0 and r.carbon_g > 0 and r.cost_usd > 0
+    assert sum(r.cold for r in recs) == res.metrics["b"]["cold_starts"]
