@@ -73,6 +73,9 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
         access_log=False,
         log_level=log_level,
         timeout_keep_alive=30,
+        # not behind a proxy: no X-Forwarded-* rewriting middleware on every request
+        proxy_headers=False,
+        server_header=False,
     )
 
 
