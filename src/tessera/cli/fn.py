@@ -40,6 +40,19 @@ def new(
     console.print(f"created {d} (deploy with: tessera fn deploy {d})")
 
 
+@app.command("build")
+def build(
+    directory: Path = typer.Argument(..., help="The function folder."),
+    platform: str = typer.Option(..., "--platform", help="Target platform (e.g. gcf)."),
+    out: Path = typer.Option(..., "--out", help="Where to write the deployable folder."),
+) -> None:
+    """Write the folder that PLATFORM deploys, from the unmodified function in DIRECTORY."""
+    from tessera.platforms import builder
+
+    path = builder(platform)(directory, out)
+    console.print(f"built {directory} for {platform} in {path}")
+
+
 @app.command("deploy")
 def deploy(directory: Path = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
     """Deploy (or update) the function in DIRECTORY."""

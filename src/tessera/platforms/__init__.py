@@ -1,1 +1,26 @@
-"""Platform adapters: the embedded local platform (default) and, later, Knative, OpenFaaS, ..."""
+"""Platform adapters: the embedded local platform (default) and the targets a function builds for.
+
+`BUILDERS` maps a platform name to the function that turns a generic function
+folder into that platform's deployable folder (imported lazily: an adapter's
+runtime dependencies are only needed where it runs).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+from tessera.core.errors import InputError
+
+BUILDERS = {"gcf": "tessera.platforms.gcf.build:build"}
+
+
+def builder(platform: str) -> Callable[[Path, Path], Path]:
+    """The build function of `platform`; an unknown name lists the ones there are."""
+    target = BUILDERS.get(platform)
+    if target is None:
+        raise InputError("--platform", platform, ", ".join(sorted(BUILDERS)))
+    module, func = target.split(":")
+    fn: Callable[[Path, Path], Path] = getattr(importlib.import_module(module), func)
+    return fn
