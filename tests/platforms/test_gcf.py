@@ -126,3 +126,29 @@ def test_cli_build_and_unknown_platform(tmp_path: Path, capsys: pytest.CaptureFi
         main(["fn", "build", str(fn), "--platform", "nope", "--out", str(tmp_path / "o2")])
     assert e.value.code == 2
     assert "accepted: gcf" in capsys.readouterr().err
+
+
+def test_conformance_suite_passes_on_local_and_gcf(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tessera.cli.main import main
+    from tessera.conformance import CASES
+
+    with pytest.raises(SystemExit) as e:
+        main(["fn", "conformance", "--platform", "local", "--platform", "gcf", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert e.value.code == 0, report
+    for p in ("local", "gcf"):
+        r = report["platforms"][p]
+        assert (r["passed"], r["failed"]) == (len(CASES), 0), r
+        assert set(r["cases"]) == {c.name for c in CASES}
+
+
+def test_conformance_cases_fail_on_wrong_answers() -> None:
+    from tessera.conformance import CASES
+
+    def wrong(body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
+        return 200, {"content-type": "application/json"}, b'{"something": "else"}'
+
+    failures = {c.name: c.run(wrong) for c in CASES}
+    assert all(failures.values()), failures  # every case notices

@@ -53,6 +53,33 @@ def build(
     console.print(f"built {directory} for {platform} in {path}")
 
 
+@app.command("conformance")
+def conformance(
+    platform: list[str] | None = typer.Option(
+        None, "--platform", help="Platform(s) to check (default: all)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Serve the same fixture function on each platform for real and check every case."""
+    from tessera.conformance import run
+
+    report = run(platform)
+    if as_json:
+        typer.echo(json.dumps(report))
+    else:
+        t = Table(title="conformance")
+        t.add_column("platform")
+        t.add_column("passed", justify="right")
+        t.add_column("failed", justify="right")
+        t.add_column("failures")
+        for name, r in report["platforms"].items():
+            bad = [f"{c}: {v['error']}" for c, v in r["cases"].items() if not v["passed"]]
+            t.add_row(name, str(r["passed"]), str(r["failed"]), "\n".join(bad))
+        console.print(t)
+    if any(r["failed"] for r in report["platforms"].values()):
+        raise typer.Exit(1)
+
+
 @app.command("deploy")
 def deploy(directory: Path = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
     """Deploy (or update) the function in DIRECTORY."""
