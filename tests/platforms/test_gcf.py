@@ -125,20 +125,21 @@ def test_cli_build_and_unknown_platform(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as e:
         main(["fn", "build", str(fn), "--platform", "nope", "--out", str(tmp_path / "o2")])
     assert e.value.code == 2
-    assert "accepted: gcf" in capsys.readouterr().err
+    assert "accepted: gcf, openwhisk" in capsys.readouterr().err
 
 
-def test_conformance_suite_passes_on_local_and_gcf(capsys: pytest.CaptureFixture[str]) -> None:
+def test_conformance_suite_passes_on_every_platform(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
     from tessera.cli.main import main
-    from tessera.conformance import CASES
+    from tessera.conformance import CASES, TARGETS
 
     with pytest.raises(SystemExit) as e:
-        main(["fn", "conformance", "--platform", "local", "--platform", "gcf", "--json"])
+        main(["fn", "conformance", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert e.value.code == 0, report
-    for p in ("local", "gcf"):
+    assert set(report["platforms"]) == set(TARGETS) >= {"local", "gcf", "openwhisk"}
+    for p in TARGETS:
         r = report["platforms"][p]
         assert (r["passed"], r["failed"]) == (len(CASES), 0), r
         assert set(r["cases"]) == {c.name for c in CASES}

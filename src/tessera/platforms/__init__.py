@@ -13,7 +13,10 @@ from pathlib import Path
 
 from tessera.core.errors import InputError
 
-BUILDERS = {"gcf": "tessera.platforms.gcf.build:build"}
+BUILDERS = {
+    "gcf": "tessera.platforms.gcf.build:build",
+    "openwhisk": "tessera.platforms.openwhisk.build:build",
+}
 
 
 def builder(platform: str) -> Callable[[Path, Path], Path]:

@@ -1,0 +1,48 @@
+"""The OpenWhisk adapter's artifacts and its action-container protocol."""
+
+from __future__ import annotations
+
+import base64
+import zipfile
+from pathlib import Path
+
+import yaml
+
+from tessera.platforms.openwhisk import build
+from tessera.platforms.openwhisk.server import ActionServer
+from tests.platforms.helpers import write_function
+
+HANDLER = """
+def handle(event, context):
+    return {"echo": event}
+"""
+
+
+def test_build_writes_an_action_zip_and_a_manifest_without_secrets(tmp_path: Path) -> None:
+    fn = write_function(tmp_path / "src", "echo", HANDLER, env={"TOKEN": "s3cret"}, timeout_s=7)
+    out = build(fn, tmp_path / "out")
+    with zipfile.ZipFile(out / "action.zip") as z:
+        names = set(z.namelist())
+    assert {"__main__.py", "function/main.py", "function/function.yaml"} <= names
+    text = (out / "manifest.yaml").read_text()
+    action = yaml.safe_load(text)["packages"]["tessera"]["actions"]["echo"]
+    assert action["web"] == "raw" and action["limits"]["timeout"] == 7000
+    assert action["inputs"]["TOKEN"] == "$TOKEN" and "s3cret" not in text
+
+
+def test_action_protocol_init_once_then_run(tmp_path: Path) -> None:
+    fn = write_function(tmp_path / "src", "echo", HANDLER)
+    out = build(fn, tmp_path / "out")
+    server = ActionServer()
+    assert server.run({"value": {}})[0] == 403  # not initialized
+    code = base64.b64encode((out / "action.zip").read_bytes()).decode()
+    assert server.init({"main": "main", "code": code, "binary": True}) == (200, {"ok": True})
+    assert server.init({"main": "main", "code": code, "binary": True})[0] == 403  # only once
+    value = {
+        "__ow_method": "post",
+        "__ow_headers": {"content-type": "application/json"},
+        "__ow_body": '{"a": 1}',
+    }
+    status, result = server.run({"value": value})
+    assert status == 200
+    assert result["statusCode"] == 200 and result["body"] == '{"echo":{"a":1}}'
