@@ -46,3 +46,20 @@ def test_action_protocol_init_once_then_run(tmp_path: Path) -> None:
     status, result = server.run({"value": value})
     assert status == 200
     assert result["statusCode"] == 200 and result["body"] == '{"echo":{"a":1}}'
+
+
+def test_openfaas_build_writes_a_python3_http_folder_and_stack(tmp_path: Path) -> None:
+    from tessera.platforms.openfaas import build as build_openfaas
+
+    fn = write_function(
+        tmp_path / "src", "echo", HANDLER, env={"TOKEN": "s3cret"}, scale={"min": 0, "max": 4}
+    )
+    out = build_openfaas(fn, tmp_path / "of")
+    assert (out / "echo" / "handler.py").is_file()
+    assert (out / "echo" / "user" / "main.py").read_text() == (fn / "main.py").read_text()
+    text = (out / "stack.yml").read_text()
+    spec = yaml.safe_load(text)["functions"]["echo"]
+    assert spec["lang"] == "python3-http" and spec["handler"] == "./echo"
+    assert spec["labels"]["com.openfaas.scale.max"] == "4"
+    assert spec["labels"]["com.openfaas.scale.zero"] == "true"
+    assert spec["environment"]["TOKEN"] == "${TOKEN}" and "s3cret" not in text

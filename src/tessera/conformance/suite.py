@@ -270,10 +270,37 @@ def _openwhisk(fn: Path, work: Path) -> Iterator[Invoke]:
         yield invoke
 
 
+@contextlib.contextmanager
+def _openfaas(fn: Path, work: Path) -> Iterator[Invoke]:
+    """The python3-http function folder behind its upstream server (of-watchdog's target)."""
+    from tessera.platforms.openfaas import build
+
+    out = build(fn, work / "openfaas")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "tessera.platforms.openfaas.server",
+        "--dir",
+        str(out / fn.name),
+        "--port",
+        str(port),
+    ]
+    with (
+        _process(
+            cmd, lambda: httpx.get(f"{url}/", timeout=1).status_code < 600, work / "openfaas.log"
+        ),
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        yield _http_invoke(c, "/")
+
+
 TARGETS: dict[str, Callable[[Path, Path], contextlib.AbstractContextManager[Invoke]]] = {
     "local": _local,
     "gcf": _gcf,
     "openwhisk": _openwhisk,
+    "openfaas": _openfaas,
 }
 
 

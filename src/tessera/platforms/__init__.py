@@ -15,6 +15,7 @@ from tessera.core.errors import InputError
 
 BUILDERS = {
     "gcf": "tessera.platforms.gcf.build:build",
+    "openfaas": "tessera.platforms.openfaas.build:build",
     "openwhisk": "tessera.platforms.openwhisk.build:build",
 }
 
