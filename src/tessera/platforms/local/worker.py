@@ -20,11 +20,11 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tessera.functions.contract import Context, decode_event, encode_result
+from tessera.functions.contract import Context
+from tessera.functions.invoke import call_handler
 from tessera.functions.loader import Handler, HandlerError, load_handler
 from tessera.platforms.local.protocol import pack, recv_frame
 
@@ -69,15 +69,7 @@ def _run_one(
         version=version,
         headers=meta.get("headers") or {},
     )
-    try:
-        event = decode_event(body, meta.get("ct"))
-        status, headers, out = encode_result(handler.handle(event, ctx))
-        error = ""
-    except Exception as e:
-        status, headers = 500, {"content-type": "text/plain; charset=utf-8"}
-        error = f"{type(e).__name__}: {e}"
-        out = error.encode()
-        log.error("invocation %s failed:\n%s", ctx.invocation_id, traceback.format_exc())
+    status, headers, out, error = call_handler(handler, ctx, body, meta.get("ct"))
     exec_s = time.perf_counter() - t0
     return pack(
         {

@@ -8,18 +8,15 @@ when the content type is binary) and answers `{statusCode, headers, body}`
 from __future__ import annotations
 
 import base64
-import logging
 import os
-import sys
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tessera.functions.contract import Context, decode_event, encode_result
-from tessera.functions.loader import load_handler
+from tessera.functions.contract import Context
+from tessera.functions.invoke import adapter_logger, call_handler, load_for_adapter
 
 _TEXT = ("text/", "application/json", "application/xml", "application/javascript")
 
@@ -32,16 +29,8 @@ def is_text(content_type: str) -> bool:
 def make_main(
     code_dir: Path, handler: str, function: str, timeout_s: float
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    top = handler.split(".", 1)[0]
-    generated = sys.modules.pop(top, None)  # the action's own __main__/main must not shadow
-    try:
-        h = load_handler(code_dir, handler)
-    finally:
-        if generated is not None:
-            sys.modules[top] = generated
-    if h.start is not None:
-        h.start({})
-    log = logging.getLogger(f"tessera.fn.{function}")
+    h = load_for_adapter(code_dir, handler)
+    log = adapter_logger(function)
 
     def main(args: dict[str, Any]) -> dict[str, Any]:
         headers = {str(k).lower(): str(v) for k, v in (args.get("__ow_headers") or {}).items()}
@@ -55,12 +44,7 @@ def make_main(
             logger=log,
             headers=headers,
         )
-        try:
-            status, out_headers, out = encode_result(h.handle(decode_event(body, ct), ctx))
-        except Exception as e:
-            log.error("invocation failed:\n%s", traceback.format_exc())
-            status, out_headers = 500, {"content-type": "text/plain; charset=utf-8"}
-            out = f"{type(e).__name__}: {e}".encode()
+        status, out_headers, out, _ = call_handler(h, ctx, body, ct)
         out_ct = out_headers.get("content-type", "")
         text = is_text(out_ct)
         return {
