@@ -63,3 +63,19 @@ def test_openfaas_build_writes_a_python3_http_folder_and_stack(tmp_path: Path) -
     assert spec["labels"]["com.openfaas.scale.max"] == "4"
     assert spec["labels"]["com.openfaas.scale.zero"] == "true"
     assert spec["environment"]["TOKEN"] == "${TOKEN}" and "s3cret" not in text
+
+
+def test_fission_build_writes_archive_and_specs(tmp_path: Path) -> None:
+    from tessera.platforms.fission import ENTRYPOINT
+    from tessera.platforms.fission import build as build_fission
+
+    fn = write_function(tmp_path / "src", "echo", HANDLER, env={"TOKEN": "s3cret"})
+    out = build_fission(fn, tmp_path / "fi")
+    with zipfile.ZipFile(out / "echo.zip") as z:
+        assert {"tessera_fission.py", "function/main.py"} <= set(z.namelist())
+    text = (out / "specs" / "function-echo.yaml").read_text()
+    docs = {d["kind"]: d for d in yaml.safe_load_all(text)}
+    assert set(docs) == {"Environment", "Package", "Function", "HTTPTrigger"}
+    assert docs["Function"]["spec"]["package"]["functionName"] == ENTRYPOINT
+    assert docs["Function"]["spec"]["secrets"] == [{"name": "echo-env", "namespace": "default"}]
+    assert "s3cret" not in text

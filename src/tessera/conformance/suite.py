@@ -296,11 +296,35 @@ def _openfaas(fn: Path, work: Path) -> Iterator[Invoke]:
         yield _http_invoke(c, "/")
 
 
+@contextlib.contextmanager
+def _fission(fn: Path, work: Path) -> Iterator[Invoke]:
+    """The deploy archive in a Python environment container, specialized like a Fission pod."""
+    from tessera.platforms.fission import ENTRYPOINT, build
+
+    out = build(fn, work / "fission")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "tessera.platforms.fission.server", "--port", str(port)]
+    with (
+        _process(
+            cmd, lambda: httpx.get(f"{url}/", timeout=1).status_code == 500, work / "fission.log"
+        ),
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        r = c.post(
+            "/v2/specialize",
+            json={"filepath": str(out / f"{fn.name}.zip"), "functionName": ENTRYPOINT},
+        )
+        r.raise_for_status()
+        yield _http_invoke(c, "/")
+
+
 TARGETS: dict[str, Callable[[Path, Path], contextlib.AbstractContextManager[Invoke]]] = {
     "local": _local,
     "gcf": _gcf,
     "openwhisk": _openwhisk,
     "openfaas": _openfaas,
+    "fission": _fission,
 }
 
 

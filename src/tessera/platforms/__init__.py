@@ -14,6 +14,7 @@ from pathlib import Path
 from tessera.core.errors import InputError
 
 BUILDERS = {
+    "fission": "tessera.platforms.fission.build:build",
     "gcf": "tessera.platforms.gcf.build:build",
     "openfaas": "tessera.platforms.openfaas.build:build",
     "openwhisk": "tessera.platforms.openwhisk.build:build",
