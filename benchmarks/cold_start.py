@@ -49,7 +49,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from harness import HOST, free_port, http, wait_until  # noqa: E402
+from harness import HOST, free_port, http, stop, wait_until  # noqa: E402
 from tessera.platforms.local.instances import Launch, Template, Worker, spawn_plain  # noqa: E402
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "numpy-fn"
@@ -210,13 +210,7 @@ def gateway(code_dir: Path, work: Path, n: int, log: Any) -> dict[str, Any]:
             "scale_to_zero_wait": summary_ms(zero_wait_s),
         }
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 # --- report -------------------------------------------------------------------------------------
