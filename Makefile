@@ -13,11 +13,13 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes.
 $(VENV)/.base: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e .
+	$(PIP) install -q -e '.[platforms,wasm]'
+	$(PIP) install -q --no-deps func-python==0.8.1
 	touch $@
 
 $(VENV)/.all-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[all,dev]'
+	$(PIP) install -q --no-deps func-python==0.8.1
 	touch $@ $(VENV)/.base
 
 demo: $(VENV)/.base

@@ -8,26 +8,20 @@ A case sends one request (or several, concurrently) and checks the answer.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
-import os
-import socket
-import subprocess
-import sys
+import pkgutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tessera.conformance.fixture import write_fixture
+from tessera.conformance.harness import Answer, Invoke
 from tessera.core.errors import InputError
-
-Answer = tuple[int, dict[str, str], bytes]
-Invoke = Callable[[bytes, str], Answer]
 
 
 def _json(body: dict[str, Any]) -> tuple[bytes, str]:
@@ -100,6 +94,20 @@ def _concurrent(inv: Invoke) -> str | None:
     return None
 
 
+def _timeout(inv: Invoke) -> str | None:
+    """The fixture's timeout is 2 s: a 4 s handler is answered 504 at the deadline, and the
+    function serves the next call (the platform replaced or freed the instance)."""
+    t0 = time.monotonic()
+    ans = inv(*_json({"op": "sleep", "s": 4}))
+    took = time.monotonic() - t0
+    if ans[0] != 504:
+        return f"status {ans[0]} after {took:.2f}s, expected 504 ({ans[2][:120]!r})"
+    if took > 3.5:
+        return f"answered after {took:.2f}s, expected at the 2 s deadline"
+    err = _echo(inv)
+    return None if err is None else f"after the timeout: {err}"
+
+
 def _lifecycle(inv: Invoke) -> str | None:
     return _expect(inv(*_json({"op": "started"})), 200, {"started": True})
 
@@ -112,220 +120,27 @@ CASES = (
     Case("unicode", _unicode),
     Case("large-payload-5mb", _large),
     Case("concurrent-calls", _concurrent),
+    Case("timeout", _timeout),
     Case("lifecycle-start", _lifecycle),
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _discover() -> tuple[str, ...]:
+    """One module per platform in `tessera.conformance.targets`, each with a
+    `target(fn_dir, work_dir)` context manager yielding an `Invoke`; local first."""
+    from tessera.conformance import targets
+
+    names = sorted(m.name for m in pkgutil.iter_modules(targets.__path__) if not m.ispkg)
+    return tuple(sorted(names, key=lambda n: n != "local"))
 
 
-def _env() -> dict[str, str]:
-    src = str(Path(__file__).resolve().parents[2])
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH")) if p),
-    }
+TARGETS = _discover()
 
 
-@contextlib.contextmanager
-def _process(cmd: list[str], ready: Callable[[], bool], log: Path) -> Iterator[None]:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, env=_env(), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not _ok(ready):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{cmd[0]} did not start; see {log}")
-            time.sleep(0.1)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _ok(check: Callable[[], bool]) -> bool:
-    try:
-        return check()
-    except (httpx.HTTPError, OSError):
-        return False
-
-
-def _http_invoke(client: httpx.Client, path: str) -> Invoke:
-    def invoke(body: bytes, content_type: str) -> Answer:
-        r = client.post(path, content=body, headers={"content-type": content_type})
-        return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
-
-    return invoke
-
-
-@contextlib.contextmanager
-def _local(fn: Path, work: Path) -> Iterator[Invoke]:
-    from tessera.functions.package import pack_dir
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tessera.cli.main",
-        "up",
-        "--port",
-        str(port),
-        "--home",
-        str(work / "home"),
-        "--autoscaler",
-        '{"kind": "fixed", "replicas": 2}',
-    ]
-    with (
-        _process(
-            cmd,
-            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
-            work / "local.log",
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        c.post("/system/functions", content=pack_dir(fn)).raise_for_status()
-        yield _http_invoke(c, f"/function/{fn.name}")
-
-
-@contextlib.contextmanager
-def _gcf(fn: Path, work: Path) -> Iterator[Invoke]:
-    from tessera.platforms.gcf import ENTRY_POINT, build
-
-    out = build(fn, work / "gcf")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    ff = str(Path(sys.executable).parent / "functions-framework")
-    cmd = [
-        ff,
-        "--target",
-        ENTRY_POINT,
-        "--source",
-        str(out / "main.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with (
-        _process(cmd, lambda: httpx.get(url, timeout=1).status_code < 600, work / "gcf.log"),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        yield _http_invoke(c, "/")
-
-
-@contextlib.contextmanager
-def _openwhisk(fn: Path, work: Path) -> Iterator[Invoke]:
-    """The action zip in the action-container protocol, invoked as a raw web action."""
-    import base64
-
-    from tessera.platforms.openwhisk import build
-    from tessera.platforms.openwhisk.runtime import is_text
-
-    out = build(fn, work / "openwhisk")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "tessera.platforms.openwhisk.server", "--port", str(port)]
-    with (
-        _process(
-            cmd,
-            lambda: httpx.post(f"{url}/run", json={}).status_code == 403,
-            work / "openwhisk.log",
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        code = base64.b64encode((out / "action.zip").read_bytes()).decode()
-        c.post(
-            "/init", json={"value": {"main": "main", "code": code, "binary": True}}
-        ).raise_for_status()
-
-        def invoke(body: bytes, content_type: str) -> Answer:
-            raw = body.decode() if is_text(content_type) else base64.b64encode(body).decode()
-            value = {
-                "__ow_method": "post",
-                "__ow_headers": {"content-type": content_type},
-                "__ow_body": raw,
-                "__ow_path": "",
-            }
-            r = c.post("/run", json={"value": value, "activation_id": "conformance"})
-            if r.status_code != 200:
-                return r.status_code, {}, r.content
-            res = r.json()
-            headers = {k.lower(): str(v) for k, v in (res.get("headers") or {}).items()}
-            out_body = res.get("body") or ""
-            data = (
-                out_body.encode()
-                if is_text(headers.get("content-type", ""))
-                else base64.b64decode(out_body)
-            )
-            return int(res.get("statusCode", 200)), headers, data
-
-        yield invoke
-
-
-@contextlib.contextmanager
-def _openfaas(fn: Path, work: Path) -> Iterator[Invoke]:
-    """The python3-http function folder behind its upstream server (of-watchdog's target)."""
-    from tessera.platforms.openfaas import build
-
-    out = build(fn, work / "openfaas")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tessera.platforms.openfaas.server",
-        "--dir",
-        str(out / fn.name),
-        "--port",
-        str(port),
-    ]
-    with (
-        _process(
-            cmd, lambda: httpx.get(f"{url}/", timeout=1).status_code < 600, work / "openfaas.log"
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        yield _http_invoke(c, "/")
-
-
-@contextlib.contextmanager
-def _fission(fn: Path, work: Path) -> Iterator[Invoke]:
-    """The deploy archive in a Python environment container, specialized like a Fission pod."""
-    from tessera.platforms.fission import ENTRYPOINT, build
-
-    out = build(fn, work / "fission")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "tessera.platforms.fission.server", "--port", str(port)]
-    with (
-        _process(
-            cmd, lambda: httpx.get(f"{url}/", timeout=1).status_code == 500, work / "fission.log"
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        r = c.post(
-            "/v2/specialize",
-            json={"filepath": str(out / f"{fn.name}.zip"), "functionName": ENTRYPOINT},
-        )
-        r.raise_for_status()
-        yield _http_invoke(c, "/")
-
-
-TARGETS: dict[str, Callable[[Path, Path], contextlib.AbstractContextManager[Invoke]]] = {
-    "local": _local,
-    "gcf": _gcf,
-    "openwhisk": _openwhisk,
-    "openfaas": _openfaas,
-    "fission": _fission,
-}
+def target(name: str) -> Callable[[Path, Path], contextlib.AbstractContextManager[Invoke]]:
+    module = importlib.import_module(f"tessera.conformance.targets.{name}")
+    fn: Callable[[Path, Path], contextlib.AbstractContextManager[Invoke]] = module.target
+    return fn
 
 
 def run(platforms: list[str] | None = None) -> dict[str, Any]:
@@ -342,7 +157,7 @@ def run(platforms: list[str] | None = None) -> dict[str, Any]:
             work.mkdir()
             cases: dict[str, dict[str, Any]] = {}
             try:
-                with TARGETS[p](fn, work) as invoke:
+                with target(p)(fn, work) as invoke:
                     for case in CASES:
                         try:
                             err = case.run(invoke)

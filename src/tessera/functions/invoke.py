@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import queue
 import sys
+import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tessera.functions.contract import Context, decode_event, encode_result
@@ -26,6 +28,58 @@ def call_handler(
         error = f"{type(e).__name__}: {e}"
         ctx.logger.error("invocation %s failed:\n%s", ctx.invocation_id, traceback.format_exc())
         return 500, {"content-type": "text/plain; charset=utf-8"}, error.encode(), error
+
+
+class _Runners:
+    """Daemon threads that run handlers for adapters, so a caller can stop waiting at the
+    deadline; a thread stuck in a runaway handler never blocks the process from exiting."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._loop, daemon=True, name="tessera-handler").start()
+        self._jobs.put(job)
+
+    def _loop(self) -> None:
+        while True:
+            self._jobs.get()()
+            with self._lock:
+                self._idle += 1
+
+
+_RUNNERS = _Runners()
+
+
+def call_with_deadline(
+    h: Handler, ctx: Context, body: bytes, content_type: str | None
+) -> tuple[int, dict[str, str], bytes, str]:
+    """`call_handler`, answering 504 when the handler is still running at `ctx.deadline_s`.
+
+    What adapters use: their platforms (like the local one, which kills the worker)
+    stop an invocation at the function's timeout. Python cannot kill a thread, so a
+    runaway handler keeps its thread until it returns; the caller is answered on time.
+    """
+    done = threading.Event()
+    result: list[tuple[int, dict[str, str], bytes, str]] = []
+
+    def job() -> None:
+        result.append(call_handler(h, ctx, body, content_type))
+        done.set()
+
+    budget = max(0.0, ctx.remaining_s())
+    _RUNNERS.submit(job)
+    if done.wait(budget):
+        return result[0]
+    error = f"handler timed out after {budget:.3g}s"
+    ctx.logger.error("invocation %s: %s", ctx.invocation_id, error)
+    return 504, {"content-type": "text/plain; charset=utf-8"}, error.encode(), error
 
 
 def load_for_adapter(code_dir: Path, handler: str, preload: Iterable[str] = ()) -> Handler:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.functions.contract import Context
-from tessera.functions.invoke import adapter_logger, call_handler, load_for_adapter
+from tessera.functions.invoke import adapter_logger, call_with_deadline, load_for_adapter
 
 
 def make_main(code_dir: Path, handler: str, function: str, timeout_s: float) -> Callable[[], Any]:
@@ -28,7 +28,7 @@ def make_main(code_dir: Path, handler: str, function: str, timeout_s: float) -> 
             logger=log,
             headers=headers,
         )
-        status, out_headers, body, _ = call_handler(h, ctx, req.get_data(), req.content_type)
+        status, out_headers, body, _ = call_with_deadline(h, ctx, req.get_data(), req.content_type)
         return flask.Response(body, status=status, headers=out_headers)
 
     return main

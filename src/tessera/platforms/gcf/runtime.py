@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.functions.contract import Context
-from tessera.functions.invoke import adapter_logger, call_handler, load_for_adapter
+from tessera.functions.invoke import adapter_logger, call_with_deadline, load_for_adapter
 
 
 def make_entry(
@@ -36,7 +36,7 @@ def make_entry(
             logger=log,
             headers={k.lower(): v for k, v in request.headers.items()},
         )
-        status, headers, body, _ = call_handler(h, ctx, request.get_data(), request.content_type)
+        status, headers, body, _ = call_with_deadline(h, ctx, request.get_data(), request.content_type)
         return flask.Response(body, status=status, headers=headers)
 
     return entry

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.functions.contract import Context
-from tessera.functions.invoke import adapter_logger, call_handler, load_for_adapter
+from tessera.functions.invoke import adapter_logger, call_with_deadline, load_for_adapter
 
 
 def make_handle(
@@ -33,7 +33,7 @@ def make_handle(
             headers=headers,
         )
         body = event.body if isinstance(event.body, bytes) else str(event.body).encode()
-        status, out_headers, out, _ = call_handler(h, ctx, body, headers.get("content-type"))
+        status, out_headers, out, _ = call_with_deadline(h, ctx, body, headers.get("content-type"))
         return {"statusCode": status, "body": out, "headers": out_headers}
 
     return handle

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.functions.contract import Context
-from tessera.functions.invoke import adapter_logger, call_handler, load_for_adapter
+from tessera.functions.invoke import adapter_logger, call_with_deadline, load_for_adapter
 
 _TEXT = ("text/", "application/json", "application/xml", "application/javascript")
 
@@ -44,7 +44,7 @@ def make_main(
             logger=log,
             headers=headers,
         )
-        status, out_headers, out, _ = call_handler(h, ctx, body, ct)
+        status, out_headers, out, _ = call_with_deadline(h, ctx, body, ct)
         out_ct = out_headers.get("content-type", "")
         text = is_text(out_ct)
         return {

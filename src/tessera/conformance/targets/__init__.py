@@ -1,0 +1,1 @@
+"""One conformance target per platform (module name = platform name); see `suite.target`."""

@@ -1,0 +1,38 @@
+"""Conformance target `openfaas`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+
+
+@contextlib.contextmanager
+def target(fn: Path, work: Path) -> Iterator[Invoke]:
+    """The python3-http function folder behind its upstream server (of-watchdog's target)."""
+    from tessera.platforms.openfaas import build
+
+    out = build(fn, work / "openfaas")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "tessera.platforms.openfaas.server",
+        "--dir",
+        str(out / fn.name),
+        "--port",
+        str(port),
+    ]
+    with (
+        process(
+            cmd, lambda: httpx.get(f"{url}/", timeout=1).status_code < 600, work / "openfaas.log"
+        ),
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        yield http_invoke(c, "/")

@@ -1,0 +1,61 @@
+"""Conformance target `openwhisk`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tessera.conformance.harness import Answer, Invoke, free_port, process
+
+
+@contextlib.contextmanager
+def target(fn: Path, work: Path) -> Iterator[Invoke]:
+    """The action zip in the action-container protocol, invoked as a raw web action."""
+    import base64
+
+    from tessera.platforms.openwhisk import build
+    from tessera.platforms.openwhisk.runtime import is_text
+
+    out = build(fn, work / "openwhisk")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-m", "tessera.platforms.openwhisk.server", "--port", str(port)]
+    with (
+        process(
+            cmd,
+            lambda: httpx.post(f"{url}/run", json={}).status_code == 403,
+            work / "openwhisk.log",
+        ),
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        code = base64.b64encode((out / "action.zip").read_bytes()).decode()
+        c.post(
+            "/init", json={"value": {"main": "main", "code": code, "binary": True}}
+        ).raise_for_status()
+
+        def invoke(body: bytes, content_type: str) -> Answer:
+            raw = body.decode() if is_text(content_type) else base64.b64encode(body).decode()
+            value = {
+                "__ow_method": "post",
+                "__ow_headers": {"content-type": content_type},
+                "__ow_body": raw,
+                "__ow_path": "",
+            }
+            r = c.post("/run", json={"value": value, "activation_id": "conformance"})
+            if r.status_code != 200:
+                return r.status_code, {}, r.content
+            res = r.json()
+            headers = {k.lower(): str(v) for k, v in (res.get("headers") or {}).items()}
+            out_body = res.get("body") or ""
+            data = (
+                out_body.encode()
+                if is_text(headers.get("content-type", ""))
+                else base64.b64decode(out_body)
+            )
+            return int(res.get("statusCode", 200)), headers, data
+
+        yield invoke
