@@ -125,7 +125,7 @@ def test_cli_build_and_unknown_platform(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as e:
         main(["fn", "build", str(fn), "--platform", "nope", "--out", str(tmp_path / "o2")])
     assert e.value.code == 2
-    assert "accepted: fission, gcf, openfaas, openwhisk" in capsys.readouterr().err
+    assert "accepted: fission, gcf, kubernetes, " in capsys.readouterr().err
 
 
 def test_conformance_suite_passes_on_every_platform(capsys: pytest.CaptureFixture[str]) -> None:

@@ -81,8 +81,30 @@ def conformance(
 
 
 @app.command("deploy")
-def deploy(directory: Path = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
-    """Deploy (or update) the function in DIRECTORY."""
+def deploy(
+    directory: Path = typer.Argument(...),
+    gateway: str | None = GatewayOpt,
+    platform: str = typer.Option(
+        "local", "--platform", help="local (the gateway), kubernetes, knative, awslambda, ..."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Keep the build output here."),
+    context: str | None = typer.Option(None, "--context", help="kubeconfig context."),
+) -> None:
+    """Deploy (or update) the function in DIRECTORY on the local platform or on --platform."""
+    if platform != "local":
+        from tessera.platforms.deploy import NotDeployable
+        from tessera.platforms.deploy import deploy as deploy_to
+
+        try:
+            done = deploy_to(directory, platform, out, context)
+        except NotDeployable as e:
+            typer.echo(f"tessera: cannot deploy to {platform}: {e}", err=True)
+            raise typer.Exit(1) from None
+        for a in done:
+            console.print(
+                f"applied {a.kind} {a.name}" + (f" in {a.namespace}" if a.namespace else "")
+            )
+        return
     r = request(
         "POST",
         gateway_url(gateway),

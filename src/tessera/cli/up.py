@@ -33,6 +33,9 @@ def up(
         "kpa", "--autoscaler", help='A registered autoscaler name or JSON {"kind": ..., ...}.'
     ),
     interval_s: float = typer.Option(2.0, "--interval", help="Autoscaler period, seconds."),
+    function: list[Path] = typer.Option(
+        [], "--function", help="A function folder to deploy at start (repeatable)."
+    ),
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
@@ -44,6 +47,10 @@ def up(
         raise InputError("--interval", interval_s, "seconds > 0")
     cfg = _autoscaler(autoscaler)
     create(cfg)  # validate before anything starts
+    from tessera.functions.manifest import load_function_dir
+
+    for d in function:
+        load_function_dir(d)  # a bad folder fails here, in one line, before the gateway starts
     h = home_dir(home)
     err_console.print(f"tessera: home {h}, gateway http://{host}:{port}, autoscaler {cfg}")
-    serve(h, host, port, cfg, interval_s)
+    serve(h, host, port, cfg, interval_s, function)

@@ -16,6 +16,7 @@ from typing import Any
 
 from tessera.autoscaling import create
 from tessera.control.loop import ControlLoop
+from tessera.functions.package import pack_dir
 from tessera.platforms.local.gateway import Gateway
 from tessera.platforms.local.platform import LocalPlatform
 
@@ -32,7 +33,9 @@ def build(
     autoscaler: dict[str, Any] | None = None,
     interval_s: float = 2.0,
     use_template: bool = True,
+    functions: list[Path] | None = None,
 ) -> Platform:
+    """The platform, its control loop and gateway; `functions` (folders) are deployed at start."""
     policy = create(autoscaler or {"kind": "kpa"})
     platform = LocalPlatform(
         home,
@@ -45,6 +48,9 @@ def build(
 
     async def startup() -> None:
         await platform.start()
+        for d in functions or []:
+            row = await platform.deploy(await asyncio.to_thread(pack_dir, d))
+            logging.getLogger("tessera.up").info("deployed %s v%d", row.name, row.version)
         control.start()
 
     async def shutdown() -> None:
@@ -80,13 +86,18 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
 
 
 def serve(
-    home: Path, host: str, port: int, autoscaler: dict[str, Any] | None, interval_s: float = 2.0
+    home: Path,
+    host: str,
+    port: int,
+    autoscaler: dict[str, Any] | None,
+    interval_s: float = 2.0,
+    functions: list[Path] | None = None,
 ) -> None:
     """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    p = build(home, autoscaler, interval_s)
+    p = build(home, autoscaler, interval_s, functions=functions)
     uvicorn.Server(uvicorn_config(p.gateway, host, port)).run()
 
 

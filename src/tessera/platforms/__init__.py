@@ -16,6 +16,7 @@ from tessera.core.errors import InputError
 BUILDERS = {
     "fission": "tessera.platforms.fission.build:build",
     "gcf": "tessera.platforms.gcf.build:build",
+    "kubernetes": "tessera.platforms.kubernetes.build:build",
     "openfaas": "tessera.platforms.openfaas.build:build",
     "openwhisk": "tessera.platforms.openwhisk.build:build",
 }

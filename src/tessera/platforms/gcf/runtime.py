@@ -36,7 +36,9 @@ def make_entry(
             logger=log,
             headers={k.lower(): v for k, v in request.headers.items()},
         )
-        status, headers, body, _ = call_with_deadline(h, ctx, request.get_data(), request.content_type)
+        status, headers, body, _ = call_with_deadline(
+            h, ctx, request.get_data(), request.content_type
+        )
         return flask.Response(body, status=status, headers=headers)
 
     return entry
