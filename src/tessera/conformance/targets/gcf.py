@@ -14,9 +14,17 @@ from tessera.conformance.harness import Invoke, free_port, http_invoke, process
 
 @contextlib.contextmanager
 def target(fn: Path, work: Path) -> Iterator[Invoke]:
-    from tessera.platforms.gcf import ENTRY_POINT, build
+    from tessera.platforms.gcf import build
 
-    out = build(fn, work / "gcf")
+    with serve(build(fn, work / "gcf"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
+    from tessera.platforms.gcf import ENTRY_POINT
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     ff = str(Path(sys.executable).parent / "functions-framework")

@@ -19,10 +19,18 @@ from tessera.conformance.harness import Invoke, free_port, http_invoke, process
 
 @contextlib.contextmanager
 def target(fn: Path, work: Path) -> Iterator[Invoke]:
-    from tessera.functions.manifest import load_function_dir
-    from tessera.platforms.kubernetes import build, serve_command
+    from tessera.platforms.kubernetes import build
 
-    out = build(fn, work / "kubernetes")
+    with serve(build(fn, work / "kubernetes"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Run the container's command on the build output `out`, here on loopback."""
+    from tessera.functions.manifest import load_function_dir
+    from tessera.platforms.kubernetes import serve_command
+
     m = load_function_dir(out / "function")
     cmd = serve_command(m, code_dir=str(out / "function"), home=str(work / "home"))
     port = free_port()

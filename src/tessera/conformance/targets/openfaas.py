@@ -17,7 +17,14 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
     """The python3-http function folder behind its upstream server (of-watchdog's target)."""
     from tessera.platforms.openfaas import build
 
-    out = build(fn, work / "openfaas")
+    with serve(build(fn, work / "openfaas"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
@@ -25,7 +32,7 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
         "-m",
         "tessera.platforms.openfaas.server",
         "--dir",
-        str(out / fn.name),
+        str(out / name),
         "--port",
         str(port),
     ]

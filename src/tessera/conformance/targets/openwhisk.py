@@ -15,12 +15,20 @@ from tessera.conformance.harness import Answer, Invoke, free_port, process
 @contextlib.contextmanager
 def target(fn: Path, work: Path) -> Iterator[Invoke]:
     """The action zip in the action-container protocol, invoked as a raw web action."""
-    import base64
 
     from tessera.platforms.openwhisk import build
+
+    with serve(build(fn, work / "openwhisk"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
+    import base64
+
     from tessera.platforms.openwhisk.runtime import is_text
 
-    out = build(fn, work / "openwhisk")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "tessera.platforms.openwhisk.server", "--port", str(port)]
