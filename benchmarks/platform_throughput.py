@@ -63,7 +63,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import HOST, free_port, http, stop, wait_until
+from harness import HOST, children, free_port, http, stop, wait_until
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BIN = Path(sys.executable).parent  # the virtualenv's scripts (tessera, functions-framework)
@@ -136,20 +136,6 @@ def started(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subproce
         yield proc
     finally:
         stop(proc)
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of `pid` (from /proc)."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = (d / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            if ppid == pid:
-                out.append(int(d.name))
-    return sorted(out)
 
 
 def threads(pid: int) -> int:
