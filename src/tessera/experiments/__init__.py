@@ -15,6 +15,6 @@ from tessera.experiments.base import (
 )
 
 # Importing the modules registers their experiments.
-from tessera.experiments import autoscaling_trace, platform_local, sim_queueing  # noqa: F401  isort: skip
+from tessera.experiments import adapters, autoscaling_trace, platform_local, sim_queueing  # noqa: F401  isort: skip
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentResult", "RunConfig", "register"]
