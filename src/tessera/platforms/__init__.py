@@ -14,11 +14,16 @@ from pathlib import Path
 from tessera.core.errors import InputError
 
 BUILDERS = {
+    "awslambda": "tessera.platforms.awslambda.build:build",
     "fission": "tessera.platforms.fission.build:build",
+    "fn": "tessera.platforms.fn.build:build",
     "gcf": "tessera.platforms.gcf.build:build",
+    "knative": "tessera.platforms.knative.build:build",
     "kubernetes": "tessera.platforms.kubernetes.build:build",
+    "nuclio": "tessera.platforms.nuclio.build:build",
     "openfaas": "tessera.platforms.openfaas.build:build",
     "openwhisk": "tessera.platforms.openwhisk.build:build",
+    "ray": "tessera.platforms.ray.build:build",
 }
 
 

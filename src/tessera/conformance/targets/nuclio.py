@@ -1,0 +1,36 @@
+"""Conformance target `nuclio`."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+
+
+@contextlib.contextmanager
+def target(fn: Path, work: Path) -> Iterator[Invoke]:
+    """The Nuclio function folder behind the processor stand-in's HTTP trigger."""
+    from tessera.platforms.nuclio import build
+
+    out = build(fn, work / "nuclio")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "tessera.platforms.nuclio.server",
+        "--dir",
+        str(out),
+        "--port",
+        str(port),
+    ]
+    with (
+        process(cmd, lambda: httpx.get(url, timeout=1).status_code < 600, work / "nuclio.log"),
+        httpx.Client(base_url=url, timeout=60) as c,
+    ):
+        yield http_invoke(c, "/")
