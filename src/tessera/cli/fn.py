@@ -53,30 +53,55 @@ def build(
     console.print(f"built {directory} for {platform} in {path}")
 
 
+@app.command("build-wasm")
+def build_wasm_cmd(directory: Path = typer.Argument(..., help="The function folder.")) -> None:
+    """Compile a `runtime: wasi` function's C sources (*.c) into its module (main.wasm)."""
+    from tessera.functions.manifest import read_manifest
+    from tessera.functions.wasm_build import build_wasm
+
+    m = read_manifest(directory)
+    if m.runtime != "wasi":
+        raise InputError("function.yaml: runtime", m.runtime, "wasi (for build-wasm)")
+    out = build_wasm(directory, m.handler)
+    console.print(f"built {out} ({out.stat().st_size} bytes)")
+
+
 @app.command("conformance")
 def conformance(
     platform: list[str] | None = typer.Option(
         None, "--platform", help="Platform(s) to check (default: all)."
     ),
+    language: list[str] | None = typer.Option(
+        None,
+        "--language",
+        help="Fixture language(s) to check on the local platform: python, javascript, "
+        "c-wasi, or none (default: all).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Serve the same fixture function on each platform for real and check every case."""
+    """Serve the same fixture function on each platform, and the fixture written in each
+    language on the local platform, for real, and check every case."""
     from tessera.conformance import run
 
-    report = run(platform)
+    languages = None if not language else [x for x in language if x != "none"]
+    report = run(platform, languages)
     if as_json:
         typer.echo(json.dumps(report))
     else:
-        t = Table(title="conformance")
-        t.add_column("platform")
-        t.add_column("passed", justify="right")
-        t.add_column("failed", justify="right")
-        t.add_column("failures")
-        for name, r in report["platforms"].items():
-            bad = [f"{c}: {v['error']}" for c, v in r["cases"].items() if not v["passed"]]
-            t.add_row(name, str(r["passed"]), str(r["failed"]), "\n".join(bad))
-        console.print(t)
-    if any(r["failed"] for r in report["platforms"].values()):
+        for key, title in (("platforms", "platform"), ("languages", "language (local)")):
+            if not report[key]:
+                continue
+            t = Table(title=f"conformance by {title}")
+            t.add_column(title)
+            t.add_column("passed", justify="right")
+            t.add_column("failed", justify="right")
+            t.add_column("failures")
+            for name, r in report[key].items():
+                bad = [f"{c}: {v['error']}" for c, v in r["cases"].items() if not v["passed"]]
+                t.add_row(name, str(r["passed"]), str(r["failed"]), "\n".join(bad))
+            console.print(t)
+    results = [*report["platforms"].values(), *report["languages"].values()]
+    if any(r["failed"] for r in results):
         raise typer.Exit(1)
 
 

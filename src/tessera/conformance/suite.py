@@ -3,6 +3,8 @@
 A target starts a platform for real on loopback (a subprocess), serves the
 fixture through that platform's adapter, and exposes `invoke(body, content_type)`.
 A case sends one request (or several, concurrently) and checks the answer.
+The same cases also run against the fixture written in each language (Python,
+JavaScript, C compiled to WASI) on the local platform.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tessera.conformance.fixture import write_fixture
+from tessera.conformance.fixture import LANGUAGES, write_fixture
 from tessera.conformance.harness import Answer, Invoke
 from tessera.core.errors import InputError
 
@@ -143,33 +145,52 @@ def target(name: str) -> Callable[[Path, Path], contextlib.AbstractContextManage
     return fn
 
 
-def run(platforms: list[str] | None = None) -> dict[str, Any]:
-    """Every case on every platform: `{"platforms": {P: {"passed", "failed", "cases"}}}`."""
+def _run_cases(name: str, fn: Callable[[], Path], work: Path) -> dict[str, Any]:
+    """Every case against the fixture `fn()` writes, served by target `name` in `work`."""
+    work.mkdir(parents=True)
+    cases: dict[str, dict[str, Any]] = {}
+    try:
+        with target(name)(fn(), work) as invoke:
+            for case in CASES:
+                try:
+                    err = case.run(invoke)
+                except Exception as e:  # a crash is a failed case, not a failed run
+                    err = f"{type(e).__name__}: {e}"
+                cases[case.name] = {"passed": err is None, "error": err}
+    except (RuntimeError, InputError, OSError) as e:  # no platform, or no fixture
+        cases = {c.name: {"passed": False, "error": f"{type(e).__name__}: {e}"} for c in CASES}
+    passed = sum(c["passed"] for c in cases.values())
+    return {"passed": passed, "failed": len(cases) - passed, "cases": cases}
+
+
+def run(platforms: list[str] | None = None, languages: list[str] | None = None) -> dict[str, Any]:
+    """Every case on every platform, and against the fixture in every language on the local
+    platform: `{"platforms": {P: {"passed", "failed", "cases"}}, "languages": {L: ...}}`.
+
+    `languages=None` means all of them, `[]` none. The Python fixture on `local` is one run,
+    reported under both keys.
+    """
     names = platforms or list(TARGETS)
     for p in names:
         if p not in TARGETS:
             raise InputError("--platform", p, ", ".join(TARGETS))
-    report: dict[str, Any] = {"platforms": {}}
+    langs = list(LANGUAGES) if languages is None else languages
+    for lang in langs:
+        if lang not in LANGUAGES:
+            raise InputError("--language", lang, ", ".join(LANGUAGES))
+    report: dict[str, Any] = {"platforms": {}, "languages": {}}
     with tempfile.TemporaryDirectory(prefix="tessera-conformance-") as tmp:
-        fn = write_fixture(Path(tmp))
+        root = Path(tmp)
         for p in names:
-            work = Path(tmp) / p
-            work.mkdir()
-            cases: dict[str, dict[str, Any]] = {}
-            try:
-                with target(p)(fn, work) as invoke:
-                    for case in CASES:
-                        try:
-                            err = case.run(invoke)
-                        except Exception as e:  # a crash is a failed case, not a failed run
-                            err = f"{type(e).__name__}: {e}"
-                        cases[case.name] = {"passed": err is None, "error": err}
-            except RuntimeError as e:
-                cases = {c.name: {"passed": False, "error": str(e)} for c in CASES}
-            passed = sum(c["passed"] for c in cases.values())
-            report["platforms"][p] = {
-                "passed": passed,
-                "failed": len(cases) - passed,
-                "cases": cases,
-            }
+            report["platforms"][p] = _run_cases(p, lambda: write_fixture(root), root / p)
+        for lang in langs:
+            if lang == "python" and "local" in report["platforms"]:
+                report["languages"][lang] = report["platforms"]["local"]
+                continue
+            fixtures = root / "fixtures" / lang
+
+            def write(lang: str = lang, fixtures: Path = fixtures) -> Path:
+                return write_fixture(fixtures, language=lang)
+
+            report["languages"][lang] = _run_cases("local", write, root / f"local-{lang}")
     return report

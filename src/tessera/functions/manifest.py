@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tessera.core.errors import InputError
 from tessera.core.model import FunctionSpec, ScaleBounds, check_name
 from tessera.core.resources import GpuShare, Resources
+from tessera.functions.runtimes import ACCEPTED, PYTHON, module_file, runtime_of
 
 MANIFEST = "function.yaml"
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
@@ -102,13 +103,23 @@ def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
         raise InputError(f"{where}: handler", m.handler, "'module.function', e.g. 'main.handle'")
     if m.scale.max < m.scale.min:
         raise InputError(f"{where}: scale.max", m.scale.max, f">= scale.min={m.scale.min}")
-    if not m.runtime.startswith("python"):
-        raise InputError(f"{where}: runtime", m.runtime, "python3 (other runtimes: see adapters)")
+    runtime = runtime_of(m.runtime)
+    if runtime is None:
+        raise InputError(f"{where}: runtime", m.runtime, ACCEPTED)
+    if runtime.max_concurrency is not None and m.concurrency > runtime.max_concurrency:
+        raise InputError(
+            f"{where}: concurrency",
+            m.concurrency,
+            f"at most {runtime.max_concurrency} for runtime {m.runtime} "
+            "(one module instance serves one call at a time; scale out with scale.max)",
+        )
+    if m.preload and runtime is not PYTHON:
+        raise InputError(f"{where}: preload", m.preload, "[] for runtime " + m.runtime)
     return m
 
 
-def load_function_dir(path: str | Path) -> FunctionManifest:
-    """Read and validate `path/function.yaml`, and check the handler's module file exists."""
+def read_manifest(path: str | Path) -> FunctionManifest:
+    """Read and validate `path/function.yaml` (the handler's module file is not checked)."""
     d = Path(path)
     if not d.is_dir():
         raise InputError("function dir", str(path), "a folder containing function.yaml")
@@ -121,9 +132,22 @@ def load_function_dir(path: str | Path) -> FunctionManifest:
         mark = getattr(e, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise InputError(str(mf), "unparsable YAML" + at, "valid YAML") from None
-    m = parse_manifest(data, MANIFEST)
-    module = m.handler.rsplit(".", 1)[0]
-    rel = Path(*module.split("."))
-    if not ((d / rel).with_suffix(".py").is_file() or (d / rel / "__init__.py").is_file()):
-        raise InputError(f"{MANIFEST}: handler", m.handler, f"a module file {rel}.py in {d}")
+    return parse_manifest(data, MANIFEST)
+
+
+def load_function_dir(path: str | Path) -> FunctionManifest:
+    """Read and validate `path/function.yaml`, and check the handler's module file exists."""
+    d = Path(path)
+    m = read_manifest(d)
+    runtime = runtime_of(m.runtime)
+    assert runtime is not None  # parse_manifest checked it
+    rel = module_file(runtime, m.handler)
+    if runtime is PYTHON:
+        if not ((d / rel).is_file() or (d / rel.with_suffix("") / "__init__.py").is_file()):
+            raise InputError(f"{MANIFEST}: handler", m.handler, f"a module file {rel} in {d}")
+    elif not (d / rel).is_file():
+        hint = ""
+        if runtime.kind == "wasi" and (d / rel.with_suffix(".c")).is_file():
+            hint = f" (build it from {rel.with_suffix('.c')}: tessera fn build-wasm {d})"
+        raise InputError(f"{MANIFEST}: handler", m.handler, f"a module file {rel} in {d}" + hint)
     return m

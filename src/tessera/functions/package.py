@@ -6,13 +6,23 @@ import io
 import tarfile
 from pathlib import Path
 
-from tessera.functions.manifest import load_function_dir
+from tessera.functions.manifest import load_function_dir, read_manifest
+from tessera.functions.runtimes import WASI, runtime_of
 
 SKIP = ("__pycache__", ".git", ".venv")
 
 
 def pack_dir(path: Path) -> bytes:
-    """Validate `path/function.yaml` (errors come early, on the client) and pack the folder."""
+    """Validate `path/function.yaml` (errors come early, on the client) and pack the folder.
+
+    A C function's module is (re)built first when it is missing or older than its sources.
+    """
+    m = read_manifest(path)
+    if runtime_of(m.runtime) is WASI:
+        from tessera.functions.wasm_build import build_wasm, is_stale
+
+        if is_stale(path, m.handler):
+            build_wasm(path, m.handler)
     load_function_dir(path)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

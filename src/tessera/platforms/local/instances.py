@@ -2,8 +2,10 @@
 
 `Template` starts a function version's zygote and asks it for workers
 (`spawn()` -> connected `Worker` after its `ready`). `spawn_plain()` starts
-a fresh interpreter instead: the baseline for cold-start measurements and
-the fallback where fork is unavailable. A `Worker` multiplexes requests over
+a fresh process instead: for Python the baseline for cold-start measurements
+and the fallback where fork is unavailable; for the other runtimes the only
+way (`runtimes/node_worker.js` under Node.js, `wasi_worker` hosting a WASI
+module). Every worker kind speaks the same frames (`protocol.py`). A `Worker` multiplexes requests over
 its socket (an asyncio Protocol), matching replies to futures by id.
 """
 
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -24,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tessera.functions.runtimes import NODE_PATH_DIR, NODEJS20, PYTHON, WASI, runtime_of
 from tessera.platforms.local.protocol import HEADER, FrameParser, pack
+
+NODE_WORKER = Path(__file__).resolve().parent / "runtimes" / "node_worker.js"
 
 
 class WorkerGone(Exception):
@@ -48,6 +54,24 @@ class Launch:
     log_path: Path | None = None
     config: dict[str, Any] = field(default_factory=dict)
     preload: list[str] = field(default_factory=list)
+    runtime: str = "python3"
+
+    @property
+    def forkable(self) -> bool:
+        """Python workers can be forked from a template; the other runtimes are spawned."""
+        return runtime_of(self.runtime) is PYTHON
+
+    def program(self) -> list[str]:
+        """The command (before its arguments) that starts one plain worker."""
+        runtime = runtime_of(self.runtime)
+        if runtime is NODEJS20:
+            node = shutil.which("node")
+            if node is None:
+                raise StartFailed(f"runtime {self.runtime} needs Node.js 20 (`node`) on PATH")
+            return [node, str(NODE_WORKER)]
+        if runtime is WASI:
+            return [sys.executable, "-m", "tessera.platforms.local.wasi_worker"]
+        return [sys.executable, "-m", "tessera.platforms.local.worker"]
 
     def args(self) -> list[str]:
         return [
@@ -76,6 +100,9 @@ class Launch:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             if var not in self.env:
                 env[var] = "1"
+        if runtime_of(self.runtime) is NODEJS20:  # `require("tessera")` finds the JS SDK
+            paths = (str(NODE_PATH_DIR), env.get("NODE_PATH"))
+            env["NODE_PATH"] = os.pathsep.join(p for p in paths if p)
         return env
 
 
@@ -242,20 +269,13 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-def _start(launch: Launch, module: str, fd_flag: str) -> tuple[socket.socket, Any]:
-    """Start `tessera.platforms.local.MODULE` with one end of a new socket pair; return the other."""
+def _start(launch: Launch, program: list[str], fd_flag: str) -> tuple[socket.socket, Any]:
+    """Start `program` with one end of a new socket pair; return the other and the process."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log = _log_file(launch)
     try:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                f"tessera.platforms.local.{module}",
-                fd_flag,
-                str(theirs.fileno()),
-                *launch.args(),
-            ],
+            [*program, fd_flag, str(theirs.fileno()), *launch.args()],
             pass_fds=(theirs.fileno(),),
             env=launch.environ(),
             cwd=str(launch.code_dir),
@@ -295,7 +315,8 @@ class Template:
         if self.stopped:
             raise StartFailed("template stopped")
         self._halt()
-        ours, self.proc = _start(self.launch, "zygote", "--control-fd")
+        zygote = [sys.executable, "-m", "tessera.platforms.local.zygote"]
+        ours, self.proc = _start(self.launch, zygote, "--control-fd")
         ours.setblocking(False)
         self.sock = ours
         try:
@@ -388,9 +409,10 @@ class Template:
 
 
 async def spawn_plain(launch: Launch, timeout_s: float = 60.0) -> Worker:
-    """Start a worker as a fresh interpreter (no template): the slow path cold starts avoid."""
+    """Start a worker as a fresh process (no template): for Python the slow path cold starts
+    avoid, for the other runtimes the way every instance starts."""
     spawn_s = time.time()
-    ours, proc = _start(launch, "worker", "--fd")
+    ours, proc = _start(launch, launch.program(), "--fd")
     worker = Worker(proc.pid, spawn_s)
     worker.proc = proc
     await worker.connect(ours, timeout_s)

@@ -194,6 +194,7 @@ class LocalPlatform:
             env=dict(m.env),
             log_path=self.log_path(m.name),
             preload=list(m.preload),
+            runtime=m.runtime,
         )
         pool = FunctionPool(
             m.spec(), launch, self.poke, use_template=self.use_template, reactive=self.reactive
@@ -202,7 +203,10 @@ class LocalPlatform:
         old = self.pools.get(m.name)
         self.pools[m.name] = pool
         self.manifests[m.name] = m
-        pool.apply(Decision(m.name, max(m.scale.min, old.desired if old else 0), "deployed"))
+        # an instance started to prove the code loads (runtimes without templates) is kept
+        # until the autoscaler decides otherwise
+        floor = max(m.scale.min, old.desired if old else 0, len(pool.active()))
+        pool.apply(Decision(m.name, floor, "deployed"))
         if old is not None:
             self._retire(old)
         return pool

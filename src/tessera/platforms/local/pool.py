@@ -51,7 +51,7 @@ class FunctionPool:
         self.name = spec.name
         self.version = launch.version
         self.launch = launch
-        self.template = Template(launch) if use_template else None
+        self.template = Template(launch) if use_template and launch.forkable else None
         self.reactive = reactive
         self._on_unserved = on_unserved
         self.workers: list[Worker] = []
@@ -66,8 +66,17 @@ class FunctionPool:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        """Prove the code loads before the version takes traffic: the template imports it, or,
+        for a runtime without templates, the first instance starts (and is kept)."""
         if self.template is not None:
             await self.template.start()
+        elif not self.launch.forkable:
+            self.starting += 1
+            try:
+                w = await spawn_plain(self.launch)
+            finally:
+                self.starting -= 1
+            self._adopt(w)
 
     # --- requests ------------------------------------------------------------------------
     async def acquire(self, timeout_s: float | None) -> Grant:
@@ -165,6 +174,10 @@ class FunctionPool:
             self._fail_waiters_if_hopeless(str(e))
             return
         self.starting -= 1
+        self._adopt(w)
+
+    def _adopt(self, w: Worker) -> None:
+        """A worker that just started becomes an instance: it takes waiting requests first."""
         if self.closed:
             w.close()
             return
