@@ -151,3 +151,30 @@ def test_deploy_without_a_cluster_or_client_says_what_is_missing(
     with pytest.raises(SystemExit) as e:
         main(["fn", "deploy", str(fn), "--platform", "nope"])
     assert e.value.code == 2
+
+
+def test_adapters_refuse_a_language_their_platform_cannot_run(tmp_path: Path) -> None:
+    from tessera.core.errors import InputError
+
+    d = tmp_path / "js"
+    d.mkdir()
+    (d / "function.yaml").write_text("name: js\nruntime: nodejs20\nhandler: main.handle\n")
+    (d / "main.js").write_text("module.exports.handle = async (e) => e;\n")
+    with pytest.raises(InputError) as e:
+        builder("gcf")(d, tmp_path / "out")
+    assert e.value.field == "function.yaml: runtime" and "python3 on --platform gcf" in str(e.value)
+    assert not (tmp_path / "out").exists()  # nothing written
+    with pytest.raises(InputError):
+        builder("kubernetes")(d, tmp_path / "out")  # the image has no Node.js
+
+
+def test_env_references_resolve_where_the_function_runs() -> None:
+    from tessera.functions.manifest import resolve_env
+    from tessera.platforms.local.instances import Launch
+
+    env = {"A": "${TOKEN}", "B": "plain", "C": "${UNSET_VAR}", "D": "x${TOKEN}"}
+    assert resolve_env(env, {"TOKEN": "t0k"}) == {"A": "t0k", "B": "plain", "D": "x${TOKEN}"}
+    launch = Launch("f", 1, Path("/nonexistent"), "main.handle", env={"API": "${HOME}"})
+    import os
+
+    assert launch.environ()["API"] == os.environ["HOME"]

@@ -7,6 +7,7 @@ values are refused with the key, the value and what is accepted.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,21 @@ def load_function_dir(path: str | Path) -> FunctionManifest:
             hint = f" (build it from {rel.with_suffix('.c')}: tessera fn build-wasm {d})"
         raise InputError(f"{MANIFEST}: handler", m.handler, f"a module file {rel} in {d}" + hint)
     return m
+
+
+_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def resolve_env(env: Mapping[str, str], source: Mapping[str, str]) -> dict[str, str]:
+    """A function's env with references resolved: a value written `${NAME}` (what `tessera fn
+    build` leaves in artifacts instead of a secret) takes NAME's value from `source`, the
+    environment of the process that runs the function (a Kubernetes Secret, the deployer's
+    shell); a reference to an unset variable leaves the key out. Other values stay as written."""
+    out = {}
+    for k, v in env.items():
+        ref = _REF.match(v)
+        if ref is None:
+            out[k] = v
+        elif ref.group(1) in source:
+            out[k] = source[ref.group(1)]
+    return out

@@ -12,11 +12,9 @@ from tessera.functions.runtimes import WASI, runtime_of
 SKIP = ("__pycache__", ".git", ".venv")
 
 
-def pack_dir(path: Path) -> bytes:
-    """Validate `path/function.yaml` (errors come early, on the client) and pack the folder.
-
-    A C function's module is (re)built first when it is missing or older than its sources.
-    """
+def prepare(path: Path) -> None:
+    """Build what a function folder needs before it ships (a C function's `main.wasm`, when
+    missing or older than its sources), then validate it."""
     m = read_manifest(path)
     if runtime_of(m.runtime) is WASI:
         from tessera.functions.wasm_build import build_wasm, is_stale
@@ -24,6 +22,14 @@ def pack_dir(path: Path) -> bytes:
         if is_stale(path, m.handler):
             build_wasm(path, m.handler)
     load_function_dir(path)
+
+
+def pack_dir(path: Path) -> bytes:
+    """Validate `path/function.yaml` (errors come early, on the client) and pack the folder.
+
+    A C function's module is (re)built first when it is missing or older than its sources.
+    """
+    prepare(path)
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         for p in sorted(path.rglob("*")):

@@ -32,6 +32,7 @@ def sources(d: Path) -> list[Path]:
 
 def is_stale(d: Path, handler: str) -> bool:
     """True when the folder has C sources and its module is missing or older than one."""
+    d = Path(d).resolve()  # the compiler runs in `d`: relative paths would point elsewhere
     src = sources(d)
     if not src:
         return False
@@ -65,6 +66,7 @@ def build_wasm(d: Path, handler: str = "main.handle", cache_dir: Path | None = N
     previous one in place. With `cache_dir`, a module already built from the same
     sources and flags is copied from there instead of compiled again.
     """
+    d = Path(d).resolve()  # the compiler runs in `d`: relative paths would point elsewhere
     src = sources(d)
     if not src:
         raise InputError("function dir", str(d), "a folder with the function's C sources (*.c)")

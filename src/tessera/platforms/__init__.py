@@ -27,11 +27,36 @@ BUILDERS = {
 }
 
 
-def builder(platform: str) -> Callable[[Path, Path], Path]:
-    """The build function of `platform`; an unknown name lists the ones there are."""
+# The languages each target runs (runtime kinds of tessera.functions.runtimes): the
+# adapters wrap a Python handler; the kubernetes image runs Tessera's own workers.
+LANGUAGES: dict[str, tuple[str, ...]] = {"kubernetes": ("python", "wasi")}
+
+
+def builder(platform: str) -> Callable[[str | Path, str | Path], Path]:
+    """The build function of `platform`; an unknown name lists the ones there are, and a
+    function in a language the platform cannot run is refused before anything is written."""
     target = BUILDERS.get(platform)
     if target is None:
         raise InputError("--platform", platform, ", ".join(sorted(BUILDERS)))
     module, func = target.split(":")
-    fn: Callable[[Path, Path], Path] = getattr(importlib.import_module(module), func)
-    return fn
+    build: Callable[[str | Path, str | Path], Path] = getattr(importlib.import_module(module), func)
+    kinds = LANGUAGES.get(platform, ("python",))
+
+    def checked(fn_dir: str | Path, out_dir: str | Path) -> Path:
+        from tessera.functions.manifest import read_manifest
+        from tessera.functions.package import prepare
+        from tessera.functions.runtimes import runtime_of
+
+        m = read_manifest(Path(fn_dir))
+        rt = runtime_of(m.runtime)
+        if rt is None or rt.kind not in kinds:
+            ok = [n for n in ("python3", "nodejs20", "wasi") if runtime_of(n).kind in kinds]  # type: ignore[union-attr]
+            raise InputError(
+                "function.yaml: runtime",
+                m.runtime,
+                f"{', '.join(ok)} on --platform {platform} (every runtime runs on the local platform)",
+            )
+        prepare(Path(fn_dir))
+        return build(fn_dir, out_dir)
+
+    return checked

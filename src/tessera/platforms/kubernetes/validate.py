@@ -51,6 +51,18 @@ def _container(spec: dict[str, Any]) -> dict[str, Any]:
     return c
 
 
+def _knative_defaults(i: int, container: dict[str, Any]) -> dict[str, Any]:
+    c = {"name": f"user-container-{i}", **container}
+    port = ((c.get("ports") or [{}])[0]).get("containerPort", 8080)
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        if probe in c:
+            c[probe] = dict(c[probe])
+            for action in ("httpGet", "tcpSocket", "grpc"):
+                if action in c[probe] and "port" not in c[probe][action]:
+                    c[probe][action] = {**c[probe][action], "port": port}
+    return c
+
+
 def validate_object(obj: dict[str, Any], where: str = "object") -> list[str]:
     """Errors (empty when valid) of one object against the schemas it can be checked with."""
     for key in ("apiVersion", "kind", "metadata"):
@@ -67,9 +79,10 @@ def validate_object(obj: dict[str, Any], where: str = "object") -> list[str]:
         pod = {
             k: v for k, v in (tmpl.get("spec") or {}).items() if k not in _KNATIVE_REVISION_FIELDS
         }
-        # Knative names the container itself when the name is left out
+        # Knative names the container itself when the name is left out, and probes
+        # without a port go to the container's port
         pod["containers"] = [
-            {"name": f"user-container-{i}", **c} for i, c in enumerate(pod.get("containers") or [])
+            _knative_defaults(i, c) for i, c in enumerate(pod.get("containers") or [])
         ]
         return _check(_as_pod(tmpl.get("metadata") or {"name": "revision"}, pod), where)
     if "env" in spec or "resources" in spec:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tessera.functions.manifest import resolve_env
 from tessera.functions.runtimes import NODE_PATH_DIR, NODEJS20, PYTHON, WASI, runtime_of
 from tessera.platforms.local.protocol import HEADER, FrameParser, pack
 
@@ -91,7 +92,7 @@ class Launch:
         ]
 
     def environ(self) -> dict[str, str]:
-        env = {**os.environ, **self.env}
+        env = {**os.environ, **resolve_env(self.env, os.environ)}
         src = str(Path(__file__).resolve().parents[3])  # make `tessera` importable
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         env.setdefault("PYTHONUNBUFFERED", "1")
