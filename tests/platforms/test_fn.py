@@ -124,14 +124,6 @@ def test_fdk_serves_the_handler_over_its_unix_socket(
 
 
 @pytest.mark.xdist_group("adapter-servers")
-def test_conformance_suite_passes_on_fn() -> None:
-    from tessera.conformance import CASES, run
-
-    report = run(["fn"])["platforms"]["fn"]
-    assert (report["passed"], report["failed"]) == (len(CASES), 0), report
-
-
-@pytest.mark.xdist_group("adapter-servers")
 def test_front_door_routes_the_trigger_and_stops_the_fdk_with_it(tmp_path: Path) -> None:
     fn = write_function(tmp_path / "src", "echo", CODE)
     out = build(fn, tmp_path / "out")

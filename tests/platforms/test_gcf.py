@@ -125,7 +125,8 @@ def test_cli_build_and_unknown_platform(tmp_path: Path, capsys: pytest.CaptureFi
     with pytest.raises(SystemExit) as e:
         main(["fn", "build", str(fn), "--platform", "nope", "--out", str(tmp_path / "o2")])
     assert e.value.code == 2
-    assert "accepted: fission, gcf, kubernetes, " in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "accepted: awslambda, fission, fn, gcf, knative, kubernetes, nuclio," in err
 
 
 def test_conformance_suite_passes_on_every_platform(capsys: pytest.CaptureFixture[str]) -> None:
@@ -141,12 +142,28 @@ def test_conformance_suite_passes_on_every_platform(capsys: pytest.CaptureFixtur
     assert (
         set(report["platforms"])
         == set(TARGETS)
-        >= {"local", "gcf", "openwhisk", "openfaas", "fission"}
+        >= {
+            "local",
+            "kubernetes",
+            "gcf",
+            "knative",
+            "awslambda",
+            "openwhisk",
+            "openfaas",
+            "fission",
+            "nuclio",
+            "fn",
+            "ray",
+        }
     )
     for p in TARGETS:
         r = report["platforms"][p]
         assert (r["passed"], r["failed"]) == (len(CASES), 0), r
         assert set(r["cases"]) == {c.name for c in CASES}
+    # the same cases in every language, on the local platform
+    assert set(report["languages"]) == {"python", "javascript", "c-wasi"}
+    for lang, r in report["languages"].items():
+        assert (r["passed"], r["failed"]) == (len(CASES), 0), (lang, r)
 
 
 def test_conformance_cases_fail_on_wrong_answers() -> None:
