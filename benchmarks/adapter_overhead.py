@@ -13,7 +13,11 @@ For each platform both sides do the same work (parse the JSON body, answer
 * native: the same build output with the generated entry module replaced by a
   handler written against the platform's own API (a Flask request for Cloud
   Functions and Fission, `main(args)` for OpenWhisk, `handle(event, context)`
-  returning `{statusCode, body}` for OpenFaaS, ...: `NATIVE` below).
+  returning `{statusCode, body}` for OpenFaaS, func-python's `new()` with an ASGI
+  `handle` for Knative, an API Gateway v2 `handler(event, context)` for Lambda,
+  `handler(context, event)` for Nuclio, the FDK's `handler(ctx, data)` for Fn:
+  `NATIVE` below). Ray's generated `ray_app.py` only starts Tessera's server, so
+  its native side is a whole Ray app (`ray.remote` actors behind uvicorn).
 
 Both servers run at once; requests alternate between them in blocks (so drift
 and noise hit both alike), one at a time over a keep-alive connection, from
@@ -88,6 +92,167 @@ def handle(event, context):
         "headers": {"content-type": "application/json"},
         "body": json.dumps({"echo": json.loads(event.body or b"null")}),
     }
+"""
+    },
+    "knative": {
+        # func-python's contract: `new()` gives the object whose ASGI `handle` it calls
+        "function/func.py": """
+import json
+
+
+class Function:
+    async def handle(self, scope, receive, send):
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        out = json.dumps({"echo": json.loads(body or b"null")}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(out))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+
+def new():
+    return Function()
+"""
+    },
+    # the server runs the deployment zip (serve() passes `--code NAME.zip`); the unzipped
+    # `code/` folder (SAM's CodeUri) gets the same handler so the output stays consistent
+    "awslambda": {
+        member: """
+import base64
+import json
+
+
+def handler(event, context):
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body)
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"echo": json.loads(body or "null")}),
+    }
+"""
+        for member in ("{name}.zip:tessera_lambda.py", "code/tessera_lambda.py")
+    },
+    "nuclio": {
+        "tessera_nuclio.py": """
+import json
+
+
+def handler(context, event):
+    body = event.body  # the wrapper has already parsed an application/json body
+    if isinstance(body, bytes | str):
+        body = json.loads(body or "null")
+    return context.Response(
+        body=json.dumps({"echo": body}),
+        headers={},
+        content_type="application/json",
+        status_code=200,
+    )
+"""
+    },
+    "fn": {
+        # started as `python func.py` (func.yaml's entrypoint), like the generated one: the
+        # FDK's own `fdk func.py handler` start, with the event loop set first (as the
+        # generated file does: uvloop's policy, installed by the FDK, will not create one)
+        "func.py": """
+import io
+import json
+
+from fdk import response
+
+
+def handler(ctx, data: io.BytesIO = None):
+    event = json.loads(data.getvalue() or b"null")
+    return response.Response(
+        ctx,
+        response_data=json.dumps({"echo": event}),
+        headers={"Content-Type": "application/json"},
+        status_code=200,
+    )
+
+
+if __name__ == "__main__":
+    import asyncio
+
+    import fdk
+    from fdk import customer_code
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    fdk.handle(customer_code.Function(__file__, "handler"))
+"""
+    },
+    "ray": {
+        # the generated ray_app.py only calls Tessera's server (nothing of the user's to swap),
+        # so the native side is a whole Ray app: `ray.remote` actors behind the same kind of
+        # ASGI front on uvicorn, with as many actors as the generated app's pool (scale.max 10)
+        "ray_app.py": """
+import argparse
+import json
+
+import ray
+import uvicorn
+
+REPLICAS = 10
+
+
+@ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)
+class Echo:
+    def call(self, body):
+        return json.dumps({"echo": json.loads(body or b"null")}).encode()
+
+
+class App:
+    def __init__(self, actors):
+        self.actors = actors
+        self.busy = [0] * len(actors)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["path"] == "/healthz":
+            status, content_type, out = 200, b"text/plain", b"ok"
+        else:
+            i = min(range(len(self.actors)), key=self.busy.__getitem__)
+            self.busy[i] += 1
+            try:
+                out = await self.actors[i].call.remote(body)
+            finally:
+                self.busy[i] -= 1
+            status, content_type = 200, b"application/json"
+        headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(out))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--address", default=None)
+    a = p.parse_args()
+    if a.address:
+        ray.init(address=a.address, log_to_driver=False)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False)
+    actors = [Echo.remote() for _ in range(REPLICAS)]
+    ray.get([actor.call.remote(b"null") for actor in actors])  # every actor up first
+    try:
+        uvicorn.run(App(actors), host=a.host, port=a.port, log_level="warning", lifespan="off")
+    finally:
+        ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
 """
     },
 }

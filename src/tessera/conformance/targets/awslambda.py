@@ -19,7 +19,13 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
     handler, timeout and memory come from the built SAM template."""
     from tessera.platforms.awslambda import build
 
-    out = build(fn, work / "awslambda")
+    with serve(build(fn, work / "awslambda"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
     resources = yaml.safe_load((out / "template.yaml").read_text())["Resources"]
     props = next(iter(resources.values()))["Properties"]
     port = free_port()
@@ -29,7 +35,7 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
         "-m",
         "tessera.platforms.awslambda.server",
         "--code",
-        str(out / f"{fn.name}.zip"),
+        str(out / f"{name}.zip"),
         "--handler",
         props["Handler"],
         "--timeout-s",

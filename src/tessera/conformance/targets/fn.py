@@ -17,7 +17,13 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
     """The Fn function folder served by the real FDK, called through the agent stand-in."""
     from tessera.platforms.fn import build
 
-    out = build(fn, work / "fn")
+    with serve(build(fn, work / "fn"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
@@ -37,4 +43,4 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
         ),
         httpx.Client(base_url=url, timeout=60) as c,
     ):
-        yield http_invoke(c, f"/t/conformance/{fn.name}")
+        yield http_invoke(c, f"/t/conformance/{name}")

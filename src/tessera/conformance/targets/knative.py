@@ -15,9 +15,17 @@ from tessera.conformance.harness import Invoke, free_port, http_invoke, process
 @contextlib.contextmanager
 def target(fn: Path, work: Path) -> Iterator[Invoke]:
     """The Knative Functions project served by func-python; ready once readiness answers 200."""
-    from tessera.platforms.knative import HEALTH, build
+    from tessera.platforms.knative import build
 
-    out = build(fn, work / "knative")
+    with serve(build(fn, work / "knative"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
+    from tessera.platforms.knative import HEALTH
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [

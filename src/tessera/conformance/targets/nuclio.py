@@ -17,7 +17,13 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
     """The Nuclio function folder behind the processor stand-in's HTTP trigger."""
     from tessera.platforms.nuclio import build
 
-    out = build(fn, work / "nuclio")
+    with serve(build(fn, work / "nuclio"), work, fn.name) as invoke:
+        yield invoke
+
+
+@contextlib.contextmanager
+def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
+    """Serve the build output `out` (of function `name`) for real on loopback."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
