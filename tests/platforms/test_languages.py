@@ -247,7 +247,7 @@ async def test_c_function_reads_its_context_and_writes_its_response(home: Path, 
             "cfn",
             "application/json",
             1,
-            "",  # the local gateway does not pass request headers to handlers (yet)
+            "tests",  # request headers reach the handler's context
         )
         assert (body["version"], body["started"], body["len"]) == (1, 1, len(event))
         assert 0 < body["remaining"] <= 30_000

@@ -850,3 +850,21 @@ async def test_shutdown_during_a_long_async_invocation_is_clean(
         if [row["id"] for row in rows] != [inv]:
             problems.append(f"records: {rows}")
     assert not problems, problems
+
+
+@async_test(60)
+async def test_request_headers_reach_the_handlers_context(home: Path, src: Path) -> None:
+    code = """
+def handle(event, context):
+    return {"probe": context.headers.get("x-probe"), "ct": context.headers.get("content-type")}
+"""
+    fn = write_function(src, "hdr", code)
+    async with platform(home) as (_p, c):
+        await deploy(c, fn)
+        r = await c.post(
+            "/function/hdr",
+            content=b"{}",
+            headers={"X-Probe": "p1", "content-type": "application/json"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"probe": "p1", "ct": "application/json"}

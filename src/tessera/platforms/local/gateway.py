@@ -168,8 +168,10 @@ class Gateway:
         return None
 
     async def _invoke(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
-        ct = self._header(scope, b"content-type")
-        reply = await self.p.invoke(name.rstrip("/"), body, ct)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        reply = await self.p.invoke(
+            name.rstrip("/"), body, headers.get("content-type"), headers=headers
+        )
         await _send(send, reply.status, safe_headers(reply.headers), reply.body)
 
     async def _enqueue(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
