@@ -63,3 +63,25 @@ def http_invoke(client: httpx.Client, path: str) -> Invoke:
         return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
 
     return invoke
+
+
+def up_when(path: str, *statuses: int) -> Callable[[str], bool]:
+    """A ready check: GET `path` answers one of `statuses` (any answer when none are given)."""
+
+    def check(url: str) -> bool:
+        status = httpx.get(url + path, timeout=1).status_code
+        return status in statuses if statuses else status < 600
+
+    return check
+
+
+@contextlib.contextmanager
+def served(cmd: list[str], ready: Callable[[str], bool], log: Path) -> Iterator[httpx.Client]:
+    """Run `cmd --port P` on a free loopback port until `ready(url)`; yield a client for it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with (
+        process([*cmd, "--port", str(port)], lambda: ready(url), log),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        yield client

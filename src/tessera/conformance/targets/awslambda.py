@@ -1,4 +1,4 @@
-"""Conformance target `awslambda`."""
+"""Conformance target `awslambda`: the deployment zip in real Lambda runtime loops."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import yaml
 
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
@@ -25,32 +24,14 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
 
 @contextlib.contextmanager
 def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
-    """Serve the build output `out` (of function `name`) for real on loopback."""
+    """awslambdaric processes behind the local Runtime API and HTTP API; handler,
+    timeout and memory come from the built SAM template."""
     resources = yaml.safe_load((out / "template.yaml").read_text())["Resources"]
     props = next(iter(resources.values()))["Properties"]
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tessera.platforms.awslambda.server",
-        "--code",
-        str(out / f"{name}.zip"),
-        "--handler",
-        props["Handler"],
-        "--timeout-s",
-        str(props["Timeout"]),
-        "--memory-mib",
-        str(props["MemorySize"]),
-        "--function",
-        props["FunctionName"],
-        "--environments",
-        str(min(4, props["ReservedConcurrentExecutions"])),
-        "--port",
-        str(port),
-    ]
-    with (
-        process(cmd, lambda: httpx.get(url, timeout=5).status_code == 200, work / "awslambda.log"),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    cmd = [sys.executable, "-m", "tessera.platforms.awslambda.server", "--code"]
+    cmd += [str(out / f"{name}.zip"), "--handler", props["Handler"], "--function"]
+    cmd += [props["FunctionName"], "--timeout-s", str(props["Timeout"])]
+    cmd += ["--memory-mib", str(props["MemorySize"])]
+    cmd += ["--environments", str(min(4, props["ReservedConcurrentExecutions"]))]
+    with served(cmd, up_when("/", 200), work / "awslambda.log") as c:
         yield http_invoke(c, "/")

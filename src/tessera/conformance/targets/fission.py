@@ -7,9 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
@@ -23,21 +21,11 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
 
 @contextlib.contextmanager
 def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
-    """Serve the build output `out` (of function `name`) for real on loopback."""
+    """A Python environment container, specialized with the deploy archive."""
     from tessera.platforms.fission import ENTRYPOINT
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "tessera.platforms.fission.server", "--port", str(port)]
-    with (
-        process(
-            cmd, lambda: httpx.get(f"{url}/", timeout=1).status_code == 500, work / "fission.log"
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
-        r = c.post(
-            "/v2/specialize",
-            json={"filepath": str(out / f"{name}.zip"), "functionName": ENTRYPOINT},
-        )
-        r.raise_for_status()
+    cmd = [sys.executable, "-m", "tessera.platforms.fission.server"]
+    with served(cmd, up_when("/", 500), work / "fission.log") as c:  # 500: not specialized yet
+        archive = {"filepath": str(out / f"{name}.zip"), "functionName": ENTRYPOINT}
+        c.post("/v2/specialize", json=archive).raise_for_status()
         yield http_invoke(c, "/")

@@ -7,9 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
@@ -23,24 +21,7 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
 
 @contextlib.contextmanager
 def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
-    """Serve the build output `out` (of function `name`) for real on loopback."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tessera.platforms.fn.server",
-        "--dir",
-        str(out),
-        "--app",
-        "conformance",
-        "--port",
-        str(port),
-    ]
-    with (
-        process(
-            cmd, lambda: httpx.get(f"{url}/version", timeout=1).status_code == 200, work / "fn.log"
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    """The FDK serving func.py, called through the Fn-agent front door."""
+    cmd = [sys.executable, "-m", "tessera.platforms.fn.server", "--dir", str(out)]
+    with served([*cmd, "--app", "conformance"], up_when("/version", 200), work / "fn.log") as c:
         yield http_invoke(c, f"/t/conformance/{name}")

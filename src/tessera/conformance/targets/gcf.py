@@ -7,9 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
@@ -22,25 +20,10 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
 
 @contextlib.contextmanager
 def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
-    """Serve the build output `out` (of function `name`) for real on loopback."""
+    """functions-framework serving the generated entry point."""
     from tessera.platforms.gcf import ENTRY_POINT
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     ff = str(Path(sys.executable).parent / "functions-framework")
-    cmd = [
-        ff,
-        "--target",
-        ENTRY_POINT,
-        "--source",
-        str(out / "main.py"),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with (
-        process(cmd, lambda: httpx.get(url, timeout=1).status_code < 600, work / "gcf.log"),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    cmd = [ff, "--target", ENTRY_POINT, "--source", str(out / "main.py"), "--host", "127.0.0.1"]
+    with served(cmd, up_when("/"), work / "gcf.log") as c:
         yield http_invoke(c, "/")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served
 
 
 @contextlib.contextmanager
@@ -33,19 +33,15 @@ def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
 
     m = load_function_dir(out / "function")
     cmd = serve_command(m, code_dir=str(out / "function"), home=str(work / "home"))
-    port = free_port()
     cmd[cmd.index("--host") + 1] = "127.0.0.1"
-    cmd[cmd.index("--port") + 1] = str(port)
+    at = cmd.index("--port")
+    del cmd[at : at + 2]  # `served` picks a free port
     cmd = [sys.executable, "-m", "tessera.cli.main", *cmd[1:]]
-    url = f"http://127.0.0.1:{port}"
 
-    def ready() -> bool:
+    def ready(url: str) -> bool:
         # the function is deployed before the control loop starts: listed = servable
         r = httpx.get(f"{url}/system/functions", timeout=1)
         return r.status_code == 200 and any(f["name"] == m.name for f in r.json())
 
-    with (
-        process(cmd, ready, work / "kubernetes.log"),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    with served(cmd, ready, work / "kubernetes.log") as c:
         yield http_invoke(c, f"/function/{m.name}")

@@ -1,4 +1,4 @@
-"""Conformance target `local`."""
+"""Conformance target `local`: the embedded platform (`tessera up`), the function deployed to it."""
 
 from __future__ import annotations
 
@@ -7,36 +7,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
 def target(fn: Path, work: Path) -> Iterator[Invoke]:
     from tessera.functions.package import pack_dir
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tessera.cli.main",
-        "up",
-        "--port",
-        str(port),
-        "--home",
-        str(work / "home"),
-        "--autoscaler",
-        '{"kind": "fixed", "replicas": 2}',
-    ]
-    with (
-        process(
-            cmd,
-            lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200,
-            work / "local.log",
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    cmd = [sys.executable, "-m", "tessera.cli.main", "up", "--home", str(work / "home")]
+    cmd += ["--autoscaler", '{"kind": "fixed", "replicas": 2}']
+    with served(cmd, up_when("/healthz", 200), work / "local.log") as c:
         c.post("/system/functions", content=pack_dir(fn)).raise_for_status()
         yield http_invoke(c, f"/function/{fn.name}")

@@ -7,9 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
@@ -23,20 +21,7 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
 
 @contextlib.contextmanager
 def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
-    """Serve the build output `out` (of function `name`) for real on loopback."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tessera.platforms.nuclio.server",
-        "--dir",
-        str(out),
-        "--port",
-        str(port),
-    ]
-    with (
-        process(cmd, lambda: httpx.get(url, timeout=1).status_code < 600, work / "nuclio.log"),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    """The function folder behind the processor stand-in's HTTP trigger."""
+    cmd = [sys.executable, "-m", "tessera.platforms.nuclio.server", "--dir", str(out)]
+    with served(cmd, up_when("/"), work / "nuclio.log") as c:
         yield http_invoke(c, "/")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tessera.conformance.harness import Answer, Invoke, free_port, process
+from tessera.conformance.harness import Answer, Invoke, served
 
 
 @contextlib.contextmanager
@@ -29,21 +29,15 @@ def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
 
     from tessera.platforms.openwhisk.runtime import is_text
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "tessera.platforms.openwhisk.server", "--port", str(port)]
-    with (
-        process(
-            cmd,
-            lambda: httpx.post(f"{url}/run", json={}).status_code == 403,
-            work / "openwhisk.log",
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    cmd = [sys.executable, "-m", "tessera.platforms.openwhisk.server"]
+
+    def ready(url: str) -> bool:  # an uninitialized action container refuses /run with 403
+        return httpx.post(f"{url}/run", json={}).status_code == 403
+
+    with served(cmd, ready, work / "openwhisk.log") as c:
         code = base64.b64encode((out / "action.zip").read_bytes()).decode()
-        c.post(
-            "/init", json={"value": {"main": "main", "code": code, "binary": True}}
-        ).raise_for_status()
+        action = {"main": "main", "code": code, "binary": True}
+        c.post("/init", json={"value": action}).raise_for_status()
 
         def invoke(body: bytes, content_type: str) -> Answer:
             raw = body.decode() if is_text(content_type) else base64.b64encode(body).decode()

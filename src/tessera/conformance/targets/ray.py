@@ -7,9 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from tessera.conformance.harness import Invoke, free_port, http_invoke, process
+from tessera.conformance.harness import Invoke, http_invoke, served, up_when
 
 
 @contextlib.contextmanager
@@ -22,14 +20,7 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
 
 @contextlib.contextmanager
 def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
-    """`python ray_app.py`, as the build output says, on a free loopback port."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, str(out / "ray_app.py"), "--port", str(port)]
-    with (
-        process(
-            cmd, lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, work / "ray.log"
-        ),
-        httpx.Client(base_url=url, timeout=60) as c,
-    ):
+    """`python ray_app.py`, as the build output says."""
+    cmd = [sys.executable, str(out / "ray_app.py")]
+    with served(cmd, up_when("/healthz", 200), work / "ray.log") as c:
         yield http_invoke(c, "/")
