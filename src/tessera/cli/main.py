@@ -10,6 +10,7 @@ from tessera import __version__
 from tessera.cli import demo as demo_cmd
 from tessera.cli import experiment as experiment_cmd
 from tessera.cli import fn as fn_cmd
+from tessera.cli import gpu as gpu_cmd
 from tessera.cli import sim as sim_cmd
 from tessera.cli import up as up_cmd
 from tessera.cli.console import err_console
@@ -27,6 +28,7 @@ app.command("experiment")(experiment_cmd.experiment)
 app.command("demo")(demo_cmd.demo)
 app.command("up")(up_cmd.up)
 app.add_typer(fn_cmd.app, name="fn")
+app.add_typer(gpu_cmd.app, name="gpu")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,152 @@
+"""One latency surface per (gpu, model, batch): latency over SM share and time quota.
+
+Why this shape: under token time-slicing a request is held back by whichever is slower, its
+own GPU/host time at that SM share, T(sm), or the time the quota lets it run per window,
+H(quota). Latency is a smooth maximum of the two, ``(T^k + H^k)^(1/k)`` in log space, fitted
+with one free value per measured SM share and per quota (smoothness-penalised, robust loss).
+What the law misses (MPS step effects, quota thresholds that move with the SM share) stays as a
+residual grid; a missing grid cell borrows the median residual of its neighbours (adjacent SM
+share, adjacent quota, adjacent batch). A single-quota profile (green contexts, no time
+slicing) is an Amdahl-style line ``a + w / sm^p`` times half its interpolated residual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from tessera.gpu.profiles import FloatArray
+
+SMOOTH_MAX_K = 8.0
+"""Sharpness of the smooth maximum of log T and log H (8: a soft corner, chosen by CV)."""
+OBSERVED_SHRINK = 0.5
+"""Share of an observed cell's residual kept: half, since measurements carry noise."""
+
+
+def smooth_max(a: FloatArray, b: FloatArray, k: float = SMOOTH_MAX_K) -> FloatArray:
+    """log((e^(k a) + e^(k b))^(1/k)): the log of a smooth maximum of e^a and e^b."""
+    m = np.maximum(a, b)
+    out: FloatArray = m + np.log(np.exp(k * (a - m)) + np.exp(k * (b - m))) / k
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Surface:
+    """Completed log-latency grid over (log sm_pct, quota_pct) for one batch size."""
+
+    log_sm: FloatArray  # (ns,) ascending
+    quota: FloatArray  # (nq,) ascending
+    log_lat: FloatArray  # (ns, nq) complete, no NaN
+    line: tuple[float, float, float] | None = None  # Amdahl (log a, log w, p) for one-quota data
+    line_resid: FloatArray | None = None  # (ns,) residual of the line at the grid
+
+    def __call__(self, sm_pct: FloatArray, quota_pct: FloatArray) -> FloatArray:
+        """Log latency at each (sm_pct, quota_pct)."""
+        x = np.log(sm_pct)
+        if self.line is not None and self.line_resid is not None:
+            r = np.interp(x, self.log_sm, self.line_resid)
+            return _amdahl(self.line, x) + OBSERVED_SHRINK * r
+        return _bilinear(self.log_sm, self.quota, self.log_lat, x, quota_pct)
+
+
+def _bilinear(
+    xs: FloatArray, ys: FloatArray, z: FloatArray, x: FloatArray, y: FloatArray
+) -> FloatArray:
+    """Bilinear interpolation of z over the grid (xs, ys), clamped at the edges."""
+
+    def locate(grid: FloatArray, v: FloatArray) -> tuple[np.ndarray, FloatArray]:
+        if grid.size == 1:
+            return np.zeros(v.shape, dtype=np.intp), np.zeros(v.shape)
+        v = np.clip(v, grid[0], grid[-1])
+        i = np.clip(np.searchsorted(grid, v, side="right") - 1, 0, grid.size - 2)
+        t = (v - grid[i]) / (grid[i + 1] - grid[i])
+        return i, t
+
+    i, tx = locate(xs, x)
+    j, ty = locate(ys, y)
+    i1 = np.minimum(i + 1, xs.size - 1)
+    j1 = np.minimum(j + 1, ys.size - 1)
+    top = z[i, j] * (1 - ty) + z[i, j1] * ty
+    bot = z[i1, j] * (1 - ty) + z[i1, j1] * ty
+    out: FloatArray = top * (1 - tx) + bot * tx
+    return out
+
+
+def _amdahl(theta: tuple[float, float, float], log_sm: FloatArray) -> FloatArray:
+    la, lw, p = theta
+    out: FloatArray = np.logaddexp(la, lw - p * log_sm)
+    return out
+
+
+def fit_line(log_sm: FloatArray, log_lat: FloatArray) -> tuple[float, float, float]:
+    """Fit log(a + w / sm^p) to one SM sweep (least squares in log space)."""
+    if log_sm.size < 3:
+        slope = 0.0
+        if log_sm.size == 2:
+            slope = float(np.clip(-(log_lat[1] - log_lat[0]) / (log_sm[1] - log_sm[0]), 0, 2))
+        return (float(np.min(log_lat)) - 30.0, float(log_lat[0] + slope * log_sm[0]), slope)
+    x0 = np.array([np.min(log_lat) - 0.7, np.max(log_lat + log_sm), 1.0])
+
+    def res(th: FloatArray) -> FloatArray:
+        return _amdahl((th[0], th[1], th[2]), log_sm) - log_lat
+
+    th = least_squares(res, x0, bounds=([-50, -50, 0.05], [50, 50, 3.0])).x
+    return (float(th[0]), float(th[1]), float(th[2]))
+
+
+def fit_smooth_max(log_sm: FloatArray, quota: FloatArray, grid: FloatArray) -> FloatArray:
+    """Fit the smooth-max law to a (ns, nq) log-latency grid with NaN holes; return the law."""
+    ns, nq = grid.shape
+    ok = ~np.isnan(grid)
+    si, qi = np.nonzero(ok)
+    ly = grid[ok]
+    lt0 = np.array([np.nanmin(grid[s]) if ok[s].any() else np.nan for s in range(ns)])
+    lt0 = np.where(np.isnan(lt0), np.nanmean(lt0), lt0)
+    lh0 = np.array([np.nanmax(grid[:, q]) if ok[:, q].any() else np.nan for q in range(nq)])
+    lh0 = np.where(np.isnan(lh0), np.nanmin(lt0), lh0) - 0.5
+    dx = np.diff(log_sm) if ns > 1 else np.ones(0)
+
+    def res(th: FloatArray) -> FloatArray:
+        lt, lh = th[:ns], th[ns:]
+        parts = [smooth_max(lt[si], lh[qi]) - ly]
+        if ns > 2:
+            parts.append(0.3 * np.diff(np.diff(lt) / dx) * np.mean(dx))
+        if nq > 2:
+            parts.append(0.3 * np.diff(lh, 2))
+        return np.concatenate(parts)
+
+    th = least_squares(res, np.concatenate([lt0, lh0]), loss="soft_l1", f_scale=0.05).x
+    law: FloatArray = smooth_max(th[:ns, None], th[None, ns:])
+    return law
+
+
+def complete_batches(
+    log_sm: FloatArray, quota: FloatArray, grids: list[FloatArray]
+) -> list[FloatArray]:
+    """Complete each batch's (ns, nq) log grid: law + residuals borrowed from neighbours.
+
+    ``grids`` are one model's batches in ascending batch order on a shared grid (NaN = not
+    measured). Observed cells keep `OBSERVED_SHRINK` of their residual; missing cells take the
+    median residual of their measured neighbours in SM share, quota and batch.
+    """
+    laws = [fit_smooth_max(log_sm, quota, g) for g in grids]
+    res = np.stack([g - law for g, law in zip(grids, laws, strict=True)])  # (nb, ns, nq)
+    nb, ns, nq = res.shape
+    pad = np.pad(res, ((1, 1), (1, 1), (1, 1)), constant_values=np.nan)
+    neigh = np.stack(
+        [
+            pad[1 + db : 1 + db + nb, 1 + ds : 1 + ds + ns, 1 + dq : 1 + dq + nq]
+            for db, ds, dq in ((0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1), (-1, 0, 0), (1, 0, 0))
+        ]
+    )
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            borrowed = np.nanmedian(neigh, axis=0)
+    borrowed = np.where(np.isnan(borrowed), 0.0, borrowed)
+    filled = np.where(np.isnan(res), borrowed, OBSERVED_SHRINK * res)
+    return [laws[b] + filled[b] for b in range(nb)]

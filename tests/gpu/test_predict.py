@@ -1,0 +1,211 @@
+"""The GPU latency predictor and `tessera gpu predict`, on rows from a known latency law.
+
+The law: T(sm) = host + work / sm (Amdahl), stretched by a time-slicing quota as a hard-ish
+maximum with the time the quota leaves per window. The predictor must recover it where rows
+are missing, stay monotone where the data is, extend a sparsely profiled model from anchors,
+and report bad input as one `InputError` / one CLI line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tessera.core.data import find
+from tessera.core.errors import InputError
+from tessera.gpu.predict import Predictor
+from tessera.gpu.profiles import PROFILE_COLUMNS, ProfileRow, ProfileTable, load_profiles
+
+SMS = [5.0 * i for i in range(1, 21)]
+QUOTAS = [10.0 * i for i in range(1, 11)]
+BATCHES = [1, 2, 4, 8]
+MODELS = {"small": (2.0, 40.0), "mid": (4.0, 160.0), "big": (6.0, 400.0), "huge": (8.0, 900.0)}
+
+
+def law(model: str, batch: int, sm: float, quota: float) -> float:
+    host, work = MODELS[model]
+    t = host + work * batch**0.8 / sm
+    h = 3.0 * host / (quota / 100.0) ** 1.5
+    return float((t**8 + h**8) ** (1 / 8))
+
+
+def rows(models: list[str], keep: float = 1.0, seed: int = 0) -> list[ProfileRow]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for m in models:
+        for b in BATCHES:
+            for s in SMS:
+                for q in QUOTAS:
+                    if rng.random() < keep:
+                        out.append(ProfileRow("v100", m, b, s, q, law(m, b, s, q)))
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Predictor, list[ProfileRow]]:
+    all_rows = rows(["small", "mid"], keep=1.0)
+    rng = np.random.default_rng(1)
+    held = rng.random(len(all_rows)) < 0.1
+    train = [r for r, h in zip(all_rows, held, strict=True) if not h]
+    test = [r for r, h in zip(all_rows, held, strict=True) if h]
+    return Predictor().fit(train), test
+
+
+def test_recovers_law_on_held_out_configs(fitted: tuple[Predictor, list[ProfileRow]]) -> None:
+    p, test = fitted
+    pred = p.predict_many([(r.gpu, r.model, r.batch, r.sm_pct, r.quota_pct) for r in test])
+    true = np.array([r.latency_ms for r in test])
+    assert np.mean(np.abs(pred / true - 1)) < 0.02
+
+
+def test_predict_matches_predict_many_and_is_deterministic(
+    fitted: tuple[Predictor, list[ProfileRow]],
+) -> None:
+    p, _ = fitted
+    qs = [("v100", "mid", 4, 37.0, 45.0), ("V100", "small", 3, 12.5, 100.0)]
+    many = p.predict_many(qs)
+    assert many.tolist() == [p.predict(*q) for q in qs]
+    again = Predictor().fit(rows(["small", "mid"], keep=1.0)).predict_many(qs)
+    assert np.allclose(again, p.predict_many(qs), rtol=0.05)
+
+
+def test_monotone_in_sm_and_quota(fitted: tuple[Predictor, list[ProfileRow]]) -> None:
+    p, _ = fitted
+    sm = np.linspace(5, 100, 60)
+    lat_sm = p.predict_many([("v100", "mid", 8, float(s), 100.0) for s in sm])
+    assert np.all(np.diff(lat_sm) <= 1e-9 + 0.01 * lat_sm[1:])
+    q = np.linspace(10, 100, 40)
+    lat_q = p.predict_many([("v100", "mid", 1, 50.0, float(x)) for x in q])
+    assert np.all(np.diff(lat_q) <= 1e-9 + 0.01 * lat_q[1:])
+
+
+def test_single_quota_line_recovers_amdahl_between_points() -> None:
+    sms = [8, 16, 32, 48, 64, 100, 132]
+    data = [
+        ProfileRow("h200", "m", b, n / 132 * 100, 100.0, 0.5 + 20.0 * b / n)
+        for b in (1, 8, 64)
+        for n in sms
+    ]
+    p = Predictor().fit(data)
+    for n in (24, 40, 80, 120):
+        for b in (1, 8, 64):
+            got = p.predict("h200", "m", b, n / 132 * 100, 100.0)
+            assert got == pytest.approx(0.5 + 20.0 * b / n, rel=0.02)
+
+
+def test_sparse_model_from_anchors() -> None:
+    dense = rows(["small", "mid", "huge"])
+    anchors = [
+        ProfileRow("v100", "big", b, s, 100.0, law("big", b, s, 100.0))
+        for b in BATCHES
+        for s in (20.0, 50.0, 100.0)
+    ]
+    p = Predictor().fit([*dense, *anchors])
+    errs = [
+        abs(p.predict("v100", "big", b, s, 100.0) / law("big", b, s, 100.0) - 1)
+        for b in BATCHES
+        for s in SMS
+    ]
+    assert np.mean(errs) < 0.05
+
+
+def test_unknown_model_and_gpu_are_input_errors(
+    fitted: tuple[Predictor, list[ProfileRow]],
+) -> None:
+    p, _ = fitted
+    with pytest.raises(InputError, match="model"):
+        p.predict("v100", "nope", 1, 50.0, 100.0)
+    with pytest.raises(InputError, match="gpu"):
+        p.predict("a100", "mid", 1, 50.0, 100.0)
+    with pytest.raises(InputError, match="sm_pct"):
+        p.predict("v100", "mid", 1, 0.0, 100.0)
+
+
+# --- files and CLI ------------------------------------------------------------------------
+def write_profiles(path: Path, data: list[ProfileRow]) -> None:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", newline="") as fh:  # type: ignore[operator]
+        w = csv.writer(fh)
+        w.writerow(PROFILE_COLUMNS)
+        for r in data:
+            w.writerow([r.gpu, r.model, r.batch, r.sm_pct, r.quota_pct, r.latency_ms])
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from tessera.cli.main import main
+
+    capsys.readouterr()
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 0
+    out, err = capsys.readouterr()
+    return code, out, re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", err)
+
+
+def test_load_gz_and_bad_csv_names_line_and_column(tmp_path: Path) -> None:
+    good = tmp_path / "p.csv.gz"
+    write_profiles(good, rows(["small"], keep=0.2))
+    t = load_profiles(good)
+    assert isinstance(t, ProfileTable) and len(t) > 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text(",".join(PROFILE_COLUMNS) + "\nv100,m,1,50,100,1.0\nv100,m,1,abc,100,2.0\n")
+    with pytest.raises(InputError) as e:
+        load_profiles(bad)
+    assert "line 3" in str(e.value) and "sm_pct" in str(e.value)
+
+
+def test_cli_round_trip_keeps_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prof = tmp_path / "p.csv"
+    write_profiles(prof, rows(["small", "mid"], keep=0.5))
+    queries = tmp_path / "q.csv"
+    qs = [("v100", "mid", 8, 35.0, 60.0), ("v100", "small", 1, 90.0, 20.0)] * 3
+    queries.write_text(
+        "gpu,model,batch,sm_pct,quota_pct\n" + "".join(",".join(map(str, q)) + "\n" for q in qs)
+    )
+    out = tmp_path / "out.csv"
+    code, _, err = run_cli(
+        ["gpu", "predict", "--profiles", str(prof), "--queries", str(queries), "--out", str(out)],
+        capsys,
+    )
+    assert code == 0, err
+    got = list(csv.DictReader(out.open()))
+    assert [(r["model"], float(r["sm_pct"])) for r in got] == [(q[1], q[3]) for q in qs]
+    want = Predictor().fit(load_profiles(prof)).predict_many(qs)
+    assert np.allclose([float(r["latency_ms"]) for r in got], want, rtol=1e-5)
+    code, stdout, _ = run_cli(
+        ["gpu", "predict", "--profiles", str(prof), "--queries", str(queries)], capsys
+    )
+    assert code == 0 and stdout.splitlines()[0].endswith(",latency_ms")
+    assert len(stdout.splitlines()) == len(qs) + 1
+
+
+def test_cli_bad_csv_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prof = tmp_path / "p.csv"
+    prof.write_text("gpu,model,batch\nv100,m,1\n")
+    queries = tmp_path / "q.csv"
+    queries.write_text("gpu,model,batch,sm_pct,quota_pct\nv100,m,1,50,100\n")
+    code, _, err = run_cli(
+        ["gpu", "predict", "--profiles", str(prof), "--queries", str(queries)], capsys
+    )
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_real_profiles_if_present() -> None:
+    path = find("gpu/profiles.csv.gz")
+    if path is None:
+        pytest.skip("no shared data (set TESSERA_DATA)")
+    t = load_profiles(path)
+    h = t.take(t.gpu == "h200")
+    p = Predictor().fit(h)
+    assert h.latency_ms is not None
+    pred = p.predict_many(h)
+    assert np.mean(np.abs(pred / h.latency_ms - 1)) < 0.05
