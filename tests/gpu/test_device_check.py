@@ -1,0 +1,69 @@
+"""The device-check script's `--simulate` path (what CI can run), and its no-GPU exit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "gpu_device_check.py"
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def test_simulate_runs_every_part_and_writes_json(tmp_path: Path) -> None:
+    p = run("--simulate", "--seconds", "0.1", "--reps", "5", "--out", str(tmp_path))
+    assert p.returncode == 0, p.stdout + p.stderr
+    out = json.loads((tmp_path / "gpu_device_check.json").read_text())
+    assert out["mode"] == "simulate"
+    parts = out["parts"]
+    assert set(parts) == {"a_sm_sweep", "b_quota", "c_quota_change", "d_resize", "e_colocation"}
+    for key, part in parts.items():
+        assert part["status"] == "ok", (key, part)
+    assert sorted(int(k) for k in parts["a_sm_sweep"]["by_sms"]) == [8, 16, 32, 64, 132]
+    assert set(parts["b_quota"]["by_quota"]) == {"0.25", "0.5", "0.75"}
+    assert {"partition_ms", "capture_ms"} <= set(parts["d_resize"]["resizes"][0])
+    e = parts["e_colocation"]
+    assert e["disjoint_partition_sms"] == 32
+    assert e["disjoint_4x32"]["weights_shared"] == {"resnet50": {"mib": 49, "instances": 4}}
+    for k in ("timesliced_quota_025_exclusive", "disjoint_vs_timesliced_quota"):
+        assert k in e
+    assert "wrote" in p.stdout and "e_colocation" in p.stdout
+
+
+def test_skip_and_budget_guard_leave_reasons(tmp_path: Path) -> None:
+    p = run(
+        "--simulate", "--seconds", "0.1", "--skip", "a,e", "--budget-s", "9", "--out", str(tmp_path)
+    )
+    assert p.returncode == 0, p.stderr
+    parts = json.loads((tmp_path / "gpu_device_check.json").read_text())["parts"]
+    assert parts["a_sm_sweep"] == {"status": "skipped", "reason": "--skip"}
+    assert parts["d_resize"]["status"] == "skipped" and "time budget" in parts["d_resize"]["reason"]
+
+
+def test_without_cuda_it_exits_at_once_with_a_clear_message(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    p = run("--out", str(tmp_path), timeout=60)
+    assert p.returncode == 2
+    assert "no CUDA device" in p.stdout and "--simulate" in p.stdout
+    assert not (tmp_path / "gpu_device_check.json").exists()
