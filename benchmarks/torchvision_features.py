@@ -60,9 +60,12 @@ def features(name: str, batch: int = 1) -> dict[str, Any]:
             return func(*args, **(kwargs or {}))
 
     size = SIZES.get(name, 224)
-    with torch.device("meta"):
-        model = torchvision.models.get_model(name, weights=None).eval()
-        x = torch.empty(batch, 3, size, size)
+    try:
+        with torch.device("meta"):
+            model = torchvision.models.get_model(name, weights=None).eval()
+    except NotImplementedError:  # a constructor that computes with tensors (RegNet): build
+        model = torchvision.models.get_model(name, weights=None).eval().to("meta")  # on CPU
+    x = torch.empty(batch, 3, size, size, device="meta")
     params = sum(p.numel() for p in model.parameters())
     flops = FlopCounterMode(display=False)
     with torch.no_grad(), flops, Count():
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--budget-s", type=float, default=240.0)
+    p.add_argument("--only", default="", help="comma-separated model names (default: all)")
     a = p.parse_args(argv)
     try:
         import torch
@@ -93,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.monotonic()
     names = sorted(torchvision.models.list_models(module=torchvision.models))
+    if a.only:
+        names = [n for n in names if n in set(a.only.split(","))]
     out: dict[str, Any] = {
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
