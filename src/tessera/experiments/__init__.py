@@ -6,6 +6,14 @@ CLI prints), figures for the report, and notes that name data sources,
 baselines and caveats.
 """
 
+# Importing the modules registers their experiments.
+from tessera.experiments import (  # noqa: F401
+    adapters,
+    autoscaling_trace,
+    gpu_sharing,
+    platform_local,
+    sim_queueing,
+)
 from tessera.experiments.base import (
     EXPERIMENTS,
     Experiment,
@@ -13,8 +21,5 @@ from tessera.experiments.base import (
     RunConfig,
     register,
 )
-
-# Importing the modules registers their experiments.
-from tessera.experiments import adapters, autoscaling_trace, platform_local, sim_queueing  # noqa: F401  isort: skip
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentResult", "RunConfig", "register"]
