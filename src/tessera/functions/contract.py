@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 JSON = "application/json"
 _encode = json.JSONEncoder(separators=(",", ":")).encode
@@ -27,6 +27,22 @@ class Response:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+class GpuAccess(Protocol):
+    """`context.gpu` of a function with a GPU share: its model on its own SM partition and quota.
+
+    The local platform provides it (`tessera.gpu.client.InstanceClient`). Inputs are the
+    model's synthetic input at the batch size asked for; tensors are not passed in or out yet.
+    """
+
+    def infer(self, batch: int = 1) -> dict[str, Any]:
+        """Run one batch; returns latency_ms, gpu_ms, queued_ms, sms, quota, ..."""
+        ...
+
+    def info(self) -> dict[str, Any]:
+        """The instance's model, SMs, quota, memory and achieved share."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Per-invocation facts: which function, which invocation, until when, and where to log."""
@@ -37,6 +53,7 @@ class Context:
     logger: logging.Logger
     version: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
+    gpu: GpuAccess | None = None  # set for a function with `resources.gpu` (local platform)
 
     def remaining_s(self) -> float:
         """Seconds left before the deadline."""

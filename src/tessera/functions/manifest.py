@@ -27,10 +27,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+GPU_MODELS = ("resnet50", "mobilenet_v3_large", "bert_base")
+"""Model keys a GPU host can load on a real device and simulate (`tessera.gpu.models`)."""
+
+
 class GpuConfig(_Strict):
+    """A GPU share: at least `sm_pct`% of the SMs (rounded up to whole partitions) for
+    `quota_pct`% of each 40 ms window, borrowing idle time up to `quota_limit_pct`."""
+
+    model: str = Field(default="resnet50", description="the model the instance serves")
     sm_pct: float = Field(default=100.0, gt=0, le=100)
-    quota_pct: float = Field(default=100.0, gt=0, le=100)
-    mem_mib: int = Field(default=0, ge=0)
+    quota_pct: float = Field(default=100.0, gt=0, le=100, description="the guaranteed request")
+    quota_limit_pct: float | None = Field(
+        default=None, gt=0, le=100, description="at most this much (default: quota_pct)"
+    )
+    mem_mib: int = Field(default=0, ge=0, description="the instance's own budget, weights apart")
+
+    @property
+    def limit_pct(self) -> float:
+        return self.quota_pct if self.quota_limit_pct is None else self.quota_limit_pct
 
 
 class ResourcesConfig(_Strict):
@@ -116,6 +131,18 @@ def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
         )
     if m.preload and runtime is not PYTHON:
         raise InputError(f"{where}: preload", m.preload, "[] for runtime " + m.runtime)
+    gpu = m.resources.gpu
+    if gpu is not None:
+        if gpu.model not in GPU_MODELS:
+            raise InputError(
+                f"{where}: resources.gpu.model", gpu.model, "one of " + ", ".join(GPU_MODELS)
+            )
+        if gpu.limit_pct < gpu.quota_pct:
+            raise InputError(
+                f"{where}: resources.gpu.quota_limit_pct",
+                gpu.quota_limit_pct,
+                f"a percentage in [quota_pct={gpu.quota_pct:g}, 100]",
+            )
     return m
 
 

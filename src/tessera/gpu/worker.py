@@ -304,9 +304,18 @@ class GpuWorker:
                 self._restore_owner(name, old)
             raise
         t2 = clock.now_s()
-        with inst.cond:  # between two launches: the next one uses the new partition
-            old_exes, inst.exes, inst.partition = inst.exes, exes, part
-            self.gate.set_domain(name, self._domain(part, name))
+        try:
+            with inst.cond:  # between two launches: the next one uses the new partition
+                # first, as it may refuse (the quota does not fit the new sharing domain)
+                self.gate.set_domain(name, self._domain(part, name))
+                old_exes, inst.exes, inst.partition = inst.exes, exes, part
+        except BaseException:
+            for exe in exes.values():
+                self.device.release(exe)
+            self.device.close_partition(part)
+            with self._lock:
+                self._restore_owner(name, old)
+            raise
         t3 = clock.now_s()
         with inst.cond:  # drain: the launch still running on the old partition ends
             inst.cond.wait_for(lambda: inst.inflight.get(old.id, 0) == 0)
@@ -394,6 +403,11 @@ class GpuWorker:
                 gpu_ms=summary(r.gpu_ms for r in recent),
                 window_shares=[w.share for w in self.gate.history(name)],
             )
+
+    def chunks(self, name: str) -> tuple[int, ...] | None:
+        """The SM chunks `name`'s partition owns (None: the whole GPU, time-sliced)."""
+        with self._lock:
+            return self._get(name).partition.chunks
 
     def weights(self) -> dict[str, tuple[int, int]]:
         """model key -> (MiB of its one copy, instances sharing it)."""

@@ -5,7 +5,10 @@ Routes (OpenFaaS-style): `POST /function/{name}` (sync), `POST
 `/system/functions[/{name}]` (GET list/describe, POST deploy a .tar.gz,
 DELETE), `GET /system/async/{id}`, `GET /system/invocations`,
 `GET /system/logs/{name}`, `GET /system/decisions`, `GET /healthz`,
-`GET /metrics` (Prometheus text format).
+`GET /metrics` (Prometheus text format); GPU functions: `POST
+/system/functions/{name}/gpu` (`{"sm_pct", "quota_pct", "quota_limit_pct"}`,
+any of them: resize every live instance) and `GET /system/gpu` (the GPU
+host's instances, free SMs, memory and achieved shares).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tessera.core.errors import InputError
+from tessera.gpu.client import GpuHostError
 from tessera.platforms.local.instances import StartFailed
 from tessera.platforms.local.platform import LocalPlatform
 from tessera.platforms.local.protocol import MAX_BODY
@@ -188,7 +192,14 @@ class Gateway:
         q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         parts = [p for p in rest.split("/") if p]
         head = parts[0] if parts else ""
-        if head == "functions":
+        if head == "functions" and len(parts) == 3 and parts[2] == "gpu" and method == "POST":
+            await self._resize_gpu(parts[1], body, send)
+        elif head == "gpu" and len(parts) == 1 and method == "GET":
+            try:
+                await _json(send, 200, await self.p.gpu_status())
+            except GpuHostError as e:
+                await _text(send, 503, f"GPU host: {e}")
+        elif head == "functions":
             await self._functions(method, parts[1] if len(parts) > 1 else None, body, send)
         elif head == "async" and len(parts) == 2 and method == "GET":
             row = self.p.store.get_async(parts[1])
@@ -264,6 +275,23 @@ class Gateway:
                 await _text(send, 404, f"function {name!r} is not deployed")
         else:
             await _text(send, 405, f"{method} not allowed here")
+
+    async def _resize_gpu(self, name: str, body: bytes, send: Send) -> None:
+        if name not in self.p.pools:
+            await _text(send, 404, f"function {name!r} is not deployed")
+            return
+        try:
+            changes = json.loads(body or b"{}")
+            if not isinstance(changes, dict):
+                raise InputError("body", changes, 'a JSON object like {"sm_pct": 50}')
+            reports = await self.p.resize_gpu(name, changes)
+        except ValueError as e:  # InputError included
+            await _text(send, 400, f"resize refused: {e}")
+            return
+        except GpuHostError as e:
+            await _text(send, 409, f"resize refused by the GPU host: {e}")
+            return
+        await _json(send, 200, {"function": name, "instances": reports})
 
     async def _logs(self, name: str, q: dict[str, str], send: Send) -> None:
         path = self.p.log_path(name)

@@ -149,6 +149,7 @@ class Worker:
         self.draining = False
         self.proc: subprocess.Popen[bytes] | None = None  # set for plain-spawned workers
         self.on_gone: Callable[[Worker], None] | None = None
+        self.gpu_instance: str | None = None  # its instance on the GPU host, if placed there
 
     @property
     def pending(self) -> int:
@@ -270,15 +271,18 @@ def _wake(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
-def _start(launch: Launch, program: list[str], fd_flag: str) -> tuple[socket.socket, Any]:
-    """Start `program` with one end of a new socket pair; return the other and the process."""
+def _start(
+    launch: Launch, program: list[str], fd_flag: str, env: dict[str, str] | None = None
+) -> tuple[socket.socket, Any]:
+    """Start `program` with one end of a new socket pair; return the other and the process.
+    `env` is added to the launch's environment (one instance's own variables)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log = _log_file(launch)
     try:
         proc = subprocess.Popen(
             [*program, fd_flag, str(theirs.fileno()), *launch.args()],
             pass_fds=(theirs.fileno(),),
-            env=launch.environ(),
+            env={**launch.environ(), **(env or {})},
             cwd=str(launch.code_dir),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -363,9 +367,9 @@ class Template:
             data += msg
             fds += got
 
-    async def spawn(self, timeout_s: float = 30.0) -> Worker:
+    async def spawn(self, timeout_s: float = 30.0, env: dict[str, str] | None = None) -> Worker:
         """Fork a worker from the template (restarting a dead template first) and wait until
-        the worker is ready."""
+        the worker is ready; `env` is set in the child's environment before it starts."""
         spawn_s = time.time()
         async with self._lock:
             if self.stopped:
@@ -373,7 +377,7 @@ class Template:
             if not self.alive() or self.sock is None:
                 await self._boot(timeout_s)
             assert self.sock is not None
-            self.sock.send(pack({"type": "spawn"}))
+            self.sock.send(pack({"type": "spawn", "env": env or {}}))
             try:
                 meta, fds = await asyncio.wait_for(self._recv(), timeout_s)
             except TimeoutError:
@@ -409,11 +413,14 @@ class Template:
             threading.Thread(target=_reap_later, args=(proc,), daemon=True).start()
 
 
-async def spawn_plain(launch: Launch, timeout_s: float = 60.0) -> Worker:
+async def spawn_plain(
+    launch: Launch, timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> Worker:
     """Start a worker as a fresh process (no template): for Python the slow path cold starts
-    avoid, for the other runtimes the way every instance starts."""
+    avoid, for the other runtimes the way every instance starts. `env` is added to its
+    environment."""
     spawn_s = time.time()
-    ours, proc = _start(launch, launch.program(), "--fd")
+    ours, proc = _start(launch, launch.program(), "--fd", env)
     worker = Worker(proc.pid, spawn_s)
     worker.proc = proc
     await worker.connect(ours, timeout_s)

@@ -4,7 +4,9 @@ It owns one `FunctionPool` per live function version, writes one record per
 invocation (through `RecordWriter`), persists async invocations before they
 are acknowledged and runs them from the SQLite queue, and exposes what the
 control loop needs (`views`, `apply`, `close_buckets`) — the same snapshot
-and decision types the simulator uses.
+and decision types the simulator uses. Functions with `resources.gpu` get
+their instances placed on one GPU host process (`gpu.py`), started with the
+first of them and stopped on close.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
 from tessera.functions.manifest import FunctionManifest, load_function_dir, parse_manifest
+from tessera.platforms.local.gpu import GpuHostProcess, GpuPlacement, GpuShareSpec
 from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone
 from tessera.platforms.local.pool import FunctionPool
 from tessera.platforms.local.store import AsyncRow, FunctionRow, RecordRow, Store
@@ -121,9 +124,16 @@ class LocalPlatform:
     """All state lives under `home`: state.db, functions/NAME/VERSION/, logs/NAME.log."""
 
     def __init__(
-        self, home: Path, use_template: bool = True, bucket_s: float = 2.0, reactive: bool = False
+        self,
+        home: Path,
+        use_template: bool = True,
+        bucket_s: float = 2.0,
+        reactive: bool = False,
+        gpu_device: str | None = None,
     ) -> None:
+        """`gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto)."""
         self.home = home
+        self.gpu_host = GpuHostProcess(home, gpu_device)
         self.reactive = reactive  # the policy wants a decision whenever a request must queue
         self.use_template = use_template
         self.bucket_s = bucket_s
@@ -169,6 +179,7 @@ class LocalPlatform:
         await asyncio.gather(*(pool.close(drain_s) for pool in self.pools.values()))
         if self._retiring:
             await asyncio.wait(set(self._retiring), timeout=drain_s + 5)
+        await self.gpu_host.close()  # after the pools: they removed their instances
         self.writer.close()
         self.store.close()
 
@@ -196,8 +207,18 @@ class LocalPlatform:
             preload=list(m.preload),
             runtime=m.runtime,
         )
+        gpu = None
+        if m.resources.gpu is not None:
+            g = m.resources.gpu
+            share = GpuShareSpec(g.model, g.sm_pct, g.quota_pct, g.limit_pct, g.mem_mib)
+            gpu = GpuPlacement(self.gpu_host, m.name, row.version, share)
         pool = FunctionPool(
-            m.spec(), launch, self.poke, use_template=self.use_template, reactive=self.reactive
+            m.spec(),
+            launch,
+            self.poke,
+            use_template=self.use_template,
+            reactive=self.reactive,
+            gpu=gpu,
         )
         await pool.start()
         old = self.pools.get(m.name)
@@ -405,6 +426,30 @@ class LocalPlatform:
         if pool is not None:
             pool.apply(d)
 
+    async def resize_gpu(self, name: str, changes: dict[str, Any]) -> list[dict[str, Any]]:
+        """Vertical scaling: give every live instance of `name` (and later ones) a new share.
+
+        Raises KeyError for an unknown function, `InputError` for a bad change or a function
+        without a GPU share, and `GpuHostError` with the host's reason when it refuses.
+        """
+        pool = self.pools[name]
+        if pool.gpu is None:
+            raise InputError("function", name, "a function with resources.gpu")
+        return await pool.gpu.resize(changes)
+
+    async def gpu_status(self) -> dict[str, Any]:
+        """The GPU host's view, and which function and worker each instance belongs to."""
+        out = await self.gpu_host.metrics()
+        out["functions"] = {
+            n: {
+                **p.gpu.describe(),
+                "workers": {w.gpu_instance: w.pid for w in p.workers if w.gpu_instance},
+            }
+            for n, p in sorted(self.pools.items())
+            if p.gpu is not None
+        }
+        return out
+
     def describe(self, name: str) -> dict[str, Any]:
         pool = self.pools[name]
         m = self.manifests[name]
@@ -420,4 +465,5 @@ class LocalPlatform:
             "queued": len(pool.waiters),
             "in_flight": pool.meter.in_flight,
             "cold_starts": pool.cold_starts,
+            "gpu": pool.gpu.describe() if pool.gpu is not None else None,
         }

@@ -3,7 +3,9 @@
 The control loop sets the desired number of instances (`scale_to`); the pool
 starts workers from the template, drains surplus ones (idle first), and
 replaces any that crash or are killed on timeout while the desired count
-stands. Requests that find no free slot wait in FIFO order; the first one at
+stands. For a function with a GPU share each instance is placed on the GPU
+host before its process starts and removed from it once the process is gone
+(`GpuPlacement`). Requests that find no free slot wait in FIFO order; the first one at
 a function with no instances pokes the control loop (the activator's role).
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from tessera.core.metering import InFlightMeter
 from tessera.core.model import FunctionSpec
 from tessera.core.policy import Decision, FunctionView, InstanceState, InstanceView
+from tessera.platforms.local.gpu import GpuPlacement
 from tessera.platforms.local.instances import (
     Launch,
     StartFailed,
@@ -46,6 +49,7 @@ class FunctionPool:
         window_len: int = 150,
         use_template: bool = True,
         reactive: bool = False,
+        gpu: GpuPlacement | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -63,7 +67,9 @@ class FunctionPool:
         self.cold_starts = 0
         self.start_failures: deque[str] = deque(maxlen=10)
         self.closed = False
+        self.gpu = gpu
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unplacing: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Prove the code loads before the version takes traffic: the template imports it, or,
@@ -73,10 +79,38 @@ class FunctionPool:
         elif not self.launch.forkable:
             self.starting += 1
             try:
-                w = await spawn_plain(self.launch)
+                w = await self._start_worker()
             finally:
                 self.starting -= 1
             self._adopt(w)
+
+    async def _start_worker(self) -> Worker:
+        """One new worker process: placed on the GPU host first when the function has a share."""
+        placed = await self.gpu.place() if self.gpu is not None else None
+        env = placed[1] if placed else None
+        try:
+            if self.template is not None:
+                w = await self.template.spawn(env=env)  # restarts a dead template itself
+            else:
+                w = await spawn_plain(self.launch, env=env)
+        except BaseException:
+            if placed is not None:
+                self._unplace(placed[0])
+            raise
+        w.gpu_instance = placed[0] if placed else None
+        return w
+
+    def _unplace(self, name: str) -> None:
+        """Remove a GPU instance in the background (`close` waits for these)."""
+        assert self.gpu is not None
+        task = asyncio.get_running_loop().create_task(self.gpu.remove(name))
+        self._unplacing.add(task)
+        task.add_done_callback(self._unplacing.discard)
+
+    def _forget_gpu(self, w: Worker) -> None:
+        if w.gpu_instance is not None and self.gpu is not None:
+            name, w.gpu_instance = w.gpu_instance, None
+            self._unplace(name)
 
     # --- requests ------------------------------------------------------------------------
     async def acquire(self, timeout_s: float | None) -> Grant:
@@ -163,10 +197,7 @@ class FunctionPool:
             self.starting -= 1
             return
         try:
-            if self.template is not None:
-                w = await self.template.spawn()  # restarts a dead template itself
-            else:
-                w = await spawn_plain(self.launch)
+            w = await self._start_worker()
         except (StartFailed, WorkerGone, OSError, TimeoutError) as e:
             self.starting -= 1
             self.start_failures.append(str(e))
@@ -180,6 +211,7 @@ class FunctionPool:
         """A worker that just started becomes an instance: it takes waiting requests first."""
         if self.closed:
             w.close()
+            self._forget_gpu(w)
             return
         self.cold_starts += 1
         w.on_gone = self._gone
@@ -213,6 +245,7 @@ class FunctionPool:
             self._on_unserved(self.name)
 
     def _drop(self, w: Worker) -> None:
+        self._forget_gpu(w)
         if w in self.free:
             self.free.remove(w)
         if w in self.workers:
@@ -273,5 +306,8 @@ class FunctionPool:
                 w.kill()
             else:
                 w.close()
+            self._forget_gpu(w)
         self.workers.clear()
         self.free.clear()
+        if self._unplacing:
+            await asyncio.gather(*self._unplacing, return_exceptions=True)

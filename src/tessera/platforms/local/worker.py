@@ -23,9 +23,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tessera.functions.contract import Context
+from tessera.functions.contract import Context, GpuAccess
 from tessera.functions.invoke import call_handler
 from tessera.functions.loader import Handler, HandlerError, load_handler
+from tessera.gpu.client import INSTANCE_ENV, InstanceClient
 from tessera.platforms.local.protocol import pack, recv_frame
 
 
@@ -57,6 +58,7 @@ def _run_one(
     function: str,
     version: int,
     log: logging.Logger,
+    gpu: GpuAccess | None,
     meta: dict[str, Any],
     body: bytes,
 ) -> bytes:
@@ -68,6 +70,7 @@ def _run_one(
         logger=log,
         version=version,
         headers=meta.get("headers") or {},
+        gpu=gpu,
     )
     status, headers, out, error = call_handler(handler, ctx, body, meta.get("ct"))
     exec_s = time.perf_counter() - t0
@@ -93,6 +96,7 @@ def serve(
 ) -> None:
     """Start hooks, announce readiness, then answer requests until the socket closes."""
     log = function_logger(function)
+    gpu = gpu_access()
     try:
         if handler.start is not None:
             handler.start(config)
@@ -105,12 +109,12 @@ def serve(
     try:
         if concurrency <= 1:
             while (frame := recv_frame(sock)) is not None:
-                sock.sendall(_run_one(handler, function, version, log, *frame))
+                sock.sendall(_run_one(handler, function, version, log, gpu, *frame))
         else:
             lock = threading.Lock()
 
             def work(meta: dict[str, Any], body: bytes) -> None:
-                out = _run_one(handler, function, version, log, meta, body)
+                out = _run_one(handler, function, version, log, gpu, meta, body)
                 with lock:
                     sock.sendall(out)
 
@@ -125,6 +129,14 @@ def serve(
                 handler.stop()
             except Exception:
                 log.exception("stop() failed")
+
+
+def gpu_access() -> GpuAccess | None:
+    """`context.gpu` when the platform placed this instance on a GPU host (its environment
+    names the host's socket and the instance), else None."""
+    if INSTANCE_ENV not in os.environ:
+        return None
+    return InstanceClient.from_env(os.environ)
 
 
 def launch_parser(description: str | None, fd_flag: str) -> argparse.ArgumentParser:

@@ -44,8 +44,10 @@ def _child(
     theirs: socket.socket,
     handler: Handler,
     args: argparse.Namespace,
+    env: dict[str, str],
 ) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.environ.update(env)  # this instance's own variables (its GPU partition)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     control.close()
     theirs.close()
@@ -86,12 +88,13 @@ def main(argv: list[str] | None = None) -> None:
             return  # the gateway went away; workers see EOF on their own sockets
         if frame[0].get("type") != "spawn":
             continue
+        env = {str(k): str(v) for k, v in (frame[0].get("env") or {}).items()}
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _child(control, mine, theirs, handler, args)
+            _child(control, mine, theirs, handler, args, env)
         mine.close()
         socket.send_fds(control, [pack({"type": "spawned", "pid": pid})], [theirs.fileno()])
         theirs.close()

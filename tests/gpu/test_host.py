@@ -1,0 +1,125 @@
+"""The GPU host's requests without a process (`GpuHost.handle`), and its client over a real socket."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tessera.gpu.client import GpuHostError, HostClient, InstanceClient
+from tessera.gpu.clock import FakeClock
+from tessera.gpu.device import SimulatedDevice
+from tessera.gpu.host import GpuHost, grant_sm_pct, serve
+from tessera.gpu.latency import h200_latency_ms
+from tessera.gpu.worker import GpuWorker
+
+
+@pytest.fixture
+def host() -> GpuHost:
+    return GpuHost(GpuWorker(SimulatedDevice(clock=FakeClock())))
+
+
+def ok(host: GpuHost, **req: object) -> dict[str, object]:
+    reply = host.handle(req)
+    assert reply["ok"], reply
+    out = reply["result"]
+    assert isinstance(out, dict)
+    return out
+
+
+def test_a_share_is_rounded_up_to_whole_chunks_or_the_whole_gpu(host: GpuHost) -> None:
+    info = host.worker.device.info
+    assert grant_sm_pct(info, 24) == pytest.approx(100 * 32 / 132)  # 31.7 SMs -> 4 chunks
+    assert grant_sm_pct(info, 100 * 32 / 132) == pytest.approx(100 * 32 / 132)
+    assert grant_sm_pct(info, 1) == pytest.approx(100 * 8 / 132)
+    assert grant_sm_pct(info, 99) == 100.0  # more than 16 chunks: only the whole GPU has it
+
+
+def test_add_infer_resize_remove(host: GpuHost) -> None:
+    added = ok(host, op="add", instance="f/v1/1", model="resnet50", sm_pct=24, quota_request=0.5)
+    assert added["sms"] == 32 and added["chunks"] == [0, 1, 2, 3]
+    assert added["quota_request"] == added["quota_limit"] == 0.5
+    r = ok(host, op="infer", instance="f/v1/1", batch=8)
+    assert r["sms"] == 32 and r["batch"] == 8 and r["inputs"] == "synthetic"
+    assert r["gpu_ms"] == pytest.approx(h200_latency_ms("resnet50", 8, 100 * 32 / 132))
+    assert r["latency_ms"] >= r["gpu_ms"]
+
+    # the quota alone: the limit follows the request unless given
+    q = ok(host, op="resize", instance="f/v1/1", quota_request=0.75)
+    assert (q["quota_request"], q["quota_limit"], q["report"]) == (0.75, 0.75, None)
+    s = ok(host, op="resize", instance="f/v1/1", sm_pct=48, quota_limit=1.0)
+    assert s["sms"] == 64 and s["quota_request"] == 0.75 and s["quota_limit"] == 1.0
+    report = s["report"]
+    assert isinstance(report, dict) and (report["old_sms"], report["new_sms"]) == (32, 64)
+
+    assert ok(host, op="remove", instance="f/v1/1") == {"instance": "f/v1/1", "removed": True}
+    assert ok(host, op="remove", instance="f/v1/1")["removed"] is False  # idempotent
+    m = ok(host, op="metrics")
+    assert m["instances"] == [] and m["free_sms"] == 128 and m["weights_mib"] == {}
+
+
+def test_refusals_name_the_field_and_the_room_left(host: GpuHost) -> None:
+    ok(host, op="add", instance="a", model="resnet50", sm_pct=90)  # 15 chunks
+    full = host.handle({"op": "add", "instance": "b", "model": "resnet50", "sm_pct": 10})
+    assert full["ok"] is False and full["field"] == "sm_pct"
+    assert "16 of 132 SMs" in full["error"] and "at most 8 SMs" in full["error"]
+    bad = host.handle({"op": "add", "instance": "b", "model": "resnet51"})
+    assert bad["field"] == "model_key" and "resnet50" in bad["error"]
+    mem = host.handle({"op": "add", "instance": "b", "model": "bert_base", "mem_mib": 10**9})
+    assert mem["field"] == "mem_mib" and "GPU budget" in mem["error"]
+    assert host.handle({"op": "fly"})["ok"] is False
+    assert "unexpected keyword" in host.handle({"op": "remove", "who": "a"})["error"]
+    assert host.worker.names() == ["a"]  # nothing half-added
+    # a refused SM change leaves the quota as it was
+    ok(host, op="add", instance="b", model="resnet50", sm_pct=5, quota_request=0.5)
+    big = host.handle({"op": "resize", "instance": "b", "sm_pct": 20, "quota_request": 0.9})
+    assert big["ok"] is False and big["field"] == "sm_pct"
+    q = ok(host, op="resize", instance="b", quota_limit=0.6)
+    assert (q["quota_request"], q["quota_limit"]) == (0.5, 0.6)
+
+
+def test_a_move_to_the_whole_gpu_that_the_quota_does_not_fit_changes_nothing(
+    host: GpuHost,
+) -> None:
+    ok(host, op="add", instance="w", model="resnet50", sm_pct=100, quota_request=0.6)
+    ok(host, op="add", instance="p", model="resnet50", sm_pct=24, quota_request=0.6)
+    r = host.handle({"op": "resize", "instance": "p", "sm_pct": 100})
+    assert r["ok"] is False and r["field"] == "quota_request" and "'gpu'" in r["error"]
+    p = ok(host, op="metrics", instance="p")
+    assert p["sms"] == 32 and p["chunks"] == [0, 1, 2, 3]
+    assert host.worker.free_sms() == 128 - 32
+    assert ok(host, op="infer", instance="p", batch=1)["sms"] == 32
+    dev = host.worker.device
+    assert isinstance(dev, SimulatedDevice) and len(dev.open) == 2  # the new partition was closed
+
+
+def test_clients_over_the_socket_from_several_threads(tmp_path: Path, host: GpuHost) -> None:
+    path = str(tmp_path / "gpu.sock")
+    server = serve(path, host)
+    try:
+        client = HostClient(path)
+        client.call("add", instance="x", model="mobilenet_v3_large", sm_pct=24)
+        inst = InstanceClient(path, "x")
+        results: list[dict[str, object]] = []
+
+        def run() -> None:
+            results.extend(inst.infer(4) for _ in range(5))
+
+        threads = [threading.Thread(target=run) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(results) == 15 and {r["sms"] for r in results} == {32}
+        assert inst.info()["requests"] == 15
+        with pytest.raises(GpuHostError, match="instances") as e:
+            InstanceClient(path, "nobody").infer()
+        assert e.value.field == "name"
+        client.close()
+        inst.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(GpuHostError, match="unreachable"):
+        HostClient(str(tmp_path / "none.sock")).call("metrics")
