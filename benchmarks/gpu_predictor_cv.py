@@ -15,7 +15,9 @@ predictor did not see:
 
 Baselines measured in the same run: "plain" is log-log interpolation along SM within the same
 (model, batch, quota) line (for unseen models: the log-log line through the anchors);
-"predictor" is `tessera.gpu.predict.Predictor`. RaPP (a GNN) reports 4.70% / 5.29% MAPE on
+"no features" is `tessera.gpu.predict.Predictor(structural=False)` (anchors and neighbours'
+shapes only), "predictor" is `Predictor` with torchvision structural features (operator
+calls by kind) for the time-quota effect of a model known only from anchors. RaPP (a GNN) reports 4.70% / 5.29% MAPE on
 V100 unseen configurations / models. Data: RaPP dataset (KontonGu/RaPP, Apache-2.0) and the
 Tessera H200 green-context profile, read from $TESSERA_DATA.
 
@@ -64,53 +66,67 @@ def plain(train: ProfileTable, test: ProfileTable) -> FloatArray:
 
 def score(
     train: ProfileTable, test: ProfileTable, reuse: Predictor | None
-) -> tuple[FloatArray, FloatArray, Predictor]:
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Predictions of the plain baseline, the predictor without features, and the predictor."""
     p = Predictor().fit(train, reuse=reuse)
-    return plain(train, test), p.predict_many(test), p
+    p.structural = False
+    old = p.predict_many(test)
+    p.structural = True
+    return plain(train, test), old, p.predict_many(test)
+
+
+def summary(
+    pb: list[FloatArray], po: list[FloatArray], pp: list[FloatArray], y: FloatArray
+) -> dict[str, float]:
+    return {
+        "plain": mape(np.concatenate(pb), y),
+        "no features": mape(np.concatenate(po), y),
+        "predictor": mape(np.concatenate(pp), y),
+    }
 
 
 def v100_configs(v: ProfileTable, folds: int) -> dict[str, float]:
     assert v.latency_ms is not None
     fold = np.random.default_rng(0).integers(0, folds, size=len(v))
-    pb, pp, yt = [], [], []
+    pb, po, pp, yt = [], [], [], []
     for f in range(folds):
-        b, p, _ = score(v.take(fold != f), v.take(fold == f), None)
+        b, o, p = score(v.take(fold != f), v.take(fold == f), None)
         pb.append(b)
+        po.append(o)
         pp.append(p)
         yt.append(v.latency_ms[fold == f])
-    y = np.concatenate(yt)
-    return {"plain": mape(np.concatenate(pb), y), "predictor": mape(np.concatenate(pp), y)}
+    return summary(pb, po, pp, np.concatenate(yt))
 
 
 def leave_model_out(t: ProfileTable, anchor: np.ndarray, models: list[str]) -> dict[str, float]:
     """Hold out each model in turn, keeping its `anchor` rows in the training set."""
     assert t.latency_ms is not None
     full = Predictor().fit(t)
-    pb, pp, yt = [], [], []
+    pb, po, pp, yt = [], [], [], []
     for m in models:
         own = t.model == m
         train = t.take(~own | (own & anchor))
         test = t.take(own & ~anchor)
-        b, p, _ = score(train, test, full)
+        b, o, p = score(train, test, full)
         assert test.latency_ms is not None
         pb.append(b)
+        po.append(o)
         pp.append(p)
         yt.append(test.latency_ms)
-    y = np.concatenate(yt)
-    return {"plain": mape(np.concatenate(pb), y), "predictor": mape(np.concatenate(pp), y)}
+    return summary(pb, po, pp, np.concatenate(yt))
 
 
 def h200_sm_out(h: ProfileTable, counts: tuple[int, ...]) -> dict[str, float]:
     assert h.latency_ms is not None
     sms = np.rint(h.sm_pct * 132 / 100).astype(int)
-    pb, pp, yt = [], [], []
+    pb, po, pp, yt = [], [], [], []
     for c in counts:
-        b, p, _ = score(h.take(sms != c), h.take(sms == c), None)
+        b, o, p = score(h.take(sms != c), h.take(sms == c), None)
         pb.append(b)
+        po.append(o)
         pp.append(p)
         yt.append(h.latency_ms[sms == c])
-    y = np.concatenate(yt)
-    return {"plain": mape(np.concatenate(pb), y), "predictor": mape(np.concatenate(pp), y)}
+    return summary(pb, po, pp, np.concatenate(yt))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,10 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"mape_pct": results, "wall_s": round(wall_s, 1)}))
         return 0
-    print(f"{'setting':44s} {'plain %':>9s} {'predictor %':>12s} {'gain':>6s}")
+    head = f"{'setting':44s} {'plain %':>9s} {'no features %':>14s} {'predictor %':>12s}"
+    print(head + f" {'gain':>6s}")
     for name, r in results.items():
         gain = r["plain"] / r["predictor"]
-        print(f"{name:44s} {r['plain']:9.2f} {r['predictor']:12.2f} {gain:5.1f}x")
+        print(
+            f"{name:44s} {r['plain']:9.2f} {r['no features']:14.2f} {r['predictor']:12.2f}"
+            f" {gain:5.1f}x"
+        )
     print(f"(MAPE; RaPP reports 4.70 configs / 5.29 models on V100; {wall_s:.0f}s)")
     return 0
 

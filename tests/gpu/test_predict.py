@@ -209,3 +209,73 @@ def test_real_profiles_if_present() -> None:
     assert h.latency_ms is not None
     pred = p.predict_many(h)
     assert np.mean(np.abs(pred / h.latency_ms - 1)) < 0.05
+
+
+# --- structural features: the time quota's cost follows the operator count ---------------
+def quota_law(model: str, host: float, batch: int, sm: float, quota: float) -> float:
+    """T = host + work / sm; a quota charges the launch phase: H = 0.05 ms x ops / quota."""
+    from tessera.gpu.features import aten_ops
+
+    ops = aten_ops(model)
+    assert ops is not None
+    t = host + 60.0 * batch**0.8 / sm
+    h = 0.05 * ops / (quota / 100.0)
+    return float((t**8 + h**8) ** (1 / 8))
+
+
+QUOTA_MODELS = {"densenet121": 12.0, "densenet161": 30.0, "densenet201": 8.0, "vgg16": 20.0}
+
+
+def quota_rows(model: str, host: float, sms: list[float], quotas: list[float]) -> list[ProfileRow]:
+    return [
+        ProfileRow("v100", model, b, s, q, quota_law(model, host, b, s, q))
+        for b in BATCHES
+        for s in sms
+        for q in quotas
+    ]
+
+
+def test_features_are_package_data() -> None:
+    from tessera.gpu.features import aten_ops, known_models, structure
+
+    assert "resnet50" in known_models() and len(known_models()) >= 59
+    st = structure("resnet50")
+    assert st is not None and st.shape == (5,) and np.all(st >= 0)
+    assert aten_ops("resnet50") is not None and aten_ops("resnet50") > 100  # type: ignore[operator]
+    assert structure("not_a_torchvision_model") is None
+    assert aten_ops("not_a_torchvision_model") is None
+
+
+def test_unseen_model_quota_effect_from_structure() -> None:
+    dense = [r for m, h in QUOTA_MODELS.items() for r in quota_rows(m, h, SMS, QUOTAS)]
+    anchors = quota_rows("densenet169", 16.0, [20.0, 50.0, 100.0], [100.0])
+    p = Predictor().fit([*dense, *anchors])
+    qs = [("v100", "densenet169", b, s, q) for b in BATCHES for s in SMS[::3] for q in QUOTAS]
+    true = np.array([quota_law("densenet169", 16.0, b, s, q) for _, _, b, s, q in qs])
+    new = np.mean(np.abs(p.predict_many(qs) / true - 1))
+    p.structural = False
+    old = np.mean(np.abs(p.predict_many(qs) / true - 1))
+    assert new < 0.07 and new < 0.75 * old
+    p.structural = True
+    many = p.predict_many(qs)
+    assert many.tolist() == p.predict_many(qs).tolist()  # deterministic
+    assert many[0] == pytest.approx(p.predict(*qs[0]))
+    # at full quota the structural path leaves the anchors' prediction alone
+    full = [q for q in qs if q[4] == 100.0]
+    p.structural = False
+    before = p.predict_many(full)
+    p.structural = True
+    assert np.allclose(p.predict_many(full), before, rtol=0.02)
+
+
+def test_model_without_features_falls_back() -> None:
+    dense = [r for m, h in QUOTA_MODELS.items() for r in quota_rows(m, h, SMS, QUOTAS)]
+    anchors = [
+        ProfileRow(r.gpu, "my_custom_net", r.batch, r.sm_pct, r.quota_pct, r.latency_ms)
+        for r in quota_rows("densenet169", 16.0, [20.0, 50.0, 100.0], [100.0])
+    ]
+    p = Predictor().fit([*dense, *anchors])
+    qs = [("v100", "my_custom_net", b, s, q) for b in BATCHES for s in (10.0, 60.0) for q in QUOTAS]
+    got = p.predict_many(qs)
+    p.structural = False
+    assert got.tolist() == p.predict_many(qs).tolist()

@@ -9,7 +9,13 @@ this slice of this GPU?" for slices nobody measured. `Predictor` answers from pr
   plus residuals), interpolated in log batch between measured batch sizes;
 - a *sparsely* profiled model (a few anchor measurements, e.g. SM 20/50/100% at quota 100)
   is the log-log line through its anchors, bent by the shape that its `neighbours` most
-  similar densely profiled models of the same GPU show around the same anchors.
+  similar densely profiled models of the same GPU show around the same anchors. Under a time
+  quota, when the model has structural features (`tessera.gpu.features`: torchvision models),
+  latency is the smooth maximum of that full-quota prediction and a quota-bound time H(quota)
+  borrowed from the `structure_neighbours` dense models with the closest operator structure
+  (scaled by the ratio of operator calls). Why: the V100 quota is a launch-gating token (40 ms
+  window), so its cost follows how a forward is cut into launches, not latency at full quota.
+  Without features (or with `structural=False`) the neighbours' bend covers the quota too.
 
 Everything is numpy/scipy, deterministic, and `predict_many` evaluates whole query columns.
 """
@@ -22,11 +28,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tessera.core.errors import InputError
+from tessera.gpu.features import aten_ops, structure
 from tessera.gpu.profiles import FloatArray, ProfileRow, ProfileTable
-from tessera.gpu.surface import Surface, complete_batches, fit_line
+from tessera.gpu.surface import Surface, complete_batches, fit_line, smooth_max
 
 Query = tuple[str, str, int, float, float]
 
+OPS_EXP = 1.0
+"""Quota-bound time of a model scales as (operator calls)^OPS_EXP across similar models (CV)."""
+LAT_EXP = 0.0
+"""...and as (latency at the anchors)^LAT_EXP (0: the quota charges launches, not GPU time)."""
+ANCHOR_WEIGHT = 1.0
+"""Weight of the anchors' log-latency offset next to the structural distance (chosen by CV)."""
+STRUCT_IN_BEND = 0.1
+"""Weight of the structural distance when picking neighbours for the SM bend (chosen by CV)."""
 DENSE_MIN_SM = 4
 """A (gpu, model) with at least this many distinct SM shares per batch gets its own surface."""
 
@@ -81,8 +96,9 @@ def _fit_dense(t: ProfileTable) -> _Dense:
             resid = g[ok, 0] - line(np.exp(log_sm[ok]), np.full(int(ok.sum()), q_grid[0]))
             out.surfaces[int(b)] = Surface(log_sm[ok], q_grid, g[ok], theta, resid)
         return out
-    for b, full in zip(batches, complete_batches(log_sm, q_grid, grids), strict=True):
-        out.surfaces[int(b)] = Surface(log_sm, q_grid, full)
+    completed, quota_laws = complete_batches(log_sm, q_grid, grids)
+    for b, full, lh in zip(batches, completed, quota_laws, strict=True):
+        out.surfaces[int(b)] = Surface(log_sm, q_grid, full, quota_law=lh)
     return out
 
 
@@ -93,14 +109,13 @@ def _batch_interp(batches: FloatArray, values: FloatArray, batch: FloatArray) ->
         return out0
     lb = np.log(batches)
     x = np.log(batch)
-    out: FloatArray = np.empty_like(x)
-    for n in range(x.size):
-        if lb[0] <= x[n] <= lb[-1]:
-            out[n] = np.interp(x[n], lb, values[:, n])
-        else:
-            i = 0 if x[n] < lb[0] else lb.size - 2
-            slope = max(0.0, (values[i + 1, n] - values[i, n]) / (lb[i + 1] - lb[i]))
-            out[n] = values[i, n] + slope * (x[n] - lb[i])
+    cols = np.arange(x.size)
+    i = np.clip(np.searchsorted(lb, x, side="right") - 1, 0, lb.size - 2)
+    v0, v1 = values[i, cols], values[i + 1, cols]
+    slope = (v1 - v0) / (lb[i + 1] - lb[i])
+    outside = (x < lb[0]) | (x > lb[-1])
+    slope = np.where(outside, np.maximum(slope, 0.0), slope)
+    out: FloatArray = v0 + slope * (x - lb[i])
     return out
 
 
@@ -108,11 +123,17 @@ class Predictor:
     """Latency predictor: `fit(rows)` then `predict(...)` / `predict_many(...)`, in ms.
 
     ``neighbours``: how many densely profiled models of the same GPU shape the prediction for
-    a sparsely profiled one (the most similar around its anchors).
+    a sparsely profiled one (the most similar around its anchors). ``structural``: use model
+    features for sparsely profiled models under a time quota; ``structure_neighbours``: how
+    many structurally closest dense models lend their quota-bound time.
     """
 
-    def __init__(self, *, neighbours: int = 5) -> None:
+    def __init__(
+        self, *, neighbours: int = 5, structural: bool = True, structure_neighbours: int = 4
+    ) -> None:
         self.neighbours = neighbours
+        self.structural = structural
+        self.structure_neighbours = structure_neighbours
         self._dense: dict[tuple[str, str], _Dense] = {}
         self._sparse: dict[tuple[str, str], _Sparse] = {}
 
@@ -182,9 +203,15 @@ class Predictor:
         return _batch_interp(bs, vals, batch)
 
     def _sparse_log(
-        self, gpu: str, sp: _Sparse, batch: FloatArray, sm: FloatArray, q: FloatArray
+        self, gpu: str, model: str, sp: _Sparse, batch: FloatArray, sm: FloatArray, q: FloatArray
     ) -> FloatArray:
         refs = [d for (g, _), d in sorted(self._dense.items()) if g == gpu]
+        own = structure(model) if self.structural else None
+        sdist = np.zeros(len(refs))
+        if own is not None:
+            for i, (_, m) in enumerate(k for k in sorted(self._dense) if k[0] == gpu):
+                st = structure(m)
+                sdist[i] = float(np.sqrt(np.sum((st - own) ** 2))) if st is not None else 1.0
         bs = np.array(sorted(sp.anchors), dtype=np.float64)
         per_batch = []
         for b in bs:
@@ -203,10 +230,66 @@ class Predictor:
                 dist.append(float(np.sqrt(np.mean(off**2))))
                 ref_q = self._dense_log(d, np.full(sm.size, b), sm, q)
                 bend.append(ref_q - _line_through(a_lsm, ref_a, np.log(sm)))
-            near = np.argsort(np.array(dist), kind="stable")[: self.neighbours]
-            w = 1.0 / (np.array(dist)[near] + 0.02)
+            dd = np.array(dist) + STRUCT_IN_BEND * sdist
+            near = np.argsort(dd, kind="stable")[: self.neighbours]
+            w = 1.0 / (dd[near] + 0.02)
             per_batch.append(base + np.tensordot(w / w.sum(), np.stack(bend)[near], axes=1))
         return _batch_interp(bs, np.stack(per_batch), batch)
+
+    def _quota_log(
+        self, gpu: str, model: str, batch: FloatArray, q: FloatArray
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Log quota-bound time H at (batch, q) and at quota 100 for a model without quota rows.
+
+        Borrowed from the `structure_neighbours` densely profiled models of the same GPU whose
+        operator structure (`tessera.gpu.features.structure`) is closest, each scaled by the
+        ratio of operator calls (the quota is charged per launch phase). None when the model
+        or every candidate lacks features or time-quota rows: the caller falls back.
+        """
+        own = structure(model)
+        own_ops = aten_ops(model)
+        if own is None or own_ops is None:
+            return None
+        cands: list[tuple[float, str, _Dense, float]] = []
+        for (g, m), d in sorted(self._dense.items()):
+            if g != gpu or m == model:
+                continue
+            st, ops = structure(m), aten_ops(m)
+            if st is None or ops is None:
+                continue
+            if any(sf.quota_law is None or sf.quota.size < 2 for sf in d.surfaces.values()):
+                continue
+            off = self._anchor_offset(self._sparse[(gpu, model)], d)
+            dist = float(np.sqrt(np.sum((st - own) ** 2))) + ANCHOR_WEIGHT * abs(off)
+            cands.append((dist, m, d, off))
+        if not cands:
+            return None
+        cands.sort(key=lambda c: (c[0], c[1]))
+        near = cands[: self.structure_neighbours]
+        w = 1.0 / (np.array([c[0] for c in near]) + 0.05)
+        w /= w.sum()
+        lh = np.zeros(q.size)
+        lh100 = np.zeros(q.size)
+        for wi, (_, m, d, off) in zip(w, near, strict=True):
+            scale = OPS_EXP * np.log(own_ops / (aten_ops(m) or own_ops)) + LAT_EXP * off
+            bs = np.array(sorted(d.surfaces), dtype=np.float64)
+            at_q, at_100 = [], []
+            for bb in bs:
+                sf = d.surfaces[int(bb)]
+                assert sf.quota_law is not None
+                at_q.append(np.interp(q, sf.quota, sf.quota_law))
+                at_100.append(np.interp(np.full(q.size, 100.0), sf.quota, sf.quota_law))
+            lh += wi * (_batch_interp(bs, np.stack(at_q), batch) + scale)
+            lh100 += wi * (_batch_interp(bs, np.stack(at_100), batch) + scale)
+        return lh, lh100
+
+    def _anchor_offset(self, sp: _Sparse, d: _Dense) -> float:
+        """Mean log-latency difference of a sparse model's anchors to a dense model there."""
+        diffs = []
+        for b, (a_lsm, a_q, a_ly) in sorted(sp.anchors.items()):
+            ref = self._dense_log(d, np.full(a_lsm.size, float(b)), np.exp(a_lsm), a_q)
+            diffs.append(a_ly - ref)
+        return float(np.mean(np.concatenate(diffs)))
 
     def predict(
         self, gpu: str, model: str, batch: int, sm_pct: float, quota_pct: float = 100.0
@@ -236,7 +319,15 @@ class Predictor:
             if key in self._dense:
                 out[idx] = np.exp(self._dense_log(self._dense[key], b, s, q))
             elif key in self._sparse:
-                out[idx] = np.exp(self._sparse_log(key[0], self._sparse[key], b, s, q))
+                quota_log = self._quota_log(key[0], key[1], b, q) if self.structural else None
+                if quota_log is None:
+                    out[idx] = np.exp(self._sparse_log(key[0], key[1], self._sparse[key], b, s, q))
+                else:
+                    full = self._sparse_log(
+                        key[0], key[1], self._sparse[key], b, s, np.full(s.size, 100.0)
+                    )
+                    lh, lh100 = quota_log
+                    out[idx] = np.exp(smooth_max(full, lh) - (smooth_max(full, lh100) - full))
             else:
                 raise self._unknown(gpu, model)
         return out

@@ -41,6 +41,7 @@ class Surface:
     log_lat: FloatArray  # (ns, nq) complete, no NaN
     line: tuple[float, float, float] | None = None  # Amdahl (log a, log w, p) for one-quota data
     line_resid: FloatArray | None = None  # (ns,) residual of the line at the grid
+    quota_law: FloatArray | None = None  # (nq,) fitted log quota-bound time H per quota
 
     def __call__(self, sm_pct: FloatArray, quota_pct: FloatArray) -> FloatArray:
         """Log latency at each (sm_pct, quota_pct)."""
@@ -98,6 +99,13 @@ def fit_line(log_sm: FloatArray, log_lat: FloatArray) -> tuple[float, float, flo
 
 def fit_smooth_max(log_sm: FloatArray, quota: FloatArray, grid: FloatArray) -> FloatArray:
     """Fit the smooth-max law to a (ns, nq) log-latency grid with NaN holes; return the law."""
+    return fit_smooth_max_terms(log_sm, quota, grid)[0]
+
+
+def fit_smooth_max_terms(
+    log_sm: FloatArray, quota: FloatArray, grid: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The smooth-max law on the grid and its terms: (law, log T per SM share, log H per quota)."""
     ns, nq = grid.shape
     ok = ~np.isnan(grid)
     si, qi = np.nonzero(ok)
@@ -119,19 +127,21 @@ def fit_smooth_max(log_sm: FloatArray, quota: FloatArray, grid: FloatArray) -> F
 
     th = least_squares(res, np.concatenate([lt0, lh0]), loss="soft_l1", f_scale=0.05).x
     law: FloatArray = smooth_max(th[:ns, None], th[None, ns:])
-    return law
+    return law, th[:ns].copy(), th[ns:].copy()
 
 
 def complete_batches(
     log_sm: FloatArray, quota: FloatArray, grids: list[FloatArray]
-) -> list[FloatArray]:
+) -> tuple[list[FloatArray], list[FloatArray]]:
     """Complete each batch's (ns, nq) log grid: law + residuals borrowed from neighbours.
 
     ``grids`` are one model's batches in ascending batch order on a shared grid (NaN = not
     measured). Observed cells keep `OBSERVED_SHRINK` of their residual; missing cells take the
-    median residual of their measured neighbours in SM share, quota and batch.
+    median residual of their measured neighbours in SM share, quota and batch. Returns the
+    completed grids and each batch's fitted log quota-bound time per quota (the law's H).
     """
-    laws = [fit_smooth_max(log_sm, quota, g) for g in grids]
+    terms = [fit_smooth_max_terms(log_sm, quota, g) for g in grids]
+    laws = [t[0] for t in terms]
     res = np.stack([g - law for g, law in zip(grids, laws, strict=True)])  # (nb, ns, nq)
     nb, ns, nq = res.shape
     pad = np.pad(res, ((1, 1), (1, 1), (1, 1)), constant_values=np.nan)
@@ -149,4 +159,4 @@ def complete_batches(
             borrowed = np.nanmedian(neigh, axis=0)
     borrowed = np.where(np.isnan(borrowed), 0.0, borrowed)
     filled = np.where(np.isnan(res), borrowed, OBSERVED_SHRINK * res)
-    return [laws[b] + filled[b] for b in range(nb)]
+    return [laws[b] + filled[b] for b in range(nb)], [t[2] for t in terms]
