@@ -28,15 +28,15 @@ import sys
 import tempfile
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import httpx
 import yaml
 
-Answer = tuple[int, list[tuple[str, str]], bytes]
+from tessera.platforms.httpserver import Reply, Route, server
+
+Answer = Reply
 GRACE_S = 1.0  # how long after Fn-Deadline the agent still waits for the container
 START_S = 60.0  # how long the FDK may take to open its socket
 PREFIX = "fn-http-h-"
@@ -148,36 +148,19 @@ def _error(status: int, message: str, call_id: str) -> Answer:
     return status, [("Content-Type", "application/json"), ("Fn-Call-Id", call_id)], body
 
 
-def handler_class(agent: Agent) -> type[BaseHTTPRequestHandler]:
-    class FrontDoor(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out as two writes
+def front_door(agent: Agent) -> Route:
+    """The Fn agent's routes: `/version`, and the HTTP trigger `agent.route` to the function."""
 
-        def _call(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(size) if size else b""
-            path = self.path.split("?", 1)[0]
-            if self.command == "GET" and path == "/version":
-                answer = 200, [("Content-Type", "application/json")], b'{"version":"tessera"}'
-            elif path == agent.route or path.startswith(agent.route + "/"):
-                url = f"http://{self.headers.get('Host', 'localhost')}{self.path}"
-                answer = agent.call(self.command, url, list(self.headers.items()), body)
-            else:
-                answer = 404, [("Content-Type", "application/json")], b'{"message":"not found"}'
-            status, headers, out = answer
-            self.send_response(status)
-            for k, v in headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
+    def route(method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
+        path = target.split("?", 1)[0]
+        if method == "GET" and path == "/version":
+            return 200, [("Content-Type", "application/json")], b'{"version":"tessera"}'
+        if path == agent.route or path.startswith(agent.route + "/"):
+            host = dict((k.lower(), v) for k, v in headers).get("host", "localhost")
+            return agent.call(method, f"http://{host}{target}", headers, body)
+        return 404, [("Content-Type", "application/json")], b'{"message":"not found"}'
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _call
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return FrontDoor
+    return route
 
 
 def _exit(signum: int, _frame: FrameType | None) -> None:
@@ -195,10 +178,11 @@ def main(argv: list[str] | None = None) -> None:
     agent = Agent(a.dir.resolve(), a.app)
     agent.start()
     try:
-        with ThreadingHTTPServer((a.host, a.port), handler_class(agent)) as server:
-            server.daemon_threads = True
-            with contextlib.suppress(KeyboardInterrupt):
-                server.serve_forever()
+        with (
+            server(a.host, a.port, front_door(agent)) as httpd,
+            contextlib.suppress(KeyboardInterrupt),
+        ):
+            httpd.serve_forever()
     finally:
         agent.stop()
 

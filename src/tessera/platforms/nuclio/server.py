@@ -22,14 +22,16 @@ import queue
 import sys
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-Answer = tuple[int, list[tuple[str, str]], bytes]
+from tessera.platforms.httpserver import Reply, server
+
+Answer = Reply
 _SKIP = {"content-type", "content-length", "transfer-encoding", "connection"}
 
 
@@ -133,37 +135,13 @@ def _load(folder: Path, module_name: str) -> Any:
     return module
 
 
-def handler_class(processor: Processor) -> type[BaseHTTPRequestHandler]:
-    class Trigger(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out as two writes
-
-        def _call(self) -> None:
-            size = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(size) if size else b""
-            headers = {k: v for k, v in self.headers.items()}
-            status, out_headers, out = processor.call(
-                processor.event(self.command, self.path, headers, body)
-            )
-            self.send_response(status)
-            for k, v in out_headers:
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _call
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the processor does not log each request
-
-    return Trigger
-
-
 def serve(folder: Path, host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), handler_class(Processor(folder)))
-    server.daemon_threads = True
-    return server
+    processor = Processor(folder)
+
+    def route(method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
+        return processor.call(processor.event(method, path, dict(headers), body))
+
+    return server(host, port, route)
 
 
 def main(argv: list[str] | None = None) -> None:
