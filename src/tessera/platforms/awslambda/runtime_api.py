@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from tessera.platforms.asgi import Receive, Send, read_body, respond
+
 T = TypeVar("T")
 Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Answer = tuple[int, dict[str, str], bytes]
 TEXT = {"content-type": "text/plain; charset=utf-8"}
 PREFIX = "/2018-06-01/runtime"
@@ -183,18 +183,6 @@ def _status(status: int, kind: str, message: str) -> Answer:
     return status, {"content-type": "application/json"}, body
 
 
-async def read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            break
-        chunks.append(msg.get("body", b""))
-        if not msg.get("more_body"):
-            break
-    return b"".join(chunks)
-
-
 async def until_disconnect(work: Awaitable[T], receive: Receive) -> T | None:
     """`work`'s result, or None (and `work` cancelled) if the client disconnects first."""
     task = asyncio.ensure_future(work)
@@ -212,10 +200,3 @@ async def until_disconnect(work: Awaitable[T], receive: Receive) -> T | None:
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def respond(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
-    raw = [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

@@ -32,16 +32,13 @@ from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs
 
+from tessera.platforms.asgi import Receive, Send, read_body, respond
 from tessera.platforms.awslambda.runtime_api import (
     Answer,
     Invocation,
-    Receive,
     RuntimeAPI,
     Scope,
-    Send,
     plain,
-    read_body,
-    respond,
     until_disconnect,
 )
 from tessera.platforms.openwhisk.runtime import is_text

@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from tessera.functions.contract import Context
 from tessera.functions.invoke import adapter_logger, call_with_deadline, load_for_adapter
 from tessera.functions.loader import Handler
+from tessera.platforms.asgi import Receive, Send, read_body
 
 Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Function:
@@ -63,7 +62,7 @@ class Function:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         h = self.h
-        body = await _read_body(receive)
+        body = await read_body(receive)
         headers: dict[str, str] = {}
         for k, v in scope.get("headers") or []:
             key = k.decode("latin-1").lower()
@@ -91,18 +90,6 @@ class Function:
         raw_headers.append((b"content-length", str(len(out)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": out})
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            break
-        chunks.append(msg.get("body", b""))
-        if not msg.get("more_body"):
-            break
-    return b"".join(chunks)
 
 
 def make_new(

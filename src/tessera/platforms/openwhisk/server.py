@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tessera.platforms.asgi import read_body, respond
+
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -69,12 +71,7 @@ class ActionServer:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+        body = await read_body(receive)
         path = scope["path"]
         try:
             data = json.loads(body or b"{}")
@@ -87,18 +84,7 @@ class ActionServer:
                 status, out = self.run(data)
             else:
                 status, out = 404, {"error": f"no route {path}"}
-        raw = json.dumps(out).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(raw)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await respond(send, status, {"content-type": "application/json"}, json.dumps(out).encode())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from tessera.platforms.asgi import read_body, respond
 from tessera.platforms.ray.runtime import RayFunction, start_ray
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -25,23 +26,15 @@ class App:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            msg = await receive()
-            chunks.append(msg.get("body", b""))
-            if not msg.get("more_body"):
-                break
+        data = await read_body(receive)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         if scope["path"] == "/healthz":
             status, out_headers, body = 200, {"content-type": "text/plain"}, b"ok"
         else:
             status, out_headers, body, _ = await self.fn.invoke(
-                b"".join(chunks), headers.get("content-type"), headers
+                data, headers.get("content-type"), headers
             )
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out_headers.items()]
-        raw.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, status, out_headers, body)
 
 
 def main(argv: list[str] | None = None, code_dir: Path | None = None) -> None:
