@@ -178,3 +178,52 @@ def test_env_references_resolve_where_the_function_runs() -> None:
     import os
 
     assert launch.environ()["API"] == os.environ["HOME"]
+
+
+def test_the_container_serves_functions_only(tmp_path: Path) -> None:
+    """`--serve-only` (what the Deployment runs): no deploy/delete/logs/async on the Service."""
+    import asyncio
+
+    import httpx
+
+    from tessera.control.serve import running
+
+    fn = write_function(tmp_path / "src", "svc", HANDLER)
+
+    async def scenario() -> list[int]:
+        async with (
+            running(tmp_path / "home", functions=[fn], admin=False) as (_p, url),
+            httpx.AsyncClient(base_url=url, timeout=30) as c,
+        ):
+            return [
+                (await c.post("/function/svc", json={})).status_code,
+                (await c.get("/healthz")).status_code,
+                (await c.post("/system/functions", content=b"x")).status_code,
+                (await c.delete("/system/functions/svc")).status_code,
+                (await c.get("/system/logs/svc")).status_code,
+                (await c.post("/async-function/svc", json={})).status_code,
+                (await c.post("/function/svc", json={})).status_code,
+            ]
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 60)) == [200, 200, 403, 403, 403, 403, 200]
+    from tessera.functions.manifest import parse_manifest
+
+    assert "--serve-only" in serve_command(parse_manifest({"name": "s"}))
+
+
+def test_a_build_never_touches_the_function_folder_or_foreign_files(tmp_path: Path) -> None:
+    from tessera.core.errors import InputError
+
+    fn = write_function(tmp_path / "src", "keep", HANDLER)
+    for out in (fn, fn.parent, fn / "sub"):
+        with pytest.raises(InputError, match="outside the function folder"):
+            builder("gcf")(fn, out)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match="earlier build output"):
+        builder("gcf")(fn, foreign)
+    assert (fn / "main.py").is_file() and (foreign / "notes.txt").read_text() == "precious"
+    out = builder("gcf")(fn, tmp_path / "out")
+    assert builder("ray")(fn, out) == out  # an earlier build output is replaced
+    assert not (out / "main.py").exists() and (out / "ray_app.py").is_file()

@@ -36,6 +36,11 @@ def up(
     function: list[Path] = typer.Option(
         [], "--function", help="A function folder to deploy at start (repeatable)."
     ),
+    serve_only: bool = typer.Option(
+        False,
+        "--serve-only",
+        help="Serve /function/NAME, /healthz and /metrics only: no /system admin API, no async.",
+    ),
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
@@ -53,4 +58,4 @@ def up(
         load_function_dir(d)  # a bad folder fails here, in one line, before the gateway starts
     h = home_dir(home)
     err_console.print(f"tessera: home {h}, gateway http://{host}:{port}, autoscaler {cfg}")
-    serve(h, host, port, cfg, interval_s, function)
+    serve(h, host, port, cfg, interval_s, function, admin=not serve_only)

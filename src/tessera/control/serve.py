@@ -34,6 +34,7 @@ def build(
     interval_s: float = 2.0,
     use_template: bool = True,
     functions: list[Path] | None = None,
+    admin: bool = True,
 ) -> Platform:
     """The platform, its control loop and gateway; `functions` (folders) are deployed at start."""
     policy = create(autoscaler or {"kind": "kpa"})
@@ -57,7 +58,7 @@ def build(
         await control.stop()
         await platform.close()
 
-    gateway = Gateway(platform, lambda: list(control.decisions), [startup], [shutdown])
+    gateway = Gateway(platform, lambda: list(control.decisions), [startup], [shutdown], admin)
     return Platform(platform, control, gateway)
 
 
@@ -92,12 +93,13 @@ def serve(
     autoscaler: dict[str, Any] | None,
     interval_s: float = 2.0,
     functions: list[Path] | None = None,
+    admin: bool = True,
 ) -> None:
     """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    p = build(home, autoscaler, interval_s, functions=functions)
+    p = build(home, autoscaler, interval_s, functions=functions, admin=admin)
     uvicorn.Server(uvicorn_config(p.gateway, host, port)).run()
 
 
@@ -109,11 +111,13 @@ async def running(
     interval_s: float = 2.0,
     use_template: bool = True,
     host: str = "127.0.0.1",
+    functions: list[Path] | None = None,
+    admin: bool = True,
 ) -> AsyncIterator[tuple[Platform, str]]:
     """Run the platform inside the current event loop (tests, demo); yields (platform, URL)."""
     import uvicorn
 
-    p = build(home, autoscaler, interval_s, use_template)
+    p = build(home, autoscaler, interval_s, use_template, functions, admin)
     server = uvicorn.Server(uvicorn_config(p.gateway, host, port))
     task = asyncio.get_running_loop().create_task(server.serve())
     while not server.started:

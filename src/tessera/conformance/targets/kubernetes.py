@@ -39,9 +39,9 @@ def serve(out: Path, work: Path, name: str) -> Iterator[Invoke]:
     cmd = [sys.executable, "-m", "tessera.cli.main", *cmd[1:]]
 
     def ready(url: str) -> bool:
-        # the function is deployed before the control loop starts: listed = servable
-        r = httpx.get(f"{url}/system/functions", timeout=1)
-        return r.status_code == 200 and any(f["name"] == m.name for f in r.json())
+        # the function is deployed before the gateway answers: one function = servable
+        r = httpx.get(f"{url}/healthz", timeout=1)
+        return r.status_code == 200 and r.json().get("functions") == 1
 
     with served(cmd, ready, work / "kubernetes.log") as c:
         yield http_invoke(c, f"/function/{m.name}")

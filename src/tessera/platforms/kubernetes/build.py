@@ -50,6 +50,8 @@ def serve_command(
         json.dumps({"kind": "fixed", "replicas": workers}),
         "--function",
         code_dir,
+        # the Service is reachable from the cluster: no admin API (deploy, delete, logs) there
+        "--serve-only",
     ]
 
 

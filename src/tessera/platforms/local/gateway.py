@@ -105,8 +105,12 @@ class Gateway:
         decisions: Callable[[], list[tuple[float, str, int, str]]] = list,
         on_startup: list[Callable[[], Awaitable[None]]] | None = None,
         on_shutdown: list[Callable[[], Awaitable[None]]] | None = None,
+        admin: bool = True,
     ) -> None:
         self.p = platform
+        # serve-only (admin=False): /function/NAME, /healthz and /metrics; the /system API
+        # (deploy, delete, logs, resize) and async invocations (callback URLs) are off
+        self.admin = admin
         self.decisions = decisions
         self.on_startup = on_startup or []
         self.on_shutdown = on_shutdown or []
@@ -148,6 +152,8 @@ class Gateway:
                 await _text(send, 405, "use POST")
                 return
             await self._invoke(scope, path[10:], body, send)
+        elif not self.admin and (path.startswith(("/system/", "/async-function/"))):
+            await _text(send, 403, "this gateway serves functions only (the admin API is off)")
         elif path.startswith("/async-function/") and method == "POST":
             await self._enqueue(scope, path[16:], body, send)
         elif path.startswith("/system/"):
