@@ -123,3 +123,44 @@ def test_clients_over_the_socket_from_several_threads(tmp_path: Path, host: GpuH
         server.server_close()
     with pytest.raises(GpuHostError, match="unreachable"):
         HostClient(str(tmp_path / "none.sock")).call("metrics")
+
+
+def test_with_an_admin_token_a_function_can_touch_only_its_own_instance(tmp_path: Path) -> None:
+    """Every worker can reach the socket; the tokens keep tenants apart."""
+    import os
+    import stat
+
+    host = GpuHost(GpuWorker(SimulatedDevice(clock=FakeClock())), admin_token="admin-secret")
+    path = str(tmp_path / "gpu.sock")
+    server = serve(path, host)
+    try:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        admin = HostClient(path, token="admin-secret")
+        victim = admin.call("add", instance="victim", model="resnet50", sm_pct=24)["token"]
+        thief = admin.call("add", instance="thief", model="resnet50", sm_pct=24)["token"]
+        assert victim != thief
+        mine = InstanceClient(path, "thief", thief)
+        assert mine.infer(1)["sms"] == 32 and mine.info()["requests"] == 1
+        rogue = HostClient(path, token=thief)
+        for op, args in [
+            ("resize", {"instance": "victim", "quota_request": 0.01}),
+            ("resize", {"instance": "thief", "quota_request": 1.0}),
+            ("remove", {"instance": "victim"}),
+            ("add", {"instance": "more", "model": "resnet50"}),
+            ("infer", {"instance": "victim", "batch": 1}),
+            ("metrics", {}),
+        ]:
+            with pytest.raises(GpuHostError) as e:
+                rogue.call(op, **args)
+            assert e.value.field == "token", (op, e.value)
+        with pytest.raises(GpuHostError):
+            HostClient(path).call("infer", instance="victim", batch=1)  # no token at all
+        assert admin.call("metrics", instance="victim")["requests"] == 0  # untouched
+        admin.call("remove", instance="thief")
+        with pytest.raises(GpuHostError):  # a removed instance's token is dead
+            mine.infer(1)
+        for c in (admin, mine, rogue):
+            c.close()
+    finally:
+        server.shutdown()
+        server.server_close()

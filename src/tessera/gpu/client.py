@@ -28,6 +28,10 @@ SOCKET_ENV = "TESSERA_GPU_SOCKET"
 INSTANCE_ENV = "TESSERA_GPU_INSTANCE"
 """The worker's instance name on the host, in a GPU function's worker environment."""
 DEVICE_ENV = "TESSERA_GPU"
+TOKEN_ENV = "TESSERA_GPU_TOKEN"
+"""The worker's token for its own instance (issued by the host at `add`)."""
+ADMIN_TOKEN_ENV = "TESSERA_GPU_ADMIN_TOKEN"
+"""The platform's token, in the host process's environment only (never a worker's)."""
 """Which device the host drives: `sim`, `cuda` or `auto` (CUDA when a GPU is usable)."""
 
 MAX_LINE = 1 << 20
@@ -44,8 +48,14 @@ class GpuHostError(Exception):
 class HostClient:
     """Blocking requests to the host; safe to share between threads (a connection per thread)."""
 
-    def __init__(self, path: str | os.PathLike[str], timeout_s: float | None = 300.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        timeout_s: float | None = 300.0,
+        token: str | None = None,
+    ) -> None:
         self.path = os.fspath(path)
+        self.token = token
         self.timeout_s = timeout_s
         self._local = threading.local()
         self._open: set[socket.socket] = set()
@@ -78,7 +88,8 @@ class HostClient:
 
     def call(self, op: str, **args: Any) -> Any:
         """Send one request and return its result; raise `GpuHostError` with the host's reason."""
-        line = json.dumps({"op": op, **args}, separators=(",", ":")).encode() + b"\n"
+        request = {"op": op, **args, **({"token": self.token} if self.token else {})}
+        line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
         sock, reader = self._conn()
         try:
             sock.sendall(line)
@@ -112,15 +123,15 @@ class InstanceClient:
     the device check measures); tensors are not passed in or out yet.
     """
 
-    def __init__(self, socket_path: str, instance: str) -> None:
+    def __init__(self, socket_path: str, instance: str, token: str | None = None) -> None:
         self.instance = instance
-        self._client = HostClient(socket_path)
+        self._client = HostClient(socket_path, token=token)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> InstanceClient | None:
         """The client a worker's environment names, or None for a function without a GPU."""
         path, name = env.get(SOCKET_ENV), env.get(INSTANCE_ENV)
-        return cls(path, name) if path and name else None
+        return cls(path, name, env.get(TOKEN_ENV)) if path and name else None
 
     def infer(self, batch: int = 1) -> dict[str, Any]:
         """One batch: latency_ms, gpu_ms, queued_ms (waiting for quota), sms, quota, ..."""

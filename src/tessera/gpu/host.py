@@ -30,6 +30,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import signal
 import socketserver
 import sys
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.core.errors import InputError, require
-from tessera.gpu.client import DEVICE_ENV, MAX_LINE
+from tessera.gpu.client import ADMIN_TOKEN_ENV, DEVICE_ENV, MAX_LINE
 from tessera.gpu.device import Device, DeviceInfo, SimulatedDevice
 from tessera.gpu.gate import Quota
 from tessera.gpu.worker import GpuWorker
@@ -95,9 +96,17 @@ def _quota(current: Quota | None, request: float | None, limit: float | None) ->
 class GpuHost:
     """The host's requests on one worker, without a transport: `handle(request) -> reply`."""
 
-    def __init__(self, worker: GpuWorker, kind: str = "simulated") -> None:
+    def __init__(
+        self, worker: GpuWorker, kind: str = "simulated", admin_token: str | None = None
+    ) -> None:
         self.worker = worker
         self.kind = kind
+        # With an admin token, only its holder (the platform) may add, remove, resize or read
+        # every instance's metrics; a function's worker holds its own instance's token, good
+        # for `infer` and `metrics` of that instance only. Without one (in-process use, tests)
+        # every request is allowed.
+        self.admin_token = admin_token
+        self._tokens: dict[str, str] = {}
         self._asked: dict[str, Quota] = {}
         """The latest quota asked per instance (the gate's takes effect at the next window)."""
         self._ops: dict[str, Callable[..., Any]] = {
@@ -112,7 +121,10 @@ class GpuHost:
         if not isinstance(request, dict) or request.get("op") not in self._ops:
             got = request.get("op") if isinstance(request, dict) else request
             return {"ok": False, "error": f"op: got {got!r}; accepted: {sorted(self._ops)}"}
-        args = {k: v for k, v in request.items() if k != "op"}
+        args = {k: v for k, v in request.items() if k not in ("op", "token")}
+        denied = self._denied(request["op"], args.get("instance"), request.get("token"))
+        if denied:
+            return {"ok": False, "error": denied, "field": "token"}
         try:
             return {"ok": True, "result": self._ops[request["op"]](**args)}
         except InputError as e:
@@ -121,6 +133,16 @@ class GpuHost:
             return {"ok": False, "error": f"{request['op']}: {e}"}
         except Exception as e:
             return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+
+    def _denied(self, op: str, instance: Any, token: Any) -> str | None:
+        if self.admin_token is None or secrets.compare_digest(str(token), self.admin_token):
+            return None
+        if op in ("infer", "metrics") and isinstance(instance, str):
+            own = self._tokens.get(instance)
+            if own is not None and secrets.compare_digest(str(token), own):
+                return None
+            return f"{op}: not allowed for instance {instance!r} with this token"
+        return f"{op}: only the platform may do this"
 
     # -- the operations -----------------------------------------------------------------
     def device(self) -> dict[str, Any]:
@@ -155,7 +177,8 @@ class GpuHost:
             asked = f"{sm_pct:g}% ({sms} of {info.total_sms} SMs)"
             raise InputError("sm_pct", asked, e.accepted) from None
         self._asked[instance] = self.worker.metrics(instance).quota
-        return {**self.describe(instance), "requested_sm_pct": sm_pct}
+        self._tokens[instance] = token = secrets.token_hex(16)
+        return {**self.describe(instance), "requested_sm_pct": sm_pct, "token": token}
 
     def remove(self, instance: str) -> dict[str, Any]:
         """Remove `instance`; removing one that is not there is not an error (retries, races)."""
@@ -163,6 +186,7 @@ class GpuHost:
             return {"instance": instance, "removed": False}
         self.worker.remove(instance)
         self._asked.pop(instance, None)
+        self._tokens.pop(instance, None)
         return {"instance": instance, "removed": True}
 
     def resize(
@@ -269,8 +293,11 @@ def serve(path: str, host: GpuHost) -> _Server:
     """Listen on `path` (a stale socket file is replaced) in a background thread."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    server = _Server(path, _Handler)
-    os.chmod(path, 0o600)
+    old = os.umask(0o177)  # the socket is born 0600: no window at wider permissions
+    try:
+        server = _Server(path, _Handler)
+    finally:
+        os.umask(old)
     server.host = host
     threading.Thread(target=server.serve_forever, name="gpu-host", daemon=True).start()
     return server
@@ -289,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"gpu host: no {args.device} device: {type(e).__name__}: {e}", file=sys.stderr)
         sys.exit(1)
     worker = GpuWorker(device, mem_budget_mib=args.mem_budget_mib)
-    host = GpuHost(worker, kind)
+    host = GpuHost(worker, kind, os.environ.pop(ADMIN_TOKEN_ENV, None) or None)
     server = serve(args.socket, host)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

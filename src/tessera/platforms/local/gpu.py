@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -33,7 +34,15 @@ from tempfile import gettempdir
 from typing import Any
 
 from tessera.core.errors import require
-from tessera.gpu.client import DEVICE_ENV, INSTANCE_ENV, SOCKET_ENV, GpuHostError, HostClient
+from tessera.gpu.client import (
+    ADMIN_TOKEN_ENV,
+    DEVICE_ENV,
+    INSTANCE_ENV,
+    SOCKET_ENV,
+    TOKEN_ENV,
+    GpuHostError,
+    HostClient,
+)
 from tessera.gpu.host import DEVICES
 from tessera.platforms.local.instances import StartFailed
 
@@ -107,6 +116,7 @@ class GpuHostProcess:
         self.info: dict[str, Any] = {}
         self.closed = False
         self._lock = asyncio.Lock()
+        self._admin_token = secrets.token_hex(16)  # the host obeys add/remove/resize from us only
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -126,7 +136,7 @@ class GpuHostProcess:
     async def _start(self) -> HostClient:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         src = str(Path(__file__).resolve().parents[3])
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", ADMIN_TOKEN_ENV: self._admin_token}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "tessera.gpu.host", "--socket", str(self.socket_path)]
         cmd += ["--device", self.device, "--owner", str(self.home.resolve())]
@@ -153,7 +163,7 @@ class GpuHostProcess:
             self._stop_now()
             raise StartFailed(f"GPU host did not start: {_tail(self.log_path)}")
         self.info = ready.get("device") or {}
-        self.client = HostClient(self.socket_path)
+        self.client = HostClient(self.socket_path, token=self._admin_token)
         log.info("GPU host %d up on %s", proc.pid, self.info.get("name"))
         return self.client
 
@@ -234,14 +244,15 @@ class GpuPlacement:
                 self.host.call("add", instance=name, **self.share.host_args())
             )
             try:
-                await asyncio.shield(add)
+                added = await asyncio.shield(add)
             except GpuHostError as e:
                 raise StartFailed(f"GPU share refused: {e}") from None
             except asyncio.CancelledError:  # the pool closed meanwhile: undo the add when it lands
                 add.add_done_callback(lambda f: self._undo(f, name))
                 raise
             self.instances.add(name)
-        return name, {SOCKET_ENV: str(self.host.socket_path), INSTANCE_ENV: name}
+        env = {SOCKET_ENV: str(self.host.socket_path), INSTANCE_ENV: name}
+        return name, {**env, TOKEN_ENV: str(added.get("token", ""))}
 
     def _undo(self, add: asyncio.Future[Any], name: str) -> None:
         if add.cancelled() or add.exception() is not None:
