@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +88,21 @@ def test_a_timed_out_call_kills_its_actor_and_a_fresh_one_serves(
         fn.close()
     assert (status, after_status) == (504, 200)
     assert after["x2"] == 4 and after["pid"] != before["pid"]  # a new instance
+
+
+def test_a_fan_out_is_bounded_by_the_timeout(tmp_path: Path, ray_instance: None) -> None:
+    from tessera.platforms.ray.runtime import RayFunction
+
+    d = write_function(tmp_path, "slowmap", HANDLER, scale={"min": 0, "max": 2}, timeout_s=1)
+    fn = RayFunction(d)
+    try:
+        events = [b'{"x": 1}', b'{"sleep": 30}', b'{"x": 3}']  # the slow one is on actor 1
+        t0 = time.monotonic()
+        answers = fn.map(events)
+        assert time.monotonic() - t0 < 10
+        assert [a[0] for a in answers] == [200, 504, 200]
+        assert json.loads(answers[2][2])["x2"] == 6
+        again = fn.map([b'{"x": 5}', b'{"x": 6}'])  # the stuck actor was replaced
+        assert [json.loads(a[2])["x2"] for a in again] == [10, 12]
+    finally:
+        fn.close()

@@ -94,16 +94,33 @@ class RayFunction:
             self.in_flight[i] -= 1
 
     def map(self, events: list[bytes], content_type: str = "application/json") -> list[Answer]:
-        """Fan `events` out over the actors (round robin) and gather the answers in order."""
+        """Fan `events` out over the actors (round robin) and gather the answers in order.
+
+        The whole fan-out has the function's timeout: calls still running then are answered
+        504 and their actors replaced, as `invoke` does for one call.
+        """
         import ray
 
-        deadline = time.time() + self.manifest.timeout_s
+        timeout = self.manifest.timeout_s
+        deadline = time.time() + timeout
+        slots = [k % len(self.actors) for k in range(len(events))]
         refs = [
-            self.actors[k % len(self.actors)].call.remote(e, content_type, {}, deadline)
-            for k, e in enumerate(events)
+            self.actors[i].call.remote(e, content_type, {}, deadline)
+            for i, e in zip(slots, events, strict=True)
         ]
-        answers: list[Answer] = ray.get(refs)
-        return answers
+        _done, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout)
+        late = set(pending)
+        for i in sorted({i for i, r in zip(slots, refs, strict=True) if r in late}):
+            ray.kill(self.actors[i], no_restart=True)
+            self.actors[i] = self._actor.remote(*self._args)
+        error = f"handler timed out after {timeout:g}s; instance killed"
+        timed_out: Answer = (
+            504,
+            {"content-type": "text/plain; charset=utf-8"},
+            error.encode(),
+            error,
+        )
+        return [timed_out if r in late else ray.get(r) for r in refs]
 
     def close(self) -> None:
         import ray
