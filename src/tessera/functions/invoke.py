@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import queue
 import sys
 import threading
@@ -30,14 +31,35 @@ def call_handler(
         return 500, {"content-type": "text/plain; charset=utf-8"}, error.encode(), error
 
 
+MAX_RUNAWAY = int(os.environ.get("TESSERA_MAX_RUNAWAY", "4"))
+"""Handlers still running past their deadline that one process tolerates."""
+
+
+def _restart_process() -> None:
+    """What a platform does with an instance whose handlers do not stop: end it, so the
+    platform starts a fresh one (Lambda, OpenWhisk and the local platform kill it at once)."""
+    logging.getLogger("tessera.fn").critical(
+        "%d handlers are still running past their deadline: exiting so the platform "
+        "replaces this instance",
+        _RUNNERS.runaway,
+    )
+    threading.Timer(0.5, os._exit, (70,)).start()  # after the 504 has gone out
+
+
 class _Runners:
     """Daemon threads that run handlers for adapters, so a caller can stop waiting at the
-    deadline; a thread stuck in a runaway handler never blocks the process from exiting."""
+    deadline; a thread stuck in a runaway handler never blocks the process from exiting.
+
+    Python cannot kill a thread: each runaway handler keeps its thread (and whatever it
+    spins on). Past `MAX_RUNAWAY` of them `on_overload` runs, by default ending the process.
+    """
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._idle = 0
         self._lock = threading.Lock()
+        self.runaway = 0
+        self.on_overload: Callable[[], None] = _restart_process
 
     def submit(self, job: Callable[[], None]) -> None:
         with self._lock:
@@ -53,6 +75,25 @@ class _Runners:
             with self._lock:
                 self._idle += 1
 
+    def late(self, done: threading.Event, late: threading.Event) -> bool:
+        """At the deadline: False if the handler has just returned after all; else count its
+        thread as runaway (until it returns) and call `on_overload` past the limit."""
+        with self._lock:
+            if done.is_set():
+                return False
+            late.set()
+            self.runaway += 1
+            over = self.runaway > MAX_RUNAWAY
+        if over:
+            self.on_overload()
+        return True
+
+    def finished(self, done: threading.Event, late: threading.Event) -> None:
+        with self._lock:
+            done.set()
+            if late.is_set():
+                self.runaway -= 1
+
 
 _RUNNERS = _Runners()
 
@@ -67,15 +108,16 @@ def call_with_deadline(
     runaway handler keeps its thread until it returns; the caller is answered on time.
     """
     done = threading.Event()
+    late = threading.Event()
     result: list[tuple[int, dict[str, str], bytes, str]] = []
 
     def job() -> None:
         result.append(call_handler(h, ctx, body, content_type))
-        done.set()
+        _RUNNERS.finished(done, late)
 
     budget = max(0.0, ctx.remaining_s())
     _RUNNERS.submit(job)
-    if done.wait(budget):
+    if done.wait(budget) or not _RUNNERS.late(done, late):
         return result[0]
     error = f"handler timed out after {budget:.3g}s"
     ctx.logger.error("invocation %s: %s", ctx.invocation_id, error)
