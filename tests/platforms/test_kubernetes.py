@@ -227,3 +227,16 @@ def test_a_build_never_touches_the_function_folder_or_foreign_files(tmp_path: Pa
     out = builder("gcf")(fn, tmp_path / "out")
     assert builder("ray")(fn, out) == out  # an earlier build output is replaced
     assert not (out / "main.py").exists() and (out / "ray_app.py").is_file()
+
+
+def test_lambda_deploy_resolves_env_references_from_the_deployer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.platforms.deploy import NotDeployable, _lambda_env
+
+    fn = write_function(tmp_path, "l", HANDLER, env={"MODE": "fast", "KEY": "${DEPLOY_KEY}"})
+    monkeypatch.delenv("DEPLOY_KEY", raising=False)
+    with pytest.raises(NotDeployable, match="KEY refer to variables not set"):
+        _lambda_env(fn)
+    monkeypatch.setenv("DEPLOY_KEY", "k1")
+    assert _lambda_env(fn) == {"MODE": "fast", "KEY": "k1"}

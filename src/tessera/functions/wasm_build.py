@@ -32,7 +32,7 @@ def sources(d: Path) -> list[Path]:
 
 def is_stale(d: Path, handler: str) -> bool:
     """True when the folder has C sources and its module is missing or older than one."""
-    d = Path(d).resolve()  # the compiler runs in `d`: relative paths would point elsewhere
+    d = Path(d)
     src = sources(d)
     if not src:
         return False
@@ -40,7 +40,8 @@ def is_stale(d: Path, handler: str) -> bool:
     if not out.is_file():
         return True
     built = out.stat().st_mtime
-    return any(p.stat().st_mtime > built for p in src)
+    # a local header changes the module too
+    return any(p.stat().st_mtime > built for p in [*src, *d.glob("*.h")])
 
 
 def _command(src: list[Path], out: Path, export: str) -> list[str]:
@@ -66,6 +67,7 @@ def build_wasm(d: Path, handler: str = "main.handle", cache_dir: Path | None = N
     previous one in place. With `cache_dir`, a module already built from the same
     sources and flags is copied from there instead of compiled again.
     """
+    d = Path(d).resolve()  # the compiler runs in `d`: relative paths would point elsewhere
     d = Path(d).resolve()  # the compiler runs in `d`: relative paths would point elsewhere
     src = sources(d)
     if not src:
@@ -93,13 +95,20 @@ def build_wasm(d: Path, handler: str = "main.handle", cache_dir: Path | None = N
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".wasm", dir=out.parent)
     os.close(fd)
     try:
-        proc = subprocess.run(
-            _command(src, Path(tmp), export),
-            capture_output=True,
-            text=True,
-            timeout=COMPILE_TIMEOUT_S,
-            cwd=d,
-        )
+        try:
+            proc = subprocess.run(
+                _command(src, Path(tmp), export),
+                capture_output=True,
+                text=True,
+                timeout=COMPILE_TIMEOUT_S,
+                cwd=d,
+            )
+        except subprocess.TimeoutExpired:
+            raise InputError(
+                ", ".join(p.name for p in src),
+                f"still compiling after {COMPILE_TIMEOUT_S:g}s",
+                "C that zig cc compiles in time (the first build also builds zig's libc: retry)",
+            ) from None
         if proc.returncode != 0:
             raise InputError(
                 ", ".join(p.name for p in src),

@@ -81,7 +81,22 @@ def apply_objects(
     return done
 
 
-def _lambda(out: Path) -> list[Applied]:
+def _lambda_env(fn_dir: Path) -> dict[str, str]:
+    """function.yaml's env for the deployed function: `${VAR}` references are resolved from
+    the deployer's environment here (Lambda stores values); an unset one stops the deploy."""
+    from tessera.functions.manifest import load_function_dir, resolve_env
+
+    env = load_function_dir(fn_dir).env
+    values = resolve_env(env, os.environ)
+    missing = sorted(set(env) - set(values))
+    if missing:
+        raise NotDeployable(
+            f"env {', '.join(missing)} refer to variables not set here: export them first"
+        )
+    return values
+
+
+def _lambda(out: Path, env: dict[str, str]) -> list[Applied]:
     try:
         import boto3
     except ImportError:
@@ -97,11 +112,14 @@ def _lambda(out: Path) -> list[Applied]:
     import yaml
 
     template = yaml.safe_load((out / "template.yaml").read_text())
-    (logical, fn), *_ = (
+    functions = [
         (k, v)
-        for k, v in template["Resources"].items()
+        for k, v in (template.get("Resources") or {}).items()
         if v.get("Type") == "AWS::Serverless::Function"
-    )
+    ]
+    if not functions:
+        raise NotDeployable(f"{out / 'template.yaml'} has no AWS::Serverless::Function")
+    logical, fn = functions[0]
     props = fn["Properties"]
     name = props.get("FunctionName", logical)
     zips = sorted(out.glob("*.zip"))
@@ -109,6 +127,13 @@ def _lambda(out: Path) -> list[Applied]:
         raise NotDeployable(f"no deployment zip in {out}")
     client = session.client("lambda")
     code = zips[0].read_bytes()
+    config = {
+        "Handler": props["Handler"],
+        "Runtime": props.get("Runtime", "python3.11"),
+        "Timeout": int(props.get("Timeout", 30)),
+        "MemorySize": int(props.get("MemorySize", 256)),
+        "Environment": {"Variables": env},
+    }
     try:
         client.update_function_code(FunctionName=name, ZipFile=code)
     except client.exceptions.ResourceNotFoundException:
@@ -118,16 +143,17 @@ def _lambda(out: Path) -> list[Applied]:
                 f"{name} does not exist yet and creating it needs an execution role: "
                 "set TESSERA_LAMBDA_ROLE=arn:aws:iam::ACCOUNT:role/NAME (or use sam deploy)"
             ) from None
-        client.create_function(
+        client.create_function(FunctionName=name, Role=role, Code={"ZipFile": code}, **config)
+    else:  # the code is in; now handler, runtime, limits and env as the build says
+        client.get_waiter("function_updated_v2").wait(FunctionName=name)
+        client.update_function_configuration(FunctionName=name, **config)
+    if "ReservedConcurrentExecutions" in props:
+        client.put_function_concurrency(
             FunctionName=name,
-            Runtime=props.get("Runtime", "python3.11"),
-            Handler=props["Handler"],
-            Role=role,
-            Code={"ZipFile": code},
-            Timeout=int(props.get("Timeout", 30)),
-            MemorySize=int(props.get("MemorySize", 256)),
+            ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]),
         )
-    return [Applied("AWS::Lambda::Function", name, None)]
+    # the template's HttpApi route is an API Gateway resource: `sam deploy` creates it
+    return [Applied("AWS::Lambda::Function (no HTTP API: sam deploy adds it)", name, None)]
 
 
 def deploy(
@@ -147,5 +173,5 @@ def deploy(
 
             return apply_objects([doc for _, doc in kubernetes_docs(out)], context)
         if platform == "awslambda":
-            return _lambda(out)
+            return _lambda(out, _lambda_env(fn_dir))
     raise NotDeployable(f"no deployer for {platform}")

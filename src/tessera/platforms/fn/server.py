@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     signal.signal(signal.SIGTERM, _exit)
     agent = Agent(a.dir.resolve(), a.app)
-    agent.start()
     try:
+        agent.start()  # inside the try: a SIGTERM while the FDK starts still stops it
         with (
             server(a.host, a.port, front_door(agent)) as httpd,
             contextlib.suppress(KeyboardInterrupt),
