@@ -23,14 +23,14 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from hashlib import sha1
 from pathlib import Path
-from tempfile import gettempdir
 from typing import Any
 
 from tessera.core.errors import require
@@ -95,11 +95,10 @@ class GpuShareSpec:
         )
 
 
-def socket_path(home: Path) -> Path:
+def socket_path(home: Path) -> Path | None:
+    """`HOME/gpu.sock`, or None when that path is too long for a unix socket."""
     p = home.resolve() / "gpu.sock"
-    if len(str(p)) <= SOCKET_MAX:
-        return p
-    return Path(gettempdir()) / f"tessera-gpu-{sha1(str(p).encode()).hexdigest()[:16]}.sock"
+    return p if len(str(p)) <= SOCKET_MAX else None
 
 
 class GpuHostProcess:
@@ -109,7 +108,14 @@ class GpuHostProcess:
         self.home = home
         self.device = device or os.environ.get(DEVICE_ENV, "auto")
         require(self.device in DEVICES, DEVICE_ENV, self.device, "one of " + ", ".join(DEVICES))
-        self.socket_path = socket_path(home)
+        # a home too deep for a socket path: a private (0700) folder of our own instead,
+        # never a guessable name in the shared temp folder
+        path = socket_path(home)
+        self._private: str | None = None
+        if path is None:
+            self._private = tempfile.mkdtemp(prefix="tessera-gpu-")
+            path = Path(self._private) / "gpu.sock"
+        self.socket_path = path
         self.log_path = home / "logs" / "gpu-host.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.client: HostClient | None = None
@@ -200,6 +206,8 @@ class GpuHostProcess:
             self._stop_now()
         if proc is not None:
             await asyncio.to_thread(_reap, proc)
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
 
 
 def _reap(proc: subprocess.Popen[bytes], grace_s: float = 8.0) -> None:
