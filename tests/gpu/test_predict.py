@@ -20,6 +20,7 @@ from tessera.core.data import find
 from tessera.core.errors import InputError
 from tessera.gpu.predict import Predictor
 from tessera.gpu.profiles import PROFILE_COLUMNS, ProfileRow, ProfileTable, load_profiles
+from tessera.gpu.surface import borrow_residuals
 
 SMS = [5.0 * i for i in range(1, 21)]
 QUOTAS = [10.0 * i for i in range(1, 11)]
@@ -279,3 +280,25 @@ def test_model_without_features_falls_back() -> None:
     got = p.predict_many(qs)
     p.structural = False
     assert got.tolist() == p.predict_many(qs).tolist()
+
+
+def test_missing_cell_borrows_robustly_from_axis_neighbours() -> None:
+    res = np.full((3, 6, 6), np.nan)
+    # Along SM and quota through the hole at (1, 2, 2): 0.04 around it, one outlier at 0.5.
+    res[1, :, 2] = 0.04
+    res[1, 2, :] = 0.04
+    res[1, 1, 2] = 0.5
+    res[1, 2, 2] = np.nan
+    res[0, 2, 2] = res[2, 2, 2] = 0.04
+    got = borrow_residuals(res)
+    assert got[1, 2, 2] == pytest.approx(0.04, abs=0.01)  # the outlier barely moves it
+    # A cell two steps from measured ones along an axis borrows them; none anywhere: 0.
+    lone = np.full((1, 5, 5), np.nan)
+    lone[0, 0, 2] = lone[0, 4, 2] = 0.1
+    assert borrow_residuals(lone)[0, 2, 2] == pytest.approx(0.1)
+    assert borrow_residuals(lone)[0, 2, 0] == 0.0
+    # Diagonal cells do not lend.
+    diag = np.full((1, 3, 3), np.nan)
+    diag[0, 0, 0] = 0.3
+    assert borrow_residuals(diag)[0, 1, 1] == 0.0
+    assert np.all(np.isfinite(got))
