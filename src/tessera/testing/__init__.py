@@ -6,5 +6,13 @@ from tessera.testing.conformance import (
     check_autoscaler,
     forbid_impurity,
 )
+from tessera.testing.gpu import check_gpu_policy, gpu_snapshots
 
-__all__ = ["ConformanceError", "autoscaler_snapshots", "check_autoscaler", "forbid_impurity"]
+__all__ = [
+    "ConformanceError",
+    "autoscaler_snapshots",
+    "check_autoscaler",
+    "check_gpu_policy",
+    "forbid_impurity",
+    "gpu_snapshots",
+]

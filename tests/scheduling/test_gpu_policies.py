@@ -1,0 +1,343 @@
+"""GPU policies on hand-built snapshots: kserve-kpa, fast-gshare (+ MaxRects), has-gpu."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tessera.core.gpu_policy import (
+    GpuFunctionView,
+    GpuInstanceView,
+    GpuSnapshot,
+    GpuView,
+    is_new_gpu,
+)
+from tessera.core.policy import InstanceState
+from tessera.gpu.latency import h200_latency_ms
+from tessera.scheduling.gpu import GPU_POLICIES, FastGShare, HasGpu, KserveKpa, create
+from tessera.scheduling.gpu.base import grid
+from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
+from tessera.scheduling.gpu.maxrects import MaxRects, Rect
+from tessera.testing.gpu import check_gpu_policy, gpu_snapshots
+
+
+def linear_ms(model: str, batch: int, sm_pct: float, quota_pct: float) -> float:
+    """10 ms per request on a whole GPU, inversely proportional to SMs and quota."""
+    return 10.0 * batch * (100.0 / sm_pct) * (100.0 / quota_pct)
+
+
+def sublinear_ms(model: str, batch: int, sm_pct: float, quota_pct: float) -> float:
+    """SMs help less than linearly, with a fixed overhead: the efficient slice is not obvious."""
+    return (2.0 + 8.0 * (100.0 / sm_pct) ** 0.6 * batch**0.8) * (100.0 / quota_pct) ** 1.1
+
+
+def fn(
+    name: str = "f",
+    rate: float = 0.0,
+    instances: tuple[GpuInstanceView, ...] = (),
+    slo_ms: float = 1000.0,
+    model: str = "resnet50",
+    concurrency: tuple[float, ...] = (),
+) -> GpuFunctionView:
+    return GpuFunctionView(name, model, slo_ms, instances, (rate,) * 10, concurrency, bucket_s=1.0)
+
+
+def snap(
+    *fns: GpuFunctionView, gpus: int = 1, now_s: float = 100.0, state: object = None
+) -> GpuSnapshot:
+    return GpuSnapshot(
+        now_s,
+        {f"gpu-{g}": GpuView(f"gpu-{g}") for g in range(gpus)},
+        {f.name: f for f in fns},
+        state,
+        {"latency_ms": linear_ms},
+    )
+
+
+# -- every policy ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", GPU_POLICIES.names())
+def test_registered_gpu_policies_conform(name: str) -> None:
+    assert len(check_gpu_policy(GPU_POLICIES.create(name))) == len(gpu_snapshots())
+
+
+@pytest.mark.parametrize("name", ["kserve-kpa", "fast-gshare", "has-gpu"])
+def test_policies_are_registered_and_built_from_config(name: str) -> None:
+    assert create({"kind": name}).name == name
+
+
+@pytest.mark.parametrize("name", GPU_POLICIES.names())
+def test_same_snapshot_same_decisions(name: str) -> None:
+    s = snap(fn("a", 40.0), fn("b", 3.0), gpus=2)
+    assert GPU_POLICIES.create(name).decide(s) == GPU_POLICIES.create(name).decide(s)
+
+
+# -- kserve-kpa --------------------------------------------------------------------------
+
+
+def test_kserve_uses_whole_gpus_min_one() -> None:
+    d = KserveKpa().decide(snap(fn("f", 0.0), gpus=2)).decisions[0]
+    assert len(d.instances) == 1
+    assert all(p.sm_pct == 100 and p.quota_pct == 100 for p in d.instances)
+    assert d.instances[0].gpu_id == "gpu-0"
+
+
+def test_kserve_caps_at_two_replicas_and_keeps_held_gpu() -> None:
+    held = GpuInstanceView(7, "gpu-1", 100.0, 100.0)
+    d = (
+        KserveKpa()
+        .decide(snap(fn("f", 1e4, (held,), concurrency=(50.0,) * 60), gpus=2))
+        .decisions[0]
+    )
+    assert len(d.instances) == 2
+    assert d.instances[0].instance_id == 7 and d.instances[0].gpu_id == "gpu-1"
+    assert d.instances[1].gpu_id == "gpu-0" and d.instances[1].instance_id is None
+    assert "bounded to [1, 2]" in d.reason
+
+
+def test_kserve_new_gpus_when_none_free() -> None:
+    d = KserveKpa().decide(snap(fn("f", 0.0, concurrency=(50.0,)), gpus=0)).decisions[0]
+    assert [p.gpu_id for p in d.instances] == ["new:0", "new:1"]
+
+
+# -- fast-gshare -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("latency", [linear_ms, sublinear_ms, h200_latency_ms])
+@pytest.mark.parametrize("slo_ms", [3.0, 10.0, 40.0, 200.0])
+def test_fast_gshare_picks_cheapest_config_meeting_slo(latency: object, slo_ms: float) -> None:
+    policy = FastGShare(latency_ms=latency)  # type: ignore[arg-type]
+    f = fn("f", 1.0, slo_ms=slo_ms)
+    cfg, _ = policy.choose(policy.latency_ms, f)  # type: ignore[arg-type]
+    feasible = []
+    for sm in grid(10.0):
+        for q in grid(10.0):
+            ms = latency(f.model, 1, sm, q)  # type: ignore[operator]
+            if ms <= slo_ms:
+                feasible.append((sm * q / (1000.0 / ms), sm, q))
+    if not feasible:
+        assert (cfg.sm_pct, cfg.quota_pct) == (100.0, 100.0)
+        return
+    assert cfg.latency_ms <= slo_ms
+    best = min(c for c, _, _ in feasible)
+    assert cfg.area_per_rps == pytest.approx(best, rel=1e-6)
+
+
+def test_fast_gshare_scales_horizontally_only() -> None:
+    policy = FastGShare()
+    f = fn("f", 95.0, slo_ms=100.0)
+    cfg, _ = policy.choose(linear_ms, f)
+    d = policy.decide(snap(f, gpus=1)).decisions[0]
+    assert len(d.instances) == math.ceil(95.0 / cfg.rps)
+    assert {(p.sm_pct, p.quota_pct, p.batch) for p in d.instances} == {
+        (cfg.sm_pct, cfg.quota_pct, cfg.batch)
+    }
+    assert "replica" in d.reason and "cheapest" in d.reason
+
+
+def test_fast_gshare_keeps_matching_and_replaces_others() -> None:
+    policy = FastGShare()
+    cfg, _ = policy.choose(linear_ms, fn("f", slo_ms=100.0))
+    same = GpuInstanceView(3, "gpu-0", cfg.sm_pct, cfg.quota_pct)
+    other = GpuInstanceView(4, "gpu-0", 100.0, 50.0)
+    d = policy.decide(snap(fn("f", 0.1, (same, other), slo_ms=100.0))).decisions[0]
+    assert [p.instance_id for p in d.instances] == [3]
+
+
+def _no_overlap(rects: list[Rect]) -> None:
+    for r in rects:
+        assert r.x >= -1e-9 and r.y >= -1e-9 and r.right <= 100 + 1e-9 and r.top <= 100 + 1e-9
+    for i, a in enumerate(rects):
+        for b in rects[i + 1 :]:
+            assert not a.overlaps(b), (a, b)
+
+
+sizes = st.tuples(st.integers(1, 10), st.integers(1, 10)).map(lambda t: (10.0 * t[0], 10.0 * t[1]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(sizes, max_size=30))
+def test_maxrects_never_overlaps_or_overfills(items: list[tuple[float, float]]) -> None:
+    packer = MaxRects()
+    for w, h in items:
+        placed = packer.place(w, h)
+        if placed is None:
+            # nothing fits: then no free rectangle is large enough
+            assert all(f.w < w - 1e-9 or f.h < h - 1e-9 for f in packer.free)
+            continue
+        packer = placed[0]
+        _no_overlap(list(packer.used))
+        for f in packer.free:  # free space is free
+            assert not any(f.overlaps(u) for u in packer.used)
+    assert packer.used_area <= 1.0 + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.0, 400.0), st.sampled_from([5.0, 20.0, 100.0])),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_fast_gshare_placement_never_overfills_a_gpu(loads: list[tuple[float, float]]) -> None:
+    fns = [fn(f"f{k}", rate, slo_ms=slo) for k, (rate, slo) in enumerate(loads)]
+    result = FastGShare().decide(snap(*fns, gpus=2))
+    by_gpu: dict[str, list[Rect]] = {}
+    for d in result.decisions:
+        for p in d.instances:
+            assert p.sm_offset_pct is not None and p.quota_offset_pct is not None
+            r = Rect(p.sm_offset_pct, p.quota_offset_pct, p.sm_pct, p.quota_pct)
+            by_gpu.setdefault(p.gpu_id, []).append(r)
+    for rects in by_gpu.values():
+        _no_overlap(rects)
+        assert sum(r.w * r.h for r in rects) <= 100 * 100 + 1e-6
+
+
+# -- has-gpu -----------------------------------------------------------------------------
+
+
+def test_kalman_converges_on_constant_rate() -> None:
+    st_: KalmanState | None = None
+    for k in range(60):
+        st_ = kalman_step(st_, 0.0 if k == 0 else 12.0, 2.0 * k, 1.0, 4.0)
+    assert st_ is not None and st_.rate_rps == pytest.approx(12.0, abs=1e-3)
+
+
+def test_has_gpu_filter_converges_through_decide() -> None:
+    policy = HasGpu()
+    inst = GpuInstanceView(1, "gpu-0", 50.0, 50.0)
+    state: object = None
+    for k in range(40):
+        rate = 3.0 if k < 5 else 8.0
+        r = policy.decide(snap(fn("f", rate, (inst,)), now_s=2.0 * k, state=state))
+        state = r.state
+    assert isinstance(state, dict)
+    assert state["f"].rate_rps == pytest.approx(8.0, abs=0.05)
+
+
+def test_has_gpu_updates_prediction_only_every_interval() -> None:
+    policy = HasGpu()
+    inst = GpuInstanceView(1, "gpu-0", 50.0, 50.0)
+    first = policy.decide(snap(fn("f", 3.0, (inst,)), now_s=10.0))
+    second = policy.decide(snap(fn("f", 9.0, (inst,)), now_s=11.0, state=first.state))
+    assert second.state["f"].rate_rps == first.state["f"].rate_rps
+
+
+def test_has_gpu_scales_vertically_first() -> None:
+    # linear_ms: instance (50%, 30%) serves 15 rps; 16 rps predicted > 0.9 x 15
+    inst = GpuInstanceView(1, "gpu-0", 50.0, 30.0)
+    d = HasGpu().decide(snap(fn("f", 16.0, (inst,)), gpus=2)).decisions[0]
+    assert len(d.instances) == 1
+    assert d.instances[0].instance_id == 1 and d.instances[0].quota_pct == 40.0
+    assert "rate 16.0 rps predicted > 0.9 x capacity 15.0: quota 30% -> 40%" in d.reason
+
+
+def test_has_gpu_then_horizontally_on_least_occupied_gpu() -> None:
+    # the row on gpu-0 is full (100% quota): no vertical room, add on empty gpu-1
+    inst = GpuInstanceView(1, "gpu-0", 50.0, 100.0)
+    d = HasGpu().decide(snap(fn("f", 60.0, (inst,)), gpus=2)).decisions[0]
+    assert len(d.instances) == 2
+    new = d.instances[1]
+    assert new.instance_id is None and new.gpu_id == "gpu-1"
+    assert (new.sm_pct, new.quota_pct) == (100.0, 100.0)  # the highest-RPS config there
+    assert "least-occupied gpu-1" in d.reason
+
+
+def test_has_gpu_new_gpu_when_held_ones_are_full() -> None:
+    a = GpuInstanceView(1, "gpu-0", 50.0, 100.0, sm_offset_pct=0.0)
+    b = GpuInstanceView(2, "gpu-0", 50.0, 100.0, sm_offset_pct=50.0)
+    d = HasGpu().decide(snap(fn("f", 120.0, (a, b)), gpus=1)).decisions[0]
+    assert any(is_new_gpu(p.gpu_id) for p in d.instances)
+    assert "new GPU new:0" in d.reason
+
+
+def test_has_gpu_keeps_at_most_two_rows_per_gpu() -> None:
+    inst = GpuInstanceView(1, "gpu-0", 10.0, 100.0)
+    d = HasGpu().decide(snap(fn("f", 300.0, (inst,)), gpus=1)).decisions[0]
+    rows: dict[str, set[tuple[float | None, float]]] = {}
+    for p in d.instances:
+        rows.setdefault(p.gpu_id, set()).add((p.sm_offset_pct, p.sm_pct))
+    assert all(len(r) <= 2 for r in rows.values())
+
+
+def test_has_gpu_respects_cooldown_and_never_goes_to_zero() -> None:
+    policy = HasGpu()
+    insts = (GpuInstanceView(1, "gpu-0", 50.0, 100.0), GpuInstanceView(2, "gpu-1", 50.0, 100.0))
+    recent = {"f": KalmanState(0.0, 1.0, 100.0, last_scale_s=95.0)}
+    held = policy.decide(snap(fn("f", 0.0, insts), gpus=2, now_s=101.0, state=recent))
+    d = held.decisions[0]
+    assert [p.instance_id for p in d.instances] == [1, 2]
+    assert "cooldown 4.0s left" in d.reason
+    later = policy.decide(snap(fn("f", 0.0, insts), gpus=2, now_s=106.0, state=held.state))
+    d = later.decisions[0]
+    assert len(d.instances) == 1 and d.instances[0].quota_pct == 10.0
+    assert "remove" in d.reason and "quota 100% -> 90%" in d.reason
+    assert later.state["f"].last_scale_s == 106.0
+    # and the scale-down started a new cooldown
+    again = policy.decide(snap(fn("f", 0.0, insts[:1]), gpus=2, now_s=107.0, state=later.state))
+    assert "cooldown" in again.decisions[0].reason
+
+
+def test_has_gpu_holds_between_thresholds() -> None:
+    inst = GpuInstanceView(1, "gpu-0", 50.0, 40.0)  # 20 rps
+    d = HasGpu().decide(snap(fn("f", 10.0, (inst,)))).decisions[0]
+    assert "no change" in d.reason and d.instances[0].quota_pct == 40.0
+
+
+def test_has_gpu_vertical_growth_respects_the_row() -> None:
+    # two functions share one 50% row: 60% + 40% quota, nothing left to grow into
+    a = GpuInstanceView(1, "gpu-0", 50.0, 60.0, sm_offset_pct=0.0)
+    b = GpuInstanceView(2, "gpu-0", 50.0, 40.0, sm_offset_pct=0.0)
+    r = HasGpu().decide(snap(fn("a", 40.0, (a,)), fn("b", 1.0, (b,)), gpus=1))
+    da = r.decisions[0]
+    assert da.instances[0].quota_pct == 60.0 and len(da.instances) == 2
+    area_gpu0 = sum(p.area for d in r.decisions for p in d.instances if p.gpu_id == "gpu-0")
+    assert area_gpu0 <= 1.0 + 1e-9
+
+
+def test_has_gpu_cost_is_reserved_area() -> None:
+    inst = GpuInstanceView(1, "gpu-0", 50.0, 30.0)
+    d = HasGpu().decide(snap(fn("f", 16.0, (inst,)))).decisions[0]
+    assert d.area == pytest.approx(0.5 * 0.4)
+
+
+def test_every_decision_has_a_reason_and_an_instance() -> None:
+    s = snap(fn("a", 50.0), fn("b", 5.0), gpus=1)
+    for name in GPU_POLICIES.names():
+        for d in GPU_POLICIES.create(name).decide(s).decisions:
+            assert d.reason and d.instances
+
+
+def test_draining_instances_do_not_count() -> None:
+    gone = GpuInstanceView(1, "gpu-0", 100.0, 100.0, state=InstanceState.DRAINING)
+    d = HasGpu().decide(snap(fn("f", 5.0, (gone,)))).decisions[0]
+    assert all(p.instance_id != 1 for p in d.instances) and len(d.instances) >= 1
+
+
+def test_has_gpu_first_instance_is_the_most_efficient_config() -> None:
+    d = HasGpu().decide(snap(fn("f", 0.0, slo_ms=100.0), gpus=1)).decisions[0]
+    cfg, _ = FastGShare().choose(linear_ms, fn("f", slo_ms=100.0))
+    assert len(d.instances) == 1 and d.instances[0].gpu_id == "gpu-0"
+    assert (d.instances[0].sm_pct, d.instances[0].quota_pct) == (cfg.sm_pct, cfg.quota_pct)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_has_gpu_rows_are_disjoint_and_at_most_two(seed: int) -> None:
+    state: object = None
+    for s in gpu_snapshots(seed):
+        r = HasGpu().decide(GpuSnapshot(s.now_s, s.gpus, s.functions, state, s.extra))
+        state = r.state
+        rows: dict[str, set[tuple[float | None, float]]] = {}
+        for d in r.decisions:
+            for p in d.instances:
+                rows.setdefault(p.gpu_id, set()).add((p.sm_offset_pct, p.sm_pct))
+        for gpu_rows in rows.values():
+            spans = sorted((x or 0.0, w) for x, w in gpu_rows)
+            assert len(spans) <= 2
+            assert all(a + w <= b + 1e-6 for (a, w), (b, _) in pairwise(spans))
