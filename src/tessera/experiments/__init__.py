@@ -11,6 +11,7 @@ from tessera.experiments import (  # noqa: F401
     adapters,
     autoscaling_trace,
     gpu_sharing,
+    has_gpu,
     platform_local,
     sim_queueing,
 )

@@ -1,0 +1,210 @@
+"""The GPU cluster model: quota stretch, interference, cost, cold start/drain, SLOs, determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tessera.core.gpu_policy import (
+    GpuDecision,
+    GpuInstancePlan,
+    GpuPolicyResult,
+    GpuSnapshot,
+    new_gpu_id,
+)
+from tessera.core.policy import InstanceState
+from tessera.sim.gpu_cluster import (
+    ClusterConfig,
+    GpuFunction,
+    min_area_per_request_s,
+    piecewise_poisson,
+    simulate,
+)
+
+Plan = tuple[str, float, float, int]  # gpu, sm %, quota %, batch
+
+
+class Scripted:
+    """A test policy: `script(now)` gives each function's target slices; ids are kept in order."""
+
+    name = "scripted"
+
+    def __init__(self, script: Callable[[float], dict[str, list[Plan]]]) -> None:
+        self.script = script
+        self.seen: list[GpuSnapshot] = []
+        self.named: set[str] = set()
+
+    def decide(self, snapshot: GpuSnapshot) -> GpuPolicyResult:
+        self.seen.append(snapshot)
+        out = []
+        for fn, plans in self.script(snapshot.now_s).items():
+            self.named |= {p[0] for p in plans if not p[0].startswith("new:")}
+            have = list(snapshot.functions[fn].active)
+            ps = []
+            for gpu, sm, q, b in plans:
+                # keep an instance on the named GPU; a `new:` plan keeps one on an unnamed GPU
+                keep = next(
+                    (
+                        i
+                        for i in have
+                        if i.gpu_id == gpu
+                        or (gpu.startswith("new:") and i.gpu_id not in self.named)
+                    ),
+                    None,
+                )
+                if keep is not None:
+                    have.remove(keep)
+                    ps.append(GpuInstancePlan(keep.gpu_id, sm, q, b, keep.id))
+                else:
+                    ps.append(GpuInstancePlan(gpu, sm, q, b))
+            out.append(GpuDecision(fn, tuple(ps), "scripted"))
+        return GpuPolicyResult(tuple(out))
+
+
+def const_latency(ms: float, per_item_ms: float = 0.0) -> Callable[[str, int, float, float], float]:
+    def lat(model: str, batch: int, sm: float, quota: float) -> float:
+        return ms + per_item_ms * (batch - 1)
+
+    return lat
+
+
+def fn(name: str, arrivals: list[float] | np.ndarray, slo_ms: float = 1e6) -> GpuFunction:
+    return GpuFunction(name, "m", slo_ms, np.asarray(arrivals, dtype=float))
+
+
+def fixed(plans: dict[str, list[Plan]]) -> Scripted:
+    return Scripted(lambda _now: plans)
+
+
+def test_quota_half_stretches_gpu_bound_batches_about_2x() -> None:
+    arrivals = np.arange(0.0, 20.0, 1.0)  # one 400 ms batch per second: GPU-bound while it runs
+    lat = const_latency(400.0)
+    cfg = ClusterConfig(cold_start_s=0.0)
+    full = simulate(fixed({"f": [(new_gpu_id(0), 100, 100, 1)]}), [fn("f", arrivals)], lat, 20, cfg)
+    half = simulate(fixed({"f": [(new_gpu_id(0), 100, 50, 1)]}), [fn("f", arrivals)], lat, 20, cfg)
+    np.testing.assert_allclose(full.latency_ms("f"), 400.0)
+    # 20 ms of each 40 ms window: 400 ms of work ends 19 windows + 20 ms later
+    np.testing.assert_allclose(half.latency_ms("f"), 19 * 40 + 20.0)
+    ratio = half.metrics["p50_latency_ms"] / full.metrics["p50_latency_ms"]
+    assert 1.9 <= ratio <= 2.0
+
+
+def test_quota_does_not_bite_below_its_budget() -> None:
+    # 1 ms batches every 100 ms under a 10% quota (4 ms per window): never waits
+    lat = const_latency(1.0)
+    res = simulate(
+        fixed({"f": [(new_gpu_id(0), 10, 10, 1)]}),
+        [fn("f", np.arange(0.005, 5.0, 0.1))],
+        lat,
+        5,
+    )
+    np.testing.assert_allclose(res.latency_ms("f"), 1.0)
+
+
+@pytest.mark.parametrize("interference", [0.0, 0.376])
+def test_disjoint_instances_slow_each_other_only_by_the_interference_factor(
+    interference: float,
+) -> None:
+    arrivals = np.arange(0.0, 10.0, 0.05)
+    plans = {"a": [("gpu0", 50, 100, 1)], "b": [("gpu0", 50, 100, 1)]}
+    cfg = ClusterConfig(interference=interference)
+    res = simulate(
+        fixed(plans), [fn("a", arrivals), fn("b", arrivals)], const_latency(10.0), 10, cfg
+    )
+    for f in ("a", "b"):
+        np.testing.assert_allclose(res.latency_ms(f), 10.0 * (1 + interference * 0.5))
+    solo = simulate(fixed({"a": plans["a"]}), [fn("a", arrivals)], const_latency(10.0), 10, cfg)
+    np.testing.assert_allclose(solo.latency_ms("a"), 10.0)
+
+
+def test_cost_integrates_sm_times_quota_exactly() -> None:
+    def script(now: float) -> dict[str, list[Plan]]:
+        first: Plan = ("gpu0", 50, 40, 1)
+        return {"f": [first] if now < 4 else [first, (new_gpu_id(0), 100, 100, 1)]}
+
+    res = simulate(Scripted(script), [fn("f", [])], const_latency(1.0), 10)
+    assert res.metrics["cost_gpu_s"] == pytest.approx(0.2 * 10 + 1.0 * 6)
+    assert res.metrics["gpu_s_held"] == pytest.approx(10 + 6)
+    assert res.metrics["gpus_held_mean"] == pytest.approx(1.6)
+
+
+def test_replacing_an_instance_cold_starts_the_new_one_and_drains_the_old() -> None:
+    def script(now: float) -> dict[str, list[Plan]]:
+        return {"f": [("gpu0", 100, 100, 1)] if now < 4 else [(new_gpu_id(0), 100, 100, 1)]}
+
+    pol = Scripted(script)
+    cfg = ClusterConfig(decide_interval_s=1.0, cold_start_s=2.0)
+    res = simulate(pol, [fn("f", [3.95, 4.5])], const_latency(100.0), 10, cfg)
+    np.testing.assert_allclose(res.start_s["f"], [3.95, 6.0])  # waits for the cold start
+    np.testing.assert_allclose(res.end_s["f"], [4.05, 6.1])
+    # the old instance is charged until its batch ends at 4.05, the new one from 4 on
+    assert res.metrics["cost_gpu_s"] == pytest.approx(4.05 + 6.0)
+    assert res.metrics["gpu_s_held"] == pytest.approx(4.05 + 6.0)
+    at = {s.now_s: s.functions["f"].instances for s in pol.seen}
+    assert [i.state for i in at[5.0]] == [InstanceState.STARTING]
+    assert at[5.0][0].gpu_id == "gpu1"  # gpu0 was still draining when the new GPU was taken
+    assert [i.state for i in at[6.0]] == [InstanceState.READY]
+
+
+def test_batches_take_what_has_arrived_up_to_the_batch_size() -> None:
+    res = simulate(
+        fixed({"f": [("gpu0", 100, 100, 4)]}),
+        [fn("f", [0.0] * 6)],
+        const_latency(10.0, per_item_ms=5.0),
+        2,
+    )
+    # first batch of 4 (25 ms), then the 2 left (15 ms)
+    np.testing.assert_allclose(res.end_s["f"], [0.025] * 4 + [0.04] * 2)
+
+
+def test_slo_accounting_counts_late_and_dropped_requests() -> None:
+    cfg = ClusterConfig(timeout_s=0.5)
+    res = simulate(
+        fixed({"f": [("gpu0", 100, 100, 1)]}),
+        [fn("f", [0.0] * 10, slo_ms=500.0)],
+        const_latency(400.0),
+        10,
+        cfg,
+    )
+    m = res.metrics
+    assert (m["served"], m["dropped"]) == (2, 8)
+    np.testing.assert_allclose(res.latency_ms("f")[:2], [400.0, 800.0])
+    assert res.slo_met("f").tolist() == [True] + [False] * 9
+    assert m["slo_violation_rate"] == pytest.approx(0.9)
+
+
+def test_min_area_per_request() -> None:
+    # latency independent of SMs: one SM at the largest batch is cheapest
+    a = min_area_per_request_s(const_latency(10.0), "m", 20.0, total_sms=4)
+    assert a == pytest.approx(0.25 * 0.010 / 64)
+    assert min_area_per_request_s(const_latency(10.0), "m", 5.0) == float("inf")
+
+
+def test_same_seed_same_metrics_with_a_real_policy() -> None:
+    from tessera.gpu.latency import h200_latency_ms
+    from tessera.scheduling.gpu import create
+
+    def once(seed: int) -> dict[str, float]:
+        rng = np.random.default_rng(seed)
+        arr = piecewise_poisson(rng, rng.uniform(5, 15, 20), 5.0)
+        f = GpuFunction("r", "resnet50", 5 * h200_latency_ms("resnet50", 1, 100.0), arr)
+        pol = create({"kind": "has-gpu", "latency_ms": h200_latency_ms})
+        return simulate(pol, [f], h200_latency_ms, 100.0).metrics
+
+    assert once(3) == once(3)
+    assert once(3) != once(4)
+
+
+def test_has_gpu_experiment_quick() -> None:
+    from tessera.experiments.base import RunConfig
+    from tessera.experiments.has_gpu import POLICIES, run
+
+    res = run(RunConfig(quick=True))
+    assert set(res.policies) == set(POLICIES)
+    for row in res.policies.values():
+        assert row["served"] > 0
+        assert 0 <= row["slo_violation_rate"] <= 1
+    assert res.policies["kserve-kpa"]["cost_gpu_s"] > res.policies["has-gpu"]["cost_gpu_s"]
+    assert len(res.figures) == 2 and res.headline
