@@ -81,9 +81,21 @@ class FastGShare:
         self.batches = tuple(batches)
         self.min_replicas = min_replicas
         self.latency_ms = latency_ms
+        # choose() is a pure function of (latency model, model, SLO): remember its answers,
+        # so a decision every 2 s does not re-profile the whole grid (a bounded memo)
+        self._chosen: dict[tuple[object, str, float], tuple[Config, str]] = {}
 
     def choose(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[Config, str]:
         """The most resource-efficient configuration meeting the SLO (whole GPU if none does)."""
+        key = (latency, fv.model, fv.slo_ms)
+        hit = self._chosen.get(key)
+        if hit is None:
+            if len(self._chosen) >= 1024:
+                self._chosen.clear()
+            hit = self._chosen[key] = self._choose(latency, fv)
+        return hit
+
+    def _choose(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[Config, str]:
         configs = profile(
             latency,
             fv.model,
