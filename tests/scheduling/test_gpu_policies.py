@@ -1,4 +1,5 @@
-"""GPU policies on hand-built snapshots: kserve-kpa, fast-gshare (+ MaxRects), has-gpu."""
+"""GPU policies on hand-built snapshots: kserve-kpa, exclusive-batched, fast-gshare (+ MaxRects),
+has-gpu."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tessera.core.errors import InputError
 from tessera.core.gpu_policy import (
     GpuFunctionView,
     GpuInstanceView,
@@ -18,7 +20,14 @@ from tessera.core.gpu_policy import (
 )
 from tessera.core.policy import InstanceState
 from tessera.gpu.latency import h200_latency_ms
-from tessera.scheduling.gpu import GPU_POLICIES, FastGShare, HasGpu, KserveKpa, create
+from tessera.scheduling.gpu import (
+    GPU_POLICIES,
+    ExclusiveBatched,
+    FastGShare,
+    HasGpu,
+    KserveKpa,
+    create,
+)
 from tessera.scheduling.gpu.base import grid
 from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
 from tessera.scheduling.gpu.maxrects import MaxRects, Rect
@@ -66,7 +75,7 @@ def test_registered_gpu_policies_conform(name: str) -> None:
     assert len(check_gpu_policy(GPU_POLICIES.create(name))) == len(gpu_snapshots())
 
 
-@pytest.mark.parametrize("name", ["kserve-kpa", "fast-gshare", "has-gpu"])
+@pytest.mark.parametrize("name", ["kserve-kpa", "exclusive-batched", "fast-gshare", "has-gpu"])
 def test_policies_are_registered_and_built_from_config(name: str) -> None:
     assert create({"kind": name}).name == name
 
@@ -103,6 +112,115 @@ def test_kserve_caps_at_two_replicas_and_keeps_held_gpu() -> None:
 def test_kserve_new_gpus_when_none_free() -> None:
     d = KserveKpa().decide(snap(fn("f", 0.0, concurrency=(50.0,)), gpus=0)).decisions[0]
     assert [p.gpu_id for p in d.instances] == ["new:0", "new:1"]
+
+
+# -- exclusive-batched -------------------------------------------------------------------
+
+
+def test_exclusive_batched_is_conformant_and_enumerated() -> None:
+    assert "exclusive-batched" in GPU_POLICIES.names()
+    results = check_gpu_policy(ExclusiveBatched())
+    for r in results:
+        for d in r.decisions:
+            assert all(p.sm_pct == 100.0 and p.quota_pct == 100.0 for p in d.instances)
+
+
+def batched_ms(model: str, batch: int, sm_pct: float, quota_pct: float) -> float:
+    """A fixed 4 ms overhead plus 1 ms per request on a whole GPU: bigger batches amortise."""
+    return (4.0 + 1.0 * batch) * (100.0 / sm_pct) * (100.0 / quota_pct)
+
+
+BATCHES = (1, 2, 4, 8, 16, 32)
+
+
+@pytest.mark.parametrize("latency", [linear_ms, sublinear_ms, batched_ms, h200_latency_ms])
+@pytest.mark.parametrize("slo_ms", [0.5, 3.0, 5.0, 10.0, 21.0, 40.0, 200.0])
+@pytest.mark.parametrize("model", ["resnet50", "bert_base"])
+def test_exclusive_batched_batch_matches_brute_force(
+    latency: object, slo_ms: float, model: str
+) -> None:
+    policy = ExclusiveBatched(batches=BATCHES, latency_ms=latency)  # type: ignore[arg-type]
+    f = fn("f", 1.0, slo_ms=slo_ms, model=model)
+    cfg, why = policy.choose(policy.latency_ms, f)  # type: ignore[arg-type]
+    assert (cfg.sm_pct, cfg.quota_pct) == (100.0, 100.0)
+    feasible = []
+    for b in BATCHES:
+        ms = latency(model, b, 100.0, 100.0)  # type: ignore[operator]
+        if ms <= slo_ms:
+            feasible.append((b * 1000.0 / ms, -b))
+    if not feasible:
+        assert cfg.batch == 1 and "no batch meets" in why
+        return
+    best_rps, neg_b = max(feasible)
+    assert cfg.batch == -neg_b
+    assert cfg.rps == pytest.approx(best_rps, rel=1e-9)
+    assert cfg.latency_ms <= slo_ms
+    assert all(cfg.rps >= r * (1 - 1e-9) for r, _ in feasible)
+    d = policy.decide(snap(f, gpus=1)).decisions[0]
+    assert {p.batch for p in d.instances} == {cfg.batch}
+
+
+def test_exclusive_batched_prefers_bigger_batches_when_the_slo_allows() -> None:
+    # batched_ms: batch b takes 4 + b ms; SLO 21 ms admits up to batch 16
+    policy = ExclusiveBatched(latency_ms=batched_ms)
+    cfg, why = policy.choose(batched_ms, fn("f", slo_ms=21.0))
+    assert cfg.batch == 16 and "highest-throughput" in why
+    cfg, _ = policy.choose(batched_ms, fn("f", slo_ms=8.0))
+    assert cfg.batch == 4
+
+
+@pytest.mark.parametrize("rate", [0.0, 1.0, 50.0, 400.0, 1234.5, 5000.0])
+def test_exclusive_batched_replicas_scale_with_rate(rate: float) -> None:
+    policy = ExclusiveBatched(latency_ms=batched_ms)
+    f = fn("f", rate, slo_ms=21.0)
+    cfg, _ = policy.choose(batched_ms, f)
+    d = policy.decide(snap(f, gpus=2)).decisions[0]
+    assert len(d.instances) == max(1, math.ceil(rate / (cfg.rps * 0.8) - 1e-9))
+    assert all(p.sm_pct == 100.0 and p.quota_pct == 100.0 for p in d.instances)
+    assert "whole GPU(s)" in d.reason and f"batch {cfg.batch}" in d.reason
+
+
+def test_exclusive_batched_replicas_monotone_in_rate() -> None:
+    policy = ExclusiveBatched()
+    counts = [
+        len(policy.decide(snap(fn("f", r), gpus=1)).decisions[0].instances)
+        for r in range(0, 20_000, 500)
+    ]
+    assert counts == sorted(counts) and counts[0] == 1 and counts[-1] > 1
+
+
+def test_exclusive_batched_keeps_whole_gpus_and_places_new_on_free_then_new() -> None:
+    held = GpuInstanceView(7, "gpu-1", 100.0, 100.0, batch=1)
+    slice_ = GpuInstanceView(8, "gpu-0", 50.0, 50.0)
+    policy = ExclusiveBatched(latency_ms=batched_ms)
+    cfg, _ = policy.choose(batched_ms, fn("f", slo_ms=21.0))
+    rate = 3.5 * cfg.rps * 0.8  # four replicas
+    d = policy.decide(snap(fn("f", rate, (held, slice_), slo_ms=21.0), gpus=2)).decisions[0]
+    assert [(p.gpu_id, p.instance_id) for p in d.instances] == [
+        ("gpu-1", 7),
+        ("gpu-0", None),
+        ("new:0", None),
+        ("new:1", None),
+    ]
+    assert d.instances[0].batch == cfg.batch  # kept instance gets the chosen batch
+    assert "keep 1 on gpu-1" in d.reason and "3 new on gpu-0, new:0, new:1" in d.reason
+
+
+def test_exclusive_batched_never_shares_a_gpu() -> None:
+    a = GpuInstanceView(1, "gpu-0", 100.0, 100.0)
+    b = GpuInstanceView(2, "gpu-0", 100.0, 100.0)  # a broken input: two on one GPU
+    r = ExclusiveBatched().decide(snap(fn("a", 5.0, (a,)), fn("b", 5.0, (b,)), gpus=3))
+    gpus = [p.gpu_id for d in r.decisions for p in d.instances]
+    assert len(gpus) == len(set(gpus))
+    assert r.decisions[0].instances[0].instance_id == 1
+    assert r.decisions[1].instances[0].instance_id is None
+
+
+def test_exclusive_batched_validates_config() -> None:
+    with pytest.raises(InputError):
+        ExclusiveBatched(batches=())
+    with pytest.raises(InputError):
+        ExclusiveBatched(target_utilization=0.0)
 
 
 # -- fast-gshare -------------------------------------------------------------------------
