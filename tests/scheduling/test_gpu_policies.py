@@ -1,5 +1,5 @@
 """GPU policies on hand-built snapshots: kserve-kpa, exclusive-batched, fast-gshare (+ MaxRects),
-has-gpu."""
+has-gpu, tessera."""
 
 from __future__ import annotations
 
@@ -26,11 +26,13 @@ from tessera.scheduling.gpu import (
     FastGShare,
     HasGpu,
     KserveKpa,
+    TesseraPolicy,
     create,
 )
 from tessera.scheduling.gpu.base import grid
 from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
 from tessera.scheduling.gpu.maxrects import MaxRects, Rect
+from tessera.testing.conformance import ConformanceError
 from tessera.testing.gpu import check_gpu_policy, gpu_snapshots
 
 
@@ -72,7 +74,9 @@ def snap(
 
 @pytest.mark.parametrize("name", GPU_POLICIES.names())
 def test_registered_gpu_policies_conform(name: str) -> None:
-    assert len(check_gpu_policy(GPU_POLICIES.create(name))) == len(gpu_snapshots())
+    policy = GPU_POLICIES.create(name)
+    allow_zero = getattr(policy, "scales_to_zero", False) is True
+    assert len(check_gpu_policy(policy, allow_zero=allow_zero)) == len(gpu_snapshots())
 
 
 @pytest.mark.parametrize("name", ["kserve-kpa", "exclusive-batched", "fast-gshare", "has-gpu"])
@@ -459,3 +463,107 @@ def test_has_gpu_rows_are_disjoint_and_at_most_two(seed: int) -> None:
             spans = sorted((x or 0.0, w) for x, w in gpu_rows)
             assert len(spans) <= 2
             assert all(a + w <= b + 1e-6 for (a, w), (b, _) in pairwise(spans))
+
+
+# -- tessera -----------------------------------------------------------------------------
+
+
+def test_tessera_is_registered_and_scales_to_zero_in_conformance() -> None:
+    policy = create({"kind": "tessera"})
+    assert policy.name == "tessera" and isinstance(policy, TesseraPolicy)
+    assert policy.scales_to_zero is True
+    idle = [
+        GpuSnapshot(
+            s.now_s,
+            s.gpus,
+            {
+                n: GpuFunctionView(f.name, f.model, f.slo_ms, f.instances, (0.0,) * 60)
+                for n, f in s.functions.items()
+            },
+            s.state,
+            s.extra,
+        )
+        for s in gpu_snapshots()
+    ]
+    results = check_gpu_policy(TesseraPolicy(), idle, allow_zero=True)
+    assert all(not d.instances for d in results[-1].decisions)
+    with pytest.raises(ConformanceError):
+        check_gpu_policy(TesseraPolicy(), idle)  # the check still bites without allow_zero
+
+
+def test_tessera_resizes_in_place_before_adding() -> None:
+    policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,))
+    small = GpuInstanceView(3, "gpu-0", 10.0, 10.0)
+    d = policy.decide(snap(fn("f", 50.0, (small,)), gpus=2)).decisions[0]
+    assert len(d.instances) == 1
+    p = d.instances[0]
+    assert p.instance_id == 3 and p.gpu_id == "gpu-0"
+    assert p.sm_pct > 10.0 and p.quota_pct > 10.0  # both dimensions grew
+    assert "resize #3" in d.reason
+    # throughput covers the predicted rate with headroom
+    assert 1000.0 / linear_ms("m", 1, p.sm_pct, p.quota_pct) >= 1.2 * 50.0 - 1e-6
+
+
+def test_tessera_config_meets_the_headroom_slo() -> None:
+    for latency in (linear_ms, sublinear_ms, batched_ms, h200_latency_ms):
+        policy = TesseraPolicy(latency_ms=latency)  # type: ignore[arg-type]
+        for rate in (1.0, 30.0, 300.0):
+            for slo in (50.0, 200.0, 1000.0):
+                d = policy.decide(snap(fn("f", rate, slo_ms=slo), gpus=4)).decisions[0]
+                assert d.instances and d.reason
+                for p in d.instances:
+                    ms = latency("resnet50", p.batch, p.sm_pct, p.quota_pct)  # type: ignore[operator]
+                    assert ms <= 0.6 * slo + 1e-9
+                    assert p.batch in policy.batches
+
+
+def test_tessera_scales_to_zero_after_idle_and_back_on_traffic() -> None:
+    policy = TesseraPolicy(latency_ms=linear_ms, idle_s=30.0)
+    inst = GpuInstanceView(1, "gpu-0", 20.0, 20.0)
+    busy = GpuFunctionView("f", "m", 1000.0, (inst,), (5.0,) * 10)
+    r = policy.decide(GpuSnapshot(0.0, {"gpu-0": GpuView("gpu-0")}, {"f": busy}))
+    state = r.state
+    quiet = GpuFunctionView("f", "m", 1000.0, (inst,), (5.0,) * 10 + (0.0,) * 10)
+    for t in (10.0, 20.0):  # idle < 30 s: keep one
+        r = policy.decide(GpuSnapshot(t, {"gpu-0": GpuView("gpu-0")}, {"f": quiet}, state))
+        assert len(r.decisions[0].instances) == 1
+        state = r.state
+    silent = GpuFunctionView("f", "m", 1000.0, (inst,), (0.0,) * 60)
+    r = policy.decide(GpuSnapshot(45.0, {"gpu-0": GpuView("gpu-0")}, {"f": silent}, state))
+    assert r.decisions[0].instances == () and "scale to zero" in r.decisions[0].reason
+    state = r.state
+    empty = GpuFunctionView("f", "m", 1000.0, (), (0.0,) * 60)
+    r = policy.decide(GpuSnapshot(60.0, {"gpu-0": GpuView("gpu-0")}, {"f": empty}, state))
+    assert r.decisions[0].instances == ()  # stays at zero while idle
+    back = GpuFunctionView("f", "m", 1000.0, (), (0.0,) * 59 + (1.0,))
+    r = policy.decide(GpuSnapshot(62.0, {"gpu-0": GpuView("gpu-0")}, {"f": back}, r.state))
+    d = r.decisions[0]
+    assert len(d.instances) == 1 and d.instances[0].instance_id is None
+    assert "from zero" in d.reason
+    # min_replicas 1 never goes to zero
+    keep = TesseraPolicy(latency_ms=linear_ms, min_replicas=1)
+    r = keep.decide(GpuSnapshot(100.0, {"gpu-0": GpuView("gpu-0")}, {"f": silent}))
+    assert len(r.decisions[0].instances) == 1
+
+
+def test_tessera_packs_onto_held_gpus_first() -> None:
+    policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,))
+    other = GpuInstanceView(9, "gpu-1", 50.0, 50.0)
+    s = snap(fn("a", 5.0), fn("b", 0.5, (other,)), gpus=3)
+    d = {x.function: x for x in policy.decide(s).decisions}
+    assert [p.gpu_id for p in d["a"].instances] == ["gpu-1"]  # the fullest held GPU
+    assert not any(is_new_gpu(p.gpu_id) for x in d.values() for p in x.instances)
+    # with no room on held GPUs it asks for a new one
+    full = GpuInstanceView(9, "gpu-0", 100.0, 100.0)
+    s = snap(fn("a", 5.0), fn("b", 80.0, (full,)), gpus=1)
+    d = {x.function: x for x in policy.decide(s).decisions}
+    assert [p.gpu_id for p in d["a"].instances] == ["new:0"]
+
+
+def test_tessera_needs_more_instances_only_beyond_one_gpu() -> None:
+    policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,))
+    one = policy.decide(snap(fn("f", 80.0), gpus=2)).decisions[0]
+    assert len(one.instances) == 1  # 80 x 1.2 = 96 rps fits one slice (100 rps whole GPU)
+    two = policy.decide(snap(fn("f", 150.0), gpus=2)).decisions[0]
+    assert len(two.instances) == 2
+    assert sum(p.area for p in two.instances) <= 2.0

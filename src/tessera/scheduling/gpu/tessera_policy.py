@@ -1,0 +1,329 @@
+"""Tessera's own GPU policy: resize SM share and quota in place, batch, pack, scale to zero.
+
+Our sharing mechanism can resize an instance's SM partition at runtime (HAS-GPU
+can only change the time quota), so one instance can follow the load in both
+dimensions before a second (cold) instance is needed. Per function, every
+decision:
+
+1. Predicts the rate: HAS-GPU's scalar Kalman filter (updated every
+   `predict_interval_s`), but never below the last interval's measured rate
+   (bursts are not smoothed away), times `headroom` (1.2).
+2. Profiles the SM % x quota % x batch grid with the latency model, keeping the
+   configurations whose batch latency is at most `slo_fraction` (0.6) x SLO:
+   the rest of the SLO is queueing and co-location headroom. If none meets it,
+   those meeting the SLO itself; if none does, the whole GPU at batch 1.
+3. Targets the fewest instances n whose best configuration covers the
+   predicted rate (n x rps >= rate), and among those configurations the
+   smallest area (cheapest GPU share), ties by area per rps. Instances are
+   only removed once `cooldown_s` passed since the count last grew (resizing
+   is free: no cold start).
+4. Keeps existing instances (ready first, lowest id) and resizes each in place
+   to the target configuration, or to the cheapest other candidate that still
+   fits on its GPU; an instance no candidate fits keeps its slice. New
+   instances are packed with MaxRects onto held GPUs (the fullest first, so
+   the fewest GPUs stay held) before a new GPU is asked for.
+5. Scales to zero after `idle_s` (30 s) without a request when `min_replicas`
+   is 0, and back to one instance on the first request (the driver models its
+   cold start).
+
+Every decision says why. The policy is a pure function of the snapshot and
+its own state (`_FnState` per function).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from tessera.core.errors import require
+from tessera.core.gpu_policy import (
+    GpuDecision,
+    GpuFunctionView,
+    GpuInstancePlan,
+    GpuInstanceView,
+    GpuPolicyResult,
+    GpuSnapshot,
+    LatencyModel,
+    new_gpu_id,
+)
+from tessera.core.policy import InstanceState
+from tessera.scheduling.gpu.base import (
+    GPU_POLICIES,
+    Config,
+    config,
+    efficiency_key,
+    grid,
+    latency_model,
+    profile,
+    recent_rate,
+)
+from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
+from tessera.scheduling.gpu.maxrects import MaxRects, Rect
+
+_EPS = 1e-9
+_MAX_INSTANCES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _FnState:
+    """Per-function memory: the rate filter, the last request seen, the last scale-out."""
+
+    kalman: KalmanState | None
+    last_active_s: float
+    last_grow_s: float = -math.inf
+
+
+@dataclass(slots=True)
+class _Item:
+    """One planned instance: the slice it takes on its GPU."""
+
+    instance_id: int | None
+    sm: float
+    quota: float
+    batch: int
+
+
+def _pack(items: list[_Item]) -> dict[int, Rect] | None:
+    """Lay the items out on one GPU (largest first), keyed by list index; None if they don't fit."""
+    packer = MaxRects()
+    where: dict[int, Rect] = {}
+    order = sorted(range(len(items)), key=lambda k: (-items[k].sm * items[k].quota, k))
+    for k in order:
+        placed = packer.place(items[k].sm, items[k].quota)
+        if placed is None:
+            return None
+        packer, where[k] = placed
+    return where
+
+
+@GPU_POLICIES.register("tessera")
+class TesseraPolicy:
+    """Hybrid SM + quota resizing with batching, MaxRects packing and scale to zero."""
+
+    name = "tessera"
+    scales_to_zero = True
+
+    def __init__(
+        self,
+        predict_interval_s: float = 2.0,
+        headroom: float = 1.2,
+        slo_fraction: float = 0.6,
+        cooldown_s: float = 10.0,
+        idle_s: float = 30.0,
+        min_replicas: int = 0,
+        sm_step_pct: float = 10.0,
+        quota_step_pct: float = 10.0,
+        batches: tuple[int, ...] = (1, 2, 4, 8),
+        process_var: float = 1.0,
+        measurement_var: float = 4.0,
+        latency_ms: LatencyModel | None = None,
+    ) -> None:
+        require(predict_interval_s > 0, "tessera.predict_interval_s", predict_interval_s, "> 0")
+        require(headroom >= 1, "tessera.headroom", headroom, ">= 1")
+        require(0 < slo_fraction <= 1, "tessera.slo_fraction", slo_fraction, "in (0, 1]")
+        require(cooldown_s >= 0, "tessera.cooldown_s", cooldown_s, "seconds >= 0")
+        require(idle_s > 0, "tessera.idle_s", idle_s, "seconds > 0")
+        require(min_replicas >= 0, "tessera.min_replicas", min_replicas, "an integer >= 0")
+        require(0 < sm_step_pct <= 100, "tessera.sm_step_pct", sm_step_pct, "(0, 100]")
+        require(0 < quota_step_pct <= 100, "tessera.quota_step_pct", quota_step_pct, "(0, 100]")
+        require(
+            len(batches) > 0 and all(b >= 1 for b in batches),
+            "tessera.batches",
+            batches,
+            "a non-empty tuple of integers >= 1",
+        )
+        require(process_var > 0, "tessera.process_var", process_var, "> 0")
+        require(measurement_var > 0, "tessera.measurement_var", measurement_var, "> 0")
+        self.predict_interval_s = predict_interval_s
+        self.headroom = headroom
+        self.slo_fraction = slo_fraction
+        self.cooldown_s = cooldown_s
+        self.idle_s = idle_s
+        self.min_replicas = min_replicas
+        self.sm_step_pct = sm_step_pct
+        self.quota_step_pct = quota_step_pct
+        self.batches = tuple(batches)
+        self.process_var = process_var
+        self.measurement_var = measurement_var
+        self.latency_ms = latency_ms
+        # configs() is pure in (latency model, model, SLO): a bounded memo
+        self._configs: dict[tuple[object, str, float], tuple[tuple[Config, ...], str]] = {}
+
+    # -- profiling ----------------------------------------------------------------------
+
+    def configs(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[tuple[Config, ...], str]:
+        """Configurations meeting `slo_fraction` x SLO (else the SLO; else the whole GPU)."""
+        key = (latency, fv.model, fv.slo_ms)
+        hit = self._configs.get(key)
+        if hit is None:
+            if len(self._configs) >= 1024:
+                self._configs.clear()
+            hit = self._configs[key] = self._profile(latency, fv)
+        return hit
+
+    def _profile(
+        self, latency: LatencyModel, fv: GpuFunctionView
+    ) -> tuple[tuple[Config, ...], str]:
+        sms, qs = grid(self.sm_step_pct), grid(self.quota_step_pct)
+        budget = self.slo_fraction * fv.slo_ms
+        found = profile(latency, fv.model, budget, sms, qs, self.batches)
+        if found:
+            return tuple(found), f"latency <= {budget:g} ms ({self.slo_fraction:g} x SLO)"
+        found = profile(latency, fv.model, fv.slo_ms, sms, qs, self.batches)
+        if found:
+            return tuple(found), f"no headroom config; latency <= SLO {fv.slo_ms:g} ms"
+        c = config(latency, fv.model, 100.0, 100.0, min(self.batches))
+        return (c,), f"no slice meets SLO {fv.slo_ms:g} ms; whole GPU ({c.latency_ms:.1f} ms)"
+
+    @staticmethod
+    def candidates(configs: tuple[Config, ...], n: int, rate: float) -> list[Config]:
+        """Configs whose n instances cover `rate`, cheapest (area, then area per rps) first."""
+        ok = [c for c in configs if c.rps * n >= rate - _EPS]
+        return sorted(ok, key=lambda c: (round(c.area, 9), efficiency_key(c)))
+
+    # -- deciding -----------------------------------------------------------------------
+
+    def decide(self, snapshot: GpuSnapshot) -> GpuPolicyResult:
+        latency = latency_model(self.latency_ms, snapshot)
+        prev: dict[str, _FnState] = dict(snapshot.state or {})
+        now = snapshot.now_s
+        names = sorted(snapshot.functions)
+        # phase 1: per function, the rate, the target count and the instances kept
+        states: dict[str, _FnState] = {}
+        targets: dict[str, tuple[int, float, list[Config], list[GpuInstanceView], str]] = {}
+        for name in names:
+            fv = snapshot.functions[name]
+            st, rate, why = self._predict(fv, prev.get(name), now)
+            configs, prof_why = self.configs(latency, fv)
+            active = sorted(fv.active, key=lambda i: (i.state is not InstanceState.READY, i.id))
+            idle_for = now - st.last_active_s
+            if idle_for >= self.idle_s - _EPS and self.min_replicas == 0:
+                n = 0
+                why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
+            else:
+                best_rps = max(c.rps for c in configs)
+                n = max(1, self.min_replicas, math.ceil(rate / best_rps - _EPS))
+                if not active:
+                    why += f"; from zero: start {n} (cold start)"
+                elif n < len(active) and now - st.last_grow_s < self.cooldown_s - _EPS:
+                    why += f"; {n} would do, keeping {len(active)} (cooldown)"
+                    n = len(active)
+            if n > len(active):
+                st = _FnState(st.kalman, st.last_active_s, now)
+            states[name] = st
+            cands = self.candidates(configs, max(n, 1), rate)
+            if not cands:  # rate above what n of the best cover cannot happen; be safe
+                cands = sorted(configs, key=lambda c: -c.rps)[:1]
+            why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof_why}"
+            targets[name] = (n, rate if n else 0.0, cands, active[:n], why)
+        # phase 2: the kept instances at their current size, per GPU
+        on_gpu: dict[str, list[_Item]] = {g: [] for g in sorted(snapshot.gpus)}
+        mine: dict[tuple[str, int], _Item] = {}
+        for name in names:
+            for i in targets[name][3]:
+                item = mine[(name, i.id)] = _Item(i.id, i.sm_pct, i.quota_pct, i.batch)
+                on_gpu.setdefault(i.gpu_id, []).append(item)
+        opened: list[list[_Item]] = []
+        plans: dict[str, list[tuple[str, _Item]]] = {n: [] for n in names}
+        notes: dict[str, list[str]] = {n: [] for n in names}
+        for name in names:
+            n, rate, cands, kept, _ = targets[name]
+            fv = snapshot.functions[name]
+            cap = 0.0
+            for inst in kept:
+                items, item = on_gpu[inst.gpu_id], mine[(name, inst.id)]
+                old = (item.sm, item.quota, item.batch)
+                for c in cands:
+                    item.sm, item.quota, item.batch = c.sm_pct, c.quota_pct, c.batch
+                    if _pack(items) is not None:
+                        break
+                    item.sm, item.quota, item.batch = old
+                if (item.sm, item.quota, item.batch) != old:
+                    notes[name].append(
+                        f"resize #{inst.id} sm {old[0]:g}%->{item.sm:g}%, "
+                        f"quota {old[1]:g}%->{item.quota:g}%, batch {old[2]}->{item.batch}"
+                    )
+                cap += config(latency, fv.model, item.sm, item.quota, item.batch).rps
+                plans[name].append((inst.gpu_id, item))
+            added = 0
+            while (cap < rate - _EPS or len(plans[name]) < n) and added < _MAX_INSTANCES:
+                c = cands[0]
+                slot = self._place(on_gpu, opened, c)
+                plans[name].append(slot)
+                cap += c.rps
+                added += 1
+                notes[name].append(f"add {c.label()} on {slot[0]}")
+        # phase 3: offsets from each GPU's final layout
+        where: dict[int, Rect] = {}
+        for items in [*on_gpu.values(), *opened]:
+            laid = _pack(items)
+            if laid is not None:
+                for k, r in laid.items():
+                    where[id(items[k])] = r
+        out = []
+        for name in names:
+            ps = []
+            for gpu, item in plans[name]:
+                at = where.get(id(item))
+                ps.append(
+                    GpuInstancePlan(
+                        gpu,
+                        item.sm,
+                        item.quota,
+                        item.batch,
+                        item.instance_id,
+                        None if at is None else at.x,
+                        None if at is None else at.y,
+                    )
+                )
+            why = targets[name][4]
+            if notes[name]:
+                why += "; " + "; ".join(notes[name])
+            out.append(GpuDecision(name, tuple(ps), why))
+        return GpuPolicyResult(tuple(out), states)
+
+    def _predict(
+        self, fv: GpuFunctionView, st: _FnState | None, now: float
+    ) -> tuple[_FnState, float, str]:
+        """Update the filter and the last-request time; the rate to provision for, and why."""
+        measured = recent_rate(fv, self.predict_interval_s)
+        kal = st.kalman if st is not None else None
+        if kal is None or now - kal.updated_s >= self.predict_interval_s - 1e-6:
+            kal = kalman_step(kal, measured, now, self.process_var, self.measurement_var)
+        last = st.last_active_s if st is not None else -math.inf
+        seen = [k for k, r in enumerate(fv.rps_window) if r > 0]
+        if seen:
+            last = max(last, now - (len(fv.rps_window) - 1 - seen[-1]) * fv.bucket_s)
+        elif st is None:
+            last = now - len(fv.rps_window) * fv.bucket_s if fv.rps_window else now
+        grow = st.last_grow_s if st is not None else -math.inf
+        rate = self.headroom * max(kal.rate_rps, measured, 0.0)
+        why = (
+            f"rate {rate:.1f} rps to provision ({self.headroom:g} x max(predicted "
+            f"{kal.rate_rps:.1f}, measured {measured:.1f}))"
+        )
+        return _FnState(kal, last, grow), rate, why
+
+    @staticmethod
+    def _place(
+        on_gpu: dict[str, list[_Item]], opened: list[list[_Item]], c: Config
+    ) -> tuple[str, _Item]:
+        """Onto the fullest held GPU it fits on, then GPUs opened by this decision, else a new one."""
+        item = _Item(None, c.sm_pct, c.quota_pct, c.batch)
+
+        def used(items: list[_Item]) -> float:
+            return sum(x.sm * x.quota for x in items)
+
+        held = sorted(on_gpu, key=lambda g: (-used(on_gpu[g]), g))
+        for g in held:
+            on_gpu[g].append(item)
+            if _pack(on_gpu[g]) is not None:
+                return g, item
+            on_gpu[g].pop()
+        for k, items in enumerate(opened):
+            items.append(item)
+            if _pack(items) is not None:
+                return new_gpu_id(k), item
+            items.pop()
+        opened.append([item])
+        return new_gpu_id(len(opened) - 1), item
