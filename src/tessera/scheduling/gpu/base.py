@@ -9,9 +9,9 @@ computed here once, from the latency model port, so no policy copies them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from tessera.core.errors import InputError
 from tessera.core.gpu_policy import (
@@ -118,6 +118,48 @@ def efficiency_key(c: Config) -> tuple[float, float, float, int]:
 
 def most_efficient(configs: Iterable[Config]) -> Config | None:
     return min(configs, key=efficiency_key, default=None)
+
+
+Choice = tuple[Config, str]
+"""A configuration and the reason it was chosen."""
+
+
+T = TypeVar("T")
+
+
+class ChoiceMemo(Generic[T]):
+    """A bounded memo for what a policy derives from (latency model, model, SLO) alone, e.g.
+    its configuration choice: a decision every 2 s then does not re-profile the grid."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._seen: dict[tuple[object, str, float], T] = {}
+
+    def get(
+        self,
+        latency: LatencyModel,
+        fv: GpuFunctionView,
+        compute: Callable[[LatencyModel, GpuFunctionView], T],
+    ) -> T:
+        key = (latency, fv.model, fv.slo_ms)
+        hit = self._seen.get(key)
+        if hit is None:
+            if len(self._seen) >= self.size:
+                self._seen.clear()
+            hit = self._seen[key] = compute(latency, fv)
+        return hit
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """What a horizontal policy wants for one function: a config, a replica count, the
+    instances it keeps, and why."""
+
+    fv: GpuFunctionView
+    cfg: Config
+    replicas: int
+    keep: tuple[GpuInstanceView, ...]
+    why: str
 
 
 def recent_rate(fv: GpuFunctionView, window_s: float) -> float:

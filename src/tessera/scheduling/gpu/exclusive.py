@@ -14,7 +14,6 @@ GPUs nobody keeps, else to new GPUs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from tessera.core.errors import require
 from tessera.core.gpu_policy import (
@@ -27,18 +26,18 @@ from tessera.core.gpu_policy import (
     LatencyModel,
     new_gpu_id,
 )
-from tessera.scheduling.gpu.base import GPU_POLICIES, Config, config, latency_model, recent_rate
+from tessera.scheduling.gpu.base import (
+    GPU_POLICIES,
+    Choice,
+    ChoiceMemo,
+    Config,
+    Want,
+    config,
+    latency_model,
+    recent_rate,
+)
 
 DEFAULT_BATCHES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
-
-
-@dataclass(frozen=True, slots=True)
-class _Want:
-    fv: GpuFunctionView
-    cfg: Config
-    replicas: int
-    keep: tuple[GpuInstanceView, ...]
-    why: str
 
 
 @GPU_POLICIES.register("exclusive-batched")
@@ -76,18 +75,11 @@ class ExclusiveBatched:
         self.rate_window_s = rate_window_s
         self.min_replicas = min_replicas
         self.latency_ms = latency_ms
-        # choose() is pure in (latency model, model, SLO): a bounded memo of its answers
-        self._chosen: dict[tuple[object, str, float], tuple[Config, str]] = {}
+        self._chosen: ChoiceMemo[Choice] = ChoiceMemo()
 
     def choose(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[Config, str]:
         """The whole-GPU batch with the highest throughput meeting the SLO (smallest if none)."""
-        key = (latency, fv.model, fv.slo_ms)
-        hit = self._chosen.get(key)
-        if hit is None:
-            if len(self._chosen) >= 1024:
-                self._chosen.clear()
-            hit = self._chosen[key] = self._choose(latency, fv)
-        return hit
+        return self._chosen.get(latency, fv, self._choose)
 
     def _choose(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[Config, str]:
         configs = [config(latency, fv.model, 100.0, 100.0, b) for b in self.batches]
@@ -136,7 +128,7 @@ class ExclusiveBatched:
             out.append(GpuDecision(w.fv.name, tuple(plans), why))
         return GpuPolicyResult(tuple(out), snapshot.state)
 
-    def _want(self, latency: LatencyModel, fv: GpuFunctionView, claimed: set[str]) -> _Want:
+    def _want(self, latency: LatencyModel, fv: GpuFunctionView, claimed: set[str]) -> Want:
         cfg, chose = self.choose(latency, fv)
         rate = recent_rate(fv, self.rate_window_s)
         per = cfg.rps * self.target_utilization
@@ -155,4 +147,4 @@ class ExclusiveBatched:
         )
         if replicas != raw:
             why += f" (min {self.min_replicas})"
-        return _Want(fv, cfg, replicas, tuple(keep), f"{why}; {chose}")
+        return Want(fv, cfg, replicas, tuple(keep), f"{why}; {chose}")

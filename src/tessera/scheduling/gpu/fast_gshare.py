@@ -14,14 +14,12 @@ are replaced.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from tessera.core.errors import require
 from tessera.core.gpu_policy import (
     GpuDecision,
     GpuFunctionView,
     GpuInstancePlan,
-    GpuInstanceView,
     GpuPolicyResult,
     GpuSnapshot,
     LatencyModel,
@@ -29,7 +27,10 @@ from tessera.core.gpu_policy import (
 )
 from tessera.scheduling.gpu.base import (
     GPU_POLICIES,
+    Choice,
+    ChoiceMemo,
     Config,
+    Want,
     config,
     grid,
     latency_model,
@@ -39,15 +40,6 @@ from tessera.scheduling.gpu.base import (
     recent_rate,
 )
 from tessera.scheduling.gpu.maxrects import MaxRects, Rect
-
-
-@dataclass(frozen=True, slots=True)
-class _Want:
-    fv: GpuFunctionView
-    cfg: Config
-    replicas: int
-    keep: tuple[GpuInstanceView, ...]
-    why: str
 
 
 @GPU_POLICIES.register("fast-gshare")
@@ -81,19 +73,11 @@ class FastGShare:
         self.batches = tuple(batches)
         self.min_replicas = min_replicas
         self.latency_ms = latency_ms
-        # choose() is a pure function of (latency model, model, SLO): remember its answers,
-        # so a decision every 2 s does not re-profile the whole grid (a bounded memo)
-        self._chosen: dict[tuple[object, str, float], tuple[Config, str]] = {}
+        self._chosen: ChoiceMemo[Choice] = ChoiceMemo()
 
     def choose(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[Config, str]:
         """The most resource-efficient configuration meeting the SLO (whole GPU if none does)."""
-        key = (latency, fv.model, fv.slo_ms)
-        hit = self._chosen.get(key)
-        if hit is None:
-            if len(self._chosen) >= 1024:
-                self._chosen.clear()
-            hit = self._chosen[key] = self._choose(latency, fv)
-        return hit
+        return self._chosen.get(latency, fv, self._choose)
 
     def _choose(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[Config, str]:
         configs = profile(
@@ -141,7 +125,7 @@ class FastGShare:
             out.append(GpuDecision(w.fv.name, tuple(plans), why))
         return GpuPolicyResult(tuple(out), snapshot.state)
 
-    def _want(self, latency: LatencyModel, fv: GpuFunctionView) -> _Want:
+    def _want(self, latency: LatencyModel, fv: GpuFunctionView) -> Want:
         cfg, why = self.choose(latency, fv)
         rate = recent_rate(fv, self.rate_window_s)
         replicas = max(self.min_replicas, math.ceil(rate / cfg.rps - 1e-9))
@@ -155,7 +139,7 @@ class FastGShare:
         )
         keep = tuple(same[:replicas])
         why = f"rate {rate:.1f} rps / {cfg.rps:.1f} rps per replica -> {replicas} replica(s); {why}"
-        return _Want(fv, cfg, replicas, keep, why)
+        return Want(fv, cfg, replicas, keep, why)
 
     @staticmethod
     def _place(free: dict[str, MaxRects], opened: list[MaxRects], cfg: Config) -> tuple[str, Rect]:

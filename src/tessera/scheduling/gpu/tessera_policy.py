@@ -49,6 +49,7 @@ from tessera.core.gpu_policy import (
 from tessera.core.policy import InstanceState
 from tessera.scheduling.gpu.base import (
     GPU_POLICIES,
+    ChoiceMemo,
     Config,
     config,
     efficiency_key,
@@ -146,20 +147,13 @@ class TesseraPolicy:
         self.process_var = process_var
         self.measurement_var = measurement_var
         self.latency_ms = latency_ms
-        # configs() is pure in (latency model, model, SLO): a bounded memo
-        self._configs: dict[tuple[object, str, float], tuple[tuple[Config, ...], str]] = {}
+        self._configs: ChoiceMemo[tuple[tuple[Config, ...], str]] = ChoiceMemo()
 
     # -- profiling ----------------------------------------------------------------------
 
     def configs(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[tuple[Config, ...], str]:
         """Configurations meeting `slo_fraction` x SLO (else the SLO; else the whole GPU)."""
-        key = (latency, fv.model, fv.slo_ms)
-        hit = self._configs.get(key)
-        if hit is None:
-            if len(self._configs) >= 1024:
-                self._configs.clear()
-            hit = self._configs[key] = self._profile(latency, fv)
-        return hit
+        return self._configs.get(latency, fv, self._profile)
 
     def _profile(
         self, latency: LatencyModel, fv: GpuFunctionView
