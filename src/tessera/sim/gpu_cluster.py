@@ -502,36 +502,54 @@ class GpuCluster:
             a_d, s_d, e_d, {n: f.slo_ms for n, f in self.functions.items()}, *lines,
             reasons=reasons,
         )  # fmt: skip
-        total = served = met = 0
-        useful = 0.0
-        lats = []
-        for name, f in self.functions.items():
-            lat = out.latency_ms(name)
-            ok = np.isfinite(lat)
-            total += len(lat)
-            served += int(ok.sum())
-            met += int(out.slo_met(name).sum())
-            lats.append(lat[ok])
-            a_star = min_area_per_request_s(self.latency, f.model, f.slo_ms, self.cfg.total_sms)
-            if math.isfinite(a_star):
-                useful += int(ok.sum()) * a_star
-        all_lat = np.concatenate(lats) if lats else np.zeros(0)
-        out.metrics = {
-            "requests": float(total),
-            "served": float(served),
-            "dropped": float(total - served),
-            "slo_violation_rate": (total - met) / total if total else 0.0,
-            "p50_latency_ms": float(np.percentile(all_lat, 50)) if len(all_lat) else math.nan,
-            "p99_latency_ms": float(np.percentile(all_lat, 99)) if len(all_lat) else math.nan,
-            "cost_gpu_s": cost,
-            "gpu_s_held": held_s,
-            "gpus_held_mean": held_s / horizon_s,
-            "packing_efficiency": useful / held_s if held_s > 0 else math.nan,
-            "area_efficiency": useful / cost if cost > 0 else math.nan,
-            "decisions": float(self.decisions),
-            "rejected_plans": float(self.rejected),
-        }
+        models = {n: f.model for n, f in self.functions.items()}
+        out.metrics = summarize(out, models, self.latency, self.cfg.total_sms, horizon_s,
+                                cost, held_s)  # fmt: skip
+        out.metrics["decisions"] = float(self.decisions)
+        out.metrics["rejected_plans"] = float(self.rejected)
         return out
+
+
+def summarize(
+    out: GpuClusterResult,
+    models: Mapping[str, str],
+    latency: LatencyModel,
+    total_sms: int,
+    horizon_s: float,
+    cost_gpu_s: float,
+    gpu_s_held: float,
+) -> dict[str, float]:
+    """The run's metrics from per-request records and the two cost integrals (see the module).
+
+    Shared by the simulator and the real GPU control loop, so both report the same numbers.
+    """
+    total = served = met = 0
+    useful = 0.0
+    lats = []
+    for name, model in models.items():
+        lat = out.latency_ms(name)
+        ok = np.isfinite(lat)
+        total += len(lat)
+        served += int(ok.sum())
+        met += int(out.slo_met(name).sum())
+        lats.append(lat[ok])
+        a_star = min_area_per_request_s(latency, model, out.slo_ms[name], total_sms)
+        if math.isfinite(a_star):
+            useful += int(ok.sum()) * a_star
+    all_lat = np.concatenate(lats) if lats else np.zeros(0)
+    return {
+        "requests": float(total),
+        "served": float(served),
+        "dropped": float(total - served),
+        "slo_violation_rate": (total - met) / total if total else 0.0,
+        "p50_latency_ms": float(np.percentile(all_lat, 50)) if len(all_lat) else math.nan,
+        "p99_latency_ms": float(np.percentile(all_lat, 99)) if len(all_lat) else math.nan,
+        "cost_gpu_s": cost_gpu_s,
+        "gpu_s_held": gpu_s_held,
+        "gpus_held_mean": gpu_s_held / horizon_s,
+        "packing_efficiency": useful / gpu_s_held if gpu_s_held > 0 else math.nan,
+        "area_efficiency": useful / cost_gpu_s if cost_gpu_s > 0 else math.nan,
+    }
 
 
 def simulate(
