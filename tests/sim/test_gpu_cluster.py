@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from tessera.core.errors import InputError
 from tessera.core.gpu_policy import (
     GpuDecision,
     GpuInstancePlan,
@@ -199,12 +200,30 @@ def test_same_seed_same_metrics_with_a_real_policy() -> None:
 
 def test_has_gpu_experiment_quick() -> None:
     from tessera.experiments.base import RunConfig
-    from tessera.experiments.has_gpu import POLICIES, run
+    from tessera.experiments.has_gpu import POLICIES, SETTINGS, run
 
     res = run(RunConfig(quick=True))
-    assert set(res.policies) == set(POLICIES)
+    _first, *others = SETTINGS
+    assert set(res.policies) == set(POLICIES) | {f"{p}@{s}" for p in POLICIES for s in others}
     for row in res.policies.values():
         assert row["served"] > 0
         assert 0 <= row["slo_violation_rate"] <= 1
     assert res.policies["kserve-kpa"]["cost_gpu_s"] > res.policies["has-gpu"]["cost_gpu_s"]
     assert len(res.figures) == 2 and res.headline
+
+
+def test_measured_quota_model_reads_the_latency_at_the_slice() -> None:
+    def lat(model: str, batch: int, sm: float, quota: float) -> float:
+        return 10.0 * 100.0 / quota  # 10 ms solo, stretched by the quota
+
+    one = [fn("f", [1.0, 3.0])]
+    pol = fixed({"f": [("new:0", 50.0, 25.0, 1)]})
+    window = simulate(pol, one, lat, 5.0, ClusterConfig(interference=0.0))
+    measured = simulate(pol, one, lat, 5.0, ClusterConfig(interference=0.0, quota_model="measured"))
+    np.testing.assert_allclose(measured.latency_ms("f"), 40.0)  # the table's value at quota 25%
+    # the token window runs 10 ms of work in 10 ms budgets per 40 ms window: at most 40 ms
+    assert np.all(window.latency_ms("f") <= 40.0 + 1e-9)
+    with pytest.raises(InputError, match=r"cluster\.quota_model"):
+        ClusterConfig(quota_model="fluid")
+    with pytest.raises(InputError, match=r"cluster\.a_star_batches"):
+        ClusterConfig(a_star_batches=())

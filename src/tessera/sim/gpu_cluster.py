@@ -36,6 +36,11 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   token window: work is split at window and budget boundaries). Quota 100%
   never waits. Instances are otherwise independent in time (time-sharing
   partners do not block each other beyond their budgets).
+  With `quota_model="measured"` the token window is not simulated: a batch
+  takes `latency_ms(model, m, sm_pct, quota_pct)` (times the interference
+  slowdown) at once, for latency models measured under real time-slicing
+  (the V100 RaPP grid, `tessera.gpu.rapp_table`), whose quota columns already
+  hold what the token server does to a request, host-side floor included.
 - Accounting: tenant cost `cost_gpu_s` = ∫ Σ area dt over starting, ready and
   draining instances (whole-GPU-seconds); provider cost `gpu_s_held` = ∫ GPUs
   holding ≥1 instance dt; both exact over [0, horizon). Work queued at the
@@ -96,6 +101,8 @@ class ClusterConfig:
     cold_start_s: float = 2.0  # model load into a new instance
     interference: float = 0.376  # 4 disjoint tenants at 0.78 of solo (H200 data)
     timeout_s: float = 30.0
+    quota_model: str = "window"  # or "measured": batch time read at the slice's quota
+    a_star_batches: tuple[int, ...] = A_STAR_BATCHES  # batches a* may use (the profiled ones)
     warm_start: bool = True  # the first decision's instances start ready (a deployed service)
 
     def __post_init__(self) -> None:
@@ -109,6 +116,18 @@ class ClusterConfig:
         require(self.cold_start_s >= 0, "cluster.cold_start_s", self.cold_start_s, "seconds >= 0")
         require(self.interference >= 0, "cluster.interference", self.interference, ">= 0")
         require(self.timeout_s > 0, "cluster.timeout_s", self.timeout_s, "seconds > 0")
+        require(
+            len(self.a_star_batches) > 0 and all(b >= 1 for b in self.a_star_batches),
+            "cluster.a_star_batches",
+            self.a_star_batches,
+            "a non-empty tuple of integers >= 1",
+        )
+        require(
+            self.quota_model in ("window", "measured"),
+            "cluster.quota_model",
+            self.quota_model,
+            "'window' (simulate token windows) or 'measured' (latency at the quota)",
+        )
 
 
 @dataclass(frozen=True)
@@ -205,11 +224,19 @@ class GpuClusterResult:
 
 
 def min_area_per_request_s(
-    latency: LatencyModel, model: str, slo_ms: float, total_sms: int = 132
+    latency: LatencyModel,
+    model: str,
+    slo_ms: float,
+    total_sms: int = 132,
+    batches: Sequence[int] = A_STAR_BATCHES,
 ) -> float:
-    """a*: least GPU-seconds of SM area per request meeting `slo_ms` (solo latency; see module)."""
+    """a*: least GPU-seconds of SM area per request meeting `slo_ms` (solo latency; see module).
+
+    `batches` should stay within what the latency model was measured at: beyond
+    it an extrapolation decides a*.
+    """
     best = math.inf
-    for b in A_STAR_BATCHES:
+    for b in batches:
         for k in range(1, total_sms + 1):
             sm = 100.0 * k / total_sms
             ms = float(latency(model, b, sm, 100.0))
@@ -377,6 +404,7 @@ class GpuCluster:
             return idx
         timeout = self.cfg.timeout_s
         window_s = self.cfg.window_ms / 1000.0
+        measured = self.cfg.quota_model == "measured"
         lat = self.latency
         heap = [(i.free_s, i.id, i) for i in insts]
         heapq.heapify(heap)
@@ -398,9 +426,10 @@ class GpuCluster:
             m = k - idx
             work = inst.cache.get(m)
             if work is None:
-                work = lat(model, m, inst.sm, 100.0) * inst.slow / 1000.0
+                at_q = inst.quota if measured else 100.0
+                work = lat(model, m, inst.sm, at_q) * inst.slow / 1000.0
                 inst.cache[m] = work
-            e = inst.serve(t, work, window_s)
+            e = t + work if measured else inst.serve(t, work, window_s)
             if m == 1:
                 starts.append(t)
                 ends.append(e)
@@ -504,7 +533,7 @@ class GpuCluster:
         )  # fmt: skip
         models = {n: f.model for n, f in self.functions.items()}
         out.metrics = summarize(out, models, self.latency, self.cfg.total_sms, horizon_s,
-                                cost, held_s)  # fmt: skip
+                                cost, held_s, self.cfg.a_star_batches)  # fmt: skip
         out.metrics["decisions"] = float(self.decisions)
         out.metrics["rejected_plans"] = float(self.rejected)
         return out
@@ -518,6 +547,7 @@ def summarize(
     horizon_s: float,
     cost_gpu_s: float,
     gpu_s_held: float,
+    a_star_batches: Sequence[int] = A_STAR_BATCHES,
 ) -> dict[str, float]:
     """The run's metrics from per-request records and the two cost integrals (see the module).
 
@@ -533,7 +563,7 @@ def summarize(
         served += int(ok.sum())
         met += int(out.slo_met(name).sum())
         lats.append(lat[ok])
-        a_star = min_area_per_request_s(latency, model, out.slo_ms[name], total_sms)
+        a_star = min_area_per_request_s(latency, model, out.slo_ms[name], total_sms, a_star_batches)
         if math.isfinite(a_star):
             useful += int(ok.sum()) * a_star
     all_lat = np.concatenate(lats) if lats else np.zeros(0)

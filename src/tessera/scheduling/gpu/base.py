@@ -80,9 +80,23 @@ def grid(step_pct: float) -> tuple[float, ...]:
     return tuple(vals)
 
 
+def partial_batches(batch: int) -> tuple[int, ...]:
+    """The batch sizes a server of `batch` also runs when fewer requests wait: 1, 2, 4, ..., batch."""
+    sizes = {batch}
+    m = 1
+    while m < batch:
+        sizes.add(m)
+        m *= 2
+    return tuple(sorted(sizes))
+
+
 def config(latency: LatencyModel, model: str, sm: float, quota: float, batch: int) -> Config:
-    ms = float(latency(model, batch, sm, quota))
-    return Config(sm, quota, batch, ms, batch * 1000.0 / ms if ms > 0 else math.inf)
+    """A slice's latency (the worst of its partial batches, as a dynamic batcher runs fewer
+    requests when fewer wait; measured profiles are not always monotonic in the batch) and its
+    throughput at full batches."""
+    full = float(latency(model, batch, sm, quota))
+    ms = max([full, *(float(latency(model, m, sm, quota)) for m in partial_batches(batch)[:-1])])
+    return Config(sm, quota, batch, ms, batch * 1000.0 / full if full > 0 else math.inf)
 
 
 def profile(

@@ -9,15 +9,21 @@ decision:
    `predict_interval_s`), but never below the last interval's measured rate
    (bursts are not smoothed away), times `headroom` (1.2).
 2. Profiles the SM % x quota % x batch grid with the latency model, keeping the
-   configurations whose batch latency is at most `slo_fraction` (0.6) x SLO:
-   the rest of the SLO is queueing and co-location headroom. If none meets it,
+   configurations whose batch latency is at most `slo_fraction` (0.45) x SLO:
+   a request that arrives while a batch runs waits for it and then runs in
+   the next, so 2 x batch latency must fit, with a margin for co-location
+   slowdown. A batch's latency is its worst partial batch (`base.config`). If none meets it,
    those meeting the SLO itself; if none does, the whole GPU at batch 1.
+   The latency model is first stretched by the co-location slowdown expected
+   on the held GPUs (`slowed`).
 3. Targets the fewest instances n whose best configuration covers the
-   predicted rate (n x rps >= rate), and among those configurations the
+   predicted rate at `max_utilization` (0.5) of its throughput (n x rps x
+   0.5 >= rate: queueing stays short at batch 1, and a batching server has
+   room to absorb a burst), and among those configurations the
    smallest area (cheapest GPU share), ties by area per rps. Instances are
    only removed once `cooldown_s` passed since the count last grew (resizing
    is free: no cold start).
-4. Keeps existing instances (ready first, lowest id) and resizes each in place
+4. Keeps existing instances (ready first, largest first) and resizes each in place
    to the target configuration, or to the cheapest other candidate that still
    fits on its GPU; an instance no candidate fits keeps its slice. New
    instances are packed with MaxRects onto held GPUs (the fullest first, so
@@ -108,7 +114,7 @@ class TesseraPolicy:
         self,
         predict_interval_s: float = 2.0,
         headroom: float = 1.2,
-        slo_fraction: float = 0.6,
+        slo_fraction: float = 0.45,
         cooldown_s: float = 10.0,
         idle_s: float = 30.0,
         min_replicas: int = 0,
@@ -117,9 +123,13 @@ class TesseraPolicy:
         batches: tuple[int, ...] = (1, 2, 4, 8),
         process_var: float = 1.0,
         measurement_var: float = 4.0,
+        interference: float = 0.376,
+        max_utilization: float = 0.5,
         latency_ms: LatencyModel | None = None,
     ) -> None:
+        require(0 < max_utilization <= 1, "tessera.max_utilization", max_utilization, "in (0, 1]")
         require(predict_interval_s > 0, "tessera.predict_interval_s", predict_interval_s, "> 0")
+        require(interference >= 0, "tessera.interference", interference, ">= 0")
         require(headroom >= 1, "tessera.headroom", headroom, ">= 1")
         require(0 < slo_fraction <= 1, "tessera.slo_fraction", slo_fraction, "in (0, 1]")
         require(cooldown_s >= 0, "tessera.cooldown_s", cooldown_s, "seconds >= 0")
@@ -146,7 +156,10 @@ class TesseraPolicy:
         self.batches = tuple(batches)
         self.process_var = process_var
         self.measurement_var = measurement_var
+        self.interference = interference
+        self.max_utilization = max_utilization
         self.latency_ms = latency_ms
+        self._slowed: dict[tuple[object, float], LatencyModel] = {}
         self._configs: ChoiceMemo[tuple[tuple[Config, ...], str]] = ChoiceMemo()
 
     # -- profiling ----------------------------------------------------------------------
@@ -169,10 +182,37 @@ class TesseraPolicy:
         c = config(latency, fv.model, 100.0, 100.0, min(self.batches))
         return (c,), f"no slice meets SLO {fv.slo_ms:g} ms; whole GPU ({c.latency_ms:.1f} ms)"
 
-    @staticmethod
-    def candidates(configs: tuple[Config, ...], n: int, rate: float) -> list[Config]:
-        """Configs whose n instances cover `rate`, cheapest (area, then area per rps) first."""
-        ok = [c for c in configs if c.rps * n >= rate - _EPS]
+    def slowed(self, latency: LatencyModel, snapshot: GpuSnapshot) -> tuple[LatencyModel, str]:
+        """The latency model with the co-location slowdown expected on the held GPUs.
+
+        A batch on a GPU whose other tenants hold area A runs 1 + interference x A
+        times slower (the H200 co-location data: 0.78x speed at four quarter
+        tenants). Expected A: the area all instances reserve now per held GPU,
+        at most 1, rounded up to 0.1 so a few models cover every decision.
+        """
+        held = {i.gpu_id for fv in snapshot.functions.values() for i in fv.active}
+        area = sum(i.area for fv in snapshot.functions.values() for i in fv.active)
+        crowd = min(1.0, math.ceil(10 * area / max(1, len(held)) - 1e-9) / 10)
+        factor = round(1.0 + self.interference * crowd, 6)
+        if factor == 1.0:
+            return latency, ""
+        key = (latency, factor)
+        fn = self._slowed.get(key)
+        if fn is None:
+            if len(self._slowed) > 64:
+                self._slowed.clear()
+
+            def fn(model: str, batch: int, sm: float, quota: float) -> float:
+                return factor * float(latency(model, batch, sm, quota))
+
+            self._slowed[key] = fn
+        return fn, f"; co-location slowdown x{factor:g} (area {crowd:g} per GPU)"
+
+    def candidates(self, configs: tuple[Config, ...], n: int, rate: float) -> list[Config]:
+        """Configs whose n instances cover `rate` at `max_utilization`, cheapest (area, then
+        area per rps) first."""
+        u = self.max_utilization
+        ok = [c for c in configs if c.rps * u * n >= rate - _EPS]
         return sorted(ok, key=lambda c: (round(c.area, 9), efficiency_key(c)))
 
     # -- deciding -----------------------------------------------------------------------
@@ -182,20 +222,24 @@ class TesseraPolicy:
         prev: dict[str, _FnState] = dict(snapshot.state or {})
         now = snapshot.now_s
         names = sorted(snapshot.functions)
+        planned, slow_why = self.slowed(latency, snapshot)
         # phase 1: per function, the rate, the target count and the instances kept
         states: dict[str, _FnState] = {}
         targets: dict[str, tuple[int, float, list[Config], list[GpuInstanceView], str]] = {}
         for name in names:
             fv = snapshot.functions[name]
             st, rate, why = self._predict(fv, prev.get(name), now)
-            configs, prof_why = self.configs(latency, fv)
-            active = sorted(fv.active, key=lambda i: (i.state is not InstanceState.READY, i.id))
+            configs, prof_why = self.configs(planned, fv)
+            # keep the ready ones first, the largest of them first: a scale-in keeps capacity
+            active = sorted(
+                fv.active, key=lambda i: (i.state is not InstanceState.READY, -i.area, i.id)
+            )
             idle_for = now - st.last_active_s
             if idle_for >= self.idle_s - _EPS and self.min_replicas == 0:
                 n = 0
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
-                best_rps = max(c.rps for c in configs)
+                best_rps = max(c.rps for c in configs) * self.max_utilization
                 n = max(1, self.min_replicas, math.ceil(rate / best_rps - _EPS))
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
@@ -208,7 +252,7 @@ class TesseraPolicy:
             cands = self.candidates(configs, max(n, 1), rate)
             if not cands:  # rate above what n of the best cover cannot happen; be safe
                 cands = sorted(configs, key=lambda c: -c.rps)[:1]
-            why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof_why}"
+            why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof_why}{slow_why}"
             targets[name] = (n, rate if n else 0.0, cands, active[:n], why)
         # phase 2: the kept instances at their current size, per GPU
         on_gpu: dict[str, list[_Item]] = {g: [] for g in sorted(snapshot.gpus)}
@@ -237,14 +281,15 @@ class TesseraPolicy:
                         f"resize #{inst.id} sm {old[0]:g}%->{item.sm:g}%, "
                         f"quota {old[1]:g}%->{item.quota:g}%, batch {old[2]}->{item.batch}"
                     )
-                cap += config(latency, fv.model, item.sm, item.quota, item.batch).rps
+                cfg = config(planned, fv.model, item.sm, item.quota, item.batch)
+                cap += cfg.rps * self.max_utilization
                 plans[name].append((inst.gpu_id, item))
             added = 0
             while (cap < rate - _EPS or len(plans[name]) < n) and added < _MAX_INSTANCES:
                 c = cands[0]
                 slot = self._place(on_gpu, opened, c)
                 plans[name].append(slot)
-                cap += c.rps
+                cap += c.rps * self.max_utilization
                 added += 1
                 notes[name].append(f"add {c.label()} on {slot[0]}")
         # phase 3: offsets from each GPU's final layout
