@@ -10,6 +10,7 @@ baselines and caveats.
 from tessera.experiments import (  # noqa: F401
     adapters,
     autoscaling_trace,
+    fast_gshare,
     gpu_sharing,
     has_gpu,
     platform_local,
