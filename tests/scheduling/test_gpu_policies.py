@@ -599,3 +599,35 @@ def test_tessera_scale_in_keeps_the_largest_ready_instance() -> None:
     big = GpuInstanceView(2, "gpu-1", 70.0, 90.0)
     d = policy.decide(snap(fn("f", 50.0, (small, big)), gpus=2)).decisions[0]
     assert [p.instance_id for p in d.instances] == [2]
+
+
+def test_tessera_empties_a_lightly_used_gpu_make_before_break() -> None:
+    policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0)
+    a = GpuInstanceView(1, "gpu-0", 50.0, 50.0)
+    b = GpuInstanceView(2, "gpu-1", 10.0, 10.0)
+    r = policy.decide(snap(fn("f", 20.0, (a,)), fn("g", 1.0, (b,)), gpus=2))
+    d = {x.function: x for x in r.decisions}
+    g_plans = d["g"].instances
+    assert {(p.gpu_id, p.instance_id) for p in g_plans} == {("gpu-1", 2), ("gpu-0", None)}
+    assert "consolidate" in d["g"].reason
+    # the copy is starting: the old instance keeps serving
+    new = GpuInstanceView(3, "gpu-0", g_plans[1].sm_pct, g_plans[1].quota_pct)
+    starting = GpuInstanceView(3, "gpu-0", new.sm_pct, new.quota_pct, state=InstanceState.STARTING)
+    fs = (fn("f", 20.0, (a,)), fn("g", 1.0, (b, starting)))
+    r2 = policy.decide(snap(*fs, gpus=2, now_s=102.0, state=r.state))
+    g2 = {x.function: x for x in r2.decisions}["g"]
+    assert {p.instance_id for p in g2.instances} == {
+        2,
+        3,
+    } and "until the new are ready" in g2.reason
+    # once it is ready, the instance on the emptied GPU goes, without waiting for a cooldown
+    fs = (fn("f", 20.0, (a,)), fn("g", 1.0, (b, new)))
+    r3 = policy.decide(snap(*fs, gpus=2, now_s=104.0, state=r2.state))
+    g3 = {x.function: x for x in r3.decisions}["g"]
+    assert [(p.gpu_id, p.instance_id) for p in g3.instances] == [("gpu-0", 3)]
+    # consolidation off: nothing moves
+    off = TesseraPolicy(
+        latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0, consolidate_below=0
+    )
+    r = off.decide(snap(fn("f", 20.0, (a,)), fn("g", 1.0, (b,)), gpus=2))
+    assert [p.instance_id for p in {x.function: x for x in r.decisions}["g"].instances] == [2]

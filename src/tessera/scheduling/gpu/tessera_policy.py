@@ -31,9 +31,15 @@ decision:
 5. Scales to zero after `idle_s` (30 s) without a request when `min_replicas`
    is 0, and back to one instance on the first request (the driver models its
    cold start).
+6. Consolidates: when no GPU is being emptied, the least-used held GPU whose
+   reserved area is below `consolidate_below` (0.5) is emptied if every
+   instance on it fits on the other held GPUs: copies start there while the
+   old instances keep serving, and the old ones are dropped (without waiting
+   for the cooldown) once every kept instance is ready. Generally, a ready
+   instance is never dropped while a kept one is still starting.
 
 Every decision says why. The policy is a pure function of the snapshot and
-its own state (`_FnState` per function).
+its own state (`_State`: `_FnState` per function, the GPU being emptied).
 """
 
 from __future__ import annotations
@@ -78,6 +84,14 @@ class _FnState:
     kalman: KalmanState | None
     last_active_s: float
     last_grow_s: float = -math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """The policy's memory: per-function state, and the GPU being emptied (if any)."""
+
+    fns: dict[str, _FnState]
+    evacuating: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -125,8 +139,12 @@ class TesseraPolicy:
         measurement_var: float = 4.0,
         interference: float = 0.376,
         max_utilization: float = 0.5,
+        consolidate_below: float = 0.5,
         latency_ms: LatencyModel | None = None,
     ) -> None:
+        require(
+            0 <= consolidate_below <= 1, "tessera.consolidate_below", consolidate_below, "in [0, 1]"
+        )
         require(0 < max_utilization <= 1, "tessera.max_utilization", max_utilization, "in (0, 1]")
         require(predict_interval_s > 0, "tessera.predict_interval_s", predict_interval_s, "> 0")
         require(interference >= 0, "tessera.interference", interference, ">= 0")
@@ -158,6 +176,7 @@ class TesseraPolicy:
         self.measurement_var = measurement_var
         self.interference = interference
         self.max_utilization = max_utilization
+        self.consolidate_below = consolidate_below
         self.latency_ms = latency_ms
         self._slowed: dict[tuple[object, float], LatencyModel] = {}
         self._configs: ChoiceMemo[tuple[tuple[Config, ...], str]] = ChoiceMemo()
@@ -219,10 +238,13 @@ class TesseraPolicy:
 
     def decide(self, snapshot: GpuSnapshot) -> GpuPolicyResult:
         latency = latency_model(self.latency_ms, snapshot)
-        prev: dict[str, _FnState] = dict(snapshot.state or {})
+        old_state = snapshot.state if isinstance(snapshot.state, _State) else _State({})
+        prev = old_state.fns
         now = snapshot.now_s
         names = sorted(snapshot.functions)
         planned, slow_why = self.slowed(latency, snapshot)
+        in_use = {i.gpu_id for fv in snapshot.functions.values() for i in fv.active}
+        evac = {g for g in old_state.evacuating if g in in_use}
         # phase 1: per function, the rate, the target count and the instances kept
         states: dict[str, _FnState] = {}
         targets: dict[str, tuple[int, float, list[Config], list[GpuInstanceView], str]] = {}
@@ -230,9 +252,11 @@ class TesseraPolicy:
             fv = snapshot.functions[name]
             st, rate, why = self._predict(fv, prev.get(name), now)
             configs, prof_why = self.configs(planned, fv)
-            # keep the ready ones first, the largest of them first: a scale-in keeps capacity
+            # keep those off a GPU being emptied first, then the ready ones, the largest
+            # first: a scale-in keeps capacity
             active = sorted(
-                fv.active, key=lambda i: (i.state is not InstanceState.READY, -i.area, i.id)
+                fv.active,
+                key=lambda i: (i.gpu_id in evac, i.state is not InstanceState.READY, -i.area, i.id),
             )
             idle_for = now - st.last_active_s
             if idle_for >= self.idle_s - _EPS and self.min_replicas == 0:
@@ -243,9 +267,17 @@ class TesseraPolicy:
                 n = max(1, self.min_replicas, math.ceil(rate / best_rps - _EPS))
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
-                elif n < len(active) and now - st.last_grow_s < self.cooldown_s - _EPS:
-                    why += f"; {n} would do, keeping {len(active)} (cooldown)"
-                    n = len(active)
+                elif n < len(active):
+                    kept, dropped = active[:n], active[n:]
+                    starting = any(i.state is not InstanceState.READY for i in kept)
+                    if starting and any(i.state is InstanceState.READY for i in dropped):
+                        why += f"; {n} would do, keeping {len(active)} until the new are ready"
+                        n = len(active)
+                    elif now - st.last_grow_s < self.cooldown_s - _EPS and not all(
+                        i.gpu_id in evac for i in dropped
+                    ):
+                        why += f"; {n} would do, keeping {len(active)} (cooldown)"
+                        n = len(active)
             if n > len(active):
                 st = _FnState(st.kalman, st.last_active_s, now)
             states[name] = st
@@ -287,12 +319,20 @@ class TesseraPolicy:
             added = 0
             while (cap < rate - _EPS or len(plans[name]) < n) and added < _MAX_INSTANCES:
                 c = cands[0]
-                slot = self._place(on_gpu, opened, c)
+                slot = self._place(on_gpu, opened, c, evac)
                 plans[name].append(slot)
                 cap += c.rps * self.max_utilization
                 added += 1
                 notes[name].append(f"add {c.label()} on {slot[0]}")
-        # phase 3: offsets from each GPU's final layout
+        # phase 3: empty the least-used GPU onto the others when everything on it fits there
+        evacuating = tuple(sorted(evac))
+        if self.consolidate_below > 0 and not evac:
+            moved = self._consolidate(on_gpu, plans)
+            if moved is not None:
+                evacuating = (moved[0],)
+                for name, note in moved[1]:
+                    notes[name].append(note)
+        # phase 4: offsets from each GPU's final layout
         where: dict[int, Rect] = {}
         for items in [*on_gpu.values(), *opened]:
             laid = _pack(items)
@@ -319,7 +359,49 @@ class TesseraPolicy:
             if notes[name]:
                 why += "; " + "; ".join(notes[name])
             out.append(GpuDecision(name, tuple(ps), why))
-        return GpuPolicyResult(tuple(out), states)
+        return GpuPolicyResult(tuple(out), _State(states, evacuating))
+
+    def _consolidate(
+        self, on_gpu: dict[str, list[_Item]], plans: dict[str, list[tuple[str, _Item]]]
+    ) -> tuple[str, list[tuple[str, str]]] | None:
+        """Start moving every instance off the least-used held GPU (area below
+        `consolidate_below`) if all of them fit on the other held GPUs; the old
+        instances keep serving until the new ones are ready (make before break)."""
+
+        def used(items: list[_Item]) -> float:
+            return sum(x.sm * x.quota for x in items) / 10_000.0
+
+        held = [g for g in on_gpu if on_gpu[g]]
+        owner = {id(item): name for name, ps in plans.items() for _, item in ps}
+        for g in sorted(held, key=lambda g: (used(on_gpu[g]), g)):
+            if used(on_gpu[g]) > self.consolidate_below + _EPS:
+                break
+            others = {h: list(on_gpu[h]) for h in held if h != g}
+            moves: list[tuple[_Item, str]] = []
+            for item in sorted(on_gpu[g], key=lambda x: -x.sm * x.quota):
+                copy = _Item(None, item.sm, item.quota, item.batch)
+                for h in sorted(others, key=lambda h: (-used(others[h]), h)):
+                    others[h].append(copy)
+                    if _pack(others[h]) is not None:
+                        moves.append((copy, h))
+                        break
+                    others[h].pop()
+                else:
+                    break
+            if len(moves) < len(on_gpu[g]) or not moves:
+                continue
+            notes: list[tuple[str, str]] = []
+            for (copy, h), item in zip(
+                moves, sorted(on_gpu[g], key=lambda x: -x.sm * x.quota), strict=True
+            ):
+                name = owner[id(item)]
+                on_gpu[h].append(copy)
+                plans[name].append((h, copy))
+                notes.append(
+                    (name, f"consolidate: start a copy of #{item.instance_id} on {h} to empty {g}")
+                )
+            return g, notes
+        return None
 
     def _predict(
         self, fv: GpuFunctionView, st: _FnState | None, now: float
@@ -345,15 +427,19 @@ class TesseraPolicy:
 
     @staticmethod
     def _place(
-        on_gpu: dict[str, list[_Item]], opened: list[list[_Item]], c: Config
+        on_gpu: dict[str, list[_Item]],
+        opened: list[list[_Item]],
+        c: Config,
+        avoid: set[str] | frozenset[str] = frozenset(),
     ) -> tuple[str, _Item]:
-        """Onto the fullest held GPU it fits on, then GPUs opened by this decision, else a new one."""
+        """Onto the fullest held GPU it fits on (not one being emptied), then GPUs opened by
+        this decision, else a new one."""
         item = _Item(None, c.sm_pct, c.quota_pct, c.batch)
 
         def used(items: list[_Item]) -> float:
             return sum(x.sm * x.quota for x in items)
 
-        held = sorted(on_gpu, key=lambda g: (-used(on_gpu[g]), g))
+        held = sorted((g for g in on_gpu if g not in avoid), key=lambda g: (-used(on_gpu[g]), g))
         for g in held:
             on_gpu[g].append(item)
             if _pack(on_gpu[g]) is not None:
