@@ -561,13 +561,26 @@ def test_tessera_packs_onto_held_gpus_first() -> None:
     assert [p.gpu_id for p in d["a"].instances] == ["new:0"]
 
 
-def test_tessera_needs_more_instances_only_beyond_one_gpu() -> None:
+def test_tessera_picks_the_count_that_reserves_the_least_area() -> None:
     policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0)
-    one = policy.decide(snap(fn("f", 80.0), gpus=2)).decisions[0]
-    assert len(one.instances) == 1  # 80 x 1.2 = 96 rps fits one slice (100 rps whole GPU)
-    two = policy.decide(snap(fn("f", 150.0), gpus=2)).decisions[0]
-    assert len(two.instances) == 2
-    assert sum(p.area for p in two.instances) <= 2.0
+
+    def rps(d: GpuDecision) -> float:
+        return sum(1000.0 / linear_ms("m", 1, p.sm_pct, p.quota_pct) for p in d.instances)
+
+    for rate in (5.0, 80.0, 150.0):
+        d = policy.decide(snap(fn("f", rate), gpus=2)).decisions[0]
+        assert rps(d) >= 1.2 * rate - 1e-6
+        # linear latency: every slice costs the same area per rps, so the plan reserves no
+        # more than the rate needs plus one grid step of rounding per instance
+        assert d.area <= 1.2 * rate / 100.0 + 0.1 * len(d.instances) + 1e-9
+    # beyond one GPU's throughput it must use several instances
+    assert len(policy.decide(snap(fn("f", 150.0), gpus=2)).decisions[0].instances) >= 2
+    # with a fixed per-instance cost (a host floor), one larger slice beats several small ones
+    floor = TesseraPolicy(
+        latency_ms=sublinear_ms, batches=(1,), max_utilization=1.0, interference=0
+    )
+    one = floor.decide(snap(fn("f", 20.0, slo_ms=1000.0), gpus=2)).decisions[0]
+    assert len(one.instances) == 1
 
 
 def test_tessera_provisions_at_max_utilization_and_for_co_location() -> None:

@@ -16,11 +16,11 @@ decision:
    those meeting the SLO itself; if none does, the whole GPU at batch 1.
    The latency model is first stretched by the co-location slowdown expected
    on the held GPUs (`slowed`).
-3. Targets the fewest instances n whose best configuration covers the
-   predicted rate at `max_utilization` (0.5) of its throughput (n x rps x
-   0.5 >= rate: queueing stays short at batch 1, and a batching server has
-   room to absorb a burst), and among those configurations the
-   smallest area (cheapest GPU share), ties by area per rps. Instances are
+3. Targets the instance count n and configuration that reserve the least
+   area in total while n instances cover the predicted rate at
+   `max_utilization` (0.5) of their throughput (n x rps x 0.5 >= rate:
+   queueing stays short at batch 1, and a batching server has room to absorb
+   a burst); fewer instances on ties, at most 64. Instances are
    only removed once `cooldown_s` passed since the count last grew (resizing
    is free: no cold start).
 4. Keeps existing instances (ready first, largest first) and resizes each in place
@@ -75,6 +75,7 @@ from tessera.scheduling.gpu.maxrects import MaxRects, Rect
 
 _EPS = 1e-9
 _MAX_INSTANCES = 256
+_MAX_COUNT = 64  # instances of one function a decision may target
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,8 @@ class TesseraPolicy:
         self.consolidate_below = consolidate_below
         self.latency_ms = latency_ms
         self._slowed: dict[tuple[object, float], LatencyModel] = {}
+        self._fronts: dict[int, tuple[tuple[Config, ...], tuple[Config, ...]]] = {}
+        self._sorted: dict[int, tuple[tuple[Config, ...], tuple[Config, ...]]] = {}
         self._configs: ChoiceMemo[tuple[tuple[Config, ...], str]] = ChoiceMemo()
 
     # -- profiling ----------------------------------------------------------------------
@@ -227,12 +230,52 @@ class TesseraPolicy:
             self._slowed[key] = fn
         return fn, f"; co-location slowdown x{factor:g} (area {crowd:g} per GPU)"
 
+    def _by_area(self, configs: tuple[Config, ...]) -> tuple[Config, ...]:
+        """`configs` cheapest first (area, then area per rps), sorted once per profile."""
+        hit = self._sorted.get(id(configs))
+        if hit is not None and hit[0] is configs:
+            return hit[1]
+        out = tuple(sorted(configs, key=lambda c: (round(c.area, 9), efficiency_key(c))))
+        if len(self._sorted) > 1024:
+            self._sorted.clear()
+        self._sorted[id(configs)] = (configs, out)
+        return out
+
+    def _frontier(self, configs: tuple[Config, ...]) -> tuple[Config, ...]:
+        """The configs no other beats on both throughput and area (what `count` can pick)."""
+        hit = self._fronts.get(id(configs))
+        if hit is not None and hit[0] is configs:
+            return hit[1]
+        out: list[Config] = []
+        for c in sorted(configs, key=lambda c: (-c.rps, c.area)):
+            if not out or c.area < out[-1].area - 1e-12:
+                out.append(c)
+        if len(self._fronts) > 1024:
+            self._fronts.clear()
+        self._fronts[id(configs)] = (configs, tuple(out))
+        return tuple(out)
+
+    def count(self, configs: tuple[Config, ...], rate: float) -> int:
+        """Instances to run: those of the configuration whose count covering `rate` at
+        `max_utilization` reserves the least area in total (fewer instances on ties)."""
+        u = self.max_utilization
+        best: tuple[float, int] | None = None
+        for c in self._frontier(configs):
+            n = max(1, self.min_replicas, math.ceil(rate / (c.rps * u) - _EPS))
+            if n > _MAX_COUNT:
+                continue
+            key = (round(n * c.area, 9), n)
+            if best is None or key < best:
+                best = key
+        if best is None:  # not even _MAX_COUNT of the fastest cover it: as many as allowed
+            return _MAX_COUNT
+        return best[1]
+
     def candidates(self, configs: tuple[Config, ...], n: int, rate: float) -> list[Config]:
         """Configs whose n instances cover `rate` at `max_utilization`, cheapest (area, then
         area per rps) first."""
-        u = self.max_utilization
-        ok = [c for c in configs if c.rps * u * n >= rate - _EPS]
-        return sorted(ok, key=lambda c: (round(c.area, 9), efficiency_key(c)))
+        need = (rate - _EPS) / (self.max_utilization * n)
+        return [c for c in self._by_area(configs) if c.rps >= need]
 
     # -- deciding -----------------------------------------------------------------------
 
@@ -263,8 +306,7 @@ class TesseraPolicy:
                 n = 0
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
-                best_rps = max(c.rps for c in configs) * self.max_utilization
-                n = max(1, self.min_replicas, math.ceil(rate / best_rps - _EPS))
+                n = self.count(configs, rate)
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
                 elif n < len(active):
