@@ -644,3 +644,29 @@ def test_tessera_empties_a_lightly_used_gpu_make_before_break() -> None:
     )
     r = off.decide(snap(fn("f", 20.0, (a,)), fn("g", 1.0, (b,)), gpus=2))
     assert [p.instance_id for p in {x.function: x for x in r.decisions}["g"].instances] == [2]
+
+
+def test_wait_beyond_is_the_m_m_n_tail() -> None:
+    from tessera.scheduling.gpu.tessera_policy import wait_beyond
+
+    # M/M/1: P(wait > t) = rho exp(-(mu - lambda) t)
+    assert wait_beyond(1, 5.0, 10.0, 0.0) == pytest.approx(0.5)
+    assert wait_beyond(1, 5.0, 10.0, 0.1) == pytest.approx(0.5 * math.exp(-0.5))
+    # M/M/2 at offered load 1: Erlang C = 1/3
+    assert wait_beyond(2, 10.0, 10.0, 0.0) == pytest.approx(1.0 / 3.0)
+    assert wait_beyond(2, 20.0, 10.0, 0.0) == 1.0  # unstable
+    # pooling: at the same utilisation, more servers wait less
+    assert wait_beyond(8, 64.0, 10.0, 0.05) < wait_beyond(2, 16.0, 10.0, 0.05)
+
+
+def test_tessera_tail_mode_sizes_for_the_slo_tail() -> None:
+    tail = TesseraPolicy(latency_ms=linear_ms, batches=(1,), interference=0, tail=0.01)
+    d = tail.decide(snap(fn("f", 30.0, slo_ms=200.0), gpus=2)).decisions[0]
+    from tessera.scheduling.gpu.tessera_policy import wait_beyond
+
+    n = len(d.instances)
+    p = d.instances[0]
+    ms = linear_ms("m", 1, p.sm_pct, p.quota_pct)
+    assert wait_beyond(n, 1.2 * 30.0, 1000.0 / ms, (200.0 - ms) / 1000.0) <= 0.01
+    with pytest.raises(InputError, match="tail"):
+        TesseraPolicy(tail=1.5)

@@ -20,7 +20,11 @@ decision:
    area in total while n instances cover the predicted rate at
    `max_utilization` (0.5) of their throughput (n x rps x 0.5 >= rate:
    queueing stays short at batch 1, and a batching server has room to absorb
-   a burst); fewer instances on ties, at most 64. Instances are
+   a burst); fewer instances on ties, at most 64. With `tail` (e.g. 0.01)
+   the count must also keep P(wait > SLO - service) <= tail in an M/M/n
+   queue (`serves`): tighter at one instance, looser when many pool a queue
+   (has-gpu experiment: cheaper under heavy load, dearer under light load,
+   so it is off by default). Instances are
    only removed once `cooldown_s` passed since the count last grew (resizing
    is free: no cold start).
 4. Keeps existing instances (ready first, largest first) and resizes each in place
@@ -76,6 +80,19 @@ from tessera.scheduling.gpu.maxrects import MaxRects, Rect
 _EPS = 1e-9
 _MAX_INSTANCES = 256
 _MAX_COUNT = 64  # instances of one function a decision may target
+
+
+def wait_beyond(n: int, rate: float, mu: float, t_s: float) -> float:
+    """P(wait > t_s) in an M/M/n queue with arrival `rate` and service rate `mu` per server
+    (Erlang C times the exponential tail); 1 when the queue is unstable."""
+    a = rate / mu
+    if a >= n:
+        return 1.0
+    b = 1.0  # Erlang B, by the stable recurrence
+    for k in range(1, n + 1):
+        b = a * b / (k + a * b)
+    c = b / (1.0 - (a / n) * (1.0 - b))
+    return min(1.0, c * math.exp(-(n * mu - rate) * t_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +158,10 @@ class TesseraPolicy:
         interference: float = 0.376,
         max_utilization: float = 0.5,
         consolidate_below: float = 0.5,
+        tail: float | None = None,
         latency_ms: LatencyModel | None = None,
     ) -> None:
+        require(tail is None or 0 < tail < 1, "tessera.tail", tail, "None or a probability")
         require(
             0 <= consolidate_below <= 1, "tessera.consolidate_below", consolidate_below, "in [0, 1]"
         )
@@ -178,6 +197,7 @@ class TesseraPolicy:
         self.interference = interference
         self.max_utilization = max_utilization
         self.consolidate_below = consolidate_below
+        self.tail = tail
         self.latency_ms = latency_ms
         self._slowed: dict[tuple[object, float], LatencyModel] = {}
         self._fronts: dict[int, tuple[tuple[Config, ...], tuple[Config, ...]]] = {}
@@ -255,27 +275,50 @@ class TesseraPolicy:
         self._fronts[id(configs)] = (configs, tuple(out))
         return tuple(out)
 
-    def count(self, configs: tuple[Config, ...], rate: float) -> int:
-        """Instances to run: those of the configuration whose count covering `rate` at
-        `max_utilization` reserves the least area in total (fewer instances on ties)."""
-        u = self.max_utilization
+    def serves(self, c: Config, n: int, rate: float, slo_ms: float) -> bool:
+        """Whether n instances of `c` (one FIFO queue) keep the SLO at `rate`.
+
+        Always: utilisation at most `max_utilization`. With `tail` set, also the
+        tail: a request's time is its wait plus the batch latency (twice it when
+        batching: it may wait for the batch being formed), the wait taken from
+        the M/M/n queue (Erlang C, conservative for the near-constant service
+        times of a slice): P(wait > SLO - service) <= `tail`.
+        """
+        if rate <= 0:
+            return True
+        if c.rps * n * self.max_utilization < rate - _EPS:
+            return False
+        if self.tail is None:
+            return True
+        service_ms = c.latency_ms * (2.0 if c.batch > 1 else 1.0)
+        slack_s = (slo_ms - service_ms) / 1000.0
+        if slack_s <= 0:
+            return False
+        return wait_beyond(n, rate, c.rps, slack_s) <= self.tail
+
+    def count(self, configs: tuple[Config, ...], rate: float, slo_ms: float) -> int:
+        """Instances to run: those of the configuration whose smallest count that `serves`
+        the rate reserves the least area in total (fewer instances on ties)."""
         best: tuple[float, int] | None = None
         for c in self._frontier(configs):
-            n = max(1, self.min_replicas, math.ceil(rate / (c.rps * u) - _EPS))
+            n = max(1, self.min_replicas, math.ceil(rate / c.rps - _EPS) if c.rps > 0 else 1)
+            while n <= _MAX_COUNT and not self.serves(c, n, rate, slo_ms):
+                n += 1
             if n > _MAX_COUNT:
                 continue
             key = (round(n * c.area, 9), n)
             if best is None or key < best:
                 best = key
-        if best is None:  # not even _MAX_COUNT of the fastest cover it: as many as allowed
+        if best is None:  # not even _MAX_COUNT of the fastest serve it: as many as allowed
             return _MAX_COUNT
         return best[1]
 
-    def candidates(self, configs: tuple[Config, ...], n: int, rate: float) -> list[Config]:
-        """Configs whose n instances cover `rate` at `max_utilization`, cheapest (area, then
-        area per rps) first."""
-        need = (rate - _EPS) / (self.max_utilization * n)
-        return [c for c in self._by_area(configs) if c.rps >= need]
+    def candidates(
+        self, configs: tuple[Config, ...], n: int, rate: float, slo_ms: float
+    ) -> list[Config]:
+        """Configs whose n instances serve `rate` (`serves`), cheapest (area, then area
+        per rps) first."""
+        return [c for c in self._by_area(configs) if self.serves(c, n, rate, slo_ms)]
 
     # -- deciding -----------------------------------------------------------------------
 
@@ -306,7 +349,7 @@ class TesseraPolicy:
                 n = 0
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
-                n = self.count(configs, rate)
+                n = self.count(configs, rate, fv.slo_ms)
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
                 elif n < len(active):
@@ -323,7 +366,7 @@ class TesseraPolicy:
             if n > len(active):
                 st = _FnState(st.kalman, st.last_active_s, now)
             states[name] = st
-            cands = self.candidates(configs, max(n, 1), rate)
+            cands = self.candidates(configs, max(n, 1), rate, fv.slo_ms)
             if not cands:  # rate above what n of the best cover cannot happen; be safe
                 cands = sorted(configs, key=lambda c: -c.rps)[:1]
             why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof_why}{slow_why}"
