@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes.
 $(VENV)/.base: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[platforms,wasm]'
+	$(PIP) install -q -e '.[platforms,wasm,fl-sim]'
 	$(PIP) install -q --no-deps func-python==0.8.1
 	touch $@
 
