@@ -52,8 +52,8 @@ class SpyWorker(GpuWorker):
         super().add_instance(name, model_key, sm_pct, quota_request, **kw)
         self.calls.append(("add", name, sm_pct, quota_request))
 
-    def resize(self, name: str, sm_pct: float | None = None, quota: Any = None) -> Any:
-        out = super().resize(name, sm_pct, quota)
+    def resize(self, name: str, sm_pct: float | None = None, quota: Any = None, **kw: Any) -> Any:
+        out = super().resize(name, sm_pct, quota, **kw)
         self.calls.append(("resize", name, sm_pct, None if quota is None else quota.request))
         return out
 
@@ -235,4 +235,87 @@ def test_bad_input_names_the_field(call: Any, field: str) -> None:
         call(policy("has-gpu"), worker, fns)
     assert e.value.field == field
     assert "\n" not in str(e.value)
+    assert worker.names() == []
+
+
+def test_instances_planned_on_one_sm_row_share_one_partition() -> None:
+    row = 100.0 * 32 / 132  # 4 chunks
+
+    def plans(snap: GpuSnapshot) -> dict[str, list[GpuInstancePlan]]:
+        have = {fn: _ids(snap, fn) for fn in ("resnet", "mobile")}
+        gpu = "gpu0" if snap.gpus else new_gpu_id(0)
+
+        def at(fn: str, k: int, quota: float, sm_off: float, q_off: float) -> GpuInstancePlan:
+            iid = have[fn][k] if len(have[fn]) > k else None
+            return GpuInstancePlan(gpu, row, quota, 1, iid, sm_off, q_off)
+
+        # HAS-GPU's layout: resnet and mobile time-share the row at SM offset 0 (50% + 50%),
+        # mobile's second instance has the row beside it to itself
+        return {
+            "resnet": [at("resnet", 0, 50.0, 0.0, 0.0)],
+            "mobile": [at("mobile", 0, 50.0, 0.0, 50.0), at("mobile", 1, 100.0, row, 0.0)],
+        }
+
+    worker = SpyWorker()
+    fns = [("resnet", "resnet50", 50.0), ("mobile", "mobilenet_v3_large", 50.0)]
+    loop = GpuControlLoop(Scripted(plans), worker, fns, config=GpuLoopConfig(interval_s=0.5))
+    with loop:
+        loop.start()
+        names = worker.names()
+        assert names == ["mobile-1", "mobile-2", "resnet-0"]
+        shared = worker.chunks("resnet-0")
+        assert shared is not None and worker.chunks("mobile-1") == shared
+        assert set(worker.chunks("mobile-2") or ()).isdisjoint(shared)
+        assert worker.sharing("resnet-0") == ("mobile-1", "resnet-0")
+        assert worker.free_sms() == 128 - 64
+        assert any("sharing the partition of resnet-0" in a.detail for a in loop.actions)
+        for _ in range(10):
+            loop.submit("resnet")
+            loop.submit("mobile")
+        loop.sleep_until(0.7)  # one more decision keeps the layout
+        assert worker.chunks("mobile-1") == worker.chunks("resnet-0") == shared
+        res = loop.close()
+    assert res.metrics["served"] == res.metrics["requests"] == 20
+    assert res.rejections == [] and res.errors == []
+    assert [c[0] for c in worker.calls] == ["add"] * 3  # no resize, nothing refused
+    assert worker.names() == []
+
+
+def test_an_instance_planned_onto_another_row_moves_to_that_rows_partition() -> None:
+    row = 100.0 * 32 / 132
+
+    def plans(snap: GpuSnapshot) -> dict[str, list[GpuInstancePlan]]:
+        have = {fn: _ids(snap, fn) for fn in ("resnet", "mobile")}
+        gpu = "gpu0" if snap.gpus else new_gpu_id(0)
+        moved = snap.now_s >= 0.5 - 1e-6  # then mobile's first instance joins its second's row
+
+        def at(fn: str, k: int, sm_off: float, q_off: float) -> GpuInstancePlan:
+            iid = have[fn][k] if len(have[fn]) > k else None
+            return GpuInstancePlan(gpu, row, 50.0, 1, iid, sm_off, q_off)
+
+        first = at("mobile", 0, row, 50.0) if moved else at("mobile", 0, 0.0, 50.0)
+        return {"resnet": [at("resnet", 0, 0.0, 0.0)], "mobile": [first, at("mobile", 1, row, 0.0)]}
+
+    worker = SpyWorker()
+    fns = [("resnet", "resnet50", 50.0), ("mobile", "mobilenet_v3_large", 50.0)]
+    loop = GpuControlLoop(Scripted(plans), worker, fns, config=GpuLoopConfig(interval_s=0.5))
+    with loop:
+        loop.start()
+        assert worker.sharing("resnet-0") == ("mobile-1", "resnet-0")
+        a, b = worker.chunks("resnet-0"), worker.chunks("mobile-2")
+        for _ in range(200):  # the decision at 0.5 s, then the actuator's move
+            if worker.sharing("mobile-2") == ("mobile-1", "mobile-2"):
+                break
+            loop.sleep_until(loop.now_s() + 0.05)
+        assert worker.sharing("mobile-2") == ("mobile-1", "mobile-2")
+        assert worker.chunks("mobile-1") == b and worker.chunks("resnet-0") == a != b
+        assert worker.sharing("resnet-0") == ("resnet-0",) and worker.free_sms() == 128 - 64
+        for _ in range(5):
+            loop.submit("mobile")
+        res = loop.close()
+    moves = [x for x in res.actions if x.kind == "resize"]
+    assert [(x.instance, x.detail.split(", ")[-1]) for x in moves] == [
+        ("mobile-1", "sharing the partition of mobile-2")
+    ]
+    assert res.rejections == [] and res.errors == [] and res.metrics["served"] == 5
     assert worker.names() == []

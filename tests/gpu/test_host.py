@@ -164,3 +164,41 @@ def test_with_an_admin_token_a_function_can_touch_only_its_own_instance(tmp_path
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_add_can_share_an_instances_partition(host: GpuHost) -> None:
+    ok(host, op="add", instance="a", model="resnet50", sm_pct=24, quota_request=0.5)
+    b = ok(
+        host, op="add", instance="b", model="bert_base", sm_pct=20, quota_request=0.5, share="a"
+    )  # 20% rounds up to the same 4 chunks
+    assert b["chunks"] == [0, 1, 2, 3] and b["sms"] == 32 and b["shared_with"] == ["a"]
+    assert ok(host, op="metrics", instance="a")["shared_with"] == ["b"]
+    assert ok(host, op="infer", instance="b", batch=1)["sms"] == 32
+    wide = host.handle(
+        {"op": "add", "instance": "c", "model": "resnet50", "sm_pct": 48, "share": "a"}
+    )
+    assert wide["ok"] is False and wide["field"] == "sm_pct" and "share='a'" in wide["error"]
+    full = host.handle(
+        {"op": "add", "instance": "c", "model": "resnet50", "sm_pct": 24, "share": "b"}
+    )  # quota 1.0 by default: the partition's window is taken
+    assert full["ok"] is False and full["field"] == "quota_request"
+    who = host.handle({"op": "add", "instance": "c", "model": "resnet50", "share": "nobody"})
+    assert who["ok"] is False and who["field"] == "share"
+    ok(host, op="remove", instance="a")
+    m = ok(host, op="metrics")
+    assert m["free_sms"] == 128 - 32 and [i["instance"] for i in m["instances"]] == ["b"]
+    assert m["instances"][0]["shared_with"] == [] and m["instances"][0]["chunks"] == [0, 1, 2, 3]
+
+
+def test_only_the_platform_may_add_a_sharer() -> None:
+    host = GpuHost(GpuWorker(SimulatedDevice(clock=FakeClock())), admin_token="admin-secret")
+    a = host.handle(
+        {"op": "add", "instance": "a", "model": "resnet50", "sm_pct": 24, "quota_request": 0.5}
+        | {"token": "admin-secret"}
+    )
+    assert a["ok"], a
+    mine = a["result"]["token"]
+    sneak = {"op": "add", "instance": "x", "model": "resnet50", "sm_pct": 24, "share": "a"}
+    denied = host.handle(sneak | {"quota_request": 0.5, "token": mine})
+    assert denied["ok"] is False and denied["field"] == "token"
+    assert host.worker.names() == ["a"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -309,3 +311,192 @@ def test_driver_failures_name_the_call_and_result() -> None:
         split.open([0])
     assert e.value.call == "cuGreenCtxCreate" and e.value.code == 914
     assert "CUDA_ERROR_INVALID_RESOURCE_CONFIGURATION" in str(e.value)
+
+
+# -- instances sharing one partition (rows of the SM x time plane) -------------------------
+def test_instances_sharing_a_partition_take_turns_on_the_same_chunks(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.5, batches=(8,))
+    w.add_instance("b", "bert_base", SM32, 0.5, batches=(8,), share="a")
+    w.add_instance("c", "resnet50", SM32, 1.0, batches=(8,))
+    a, b, c = (w._instances[n] for n in "abc")
+    assert w.chunks("a") == w.chunks("b") == (0, 1, 2, 3) and a.partition is b.partition
+    assert set(w.chunks("c") or ()).isdisjoint(w.chunks("a") or ())
+    assert w.sharing("b") == ("a", "b") and w.sharing("c") == ("c",)
+    assert w.free_sms() == 128 - 64 and len(dev.open) == 2
+    # each keeps its own graphs (captured on the shared partition) and its own weights
+    assert a.exes[8] is not b.exes[8] and b.exes[8].partition is a.partition
+    assert w.weights() == {"resnet50": (49, 2), "bert_base": (163, 1)}
+    # on the device: the sharers' launches follow each other, the third runs beside them
+    t = dev.clock.now_s()
+    sa, ea = dev.submit(a.exes[8], t)
+    sb, eb = dev.submit(b.exes[8], t)
+    sc, ec = dev.submit(c.exes[8], t)
+    assert sa == sc == t and sb == pytest.approx(ea) and eb > sb and ec > t
+    assert w.metrics("b").sms == 32 and w.metrics("b").sm_pct == pytest.approx(SM32)
+
+
+class _OverlapDevice(SimulatedDevice):
+    """Records how many launches run at once on each partition (real threads, fake time)."""
+
+    def __init__(self) -> None:
+        super().__init__(clock=FakeClock())
+        self.running: dict[int, int] = {}
+        self.most: dict[int, int] = {}
+        self._count = threading.Lock()
+
+    def run(self, exe: Any) -> float:
+        pid = exe.partition.id
+        with self._count:
+            self.running[pid] = self.running.get(pid, 0) + 1
+            self.most[pid] = max(self.most.get(pid, 0), self.running[pid])
+        try:
+            time.sleep(0.0002)  # a chance for another thread to launch meanwhile
+            return super().run(exe)
+        finally:
+            with self._count:
+                self.running[pid] -= 1
+
+
+@pytest.mark.parametrize("mode", ["exclusive", "concurrent"])
+def test_launches_of_instances_sharing_a_partition_never_overlap(mode: str) -> None:
+    dev = _OverlapDevice()
+    w = GpuWorker(dev, time_slice=mode)  # type: ignore[arg-type]
+    w.add_instance("a", "resnet50", SM32, 0.5, batches=(8,))
+    w.add_instance("b", "resnet50", SM32, 0.5, batches=(8,), share="a")
+    w.add_instance("c", "resnet50", SM32, 1.0, batches=(8,))
+
+    def serve(name: str) -> None:
+        for _ in range(40):
+            w.infer(name, 8)
+
+    threads = [threading.Thread(target=serve, args=(n,)) for n in ("a", "b", "a", "b", "c")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    shared, own = w._instances["a"].partition.id, w._instances["c"].partition.id
+    assert dev.most[shared] == 1  # the sharers took turns
+    assert w.metrics("a").requests == w.metrics("b").requests == 80
+    assert w.metrics("c").requests == 40 and own != shared
+
+
+def test_quotas_in_a_shared_partition_must_fit_one_window(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.6)
+    with pytest.raises(InputError) as e:
+        w.add_instance("b", "bert_base", SM32, 0.6, share="a")
+    msg = str(e.value)
+    assert e.value.field == "quota_request" and "\n" not in msg
+    assert "at most 0.400" in msg and "share='a'" in msg and "['a']" in msg
+    # nothing half-added: no instance, no weights, no partition
+    assert w.names() == ["a"] and w.weights() == {"resnet50": (49, 1)} and len(dev.open) == 1
+    w.add_instance("b", "bert_base", SM32, 0.4, share="a")  # what is left of the window fits
+    with pytest.raises(InputError, match="quota_request"):  # a quota resize stays in the domain
+        w.resize("b", quota=0.5)
+    w.add_instance("c", "bert_base", SM32, 0.6)  # a partition of its own: a domain of its own
+
+
+def test_a_shared_partition_is_split_by_quota(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.5, batches=(8,))
+    w.add_instance("b", "resnet50", SM32, 0.5, batches=(8,), share="a")
+    end = dev.clock.now_s() + 4.0  # 100 windows, both always asking
+    while dev.clock.now_s() < end:
+        w.infer("a", 8)
+        w.infer("b", 8)
+    for n in "ab":
+        assert w.metrics(n).mean_share == pytest.approx(0.5, abs=0.06)
+    both = [
+        x.share + y.share for x, y in zip(w.gate.history("a"), w.gate.history("b"), strict=True)
+    ]
+    assert max(both[1:]) <= 1.0 + 0.06  # together never more than the partition's window
+
+
+def test_removing_one_sharer_leaves_the_partition_to_the_other(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.5)
+    w.add_instance("b", "resnet50", SM32, 0.5, share="a")
+    part = w._instances["b"].partition
+    w.remove("a")
+    assert part.id in dev.open and w.chunks("b") == (0, 1, 2, 3) and w.sharing("b") == ("b",)
+    assert w.free_sms() == 128 - 32 and w.weights() == {"resnet50": (49, 1)}
+    w.infer("b", 1)
+    assert dev.launches[-1][0] == part.id
+    w.add_instance("c", "resnet50", SM32, 0.5, share="b")  # still joinable
+    assert w.chunks("c") == (0, 1, 2, 3)
+    w.remove("b")
+    w.remove("c")  # the last one closes it
+    assert part.id not in dev.open and w.free_sms() == 128 and w.weights() == {}
+
+
+def test_resizing_one_sharer_moves_only_that_one(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.5, batches=(1, 8))
+    w.add_instance("b", "resnet50", SM32, 0.5, batches=(1, 8), share="a")
+    old = w._instances["a"].partition
+    assert w.resize("b", sm_pct=SM32) is None  # the same size: it stays
+    rep = w.resize("b", sm_pct=SM64)
+    assert rep is not None and (rep.old_sms, rep.new_sms) == (32, 64)
+    assert w.chunks("a") == (0, 1, 2, 3) and w._instances["a"].partition is old
+    assert set(w.chunks("b") or ()) == set(range(4, 12)) and old.id in dev.open
+    assert w.sharing("a") == ("a",) and w.sharing("b") == ("b",)
+    assert sorted(w._instances["b"].exes) == [1, 8] and w.free_sms() == 128 - 96
+    w.infer("a", 8)
+    assert dev.launches[-1][0] == old.id
+    w.infer("b", 8)
+    assert dev.launches[-1][0] == w._instances["b"].partition.id
+    w.resize("a", quota=0.9)  # its domain is its own now: room for more
+    w.resize("a", sm_pct=100)  # the last one leaves: the old partition closes
+    assert old.id not in dev.open and w.free_sms() == 128 - 64
+
+
+def test_share_must_name_an_instance_at_the_same_sm_size(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.5)
+    w.add_instance("whole", "resnet50", 100, 0.25)
+    with pytest.raises(InputError) as e:
+        w.add_instance("b", "resnet50", SM32, 0.5, share="nobody")
+    assert e.value.field == "share" and "['a', 'whole']" in str(e.value)
+    with pytest.raises(InputError) as e:
+        w.add_instance("b", "resnet50", SM64, 0.5, share="a")
+    assert e.value.field == "sm_pct" and "\n" not in str(e.value)
+    assert "24.2424 (32 SMs)" in str(e.value) and "share='a'" in str(e.value)
+    with pytest.raises(InputError, match="sm_pct"):
+        w.add_instance("b", "resnet50", 100, 0.5, share="a")
+    assert w.names() == ["a", "whole"] and w.free_sms() == 128 - 32
+    # at 100% every instance time-shares the GPU already: share only checks the name
+    w.add_instance("b", "resnet50", 100, 0.25, share="whole")
+    assert w.chunks("b") is None and w.sharing("b") == ("b",)
+
+
+def test_resize_can_move_an_instance_onto_or_off_a_shared_partition(dev: SimulatedDevice) -> None:
+    w = GpuWorker(dev)
+    w.add_instance("a", "resnet50", SM32, 0.5, batches=(1, 8))
+    w.add_instance("b", "resnet50", SM32, 0.5, batches=(1, 8), share="a")
+    w.add_instance("c", "bert_base", SM32, 0.3, batches=(8,))
+    shared, own_c = w._instances["a"].partition, w._instances["c"].partition
+    with pytest.raises(InputError) as e:  # a and b hold the whole window
+        w.resize("c", share="a")
+    assert e.value.field == "quota_request" and "at most 0.000" in str(e.value)
+    assert w._instances["c"].partition is own_c and len(dev.open) == 2  # nothing was opened
+    rep = w.resize("b", alone=True)  # off it, at the same size
+    assert rep is not None and (rep.old_sms, rep.new_sms) == (32, 32)
+    assert w.sharing("a") == ("a",) and set(w.chunks("b") or ()).isdisjoint(shared.chunks or ())
+    assert w.resize("b", alone=True) is None  # alone already
+    rep = w.resize("c", share="a")  # onto it: c's own partition was its last, so it closes
+    assert rep is not None and w._instances["c"].partition is shared
+    assert w.sharing("a") == ("a", "c") and own_c.id not in dev.open
+    assert sorted(w._instances["c"].exes) == [8] and w.free_sms() == 128 - 64
+    w.infer("c", 8)
+    assert dev.launches[-1][0] == shared.id
+    with pytest.raises(InputError, match="sm_pct"):  # a different size than the partition's
+        w.resize("b", sm_pct=SM64, share="a")
+    with pytest.raises(InputError, match="share"):
+        w.resize("a", share="a")
+    with pytest.raises(InputError, match="alone"):
+        w.resize("a", share="b", alone=True)
+    assert w.resize("c", share="a") is None  # there already
+    w.resize("b", quota=0.2)  # in force from the next window, and counted as 0.2 in the move
+    w.resize("b", share="a")  # 0.5 + 0.3 + 0.2: the window is full, not more
+    assert w.sharing("a") == ("a", "b", "c") and w.free_sms() == 128 - 32

@@ -24,9 +24,19 @@ It follows the simulator's model (its module docstring) wherever a GPU allows:
   order: drains, shrinking resizes, growing ones, new instances - so a cold
   start never delays the next decision, and SMs a drain frees are free for
   what follows. What the worker refuses is rejected, counted and logged, and
-  the snapshot shows what the worker really holds. Notably the worker gives
-  each partition its own SMs, so two sub-GPU slices a policy stacks in time
-  on the same SMs cannot both exist (instances at 100% SMs do time-share).
+  the snapshot shows what the worker really holds.
+- Rows: instances a decision stacks in time on the same sub-GPU SMs (the same
+  planned `sm_pct` and, where both plans give one, the same `sm_offset_pct`:
+  HAS-GPU's `_Gpu.row`, a MaxRects column) share one partition on the
+  worker: a new one starts with `share=` a live instance of its row (any
+  function's) whose partition has time left for its quota, else on a
+  partition of its own. A kept instance whose plan changes its SM share or
+  takes it off its partners' row moves (`GpuWorker.resize`) next to a live
+  instance of its new row with time left, else onto a partition of its own;
+  a quota cut is applied before such a move, a raise after it. If the worker
+  refuses a share (the row's time is still held, e.g. by a quota cut that
+  takes effect only at the next window) the instance gets a partition of its
+  own, as without rows. Instances at 100% SMs time-share the GPU anyway.
 - SM shares are granted with `tessera.gpu.host.grant_sm_pct`: the smallest
   partition with at least the planned share (whole chunks of the device's
   split, or the whole GPU above the largest partition). A policy built with
@@ -99,6 +109,7 @@ __all__ = [
 
 log = logging.getLogger("tessera.control.gpu")
 _EPS = 1e-9
+_ROW_EPS = 1e-6  # plans in one SM row repeat the policy's own numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,13 +207,14 @@ class _Inst:
     """One instance: its target slice (what snapshots show) and what the worker holds."""
 
     __slots__ = (
-        "added", "batch", "draining", "failed", "fn", "id", "live", "name", "q_off",
-        "quota", "segments", "sm", "sm_off", "stop", "t_end", "thread",
+        "added", "batch", "draining", "failed", "fn", "id", "live", "name", "plan_sm",
+        "q_off", "quota", "segments", "sm", "sm_off", "stop", "t_end", "thread",
     )  # fmt: skip
 
     def __init__(self, iid: int, fn: str, p: GpuInstancePlan, sm: float, t_s: float) -> None:
         self.id, self.fn, self.name = iid, fn, f"{fn}-{iid}"
         self.sm, self.quota, self.batch = sm, p.quota_pct, p.batch
+        self.plan_sm = p.sm_pct  # as planned: rows are told apart by it (`sm` is granted)
         self.sm_off, self.q_off = p.sm_offset_pct, p.quota_offset_pct
         self.live: tuple[float, float] | None = None  # (sm %, quota %) on the worker
         self.added = self.draining = self.failed = self.stop = False
@@ -213,6 +225,16 @@ class _Inst:
     @property
     def area(self) -> float:
         return self.sm * self.quota / 10_000.0
+
+    def same_row(self, other: _Inst) -> bool:
+        return _one_row(self.plan_sm, self.sm_off, other.plan_sm, other.sm_off)
+
+
+def _one_row(sm_a: float, off_a: float | None, sm_b: float, off_b: float | None) -> bool:
+    """Whether two plans put their slices on one SM row: the same width, at the same offset if given."""
+    if abs(sm_a - sm_b) > _ROW_EPS:
+        return False
+    return off_a is None or off_b is None or abs(off_a - off_b) < _ROW_EPS
 
 
 @dataclass(slots=True)
@@ -464,10 +486,11 @@ class GpuControlLoop:
                 inst = current.pop(p.instance_id, None) if p.instance_id is not None else None
                 sm = grant_sm_pct(self.worker.device.info, p.sm_pct)
                 if inst is not None and p.gpu_id == self._gpu.id:
-                    if (inst.sm, inst.quota) != (sm, p.quota_pct):
+                    row = _one_row(inst.plan_sm, inst.sm_off, p.sm_pct, p.sm_offset_pct)
+                    if (inst.sm, inst.quota) != (sm, p.quota_pct) or not row:
                         inst.sm, inst.quota = sm, p.quota_pct
                         step.resizes.append(inst)
-                    inst.batch = p.batch
+                    inst.batch, inst.plan_sm = p.batch, p.sm_pct
                     inst.sm_off, inst.q_off = p.sm_offset_pct, p.quota_offset_pct
                     kept.append(inst)
                     continue
@@ -543,16 +566,10 @@ class GpuControlLoop:
     def _add(self, inst: _Inst) -> None:
         with self._lock:
             sm, quota, batch = inst.sm, inst.quota, inst.batch
+            mate = self._row_mate(inst, sm, quota)
         t = self.clock.now_s()
         try:
-            self.worker.add_instance(
-                inst.name,
-                self.functions[inst.fn].model,
-                sm_pct=sm,
-                quota_request=quota / 100.0,
-                mem_mib=self.cfg.instance_mem_mib,
-                batches=_batch_sizes(batch),
-            )
+            shared = self._start(inst, sm, quota, batch, mate)
         except Exception as e:
             with self._lock:
                 inst.failed = True
@@ -570,7 +587,14 @@ class GpuControlLoop:
             inst.live, inst.added = (sm, quota), True
             self._cold_s.append(took)
             self.actions.append(
-                Action(now, inst.name, "add", f"sm {sm:.4g}% x quota {quota:g}% x b{batch}", took)
+                Action(
+                    now,
+                    inst.name,
+                    "add",
+                    f"sm {sm:.4g}% x quota {quota:g}% x b{batch}"
+                    + (f", sharing the partition of {shared}" if shared else ""),
+                    took,
+                )
             )
             if not inst.draining:
                 inst.thread = threading.Thread(
@@ -582,20 +606,107 @@ class GpuControlLoop:
         if changed:  # re-planned while it started
             self._resize(inst)
 
+    def _on_worker(self) -> dict[str, _Inst]:
+        """Instances the worker holds, by name (draining ones until removed)."""
+        on = [i for v in self._active.values() for i in v] + self._draining
+        return {i.name: i for i in on if i.added and i.live is not None}
+
+    def _row_mate(
+        self, inst: _Inst, sm: float, quota: float, skip: Sequence[str] = ()
+    ) -> str | None:
+        """A live instance of `inst`'s SM row whose partition has `quota`% left, if any."""
+        if sm >= 100.0 - _EPS:
+            return None
+        by_name = self._on_worker()
+        for other in sorted(by_name.values(), key=lambda i: i.id):
+            if other is inst or other.draining or other.live is None or other.name in skip:
+                continue
+            if abs(other.live[0] - sm) > _EPS or not inst.same_row(other):
+                continue
+            try:
+                names = self.worker.sharing(other.name)
+            except InputError:
+                continue
+            mates = [by_name[n] for n in names if n in by_name]
+            held = sum(max(m.quota, (m.live or (0.0, 0.0))[1]) for m in mates)
+            if held + quota <= 100.0 + _EPS:
+                return other.name
+        return None
+
+    def _start(
+        self, inst: _Inst, sm: float, quota: float, batch: int, mate: str | None
+    ) -> str | None:
+        """Add `inst` to the worker, on `mate`'s partition if given; returns whom it shares with."""
+        add = functools.partial(
+            self.worker.add_instance,
+            inst.name,
+            self.functions[inst.fn].model,
+            sm_pct=sm,
+            quota_request=quota / 100.0,
+            mem_mib=self.cfg.instance_mem_mib,
+            batches=_batch_sizes(batch),
+        )
+        if mate is not None:
+            try:
+                add(share=mate)
+                return mate
+            except InputError as e:  # the row's time is still held: a partition of its own
+                if e.field not in ("quota_request", "share"):
+                    raise
+                log.info("%s: not sharing %s's partition (%s)", inst.name, mate, e)
+        add()
+        return None
+
+    def _destination(self, inst: _Inst, sm: float, quota: float) -> tuple[str | None, bool]:
+        """(a row mate to move next to, whether `inst` must leave its partners' partition)."""
+        if sm >= 100.0 - _EPS or inst.live is None:
+            return None, False
+        try:
+            partners = [n for n in self.worker.sharing(inst.name) if n != inst.name]
+        except InputError:
+            return None, False
+        by_name = self._on_worker()
+        leave = any(
+            n in by_name and not by_name[n].draining and not inst.same_row(by_name[n])
+            for n in partners
+        )
+        if not leave and abs(sm - inst.live[0]) <= _EPS:
+            return None, False
+        return self._row_mate(inst, sm, quota, partners), leave
+
+    def _move(self, inst: _Inst, sm: float, mate: str | None, leave: bool) -> str:
+        """Resize `inst` to `sm`, onto `mate`'s partition if given; says where it went."""
+        if mate is not None:
+            try:
+                self.worker.resize(inst.name, sm_pct=sm, share=mate)
+                return f", sharing the partition of {mate}"
+            except InputError as e:  # the row's time is still held: a partition of its own
+                if e.field not in ("quota_request", "share", "sm_pct"):
+                    raise
+                log.info("%s: not moving onto %s's partition (%s)", inst.name, mate, e)
+        if leave:
+            self.worker.resize(inst.name, sm_pct=sm, alone=True)
+            return ", off its row's partition onto one of its own"
+        self.worker.resize(inst.name, sm_pct=sm)
+        return ""
+
     def _resize(self, inst: _Inst) -> None:
         with self._lock:
             if inst.draining or inst.live is None:
                 return
             target, live = (inst.sm, inst.quota), inst.live
+            mate, leave = self._destination(inst, target[0], max(target[1], live[1]))
         done = live
-        for axis in ("quota", "sm"):
+        # a quota cut first (room where it goes), a raise after a move (room where it lands)
+        for axis in ("quota", "sm") if target[1] < live[1] else ("sm", "quota"):
             t = self.clock.now_s()
+            where = ""
             try:
                 if axis == "quota" and target[1] != live[1]:
                     self.worker.resize(inst.name, quota=Quota.of(target[1] / 100.0))
                     done = (done[0], target[1])
-                elif axis == "sm" and target[0] != live[0]:
-                    self.worker.resize(inst.name, sm_pct=target[0])
+                elif axis == "sm" and (target[0] != live[0] or leave):
+                    where = self._move(inst, target[0], mate, leave)
                     done = (target[0], done[1])
                 else:
                     continue
@@ -614,7 +725,7 @@ class GpuControlLoop:
                         self.now_s(),
                         inst.name,
                         "resize",
-                        f"sm {done[0]:.4g}% x quota {done[1]:g}%",
+                        f"sm {done[0]:.4g}% x quota {done[1]:g}%{where}",
                         self.clock.now_s() - t,
                     )
                 )

@@ -21,6 +21,10 @@ even one that was killed.
 An `add` asks for *at least* `sm_pct`: the share is rounded up to whole
 chunks of the device's SM split (8 SMs on an H200), or to the whole GPU
 (time-sliced) above the largest partition; the reply says what was granted.
+With `share: NAME` the instance joins NAME's partition instead of getting one
+of its own (the granted `sm_pct` must be NAME's; their quota requests must
+fit one window together); `shared_with` in a description lists the others on
+an instance's partition.
 """
 
 from __future__ import annotations
@@ -157,7 +161,9 @@ class GpuHost:
         quota_limit: float | None = None,
         mem_mib: int = 0,
         batches: list[int] | None = None,
+        share: str | None = None,
     ) -> dict[str, Any]:
+        """Start `instance`; with `share`, on that instance's partition (`GpuWorker.add_instance`)."""
         info = self.worker.device.info
         granted = grant_sm_pct(info, sm_pct)
         try:
@@ -169,6 +175,7 @@ class GpuHost:
                 quota_limit,
                 mem_mib,
                 batches=batches or (1,),
+                share=share,
             )
         except InputError as e:
             if e.field != "sm_pct":
@@ -244,6 +251,7 @@ class GpuHost:
             "sms": m.sms,
             "sm_pct": m.sm_pct,
             "chunks": None if chunks is None else list(chunks),
+            "shared_with": [n for n in self.worker.sharing(instance) if n != instance],
             "quota_request": m.quota.request,
             "quota_limit": m.quota.limit,
             "mem_mib": m.mem_mib,
