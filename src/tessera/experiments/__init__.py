@@ -9,6 +9,7 @@ baselines and caveats.
 # Importing the modules registers their experiments.
 from tessera.experiments import (  # noqa: F401
     adapters,
+    apodotiko,
     autoscaling_trace,
     fast_gshare,
     gpu_sharing,

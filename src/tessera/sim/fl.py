@@ -246,18 +246,22 @@ class FlSimulation:
         self.timeline: list[tuple[float, float]] = []
         self.reasons: list[str] = []
         self._n_inv = 0
+        self._view_cache: dict[str, ClientView] = {}
+        self._dirty: set[str] = set(self.clients)
 
     # -- snapshots ----------------------------------------------------------------------
 
     def _views(self) -> dict[str, ClientView]:
-        out = {}
-        for cid, h in self.hist.items():
-            out[cid] = ClientView(
+        """Client views, rebuilt only for clients whose history changed since the last call."""
+        for cid in self._dirty:
+            h = self.hist[cid]
+            self._view_cache[cid] = ClientView(
                 cid, len(self.clients[cid].indices), h.busy, h.invocations,
                 h.last_selected_round, tuple(h.train_times), tuple(h.rounds_done),
                 tuple(h.failed_rounds), h.missed,
             )  # fmt: skip
-        return out
+        self._dirty.clear()
+        return dict(self._view_cache)
 
     def snapshot(self) -> FlSnapshot:
         results = tuple(
@@ -310,6 +314,7 @@ class FlSimulation:
         failed = bool(rng.random() < spec.faults.fail_p)
         duration = (spec.profile.cold_start_s if cold else 0.0) + train_s
         h.busy, h.invocations, h.last_selected_round = True, h.invocations + 1, self.round
+        self._dirty.add(plan.client)
         self.round_selected.append(plan.client)
         result: _Pending | None = None
         if not failed and n > 0:
@@ -342,6 +347,7 @@ class FlSimulation:
         spec = self.clients[cid]
         h = self.hist[cid]
         h.busy, h.last_end_s = False, self.now
+        self._dirty.add(cid)
         ok = result is not None
         if ok:
             h.train_times.append(train_s)
@@ -364,6 +370,7 @@ class FlSimulation:
             p = self.pending.pop(key, None)
             if p is not None:
                 self.hist[p.client].missed += 1
+                self._dirty.add(p.client)
         if not agg.go:
             return False
         used = {k: self.pending[k] for k in agg.weights if k in self.pending}
