@@ -18,6 +18,9 @@ from tessera.functions.contract import Context
 from tessera.functions.invoke import adapter_logger, call_handler, load_for_adapter
 from tessera.functions.manifest import FunctionManifest, load_function_dir
 
+READY_TIMEOUT_S = 120.0
+"""How long a call waits for its (replacement) actor to load the handler."""
+
 Answer = tuple[int, dict[str, str], bytes, str]
 
 
@@ -74,6 +77,12 @@ class RayFunction:
         i = self._pick()
         self.in_flight[i] += 1
         try:
+            # a replacement actor's start-up is its cold start, not the handler's time
+            try:
+                await asyncio.wait_for(self.actors[i].__ray_ready__.remote(), READY_TIMEOUT_S)
+            except TimeoutError:
+                error = f"instance did not start within {READY_TIMEOUT_S:g}s"
+                return 502, {"content-type": "text/plain; charset=utf-8"}, error.encode(), error
             ref = self.actors[i].call.remote(
                 body, content_type, headers or {}, time.time() + timeout
             )
@@ -102,6 +111,7 @@ class RayFunction:
         import ray
 
         timeout = self.manifest.timeout_s
+        ray.get([a.__ray_ready__.remote() for a in self.actors], timeout=READY_TIMEOUT_S)
         deadline = time.time() + timeout
         slots = [k % len(self.actors) for k in range(len(events))]
         refs = [
