@@ -105,6 +105,26 @@ class _FnState:
 
 
 @dataclass(frozen=True, slots=True)
+class Profile:
+    """A model's configurations meeting the latency budget, ordered once for `decide`:
+    cheapest first (area, then area per rps), and the throughput/area frontier."""
+
+    configs: tuple[Config, ...]
+    why: str
+    by_area: tuple[Config, ...] = ()
+    frontier: tuple[Config, ...] = ()
+
+    @classmethod
+    def of(cls, configs: tuple[Config, ...], why: str) -> Profile:
+        by_area = tuple(sorted(configs, key=lambda c: (round(c.area, 9), efficiency_key(c))))
+        frontier: list[Config] = []
+        for c in sorted(configs, key=lambda c: (-c.rps, c.area)):
+            if not frontier or c.area < frontier[-1].area - 1e-12:
+                frontier.append(c)
+        return cls(configs, why, by_area, tuple(frontier))
+
+
+@dataclass(frozen=True, slots=True)
 class _State:
     """The policy's memory: per-function state, and the GPU being emptied (if any)."""
 
@@ -200,29 +220,29 @@ class TesseraPolicy:
         self.tail = tail
         self.latency_ms = latency_ms
         self._slowed: dict[tuple[object, float], LatencyModel] = {}
-        self._fronts: dict[int, tuple[tuple[Config, ...], tuple[Config, ...]]] = {}
-        self._sorted: dict[int, tuple[tuple[Config, ...], tuple[Config, ...]]] = {}
-        self._configs: ChoiceMemo[tuple[tuple[Config, ...], str]] = ChoiceMemo()
+        self._configs: ChoiceMemo[Profile] = ChoiceMemo()
 
     # -- profiling ----------------------------------------------------------------------
 
-    def configs(self, latency: LatencyModel, fv: GpuFunctionView) -> tuple[tuple[Config, ...], str]:
+    def configs(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
         """Configurations meeting `slo_fraction` x SLO (else the SLO; else the whole GPU)."""
         return self._configs.get(latency, fv, self._profile)
 
-    def _profile(
-        self, latency: LatencyModel, fv: GpuFunctionView
-    ) -> tuple[tuple[Config, ...], str]:
+    def _profile(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
         sms, qs = grid(self.sm_step_pct), grid(self.quota_step_pct)
         budget = self.slo_fraction * fv.slo_ms
         found = profile(latency, fv.model, budget, sms, qs, self.batches)
         if found:
-            return tuple(found), f"latency <= {budget:g} ms ({self.slo_fraction:g} x SLO)"
+            return Profile.of(
+                tuple(found), f"latency <= {budget:g} ms ({self.slo_fraction:g} x SLO)"
+            )
         found = profile(latency, fv.model, fv.slo_ms, sms, qs, self.batches)
         if found:
-            return tuple(found), f"no headroom config; latency <= SLO {fv.slo_ms:g} ms"
+            return Profile.of(tuple(found), f"no headroom config; latency <= SLO {fv.slo_ms:g} ms")
         c = config(latency, fv.model, 100.0, 100.0, min(self.batches))
-        return (c,), f"no slice meets SLO {fv.slo_ms:g} ms; whole GPU ({c.latency_ms:.1f} ms)"
+        return Profile.of(
+            (c,), f"no slice meets SLO {fv.slo_ms:g} ms; whole GPU ({c.latency_ms:.1f} ms)"
+        )
 
     def slowed(self, latency: LatencyModel, snapshot: GpuSnapshot) -> tuple[LatencyModel, str]:
         """The latency model with the co-location slowdown expected on the held GPUs.
@@ -250,31 +270,6 @@ class TesseraPolicy:
             self._slowed[key] = fn
         return fn, f"; co-location slowdown x{factor:g} (area {crowd:g} per GPU)"
 
-    def _by_area(self, configs: tuple[Config, ...]) -> tuple[Config, ...]:
-        """`configs` cheapest first (area, then area per rps), sorted once per profile."""
-        hit = self._sorted.get(id(configs))
-        if hit is not None and hit[0] is configs:
-            return hit[1]
-        out = tuple(sorted(configs, key=lambda c: (round(c.area, 9), efficiency_key(c))))
-        if len(self._sorted) > 1024:
-            self._sorted.clear()
-        self._sorted[id(configs)] = (configs, out)
-        return out
-
-    def _frontier(self, configs: tuple[Config, ...]) -> tuple[Config, ...]:
-        """The configs no other beats on both throughput and area (what `count` can pick)."""
-        hit = self._fronts.get(id(configs))
-        if hit is not None and hit[0] is configs:
-            return hit[1]
-        out: list[Config] = []
-        for c in sorted(configs, key=lambda c: (-c.rps, c.area)):
-            if not out or c.area < out[-1].area - 1e-12:
-                out.append(c)
-        if len(self._fronts) > 1024:
-            self._fronts.clear()
-        self._fronts[id(configs)] = (configs, tuple(out))
-        return tuple(out)
-
     def serves(self, c: Config, n: int, rate: float, slo_ms: float) -> bool:
         """Whether n instances of `c` (one FIFO queue) keep the SLO at `rate`.
 
@@ -296,11 +291,11 @@ class TesseraPolicy:
             return False
         return wait_beyond(n, rate, c.rps, slack_s) <= self.tail
 
-    def count(self, configs: tuple[Config, ...], rate: float, slo_ms: float) -> int:
+    def count(self, prof: Profile, rate: float, slo_ms: float) -> int:
         """Instances to run: those of the configuration whose smallest count that `serves`
         the rate reserves the least area in total (fewer instances on ties)."""
         best: tuple[float, int] | None = None
-        for c in self._frontier(configs):
+        for c in prof.frontier:
             n = max(1, self.min_replicas, math.ceil(rate / c.rps - _EPS) if c.rps > 0 else 1)
             while n <= _MAX_COUNT and not self.serves(c, n, rate, slo_ms):
                 n += 1
@@ -313,12 +308,10 @@ class TesseraPolicy:
             return _MAX_COUNT
         return best[1]
 
-    def candidates(
-        self, configs: tuple[Config, ...], n: int, rate: float, slo_ms: float
-    ) -> list[Config]:
+    def candidates(self, prof: Profile, n: int, rate: float, slo_ms: float) -> list[Config]:
         """Configs whose n instances serve `rate` (`serves`), cheapest (area, then area
         per rps) first."""
-        return [c for c in self._by_area(configs) if self.serves(c, n, rate, slo_ms)]
+        return [c for c in prof.by_area if self.serves(c, n, rate, slo_ms)]
 
     # -- deciding -----------------------------------------------------------------------
 
@@ -337,7 +330,7 @@ class TesseraPolicy:
         for name in names:
             fv = snapshot.functions[name]
             st, rate, why = self._predict(fv, prev.get(name), now)
-            configs, prof_why = self.configs(planned, fv)
+            prof = self.configs(planned, fv)
             # keep those off a GPU being emptied first, then the ready ones, the largest
             # first: a scale-in keeps capacity
             active = sorted(
@@ -349,7 +342,7 @@ class TesseraPolicy:
                 n = 0
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
-                n = self.count(configs, rate, fv.slo_ms)
+                n = self.count(prof, rate, fv.slo_ms)
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
                 elif n < len(active):
@@ -366,10 +359,10 @@ class TesseraPolicy:
             if n > len(active):
                 st = _FnState(st.kalman, st.last_active_s, now)
             states[name] = st
-            cands = self.candidates(configs, max(n, 1), rate, fv.slo_ms)
+            cands = self.candidates(prof, max(n, 1), rate, fv.slo_ms)
             if not cands:  # rate above what n of the best cover cannot happen; be safe
-                cands = sorted(configs, key=lambda c: -c.rps)[:1]
-            why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof_why}{slow_why}"
+                cands = sorted(prof.configs, key=lambda c: -c.rps)[:1]
+            why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof.why}{slow_why}"
             targets[name] = (n, rate if n else 0.0, cands, active[:n], why)
         # phase 2: the kept instances at their current size, per GPU
         on_gpu: dict[str, list[_Item]] = {g: [] for g in sorted(snapshot.gpus)}
