@@ -130,6 +130,9 @@ class FlSnapshot:
     selected: tuple[str, ...] = ()
     results: tuple[ResultView, ...] = ()
     state: Any = None
+    deadline_passed: bool = False
+    """Set by the driver when it asks at the round's deadline: synchronous strategies
+    then aggregate what arrived (they need not keep a clock of their own)."""
 
     def rng(self, salt: int = 0) -> np.random.Generator:
         """The strategy's random generator for this call (seeded by seed, round, salt)."""

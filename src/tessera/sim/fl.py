@@ -263,14 +263,14 @@ class FlSimulation:
         self._dirty.clear()
         return dict(self._view_cache)
 
-    def snapshot(self) -> FlSnapshot:
+    def snapshot(self, deadline_passed: bool = False) -> FlSnapshot:
         results = tuple(
             ResultView(p.key, p.client, p.round_started, p.n_samples, p.train_time_s)
             for p in sorted(self.pending.values(), key=lambda p: p.key)
         )
         return FlSnapshot(
             self.round, self.now, self._views(), self.cfg.fl, self.cfg.seed,
-            tuple(self.round_selected), results, self.state,
+            tuple(self.round_selected), results, self.state, deadline_passed,
         )  # fmt: skip
 
     # -- events -------------------------------------------------------------------------
@@ -363,8 +363,8 @@ class FlSimulation:
             )
         )  # fmt: skip
 
-    def _aggregate(self) -> bool:
-        agg: Aggregation = self.strategy.aggregate(self.snapshot())
+    def _aggregate(self, deadline_passed: bool = False) -> bool:
+        agg: Aggregation = self.strategy.aggregate(self.snapshot(deadline_passed))
         self.state = agg.state
         for key in agg.discard:
             p = self.pending.pop(key, None)
@@ -409,7 +409,7 @@ class FlSimulation:
                 continue  # that round already aggregated
             if kind == "end":
                 self._end(payload)
-            if self._aggregate():
+            if self._aggregate(deadline_passed=kind == "deadline"):
                 if self.round < cfg.rounds:
                     self._next_round()
             elif kind == "deadline":

@@ -179,11 +179,13 @@ def synchronous_aggregate(
             False, discard=discard, reason=f"{name}: no client selected yet{dropped}", state=state
         )
     waiting = waiting_for(snapshot)
-    timed_out = (
-        bool(waiting)
-        and round_timeout_s is not None
-        and round_started_s is not None
-        and snapshot.now_s - round_started_s >= round_timeout_s - DEADLINE_SLACK_S
+    timed_out = bool(waiting) and (
+        snapshot.deadline_passed
+        or (
+            round_timeout_s is not None
+            and round_started_s is not None
+            and snapshot.now_s - round_started_s >= round_timeout_s - DEADLINE_SLACK_S
+        )
     )
     if waiting and not timed_out:
         n_sel = len(set(snapshot.selected))
@@ -195,7 +197,7 @@ def synchronous_aggregate(
             state=state,
         )
     why = (
-        f"round timed out after {round_timeout_s} s, {len(waiting)} still running"
+        f"round deadline passed, {len(waiting)} still running"
         if timed_out
         else "every selected client accounted for"
     )
