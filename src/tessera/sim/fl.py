@@ -46,7 +46,10 @@ import numpy as np
 
 from tessera.core.errors import require
 from tessera.fl.data import Dataset
-from tessera.fl.log import InvocationLog, InvocationRecord, gcf_gen1_cost_usd, summary
+from tessera.fl.driver import ClientHistory as _History
+from tessera.fl.driver import FlRunResult as FlRunResult
+from tessera.fl.driver import client_view
+from tessera.fl.log import InvocationLog, InvocationRecord, gcf_gen1_cost_usd
 from tessera.fl.models import Model
 from tessera.fl.strategy import (
     Aggregation,
@@ -171,35 +174,6 @@ class FlSimConfig:
 
 
 @dataclass
-class FlRunResult:
-    strategy: str
-    records: list[InvocationRecord]
-    timeline: list[tuple[float, float]]  # (virtual time, test accuracy) after each aggregation
-    clients: list[str]
-    reasons: list[str]
-    final_params: np.ndarray
-
-    @property
-    def final_accuracy(self) -> float:
-        return self.timeline[-1][1] if self.timeline else math.nan
-
-    def metrics(self, target_accuracy: float) -> dict[str, float]:
-        return summary(self.records, self.timeline, self.clients, target_accuracy)
-
-
-@dataclass
-class _History:
-    invocations: int = 0
-    last_selected_round: int | None = None
-    last_end_s: float = -math.inf
-    train_times: list[float] = field(default_factory=list)
-    rounds_done: list[int] = field(default_factory=list)
-    failed_rounds: list[int] = field(default_factory=list)
-    missed: int = 0
-    busy: bool = False
-
-
-@dataclass
 class _Pending:
     key: str
     client: str
@@ -254,12 +228,7 @@ class FlSimulation:
     def _views(self) -> dict[str, ClientView]:
         """Client views, rebuilt only for clients whose history changed since the last call."""
         for cid in self._dirty:
-            h = self.hist[cid]
-            self._view_cache[cid] = ClientView(
-                cid, len(self.clients[cid].indices), h.busy, h.invocations,
-                h.last_selected_round, tuple(h.train_times), tuple(h.rounds_done),
-                tuple(h.failed_rounds), h.missed,
-            )  # fmt: skip
+            self._view_cache[cid] = client_view(cid, len(self.clients[cid].indices), self.hist[cid])
         self._dirty.clear()
         return dict(self._view_cache)
 
