@@ -44,7 +44,7 @@ import tessera.fl
 import tessera.fl.strategies
 from tessera.core.errors import InputError, require
 from tessera.fl.data import NAMES, Dataset
-from tessera.fl.driver import ClientHistory, FlRunResult, client_view
+from tessera.fl.driver import ClientHistory, FlRunResult, client_view, settle
 from tessera.fl.log import InvocationLog, InvocationRecord, gcf_gen1_cost_usd
 from tessera.fl.models import make_model
 from tessera.fl.store import ParamStore, open_store
@@ -267,16 +267,12 @@ class FlController:
         )  # fmt: skip
 
     def _end(self, o: _Outcome) -> None:
-        h = self.hist[o.client]
-        h.busy, h.last_end_s = False, o.end_s
+        self.hist[o.client].ended(o.end_s, o.round_started, o.train_time_s if o.ok else None)
         if o.ok:
-            h.train_times.append(o.train_time_s)
-            h.rounds_done.append(o.round_started)
             self.pending[o.key] = _Pending(
                 o.key, o.client, o.round_started, o.n_samples, o.train_time_s, o.result_key
             )
         else:
-            h.failed_rounds.append(o.round_started)
             self._note(f"{o.key} failed: {o.error}")
         self.log.append(
             InvocationRecord(
@@ -291,21 +287,17 @@ class FlController:
     def _aggregate(self, deadline_passed: bool = False) -> bool:
         agg: Aggregation = self.strategy.aggregate(self.snapshot(deadline_passed))
         self.state = agg.state
-        for key in agg.discard:
-            p = self.pending.pop(key, None)
-            if p is not None:
-                self.hist[p.client].missed += 1
-                self.store.delete(p.result_key)
+        dropped, used = settle(agg, self.pending, self.hist)
+        for p in dropped:
+            self.store.delete(p.result_key)
         if not agg.go:
             return False
-        used = {k: self.pending[k] for k in agg.weights if k in self.pending}
         self.params = combine(
             self.params, {k: self.store.get(p.result_key) for k, p in used.items()}, agg
         )
         self.version += 1
         self.store.put(self.global_key, self.params)
-        for k, p in used.items():
-            del self.pending[k]
+        for p in used.values():
             self.store.delete(p.result_key)
         self.log.mark_aggregated(list(used), self.round)
         acc, _ = self.model.evaluate(self.params, self.data.X_test, self.data.y_test)

@@ -10,12 +10,14 @@ the view built from it and the result type live here, once.
 from __future__ import annotations
 
 import math
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from tessera.fl.log import InvocationRecord, summary
-from tessera.fl.strategy import ClientView
+from tessera.fl.strategy import Aggregation, ClientView
 
 
 @dataclass
@@ -30,6 +32,43 @@ class ClientHistory:
     failed_rounds: list[int] = field(default_factory=list)
     missed: int = 0
     busy: bool = False
+
+    def ended(self, end_s: float, round_started: int, train_time_s: float | None) -> None:
+        """An invocation ended: with a result (`train_time_s` given) or failed (None)."""
+        self.busy, self.last_end_s = False, end_s
+        if train_time_s is None:
+            self.failed_rounds.append(round_started)
+        else:
+            self.train_times.append(train_time_s)
+            self.rounds_done.append(round_started)
+
+
+class _HasClient(Protocol):
+    @property
+    def client(self) -> str: ...
+
+
+P = TypeVar("P", bound=_HasClient)
+
+
+def settle(
+    agg: Aggregation, pending: MutableMapping[str, P], hist: MutableMapping[str, ClientHistory]
+) -> tuple[list[P], dict[str, P]]:
+    """Apply the bookkeeping half of an aggregation answer to the arrived results: drop the
+    discarded ones (each counts as a missed round for its client) and, when it goes, take the
+    ones it weighs out of `pending`. Returns (discarded, used)."""
+    dropped = []
+    for key in agg.discard:
+        p = pending.pop(key, None)
+        if p is not None:
+            hist[p.client].missed += 1
+            dropped.append(p)
+    used: dict[str, P] = {}
+    if agg.go:
+        used = {k: pending[k] for k in agg.weights if k in pending}
+        for k in used:
+            del pending[k]
+    return dropped, used
 
 
 def client_view(cid: str, n_samples: int, h: ClientHistory) -> ClientView:

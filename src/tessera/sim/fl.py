@@ -48,7 +48,7 @@ from tessera.core.errors import require
 from tessera.fl.data import Dataset
 from tessera.fl.driver import ClientHistory as _History
 from tessera.fl.driver import FlRunResult as FlRunResult
-from tessera.fl.driver import client_view
+from tessera.fl.driver import client_view, settle
 from tessera.fl.log import InvocationLog, InvocationRecord, gcf_gen1_cost_usd
 from tessera.fl.models import Model
 from tessera.fl.strategy import (
@@ -314,16 +314,11 @@ class FlSimulation:
     def _end(self, payload: Any) -> None:
         key, cid, round_started, start_s, train_s, cold, result = payload
         spec = self.clients[cid]
-        h = self.hist[cid]
-        h.busy, h.last_end_s = False, self.now
+        self.hist[cid].ended(self.now, round_started, train_s if result is not None else None)
         self._dirty.add(cid)
         ok = result is not None
-        if ok:
-            h.train_times.append(train_s)
-            h.rounds_done.append(result.round_started)
+        if result is not None:
             self.pending[key] = result
-        else:
-            h.failed_rounds.append(round_started)
         cost = gcf_gen1_cost_usd(self.now - start_s, spec.profile.memory_mib)
         self.log.append(
             InvocationRecord(
@@ -335,22 +330,16 @@ class FlSimulation:
     def _aggregate(self, deadline_passed: bool = False) -> bool:
         agg: Aggregation = self.strategy.aggregate(self.snapshot(deadline_passed))
         self.state = agg.state
-        for key in agg.discard:
-            p = self.pending.pop(key, None)
-            if p is not None:
-                self.hist[p.client].missed += 1
-                self._dirty.add(p.client)
+        dropped, used = settle(agg, self.pending, self.hist)
+        self._dirty.update(p.client for p in dropped)
         if not agg.go:
             return False
-        used = {k: self.pending[k] for k in agg.weights if k in self.pending}
         self.params = combine(self.params, {k: p.params for k, p in used.items()}, agg)
         deltas = [p.c_delta for p in used.values() if p.c_delta is not None]
         if deltas:
             self.c_server = self.c_server + len(deltas) / len(self.clients) * np.mean(
                 deltas, axis=0
             )
-        for k in used:
-            del self.pending[k]
         self.log.mark_aggregated(list(used), self.round)
         acc, _ = self.model.evaluate(self.params, self.data.X_test, self.data.y_test)
         self.timeline.append((self.now, acc))
