@@ -44,7 +44,7 @@ import tessera.fl
 import tessera.fl.strategies
 from tessera.core.errors import InputError, require
 from tessera.fl.data import NAMES, Dataset
-from tessera.fl.driver import ClientHistory, FlRunResult, client_view, settle
+from tessera.fl.driver import ClientHistory, FlRunResult, admit, client_view, settle
 from tessera.fl.log import InvocationLog, InvocationRecord, gcf_gen1_cost_usd
 from tessera.fl.models import make_model
 from tessera.fl.store import ParamStore, open_store
@@ -209,19 +209,13 @@ class FlController:
     def _select(self) -> None:
         sel = self.strategy.select(self.snapshot())
         self.state = sel.state
-        in_flight = sum(h.busy for h in self.hist.values())
-        room = self.cfg.fl.clients_per_round - (
-            len(self.round_selected) if self.strategy.synchronous else in_flight
-        )
-        picked = 0
-        for plan in sel.clients:
-            if picked >= room:
-                break
-            h = self.hist.get(plan.client)
-            if h is None or h.busy:
-                continue
+        plans = admit(
+            sel, self.hist, self.round_selected, self.strategy.synchronous,
+            self.cfg.fl.clients_per_round,
+        )  # fmt: skip
+        for plan in plans:
             self._invoke(plan)
-            picked += 1
+        picked = len(plans)
         if picked:
             self._note(sel.reason)
 

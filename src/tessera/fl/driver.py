@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from tessera.fl.log import InvocationRecord, summary
-from tessera.fl.strategy import Aggregation, ClientView
+from tessera.fl.strategy import Aggregation, ClientPlan, ClientView, Selection
 
 
 @dataclass
@@ -41,6 +41,27 @@ class ClientHistory:
         else:
             self.train_times.append(train_time_s)
             self.rounds_done.append(round_started)
+
+
+def admit(
+    sel: Selection,
+    hist: MutableMapping[str, ClientHistory],
+    round_selected: list[str],
+    synchronous: bool,
+    clients_per_round: int,
+) -> list[ClientPlan]:
+    """The plans of a selection a driver invokes now: known, idle clients, no more than the
+    room left (a synchronous round's unfilled places; else free in-flight slots)."""
+    busy = sum(h.busy for h in hist.values())
+    room = clients_per_round - (len(round_selected) if synchronous else busy)
+    out: list[ClientPlan] = []
+    for plan in sel.clients:
+        if len(out) >= room:
+            break
+        h = hist.get(plan.client)
+        if h is not None and not h.busy and plan.client not in {p.client for p in out}:
+            out.append(plan)  # the conformance suite catches strategies naming others
+    return out
 
 
 class _HasClient(Protocol):

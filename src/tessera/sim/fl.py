@@ -48,7 +48,7 @@ from tessera.core.errors import require
 from tessera.fl.data import Dataset
 from tessera.fl.driver import ClientHistory as _History
 from tessera.fl.driver import FlRunResult as FlRunResult
-from tessera.fl.driver import client_view, settle
+from tessera.fl.driver import admit, client_view, settle
 from tessera.fl.log import InvocationLog, InvocationRecord, gcf_gen1_cost_usd
 from tessera.fl.models import Model
 from tessera.fl.strategy import (
@@ -251,19 +251,13 @@ class FlSimulation:
     def _select(self) -> None:
         sel = self.strategy.select(self.snapshot())
         self.state = sel.state
-        in_flight = sum(h.busy for h in self.hist.values())
-        room = self.cfg.fl.clients_per_round - (
-            len(self.round_selected) if self.strategy.synchronous else in_flight
-        )
-        picked = 0
-        for plan in sel.clients:
-            if picked >= room:
-                break
-            h = self.hist.get(plan.client)
-            if h is None or h.busy:
-                continue  # the conformance suite catches strategies doing this
+        plans = admit(
+            sel, self.hist, self.round_selected, self.strategy.synchronous,
+            self.cfg.fl.clients_per_round,
+        )  # fmt: skip
+        for plan in plans:
             self._invoke(plan)
-            picked += 1
+        picked = len(plans)
         if picked and len(self.reasons) < 200:
             self.reasons.append(f"round {self.round} t={self.now:.1f}s: {sel.reason}")
 
