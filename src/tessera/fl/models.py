@@ -22,7 +22,8 @@ import numpy as np
 
 from tessera.core.errors import InputError, require
 
-MODEL_NAMES = ("softmax", "mlp")
+MODEL_NAMES = ("softmax", "mlp", "cnn", "gru")
+"""``cnn`` and ``gru`` are torch models (`tessera.fl.torch_models`, the ``fl`` extra)."""
 
 
 @runtime_checkable
@@ -294,15 +295,26 @@ _MODELS: dict[str, type[_Classifier]] = {"softmax": SoftmaxRegression, "mlp": ML
 _OPTIONS: dict[str, tuple[str, ...]] = {"softmax": ("init_scale",), "mlp": ("hidden",)}
 
 
+_TORCH_OPTIONS: dict[str, tuple[str, ...]] = {"cnn": ("hidden",), "gru": ("hidden", "embed")}
+
+
 def make_model(name: str, n_features: int, n_classes: int, **kw: object) -> Model:
-    """Build model `name` (``softmax`` or ``mlp``); `kw` are its options (``mlp``: ``hidden``)."""
-    require(name in _MODELS, "model", name, ", ".join(MODEL_NAMES))
-    unknown = sorted(set(kw) - set(_OPTIONS[name]))
+    """Build model `name` (one of `MODEL_NAMES`); `kw` are its options (``mlp``/``cnn``:
+    ``hidden``; ``gru``: ``hidden``, ``embed``)."""
+    require(name in MODEL_NAMES, "model", name, ", ".join(MODEL_NAMES))
+    options = _OPTIONS.get(name) or _TORCH_OPTIONS[name]
+    unknown = sorted(set(kw) - set(options))
     if unknown:
         raise InputError(
-            f"model.{unknown[0]}", kw[unknown[0]], f"options of {name}: {', '.join(_OPTIONS[name])}"
+            f"model.{unknown[0]}", kw[unknown[0]], f"options of {name}: {', '.join(options)}"
         )
-    return _MODELS[name](n_features, n_classes, **kw)
+    if name in _MODELS:
+        return _MODELS[name](n_features, n_classes, **kw)
+    from tessera.fl import torch_models
+
+    cls = torch_models.SmallCNN if name == "cnn" else torch_models.CharGRU
+    model: Model = cls(n_features, n_classes, **kw)  # type: ignore[arg-type]
+    return model
 
 
 def _is_int(v: object) -> bool:
