@@ -11,7 +11,17 @@ from tessera.core.errors import InputError
 from tessera.fl.data import load
 from tessera.fl.models import Model, make_model
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Any:
+    """One intra-op thread, as one function instance gets one vCPU: with pytest's two
+    workers on two cores, torch's default pool oversubscribes the machine many times over."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -8,22 +8,27 @@ synchronous strategies start a round with `select` and aggregate when
 invocations in flight and end a round at each aggregation. What differs is
 only who does the work and whose clock counts:
 
-- Client training is the `fl-client` Tessera function (`CLIENT_FUNCTION_DIR`,
-  deployed on any platform; the local one by default), invoked over HTTP,
-  concurrently (asyncio). It reads the global model and its index array from
-  the `ParamStore` at `store_url` and writes its new parameters back there;
-  the controller only passes keys.
+- Client training is the `fl-client` Tessera function (`CLIENT_FUNCTION_DIR`),
+  invoked concurrently (asyncio) by an `Invoker` (`tessera.control.fl_invokers`):
+  over HTTP on a platform where it is deployed (the local one by default), or
+  as Ray tasks for many clients. It reads the global model and its index array
+  from the `ParamStore` at `store_url` and writes its new parameters back
+  there; the controller only passes keys.
 - Times are seconds on the controller's monotonic clock since the run began.
   An invocation's record spans request sent to response received (what a
-  caller is billed for, cold start included); `cold` comes from the local
-  platform's `x-tessera-cold-start-ms` response header (absent: warm);
-  `train_time_s` is what the function measured around training; cost is
-  `gcf_gen1_cost_usd` at the function's memory size.
+  caller is billed for, cold start included); `cold` is the invoker's (over
+  HTTP the local platform's `x-tessera-cold-start-ms` header; on Ray the task
+  that loaded the handler in its worker); `train_time_s` is what the function
+  measured around training; cost is `gcf_gen1_cost_usd` at the function's
+  memory size.
+- SCAFFOLD's control variates live in the store too: the server's c under a
+  key per global model version, each client's c_i under a key of its own. A
+  plan with `scaffold` passes those keys; the function trains with c - c_i,
+  writes c_i' and stores c_i' - c_i under a key it answers with. At each
+  aggregation c moves by |S|/N x the mean of the aggregated results' c_i' - c_i,
+  as in `tessera.sim.fl`.
 - After the last aggregation the controller waits (up to `drain_s`) for the
   invocations still in flight so their cost is logged too (not aggregated).
-
-SCAFFOLD is not supported (the function does not carry control variates): a
-strategy that asks for it is refused.
 """
 
 from __future__ import annotations
@@ -34,14 +39,13 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
-import tessera.fl
-import tessera.fl.strategies
+import tessera.fl.strategies  # noqa: F401  (registers the strategies with `create`)
+from tessera.control.fl_invokers import CLIENT_FUNCTION_DIR, HttpInvoker, Invoker
 from tessera.core.errors import InputError, require
 from tessera.fl.data import NAMES, Dataset
 from tessera.fl.driver import ClientHistory, FlRunResult, admit, client_view, settle
@@ -60,10 +64,7 @@ from tessera.fl.strategy import (
 )
 from tessera.functions.manifest import read_manifest
 
-CLIENT_FUNCTION_DIR = Path(tessera.fl.__file__).parent / "functions" / "client"
-"""The packaged client function folder (function.yaml + handler.py); deploy it as is."""
-
-COLD_HEADER = "x-tessera-cold-start-ms"
+__all__ = ["CLIENT_FUNCTION_DIR", "FlControlConfig", "FlController", "run_fl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class FlControlConfig:
     lr: float = 0.1
     seed: int = 0
     function: str = "fl-client"
+    """The deployed function's name (for an `httpx.AsyncClient` given as the invoker)."""
     memory_mib: int | None = None
     """Billed memory; None: the packaged function.yaml's `resources.memory_mib`."""
     request_timeout_s: float = 600.0
@@ -110,6 +112,7 @@ class _Outcome:
     n_samples: int
     train_time_s: float
     result_key: str
+    c_delta_key: str | None
     error: str = ""
 
 
@@ -121,23 +124,25 @@ class _Pending:
     n_samples: int
     train_time_s: float
     result_key: str
+    c_delta_key: str | None
 
 
 class FlController:
     """One strategy over clients that are invocations of a deployed client function.
 
-    `strategy`: a `Strategy` or its config `{kind: NAME, **params}`; `http`: an
-    `httpx.AsyncClient` whose base URL is the platform's gateway (it serves
-    `POST /function/NAME`); `store_url`: a `ParamStore` URL the function's
-    instances can open too (e.g. `sqlite:////ABS/PATH`); `data`: the data set
-    (the function loads the same one by `data.name`), used here to evaluate;
-    `clients`: client id -> indices into `data.X_train`.
+    `strategy`: a `Strategy` or its config `{kind: NAME, **params}`; `invoker`: an
+    `Invoker` (`HttpInvoker`, `RayInvoker`), or an `httpx.AsyncClient` whose base
+    URL is a platform's gateway, short for `HttpInvoker(http, config.function)`;
+    `store_url`: a `ParamStore` URL the function's instances can open too (e.g.
+    `sqlite:////ABS/PATH`); `data`: the data set (the function loads the same
+    one by `data.name`), used here to evaluate; `clients`: client id -> indices
+    into `data.X_train`. `c_server` is SCAFFOLD's server control variate.
     """
 
     def __init__(
         self,
         strategy: Strategy | Mapping[str, Any],
-        http: httpx.AsyncClient,
+        invoker: Invoker | httpx.AsyncClient,
         store_url: str,
         data: Dataset,
         model_name: str,
@@ -146,8 +151,8 @@ class FlController:
         log: InvocationLog | None = None,
     ) -> None:
         self.strategy: Strategy = strategy if isinstance(strategy, Strategy) else create(strategy)
-        if getattr(self.strategy, "name", "") == "scaffold":
-            raise InputError("strategy", "scaffold", "a strategy without SCAFFOLD control variates")
+        if not isinstance(invoker, httpx.AsyncClient) and not isinstance(invoker, Invoker):
+            raise InputError("invoker", type(invoker).__name__, "an Invoker or httpx.AsyncClient")
         require(len(clients) > 0, "clients", len(clients), "at least one client")
         require(data.name in NAMES, "data.name", data.name, ", ".join(NAMES))
         self.cfg = config or FlControlConfig()
@@ -155,7 +160,11 @@ class FlController:
         self.model_name = model_name
         self.store_url = store_url
         self.store: ParamStore = open_store(store_url)  # InputError on a bad URL
-        self.http = http
+        self.invoker: Invoker = (
+            HttpInvoker(invoker, self.cfg.function)
+            if isinstance(invoker, httpx.AsyncClient)
+            else invoker
+        )
         self.data = data
         self.clients = {cid: np.asarray(ix, dtype=np.int64) for cid, ix in clients.items()}
         self.memory_mib = (
@@ -165,6 +174,8 @@ class FlController:
         self.run_id = uuid.uuid4().hex[:12]
         self.hist = {cid: ClientHistory() for cid in self.clients}
         self.params = self.model.init(np.random.default_rng((self.cfg.seed, 1)))
+        self.c_server = np.zeros_like(self.params)
+        self._c_stored: int | None = None  # the version whose c is in the store
         self.version = 0
         self.round = 0
         self.round_selected: list[str] = []
@@ -220,8 +231,6 @@ class FlController:
             self._note(sel.reason)
 
     def _invoke(self, plan: ClientPlan) -> None:
-        if plan.scaffold:
-            raise InputError("plan.scaffold", True, "False (the client function has no SCAFFOLD)")
         key = f"r{self.round:05d}-{plan.client}-{self._n_inv}"
         seed = int(np.random.default_rng((self.cfg.seed, 2, self._n_inv)).integers(2**31))
         self._n_inv += 1
@@ -236,43 +245,55 @@ class FlController:
             "epochs": fl.epochs, "batch_size": fl.batch_size, "lr": self.cfg.lr, "seed": seed,
             "prox_mu": plan.prox_mu, "result_key": self._key("result", key),
         }  # fmt: skip
+        if plan.scaffold:
+            c_key = self._key("c", f"{self.version:05d}")
+            if self._c_stored != self.version:
+                self.store.put(c_key, self.c_server)
+                self._c_stored = self.version
+            event.update(
+                c_key=c_key, ci_key=self._key("ci", plan.client),
+                c_delta_key=self._key("c_delta", key),
+            )  # fmt: skip
         task = asyncio.create_task(self._call(key, plan.client, self.round, event))
         self.tasks.add(task)
 
     async def _call(self, key: str, client: str, round_: int, event: dict[str, Any]) -> _Outcome:
         start = self.now()
-        ok, cold, n, train_s, err = False, False, 0, 0.0, ""
-        try:
-            r = await self.http.post(
-                f"/function/{self.cfg.function}", json=event, timeout=self.cfg.request_timeout_s
-            )
-            cold = COLD_HEADER in r.headers
-            if r.status_code == 200:
-                body = r.json()
-                n, train_s, ok = int(body["n_samples"]), float(body["train_time_s"]), True
-            else:
-                err = f"HTTP {r.status_code}: {r.text[:200]}"
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
-            err = f"{type(e).__name__}: {e}"
+        reply = await self.invoker.invoke(event, self.cfg.request_timeout_s)
         end = max(self.now(), start)
+        ok, n, train_s, delta, err = False, 0, 0.0, None, reply.error
+        if reply.body is not None:
+            try:
+                n, train_s = int(reply.body["n_samples"]), float(reply.body["train_time_s"])
+                delta = None if "c_delta_key" not in reply.body else str(reply.body["c_delta_key"])
+                ok = True
+            except (ValueError, KeyError, TypeError) as e:
+                err = f"bad answer {reply.body!r:.200}: {type(e).__name__}: {e}"
         return _Outcome(
-            key, client, round_, start, end, ok, cold, n, max(0.0, train_s),
-            str(event["result_key"]), err,
+            key, client, round_, start, end, ok, reply.cold, n, max(0.0, train_s),
+            str(event["result_key"]), delta, err,
         )  # fmt: skip
+
+    def _forget(self, p: _Pending | _Outcome) -> None:
+        """Delete a result (and its control-variate delta) from the store."""
+        self.store.delete(p.result_key)
+        if p.c_delta_key is not None:
+            self.store.delete(p.c_delta_key)
 
     def _end(self, o: _Outcome) -> None:
         self.hist[o.client].ended(o.end_s, o.round_started, o.train_time_s if o.ok else None)
         if o.ok:
             self.pending[o.key] = _Pending(
-                o.key, o.client, o.round_started, o.n_samples, o.train_time_s, o.result_key
-            )
+                o.key, o.client, o.round_started, o.n_samples, o.train_time_s, o.result_key,
+                o.c_delta_key,
+            )  # fmt: skip
         else:
             self._note(f"{o.key} failed: {o.error}")
         self.log.append(
             InvocationRecord(
                 o.key, o.client, o.round_started, o.start_s, o.end_s, o.train_time_s, o.cold,
                 o.ok, self.memory_mib, gcf_gen1_cost_usd(o.end_s - o.start_s, self.memory_mib),
-                None, self.cfg.function,
+                None, self.invoker.name,
             )
         )  # fmt: skip
 
@@ -283,16 +304,21 @@ class FlController:
         self.state = agg.state
         dropped, used = settle(agg, self.pending, self.hist)
         for p in dropped:
-            self.store.delete(p.result_key)
+            self._forget(p)
         if not agg.go:
             return False
         self.params = combine(
             self.params, {k: self.store.get(p.result_key) for k, p in used.items()}, agg
         )
+        deltas = [self.store.get(p.c_delta_key) for p in used.values() if p.c_delta_key]
+        if deltas:
+            self.c_server = self.c_server + len(deltas) / len(self.clients) * np.mean(
+                deltas, axis=0
+            )
         self.version += 1
         self.store.put(self.global_key, self.params)
         for p in used.values():
-            self.store.delete(p.result_key)
+            self._forget(p)
         self.log.mark_aggregated(list(used), self.round)
         acc, _ = self.model.evaluate(self.params, self.data.X_test, self.data.y_test)
         self.timeline.append((self.now(), acc))
@@ -379,12 +405,12 @@ class FlController:
             self._end(o)
             if o.ok:
                 self.pending.pop(o.key, None)
-                self.store.delete(o.result_key)
+                self._forget(o)
 
 
 async def run_fl(
     strategy: Strategy | Mapping[str, Any],
-    http: httpx.AsyncClient,
+    invoker: Invoker | httpx.AsyncClient,
     store_url: str,
     data: Dataset,
     model_name: str,
@@ -392,4 +418,5 @@ async def run_fl(
     config: FlControlConfig | None = None,
 ) -> FlRunResult:
     """Run `strategy` over the client function (see `FlController`)."""
-    return await FlController(strategy, http, store_url, data, model_name, clients, config).run()
+    ctl = FlController(strategy, invoker, store_url, data, model_name, clients, config)
+    return await ctl.run()
