@@ -23,10 +23,18 @@ def _model(name: str) -> SoftmaxRegression | MLP:
     return SoftmaxRegression(D, K) if name == "softmax" else MLP(D, K, hidden=6)
 
 
+def _soft(y: np.ndarray, seed: int = 2) -> np.ndarray:
+    """Random probability rows, one per label (distillation targets)."""
+    t = np.random.default_rng(seed).dirichlet(np.ones(K), size=len(y))
+    return t
+
+
+@pytest.mark.parametrize("soft", [False, True])
 @pytest.mark.parametrize("name", ["softmax", "mlp"])
-def test_gradient_matches_finite_differences(name: str) -> None:
+def test_gradient_matches_finite_differences(name: str, soft: bool) -> None:
     m = _model(name)
-    X, y = _small()
+    X, labels = _small()
+    y = _soft(labels) if soft else labels
     w = np.random.default_rng(1).normal(scale=0.5, size=m.n_params)
     _, grad = m.loss_and_grad(w, X, y)
     eps = 1e-6
@@ -36,6 +44,22 @@ def test_gradient_matches_finite_differences(name: str) -> None:
         e[i] = eps
         numeric[i] = (m.loss_and_grad(w + e, X, y)[0] - m.loss_and_grad(w - e, X, y)[0]) / (2 * eps)
     assert np.max(np.abs(grad - numeric)) < 1e-6 * max(1.0, np.max(np.abs(numeric)))
+
+
+@pytest.mark.parametrize("name", ["softmax", "mlp"])
+def test_one_hot_soft_targets_train_exactly_like_labels(name: str) -> None:
+    m = _model(name)
+    X, y = _small(n=30)
+    w = m.init(np.random.default_rng(0))
+    kw: dict[str, Any] = {"epochs": 2, "batch_size": 7, "lr": 0.2}
+    hard = m.train(w, X, y, rng=np.random.default_rng(4), **kw)
+    soft = m.train(w, X, np.eye(K)[y], rng=np.random.default_rng(4), **kw)
+    np.testing.assert_allclose(soft, hard, rtol=1e-12, atol=1e-12)
+    with pytest.raises(InputError) as e:
+        m.train(w, X, np.full((30, K), 0.3), rng=np.random.default_rng(4), **kw)
+    assert e.value.field == "y" and "summing to 1" in str(e.value)
+    with pytest.raises(InputError):
+        m.evaluate(w, X, np.eye(K)[y])  # accuracy needs labels
 
 
 @pytest.mark.parametrize("name", ["softmax", "mlp"])

@@ -103,3 +103,18 @@ def test_gru_refuses_features_that_are_not_character_codes() -> None:
         m.train(w[:-1], np.zeros((2, 4), np.uint8), np.array([1, 2]), epochs=1, batch_size=1,
                 lr=0.1, rng=np.random.default_rng(0))  # fmt: skip
     assert e.value.field == "params"
+
+
+def test_soft_targets_and_logits() -> None:
+    X, y, _, _ = _digits()
+    X, y = X[:64], y[:64]
+    m = make_model("cnn", 64, 10, hidden=16)
+    w = m.init(np.random.default_rng(0))
+    kw: dict[str, Any] = {"epochs": 1, "batch_size": 16, "lr": 0.1}
+    hard = m.train(w, X, y, rng=np.random.default_rng(2), **kw)
+    soft = m.train(w, X, np.eye(10)[y], rng=np.random.default_rng(2), **kw)
+    np.testing.assert_allclose(soft, hard, atol=1e-6)
+    scores = m.logits(hard, X)
+    assert scores.shape == (64, 10) and scores.dtype == np.float64
+    acc, _ = m.evaluate(hard, X, y)
+    assert acc == pytest.approx(float(np.mean(scores.argmax(axis=1) == y)))

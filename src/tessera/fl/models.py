@@ -12,6 +12,9 @@ cross-entropy, vectorised per batch, with a numerically stable softmax.
 - ``prox_mu`` / ``anchor``: FedProx adds (mu/2)||w - anchor||^2 to the loss,
   so ``mu * (w - anchor)`` to each gradient;
 - ``correction``: SCAFFOLD's ``c - c_i``, added to each gradient step.
+
+and, for knowledge distillation (FedMD, FedDF), ``y`` may be soft targets
+(probability rows) instead of labels; `logits` gives a model's class scores.
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ class Model(Protocol):
     ) -> np.ndarray: ...
 
     def evaluate(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, float]: ...
+
+    def logits(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Class scores (n x n_classes, before the softmax) of `params` on `X`."""
+        ...
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
@@ -116,7 +123,9 @@ class _Classifier:
         """Minibatch SGD from `params`; returns new parameters (inputs untouched).
 
         Each epoch visits the samples in a fresh random order (from `rng`).
-        `anchor` defaults to `params` (the round's starting point).
+        `anchor` defaults to `params` (the round's starting point). `y`: labels,
+        or soft targets (n x n_classes probability rows), which makes the loss the
+        cross-entropy to them (knowledge distillation: same gradient as the KL).
         """
         w = self._check_params(params, "params").copy()
         Xf, yi = self._check_data(X, y)
@@ -152,7 +161,7 @@ class _Classifier:
     def evaluate(self, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(accuracy in [0, 1], mean cross-entropy) of `params` on (X, y)."""
         w = self._check_params(params, "params")
-        Xf, yi = self._check_data(X, y)
+        Xf, yi = self._check_data(X, y, soft=False)
         logp = _log_softmax(self.logits(w, Xf))
         rows = np.arange(len(yi))
         acc = float(np.mean(np.argmax(logp, axis=1) == yi))
@@ -173,7 +182,10 @@ class _Classifier:
         assert w is not None
         return w
 
-    def _check_data(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _check_data(
+        self, X: np.ndarray, y: np.ndarray, *, soft: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(X as float64, y as intp labels or float64 soft-target rows); `soft`: accept those."""
         Xa = np.asarray(X)
         ya = np.asarray(y)
         require(
@@ -182,11 +194,22 @@ class _Classifier:
             f"array of shape {Xa.shape}",
             f"a 2-D array (n >= 1, {self.n_features}) of features",
         )
+        if soft and ya.ndim == 2:
+            ok = ya.shape == (Xa.shape[0], self.n_classes) and bool(np.all(np.isfinite(ya)))
+            ok = ok and bool(np.all(ya >= 0)) and bool(np.allclose(ya.sum(axis=1), 1.0))
+            require(
+                ok,
+                "y",
+                f"array of shape {ya.shape}",
+                f"soft targets: {Xa.shape[0]} rows of {self.n_classes} probabilities summing to 1",
+            )
+            return Xa.astype(np.float64, copy=False), ya.astype(np.float64, copy=False)
         require(
             ya.shape == (Xa.shape[0],) and np.issubdtype(ya.dtype, np.integer),
             "y",
             f"array of dtype {ya.dtype}, shape {ya.shape}",
-            f"a 1-D integer array of {Xa.shape[0]} labels",
+            f"a 1-D integer array of {Xa.shape[0]} labels"
+            + (f" (or {Xa.shape[0]} x {self.n_classes} soft targets)" if soft else ""),
         )
         lo, hi = int(ya.min()), int(ya.max())
         require(
@@ -196,6 +219,22 @@ class _Classifier:
             f"labels in [0, {self.n_classes - 1}]",
         )
         return Xa.astype(np.float64, copy=False), ya.astype(np.intp, copy=False)
+
+
+def _ce_and_delta(logp: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of log-probabilities `logp` against labels or soft-target rows `y`,
+    and its gradient with respect to the logits (softmax minus target, over n)."""
+    n = len(y)
+    d = np.exp(logp)
+    if y.ndim == 2:
+        loss = float(-(y * logp).sum() / n)
+        d -= y
+    else:
+        rows = np.arange(n)
+        loss = float(-logp[rows, y].mean())
+        d[rows, y] -= 1.0
+    d /= n
+    return loss, d
 
 
 class SoftmaxRegression(_Classifier):
@@ -227,13 +266,7 @@ class SoftmaxRegression(_Classifier):
     def _loss_grad(self, w: np.ndarray, X: np.ndarray, y: np.ndarray, grad: np.ndarray) -> float:
         W, b = self._split(w)
         gW, gb = self._split(grad)
-        n = len(y)
-        logp = _log_softmax(X @ W + b)
-        rows = np.arange(n)
-        loss = float(-logp[rows, y].mean())
-        d = np.exp(logp)
-        d[rows, y] -= 1.0
-        d /= n
+        loss, d = _ce_and_delta(_log_softmax(X @ W + b), y)
         np.matmul(X.T, d, out=gW)
         d.sum(axis=0, out=gb)
         return loss
@@ -274,14 +307,8 @@ class MLP(_Classifier):
     def _loss_grad(self, w: np.ndarray, X: np.ndarray, y: np.ndarray, grad: np.ndarray) -> float:
         W1, b1, W2, b2 = self._split(w)
         gW1, gb1, gW2, gb2 = self._split(grad)
-        n = len(y)
         H = np.maximum(X @ W1 + b1, 0.0)
-        logp = _log_softmax(H @ W2 + b2)
-        rows = np.arange(n)
-        loss = float(-logp[rows, y].mean())
-        d = np.exp(logp)
-        d[rows, y] -= 1.0
-        d /= n
+        loss, d = _ce_and_delta(_log_softmax(H @ W2 + b2), y)
         np.matmul(H.T, d, out=gW2)
         d.sum(axis=0, out=gb2)
         dH = d @ W2.T

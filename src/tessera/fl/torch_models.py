@@ -93,7 +93,8 @@ class TorchModel:
         anchor: np.ndarray | None = None,
         correction: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Minibatch SGD from `params`; returns new parameters (inputs untouched)."""
+        """Minibatch SGD from `params`; returns new parameters (inputs untouched). `y`:
+        labels, or soft-target probability rows (distillation)."""
         torch = self.torch
         self._load(self._check(params, "params"))
         require(isinstance(epochs, int) and epochs >= 0, "epochs", epochs, "an integer >= 0")
@@ -144,7 +145,7 @@ class TorchModel:
         """(accuracy in [0, 1], mean cross-entropy) of `params` on (X, y)."""
         torch = self.torch
         self._load(self._check(params, "params"))
-        xs, ys = self._data(X, y)
+        xs, ys = self._data(X, y, soft=False)
         self.net.eval()
         correct, loss = 0, 0.0
         with torch.no_grad():
@@ -154,6 +155,17 @@ class TorchModel:
                 correct += int((out.argmax(dim=1) == t).sum())
                 loss += float(torch.nn.functional.cross_entropy(out, t, reduction="sum"))
         return correct / len(ys), loss / len(ys)
+
+    def logits(self, params: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Class scores (float64, n x n_classes) of `params` on `X`."""
+        torch = self.torch
+        self._load(self._check(params, "params"))
+        xs = self._inputs(self._features(X))
+        self.net.eval()
+        with torch.no_grad():
+            out = [self.net(xs[s : s + EVAL_CHUNK]) for s in range(0, len(xs), EVAL_CHUNK)]
+        scores: np.ndarray = torch.cat(out).numpy().astype(np.float64)
+        return scores
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_features={self.n_features}, n_classes={self.n_classes})"
@@ -191,14 +203,29 @@ class TorchModel:
         assert isinstance(params, np.ndarray)
         return params
 
-    def _data(self, X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
-        Xa, ya = np.asarray(X), np.asarray(y)
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        Xa = np.asarray(X)
         require(
             Xa.ndim == 2 and Xa.shape[0] >= 1 and Xa.shape[1] == self.n_features,
             "X",
             f"array of shape {Xa.shape}",
             f"a 2-D array (n >= 1, {self.n_features})",
         )
+        return Xa
+
+    def _data(self, X: np.ndarray, y: np.ndarray, soft: bool = True) -> tuple[Any, Any]:
+        """(inputs, targets): labels as int64, or soft-target rows as float32 (`soft`)."""
+        Xa, ya = self._features(X), np.asarray(y)
+        if soft and ya.ndim == 2:
+            require(
+                ya.shape == (Xa.shape[0], self.n_classes)
+                and bool(np.all(ya >= 0))
+                and bool(np.allclose(ya.sum(axis=1), 1.0)),
+                "y",
+                f"array of shape {ya.shape}",
+                f"soft targets: {Xa.shape[0]} rows of {self.n_classes} probabilities summing to 1",
+            )
+            return self._inputs(Xa), self.torch.from_numpy(ya.astype(np.float32))
         require(
             ya.shape == (Xa.shape[0],)
             and np.issubdtype(ya.dtype, np.integer)
