@@ -12,6 +12,7 @@ from tessera.experiments import (  # noqa: F401
     apodotiko,
     autoscaling_trace,
     fast_gshare,
+    fedkd,
     gpu_sharing,
     has_gpu,
     platform_local,
