@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -227,6 +227,15 @@ def _warm(_: int) -> int:
     return os.getpid()
 
 
+class StepExecutor(Protocol):
+    """Runs a batch of step events and returns their answers in order; `workers`: how many
+    at once (0: in the caller, one after another)."""
+
+    workers: int
+
+    def map(self, events: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+
 class Executor:
     """Runs batches of step events: in this process (`workers=0`) or on `workers` spawned
     processes with BLAS and torch pinned to one thread each. `map` keeps the order."""
@@ -329,7 +338,7 @@ class KdRun:
     """One method in one mode over one setup (see the module docstring)."""
 
     def __init__(
-        self, method: str, mode: str, setup: KdSetup, config: KdConfig, executor: Executor,
+        self, method: str, mode: str, setup: KdSetup, config: KdConfig, executor: StepExecutor,
         store_url: str,
     ) -> None:  # fmt: skip
         require(method in METHODS, "method", method, ", ".join(METHODS))
