@@ -55,48 +55,36 @@ def _plan(quick: bool) -> tuple[str, dict[str, Any], kd.KdConfig]:
 )
 def run(cfg: RunConfig) -> ExperimentResult:
     name, split, kcfg = _plan(cfg.quick)
+    seeds = 1 if cfg.quick else 3
     data = load(name)
-    rows: dict[str, dict[str, float]] = {}
+    per_seed: list[dict[str, dict[str, float]]] = []
     curves: dict[str, list[float]] = {}
     jobs = [(m, mode) for m in ("fedmd", "feddf") for mode in kd.MODES] + [("local", "parallel")]
-    total = len(ALPHAS) * len(jobs)
+    total = seeds * len(ALPHAS) * len(jobs)
     done = 0
     with kd.Executor(WORKERS) as ex, tempfile.TemporaryDirectory(prefix="tessera-kd-") as tmp:
-        for alpha in ALPHAS:
-            rng = np.random.default_rng((cfg.seed, int(alpha * 1000)))
-            setup = kd.split(data, ARCHS, 3, alpha, rng=rng, **split)
-            results: dict[tuple[str, str], kd.KdResult] = {}
-            for method, mode in jobs:
-                cfg.progress(done / total, f"{method} {mode} alpha={alpha:g}")
-                run_cfg = kd.KdConfig(**{**kcfg.__dict__, "seed": cfg.seed})
-                results[(method, mode)] = kd.KdRun(
-                    method,
-                    mode,
-                    setup,
-                    run_cfg,
-                    ex,
-                    f"sqlite:///{tmp}/a{alpha:g}-{method}-{mode}.db",
-                ).run()
-                done += 1
-            for (method, mode), r in results.items():
-                key = f"{method}-a{alpha:g}" + ("" if method == "local" else f"-{mode}")
-                row = {
-                    "mean_client_accuracy": r.mean_client_accuracy,
-                    "round_time_s": float(np.mean(r.rounds_wall_s)),
-                    "cost_usd": r.cost_usd,
-                    "virtual_s": r.virtual_s,
-                }
-                if method != "local" and mode == "parallel":
-                    seq = results[(method, "sequential")]
-                    row["speedup_parallel_vs_sequential"] = kd.speedup(
-                        seq.optimised_wall_s, r.optimised_wall_s
-                    )
-                    row["speedup_virtual"] = kd.speedup(
-                        seq.optimised_virtual_s, r.optimised_virtual_s
-                    )
-                rows[key] = row
-                if mode == "parallel":
-                    curves[key] = r.curve
+        for seed in range(cfg.seed, cfg.seed + seeds):
+            rows: dict[str, dict[str, float]] = {}
+            for alpha in ALPHAS:
+                rng = np.random.default_rng((seed, int(alpha * 1000)))
+                setup = kd.split(data, ARCHS, 3, alpha, rng=rng, **split)
+                results: dict[tuple[str, str], kd.KdResult] = {}
+                for method, mode in jobs:
+                    cfg.progress(done / total, f"seed {seed} {method} {mode} alpha={alpha:g}")
+                    run_cfg = kd.KdConfig(**{**kcfg.__dict__, "seed": seed})
+                    url = f"sqlite:///{tmp}/s{seed}-a{alpha:g}-{method}-{mode}.db"
+                    results[(method, mode)] = kd.KdRun(method, mode, setup, run_cfg, ex, url).run()
+                    done += 1
+                for (method, mode), r in results.items():
+                    key = f"{method}-a{alpha:g}" + ("" if method == "local" else f"-{mode}")
+                    rows[key] = _row(r, results.get((method, "sequential")))
+                    if mode == "parallel" and seed == cfg.seed:
+                        curves[key] = r.curve
+            per_seed.append(rows)
+    rows = {
+        k: {m: float(np.median([s[k][m] for s in per_seed])) for m in v}
+        for k, v in per_seed[0].items()
+    }
     cfg.progress(1.0, "done")
     lo = f"a{ALPHAS[-1]:g}"
     dd, md = rows[f"feddf-{lo}-parallel"], rows[f"fedmd-{lo}-parallel"]
@@ -106,7 +94,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
         f" mean client accuracy; parallel distillation {dd['speedup_parallel_vs_sequential']:.2f}x "
         f"wall ({dd['speedup_virtual']:.2f}x virtual), parallel pre-training "
         f"{md['speedup_parallel_vs_sequential']:.2f}x wall ({md['speedup_virtual']:.2f}x virtual) "
-        f"on {WORKERS} workers (paper: 1.76x, 3.5x)"
+        f"on {WORKERS} workers (paper: 1.76x, 3.5x); median of {seeds} seed(s)"
     )
     result = ExperimentResult(
         experiment="fedkd",
@@ -117,6 +105,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "alphas": list(ALPHAS),
             "clients": 3 * len(ARCHS),
             "workers": WORKERS,
+            "seeds": seeds,
             "config": kcfg.__dict__,
         },
         headline=headline,
@@ -141,6 +130,19 @@ def run(cfg: RunConfig) -> ExperimentResult:
     )
     result.figures.append(("Mean client accuracy per round (parallel mode)", _curves(curves)))
     return result
+
+
+def _row(r: kd.KdResult, seq: kd.KdResult | None) -> dict[str, float]:
+    row = {
+        "mean_client_accuracy": r.mean_client_accuracy,
+        "round_time_s": float(np.mean(r.rounds_wall_s)),
+        "cost_usd": r.cost_usd,
+        "virtual_s": r.virtual_s,
+    }
+    if r.method != "local" and r.mode == "parallel" and seq is not None:
+        row["speedup_parallel_vs_sequential"] = kd.speedup(seq.optimised_wall_s, r.optimised_wall_s)
+        row["speedup_virtual"] = kd.speedup(seq.optimised_virtual_s, r.optimised_virtual_s)
+    return row
 
 
 def _curves(curves: dict[str, list[float]]) -> Any:
