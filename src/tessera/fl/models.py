@@ -63,6 +63,19 @@ class Model(Protocol):
         ...
 
 
+def check_sgd(epochs: object, batch_size: object, lr: object, prox_mu: object) -> None:
+    """The SGD arguments every model's `train` takes, checked once for all of them."""
+    require(_is_int(epochs) and int(epochs) >= 0, "epochs", epochs, "an integer >= 0")  # type: ignore[call-overload]
+    require(
+        _is_int(batch_size) and int(batch_size) >= 1,  # type: ignore[call-overload]
+        "batch_size",
+        batch_size,
+        "an integer >= 1",
+    )
+    require(_is_pos(lr), "lr", lr, "a finite number > 0")
+    require(_is_pos(prox_mu, zero=True), "prox_mu", prox_mu, "a finite number >= 0")
+
+
 def _log_softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     out: np.ndarray = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -129,17 +142,7 @@ class _Classifier:
         """
         w = self._check_params(params, "params").copy()
         Xf, yi = self._check_data(X, y)
-        require(_is_int(epochs) and epochs >= 0, "epochs", epochs, "an integer >= 0")
-        require(
-            _is_int(batch_size) and batch_size >= 1, "batch_size", batch_size, "an integer >= 1"
-        )
-        require(_is_pos(lr), "lr", lr, "a finite number > 0")
-        require(
-            isinstance(prox_mu, int | float) and np.isfinite(prox_mu) and prox_mu >= 0,
-            "prox_mu",
-            prox_mu,
-            "a finite number >= 0",
-        )
+        check_sgd(epochs, batch_size, lr, prox_mu)
         require(isinstance(rng, np.random.Generator), "rng", rng, "a numpy.random.Generator")
         mu = float(prox_mu)
         anc = self._check_params(anchor, "anchor") if anchor is not None else w.copy()

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from tessera.core.errors import InputError, require
+from tessera.fl.models import check_sgd
 
 EVAL_CHUNK = 4096
 
@@ -97,25 +98,7 @@ class TorchModel:
         labels, or soft-target probability rows (distillation)."""
         torch = self.torch
         self._load(self._check(params, "params"))
-        require(isinstance(epochs, int) and epochs >= 0, "epochs", epochs, "an integer >= 0")
-        require(
-            isinstance(batch_size, int) and batch_size >= 1,
-            "batch_size",
-            batch_size,
-            "an integer >= 1",
-        )
-        require(
-            isinstance(lr, int | float) and math.isfinite(lr) and lr > 0,
-            "lr",
-            lr,
-            "a finite number > 0",
-        )
-        require(
-            isinstance(prox_mu, int | float) and math.isfinite(prox_mu) and prox_mu >= 0,
-            "prox_mu",
-            prox_mu,
-            "a finite number >= 0",
-        )
+        check_sgd(epochs, batch_size, lr, prox_mu)
         xs, ys = self._data(X, y)
         params_list = list(self.net.parameters())
         anc = self._split(anchor if anchor is not None else params, "anchor")
