@@ -14,6 +14,7 @@ from tessera.experiments import (  # noqa: F401
     fast_gshare,
     fedkd,
     gpu_sharing,
+    greencourier,
     has_gpu,
     platform_local,
     sim_queueing,

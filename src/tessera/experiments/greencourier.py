@@ -1,0 +1,186 @@
+"""Experiment `greencourier`: carbon-aware placement of function invocations across regions.
+
+GreenCourier (WoSC'23) places Knative pods in the region whose grid is
+greenest right now (min-max score of the signal) and reported 13.25% less
+carbon per invocation across Spain, France, Belgium and the Netherlands.
+This experiment replays the Azure Functions trace (14 days per minute, from
+2022-07-01 00:00 UTC on the carbon table; quick mode: its first day) with
+requests coming equally from the four regions' users, and places every
+invocation with each policy of `tessera.carbon.placement` (`tessera.sim.carbon`):
+`round-robin`, `latency-nearest` (the baseline without carbon awareness),
+`static-greenest` (lowest annual mean first), `greencourier`, and `tessera`
+(forecast-, capacity- and staleness-aware, latency budget 30 ms).
+
+Variants, each keyed ``<policy>`` or ``<policy>-<suffix>`` in `--json`:
+uncapped with a 5-minute signal (no suffix); ``cap40`` (no region may take
+more than 40% of a minute's invocations); ``stale1h`` (the signal is an hour
+old when read); ``outage`` (the provider is down for the middle half of
+the run: the last reading is served meanwhile, its age growing); ``z32`` (the 32 zones of
+the table as 32 regions, users in the four European regions; quick: off).
+Metrics: `gco2_per_invocation` (operational, life-cycle average intensity —
+the shared data has no marginal signal), `embodied_gco2_per_invocation`,
+`p95_added_latency_ms` (vs the origin's nearest region), `share_in_greenest`.
+Where ../shared/data is absent, the package's synthetic carbon table and a
+synthetic diurnal workload stand in, and the notes say so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from tessera.carbon.grid import CarbonTable, Latency
+from tessera.carbon.placement import create
+from tessera.core.data import find
+from tessera.experiments.base import ExperimentResult, RunConfig, register
+from tessera.sim.carbon import CarbonScenario, diurnal_minutes, region_means, simulate
+
+EU4 = ("europe-southwest1", "europe-west9", "europe-west1", "europe-west4")
+"""Madrid (ES), Paris (FR), St. Ghislain (BE), Eemshaven (NL): GreenCourier's four."""
+TRACE = "traces/azure2019_one_function_per_minute.csv"
+JULY_1_S = 181 * 86400.0  # 2022-07-01 00:00 UTC, the weekday-aligned start of the trace
+BUDGET_MS = 30.0
+LIFETIME_MIN = (15, 180)
+"""Instances live 15 minutes to 3 hours (a Knative pod is kept while its traffic lasts)."""
+POLICIES = ("round-robin", "latency-nearest", "static-greenest", "greencourier", "tessera")
+PARETO_BUDGETS = (0.0, 5.0, 10.0, 20.0, 30.0)
+
+
+def _workload(quick: bool, seed: int) -> tuple[np.ndarray, str]:
+    path = find(TRACE)
+    minutes = 1440 if quick else 14 * 1440
+    if path is not None:
+        counts = np.loadtxt(path, delimiter=",", skiprows=1, usecols=0, dtype=float)
+        return counts[:minutes], f"Azure Functions 2019 trace ({TRACE}), first {minutes} minutes"
+    return diurnal_minutes(minutes / 1440, 8.75, seed), (
+        "synthetic diurnal Poisson workload at the trace's mean (shared data not found)"
+    )
+
+
+def _policy(name: str, means: dict[str, float], budget: float | None = BUDGET_MS) -> Any:
+    if name == "static-greenest":
+        return create({"kind": name, "annual_means": means})
+    if name == "tessera":
+        return create({"kind": name, "latency_budget_ms": budget})
+    return create({"kind": name})
+
+
+@register(
+    "greencourier",
+    "Carbon-aware placement across regions: GreenCourier vs Tessera",
+    "Every invocation of the Azure trace placed in one of four European regions by each "
+    "policy, on 2022 hourly grid intensity: carbon per invocation, added latency, with "
+    "capacity caps, stale signals and a provider outage.",
+    order=80,
+)
+def run(cfg: RunConfig) -> ExperimentResult:
+    table, latency = CarbonTable.load(), Latency.load()
+    per_minute, workload = _workload(cfg.quick, cfg.seed)
+    means = region_means(table, latency, EU4)
+    run_s = len(per_minute) * 60.0
+    base = CarbonScenario(
+        regions=EU4, origins=dict.fromkeys(EU4, 1.0), per_minute=per_minute,
+        start_s=JULY_1_S, seed=cfg.seed, lifetime_min=LIFETIME_MIN,
+    )  # fmt: skip
+    variants: dict[str, CarbonScenario] = {
+        "": base,
+        "-cap40": replace(base, cap=0.4),
+        "-stale1h": replace(base, signal_lag_s=3600.0),
+        "-outage": replace(base, outage=(0.25 * run_s, 0.75 * run_s)),
+    }
+    z32 = tuple(sorted({r for r in latency.regions if latency.zone_of(r) in table.zones}))
+    if not cfg.quick and len(z32) > len(EU4):
+        variants["-z32"] = replace(base, regions=z32, per_minute=per_minute[: 2 * 1440])
+    rows: dict[str, dict[str, float]] = {}
+    reasons: dict[str, list[str]] = {}
+    total = len(variants) * len(POLICIES) + len(PARETO_BUDGETS)
+    done = 0
+    for suffix, sc in variants.items():
+        sc_means = region_means(table, latency, sc.regions)
+        for name in POLICIES:
+            cfg.progress(done / total, f"{name}{suffix}")
+            outcome = simulate(_policy(name, sc_means), sc, table, latency)
+            rows[name + suffix] = outcome.metrics()
+            if suffix in ("", "-cap40"):
+                reasons[name + suffix] = outcome.reasons[:3]
+            done += 1
+    pareto: dict[str, tuple[float, float]] = {}
+    for budget in PARETO_BUDGETS:
+        cfg.progress(done / total, f"tessera budget {budget:g} ms")
+        m = simulate(_policy("tessera", means, budget), base, table, latency).metrics()
+        pareto[f"tessera ({budget:g} ms)"] = (m["p95_added_latency_ms"], m["gco2_per_invocation"])
+        done += 1
+    for name in POLICIES:
+        pareto.setdefault(
+            name, (rows[name]["p95_added_latency_ms"], rows[name]["gco2_per_invocation"])
+        )
+    cfg.progress(1.0, "done")
+    g = {k: v["gco2_per_invocation"] for k, v in rows.items()}
+    headline = (
+        f"uncapped: tessera {g['tessera']:.4f} g/invocation = {g['tessera'] / g['round-robin']:.2f}x "
+        f"round-robin, greencourier {g['greencourier'] / g['round-robin']:.2f}x; 40% cap: tessera "
+        f"{_pct(g['tessera-cap40'], g['static-greenest-cap40'])} vs static-greenest, "
+        f"{_pct(g['tessera-cap40'], g['greencourier-cap40'])} vs greencourier; p95 added latency "
+        f"{rows['tessera']['p95_added_latency_ms']:.0f} ms (budget {BUDGET_MS:g} ms)"
+    )
+    result = ExperimentResult(
+        experiment="greencourier",
+        policies=rows,
+        meta={
+            "regions": list(EU4),
+            "carbon": table.source,
+            "workload": workload,
+            "latency_budget_ms": BUDGET_MS,
+            "annual_means": means,
+            "z32_regions": len(z32) if "-z32" in variants else 0,
+        },
+        headline=headline,
+        notes=[
+            f"Carbon: {table.source}; signal: hourly life-cycle *average* intensity (the "
+            "shared data has no marginal signal), refreshed every 5 minutes.",
+            f"Workload: {workload}; requests come equally from the four regions' users; one "
+            "placement per invocation, one instance slot for the minute it runs.",
+            "Baselines named: round-robin (carbon-blind), latency-nearest (each user's nearest "
+            "region), static-greenest (lowest annual mean first: "
+            + ", ".join(f"{r} {v:.0f}" for r, v in sorted(means.items(), key=lambda kv: kv[1]))
+            + " g/kWh).",
+            "On 2022 data France is greenest in ~92% of hours: uncapped, any carbon-aware policy "
+            "sends nearly everything to europe-west9; the capped runs are where hourly awareness "
+            "can matter.",
+            "Instances live 15-180 minutes and are charged for every minute; a placement is never "
+            "revisited (GreenCourier's model). Under a cap with a fresh signal, filling regions "
+            "greenest-first by the current intensity (greencourier) is what a placement-only "
+            "policy can do; tessera's seasonal-naive forecast and load-spreading terms cost "
+            "carbon there (compare the -cap40 rows). Moving running instances when the grid "
+            "changes is what it lacks.",
+            *(f"{k}: {'; '.join(v)}" for k, v in reasons.items() if k.startswith("tessera")),
+        ],
+    )
+    result.figures.append(("Carbon vs added latency (uncapped)", _pareto(pareto)))
+    return result
+
+
+def _pct(a: float, b: float) -> str:
+    if not (math.isfinite(a) and math.isfinite(b)) or b <= 0:
+        return "n/a"
+    return f"{(a / b - 1) * 100:+.1f}%"
+
+
+def _pareto(points: dict[str, tuple[float, float]]) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, (lat, g) in points.items():
+        marker = "o" if label.startswith("tessera (") else "s"
+        ax.scatter([lat], [g], marker=marker, s=30)
+        ax.annotate(label, (lat, g), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ax.set_xlabel("p95 added latency vs nearest region (ms)")
+    ax.set_ylabel("operational gCO2 per invocation")
+    fig.tight_layout()
+    return fig
