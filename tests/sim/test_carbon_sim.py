@@ -9,7 +9,7 @@ from tessera.carbon.accounting import Usage, account
 from tessera.carbon.grid import CarbonTable, Latency
 from tessera.carbon.placement import create
 from tessera.core.errors import InputError
-from tessera.sim.carbon import CarbonScenario, simulate
+from tessera.sim.carbon import CarbonScenario, fluid_bound, simulate
 
 REGIONS = ("r-a", "r-b", "r-c")
 
@@ -102,3 +102,16 @@ def test_bad_scenarios_name_the_field(kw: dict[str, object], field: str) -> None
     with pytest.raises(InputError) as e:
         _scenario(**kw)
     assert e.value.field == field
+
+
+def test_the_fluid_bound_is_below_every_policy_and_tight_for_greedy_one_minute_work() -> None:
+    table, latency = _world()
+    sc = _scenario()
+    greedy = simulate(create({"kind": "greencourier"}), sc, table, latency)
+    assert fluid_bound(greedy, sc, table, latency) == pytest.approx(
+        greedy.metrics()["gco2_per_invocation"]
+    )
+    capped = _scenario(cap=0.4, lifetime_min=(5, 30))
+    for kind in ("round-robin", "greencourier", "tessera"):
+        run = simulate(create({"kind": kind}), capped, table, latency)
+        assert fluid_bound(run, capped, table, latency) <= run.metrics()["gco2_per_invocation"]

@@ -247,3 +247,31 @@ def diurnal_minutes(days: float, mean_per_min: float, seed: int = 0) -> np.ndarr
 def region_means(table: CarbonTable, latency: Latency, regions: Sequence[str]) -> dict[str, float]:
     """Annual mean intensity per region (what `static-greenest` ranks by)."""
     return {r: table.annual_mean(latency.zone_of(r)) for r in regions}
+
+
+def fluid_bound(
+    run: CarbonRun, scenario: CarbonScenario, table: CarbonTable, latency: Latency
+) -> float:
+    """A lower bound on operational gCO2 per invocation for *any* policy on `scenario`,
+    even one that could move every running instance every minute for free and knew the
+    true intensity: each minute, the instances alive (the same for every policy that
+    rejects nothing) fill regions greenest-first, each up to the cap."""
+    sc = scenario
+    zones = [latency.zone_of(r) for r in sc.regions]
+    series = np.stack([table.series(z) for z in zones])
+    span = int(run.minute.max() + run.life.max() + 1) if len(run.minute) else 0
+    alive = np.zeros(span, dtype=np.int64)
+    np.add.at(alive, run.minute, 1)
+    np.subtract.at(alive, run.minute + run.life, 1)
+    alive = np.cumsum(alive)
+    first = int(sc.start_s // 60.0)
+    ci = series[:, ((first + np.arange(span)) // 60) % series.shape[1]]
+    order = np.sort(ci, axis=0)  # greenest first, per minute
+    total = 0.0
+    for t in range(span):
+        n = int(alive[t])
+        cap = n if sc.cap is None else math.ceil(sc.cap * n)
+        k = np.minimum(cap, np.maximum(n - cap * np.arange(len(zones)), 0))
+        total += float(k @ order[:, t])
+    unit = account(sc.usage, 1.0, sc.server).operational_g
+    return total * unit / max(len(run.minute), 1)
