@@ -1,5 +1,6 @@
 """Conformance suite every registered policy plugin must pass (see DESIGN.md, Plugins)."""
 
+from tessera.testing.carbon import check_placement_policy, placement_snapshots
 from tessera.testing.conformance import (
     ConformanceError,
     autoscaler_snapshots,
@@ -12,7 +13,9 @@ __all__ = [
     "ConformanceError",
     "autoscaler_snapshots",
     "check_autoscaler",
+    "check_placement_policy",
     "check_gpu_policy",
     "forbid_impurity",
     "gpu_snapshots",
+    "placement_snapshots",
 ]
