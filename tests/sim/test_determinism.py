@@ -77,3 +77,8 @@ def test_records_materialise_every_invocation_with_its_footprint() -> None:
         assert r.queue_delay_s >= 0 and r.service_s > 0
         assert r.energy_j > 0 and r.carbon_g > 0 and r.cost_usd > 0
     assert sum(r.cold for r in recs) == res.metrics["b"]["cold_starts"]
+    # embodied carbon: the same per-second rate for every invocation, charged for its service
+    rates = {round(r.embodied_g / r.service_s, 12) for r in recs}
+    assert len(rates) == 1 and next(iter(rates)) > 0
+    m = res.metrics["b"]
+    assert m["embodied_g"] >= sum(r.embodied_g for r in recs) > 0  # idle instance time too

@@ -35,8 +35,11 @@ class InvocationRecord:
     region: str = ""
     energy_j: float = 0.0
     carbon_g: float = 0.0
+    """Operational: energy x PUE x grid intensity."""
     cost_usd: float = 0.0
     status: str = "ok"
+    embodied_g: float = 0.0
+    """The hardware's embodied carbon amortised over the time this invocation held it."""
 
     @property
     def queue_delay_s(self) -> float:

@@ -95,6 +95,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "utilization": m["utilization"],
             "cost_usd": m["cost_usd"],
             "carbon_g": m["carbon_g"],
+            "embodied_g": m["embodied_g"],
         }
     cfg.progress(1.0, "done")
     best_cold = min(rows, key=lambda p: rows[p]["cold_start_pct"])

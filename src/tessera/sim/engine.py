@@ -27,7 +27,7 @@ from tessera.sim import random as rv
 from tessera.sim import workload as wl
 from tessera.sim.function import FunctionModel
 from tessera.sim.kernel import URGENT, Environment
-from tessera.sim.metrics import function_metrics
+from tessera.sim.metrics import embodied_g_per_s, function_metrics
 from tessera.sim.scenario import (
     Deterministic,
     Diurnal,
@@ -106,6 +106,7 @@ class SimResult:
             if function is not None and name != function:
                 continue
             busy_w = e.busy_w / fr.concurrency
+            embodied = embodied_g_per_s(e, fr.memory_mib) / fr.concurrency
             for i in range(len(fr.arrival_s)):
                 end = float(fr.end_s[i])
                 start = float(fr.start_s[i])
@@ -127,6 +128,7 @@ class SimResult:
                     if done
                     else 0.0,
                     status="ok" if done else "unfinished",
+                    embodied_g=(end - start) * embodied if done else 0.0,
                 )
 
     def to_json(self) -> dict[str, Any]:

@@ -14,6 +14,18 @@ import numpy as np
 
 from tessera.core.stats import summarize
 
+
+def embodied_g_per_s(energy: Any, memory_mib: int) -> float:
+    """Embodied gCO2e per instance-second: the configured rate, or one vCPU plus the
+    function's memory on the GreenSKU server model (`tessera.carbon.accounting`)."""
+    if energy.embodied_g_per_s is not None:
+        return float(energy.embodied_g_per_s)
+    from tessera.carbon.accounting import Usage, account
+
+    usage = Usage(duration_s=1.0, cpu_cores=1.0, cpu_util=0.0, mem_gib=memory_mib / 1024)
+    return account(usage, 0.0).embodied_g
+
+
 if TYPE_CHECKING:
     from tessera.sim.engine import FunctionResult
     from tessera.sim.scenario import Scenario
@@ -44,4 +56,5 @@ def function_metrics(fr: FunctionResult, scenario: Scenario) -> dict[str, Any]:
         "cost_usd": instance_s * fr.memory_mib / 1024 * e.usd_per_gib_s,
         "energy_kwh": energy_j / 3.6e6,
         "carbon_g": carbon_g,
+        "embodied_g": instance_s * embodied_g_per_s(e, fr.memory_mib),
     }

@@ -106,6 +106,12 @@ class EnergyConfig(_Strict):
     usd_per_gib_s: float = Field(
         default=0.0000166667, ge=0, description="AWS Lambda's x86 price per GiB-second"
     )
+    embodied_g_per_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="embodied gCO2e per instance-second; None: one vCPU and the function's "
+        "memory on the GreenSKU server (tessera.carbon.accounting)",
+    )
 
 
 class Scenario(_Strict):
