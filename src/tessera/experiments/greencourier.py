@@ -8,8 +8,9 @@ This experiment replays the Azure Functions trace (14 days per minute, from
 requests coming equally from the four regions' users, and places every
 invocation with each policy of `tessera.carbon.placement` (`tessera.sim.carbon`):
 `round-robin`, `latency-nearest` (the baseline without carbon awareness),
-`static-greenest` (lowest annual mean first), `greencourier`, and `tessera`
-(forecast-, capacity- and staleness-aware, latency budget 30 ms).
+`static-greenest` (lowest annual mean first), `greencourier`, `tessera`
+(capacity- and staleness-aware, latency budget 30 ms, no load spreading) and
+`tessera-forecast` (the same with a seasonal-naive 4-hour forecast).
 
 Variants, each keyed ``<policy>`` or ``<policy>-<suffix>`` in `--json`:
 uncapped with a 5-minute signal (no suffix); ``cap40`` (no region may take
@@ -51,7 +52,13 @@ JULY_1_S = 181 * 86400.0  # 2022-07-01 00:00 UTC, the weekday-aligned start of t
 BUDGET_MS = 30.0
 LIFETIME_MIN = (15, 180)
 """Instances live 15 minutes to 3 hours (a Knative pod is kept while its traffic lasts)."""
-POLICIES = ("round-robin", "latency-nearest", "static-greenest", "greencourier", "tessera")
+POLICIES = (
+    "round-robin", "latency-nearest", "static-greenest", "greencourier", "tessera",
+    "tessera-forecast",
+)  # fmt: skip
+TESSERA = {"kind": "tessera", "spread_beta": 0.0, "horizon_h": 1}
+"""Tessera as configured here: carbon first (no load spreading: the cap does that), the current
+signal (no forecast); `tessera-forecast` adds the seasonal-naive 4-hour forecast."""
 PARETO_BUDGETS = (0.0, 5.0, 10.0, 20.0, 30.0)
 
 
@@ -70,7 +77,9 @@ def _policy(name: str, means: dict[str, float], budget: float | None = BUDGET_MS
     if name == "static-greenest":
         return create({"kind": name, "annual_means": means})
     if name == "tessera":
-        return create({"kind": name, "latency_budget_ms": budget})
+        return create(TESSERA | {"latency_budget_ms": budget})
+    if name == "tessera-forecast":
+        return create(TESSERA | {"latency_budget_ms": budget, "horizon_h": 4})
     return create({"kind": name})
 
 
