@@ -353,13 +353,8 @@ class KdRun:
     ) -> None:  # fmt: skip
         require(method in METHODS, "method", method, ", ".join(METHODS))
         require(mode in MODES, "mode", mode, ", ".join(MODES))
-        self.method, self.mode, self.setup, self.cfg, self.ex = (
-            method,
-            mode,
-            setup,
-            config,
-            executor,
-        )
+        self.method, self.mode, self.setup = method, mode, setup
+        self.cfg, self.ex = config, executor
         self.store_url = store_url
         self.store = open_store(store_url)
         self.prefix = f"kd/{uuid.uuid4().hex[:10]}"
@@ -394,8 +389,9 @@ class KdRun:
         at = start
         for w, s in zip(who, secs, strict=True):
             begin = at if sequential else start
+            key = f"{name}-{w}" if self.round < 0 else f"{name}-{self.round}-{w}"
             self.records.append(InvocationRecord(
-                f"{name}-{self.round}-{w}", w, max(self.round, 0), begin, begin + s, s, False, True,
+                key, w, max(self.round, 0), begin, begin + s, s, False, True,
                 MEMORY_MIB, gcf_gen1_cost_usd(s, MEMORY_MIB), max(self.round, 0), name,
             ))  # fmt: skip
             at += s
