@@ -18,9 +18,7 @@ AUTOSCALERS: Registry[Autoscaler] = Registry("autoscaler")
 
 def create(config: Mapping[str, Any]) -> Autoscaler:
     """Build an autoscaler from `{kind: NAME, **params}`."""
-    params = dict(config)
-    kind = params.pop("kind", None)
-    return AUTOSCALERS.create(str(kind), **params)
+    return AUTOSCALERS.from_config(config)
 
 
 def evaluate(policy: Autoscaler, snapshot: Snapshot) -> AutoscaleResult:

@@ -108,9 +108,7 @@ PLACEMENT_POLICIES: Registry[PlacementPolicy] = Registry("placement_policy")
 
 def create(config: Mapping[str, Any]) -> PlacementPolicy:
     """Build a placement policy from `{kind: NAME, **params}`."""
-    params = dict(config)
-    kind = params.pop("kind", None)
-    return PLACEMENT_POLICIES.create(str(kind), **params)
+    return PLACEMENT_POLICIES.from_config(config)
 
 
 # --- shared helpers -------------------------------------------------------------------------

@@ -7,7 +7,7 @@ point in the `tessera.plugins` group; `load_entry_points()` imports them once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar, cast
 
@@ -44,6 +44,12 @@ class Registry(Generic[T]):
             raise InputError(
                 f"{self.kind}.kind", name, ", ".join(sorted(self._items)) or "(none registered)"
             ) from None
+
+    def from_config(self, config: Mapping[str, object]) -> T:
+        """Build a plugin from its config `{kind: NAME, **params}` (DESIGN.md, Plugins)."""
+        params = dict(config)
+        kind = params.pop("kind", None)
+        return self.create(str(kind), **params)
 
     def create(self, name: str, **params: object) -> T:
         """Build the plugin `name` with `params`; unknown parameters name what is accepted."""

@@ -198,9 +198,7 @@ STRATEGIES: Registry[Strategy] = Registry("fl_strategy")
 
 def create(config: Mapping[str, Any]) -> Strategy:
     """Build a strategy from `{kind: NAME, **params}`."""
-    params = dict(config)
-    kind = params.pop("kind", None)
-    return STRATEGIES.create(str(kind), **params)
+    return STRATEGIES.from_config(config)
 
 
 def combine(

@@ -29,9 +29,7 @@ GPU_POLICIES: Registry[GpuPolicy] = Registry("gpu_policy")
 
 def create(config: Mapping[str, Any]) -> GpuPolicy:
     """Build a GPU policy from `{kind: NAME, **params}`."""
-    params = dict(config)
-    kind = params.pop("kind", None)
-    return GPU_POLICIES.create(str(kind), **params)
+    return GPU_POLICIES.from_config(config)
 
 
 def latency_model(configured: LatencyModel | None, snapshot: GpuSnapshot) -> LatencyModel:
