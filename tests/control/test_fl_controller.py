@@ -61,6 +61,7 @@ def _check(res: FlRunResult, clients: int) -> None:
     assert all(0 <= r.start_s < r.end_s for r in recs)
     assert all(0 < r.train_time_s <= r.end_s - r.start_s for r in recs)
     assert all(r.memory_mib == 2048 and r.cost_usd > 0 for r in recs)
+    assert all(r.operational_g > 0 and r.embodied_g > 0 for r in recs)
     assert all(r.client in res.clients for r in recs) and len(res.clients) == clients
     # a fresh platform cold-starts instances for round 0; once one has served, it is reused warm
     first_cold = min((r for r in recs if r.cold), key=lambda r: r.end_s, default=None)

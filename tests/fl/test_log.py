@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -299,8 +300,8 @@ def test_time_to_accuracy() -> None:
 def test_summary_hand_example() -> None:
     c = gcf_gen1_cost_usd(1.25, 2048)  # 13 steps: 13 * 0.0000029 + 0.0000004
     recs = [
-        rec("r0/a", "a", cold=True, cost_usd=c, round_aggregated=0),
-        rec("r0/b", "b", cold=True, cost_usd=c, round_aggregated=0),
+        rec("r0/a", "a", cold=True, cost_usd=c, round_aggregated=0, operational_g=0.5),
+        rec("r0/b", "b", cold=True, cost_usd=c, round_aggregated=0, embodied_g=0.25),
         rec("r1/a", "a", round_started=1, cost_usd=c, round_aggregated=1),
         rec("r1/b", "b", round_started=1, cost_usd=c, ok=False),
     ]
@@ -317,7 +318,32 @@ def test_summary_hand_example() -> None:
         "invocations": 4.0,
         "failures": 1.0,
         "rounds": 2.0,
+        "gco2": 0.75,
     }
     empty = summary([], [], ["a"], target=0.5)
     assert empty["tta_s"] == math.inf and math.isnan(empty["final_accuracy"])
     assert empty["invocations"] == 0.0 and empty["cost_usd"] == 0.0
+
+
+def test_a_log_written_before_the_carbon_columns_opens_with_them(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE invocations (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL "
+        "UNIQUE, client TEXT NOT NULL, round_started INTEGER NOT NULL, start_s REAL NOT NULL, "
+        "end_s REAL NOT NULL, train_time_s REAL NOT NULL, cold INTEGER NOT NULL, ok INTEGER "
+        "NOT NULL, memory_mib INTEGER NOT NULL, cost_usd REAL NOT NULL, round_aggregated "
+        "INTEGER, hardware TEXT NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO invocations (key, client, round_started, start_s, end_s, train_time_s, "
+        "cold, ok, memory_mib, cost_usd, round_aggregated, hardware) "
+        "VALUES ('k0', 'a', 0, 0.0, 1.0, 0.5, 0, 1, 2048, 0.0, NULL, 'cpu1')"
+    )
+    old.commit()
+    old.close()
+    with InvocationLog(path) as log:
+        (first,) = log.records()
+        assert (first.key, first.operational_g, first.embodied_g) == ("k0", 0.0, 0.0)
+        log.append(rec("k1", "b", operational_g=2.0, embodied_g=0.5))
+        assert log.records()[1].operational_g == 2.0

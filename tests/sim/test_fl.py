@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 
+from tessera.carbon.accounting import Usage, account
 from tessera.core.errors import InputError
 from tessera.fl.data import Dataset, load, partition
 from tessera.fl.models import make_model
@@ -112,6 +114,15 @@ def test_training_time_cold_starts_and_keep_alive(digits: Dataset) -> None:
         FlSimConfig(fl=cfg.fl, rounds=3, keep_alive_s=0.0, base_s_per_sample=0.01),
     )  # fmt: skip
     assert all(r.cold for r in cold.records)
+    # carbon: energy over the billed duration, at the configured intensity
+    per_s = {r.operational_g / (r.end_s - r.start_s) for r in res.records}
+    assert max(per_s) == pytest.approx(min(per_s)) and min(per_s) > 0
+    usage = Usage(res.records[0].end_s - res.records[0].start_s, 1.0, 1.0, 2.0)
+    want = account(usage, 400.0)
+    assert res.records[0].operational_g == pytest.approx(want.operational_g)
+    assert res.records[0].embodied_g == pytest.approx(want.embodied_g)
+    clean = simulate(Uniform(), model(digits), digits, cl, dataclasses.replace(cfg, gco2_per_kwh=0))
+    assert all(r.operational_g == 0 and r.embodied_g > 0 for r in clean.records)
 
 
 def test_failures_end_without_result_and_the_deadline_moves_on(digits: Dataset) -> None:

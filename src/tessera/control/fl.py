@@ -45,6 +45,7 @@ import httpx
 import numpy as np
 
 import tessera.fl.strategies  # noqa: F401  (registers the strategies with `create`)
+from tessera.carbon.accounting import Usage, account
 from tessera.control.fl_invokers import CLIENT_FUNCTION_DIR, HttpInvoker, Invoker
 from tessera.core.errors import InputError, require
 from tessera.fl.data import NAMES, Dataset
@@ -82,6 +83,8 @@ class FlControlConfig:
     """The deployed function's name (for an `httpx.AsyncClient` given as the invoker)."""
     memory_mib: int | None = None
     """Billed memory; None: the packaged function.yaml's `resources.memory_mib`."""
+    gco2_per_kwh: float = 400.0
+    """Grid intensity each invocation's energy is charged at (gCO2e/kWh)."""
     request_timeout_s: float = 600.0
     drain_s: float = 60.0
     """How long to wait, after the last aggregation, for invocations still running."""
@@ -98,6 +101,7 @@ class FlControlConfig:
             self.request_timeout_s > 0, "control.request_timeout_s", self.request_timeout_s, "> 0"
         )
         require(self.drain_s >= 0, "control.drain_s", self.drain_s, "seconds >= 0")
+        require(self.gco2_per_kwh >= 0, "control.gco2_per_kwh", self.gco2_per_kwh, ">= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +171,9 @@ class FlController:
         )
         self.data = data
         self.clients = {cid: np.asarray(ix, dtype=np.int64) for cid, ix in clients.items()}
-        self.memory_mib = (
-            self.cfg.memory_mib or read_manifest(CLIENT_FUNCTION_DIR).resources.memory_mib
-        )
+        resources = read_manifest(CLIENT_FUNCTION_DIR).resources
+        self.memory_mib = self.cfg.memory_mib or resources.memory_mib
+        self.cpu = resources.cpu
         self.log = log or InvocationLog()
         self.run_id = uuid.uuid4().hex[:12]
         self.hist = {cid: ClientHistory() for cid in self.clients}
@@ -289,11 +293,14 @@ class FlController:
             )  # fmt: skip
         else:
             self._note(f"{o.key} failed: {o.error}")
+        duration = o.end_s - o.start_s
+        usage = Usage(duration, self.cpu, 1.0, self.memory_mib / 1024)
+        carbon = account(usage, self.cfg.gco2_per_kwh)
         self.log.append(
             InvocationRecord(
                 o.key, o.client, o.round_started, o.start_s, o.end_s, o.train_time_s, o.cold,
-                o.ok, self.memory_mib, gcf_gen1_cost_usd(o.end_s - o.start_s, self.memory_mib),
-                None, self.invoker.name,
+                o.ok, self.memory_mib, gcf_gen1_cost_usd(duration, self.memory_mib),
+                None, self.invoker.name, carbon.operational_g, carbon.embodied_g,
             )
         )  # fmt: skip
 

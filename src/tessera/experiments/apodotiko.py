@@ -36,7 +36,7 @@ SCENARIOS: dict[str, Faults] = {
 """Full mode runs both; quick only the first (the headline)."""
 KEYS = (
     "tta_s", "final_accuracy", "cold_start_share", "cost_usd", "eur", "invocations_gini",
-    "invocations",
+    "invocations", "gco2",
 )  # fmt: skip
 
 
@@ -128,6 +128,9 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "asynchronous strategies aggregate once half the clients per round have reported.",
             "cost_usd: Google Cloud Functions 1st gen prices per 100 ms by memory tier plus "
             "invocations; the paper notes Apodotiko is often costlier - compare the column.",
+            "gco2: operational + embodied carbon of every invocation (tessera.carbon.accounting: "
+            "the profile's vCPUs and memory for the billed duration at 400 gCO2e/kWh; GPU power "
+            "not modelled).",
             *(
                 f"{sc}: apodotiko vs fedbuff {_ratio(rows[f'fedbuff@{sc}']['tta_s'], rows[f'apodotiko@{sc}']['tta_s'])}"
                 f" faster, vs fedavg {_ratio(rows[f'fedavg@{sc}']['tta_s'], rows[f'apodotiko@{sc}']['tta_s'])}"

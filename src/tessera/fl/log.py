@@ -54,6 +54,10 @@ class InvocationRecord:
     cost_usd: float
     round_aggregated: int | None = None
     hardware: str = ""
+    operational_g: float = 0.0
+    """gCO2e of the energy the invocation drew (the driver's accounting; 0: not accounted)."""
+    embodied_g: float = 0.0
+    """gCO2e of the hardware's manufacture amortised over the invocation's share and time."""
 
     def __post_init__(self) -> None:
         require(self.key != "", "key", self.key, "a non-empty string")
@@ -62,6 +66,8 @@ class InvocationRecord:
         require(self.train_time_s >= 0, "train_time_s", self.train_time_s, "seconds >= 0")
         require(self.memory_mib >= 0, "memory_mib", self.memory_mib, "MiB >= 0")
         require(self.cost_usd >= 0, "cost_usd", self.cost_usd, "USD >= 0")
+        require(self.operational_g >= 0, "operational_g", self.operational_g, "gCO2e >= 0")
+        require(self.embodied_g >= 0, "embodied_g", self.embodied_g, "gCO2e >= 0")
 
     @property
     def duration_s(self) -> float:
@@ -84,13 +90,17 @@ CREATE TABLE IF NOT EXISTS invocations (
     memory_mib INTEGER NOT NULL,
     cost_usd REAL NOT NULL,
     round_aggregated INTEGER,
-    hardware TEXT NOT NULL
+    hardware TEXT NOT NULL,
+    operational_g REAL NOT NULL DEFAULT 0,
+    embodied_g REAL NOT NULL DEFAULT 0
 )
 """
+_ADDED = {"operational_g": "REAL NOT NULL DEFAULT 0", "embodied_g": "REAL NOT NULL DEFAULT 0"}
+"""Columns newer than the first schema: added to a log file written before them."""
 
 
 def _from_row(row: Sequence[Any]) -> InvocationRecord:
-    key, client, rs, start, end, train, cold, ok, mem, cost, ra, hw = row
+    key, client, rs, start, end, train, cold, ok, mem, cost, ra, hw, op, emb = row
     return InvocationRecord(
         key=str(key),
         client=str(client),
@@ -104,6 +114,8 @@ def _from_row(row: Sequence[Any]) -> InvocationRecord:
         cost_usd=float(cost),
         round_aggregated=None if ra is None else int(ra),
         hardware=str(hw),
+        operational_g=float(op),
+        embodied_g=float(emb),
     )
 
 
@@ -124,6 +136,10 @@ class InvocationLog:
         self._conn.execute("PRAGMA journal_mode=WAL")
         with self._transaction():
             self._conn.execute(_SCHEMA)
+            have = {r[1] for r in self._conn.execute("PRAGMA table_info(invocations)")}
+            for name, decl in _ADDED.items():
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE invocations ADD COLUMN {name} {decl}")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -351,8 +367,9 @@ def summary(
 
     `tta_s` (inf when `target` was never reached), `final_accuracy`,
     `cold_start_share`, `cost_usd` (sum of the records' costs), `eur`,
-    `invocations_gini`, `invocations`, `failures` (records not ok) and
-    `rounds` (distinct rounds that aggregated at least one result).
+    `invocations_gini`, `invocations`, `failures` (records not ok),
+    `rounds` (distinct rounds that aggregated at least one result) and
+    `gco2` (operational + embodied, summed over the records).
     """
     return {
         "tta_s": time_to_accuracy(timeline, target),
@@ -364,4 +381,5 @@ def summary(
         "invocations": float(len(records)),
         "failures": float(sum(not r.ok for r in records)),
         "rounds": float(len({r.round_aggregated for r in records} - {None})),
+        "gco2": math.fsum(r.operational_g + r.embodied_g for r in records),
     }

@@ -26,8 +26,11 @@ The model, stated once (tested in tests/sim/test_fl.py):
   accuracy timeline). The run ends after `rounds` aggregations or at
   `time_limit_s`.
 - Every invocation becomes an `InvocationRecord` (start, end, round
-  started, round aggregated, cold, ok, cost at GCF gen-1 prices) in the
-  `InvocationLog`; every metric is derived from the log and the timeline.
+  started, round aggregated, cold, ok, cost at GCF gen-1 prices, and its
+  operational and embodied gCO2e from `tessera.carbon.accounting`: the
+  profile's vCPUs and memory for the invocation's duration, at
+  `gco2_per_kwh`) in the `InvocationLog`; every metric is derived from the
+  log and the timeline.
 - SCAFFOLD: the driver keeps the server control variate c and each client's
   c_i; a client asked for it trains with correction c - c_i and returns
   c_i' = c_i - c + (x - y) / (K lr) (K local steps); at aggregation c moves
@@ -44,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from tessera.carbon.accounting import Usage, account
 from tessera.core.errors import require
 from tessera.fl.data import Dataset
 from tessera.fl.driver import ClientHistory as _History
@@ -72,9 +76,12 @@ class HardwareProfile:
     memory_mib: int = 2048
     cold_start_s: float = 5.0
     jitter_sigma: float = 0.2
+    vcpus: float = 1.0
+    """CPU cores the function holds (its energy and embodied share; GPU power not modelled)."""
 
     def __post_init__(self) -> None:
         require(self.speed > 0, "profile.speed", self.speed, "> 0")
+        require(self.vcpus > 0, "profile.vcpus", self.vcpus, "cores > 0")
         require(self.memory_mib > 0, "profile.memory_mib", self.memory_mib, "MiB > 0")
         require(self.cold_start_s >= 0, "profile.cold_start_s", self.cold_start_s, ">= 0")
         require(self.jitter_sigma >= 0, "profile.jitter_sigma", self.jitter_sigma, ">= 0")
@@ -82,7 +89,7 @@ class HardwareProfile:
 
 PROFILES: dict[str, HardwareProfile] = {
     "cpu1": HardwareProfile("cpu1", 1.0, 2048, 6.0),
-    "cpu2": HardwareProfile("cpu2", 2.0, 4096, 5.0),
+    "cpu2": HardwareProfile("cpu2", 2.0, 4096, 5.0, vcpus=2.0),
     "gpu": HardwareProfile("gpu", 15.0, 8192, 12.0),
 }
 """Defaults: 1 vCPU, 2 vCPUs (2x), a GPU function (15x; `population` draws 10-20x)."""
@@ -145,7 +152,7 @@ def population(
         if prof.name == "gpu":
             prof = HardwareProfile(
                 "gpu", float(rng.uniform(*gpu_speed)), prof.memory_mib, prof.cold_start_s,
-                prof.jitter_sigma,
+                prof.jitter_sigma, prof.vcpus,
             )  # fmt: skip
         out.append(ClientSpec(f"c{i:04d}", partitions[i], prof, faults or Faults()))
     return out
@@ -163,9 +170,12 @@ class FlSimConfig:
     base_s_per_sample: float = 0.01  # per sample and epoch on one vCPU
     lr: float = 0.1
     seed: int = 0
+    gco2_per_kwh: float = 400.0
+    """Grid intensity every invocation's energy is charged at (gCO2e/kWh)."""
 
     def __post_init__(self) -> None:
         require(self.rounds >= 1, "sim.rounds", self.rounds, "an integer >= 1")
+        require(self.gco2_per_kwh >= 0, "sim.gco2_per_kwh", self.gco2_per_kwh, ">= 0")
         require(self.time_limit_s > 0, "sim.time_limit_s", self.time_limit_s, "seconds > 0")
         require(self.round_timeout_s > 0, "sim.round_timeout_s", self.round_timeout_s, "> 0")
         require(self.keep_alive_s >= 0, "sim.keep_alive_s", self.keep_alive_s, ">= 0")
@@ -313,11 +323,14 @@ class FlSimulation:
         ok = result is not None
         if result is not None:
             self.pending[key] = result
-        cost = gcf_gen1_cost_usd(self.now - start_s, spec.profile.memory_mib)
+        prof = spec.profile
+        cost = gcf_gen1_cost_usd(self.now - start_s, prof.memory_mib)
+        usage = Usage(self.now - start_s, prof.vcpus, 1.0, prof.memory_mib / 1024)
+        carbon = account(usage, self.cfg.gco2_per_kwh)
         self.log.append(
             InvocationRecord(
                 key, cid, round_started, start_s, self.now, train_s, cold, ok,
-                spec.profile.memory_mib, cost, None, spec.profile.name,
+                prof.memory_mib, cost, None, prof.name, carbon.operational_g, carbon.embodied_g,
             )
         )  # fmt: skip
 
