@@ -70,8 +70,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
     data = load(name)
     per_seed: list[dict[str, dict[str, float]]] = []
     curves: dict[str, list[float]] = {}
-    jobs = JOBS
-    total = seeds * len(ALPHAS) * len(jobs) + (0 if cfg.quick else len(JOBS))
+    total = seeds * len(ALPHAS) * len(JOBS) + (0 if cfg.quick else len(JOBS))
     done = 0
     with kd.Executor(WORKERS) as ex, tempfile.TemporaryDirectory(prefix="tessera-kd-") as tmp:
         for seed in range(cfg.seed, cfg.seed + seeds):
@@ -80,7 +79,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 rng = np.random.default_rng((seed, int(alpha * 1000)))
                 setup = kd.split(data, ARCHS, 3, alpha, rng=rng, **split)
                 results: dict[tuple[str, str], kd.KdResult] = {}
-                for method, mode in jobs:
+                for method, mode in JOBS:
                     cfg.progress(done / total, f"seed {seed} {method} {mode} alpha={alpha:g}")
                     run_cfg = kd.KdConfig(**{**kcfg.__dict__, "seed": seed})
                     url = f"sqlite:///{tmp}/s{seed}-a{alpha:g}-{method}-{mode}.db"

@@ -24,10 +24,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from tessera.core.errors import InputError, require
+from tessera.fl.store import Closing
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ def _from_row(row: Sequence[Any]) -> InvocationRecord:
     )
 
 
-class InvocationLog:
+class InvocationLog(Closing):
     """Append-only SQLite log of `InvocationRecord`s; only aggregation marks change a row.
 
     `path` is a file (records survive the process) or ":memory:". Thread-safe
@@ -211,17 +211,6 @@ class InvocationLog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 # --- cost ---------------------------------------------------------------------------

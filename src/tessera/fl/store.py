@@ -85,8 +85,8 @@ def decode(key: str, blob: bytes) -> npt.NDArray[np.float64]:
     return np.frombuffer(blob, dtype=_DTYPE).astype(np.float64, copy=True)
 
 
-class _Closing:
-    """Context-manager support shared by both stores: `with open_store(url) as s:`."""
+class Closing:
+    """Context-manager support for anything with `close()`: the stores, the invocation log."""
 
     def close(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -103,7 +103,7 @@ class _Closing:
         self.close()
 
 
-class SqliteStore(_Closing):
+class SqliteStore(Closing):
     """`ParamStore` in one SQLite table (WAL); thread-safe through one locked connection.
 
     Every write is one transaction, so a crash leaves the previous vector, and
@@ -174,7 +174,7 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-class RedisStore(_Closing):
+class RedisStore(Closing):
     """`ParamStore` on a Redis server: one string value per key under `namespace:`.
 
     A SET replaces the whole value in one command, so readers never see half a

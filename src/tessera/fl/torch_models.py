@@ -259,26 +259,23 @@ class SmallCNN(TorchModel):
         return x.view(-1, 1, self.side, self.side)
 
 
-class _GruNet:
-    """Embedding -> GRU -> linear on the last step, built lazily as a torch Module."""
+def _gru_net(torch: Any, vocab: int, embed: int, hidden: int, n_classes: int) -> Any:
+    """Embedding -> GRU -> linear on the last step, as a torch Module (torch imported late)."""
+    nn = torch.nn
+    module: Any = nn.Module
 
-    @staticmethod
-    def make(torch: Any, vocab: int, embed: int, hidden: int, n_classes: int) -> Any:
-        nn = torch.nn
-        module: Any = nn.Module
+    class Net(module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(vocab, embed)
+            self.gru = nn.GRU(embed, hidden, batch_first=True)
+            self.out = nn.Linear(hidden, n_classes)
 
-        class Net(module):  # type: ignore[misc]
-            def __init__(self) -> None:
-                super().__init__()
-                self.embed = nn.Embedding(vocab, embed)
-                self.gru = nn.GRU(embed, hidden, batch_first=True)
-                self.out = nn.Linear(hidden, n_classes)
+        def forward(self, x: Any) -> Any:
+            h, _ = self.gru(self.embed(x))
+            return self.out(h[:, -1, :])
 
-            def forward(self, x: Any) -> Any:
-                h, _ = self.gru(self.embed(x))
-                return self.out(h[:, -1, :])
-
-        return Net()
+    return Net()
 
 
 class CharGRU(TorchModel):
@@ -295,7 +292,7 @@ class CharGRU(TorchModel):
         super().__init__(n_features, n_classes)
 
     def _build(self) -> Any:
-        return _GruNet.make(self.torch, self.n_classes, self.embed, self.hidden, self.n_classes)
+        return _gru_net(self.torch, self.n_classes, self.embed, self.hidden, self.n_classes)
 
     def _inputs(self, X: np.ndarray) -> Any:
         require(

@@ -134,6 +134,7 @@ def simulate(
     """Run `policy` over `scenario` (see the module docstring)."""
     sc = scenario
     regions = list(sc.regions)
+    index = {r: i for i, r in enumerate(regions)}
     zones = [latency.zone_of(r) for r in regions]
     origins = sorted(sc.origins)
     rtt = np.array([[latency.rtt_ms(o, r) for r in regions] for o in origins])
@@ -192,7 +193,7 @@ def simulate(
             snap = PlacementSnapshot(t, origins[o], views, state, sc.seed * 1_000_003 + m)
             decision = policy.place(snap)
             state = decision.state
-            i = regions.index(decision.region) if decision.region is not None else -1
+            i = index[decision.region] if decision.region is not None else -1
             if i >= 0:
                 alive[i] += 1
                 ends[i, m + int(life)] += 1
