@@ -18,6 +18,7 @@ from tessera.experiments import (  # noqa: F401
     has_gpu,
     platform_local,
     sim_queueing,
+    versaslot,
 )
 from tessera.experiments.base import (
     EXPERIMENTS,
