@@ -1,24 +1,29 @@
 """VersaSlot (DAC'25): Big.Little slots, asynchronous DPR, and cluster-level layout switching.
 
-- `versaslot-ol`: Nimblock's token candidates and three-pass allocation on
-  the Only.Little layout, with VersaSlot's goals (OF 3, IC 4, LeNet 2, 3DR 2)
-  and its asynchronous DPR server (dispatch never waits for a PR).
-- `versaslot-bl`: the Big.Little layout. A candidate app with at least three
-  tasks left goes to *big mode* when a big slot is free: its tasks run as
-  bundles of three consecutive tasks (prebuilt, aligned at task 0, 3, 6),
-  one bundle per big slot, up to its big quota. Otherwise it runs in *little
-  mode* up to its little quota (OF 1, IC 3, LeNet 2, 3DR 2, the artifact's
-  table), raised to all its tasks when little slots are spare. An app that
-  has not started waits for a big slot rather than start in little mode
-  unless it has more than `little_min_tasks` tasks (6: only OF, the
-  artifact's rule): short chains run best as one bundle. Preemption as in
-  Nimblock, per slot type.
-- `versaslot-switch`: a cluster of boards, each run by the rule of its
-  current layout; a board switches between Big.Little and Only.Little when
-  the app mix calls for it (the share of long-chain apps, OF, among the
-  apps admitted, at least `switch_share` for Big.Little, at most
-  `1 - switch_share`... see `LayoutSwitcher`), one board at a time, with a
-  hold time; the board's apps are live-migrated to the other boards first.
+One allocation (`VersaSlot`) runs every board, whatever its layout:
+
+- Order: every app ranked by priority-weighted serial work left (`swrpt`;
+  `srpt` ranks Nimblock's token candidates only, `fifo` keeps them in
+  arrival order as the artifact does).
+- Big slots take bundles of three consecutive tasks (prebuilt, aligned at
+  task 0, 3, 6; one PR; on-chip pipelining) up to the app's big quota; little
+  slots take single tasks up to its little quota (OF 1, IC 3, LeNet 2, 3DR 2,
+  the artifact's table); spare slots go to any app with work of that shape.
+- Downstream tasks are loaded just in time (`jit_load`): once the upstream
+  task's remaining work is at most theirs plus a PR.
+- Preemption (`rank_preempt`): a higher-ranked app with ready work and no
+  free slot of its shape takes the slot of the lowest-ranked app whose
+  remaining weight is `margin` (2x) larger and which has held it for
+  `MIN_HOLD_S`, at the batch boundary; otherwise Nimblock's over-allocation rule.
+- `little_min_tasks` (artifact: 6): an unstarted app with at most this many
+  tasks waits for a big slot rather than start in little slots of a
+  Big.Little board.
+- DPR is asynchronous (VersaSlot's PR server on a second core).
+
+Registered: `versaslot-bl` (Big.Little), `versaslot-ol` (Only.Little, the
+same allocation), `versaslot-artifact` (Big.Little with the artifact's
+choices: fifo, no JIT, no rank preemption, short chains wait) and
+`versaslot-switch` (boards switch layout as the app mix drifts; see its doc).
 """
 
 from __future__ import annotations
@@ -336,8 +341,4 @@ class VersaSlotSwitch(VersaSlot):
         return out
 
 
-def policy_names() -> tuple[str, ...]:
-    return ("baseline", "fcfs", "rr", "nimblock", "versaslot-ol", "versaslot-bl")
-
-
-__all__ = ["VersaSlotBL", "VersaSlotOL", "VersaSlotSwitch", "policy_names"]
+__all__ = ["VersaSlot", "VersaSlotArtifact", "VersaSlotBL", "VersaSlotOL", "VersaSlotSwitch"]

@@ -207,6 +207,7 @@ class FpgaSim:
         self.reasons: list[str] = []
         self.blocked_s = 0.0
         self._same_t, self._same_n = -1.0, 0
+        self._pending_key: dict[_Slot, str] = {}  # bitstream each queued or running PR loads
         # utilisation integrals
         self.res_now = Vec()
         self.res_int = Vec()
@@ -559,7 +560,6 @@ class FpgaSim:
     # ---- run ---------------------------------------------------------------------------
 
     def run(self) -> FpgaOutcome:
-        self._pending_key: dict[_Slot, str] = {}
         for j in self.jobs:
             self.env.at(j.job.arrival_s, self._arrive, j)
         first = self.jobs[0].job.arrival_s if self.jobs else 0.0
