@@ -13,6 +13,7 @@ from tessera.cli import fn as fn_cmd
 from tessera.cli import gpu as gpu_cmd
 from tessera.cli import sim as sim_cmd
 from tessera.cli import up as up_cmd
+from tessera.cli import wasm as wasm_cmd
 from tessera.cli.console import err_console
 from tessera.core.errors import InputError
 
@@ -29,6 +30,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("up")(up_cmd.up)
 app.add_typer(fn_cmd.app, name="fn")
 app.add_typer(gpu_cmd.app, name="gpu")
+app.add_typer(wasm_cmd.app, name="wasm")
 
 
 def _version(value: bool) -> None:

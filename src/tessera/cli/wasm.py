@@ -1,0 +1,66 @@
+"""`tessera wasm cc` and `tessera wasm run`: MPI programs as WebAssembly (tessera.wasm_mpi)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from tessera.core.errors import InputError
+
+app = typer.Typer(help="MPI programs compiled to WebAssembly, run by the host's MPI.")
+_PASS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command("cc", context_settings=_PASS)
+def cc(ctx: typer.Context) -> None:
+    """Compile C/C++ MPI sources to wasm32-wasi: tessera wasm cc SRC... -o APP.wasm [clang flags].
+
+    Uses Tessera's mpi.h; -O2, SIMD and stripping by default (override with your own flags).
+    """
+    from tessera.wasm_mpi.toolchain import CompileError, compile_wasm
+
+    argv = list(ctx.args)
+    out: Path | None = None
+    sources: list[Path] = []
+    flags: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-o":
+            if i + 1 >= len(argv):
+                raise InputError("-o", "missing", "an output path ending in .wasm")
+            out = Path(argv[i + 1])
+            i += 2
+            continue
+        if a.startswith("-"):
+            flags.append(a)
+        else:
+            sources.append(Path(a))
+        i += 1
+    if out is None:
+        raise InputError("-o", "missing", "an output path ending in .wasm")
+    try:
+        built = compile_wasm(sources, out, flags)
+    except CompileError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{built} ({built.stat().st_size:,} bytes)")
+
+
+@app.command("run", context_settings=_PASS)
+def run(
+    ctx: typer.Context,
+    ranks: int | None = typer.Option(None, "-n", help="Ranks (spawns mpiexec unless under one)."),
+    dirs: list[str] = typer.Option([], "--dir", help="Preopen HOST[:GUEST] (default: none)."),
+    path: str = typer.Option("auto", "--path", help="MPI imports: auto, native or python."),
+) -> None:
+    """Run APP.wasm on N ranks: tessera wasm run [-n N] APP.wasm [ARGS]."""
+    from tessera.wasm_mpi.launch import run as launch
+
+    if not ctx.args:
+        raise InputError("APP.wasm", "missing", "a .wasm file built by `tessera wasm cc`")
+    code = launch(Path(ctx.args[0]), ctx.args[1:], ranks, dirs, path)
+    sys.stdout.flush()
+    raise typer.Exit(code)

@@ -1,0 +1,119 @@
+"""`tessera wasm run`: start the ranks, or be one.
+
+Two ways in, one behaviour:
+
+- `tessera wasm run -n 4 APP.wasm ARGS` outside any MPI launcher spawns
+  `mpiexec -n 4 <python> -m tessera.wasm_mpi ... APP.wasm ARGS` itself (the
+  mpiexec next to this Python, i.e. the `mpich` wheel's, else the one on PATH);
+- `mpiexec -n 4 tessera wasm run APP.wasm ARGS` makes every process one rank.
+
+Without -n and outside a launcher the module runs as a single rank. Under a
+launcher, `-n` must match the number of ranks started (else a clear error on
+every rank and exit code 2, before the guest runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tessera.core.errors import InputError
+from tessera.wasm_mpi.runner import RunOptions, read_module_bytes
+
+LAUNCHER_ENV = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
+
+
+def under_launcher() -> bool:
+    return any(k in os.environ for k in LAUNCHER_ENV)
+
+
+def mpiexec() -> str:
+    here = Path(sys.executable).parent / "mpiexec"
+    if here.is_file():
+        return str(here)
+    found = shutil.which("mpiexec")
+    if found is None:
+        raise InputError(
+            "mpiexec", "not found", "an MPI launcher: pip install mpich mpi4py (or Debian's mpich)"
+        )
+    return found
+
+
+def parse_dirs(dirs: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for d in dirs:
+        host, _, guest = d.partition(":")
+        if not host:
+            raise InputError("--dir", d, "HOST[:GUEST], HOST an existing directory")
+        out[host] = guest or host
+    return out
+
+
+def run(
+    app: Path,
+    args: Sequence[str] = (),
+    ranks: int | None = None,
+    dirs: Sequence[str] = (),
+    path: str = "auto",
+    timeout_s: float | None = None,
+) -> int:
+    """Run `app` on `ranks` ranks (see the module docstring); returns the exit code."""
+    if ranks is not None and ranks < 1:
+        raise InputError("-n", ranks, "a rank count >= 1")
+    if path not in ("auto", "native", "python"):
+        raise InputError("--path", path, "auto, native or python")
+    read_module_bytes(app)  # not a wasm file: fail here, before any rank starts
+    parse_dirs(dirs)
+    if under_launcher() or ranks is None:
+        return _rank(app, args, ranks, dirs, path)
+    cmd = [mpiexec(), "-n", str(ranks), *rank_command(app, args, ranks, dirs, path)]
+    try:
+        return subprocess.run(cmd, timeout=timeout_s).returncode
+    except subprocess.TimeoutExpired:
+        print(f"tessera wasm: {app} ran past {timeout_s} s; stopped", file=sys.stderr)
+        return 124
+
+
+def rank_command(
+    app: Path, args: Sequence[str], ranks: int | None, dirs: Sequence[str], path: str
+) -> list[str]:
+    """The command every rank runs (what run() hands to mpiexec)."""
+    cmd = [sys.executable, "-m", "tessera.wasm_mpi", "--path", path]
+    if ranks is not None:
+        cmd += ["--expect-ranks", str(ranks)]
+    for d in dirs:
+        cmd += ["--dir", d]
+    return [*cmd, str(app), "--", *args]
+
+
+def _rank(app: Path, args: Sequence[str], ranks: int | None, dirs: Sequence[str], path: str) -> int:
+    from tessera.wasm_mpi.runner import run_rank
+
+    native = {"auto": None, "native": True, "python": False}[path]
+    opts = RunOptions(tuple(args), {}, parse_dirs(dirs), ranks, native)
+    return run_rank(app, opts)
+
+
+def rank_main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of one rank (`python -m tessera.wasm_mpi`)."""
+    p = argparse.ArgumentParser(prog="python -m tessera.wasm_mpi")
+    p.add_argument("--path", default="auto", choices=("auto", "native", "python"))
+    p.add_argument("--expect-ranks", type=int, default=None)
+    p.add_argument("--dir", action="append", default=[])
+    p.add_argument("app", type=Path)
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    ns = p.parse_args(argv)
+    args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
+    try:
+        code = _rank(ns.app, args, ns.expect_ranks, ns.dir, ns.path)
+    except InputError as e:
+        if os.environ.get("PMI_RANK", "0") == "0":
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        code = 2
+    sys.stdout.flush()
+    sys.exit(code)
