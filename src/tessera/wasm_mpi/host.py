@@ -68,6 +68,21 @@ class Exit(Exception):
         self.code = code
 
 
+def _reported(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn`, with any failure but the guest's own exit turned into a `GuestFault` naming the call."""
+
+    def call(*args: int) -> Any:
+        try:
+            return fn(*args)
+        except (GuestFault, Exit):
+            raise
+        except Exception as e:
+            raise GuestFault(f"{name}: {type(e).__name__}: {e}") from e
+
+    call.__name__ = name
+    return call
+
+
 class Host:
     """One guest instance's MPI state: memory, tables, user ops, finalize flag."""
 
@@ -77,6 +92,7 @@ class Host:
         self.mem: GuestMemory | None = None
         self.instance: Any = None
         self.store: Any = None
+        self.initialized = False
         self.finalized = False
         self.user_ops: dict[int, Any] = {}
         self.op_commute: dict[int, bool] = {}
@@ -228,15 +244,17 @@ class Host:
             fn = getattr(self, sig.name, None)
             if fn is None:
                 raise RuntimeError(f"tessera.wasm_mpi.host has no {sig.name}")
-            out[sig.name] = fn
+            out[sig.name] = _reported(sig.name, fn)
         return out
 
     # -- environment --------------------------------------------------------------------
 
     def MPI_Init(self, argc: int, argv: int) -> int:
+        self.initialized = True  # the host's MPI is up already (mpi4py); this is the guest's view
         return SUCCESS
 
     def MPI_Init_thread(self, argc: int, argv: int, required: int, provided: int) -> int:
+        self.initialized = True
         self.m.set_i32(provided, min(required, C["MPI_THREAD_SERIALIZED"]), "MPI_Init_thread")
         return SUCCESS
 
@@ -245,7 +263,7 @@ class Host:
         return SUCCESS
 
     def MPI_Initialized(self, flag: int) -> int:
-        self.m.set_i32(flag, 1, "MPI_Initialized")
+        self.m.set_i32(flag, int(self.initialized), "MPI_Initialized")
         return SUCCESS
 
     def MPI_Finalize(self) -> int:
@@ -668,14 +686,14 @@ class Host:
     def MPI_Reduce_scatter_block(
         self, sbuf: int, rbuf: int, rcount: int, dt: int, op: int, comm: int
     ) -> int:
+        # the same reduction as MPI_Reduce_scatter with equal counts
         w = "MPI_Reduce_scatter_block"
+        n = self._size(self.comm(comm, w))
+        counts = [rcount] * n
         c = self.comm(comm, w)
-        n = self._size(c)
         send = self.sendbuf(sbuf, rcount * n, dt, w)
-        if isinstance(send, list):
-            send[1] = rcount * n
         recv = self.buf(rbuf, rcount * n if send is self.MPI.IN_PLACE else rcount, dt, w)
-        c.Reduce_scatter_block(send, recv, self.op(op, w))
+        c.Reduce_scatter(send, recv, counts, self.op(op, w))
         return SUCCESS
 
     def MPI_Scan(self, sbuf: int, rbuf: int, count: int, dt: int, op: int, comm: int) -> int:
@@ -953,6 +971,16 @@ class Host:
             [self.dtype(g, w) for g in self.m.i32s(types, count, w)],
         )
         return self._new_type(t, new, w)
+
+    def MPI_Type_create_resized(self, old: int, lb: int, extent: int, new: int) -> int:
+        w = "MPI_Type_create_resized"
+        self.m.check(new, 4, w)
+        return self._new_type(self.dtype(old, w).Create_resized(lb, extent), new, w)
+
+    def MPI_Get_address(self, location: int, address: int) -> int:
+        # guest addresses are what the guest's MPI_Aint displacements are measured in
+        self.m.set_i32(address, location, "MPI_Get_address")
+        return SUCCESS
 
     def MPI_Type_commit(self, datatype: int) -> int:
         w = "MPI_Type_commit"

@@ -63,20 +63,52 @@ def run(
     timeout_s: float | None = None,
 ) -> int:
     """Run `app` on `ranks` ranks (see the module docstring); returns the exit code."""
+    return _launch(app, args, ranks, dirs, path, timeout_s, capture=False).returncode
+
+
+def run_captured(
+    app: Path,
+    args: Sequence[str] = (),
+    ranks: int = 1,
+    dirs: Sequence[str] = (),
+    path: str = "auto",
+    timeout_s: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run `app` on `ranks` ranks under a fresh mpiexec; stdout and stderr are returned.
+
+    Always spawns (also for one rank), so the caller's process never initialises MPI;
+    what a Tessera function uses to run an MPI job per invocation.
+    """
+    return _launch(app, args, ranks, dirs, path, timeout_s, capture=True)
+
+
+def _launch(
+    app: Path,
+    args: Sequence[str],
+    ranks: int | None,
+    dirs: Sequence[str],
+    path: str,
+    timeout_s: float | None,
+    capture: bool,
+) -> subprocess.CompletedProcess[str]:
     if ranks is not None and ranks < 1:
         raise InputError("-n", ranks, "a rank count >= 1")
     if path not in ("auto", "native", "python"):
         raise InputError("--path", path, "auto, native or python")
     read_module_bytes(app)  # not a wasm file: fail here, before any rank starts
     parse_dirs(dirs)
-    if under_launcher() or ranks is None:
-        return _rank(app, args, ranks, dirs, path)
-    cmd = [mpiexec(), "-n", str(ranks), *rank_command(app, args, ranks, dirs, path)]
+    if not capture and (under_launcher() or ranks is None):
+        return subprocess.CompletedProcess([], _rank(app, args, ranks, dirs, path))
+    n = ranks or 1
+    cmd = [mpiexec(), "-n", str(n), *rank_command(app, args, n, dirs, path)]
     try:
-        return subprocess.run(cmd, timeout=timeout_s).returncode
-    except subprocess.TimeoutExpired:
-        print(f"tessera wasm: {app} ran past {timeout_s} s; stopped", file=sys.stderr)
-        return 124
+        return subprocess.run(cmd, timeout=timeout_s, capture_output=capture, text=True)
+    except subprocess.TimeoutExpired as e:
+        message = f"tessera wasm: {app} ran past {timeout_s} s; stopped\n"
+        if not capture:
+            print(message, end="", file=sys.stderr)
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return subprocess.CompletedProcess(cmd, 124, out, message)
 
 
 def rank_command(

@@ -109,14 +109,28 @@ class GuestMemory:
         return raw[:cut].decode("utf-8", "replace")
 
 
+MASK64 = (1 << 64) - 1
+
+
+def _signed(host: int) -> int:
+    """mpi4py reports handles as unsigned 64-bit numbers; the tables hold int64."""
+    host &= MASK64
+    return host - (1 << 64) if host >= 1 << 63 else host
+
+
 class Tables:
-    """Guest handle -> host handle, per kind (see the module docstring)."""
+    """Guest handle -> host handle, per kind (see the module docstring).
+
+    Values go in as mpi4py reports them (`obj.handle`, unsigned) and come out the same
+    way, ready for `fromhandle`; the C shim reads the int64 and narrows it to the MPI
+    library's handle type.
+    """
 
     def __init__(self, arrays: dict[str, Any] | None = None) -> None:
         self.arrays: dict[str, Any] = arrays or {k: (ctypes.c_int64 * TABLE_SIZE)() for k in KINDS}
 
     def set(self, kind: str, guest: int, host: int) -> None:
-        self.arrays[kind][guest] = host
+        self.arrays[kind][guest] = _signed(host)
 
     def get(self, kind: str, guest: int, what: str) -> int:
         if not 0 <= guest < TABLE_SIZE:
@@ -124,13 +138,13 @@ class Tables:
         host = int(self.arrays[kind][guest])
         if host == 0:
             raise GuestFault(f"{what}: {guest} is not a valid {kind} handle (freed or never made)")
-        return host
+        return host & MASK64
 
     def new(self, kind: str, host: int, what: str) -> int:
         arr = self.arrays[kind]
         for i in range(FIRST_FREE[kind], TABLE_SIZE):
             if arr[i] == 0:
-                arr[i] = host
+                arr[i] = _signed(host)
                 return i
         raise GuestFault(f"{what}: more than {TABLE_SIZE} live {kind} handles")
 
@@ -140,8 +154,8 @@ class Tables:
 
     def find(self, kind: str, host: int) -> int | None:
         """The guest handle of `host` (first match), if any."""
-        arr = self.arrays[kind]
+        arr, want = self.arrays[kind], _signed(host)
         for i in range(TABLE_SIZE):
-            if arr[i] == host:
+            if arr[i] == want:
                 return i
         return None

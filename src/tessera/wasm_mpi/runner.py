@@ -194,7 +194,8 @@ def _first_line(text: str) -> str:
 def _abort(rank: int, size: int, code: int, message: str) -> int:
     """Report and end the whole job (other ranks must not wait for this one)."""
     sys.stdout.flush()
-    print(f"tessera wasm: rank {rank} of {size}: {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"tessera wasm: rank {rank} of {size}: {message}\n")  # one write per line
+    sys.stderr.flush()
     code = code if code != 0 else 1
     if size > 1:
         from mpi4py import MPI

@@ -252,6 +252,8 @@ TESSERA_MPI_IMPORT(MPI_Type_contiguous) int MPI_Type_contiguous(int count, MPI_D
 TESSERA_MPI_IMPORT(MPI_Type_vector) int MPI_Type_vector(int count, int blocklength, int stride, MPI_Datatype oldtype, MPI_Datatype *newtype);
 TESSERA_MPI_IMPORT(MPI_Type_indexed) int MPI_Type_indexed(int count, const int blocklengths[], const int displacements[], MPI_Datatype oldtype, MPI_Datatype *newtype);
 TESSERA_MPI_IMPORT(MPI_Type_create_struct) int MPI_Type_create_struct(int count, const int blocklengths[], const MPI_Aint displacements[], const MPI_Datatype types[], MPI_Datatype *newtype);
+TESSERA_MPI_IMPORT(MPI_Type_create_resized) int MPI_Type_create_resized(MPI_Datatype oldtype, MPI_Aint lb, MPI_Aint extent, MPI_Datatype *newtype);
+TESSERA_MPI_IMPORT(MPI_Get_address) int MPI_Get_address(const void *location, MPI_Aint *address);
 TESSERA_MPI_IMPORT(MPI_Type_commit) int MPI_Type_commit(MPI_Datatype *datatype);
 TESSERA_MPI_IMPORT(MPI_Type_free) int MPI_Type_free(MPI_Datatype *datatype);
 TESSERA_MPI_IMPORT(MPI_Type_size) int MPI_Type_size(MPI_Datatype datatype, int *size);
