@@ -96,6 +96,10 @@ class Host:
         self.finalized = False
         self.user_ops: dict[int, Any] = {}
         self.op_commute: dict[int, bool] = {}
+        # MPI's default, which mpi4py replaces with ERRORS_RETURN: an MPI error in the guest's
+        # calls ends the job with the library's message (the guest may not check return codes)
+        for c in (self.MPI.COMM_WORLD, self.MPI.COMM_SELF):
+            c.Set_errhandler(self.MPI.ERRORS_ARE_FATAL)
         self._fill_predefined()
 
     # -- set-up ---------------------------------------------------------------------------

@@ -179,16 +179,20 @@ def run_rank(path: Path, opts: RunOptions | None = None) -> int:
     except GuestFault as e:
         return _abort(rank, size, 1, str(e))
     except wasmtime.Trap as e:
-        return _abort(rank, size, 1, f"trap: {_first_line(str(e))}")
+        return _abort(rank, size, 1, f"trap: {_cause(str(e))}")
     except wasmtime.WasmtimeError as e:
-        return _abort(rank, size, 1, _first_line(str(e)))
+        return _abort(rank, size, 1, _cause(str(e)))
     sys.stdout.flush()
     return int(code)
 
 
-def _first_line(text: str) -> str:
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    return lines[0] if lines else text
+def _cause(text: str) -> str:
+    """The message of a wasmtime error: what follows "Caused by:" (a host function's trap
+    message, or the trap's kind), else the first line; the wasm backtrace is dropped."""
+    head, sep, tail = text.partition("Caused by:")
+    lines = [ln.strip() for ln in (tail if sep else head).splitlines() if ln.strip()]
+    lines = [ln.split(":", 1)[1].strip() if ln[:1].isdigit() and ":" in ln else ln for ln in lines]
+    return lines[0] if lines else text.strip()
 
 
 def _abort(rank: int, size: int, code: int, message: str) -> int:

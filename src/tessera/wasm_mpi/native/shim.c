@@ -50,7 +50,7 @@ static const char *kind_name[K_KINDS] = {"comm", "type", "op", "req", "group"};
 #define STATUS_SIZE 20
 
 static tm_extern_t mem_ext;
-static int have_mem;
+static void *mem_ctx; /* the store context mem_ext was looked up in */
 static int64_t calls;
 
 int tm_init(void *export_get, void *context, void *mem_data, void *mem_size, void *trap_new) {
@@ -59,7 +59,7 @@ int tm_init(void *export_get, void *context, void *mem_data, void *mem_size, voi
     w_mem_data = (mem_data_fn)mem_data;
     w_mem_size = (mem_size_fn)mem_size;
     w_trap_new = (trap_new_fn)trap_new;
-    have_mem = 0;
+    mem_ctx = NULL;
     return (int)sizeof(tm_extern_t);
 }
 
@@ -71,15 +71,15 @@ static void *trap(tm_ctx *c) { return w_trap_new(c->err, strlen(c->err)); }
 
 static int guest(void *caller, tm_ctx *c) {
     c->bad = 0;
-    if (!have_mem) {
+    void *ctx = w_context(caller);
+    if (ctx != mem_ctx) { /* first call from this store: find its memory once */
         if (!w_export_get(caller, "memory", 6, &mem_ext) || mem_ext.kind != 3) {
             snprintf(c->err, sizeof c->err, "the guest exports no linear memory named 'memory'");
             c->bad = 1;
             return 0;
         }
-        have_mem = 1;
+        mem_ctx = ctx;
     }
-    void *ctx = w_context(caller);
     c->base = w_mem_data(ctx, &mem_ext.of.memory);
     c->size = w_mem_size(ctx, &mem_ext.of.memory);
     calls++;
