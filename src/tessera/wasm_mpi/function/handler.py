@@ -94,7 +94,7 @@ def handle(event: Any, context: Any) -> Any:
     app = app_path()
     budget = job.timeout_s
     if context is not None and getattr(context, "deadline_s", 0) > 0:
-        budget = max(0.1, min(budget, context.remaining_s() - MARGIN_S))
+        budget = round(max(0.1, min(budget, context.remaining_s() - MARGIN_S)), 3)
     t0 = time.perf_counter()
     done = run_captured(app, job.args, ranks=job.ranks, timeout_s=budget)
     return {

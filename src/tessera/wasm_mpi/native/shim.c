@@ -121,7 +121,7 @@ static int64_t handle(tm_ctx *c, int kind, int32_t g, const char *what) {
     tm_ctx c; \
     if (!guest(caller, &c)) return trap(&c)
 #define CHECK() do { if (c.bad) return trap(&c); } while (0)
-#define RET(v) do { args[0].i64 = 0; args[0].i32 = (v); return NULL; } while (0)
+#define RET(v) do { int32_t rv_ = (v); args[0].i64 = 0; args[0].i32 = rv_; return NULL; } while (0)
 
 /* the host address of count items of dt at guest ptr, bounds-checked (NULL + c.bad on error) */
 static void *buffer(tm_ctx *c, uint32_t ptr, int count, MPI_Datatype dt, const char *what) {
