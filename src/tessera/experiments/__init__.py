@@ -16,6 +16,7 @@ from tessera.experiments import (  # noqa: F401
     gpu_sharing,
     greencourier,
     has_gpu,
+    mpiwasm,
     platform_local,
     sim_queueing,
     versaslot,

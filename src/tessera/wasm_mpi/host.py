@@ -54,7 +54,17 @@ GUEST_OPS = (
 )  # fmt: skip
 
 
-def _mpi() -> Any:
+def mpi() -> Any:
+    """mpi4py's MPI module, initialised as a native MPI program would be.
+
+    mpi4py asks for MPI_THREAD_MULTIPLE by default, which makes MPICH lock around every
+    call and skip its fastest shared-memory collectives (measured: Allreduce of one
+    double 1.5 us instead of 0.26 us). The guest is one thread, so ask for what a C
+    program's MPI_Init gets.
+    """
+    import mpi4py
+
+    mpi4py.rc.thread_level = "single"
     from mpi4py import MPI
 
     return MPI
@@ -87,7 +97,7 @@ class Host:
     """One guest instance's MPI state: memory, tables, user ops, finalize flag."""
 
     def __init__(self, tables: Tables | None = None) -> None:
-        self.MPI = _mpi()
+        self.MPI = mpi()
         self.tables = tables or Tables()
         self.mem: GuestMemory | None = None
         self.instance: Any = None
@@ -259,11 +269,11 @@ class Host:
 
     def MPI_Init_thread(self, argc: int, argv: int, required: int, provided: int) -> int:
         self.initialized = True
-        self.m.set_i32(provided, min(required, C["MPI_THREAD_SERIALIZED"]), "MPI_Init_thread")
+        self.m.set_i32(provided, min(required, self.MPI.Query_thread()), "MPI_Init_thread")
         return SUCCESS
 
     def MPI_Query_thread(self, provided: int) -> int:
-        self.m.set_i32(provided, C["MPI_THREAD_SERIALIZED"], "MPI_Query_thread")
+        self.m.set_i32(provided, self.MPI.Query_thread(), "MPI_Query_thread")
         return SUCCESS
 
     def MPI_Initialized(self, flag: int) -> int:

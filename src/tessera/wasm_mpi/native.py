@@ -94,7 +94,9 @@ def build(force: bool = False) -> Path:
 @cache
 def load() -> Any:
     """The loaded shim (ctypes CDLL), initialised with wasmtime's C API entry points."""
-    from mpi4py import MPI  # noqa: F401  (MPI initialised, its libmpi mapped)
+    from tessera.wasm_mpi.host import mpi
+
+    mpi()  # MPI initialised, its libmpi mapped
     from wasmtime import _ffi as ffi
 
     before = _loaded_libmpi()

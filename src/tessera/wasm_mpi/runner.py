@@ -133,9 +133,10 @@ def _wasi(program: str, opts: RunOptions) -> Any:
 
 
 def _rank_size() -> tuple[int, int]:
-    from mpi4py import MPI
+    from tessera.wasm_mpi.host import mpi
 
-    return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+    world = mpi().COMM_WORLD
+    return world.Get_rank(), world.Get_size()
 
 
 def run_rank(path: Path, opts: RunOptions | None = None) -> int:
@@ -202,7 +203,7 @@ def _abort(rank: int, size: int, code: int, message: str) -> int:
     sys.stderr.flush()
     code = code if code != 0 else 1
     if size > 1:
-        from mpi4py import MPI
+        from tessera.wasm_mpi.host import mpi
 
-        MPI.COMM_WORLD.Abort(code)
+        mpi().COMM_WORLD.Abort(code)
     return code
