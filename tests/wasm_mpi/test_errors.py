@@ -97,3 +97,11 @@ def test_cc_reports_compiler_errors_and_bad_arguments(tmp_path: Path, builds: Bu
     proc = subprocess.run([*base, str(tmp_path / "nope.c"), "-o", str(tmp_path / "x.wasm")],
                           capture_output=True, text=True, timeout=TIMEOUT)  # fmt: skip
     assert proc.returncode == 2 and "nope.c" in proc.stderr
+
+
+def test_doctor_reports_the_toolchain(builds: Builds) -> None:
+    proc = subprocess.run([sys.executable, "-m", "tessera.cli.main", "wasm", "doctor"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for word in ("wasmtime", "ziglang", "mpicc", "mpiexec", "shim"):
+        assert word in proc.stdout

@@ -64,3 +64,33 @@ def run(
     code = launch(Path(ctx.args[0]), ctx.args[1:], ranks, dirs, path)
     sys.stdout.flush()
     raise typer.Exit(code)
+
+
+@app.command("doctor")
+def doctor() -> None:
+    """Show the toolchain, the MPI and whether the native fast path builds (exit 1 if not)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from tessera.wasm_mpi.launch import mpiexec
+    from tessera.wasm_mpi.native import NativeUnavailable, build, mpicc
+
+    ok = True
+    for pkg in ("wasmtime", "ziglang", "mpi4py", "mpich"):
+        try:
+            typer.echo(f"{pkg:10s} {version(pkg)}")
+        except PackageNotFoundError:
+            typer.echo(f"{pkg:10s} missing (pip install 'tessera[wasm]')")
+            if pkg != "mpich":  # another MPI (with its mpicc and mpiexec) may stand in for it
+                ok = False
+    typer.echo(f"{'mpicc':10s} {mpicc() or 'missing'}")
+    try:
+        typer.echo(f"{'mpiexec':10s} {mpiexec()}")
+    except InputError as e:
+        typer.echo(f"{'mpiexec':10s} {e}")
+        ok = False
+    try:
+        typer.echo(f"{'shim':10s} {build()}")
+    except NativeUnavailable as e:
+        typer.echo(f"{'shim':10s} unavailable: {e} (the Python path still works)")
+        ok = False
+    raise typer.Exit(0 if ok else 1)

@@ -99,6 +99,9 @@ def load() -> Any:
     mpi()  # MPI initialised, its libmpi mapped
     from wasmtime import _ffi as ffi
 
+    layout = (ctypes.sizeof(ffi.wasmtime_memory_t), ffi.wasmtime_extern_t.of.offset)
+    if layout != (24, 8):  # the structs shim.c mirrors (wasmtime 50's C API)
+        raise NativeUnavailable(f"wasmtime's C structs changed (memory, extern.of) = {layout}")
     before = _loaded_libmpi()
     lib = ctypes.CDLL(str(build()), mode=ctypes.RTLD_GLOBAL)
     after = _loaded_libmpi()
