@@ -62,6 +62,8 @@ class Builds:
         if not out.exists():
             cc = mpicc()
             assert cc is not None
+            if src.suffix == ".cc":  # the C++ wrapper sits beside mpicc
+                cc = str(Path(cc).with_name("mpicxx"))
             subprocess.run([cc, "-O2", "-o", str(out), str(src)], check=True, timeout=120)
         return out
 

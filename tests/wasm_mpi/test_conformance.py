@@ -1,7 +1,8 @@
 """Every conformance program prints byte-identical output natively (mpicc) and as wasm.
 
 2 and 4 ranks, on both import paths: the native C shim (hot calls in C, the rest
-in Python) and the pure-Python fallback. The programs check themselves too (each
+in Python) and the pure-Python fallback. `cxx_ring.cc` is C++ (no exceptions), built
+with mpicxx natively and `tessera wasm cc` (zig c++) as wasm. The programs check themselves too (each
 ends with `OK <name>` only if its own checks passed on every rank).
 """
 
@@ -17,7 +18,8 @@ from tessera.wasm_mpi.launch import mpiexec, run_captured
 from tests.wasm_mpi.conftest import PROGRAMS, Builds
 
 pytestmark = pytest.mark.xdist_group("wasm_mpi")
-NAMES = sorted(p.stem for p in PROGRAMS.glob("*.c"))
+SOURCES = {p.stem: p for p in sorted([*PROGRAMS.glob("*.c"), *PROGRAMS.glob("*.cc")])}
+NAMES = sorted(SOURCES)
 
 
 @cache
@@ -31,7 +33,7 @@ def native_output(exe: Path, ranks: int) -> str:
 
 def test_the_suite_is_there() -> None:
     assert {"hello", "p2p", "collectives", "minmaxloc", "datatypes", "comms", "userop",
-            "stencil"} <= set(NAMES)  # fmt: skip
+            "stencil", "cxx_ring"} <= set(NAMES)  # fmt: skip
 
 
 @pytest.mark.parametrize("path", ["native", "python"])
@@ -40,7 +42,7 @@ def test_the_suite_is_there() -> None:
 def test_wasm_output_is_byte_identical_to_native(
     builds: Builds, name: str, ranks: int, path: str
 ) -> None:
-    src = PROGRAMS / f"{name}.c"
+    src = SOURCES[name]
     expected = native_output(builds.native(src), ranks)
     assert f"OK {name}" in expected
     got = run_captured(builds.wasm(src), ranks=ranks, path=path, timeout_s=120)

@@ -105,3 +105,16 @@ def test_doctor_reports_the_toolchain(builds: Builds) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for word in ("wasmtime", "ziglang", "mpicc", "mpiexec", "shim"):
         assert word in proc.stdout
+
+
+def test_wasi_sees_no_files_unless_a_dir_is_granted(builds: Builds, tmp_path: Path) -> None:
+    app = builds.wasm(HOSTILE / "readfile.c")
+    secret = tmp_path / "note.txt"
+    secret.write_text("granted\n")
+    got = run_captured(app, [str(secret)], ranks=1, timeout_s=TIMEOUT)
+    assert got.returncode == 0 and got.stdout == f"cannot open {secret}\n"
+    got = run_captured(app, ["/etc/passwd"], ranks=1, timeout_s=TIMEOUT)
+    assert got.stdout == "cannot open /etc/passwd\n"
+    got = run_captured(app, ["/data/note.txt"], ranks=1, dirs=[f"{tmp_path}:/data"],
+                       timeout_s=TIMEOUT)  # fmt: skip
+    assert got.returncode == 0 and got.stdout == "read: granted\n"
