@@ -167,6 +167,8 @@ def gateway(code_dir: Path, work: Path, n: int, log: Any) -> dict[str, Any]:
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(proc, "tessera up", lambda: http("GET", base + "/healthz")[0] == 200)
+        token = (work / "home" / "admin.token").read_text().strip()  # /system needs it
+        env["TESSERA_TOKEN"] = token
         subprocess.run(
             [str(BIN / "tessera"), "fn", "deploy", str(code_dir), "--gateway", base],
             check=True,
@@ -176,7 +178,7 @@ def gateway(code_dir: Path, work: Path, n: int, log: Any) -> dict[str, Any]:
         )
 
         def at_zero() -> bool:
-            d = json.loads(http("GET", f"{base}/system/functions/{FUNCTION}")[2])
+            d = json.loads(http("GET", f"{base}/system/functions/{FUNCTION}", token=token)[2])
             return bool(d["instances"] == 0 and d["starting"] == 0)
 
         header_ms: list[float] = []
@@ -194,7 +196,9 @@ def gateway(code_dir: Path, work: Path, n: int, log: Any) -> dict[str, Any]:
                 header_ms.append(float(headers["x-tessera-cold-start-ms"]))
             else:
                 warm += 1
-        _, _, raw = http("GET", f"{base}/system/invocations?function={FUNCTION}&limit={n + 10}")
+        _, _, raw = http(
+            "GET", f"{base}/system/invocations?function={FUNCTION}&limit={n + 10}", token=token
+        )
         records = json.loads(raw)
         cold = [r for r in records if r["cold"]]
         return {

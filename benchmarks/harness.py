@@ -24,10 +24,17 @@ def free_port() -> int:
 
 
 def http(
-    method: str, url: str, body: bytes | None = None, timeout: float = 30.0
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    timeout: float = 30.0,
+    token: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One request; returns (status, lower-cased headers, body), errors included."""
+    """One request (with `token` as a Bearer token if given); returns (status, lower-cased
+    headers, body), errors included."""
     req = urllib.request.Request(url, data=body, method=method)
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
     if body is not None:
         req.add_header("content-type", "application/json")
     try:

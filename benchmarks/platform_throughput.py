@@ -191,6 +191,8 @@ def tessera(
     env = {**os.environ, **BLAS_ENV}
     with started(cmd, env, work / "tessera.log") as proc:
         wait_until(proc, "tessera up", lambda: http("GET", base + "/healthz")[0] == 200)
+        token = (home / "admin.token").read_text().strip()  # /system needs the admin token
+        env["TESSERA_TOKEN"] = token
         subprocess.run(
             [str(BIN / "tessera"), "fn", "deploy", str(fn), "--gateway", base],
             check=True,
@@ -200,7 +202,7 @@ def tessera(
         )
 
         def ready() -> bool:
-            _, _, body = http("GET", base + "/system/functions/echo-fn")
+            _, _, body = http("GET", base + "/system/functions/echo-fn", token=token)
             return bool(json.loads(body)["instances"] == replicas)
 
         wait_until(proc, "echo-fn instances", ready)

@@ -64,7 +64,10 @@ async def platform(
     ) as (p, url):
         assert url.startswith(f"http://{LOCAL}:")
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
-        async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
+        auth = {"Authorization": f"Bearer {p.platform.admin_token}"}
+        async with httpx.AsyncClient(
+            base_url=url, timeout=timeout_s, limits=limits, headers=auth
+        ) as client:
             yield p, client
 
 

@@ -683,7 +683,9 @@ async def test_async_invocations_survive_a_killed_gateway(home: Path, src: Path)
         assert proc.stdout is not None
         url = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
         assert url.startswith(f"http://{LOCAL}:"), url
-        async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+        token = (home / "admin.token").read_text().strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=auth) as c:
             await deploy(c, fn)
             for i in range(6):
                 r = await c.post("/async-function/echo", json={"sleep": 1.0, "i": i})

@@ -24,8 +24,11 @@ def _ok(r: object, what: str) -> None:
 
     assert isinstance(r, httpx.Response)
     if r.status_code >= 400:
-        err_console.print(f"[bold red]error:[/] {what}: {r.text.strip()}", highlight=False)
-        raise typer.Exit(2 if r.status_code in (400, 404, 405, 413) else 1)
+        hint = ""
+        if r.status_code in (401, 403):
+            hint = " (set TESSERA_TOKEN, or run where `tessera up` wrote TESSERA_HOME/admin.token)"
+        err_console.print(f"[bold red]error:[/] {what}: {r.text.strip()}{hint}", highlight=False)
+        raise typer.Exit(2 if r.status_code in (400, 401, 403, 404, 405, 413) else 1)
 
 
 @app.command("new")

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from tessera import __version__
+from tessera.cli import auth as auth_cmd
 from tessera.cli import demo as demo_cmd
 from tessera.cli import experiment as experiment_cmd
 from tessera.cli import fn as fn_cmd
@@ -31,6 +32,7 @@ app.command("up")(up_cmd.up)
 app.add_typer(fn_cmd.app, name="fn")
 app.add_typer(gpu_cmd.app, name="gpu")
 app.add_typer(wasm_cmd.app, name="wasm")
+app.add_typer(auth_cmd.app, name="auth")
 
 
 def _version(value: bool) -> None:

@@ -41,6 +41,8 @@ def up(
         "--serve-only",
         help="Serve /function/NAME, /healthz and /metrics only: no /system admin API, no async.",
     ),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate: serve HTTPS."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
@@ -56,6 +58,18 @@ def up(
 
     for d in function:
         load_function_dir(d)  # a bad folder fails here, in one line, before the gateway starts
+    tls = None
+    if (tls_cert is None) != (tls_key is None):
+        raise InputError("--tls-cert/--tls-key", "only one given", "both PEM files, or neither")
+    if tls_cert is not None and tls_key is not None:
+        for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+            if not path.is_file():
+                raise InputError(flag, str(path), "an existing PEM file")
+        tls = (tls_cert, tls_key)
     h = home_dir(home)
-    err_console.print(f"tessera: home {h}, gateway http://{host}:{port}, autoscaler {cfg}")
-    serve(h, host, port, cfg, interval_s, function, admin=not serve_only)
+    scheme = "https" if tls else "http"
+    err_console.print(
+        f"tessera: home {h}, gateway {scheme}://{host}:{port}, autoscaler {cfg}; admin token in "
+        f"{h / 'admin.token'}"
+    )
+    serve(h, host, port, cfg, interval_s, function, admin=not serve_only, tls=tls)

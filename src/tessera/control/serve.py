@@ -62,7 +62,14 @@ def build(
     return Platform(platform, control, gateway)
 
 
-def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -> Any:
+def uvicorn_config(
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    tls: tuple[Path, Path] | None = None,
+) -> Any:
+    """`tls`: (certificate, key) PEM files to serve HTTPS instead of HTTP."""
     import uvicorn
 
     loop = "uvloop"
@@ -83,6 +90,8 @@ def uvicorn_config(app: Any, host: str, port: int, log_level: str = "warning") -
         # not behind a proxy: no X-Forwarded-* rewriting middleware on every request
         proxy_headers=False,
         server_header=False,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
 
 
@@ -94,13 +103,14 @@ def serve(
     interval_s: float = 2.0,
     functions: list[Path] | None = None,
     admin: bool = True,
+    tls: tuple[Path, Path] | None = None,
 ) -> None:
     """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     p = build(home, autoscaler, interval_s, functions=functions, admin=admin)
-    uvicorn.Server(uvicorn_config(p.gateway, host, port)).run()
+    uvicorn.Server(uvicorn_config(p.gateway, host, port, tls=tls)).run()
 
 
 @contextlib.asynccontextmanager

@@ -76,7 +76,9 @@ async def _platform(cfg: RunConfig, home: Path, rounds: int, burst_s: float) -> 
     out: dict[str, Any] = {"cold": [], "warm": [], "cold_start": []}
     async with (
         running(home, autoscaler=KPA, interval_s=INTERVAL_S) as (p, url),
-        httpx.AsyncClient(base_url=url, timeout=30) as client,
+        httpx.AsyncClient(
+            base_url=url, timeout=30, headers={"Authorization": f"Bearer {p.platform.admin_token}"}
+        ) as client,
     ):
         r = await client.post("/system/functions", content=pack_dir(example("stats")))
         r.raise_for_status()

@@ -17,5 +17,7 @@ def target(fn: Path, work: Path) -> Iterator[Invoke]:
     cmd = [sys.executable, "-m", "tessera.cli.main", "up", "--home", str(work / "home")]
     cmd += ["--autoscaler", '{"kind": "fixed", "replicas": 2}']
     with served(cmd, up_when("/healthz", 200), work / "local.log") as c:
+        token = (work / "home" / "admin.token").read_text(encoding="utf-8").strip()
+        c.headers["Authorization"] = f"Bearer {token}"  # /system needs the admin token
         c.post("/system/functions", content=pack_dir(fn)).raise_for_status()
         yield http_invoke(c, f"/function/{fn.name}")

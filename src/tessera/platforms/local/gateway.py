@@ -8,7 +8,12 @@ DELETE), `GET /system/async/{id}`, `GET /system/invocations`,
 `GET /metrics` (Prometheus text format); GPU functions: `POST
 /system/functions/{name}/gpu` (`{"sm_pct", "quota_pct", "quota_limit_pct"}`,
 any of them: resize every live instance) and `GET /system/gpu` (the GPU
-host's instances, free SMs, memory and achieved shares).
+host's instances, free SMs, memory and achieved shares); API tokens:
+`GET/POST /system/tokens` (list; create `{"scope", "label"}` -> the token, shown once),
+`DELETE /system/tokens/{id}`.
+
+Access (tessera.platforms.local.auth): every /system call needs an admin token; a
+function is public unless its function.yaml says `private: true`.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import base64
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -24,6 +30,7 @@ from urllib.parse import parse_qs
 
 from tessera.core.errors import InputError
 from tessera.gpu.client import GpuHostError
+from tessera.platforms.local.auth import Verdict, bearer, decide, new_token, parse_scope, token_hash
 from tessera.platforms.local.instances import StartFailed
 from tessera.platforms.local.platform import LocalPlatform
 from tessera.platforms.local.protocol import MAX_BODY
@@ -151,12 +158,21 @@ class Gateway:
             if method not in ("POST", "GET", "PUT"):
                 await _text(send, 405, "use POST")
                 return
-            await self._invoke(scope, path[10:], body, send)
+            name = path[10:].rstrip("/")
+            if await self._denied(send, self._allowed(scope, "invoke", name)):
+                return
+            await self._invoke(scope, name, body, send)
         elif not self.admin and (path.startswith(("/system/", "/async-function/"))):
             await _text(send, 403, "this gateway serves functions only (the admin API is off)")
         elif path.startswith("/async-function/") and method == "POST":
-            await self._enqueue(scope, path[16:], body, send)
+            name = path[16:].rstrip("/")
+            action = "callback" if self._header(scope, b"x-callback-url") else "invoke"
+            if await self._denied(send, self._allowed(scope, action, name)):
+                return
+            await self._enqueue(scope, name, body, send)
         elif path.startswith("/system/"):
+            if await self._denied(send, self._allowed(scope, "admin")):
+                return
             await self._system(scope, method, path[8:], body, send)
         elif path == "/healthz":
             await _json(send, 200, {"status": "ok", "functions": len(self.p.pools)})
@@ -170,6 +186,24 @@ class Gateway:
         else:
             await _text(send, 404, f"no route for {method} {path}")
 
+    def _allowed(self, scope: Scope, action: str, function: str | None = None) -> Verdict:
+        """The auth verdict for this request (see tessera.platforms.local.auth.decide)."""
+        m = self.p.manifests.get(function) if function else None
+        private = bool(m is not None and m.private)
+        if action == "invoke" and not private:
+            return decide(None, action, function, private)  # public: no token lookup
+        token = bearer(self._header(scope, b"authorization"))
+        held = self.p.store.token_scope(token_hash(token)) if token else None
+        return decide(held, action, function, private)
+
+    @staticmethod
+    async def _denied(send: Send, verdict: Verdict) -> bool:
+        if verdict.status == 0:
+            return False
+        headers = [*_TEXT, (b"www-authenticate", b"Bearer")] if verdict.status == 401 else _TEXT
+        await _send(send, verdict.status, headers, (verdict.reason + "\n").encode())
+        return True
+
     @staticmethod
     def _header(scope: Scope, name: bytes) -> str | None:
         for k, v in scope["headers"]:
@@ -179,16 +213,15 @@ class Gateway:
 
     async def _invoke(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        reply = await self.p.invoke(
-            name.rstrip("/"), body, headers.get("content-type"), headers=headers
-        )
+        headers.pop("authorization", None)  # the caller's token is not the function's business
+        reply = await self.p.invoke(name, body, headers.get("content-type"), headers=headers)
         await _send(send, reply.status, safe_headers(reply.headers), reply.body)
 
     async def _enqueue(self, scope: Scope, name: str, body: bytes, send: Send) -> None:
         ct = self._header(scope, b"content-type") or ""
         callback = self._header(scope, b"x-callback-url")
         try:
-            inv_id = self.p.enqueue(name.rstrip("/"), body, ct, callback)
+            inv_id = self.p.enqueue(name, body, ct, callback)
         except KeyError:
             await _text(send, 404, f"function {name!r} is not deployed")
             return
@@ -207,6 +240,8 @@ class Gateway:
                 await _text(send, 503, f"GPU host: {e}")
         elif head == "functions":
             await self._functions(method, parts[1] if len(parts) > 1 else None, body, send)
+        elif head == "tokens":
+            await self._tokens(method, parts[1] if len(parts) > 1 else None, body, send)
         elif head == "async" and len(parts) == 2 and method == "GET":
             row = self.p.store.get_async(parts[1])
             if row is None:
@@ -250,6 +285,30 @@ class Gateway:
             )
         else:
             await _text(send, 404, f"no route for {method} /system/{rest}")
+
+    async def _tokens(self, method: str, token_id: str | None, body: bytes, send: Send) -> None:
+        if method == "GET" and token_id is None:
+            await _json(send, 200, self.p.store.list_tokens())
+        elif method == "POST" and token_id is None:
+            try:
+                req = json.loads(body or b"{}")
+                if not isinstance(req, dict):
+                    raise InputError("body", type(req).__name__, 'a JSON object {"scope": ...}')
+                scope = parse_scope(str(req.get("scope", "")))
+                label = str(req.get("label", ""))[:200]
+            except (ValueError, InputError) as e:
+                await _text(send, 400, str(e))
+                return
+            token, tid = new_token(), uuid.uuid4().hex[:12]
+            self.p.store.put_token(tid, token_hash(token), scope, label)
+            await _json(send, 201, {"id": tid, "scope": scope, "label": label, "token": token})
+        elif method == "DELETE" and token_id is not None:
+            if self.p.store.delete_token(token_id):
+                await _json(send, 200, {"deleted": token_id})
+            else:
+                await _text(send, 404, f"no token {token_id!r}")
+        else:
+            await _text(send, 405, "tokens: GET, POST (create) or DELETE /system/tokens/ID")
 
     async def _functions(self, method: str, name: str | None, body: bytes, send: Send) -> None:
         if method == "GET" and name is None:

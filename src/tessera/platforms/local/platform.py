@@ -29,6 +29,7 @@ from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
 from tessera.functions.manifest import FunctionManifest, load_function_dir, parse_manifest
+from tessera.platforms.local.auth import ensure_admin_token
 from tessera.platforms.local.gpu import GpuHostProcess, GpuPlacement, GpuShareSpec
 from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone
 from tessera.platforms.local.pool import FunctionPool
@@ -139,6 +140,7 @@ class LocalPlatform:
         self.bucket_s = bucket_s
         home.mkdir(parents=True, exist_ok=True)
         self.store = Store(home / "state.db")
+        self.admin_token = ensure_admin_token(home, self.store)
         self.writer = RecordWriter(home / "state.db")
         self.pools: dict[str, FunctionPool] = {}
         self.manifests: dict[str, FunctionManifest] = {}

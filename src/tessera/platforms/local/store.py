@@ -24,6 +24,7 @@ import json
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -32,7 +33,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: API tokens
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -62,6 +63,10 @@ CREATE TABLE IF NOT EXISTS async_invocations (
     result_status INTEGER, result_headers TEXT, result_body BLOB, finished_s REAL
 );
 CREATE INDEX IF NOT EXISTS async_by_status ON async_invocations (status, enqueued_s);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, scope TEXT NOT NULL,
+    label TEXT NOT NULL, created_s REAL NOT NULL
+);
 """
 _VERSION_COLS = "name, version, spec, code_dir, created_s"
 
@@ -268,6 +273,29 @@ class Store:
         with self._tx() as conn:
             cur = conn.execute("DELETE FROM functions WHERE name = ?", (name,))
             return cur.rowcount > 0
+
+    # -- API tokens (tessera.platforms.local.auth): only digests are stored ---------------------
+
+    def put_token(self, token_id: str, digest: str, scope: str, label: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO tokens (id, digest, scope, label, created_s) VALUES (?, ?, ?, ?, ?)",
+                (token_id, digest, scope, label, time.time()),
+            )
+
+    def token_scope(self, digest: str) -> str | None:
+        """The scope of the token with this SHA-256 digest, or None if there is none."""
+        rows = self._query("SELECT scope FROM tokens WHERE digest = ?", (digest,))
+        return str(rows[0][0]) if rows else None
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        """Every token's id, scope, label and creation time (never the digest)."""
+        rows = self._query("SELECT id, scope, label, created_s FROM tokens ORDER BY created_s")
+        return [{"id": r[0], "scope": r[1], "label": r[2], "created_s": r[3]} for r in rows]
+
+    def delete_token(self, token_id: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
 
     # -- invocation records ------------------------------------------------------------------
 
