@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -70,6 +70,12 @@ class FunctionManifest(_Strict):
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     env: dict[str, str] = Field(default_factory=dict)
     private: bool = False
+    secrets: list[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]] = Field(
+        default_factory=list,
+        description="names of platform secrets (`tessera secret set NAME`) this function "
+        "receives at start, each as the environment variable SECRET_<NAME> (upper case, "
+        "'-' as '_'); values never appear in manifests, records or logs",
+    )
     preload: list[str] = Field(
         default_factory=list,
         description="modules the template imports before forking (e.g. lazily imported "

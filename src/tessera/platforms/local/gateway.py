@@ -10,7 +10,8 @@ DELETE), `GET /system/async/{id}`, `GET /system/invocations`,
 any of them: resize every live instance) and `GET /system/gpu` (the GPU
 host's instances, free SMs, memory and achieved shares); API tokens:
 `GET/POST /system/tokens` (list; create `{"scope", "label"}` -> the token, shown once),
-`DELETE /system/tokens/{id}`.
+`DELETE /system/tokens/{id}`; secrets: `GET /system/secrets` (names only), `PUT
+/system/secrets/{name}` (body: the value), `DELETE /system/secrets/{name}`.
 
 Access (tessera.platforms.local.auth): every /system call needs an admin token; a
 function is public unless its function.yaml says `private: true`.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,6 +44,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _FRAMING = {"content-length", "transfer-encoding", "connection"}
+_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_SECRET = 64 * 1024
 
 
 def safe_headers(headers: dict[str, Any]) -> list[tuple[bytes, bytes]]:
@@ -240,6 +244,8 @@ class Gateway:
                 await _text(send, 503, f"GPU host: {e}")
         elif head == "functions":
             await self._functions(method, parts[1] if len(parts) > 1 else None, body, send)
+        elif head == "secrets":
+            await self._secrets(method, parts[1] if len(parts) > 1 else None, body, send)
         elif head == "tokens":
             await self._tokens(method, parts[1] if len(parts) > 1 else None, body, send)
         elif head == "async" and len(parts) == 2 and method == "GET":
@@ -285,6 +291,28 @@ class Gateway:
             )
         else:
             await _text(send, 404, f"no route for {method} /system/{rest}")
+
+    async def _secrets(self, method: str, name: str | None, body: bytes, send: Send) -> None:
+        if method == "GET" and name is None:
+            await _json(send, 200, self.p.store.list_secrets())
+        elif method == "PUT" and name is not None:
+            if not _SECRET_NAME.match(name):
+                await _text(send, 400, f"secret name {name!r}: lower-case letters, digits, '-'")
+                return
+            if len(body) > MAX_SECRET:
+                await _text(send, 413, f"a secret is at most {MAX_SECRET} bytes")
+                return
+            self.p.store.put_secret(name, body)
+            await _json(send, 200, {"name": name, "bytes": len(body)})
+        elif method == "DELETE" and name is not None:
+            if self.p.store.delete_secret(name):
+                await _json(send, 200, {"deleted": name})
+            else:
+                await _text(send, 404, f"no secret {name!r}")
+        else:
+            await _text(
+                send, 405, "secrets: GET, PUT /system/secrets/NAME (body: the value), DELETE"
+            )
 
     async def _tokens(self, method: str, token_id: str | None, body: bytes, send: Send) -> None:
         if method == "GET" and token_id is None:

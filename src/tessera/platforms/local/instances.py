@@ -42,6 +42,14 @@ class StartFailed(Exception):
     """The template or worker could not start (import error, start() raised, ...)."""
 
 
+PLATFORM_ONLY_ENV = ("TESSERA_TOKEN",)
+
+
+def secret_var(name: str) -> str:
+    """The environment variable a function reads secret `name` from."""
+    return "SECRET_" + name.upper().replace("-", "_")
+
+
 @dataclass
 class Launch:
     """How to start a function version's processes."""
@@ -56,6 +64,8 @@ class Launch:
     config: dict[str, Any] = field(default_factory=dict)
     preload: list[str] = field(default_factory=list)
     runtime: str = "python3"
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    """SECRET_<NAME> variables (values from the platform's secret store); never printed."""
 
     @property
     def forkable(self) -> bool:
@@ -92,7 +102,9 @@ class Launch:
         ]
 
     def environ(self) -> dict[str, str]:
-        env = {**os.environ, **resolve_env(self.env, os.environ)}
+        env = {**os.environ, **resolve_env(self.env, os.environ), **self.secret_env}
+        for var in PLATFORM_ONLY_ENV:  # the platform's credentials are not the function's
+            env.pop(var, None)
         src = str(Path(__file__).resolve().parents[3])  # make `tessera` importable
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         env.setdefault("PYTHONUNBUFFERED", "1")

@@ -31,7 +31,7 @@ from tessera.core.policy import Decision, FunctionView
 from tessera.functions.manifest import FunctionManifest, load_function_dir, parse_manifest
 from tessera.platforms.local.auth import ensure_admin_token
 from tessera.platforms.local.gpu import GpuHostProcess, GpuPlacement, GpuShareSpec
-from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone
+from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone, secret_var
 from tessera.platforms.local.pool import FunctionPool
 from tessera.platforms.local.store import AsyncRow, FunctionRow, RecordRow, Store
 from tessera.platforms.local.writer import RecordWriter
@@ -198,6 +198,12 @@ class LocalPlatform:
 
     async def _activate(self, row: FunctionRow) -> FunctionPool:
         m = parse_manifest(row.spec, f"{row.name} v{row.version}")
+        values = self.store.secret_values(m.secrets)
+        missing = [n for n in m.secrets if n not in values]
+        if missing:
+            raise InputError(
+                "secrets", ", ".join(missing), "secrets set first (tessera secret set NAME)"
+            )
         launch = Launch(
             function=m.name,
             version=row.version,
@@ -208,6 +214,7 @@ class LocalPlatform:
             log_path=self.log_path(m.name),
             preload=list(m.preload),
             runtime=m.runtime,
+            secret_env={secret_var(n): v.decode("utf-8", "replace") for n, v in values.items()},
         )
         gpu = None
         if m.resources.gpu is not None:

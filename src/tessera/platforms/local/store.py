@@ -33,7 +33,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: API tokens
+SCHEMA_VERSION = 2  # 2: API tokens and secrets
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -63,6 +63,9 @@ CREATE TABLE IF NOT EXISTS async_invocations (
     result_status INTEGER, result_headers TEXT, result_body BLOB, finished_s REAL
 );
 CREATE INDEX IF NOT EXISTS async_by_status ON async_invocations (status, enqueued_s);
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY, value BLOB NOT NULL, updated_s REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tokens (
     id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, scope TEXT NOT NULL,
     label TEXT NOT NULL, created_s REAL NOT NULL
@@ -153,6 +156,8 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():  # it holds secrets and token digests: owner only
+            self.path.touch(mode=0o600)
         self._lock = threading.Lock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False: the
         # lock, not the creating thread, owns the connection.
@@ -296,6 +301,34 @@ class Store:
     def delete_token(self, token_id: str) -> bool:
         with self._tx() as conn:
             return conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
+
+    # -- secrets: values only leave through `secret_values` (into a worker's environment) -----
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO secrets (name, value, updated_s) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                "updated_s = excluded.updated_s",
+                (name, value, time.time()),
+            )
+
+    def secret_values(self, names: Sequence[str]) -> dict[str, bytes]:
+        """The values of those of `names` that are set."""
+        if not names:
+            return {}
+        marks = ", ".join("?" for _ in names)
+        rows = self._query(f"SELECT name, value FROM secrets WHERE name IN ({marks})", names)
+        return {str(r[0]): bytes(r[1]) for r in rows}
+
+    def list_secrets(self) -> list[dict[str, Any]]:
+        """Names and update times (never values)."""
+        rows = self._query("SELECT name, updated_s FROM secrets ORDER BY name")
+        return [{"name": r[0], "updated_s": r[1]} for r in rows]
+
+    def delete_secret(self, name: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM secrets WHERE name = ?", (name,)).rowcount > 0
 
     # -- invocation records ------------------------------------------------------------------
 
