@@ -57,11 +57,13 @@ async def platform(
     interval_s: float = 0.25,
     timeout_s: float = 30.0,
     max_connections: int = 100,
+    sandbox: str = os.environ.get("TESSERA_TEST_SANDBOX", "off"),
 ) -> AsyncIterator[tuple[Platform, httpx.AsyncClient]]:
     """The platform on a loopback port of its own, and a client bound to its gateway."""
     async with running(
-        home, port=0, autoscaler=autoscaler or {"kind": "kpa"}, interval_s=interval_s, host=LOCAL
-    ) as (p, url):
+        home, port=0, autoscaler=autoscaler or {"kind": "kpa"}, interval_s=interval_s,
+        host=LOCAL, sandbox=sandbox,
+    ) as (p, url):  # fmt: skip
         assert url.startswith(f"http://{LOCAL}:")
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)
         auth = {"Authorization": f"Bearer {p.platform.admin_token}"}

@@ -43,6 +43,11 @@ def up(
     ),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate: serve HTTPS."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key for --tls-cert."),
+    insecure_no_sandbox: bool = typer.Option(
+        False,
+        "--insecure-no-sandbox",
+        help="Run functions without the bubblewrap sandbox (hosts that forbid namespaces).",
+    ),
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
@@ -66,10 +71,17 @@ def up(
             if not path.is_file():
                 raise InputError(flag, str(path), "an existing PEM file")
         tls = (tls_cert, tls_key)
+    from tessera.platforms.local.sandbox import SandboxUnavailable, resolve
+
+    mode = "off" if insecure_no_sandbox else "bwrap"
+    try:
+        resolve(mode)  # fail here, in one line, before the gateway starts
+    except SandboxUnavailable as e:
+        raise InputError("sandbox", "unavailable", str(e)) from None
     h = home_dir(home)
     scheme = "https" if tls else "http"
     err_console.print(
         f"tessera: home {h}, gateway {scheme}://{host}:{port}, autoscaler {cfg}; admin token in "
-        f"{h / 'admin.token'}"
+        f"{h / 'admin.token'}; sandbox {mode}"
     )
-    serve(h, host, port, cfg, interval_s, function, admin=not serve_only, tls=tls)
+    serve(h, host, port, cfg, interval_s, function, admin=not serve_only, tls=tls, sandbox=mode)

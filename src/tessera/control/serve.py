@@ -35,14 +35,18 @@ def build(
     use_template: bool = True,
     functions: list[Path] | None = None,
     admin: bool = True,
+    sandbox: str = "off",
 ) -> Platform:
-    """The platform, its control loop and gateway; `functions` (folders) are deployed at start."""
+    """The platform, its control loop and gateway; `functions` (folders) are deployed at start.
+
+    `sandbox`: bwrap|auto|off for the functions' processes (`tessera up` asks for bwrap)."""
     policy = create(autoscaler or {"kind": "kpa"})
     platform = LocalPlatform(
         home,
         use_template=use_template,
         bucket_s=interval_s,
         reactive=bool(getattr(policy, "reactive", False)),
+        sandbox=sandbox,
     )
     control = ControlLoop(platform, policy, interval_s)
     platform.poke = control.poke
@@ -104,12 +108,13 @@ def serve(
     functions: list[Path] | None = None,
     admin: bool = True,
     tls: tuple[Path, Path] | None = None,
+    sandbox: str = "bwrap",
 ) -> None:
     """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    p = build(home, autoscaler, interval_s, functions=functions, admin=admin)
+    p = build(home, autoscaler, interval_s, functions=functions, admin=admin, sandbox=sandbox)
     uvicorn.Server(uvicorn_config(p.gateway, host, port, tls=tls)).run()
 
 
@@ -123,11 +128,12 @@ async def running(
     host: str = "127.0.0.1",
     functions: list[Path] | None = None,
     admin: bool = True,
+    sandbox: str = "off",
 ) -> AsyncIterator[tuple[Platform, str]]:
     """Run the platform inside the current event loop (tests, demo); yields (platform, URL)."""
     import uvicorn
 
-    p = build(home, autoscaler, interval_s, use_template, functions, admin)
+    p = build(home, autoscaler, interval_s, use_template, functions, admin, sandbox)
     server = uvicorn.Server(uvicorn_config(p.gateway, host, port))
     task = asyncio.get_running_loop().create_task(server.serve())
     while not server.started:

@@ -70,6 +70,9 @@ class FunctionManifest(_Strict):
     timeout_s: float = Field(default=30.0, gt=0, le=3600)
     env: dict[str, str] = Field(default_factory=dict)
     private: bool = False
+    network: bool = False
+    """Network access in the sandbox (tessera up); without it a function sees only its own
+    loopback."""
     secrets: list[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]] = Field(
         default_factory=list,
         description="names of platform secrets (`tessera secret set NAME`) this function "

@@ -29,7 +29,9 @@ from typing import Any
 
 from tessera.functions.manifest import resolve_env
 from tessera.functions.runtimes import NODE_PATH_DIR, NODEJS20, PYTHON, WASI, runtime_of
+from tessera.platforms.local import sandbox
 from tessera.platforms.local.protocol import HEADER, FrameParser, pack
+from tessera.platforms.local.sandbox import Limits
 
 NODE_WORKER = Path(__file__).resolve().parent / "runtimes" / "node_worker.js"
 
@@ -66,6 +68,12 @@ class Launch:
     runtime: str = "python3"
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
     """SECRET_<NAME> variables (values from the platform's secret store); never printed."""
+    sandbox: str = "off"
+    """"bwrap": every process of this launch runs in tessera.platforms.local.sandbox."""
+    limits: Limits = field(default_factory=Limits)
+    network: bool = False
+    extra_rw: tuple[Path, ...] = ()
+    """Paths the sandbox also shows, writable (the GPU host's socket)."""
 
     @property
     def forkable(self) -> bool:
@@ -290,10 +298,16 @@ def _start(
     `env` is added to the launch's environment (one instance's own variables)."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     log = _log_file(launch)
+    cmd = [*program, fd_flag, str(theirs.fileno()), *launch.args()]
+    info_r = info_w = -1
+    if launch.sandbox == "bwrap":  # bwrap reports its child's pid: the worker's own
+        info_r, info_w = os.pipe()
+        cmd = sandbox.command(cmd, launch.code_dir, launch.limits, launch.extra_rw, launch.network)
+        cmd[1:1] = ["--info-fd", str(info_w)]
     try:
         proc = subprocess.Popen(
-            [*program, fd_flag, str(theirs.fileno()), *launch.args()],
-            pass_fds=(theirs.fileno(),),
+            cmd,
+            pass_fds=(theirs.fileno(), *((info_w,) if info_w >= 0 else ())),
             env={**launch.environ(), **(env or {})},
             cwd=str(launch.code_dir),
             stdin=subprocess.DEVNULL,
@@ -308,6 +322,10 @@ def _start(
         theirs.close()
         if log is not subprocess.DEVNULL:
             log.close()
+        if info_w >= 0:
+            os.close(info_w)
+    if info_r >= 0:
+        proc.child_pid = sandbox.child_pid(info_r)  # type: ignore[attr-defined]
     return ours, proc
 
 
@@ -433,7 +451,7 @@ async def spawn_plain(
     environment."""
     spawn_s = time.time()
     ours, proc = _start(launch, launch.program(), "--fd", env)
-    worker = Worker(proc.pid, spawn_s)
+    worker = Worker(getattr(proc, "child_pid", None) or proc.pid, spawn_s)
     worker.proc = proc
     await worker.connect(ours, timeout_s)
     return worker

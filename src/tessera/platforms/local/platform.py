@@ -33,6 +33,8 @@ from tessera.platforms.local.auth import ensure_admin_token
 from tessera.platforms.local.gpu import GpuHostProcess, GpuPlacement, GpuShareSpec
 from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone, secret_var
 from tessera.platforms.local.pool import FunctionPool
+from tessera.platforms.local.sandbox import Limits
+from tessera.platforms.local.sandbox import resolve as resolve_sandbox
 from tessera.platforms.local.store import AsyncRow, FunctionRow, RecordRow, Store
 from tessera.platforms.local.writer import RecordWriter
 
@@ -131,8 +133,11 @@ class LocalPlatform:
         bucket_s: float = 2.0,
         reactive: bool = False,
         gpu_device: str | None = None,
+        sandbox: str = "off",
     ) -> None:
-        """`gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto)."""
+        """`gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto).
+        `sandbox`: bwrap|auto|off (tessera.platforms.local.sandbox; `tessera up` uses bwrap)."""
+        self.sandbox = resolve_sandbox(sandbox)
         self.home = home
         self.gpu_host = GpuHostProcess(home, gpu_device)
         self.reactive = reactive  # the policy wants a decision whenever a request must queue
@@ -215,6 +220,12 @@ class LocalPlatform:
             preload=list(m.preload),
             runtime=m.runtime,
             secret_env={secret_var(n): v.decode("utf-8", "replace") for n, v in values.items()},
+            sandbox=self.sandbox,
+            limits=Limits(
+                memory_mib=m.resources.memory_mib, cpu_seconds=max(60, int(m.timeout_s * 4))
+            ),
+            network=m.network,
+            extra_rw=(self.gpu_host.socket_path,) if m.resources.gpu is not None else (),
         )
         gpu = None
         if m.resources.gpu is not None:

@@ -1,0 +1,194 @@
+"""The function sandbox of the local platform: bubblewrap namespaces plus resource limits.
+
+Every worker (and the zygote template its instances are forked from) of a function runs as
+
+    bwrap --unshare-user --unshare-ipc --unshare-uts --unshare-cgroup-try [--unshare-net]
+          --ro-bind <system, Python, Tessera, the function's code> --tmpfs /tmp --dev /dev
+          --die-with-parent --new-session -- <worker>
+
+so it sees a read-only system, its own code read-only, a private writable /tmp and nothing
+else: not TESSERA_HOME (the state DB, other functions' code, secrets, logs), not /root, not
+the host's /tmp, not /etc beyond the handful of files programs need (no /etc/shadow). The
+network is off (a fresh network namespace with only loopback) unless function.yaml says
+`network: true`. /proc is not mounted: without a PID namespace a fresh /proc would show
+every process, their command lines and, for the same uid, their environment; no PID
+namespace because the platform supervises instances by their host pids (documented gap).
+
+Limits (`prlimit` wrapped around the worker inside the sandbox, so they hold for the
+worker and everything it starts, with no `preexec_fn` in a threaded parent): data
+(private writable memory: heap and anonymous mappings, RLIMIT_DATA) `memory_mib` plus a
+fixed allowance for the runtime's own use — not the address space, which wasmtime and V8
+reserve by the gigabyte without using it — CPU seconds
+`cpu_seconds` (default: the function's timeout x 4, at least 60 s per process), open files
+1024, processes per user 256 where the kernel enforces it (not for root outside a user
+namespace; the fork-bomb test measures what holds). Timeouts stay the pool's job.
+
+`mode`: "bwrap" (required: `SandboxUnavailable` if bubblewrap is missing or the kernel
+forbids unprivileged namespaces), "auto" (bwrap when it works, else none, with a warning),
+"off" (`tessera up --insecure-no-sandbox`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import site
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MODES = ("bwrap", "auto", "off")
+RUNTIME_ALLOWANCE_MIB = 512
+"""Private writable memory a runtime uses before the function's own (interpreter, arenas,
+thread stacks); added to `memory_mib` for RLIMIT_DATA."""
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt")
+ETC_FILES = (
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+    "/etc/ssl", "/etc/ca-certificates", "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf",
+    "/etc/mime.types", "/etc/alternatives", "/etc/os-release",
+)  # fmt: skip
+NETWORK_ETC = ("/etc/resolv.conf", "/etc/gai.conf", "/etc/services", "/etc/protocols")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or the kernel forbids the namespaces it needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    memory_mib: int = 256
+    cpu_seconds: int = 300
+    open_files: int = 1024
+    processes: int = 256
+
+    def prefix(self) -> list[str]:
+        """`prlimit` options that set these limits (soft = hard) on the command after them."""
+        exe = shutil.which("prlimit")
+        if exe is None:
+            raise SandboxUnavailable("prlimit (util-linux) is not installed")
+        mem = (self.memory_mib + RUNTIME_ALLOWANCE_MIB) * 1024 * 1024
+        return [
+            exe, f"--data={mem}", f"--cpu={self.cpu_seconds}", f"--nofile={self.open_files}",
+            f"--nproc={self.processes}", "--core=0", "--",
+        ]  # fmt: skip
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+@cache
+def probe() -> str | None:
+    """None if bwrap can create the namespaces here, else why not (one line)."""
+    exe = bwrap_path()
+    if exe is None:
+        return "bubblewrap is not installed (Debian: apt-get install bubblewrap)"
+    cmd = [exe, "--unshare-user", "--unshare-net", "--ro-bind", "/", "/", "true"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bwrap failed to run: {e}"
+    if proc.returncode != 0:
+        return f"the kernel refused bwrap's namespaces: {proc.stderr.strip()[:200]}"
+    return None
+
+
+def resolve(mode: str) -> str:
+    """The mode to run in: "bwrap" or "off" (`SandboxUnavailable` if bwrap is required)."""
+    if mode not in MODES:
+        raise ValueError(f"sandbox mode {mode!r}: accepted {', '.join(MODES)}")
+    if mode == "off":
+        return "off"
+    why = probe()
+    if why is None:
+        return "bwrap"
+    if mode == "bwrap":
+        raise SandboxUnavailable(
+            f"{why}; functions cannot be sandboxed on this host (run `tessera up "
+            "--insecure-no-sandbox` to serve them without isolation)"
+        )
+    log.warning("function sandbox unavailable (%s): functions run without isolation", why)
+    return "off"
+
+
+def _python_dirs() -> list[str]:
+    dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    dirs.update(p for p in site.getsitepackages() if os.path.isdir(p))
+    user = site.getusersitepackages()
+    if isinstance(user, str) and os.path.isdir(user):
+        dirs.add(user)
+    real = {os.path.realpath(d) for d in dirs}
+    return sorted(dirs | real)
+
+
+def _binds(paths: Sequence[str], flag: str) -> list[str]:
+    out: list[str] = []
+    for p in paths:
+        if os.path.lexists(p):
+            out += [flag, p, p]
+    return out
+
+
+def command(
+    program: Sequence[str],
+    code_dir: Path,
+    limits: Limits,
+    extra_rw: Sequence[Path] = (),
+    network: bool = False,
+) -> list[str]:
+    """`program` wrapped in bwrap and prlimit (see the module docstring)."""
+    exe = bwrap_path()
+    if exe is None:
+        raise SandboxUnavailable("bubblewrap is not installed")
+    tessera_src = str(Path(__file__).resolve().parents[3])
+    cmd = [exe, "--unshare-user", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if not network:
+        cmd.append("--unshare-net")
+    # the private /tmp first: later binds (code, Python, Tessera may all live under the
+    # host's /tmp) are mounted on top of it
+    cmd += ["--tmpfs", "/tmp", "--dev", "/dev"]
+    cmd += _binds([d for d in SYSTEM_DIRS if not os.path.islink(d)], "--ro-bind")
+    for d in SYSTEM_DIRS:  # merged-/usr systems: /lib -> usr/lib and so on
+        if os.path.islink(d):
+            cmd += ["--symlink", os.readlink(d), d]
+    cmd += _binds([*ETC_FILES, *(NETWORK_ETC if network else ())], "--ro-bind")
+    cmd += _binds(_python_dirs(), "--ro-bind")
+    cmd += _binds([tessera_src], "--ro-bind")
+    cmd += _binds([str(p) for p in extra_rw], "--bind")
+    cmd += ["--ro-bind", str(code_dir), str(code_dir)]
+    cmd += ["--chdir", str(code_dir)]
+    cmd += ["--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp"]
+    cmd += ["--die-with-parent", "--new-session", "--", *limits.prefix(), *program]
+    return cmd
+
+
+def child_pid(fd: int, timeout_s: float = 10.0) -> int | None:
+    """The pid bwrap's `--info-fd` reports for the sandboxed program (closes `fd`)."""
+    import json
+    import select
+
+    buf = b""
+    try:
+        deadline = time.monotonic() + timeout_s
+        while b"}" not in buf and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        os.close(fd)
+    try:
+        pid = json.loads(buf[: buf.index(b"}") + 1]).get("child-pid")
+    except ValueError:
+        return None
+    return int(pid) if isinstance(pid, int) else None

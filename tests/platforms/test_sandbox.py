@@ -1,0 +1,128 @@
+"""Hostile functions in the bubblewrap sandbox: each attack contained, the platform still serving.
+
+Each hostile handler tries one thing and reports what happened (or dies trying); a benign
+function is invoked after every attack and must still answer quickly. Runs only where
+bubblewrap can create namespaces (CI installs it); elsewhere the module is skipped with
+the reason `tessera up` would print.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tessera.platforms.local.sandbox import probe
+from tests.platforms.helpers import async_test, deploy, platform, write_function
+
+pytestmark = pytest.mark.skipif(probe() is not None, reason=str(probe()))
+
+ATTACKS = """
+import os, socket
+
+def _try(fn):
+    try:
+        fn()
+        return "done"
+    except Exception as e:
+        return type(e).__name__
+
+def _read(path):
+    with open(path, "rb") as f:
+        f.read(16)
+
+def _write(path):
+    with open(path, "w") as f:
+        f.write("x")
+
+def _connect(port):
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+def handle(event, context):
+    home, port = event["home"], event["port"]
+    return {
+        "shadow": _try(lambda: _read("/etc/shadow")),
+        "other_code": _try(lambda: _read(event["victim"])),
+        "state_db": _try(lambda: _read(os.path.join(home, "state.db"))),
+        "admin_token": _try(lambda: _read(os.path.join(home, "admin.token"))),
+        "write_code": _try(lambda: _write(os.path.join(os.getcwd(), "evil.py"))),
+        "write_usr": _try(lambda: _write("/usr/evil")),
+        "write_tmp": _try(lambda: _write("/tmp/ok")),
+        "gateway_socket": _try(lambda: _connect(port)),
+        "proc": _try(lambda: os.listdir("/proc")),
+        "root_home": _try(lambda: _read("/root/.profile")),
+    }
+"""
+
+BALLOON = """
+def handle(event, context):
+    blocks = []
+    try:
+        for _ in range(64):
+            blocks.append(bytearray(256 * 1024 * 1024))  # up to 16 GiB
+    except MemoryError:
+        return {"stopped_at_mib": 256 * len(blocks)}
+    return {"stopped_at_mib": None}
+"""
+
+SPIN = """
+def handle(event, context):
+    while True:
+        pass
+"""
+
+BENIGN = """
+def handle(event, context):
+    return {"ok": True}
+"""
+
+
+async def _benign_answers(c: httpx.AsyncClient) -> float:
+    t0 = time.perf_counter()
+    r = await c.post("/function/benign", json={})
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    return time.perf_counter() - t0
+
+
+@async_test(180)
+async def test_hostile_functions_are_contained(home: Path, src: Path) -> None:
+    fns = [
+        write_function(src, "attacker", ATTACKS),
+        write_function(src, "netter", ATTACKS, network=True),
+        write_function(src, "victim", BENIGN),
+        write_function(src, "benign", BENIGN),
+        write_function(src, "balloon", BALLOON, resources={"memory_mib": 128}),
+        write_function(src, "spin", SPIN, timeout_s=2),
+    ]
+    async with platform(home, sandbox="bwrap") as (_p, c):
+        for fn in fns:
+            await deploy(c, fn)
+        port = int(str(c.base_url).rsplit(":", 1)[1].strip("/"))
+        victim = next((home / "functions" / "victim").glob("v*/main.py"))
+        event = {"home": str(home.resolve()), "port": port, "victim": str(victim)}
+        got = (await c.post("/function/attacker", json=event)).json()
+        assert got["shadow"] in ("FileNotFoundError", "PermissionError"), got
+        for key in ("other_code", "state_db", "admin_token", "root_home", "proc"):
+            assert got[key] == "FileNotFoundError", (key, got)
+        assert got["write_code"] in ("OSError", "PermissionError"), got  # read-only code
+        assert got["write_usr"] in ("OSError", "PermissionError"), got
+        assert got["write_tmp"] == "done", got  # a private /tmp is writable
+        assert got["gateway_socket"] in ("ConnectionRefusedError", "OSError"), got  # no network
+        assert await _benign_answers(c) < 1.0
+
+        net = (await c.post("/function/netter", json=event)).json()
+        assert net["gateway_socket"] == "done", net  # `network: true` reaches the host
+        assert net["state_db"] == "FileNotFoundError", net  # but still no platform files
+
+        balloon = await c.post("/function/balloon", json={})
+        assert balloon.status_code == 200, balloon.text
+        stopped = balloon.json()["stopped_at_mib"]
+        assert stopped is not None and stopped <= 1024, stopped  # 128 MiB + runtime allowance
+        assert await _benign_answers(c) < 1.0
+
+        t0 = time.perf_counter()
+        spin = await c.post("/function/spin", json={})
+        assert spin.status_code == 504 and time.perf_counter() - t0 < 10
+        assert await _benign_answers(c) < 1.0
