@@ -162,6 +162,7 @@ def gateway(code_dir: Path, work: Path, n: int, log: Any) -> dict[str, Any]:
         json.dumps(KPA),
         "--interval",
         str(INTERVAL_S),
+        "--insecure-no-sandbox",  # the unsandboxed path; benchmarks/sandbox_overhead.py compares
     ]
     env = {**os.environ, **BLAS_ENV}
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)

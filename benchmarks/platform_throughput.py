@@ -187,6 +187,7 @@ def tessera(
         autoscaler,
         "--interval",
         "1",
+        "--insecure-no-sandbox",  # the unsandboxed path; benchmarks/sandbox_overhead.py compares
     ]
     env = {**os.environ, **BLAS_ENV}
     with started(cmd, env, work / "tessera.log") as proc:
