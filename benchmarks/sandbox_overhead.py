@@ -57,22 +57,35 @@ async def cold(mode: str, n: int) -> dict[str, list[float]]:
     return out
 
 
-async def warm(mode: str, n: int, home: Path) -> list[float]:
+async def warm(n: int, root: Path) -> dict[str, list[float]]:
+    """Both platforms up at once; requests alternate between them (drift hits both alike)."""
     auto = {"kind": "fixed", "replicas": 1}
-    async with running(home, autoscaler=auto, interval_s=0.5, sandbox=mode) as (p, url):
-        auth = {"Authorization": f"Bearer {p.platform.admin_token}"}
-        async with httpx.AsyncClient(base_url=url, timeout=30, headers=auth) as c:
-            r = await c.post("/system/functions", content=pack_dir(example("stats")))
-            r.raise_for_status()
-            body = {"values": [1, 2, 3, 4]}
+    body = {"values": [1, 2, 3, 4]}
+    async with (
+        running(root / "off", autoscaler=auto, interval_s=0.5, sandbox="off") as (p0, u0),
+        running(root / "bwrap", autoscaler=auto, interval_s=0.5, sandbox="bwrap") as (p1, u1),
+    ):
+        clients = {}
+        for mode, p, url in (("off", p0, u0), ("bwrap", p1, u1)):
+            auth = {"Authorization": f"Bearer {p.platform.admin_token}"}
+            c = httpx.AsyncClient(base_url=url, timeout=30, headers=auth)
+            (
+                await c.post("/system/functions", content=pack_dir(example("stats")))
+            ).raise_for_status()
             for _ in range(50):  # warm up
                 (await c.post("/function/stats", json=body)).raise_for_status()
-            lat = []
-            for _ in range(n):
+            clients[mode] = c
+        lat: dict[str, list[float]] = {"off": [], "bwrap": []}
+        try:
+            for i in range(2 * n):
+                mode = ("off", "bwrap")[i % 2]
                 t0 = time.perf_counter()
-                (await c.post("/function/stats", json=body)).raise_for_status()
-                lat.append(time.perf_counter() - t0)
-            return lat
+                (await clients[mode].post("/function/stats", json=body)).raise_for_status()
+                lat[mode].append(time.perf_counter() - t0)
+        finally:
+            for c in clients.values():
+                await c.aclose()
+        return lat
 
 
 def bare(n: int) -> dict[str, float]:
@@ -110,8 +123,9 @@ async def main_async(a: argparse.Namespace) -> dict[str, Any]:
                 got = await cold(mode, a.n)
                 for k, v in got.items():
                     cold_runs[mode].setdefault(k, []).extend(v)
-                warm_runs[mode] += await warm(mode, a.warm, Path(td) / f"home-{mode}-{r}")
-                print(f"round {r + 1}/{a.rounds} {mode} done", flush=True)
+            for mode, xs in (await warm(a.warm, Path(td) / f"round-{r}")).items():
+                warm_runs[mode] += xs
+            print(f"round {r + 1}/{a.rounds} done", flush=True)
     for mode in ("off", "bwrap"):
         res["cold"][mode] = {k: med_ms(v) for k, v in cold_runs[mode].items()}
         res["warm_ms"][mode] = {
