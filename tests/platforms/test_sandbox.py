@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tessera.platforms.local.sandbox import probe
+from tessera.platforms.local.sandbox import Limits, pids_root, probe
 from tests.platforms.helpers import async_test, deploy, platform, write_function
 
 pytestmark = pytest.mark.skipif(probe() is not None, reason=str(probe()))
@@ -125,4 +125,41 @@ async def test_hostile_functions_are_contained(home: Path, src: Path) -> None:
         t0 = time.perf_counter()
         spin = await c.post("/function/spin", json={})
         assert spin.status_code == 504 and time.perf_counter() - t0 < 10
+        assert await _benign_answers(c) < 1.0
+
+
+FORK_BOMB = """
+import os, signal, time
+
+def handle(event, context):
+    kids, blocked = [], None
+    try:
+        for _ in range(event["max"]):
+            pid = os.fork()
+            if pid == 0:
+                time.sleep(30)
+                os._exit(0)
+            kids.append(pid)
+    except OSError as e:
+        blocked = type(e).__name__
+    for k in kids:
+        os.kill(k, signal.SIGKILL)
+    for k in kids:
+        os.waitpid(k, 0)
+    return {"forked": len(kids), "blocked": blocked}
+"""
+
+
+@pytest.mark.skipif(pids_root() is None, reason="no writable pids cgroup on this host")
+@async_test(180)
+async def test_fork_bomb_stops_at_the_task_cap(home: Path, src: Path) -> None:
+    cap = Limits().processes
+    async with platform(home, sandbox="bwrap") as (_p, c):
+        await deploy(c, write_function(src, "bomb", FORK_BOMB, timeout_s=60))
+        await deploy(c, write_function(src, "benign", BENIGN))
+        r = await c.post("/function/bomb", json={"max": 4 * cap})
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert got["blocked"] == "BlockingIOError", got  # fork failed with EAGAIN
+        assert 0 < got["forked"] < cap, got
         assert await _benign_answers(c) < 1.0

@@ -31,7 +31,7 @@ from tessera.functions.manifest import resolve_env
 from tessera.functions.runtimes import NODE_PATH_DIR, NODEJS20, PYTHON, WASI, runtime_of
 from tessera.platforms.local import sandbox
 from tessera.platforms.local.protocol import HEADER, FrameParser, pack
-from tessera.platforms.local.sandbox import Limits
+from tessera.platforms.local.sandbox import Limits, PidsGroup
 
 NODE_WORKER = Path(__file__).resolve().parent / "runtimes" / "node_worker.js"
 
@@ -74,6 +74,8 @@ class Launch:
     network: bool = False
     extra_rw: tuple[Path, ...] = ()
     """Paths the sandbox also shows, writable (the GPU host's socket)."""
+    pids: PidsGroup | None = None
+    """The pids cgroup every process of this launch joins (sandboxed launches only)."""
 
     @property
     def forkable(self) -> bool:
@@ -326,6 +328,10 @@ def _start(
             os.close(info_w)
     if info_r >= 0:
         proc.child_pid = sandbox.child_pid(info_r)  # type: ignore[attr-defined]
+        if launch.pids is not None:  # bwrap and its child; later forks inherit the group
+            for pid in (proc.pid, proc.child_pid):  # type: ignore[attr-defined]
+                if pid:
+                    launch.pids.add(pid)
     return ours, proc
 
 

@@ -33,7 +33,7 @@ from tessera.platforms.local.auth import ensure_admin_token
 from tessera.platforms.local.gpu import GpuHostProcess, GpuPlacement, GpuShareSpec
 from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone, secret_var
 from tessera.platforms.local.pool import FunctionPool
-from tessera.platforms.local.sandbox import Limits
+from tessera.platforms.local.sandbox import Limits, PidsGroup, pids_root
 from tessera.platforms.local.sandbox import resolve as resolve_sandbox
 from tessera.platforms.local.store import AsyncRow, FunctionRow, RecordRow, Store
 from tessera.platforms.local.writer import RecordWriter
@@ -138,6 +138,8 @@ class LocalPlatform:
         """`gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto).
         `sandbox`: bwrap|auto|off (tessera.platforms.local.sandbox; `tessera up` uses bwrap)."""
         self.sandbox = resolve_sandbox(sandbox)
+        self.pids_root = pids_root() if self.sandbox == "bwrap" else None
+        self._pid_groups: list[PidsGroup] = []
         self.home = home
         self.gpu_host = GpuHostProcess(home, gpu_device)
         self.reactive = reactive  # the policy wants a decision whenever a request must queue
@@ -183,12 +185,31 @@ class LocalPlatform:
             t.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*(pool.close(drain_s) for pool in self.pools.values()))
+        await asyncio.gather(*(self._close_pool(pool, drain_s) for pool in self.pools.values()))
         if self._retiring:
             await asyncio.wait(set(self._retiring), timeout=drain_s + 5)
         await self.gpu_host.close()  # after the pools: they removed their instances
+        for _ in range(30):  # pids cgroups go once their last (reaped) process has exited
+            self._pid_groups = [g for g in self._pid_groups if not g.remove()]
+            if not self._pid_groups:
+                break
+            await asyncio.sleep(0.1)
         self.writer.close()
         self.store.close()
+
+    def _pid_group(self, name: str) -> PidsGroup | None:
+        if self.pids_root is None:
+            return None
+        group = PidsGroup.create(self.pids_root, f"{self._id_prefix}-{name}", Limits().processes)
+        if group is not None:
+            self._pid_groups.append(group)
+        return group
+
+    @staticmethod
+    async def _close_pool(pool: FunctionPool, drain_s: float = 10.0) -> None:
+        await pool.close(drain_s)
+        if pool.launch.pids is not None:
+            pool.launch.pids.remove()  # stays if a process of the group is still exiting
 
     def _next_id(self) -> str:
         """Invocation ids: a random per-start prefix and a counter (unique, cheap, sortable)."""
@@ -226,6 +247,7 @@ class LocalPlatform:
             ),
             network=m.network,
             extra_rw=(self.gpu_host.socket_path,) if m.resources.gpu is not None else (),
+            pids=self._pid_group(f"{m.name}-v{row.version}"),
         )
         gpu = None
         if m.resources.gpu is not None:
@@ -253,7 +275,7 @@ class LocalPlatform:
         return pool
 
     def _retire(self, pool: FunctionPool) -> None:
-        task = asyncio.get_running_loop().create_task(pool.close())
+        task = asyncio.get_running_loop().create_task(self._close_pool(pool))
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 

@@ -20,8 +20,10 @@ worker and everything it starts, with no `preexec_fn` in a threaded parent): dat
 fixed allowance for the runtime's own use — not the address space, which wasmtime and V8
 reserve by the gigabyte without using it — CPU seconds
 `cpu_seconds` (default: the function's timeout x 4, at least 60 s per process), open files
-1024, processes per user 256 where the kernel enforces it (not for root outside a user
-namespace; the fork-bomb test measures what holds). Timeouts stay the pool's job.
+1024, processes per user 256 (RLIMIT_NPROC: the kernel does not apply it to root) and,
+where a pids cgroup is writable (v1 `pids` hierarchy or v2 with the pids controller),
+at most 256 tasks per function version whoever runs the platform — what stops a fork
+bomb. Timeouts stay the pool's job.
 
 `mode`: "bwrap" (required: `SandboxUnavailable` if bubblewrap is missing or the kernel
 forbids unprivileged namespaces), "auto" (bwrap when it works, else none, with a warning),
@@ -30,6 +32,7 @@ forbids unprivileged namespaces), "auto" (bwrap when it works, else none, with a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -192,3 +195,62 @@ def child_pid(fd: int, timeout_s: float = 10.0) -> int | None:
     except ValueError:
         return None
     return int(pid) if isinstance(pid, int) else None
+
+
+PIDS_V1 = Path("/sys/fs/cgroup/pids")
+CGROUP_V2 = Path("/sys/fs/cgroup")
+
+
+def pids_root() -> Path | None:
+    """A writable cgroup folder whose children can cap their task count, or None.
+
+    cgroup v1: the `pids` hierarchy; v2: the unified root when it offers the pids
+    controller. Creating a group there is the test of "writable"."""
+    candidates = []
+    if (PIDS_V1 / "cgroup.procs").exists():
+        candidates.append(PIDS_V1 / "tessera")
+    controllers = CGROUP_V2 / "cgroup.controllers"
+    if controllers.exists() and "pids" in controllers.read_text().split():
+        candidates.append(CGROUP_V2 / "tessera")
+    for c in candidates:
+        try:
+            c.mkdir(exist_ok=True)
+            if c.parent == CGROUP_V2:
+                (c / "cgroup.subtree_control").write_text("+pids")
+            return c
+        except OSError:
+            continue
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class PidsGroup:
+    """One function version's pids cgroup: at most `max_tasks` processes and threads."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, root: Path, name: str, max_tasks: int) -> PidsGroup | None:
+        path = root / name
+        try:
+            path.mkdir(exist_ok=True)
+            (path / "pids.max").write_text(str(max_tasks))
+        except OSError as e:
+            log.warning("pids cgroup %s not usable (%s): processes capped by rlimit only", path, e)
+            return None
+        return cls(path)
+
+    def add(self, pid: int) -> None:
+        try:
+            (self.path / "cgroup.procs").write_text(str(pid))
+        except OSError as e:  # the process may be gone already
+            log.debug("cgroup %s: cannot add %d: %s", self.path, pid, e)
+
+    def remove(self) -> bool:
+        """Delete the group if its processes are gone; True once it is gone."""
+        with contextlib.suppress(FileNotFoundError):
+            try:
+                self.path.rmdir()
+            except OSError:
+                return False  # still has tasks
+        return True
