@@ -163,3 +163,19 @@ async def test_fork_bomb_stops_at_the_task_cap(home: Path, src: Path) -> None:
         assert got["blocked"] == "BlockingIOError", got  # fork failed with EAGAIN
         assert 0 < got["forked"] < cap, got
         assert await _benign_answers(c) < 1.0
+
+
+def test_tessera_up_refuses_to_run_unsandboxed_unless_told(tmp_path: Path) -> None:
+    """Without bubblewrap on PATH: one clear line and exit 2; --insecure-no-sandbox starts."""
+    import subprocess
+    import sys
+
+    env = {"PATH": str(tmp_path), "TESSERA_HOME": str(tmp_path / "home")}  # no bwrap there
+    cmd = [sys.executable, "-c",
+           "from tessera.platforms.local import sandbox; sandbox.probe.cache_clear(); "
+           "from tessera.cli.main import main; main(['up', '--port', '0'])"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "bubblewrap is not installed" in proc.stderr
+    assert "--insecure-no-sandbox" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
