@@ -51,6 +51,9 @@ SYSTEM_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/system/tokens", None),
     ("POST", "/system/tokens", {"scope": "admin"}),
     ("DELETE", "/system/tokens/nosuch", None),
+    ("GET", "/system/secrets", None),
+    ("PUT", "/system/secrets/matrix", b"value"),
+    ("DELETE", "/system/secrets/nosuch", None),
     ("GET", "/system/no-such-route", None),
 ]
 
