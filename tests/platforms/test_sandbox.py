@@ -8,6 +8,7 @@ the reason `tessera up` would print.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -179,3 +180,37 @@ def test_tessera_up_refuses_to_run_unsandboxed_unless_told(tmp_path: Path) -> No
     assert "bubblewrap is not installed" in proc.stderr
     assert "--insecure-no-sandbox" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+ABSTRACT = """
+import os, socket
+
+HELD = []
+
+def handle(event, context):
+    if not HELD:  # an abstract unix socket name is per network namespace
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.bind("\\0tessera-sandbox-probe")
+            HELD.append(s)
+        except OSError as e:
+            return {"pid": os.getpid(), "bound": type(e).__name__}
+    return {"pid": os.getpid(), "bound": "yes"}
+"""
+
+
+@async_test(120)
+async def test_instances_of_one_function_get_their_own_network(home: Path, src: Path) -> None:
+    fn = write_function(src, "peek", ABSTRACT, scale={"min": 2, "max": 2}, concurrency=1)
+    async with platform(home, sandbox="bwrap") as (_p, c):
+        await deploy(c, fn)
+        seen: dict[int, str] = {}
+        for _ in range(40):
+            if len(seen) >= 2:
+                break
+            rs = await asyncio.gather(*(c.post("/function/peek", json={}) for _ in range(4)))
+            for r in rs:
+                assert r.status_code == 200, r.text
+                seen[r.json()["pid"]] = r.json()["bound"]
+        assert len(seen) >= 2, seen  # two instances served
+        assert set(seen.values()) == {"yes"}, seen  # the same name bound in each: separate

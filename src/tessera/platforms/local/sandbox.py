@@ -10,7 +10,10 @@ so it sees a read-only system, its own code read-only, a private writable /tmp a
 else: not TESSERA_HOME (the state DB, other functions' code, secrets, logs), not /root, not
 the host's /tmp, not /etc beyond the handful of files programs need (no /etc/shadow). The
 network is off (a fresh network namespace with only loopback) unless function.yaml says
-`network: true`. /proc is not mounted: without a PID namespace a fresh /proc would show
+`network: true`. Instances forked from the function's template then unshare their own
+IPC and network namespaces (`isolate_instance`); they share the function's /tmp. /proc is
+not mounted: without a
+PID namespace a fresh /proc would show
 every process, their command lines and, for the same uid, their environment; no PID
 namespace because the platform supervises instances by their host pids (documented gap).
 
@@ -168,6 +171,7 @@ def command(
     cmd += ["--ro-bind", str(code_dir), str(code_dir)]
     cmd += ["--chdir", str(code_dir)]
     cmd += ["--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp"]
+    cmd += ["--setenv", INSTANCE_ENV, "net" if network else "nonet"]
     cmd += ["--die-with-parent", "--new-session", "--", *limits.prefix(), *program]
     return cmd
 
@@ -254,3 +258,23 @@ class PidsGroup:
             except OSError:
                 return False  # still has tasks
         return True
+
+
+INSTANCE_ENV = "TESSERA_SANDBOX_INSTANCE"
+"""Set in a sandboxed template's environment: each forked instance isolates itself further
+(`isolate_instance`); its value is "net" when the function may use the network."""
+CLONE_NEWIPC, CLONE_NEWNET = 0x08000000, 0x40000000
+
+
+def isolate_instance(network: bool) -> None:
+    """In a process forked from a sandboxed template: its own IPC and (unless the function
+    has the network) network namespaces, so instances of one function cannot reach each
+    other over loopback, abstract sockets or System V IPC. `OSError` if the kernel says no
+    (the instance must not serve then). They still share the function's /tmp: a fresh
+    tmpfs per instance would hide what the sandbox binds under /tmp (code, Python)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    flags = CLONE_NEWIPC | (0 if network else CLONE_NEWNET)
+    if libc.unshare(flags) != 0:
+        raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")

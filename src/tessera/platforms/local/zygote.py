@@ -25,6 +25,7 @@ from typing import Any
 
 from tessera.functions.loader import Handler
 from tessera.platforms.local.protocol import pack, recv_frame
+from tessera.platforms.local.sandbox import INSTANCE_ENV, isolate_instance
 from tessera.platforms.local.worker import launch_parser, load, lower_priority, serve
 
 
@@ -47,6 +48,13 @@ def _child(
     env: dict[str, str],
 ) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    isolation = os.environ.pop(INSTANCE_ENV, None)
+    if isolation is not None:  # a sandboxed template: this instance gets namespaces of its own
+        try:
+            isolate_instance(network=isolation == "net")
+        except OSError as e:
+            print(f"tessera: instance not started: {e}", file=sys.stderr, flush=True)
+            os._exit(1)
     os.environ.update(env)  # this instance's own variables (its GPU partition)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     control.close()
