@@ -15,11 +15,13 @@ $(BIN)/python:
 $(VENV)/.base: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[platforms,wasm,fl-sim]'
 	$(PIP) install -q --no-deps func-python==0.8.1
+	-$(BIN)/tessera wasm doctor >/dev/null 2>&1  # builds the MPI-on-wasm native shim
 	touch $@
 
 $(VENV)/.all-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[all,dev]'
 	$(PIP) install -q --no-deps func-python==0.8.1
+	-$(BIN)/tessera wasm doctor >/dev/null 2>&1  # builds the MPI-on-wasm native shim
 	touch $@ $(VENV)/.base
 
 demo: $(VENV)/.base

@@ -399,6 +399,72 @@ void *tm_MPI_Reduce(void *env, void *caller, tm_val_t *args, size_t n) {
     RET(MPI_Reduce(sb, rb, ARG(2), dt, op, ARG(5), comm));
 }
 
+/* count items per rank x ranks: the whole buffer of a rooted or all-to-all collective */
+static void *ranks_buffer(tm_ctx *c, uint32_t ptr, int count, int ranks, MPI_Datatype dt,
+                          int may_be_in_place, const char *what) {
+    if (may_be_in_place && ptr == G_IN_PLACE) return MPI_IN_PLACE;
+    int64_t total = (int64_t)count * ranks;
+    if (total > 0x7fffffff) {
+        snprintf(c->err, sizeof c->err, "%s: %d items x %d ranks overflows an int", what, count,
+                 ranks);
+        c->bad = 1;
+        return NULL;
+    }
+    return buffer(c, ptr, (int)total, dt, what);
+}
+
+void *tm_MPI_Gather(void *env, void *caller, tm_val_t *args, size_t n) {
+    BEGIN("MPI_Gather");
+    MPI_Datatype st = TYPE(ARG(2)), rt = TYPE(ARG(5));
+    MPI_Comm comm = COMM(ARG(7));
+    CHECK();
+    int me, size; MPI_Comm_rank(comm, &me); MPI_Comm_size(comm, &size);
+    int root = me == ARG(6);
+    void *sb = root ? ranks_buffer(&c, UARG(0), ARG(1), 1, st, 1, W)
+                    : buffer(&c, UARG(0), ARG(1), st, W);
+    void *rb = root ? ranks_buffer(&c, UARG(3), ARG(4), size, rt, 0, W) : NULL;
+    CHECK();
+    RET(MPI_Gather(sb, ARG(1), st, rb, ARG(4), rt, ARG(6), comm));
+}
+
+void *tm_MPI_Scatter(void *env, void *caller, tm_val_t *args, size_t n) {
+    BEGIN("MPI_Scatter");
+    MPI_Datatype st = TYPE(ARG(2)), rt = TYPE(ARG(5));
+    MPI_Comm comm = COMM(ARG(7));
+    CHECK();
+    int me, size; MPI_Comm_rank(comm, &me); MPI_Comm_size(comm, &size);
+    int root = me == ARG(6);
+    void *sb = root ? ranks_buffer(&c, UARG(0), ARG(1), size, st, 0, W) : NULL;
+    void *rb = root ? ranks_buffer(&c, UARG(3), ARG(4), 1, rt, 1, W)
+                    : buffer(&c, UARG(3), ARG(4), rt, W);
+    CHECK();
+    RET(MPI_Scatter(sb, ARG(1), st, rb, ARG(4), rt, ARG(6), comm));
+}
+
+void *tm_MPI_Allgather(void *env, void *caller, tm_val_t *args, size_t n) {
+    BEGIN("MPI_Allgather");
+    MPI_Datatype st = TYPE(ARG(2)), rt = TYPE(ARG(5));
+    MPI_Comm comm = COMM(ARG(6));
+    CHECK();
+    int size; MPI_Comm_size(comm, &size);
+    void *sb = ranks_buffer(&c, UARG(0), ARG(1), 1, st, 1, W);
+    void *rb = ranks_buffer(&c, UARG(3), ARG(4), size, rt, 0, W);
+    CHECK();
+    RET(MPI_Allgather(sb, ARG(1), st, rb, ARG(4), rt, comm));
+}
+
+void *tm_MPI_Alltoall(void *env, void *caller, tm_val_t *args, size_t n) {
+    BEGIN("MPI_Alltoall");
+    MPI_Datatype st = TYPE(ARG(2)), rt = TYPE(ARG(5));
+    MPI_Comm comm = COMM(ARG(6));
+    CHECK();
+    int size; MPI_Comm_size(comm, &size);
+    void *sb = ranks_buffer(&c, UARG(0), ARG(1), size, st, 1, W);
+    void *rb = ranks_buffer(&c, UARG(3), ARG(4), size, rt, 0, W);
+    CHECK();
+    RET(MPI_Alltoall(sb, ARG(1), st, rb, ARG(4), rt, comm));
+}
+
 void *tm_MPI_Iprobe(void *env, void *caller, tm_val_t *args, size_t n) {
     BEGIN("MPI_Iprobe");
     MPI_Comm comm = COMM(ARG(2));
@@ -442,6 +508,8 @@ static const tm_entry entries[] = {
     {"MPI_Wait", tm_MPI_Wait}, {"MPI_Waitall", tm_MPI_Waitall}, {"MPI_Test", tm_MPI_Test},
     {"MPI_Bcast", tm_MPI_Bcast}, {"MPI_Allreduce", tm_MPI_Allreduce},
     {"MPI_Reduce", tm_MPI_Reduce}, {"MPI_Iprobe", tm_MPI_Iprobe}, {"MPI_Probe", tm_MPI_Probe},
+    {"MPI_Gather", tm_MPI_Gather}, {"MPI_Scatter", tm_MPI_Scatter},
+    {"MPI_Allgather", tm_MPI_Allgather}, {"MPI_Alltoall", tm_MPI_Alltoall},
     {"tessera_noop", tm_tessera_noop},
 };
 
