@@ -28,8 +28,8 @@ TIMEOUT = 60.0
 def test_out_of_bounds_buffer_is_refused(builds: Builds, path: str) -> None:
     got = run_captured(builds.wasm(HOSTILE / "oob.c"), ranks=2, path=path, timeout_s=TIMEOUT)
     assert got.returncode not in (0, 124, -11, 139), got
-    assert "lies outside the guest memory" in got.stderr
-    assert "MPI_Send" in got.stderr or "MPI_Recv" in got.stderr
+    assert "lies outside the guest memory" in got.stderr, got
+    assert "MPI_Send" in got.stderr or "MPI_Recv" in got.stderr, got
 
 
 @pytest.mark.parametrize("path", ["native", "python"])

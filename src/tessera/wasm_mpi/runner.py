@@ -203,7 +203,10 @@ def _abort(rank: int, size: int, code: int, message: str) -> int:
     sys.stderr.flush()
     code = code if code != 0 else 1
     if size > 1:
+        import time
+
         from tessera.wasm_mpi.host import mpi
 
+        time.sleep(0.05)  # let mpiexec forward the line before MPI_Abort tears the job down
         mpi().COMM_WORLD.Abort(code)
     return code

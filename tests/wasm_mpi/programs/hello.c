@@ -6,23 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int rank, size, nfail;
-static const char *firstfail;
-#define CHECK(c, w) do { if (!(c)) { if (!nfail++) firstfail = (w); } } while (0)
-
-static void sync_checks(const char *sec)
-{
-    int g = 0;
-    MPI_Allreduce(&nfail, &g, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (g) {
-        if (rank == 0) {
-            printf("FAIL %s: %s\n", sec, nfail ? firstfail : "check failed on another rank");
-            fflush(stdout);
-        }
-        MPI_Barrier(MPI_COMM_WORLD);
-        MPI_Abort(MPI_COMM_WORLD, 1);
-    }
-}
+#include "check.h"
 
 int main(int argc, char **argv)
 {
