@@ -94,6 +94,10 @@ def test_guest_memory_bounds_and_round_trips() -> None:
         m.i32(0xFFFFFFFF, "t")  # MPI_IN_PLACE-like address is not memory
     with pytest.raises(GuestFault, match="negative length"):
         m.check(0, -1, "t")
+    with pytest.raises(GuestFault, match="outside"):
+        m.region(-16, 8, "t")  # computed offsets are never wrapped
+    with pytest.raises(GuestFault, match="outside"):
+        m.region(1 << 32, 8, "t")
     m.write(60, b"abcd", "t")
     with pytest.raises(GuestFault, match="not NUL-terminated"):
         m.cstr(60, "t")

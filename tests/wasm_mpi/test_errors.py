@@ -33,6 +33,16 @@ def test_out_of_bounds_buffer_is_refused(builds: Builds, path: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["native", "python"])
+@pytest.mark.parametrize("mode", ["displ", "negext"])
+def test_computed_reach_outside_memory_is_refused(builds: Builds, path: str, mode: str) -> None:
+    """A huge displacement or a negative extent must not wrap past the bounds check."""
+    got = run_captured(builds.wasm(HOSTILE / "wrap.c"), [mode], ranks=2, path=path,
+                       timeout_s=TIMEOUT)  # fmt: skip
+    assert got.returncode not in (0, 124, -11, 139), got
+    assert "lies outside the guest memory" in got.stderr, got
+
+
+@pytest.mark.parametrize("path", ["native", "python"])
 def test_unknown_handle_is_refused_and_the_job_ends(builds: Builds, path: str) -> None:
     got = run_captured(builds.wasm(HOSTILE / "badhandle.c"), ranks=3, path=path, timeout_s=TIMEOUT)
     assert got.returncode not in (0, 124), got

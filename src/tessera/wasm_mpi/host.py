@@ -187,12 +187,15 @@ class Host:
     # -- buffers ------------------------------------------------------------------------
 
     def span(self, count: int, dt: Any) -> tuple[int, int]:
-        """(first byte offset, bytes) that `count` items of `dt` touch."""
+        """(first byte offset, bytes) that `count` items of `dt` touch; item i covers
+        [i*extent + true_lb, ... + true_extent), and the extent may be negative."""
         if count <= 0:
             return 0, 0
         _, extent = dt.Get_extent()
         tlb, textent = dt.Get_true_extent()
-        return tlb, (count - 1) * extent + textent
+        last = (count - 1) * extent
+        lo = min(0, last) + tlb
+        return lo, max(0, last) + tlb + textent - lo
 
     def buf(self, ptr: int, count: int, g_type: int, what: str) -> list[Any]:
         """mpi4py's [buffer, count, datatype] over guest memory (checked, not copied)."""
@@ -201,23 +204,21 @@ class Host:
         dt = self.dtype(g_type, what)
         lo, n = self.span(count, dt)
         m = self.m
-        m.check(ptr + lo, n, what)
         p = ptr & 0xFFFFFFFF
+        m.region(p + lo, n, what)
         room = max(0, m.size - p)
         return [self.MPI.buffer.fromaddress(m.base + p, room), count, dt]
 
     def vbuf(self, ptr: int, counts: list[int], displs: list[int], g_type: int, what: str) -> Any:
         dt = self.dtype(g_type, what)
         _, extent = dt.Get_extent()
-        end = 0
+        p = ptr & 0xFFFFFFFF
         for c, d in zip(counts, displs, strict=True):
             if c < 0:
                 raise GuestFault(f"{what}: negative count {c}")
             if c:
                 lo, n = self.span(c, dt)
-                self.m.check(ptr + d * extent + lo, n, what)
-                end = max(end, d * extent + lo + n)
-        p = ptr & 0xFFFFFFFF
+                self.m.region(p + d * extent + lo, n, what)
         room = max(0, self.m.size - p)
         return [self.MPI.buffer.fromaddress(self.m.base + p, room), (counts, displs), dt]
 

@@ -51,18 +51,23 @@ class GuestMemory:
         self.view = memoryview((ctypes.c_ubyte * self.size).from_address(self.base)).cast("B")
 
     def check(self, ptr: int, nbytes: int, what: str) -> int:
-        """The host address of guest [ptr, ptr+nbytes), or `GuestFault`."""
-        ptr &= 0xFFFFFFFF
+        """The host address of guest [ptr, ptr+nbytes) for a raw guest pointer (an i32 as
+        wasm passes it, so negative values are addresses >= 2 GiB), or `GuestFault`."""
+        return self.region(ptr & 0xFFFFFFFF, nbytes, what)
+
+    def region(self, start: int, nbytes: int, what: str) -> int:
+        """The host address of guest bytes [start, start+nbytes), `start` an offset already
+        computed in Python integers (never wrapped): negative or past the end is a fault."""
         if nbytes < 0:
             raise GuestFault(f"{what}: negative length {nbytes}")
-        if ptr + nbytes > self.size:
+        if start < 0 or start + nbytes > self.size:
             self.refresh()
-            if ptr + nbytes > self.size:
+            if start < 0 or start + nbytes > self.size:
                 raise GuestFault(
-                    f"{what}: guest buffer [{ptr:#x}, {ptr + nbytes:#x}) lies outside "
+                    f"{what}: guest buffer [{start:#x}, {start + nbytes:#x}) lies outside "
                     f"the guest memory (size {self.size:#x})"
                 )
-        return self.base + ptr
+        return self.base + start
 
     def i32(self, ptr: int, what: str) -> int:
         self.check(ptr, 4, what)

@@ -135,7 +135,11 @@ static void *buffer(tm_ctx *c, uint32_t ptr, int count, MPI_Datatype dt, const c
     MPI_Aint lb, extent, tlb, textent;
     MPI_Type_get_extent(dt, &lb, &extent);
     MPI_Type_get_true_extent(dt, &tlb, &textent);
-    if (at(c, ptr, tlb, (int64_t)(count - 1) * extent + textent, what) == NULL) return NULL;
+    /* item i covers [i*extent + tlb, +textent); the extent may be negative */
+    int64_t last = (int64_t)(count - 1) * extent;
+    int64_t lo = (last < 0 ? last : 0) + tlb;
+    int64_t hi = (last > 0 ? last : 0) + tlb + textent;
+    if (at(c, ptr, lo, hi - lo, what) == NULL) return NULL;
     return c->base + ptr;
 }
 
@@ -169,7 +173,7 @@ static void put_status(tm_ctx *c, uint32_t ptr, MPI_Status *st, const char *what
     MPI_Test_cancelled(st, &cancelled);
     g[0] = rank_out(st->MPI_SOURCE);
     g[1] = tag_out(st->MPI_TAG);
-    g[2] = st->MPI_ERROR;
+    g[2] = MPI_SUCCESS; /* MPI leaves MPI_ERROR unset for single completions (as host.py) */
     g[3] = count == MPI_UNDEFINED ? G_UNDEFINED : count;
     g[4] = cancelled;
 }
