@@ -9,6 +9,7 @@ the reason `tessera up` would print.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -54,6 +55,7 @@ def handle(event, context):
         "gateway_socket": _try(lambda: _connect(port)),
         "proc": _try(lambda: os.listdir("/proc")),
         "root_home": _try(lambda: _read("/root/.profile")),
+        "signal_platform": _try(lambda: os.kill(event["platform_pid"], 0)),
     }
 """
 
@@ -102,7 +104,8 @@ async def test_hostile_functions_are_contained(home: Path, src: Path) -> None:
             await deploy(c, fn)
         port = int(str(c.base_url).rsplit(":", 1)[1].strip("/"))
         victim = next((home / "functions" / "victim").glob("v*/main.py"))
-        event = {"home": str(home.resolve()), "port": port, "victim": str(victim)}
+        event = {"home": str(home.resolve()), "port": port, "victim": str(victim),
+                 "platform_pid": os.getpid()}  # fmt: skip
         got = (await c.post("/function/attacker", json=event)).json()
         assert got["shadow"] in ("FileNotFoundError", "PermissionError"), got
         for key in ("other_code", "state_db", "admin_token", "root_home", "proc"):
@@ -110,6 +113,7 @@ async def test_hostile_functions_are_contained(home: Path, src: Path) -> None:
         assert got["write_code"] in ("OSError", "PermissionError"), got  # read-only code
         assert got["write_usr"] in ("OSError", "PermissionError"), got
         assert got["write_tmp"] == "done", got  # a private /tmp is writable
+        assert got["signal_platform"] == "ProcessLookupError", got  # own PID namespace
         assert got["gateway_socket"] in ("ConnectionRefusedError", "OSError"), got  # no network
         assert await _benign_answers(c) < 1.0
 

@@ -306,6 +306,8 @@ def _start(
         info_r, info_w = os.pipe()
         cmd = sandbox.command(cmd, launch.code_dir, launch.limits, launch.extra_rw, launch.network)
         cmd[1:1] = ["--info-fd", str(info_w)]
+        if launch.pids is not None:
+            cmd = launch.pids.wrap(cmd)
     try:
         proc = subprocess.Popen(
             cmd,
@@ -328,10 +330,6 @@ def _start(
             os.close(info_w)
     if info_r >= 0:
         proc.child_pid = sandbox.child_pid(info_r)  # type: ignore[attr-defined]
-        if launch.pids is not None:  # bwrap and its child; later forks inherit the group
-            for pid in (proc.pid, proc.child_pid):  # type: ignore[attr-defined]
-                if pid:
-                    launch.pids.add(pid)
     return ours, proc
 
 
@@ -423,8 +421,16 @@ class Template:
             for fd in fds:
                 os.close(fd)
             raise StartFailed(f"template answered {meta}")
-        worker = Worker(int(meta["pid"]), spawn_s)
-        await worker.connect(socket.socket(fileno=fds[0]), timeout_s)
+        sock = socket.socket(fileno=fds[0])
+        pid = int(meta["pid"])
+        if self.launch.sandbox == "bwrap":  # meta's pid is the sandbox's own; ask the instance
+            try:
+                pid = sandbox.announced_pid(sock)
+            except OSError as e:
+                sock.close()
+                raise StartFailed(f"sandboxed instance did not announce its pid: {e}") from None
+        worker = Worker(pid, spawn_s)
+        await worker.connect(sock, timeout_s)
         return worker
 
     def alive(self) -> bool:
@@ -445,8 +451,14 @@ class Template:
             self.sock = None
         proc = self.proc
         if proc is not None and proc.poll() is None:
-            proc.terminate()
-            threading.Thread(target=_reap_later, args=(proc,), daemon=True).start()
+            if self.launch.sandbox == "bwrap":
+                # the closed socket ends the template; its PID namespace (and bwrap) last
+                # until the instances the pool is draining have exited: killing bwrap now
+                # would kill them mid-request
+                threading.Thread(target=proc.wait, daemon=True).start()
+            else:
+                proc.terminate()
+                threading.Thread(target=_reap_later, args=(proc,), daemon=True).start()
 
 
 async def spawn_plain(

@@ -10,12 +10,12 @@ so it sees a read-only system, its own code read-only, a private writable /tmp a
 else: not TESSERA_HOME (the state DB, other functions' code, secrets, logs), not /root, not
 the host's /tmp, not /etc beyond the handful of files programs need (no /etc/shadow). The
 network is off (a fresh network namespace with only loopback) unless function.yaml says
-`network: true`. Instances forked from the function's template then unshare their own
-IPC and network namespaces (`isolate_instance`); they share the function's /tmp. /proc is
-not mounted: without a
-PID namespace a fresh /proc would show
-every process, their command lines and, for the same uid, their environment; no PID
-namespace because the platform supervises instances by their host pids (documented gap).
+`network: true`. Each sandbox has its own PID namespace, so a function can neither see nor
+signal processes outside it (`kill(-1)` included); instances forked from the template
+announce their host pid over their socket with SCM_CREDENTIALS (`announce`), which the
+kernel translates, so the platform still supervises them by host pid. Instances then
+unshare their own IPC and network namespaces (`isolate_instance`); they share the
+function's /tmp. /proc is not mounted.
 
 Limits (`prlimit` wrapped around the worker inside the sandbox, so they hold for the
 worker and everything it starts, with no `preexec_fn` in a threaded parent): data
@@ -40,6 +40,8 @@ import logging
 import os
 import shutil
 import site
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -155,6 +157,7 @@ def command(
         raise SandboxUnavailable("bubblewrap is not installed")
     tessera_src = str(Path(__file__).resolve().parents[3])
     cmd = [exe, "--unshare-user", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    cmd.append("--unshare-pid")  # kill(-1) and pid guessing reach only this sandbox
     if not network:
         cmd.append("--unshare-net")
     # the private /tmp first: later binds (code, Python, Tessera may all live under the
@@ -244,11 +247,11 @@ class PidsGroup:
             return None
         return cls(path)
 
-    def add(self, pid: int) -> None:
-        try:
-            (self.path / "cgroup.procs").write_text(str(pid))
-        except OSError as e:  # the process may be gone already
-            log.debug("cgroup %s: cannot add %d: %s", self.path, pid, e)
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """`cmd` started from inside the group: the shell joins it, then execs `cmd`, so
+        every process the command ever starts is counted from its first instruction."""
+        join = 'echo $$ > "$0" && exec "$@"'
+        return ["/bin/sh", "-c", join, str(self.path / "cgroup.procs"), *cmd]
 
     def remove(self) -> bool:
         """Delete the group if its processes are gone; True once it is gone."""
@@ -278,3 +281,31 @@ def isolate_instance(network: bool) -> None:
     flags = CLONE_NEWIPC | (0 if network else CLONE_NEWNET)
     if libc.unshare(flags) != 0:
         raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")
+
+
+ANNOUNCE = b"TSRPID\0\0"
+"""What an instance forked in a sandbox (own PID namespace) sends first on its socket, with
+SCM_CREDENTIALS: the kernel rewrites the pid into the receiver's namespace, so the platform
+learns the instance's host pid (the template only knows its namespace's pid)."""
+
+
+def announce(sock: socket.socket) -> None:
+    """In the instance: send `ANNOUNCE` with this process's credentials."""
+    creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
+    sock.sendmsg([ANNOUNCE], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+
+
+def announced_pid(sock: socket.socket, timeout_s: float = 5.0) -> int:
+    """In the platform: read `ANNOUNCE` and return the sender's pid in our namespace
+    (the socket must have SO_PASSCRED on; the template sets it before forking)."""
+    sock.settimeout(timeout_s)
+    try:
+        data, anc, _, _ = sock.recvmsg(len(ANNOUNCE), socket.CMSG_SPACE(12))
+    finally:
+        sock.settimeout(None)
+    if data != ANNOUNCE:
+        raise OSError(f"instance sent {data!r} instead of its pid announcement")
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            return int(struct.unpack("3i", payload[:12])[0])
+    raise OSError("instance's pid announcement carried no credentials")

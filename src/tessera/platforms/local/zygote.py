@@ -25,7 +25,7 @@ from typing import Any
 
 from tessera.functions.loader import Handler
 from tessera.platforms.local.protocol import pack, recv_frame
-from tessera.platforms.local.sandbox import INSTANCE_ENV, isolate_instance
+from tessera.platforms.local.sandbox import INSTANCE_ENV, announce, isolate_instance
 from tessera.platforms.local.worker import launch_parser, load, lower_priority, serve
 
 
@@ -51,6 +51,7 @@ def _child(
     isolation = os.environ.pop(INSTANCE_ENV, None)
     if isolation is not None:  # a sandboxed template: this instance gets namespaces of its own
         try:
+            announce(mine)  # its host pid, for the platform (we only know our namespace's)
             isolate_instance(network=isolation == "net")
         except OSError as e:
             print(f"tessera: instance not started: {e}", file=sys.stderr, flush=True)
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         env = {str(k): str(v) for k, v in (frame[0].get("env") or {}).items()}
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        if INSTANCE_ENV in os.environ:  # the platform reads the instance's pid announcement
+            theirs.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
