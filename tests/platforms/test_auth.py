@@ -244,7 +244,11 @@ def test_tls_gateway_serves_https_and_refuses_half_a_pair(tmp_path: Path) -> Non
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
+    from tessera.platforms.local.sandbox import probe
+
     base = [sys.executable, "-m", "tessera.cli.main", "up", "--home", str(tmp_path / "home")]
+    if probe() is not None:  # TLS is under test here, not the sandbox
+        base.append("--insecure-no-sandbox")
     half = subprocess.run([*base, "--tls-cert", str(cert)], capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert half.returncode == 2 and "--tls-cert/--tls-key" in half.stderr
@@ -264,3 +268,18 @@ def test_tls_gateway_serves_https_and_refuses_half_a_pair(tmp_path: Path) -> Non
             assert c.get("/system/functions", headers=auth).status_code == 200
         with pytest.raises(httpx.HTTPError):  # plain HTTP on the TLS port gets no answer
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).raise_for_status()
+
+
+def test_cli_sends_the_local_admin_token_only_to_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.cli.client import auth_headers
+
+    (tmp_path / ADMIN_TOKEN_FILE).write_text("tsr_" + "a" * 43 + "\n")
+    monkeypatch.setenv("TESSERA_HOME", str(tmp_path))
+    monkeypatch.delenv("TESSERA_TOKEN", raising=False)
+    assert auth_headers("http://127.0.0.1:8080") == {"Authorization": "Bearer tsr_" + "a" * 43}
+    assert auth_headers("http://localhost:9") != {}
+    assert auth_headers("https://gw.example.com") == {}  # the local admin token stays home
+    monkeypatch.setenv("TESSERA_TOKEN", "tsr_" + "b" * 43)  # an explicit token goes anywhere
+    assert auth_headers("https://gw.example.com") == {"Authorization": "Bearer tsr_" + "b" * 43}

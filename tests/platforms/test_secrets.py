@@ -32,7 +32,7 @@ import hashlib, os
 def handle(event, context):
     v = os.environ.get("SECRET_DB_PASSWORD", "")
     return {"sha256": hashlib.sha256(v.encode()).hexdigest(),
-            "token_visible": "TESSERA_TOKEN" in os.environ}
+            "token_visible": "TESSERA_TOKEN" in os.environ or "LEAK" in os.environ}
 """
 
 
@@ -41,7 +41,9 @@ async def test_secret_reaches_its_function_and_nothing_else(
     home: Path, src: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TESSERA_TOKEN", "tsr_" + "p" * 43)  # the platform's own credential
-    fn = write_function(src, "db", READS_SECRET, secrets=["db-password"])
+    fn = write_function(
+        src, "db", READS_SECRET, secrets=["db-password"], env={"LEAK": "${TESSERA_TOKEN}"}
+    )
     async with platform(home) as (_p, c):
         r = await c.put("/system/secrets/db-password", content=VALUE.encode())
         assert r.status_code == 200 and r.json() == {"name": "db-password", "bytes": len(VALUE)}
@@ -81,6 +83,8 @@ async def test_missing_or_bad_secrets_are_refused(home: Path, src: Path) -> None
         big = b"x" * (64 * 1024 + 1)
         assert (await c.put("/system/secrets/big", content=big)).status_code == 413
         assert (await c.delete("/system/secrets/nosuch")).status_code == 404
+        for bad_value in (b"a\0b", b"\xff\xfe"):  # secrets become environment variables
+            assert (await c.put("/system/secrets/bin", content=bad_value)).status_code == 400
         assert (await c.get("/system/secrets", headers={"Authorization": ""})).status_code == 401
 
 

@@ -21,18 +21,27 @@ def home_dir(flag: Path | None) -> Path:
     return (flag or Path(os.environ.get("TESSERA_HOME", "~/.tessera"))).expanduser()
 
 
-def auth_headers(home: Path | None = None) -> dict[str, str]:
-    """`Authorization` for the gateway: $TESSERA_TOKEN, else the admin token `tessera up`
-    wrote into the platform's home (TESSERA_HOME, ~/.tessera), else nothing."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def auth_headers(gateway: str, home: Path | None = None) -> dict[str, str]:
+    """`Authorization` for the gateway: $TESSERA_TOKEN (sent wherever you point the CLI),
+    else the admin token `tessera up` wrote into this machine's TESSERA_HOME — sent only
+    to a gateway on loopback, never to another host."""
     from tessera.platforms.local.auth import local_token
 
+    explicit = os.environ.get("TESSERA_TOKEN")
+    if explicit:
+        return {"Authorization": f"Bearer {explicit.strip()}"}
+    if httpx.URL(gateway).host not in LOOPBACK:
+        return {}
     token = local_token(home_dir(home))
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 def request(method: str, gateway: str, path: str, **kw: Any) -> httpx.Response:
     """One request; a gateway that is not running is bad input (one line, exit 2)."""
-    headers = {**auth_headers(), **kw.pop("headers", {})}
+    headers = {**auth_headers(gateway), **kw.pop("headers", {})}
     try:
         with httpx.Client(base_url=gateway, timeout=kw.pop("timeout", 120.0), headers=headers) as c:
             return c.request(method, path, **kw)

@@ -2,8 +2,10 @@
 
 A function lists the secret names it needs in function.yaml (`secrets: [db-password]`)
 and reads each from the environment variable SECRET_<NAME> (`SECRET_DB_PASSWORD`). The
-value is read from stdin (piped) or a hidden prompt, never from the command line (where
-shell history and `ps` would keep it); new instances of a function get the new value.
+value (UTF-8 text) is read from stdin (piped, taken as is: a trailing newline stays) or a
+hidden prompt, never from the command line (where shell history and `ps` would keep it).
+A function gets the values current when it is deployed (or the platform starts): deploy
+it again after `set` or `rm` to pass the change on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def set_secret(
     name: str = typer.Argument(..., help="Secret name (lower-case letters, digits, '-')."),
     gateway: str | None = GatewayOpt,
 ) -> None:
-    """Set NAME from stdin (or a hidden prompt); trailing newline of a prompt is dropped."""
+    """Set NAME from stdin (or a hidden prompt); redeploy the functions that use it."""
     if sys.stdin.isatty():
         value = getpass.getpass(f"value for {name}: ").encode()
     else:
@@ -53,7 +55,7 @@ def list_secrets(gateway: str | None = GatewayOpt) -> None:
 
 @app.command("rm")
 def rm(name: str = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
-    """Delete NAME (functions that need it fail to start until it is set again)."""
+    """Delete NAME (a function that needs it is refused at its next deploy or start)."""
     r = request("DELETE", gateway_url(gateway), f"/system/secrets/{name}")
     _ok(r, "secret rm")
     console.print(f"deleted {name}")

@@ -302,6 +302,12 @@ class Gateway:
             if len(body) > MAX_SECRET:
                 await _text(send, 413, f"a secret is at most {MAX_SECRET} bytes")
                 return
+            try:  # it becomes an environment variable: text, no NUL
+                if "\0" in body.decode("utf-8"):
+                    raise ValueError
+            except ValueError:
+                await _text(send, 400, f"secret {name!r}: UTF-8 text without NUL bytes")
+                return
             self.p.store.put_secret(name, body)
             await _json(send, 200, {"name": name, "bytes": len(body)})
         elif method == "DELETE" and name is not None:

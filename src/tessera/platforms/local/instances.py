@@ -45,6 +45,10 @@ class StartFailed(Exception):
 
 
 PLATFORM_ONLY_ENV = ("TESSERA_TOKEN",)
+SANDBOX_ENV = ("PATH", "LANG", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "MKL_NUM_THREADS", "TESSERA_GPU")  # fmt: skip
+"""The platform's variables a sandboxed function still gets (plus LC_*); the rest of the
+platform's environment (cloud keys, tokens) stays outside."""
 
 
 def secret_var(name: str) -> str:
@@ -112,9 +116,12 @@ class Launch:
         ]
 
     def environ(self) -> dict[str, str]:
-        env = {**os.environ, **resolve_env(self.env, os.environ), **self.secret_env}
-        for var in PLATFORM_ONLY_ENV:  # the platform's credentials are not the function's
-            env.pop(var, None)
+        # the platform's credentials are not the function's: neither inherited nor reachable
+        # through a ${NAME} reference in function.yaml
+        base = {k: v for k, v in os.environ.items() if k not in PLATFORM_ONLY_ENV}
+        if self.sandbox == "bwrap":  # a sandboxed function starts from a minimal environment
+            base = {k: v for k, v in base.items() if k in SANDBOX_ENV or k.startswith("LC_")}
+        env = {**base, **resolve_env(self.env, base), **self.secret_env}
         src = str(Path(__file__).resolve().parents[3])  # make `tessera` importable
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         env.setdefault("PYTHONUNBUFFERED", "1")

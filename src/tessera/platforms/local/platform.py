@@ -242,9 +242,7 @@ class LocalPlatform:
             runtime=m.runtime,
             secret_env={secret_var(n): v.decode("utf-8", "replace") for n, v in values.items()},
             sandbox=self.sandbox,
-            limits=Limits(
-                memory_mib=m.resources.memory_mib, cpu_seconds=max(60, int(m.timeout_s * 4))
-            ),
+            limits=Limits(memory_mib=m.resources.memory_mib),
             network=m.network,
             extra_rw=(self.gpu_host.socket_path,) if m.resources.gpu is not None else (),
             pids=self._pid_group(f"{m.name}-v{row.version}"),

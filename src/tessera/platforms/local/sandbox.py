@@ -21,12 +21,11 @@ Limits (`prlimit` wrapped around the worker inside the sandbox, so they hold for
 worker and everything it starts, with no `preexec_fn` in a threaded parent): data
 (private writable memory: heap and anonymous mappings, RLIMIT_DATA) `memory_mib` plus a
 fixed allowance for the runtime's own use — not the address space, which wasmtime and V8
-reserve by the gigabyte without using it — CPU seconds
-`cpu_seconds` (default: the function's timeout x 4, at least 60 s per process), open files
-1024, processes per user 256 (RLIMIT_NPROC: the kernel does not apply it to root) and,
+reserve by the gigabyte without using it — open files 1024, processes per user 256 (RLIMIT_NPROC: the kernel does not apply it to root) and,
 where a pids cgroup is writable (v1 `pids` hierarchy or v2 with the pids controller),
 at most 256 tasks per function version whoever runs the platform — what stops a fork
-bomb. Timeouts stay the pool's job.
+bomb. CPU time is bounded per request by the function's timeout (the pool kills a worker
+past it); no lifetime RLIMIT_CPU, which would kill a long-lived warm instance mid-request.
 
 `mode`: "bwrap" (required: `SandboxUnavailable` if bubblewrap is missing or the kernel
 forbids unprivileged namespaces), "auto" (bwrap when it works, else none, with a warning),
@@ -72,7 +71,6 @@ class SandboxUnavailable(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Limits:
     memory_mib: int = 256
-    cpu_seconds: int = 300
     open_files: int = 1024
     processes: int = 256
 
@@ -83,7 +81,7 @@ class Limits:
             raise SandboxUnavailable("prlimit (util-linux) is not installed")
         mem = (self.memory_mib + RUNTIME_ALLOWANCE_MIB) * 1024 * 1024
         return [
-            exe, f"--data={mem}", f"--cpu={self.cpu_seconds}", f"--nofile={self.open_files}",
+            exe, f"--data={mem}", f"--nofile={self.open_files}",
             f"--nproc={self.processes}", "--core=0", "--",
         ]  # fmt: skip
 
@@ -266,7 +264,7 @@ class PidsGroup:
 INSTANCE_ENV = "TESSERA_SANDBOX_INSTANCE"
 """Set in a sandboxed template's environment: each forked instance isolates itself further
 (`isolate_instance`); its value is "net" when the function may use the network."""
-CLONE_NEWIPC, CLONE_NEWNET = 0x08000000, 0x40000000
+CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUSER = 0x08000000, 0x40000000, 0x10000000
 
 
 def isolate_instance(network: bool) -> None:
@@ -276,11 +274,29 @@ def isolate_instance(network: bool) -> None:
     (the instance must not serve then). They still share the function's /tmp: a fresh
     tmpfs per instance would hide what the sandbox binds under /tmp (code, Python)."""
     import ctypes
+    import errno
 
     libc = ctypes.CDLL(None, use_errno=True)
     flags = CLONE_NEWIPC | (0 if network else CLONE_NEWNET)
     if libc.unshare(flags) != 0:
-        raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")
+        err = ctypes.get_errno()
+        # unprivileged bwrap leaves no capabilities: a nested user namespace brings them
+        if err != errno.EPERM or libc.unshare(flags | CLONE_NEWUSER) != 0:
+            raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")
+    if not network:
+        _loopback_up()
+
+
+def _loopback_up() -> None:
+    """Bring `lo` up in a fresh network namespace (it starts down): the instance keeps a
+    working 127.0.0.1 of its own."""
+    import fcntl
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        req = struct.pack("16sh14x", b"lo", 0)
+        flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh14x", b"lo", flags | iff_up))
 
 
 ANNOUNCE = b"TSRPID\0\0"

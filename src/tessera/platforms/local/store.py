@@ -20,6 +20,7 @@ write), so a process crash loses the rows put but not yet committed; `flush()` b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -158,6 +159,8 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():  # it holds secrets and token digests: owner only
             self.path.touch(mode=0o600)
+        with contextlib.suppress(PermissionError):  # an older file keeps no wider mode
+            self.path.chmod(0o600)
         self._lock = threading.Lock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread=False: the
         # lock, not the creating thread, owns the connection.
