@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from tessera.core.errors import require
 from tessera.core.resources import Resources
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+"""A DNS label: what names of functions, secrets and scopes' functions must look like."""
+_NAME = re.compile(NAME_PATTERN)
 
 
 def check_name(kind: str, name: str) -> None:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tessera.core.errors import InputError
-from tessera.core.model import FunctionSpec, ScaleBounds, check_name
+from tessera.core.model import NAME_PATTERN, FunctionSpec, ScaleBounds, check_name
 from tessera.core.resources import GpuShare, Resources
 from tessera.functions.runtimes import ACCEPTED, PYTHON, module_file, runtime_of
 
@@ -73,7 +73,7 @@ class FunctionManifest(_Strict):
     network: bool = False
     """Network access in the sandbox (tessera up); without it a function sees only its own
     loopback."""
-    secrets: list[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]] = Field(
+    secrets: list[Annotated[str, Field(pattern=NAME_PATTERN)]] = Field(
         default_factory=list,
         description="names of platform secrets (`tessera secret set NAME`) this function "
         "receives at start, each as the environment variable SECRET_<NAME> (upper case, "

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Protocol
 
 from tessera.core.errors import InputError
+from tessera.core.model import NAME_PATTERN
 
 PREFIX = "tsr_"
 ADMIN = "admin"
 ADMIN_TOKEN_FILE = "admin.token"
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_NAME = re.compile(NAME_PATTERN)
 _TOKEN = re.compile(r"^tsr_[A-Za-z0-9_-]{43}$")
 
 

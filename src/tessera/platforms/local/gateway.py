@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tessera.core.errors import InputError
+from tessera.core.model import NAME_PATTERN
 from tessera.gpu.client import GpuHostError
 from tessera.platforms.local.auth import Verdict, bearer, decide, new_token, parse_scope, token_hash
 from tessera.platforms.local.instances import StartFailed
@@ -44,7 +45,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _FRAMING = {"content-length", "transfer-encoding", "connection"}
-_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SECRET_NAME = re.compile(NAME_PATTERN)
 MAX_SECRET = 64 * 1024
 
 
