@@ -271,32 +271,29 @@ void *tm_MPI_Sendrecv(void *env, void *caller, tm_val_t *args, size_t n) {
     RET(rc);
 }
 
-void *tm_MPI_Isend(void *env, void *caller, tm_val_t *args, size_t n) {
-    BEGIN("MPI_Isend");
+/* MPI_Isend / MPI_Irecv: same arguments, one new request handle for the guest */
+static void *start_like(void *caller, tm_val_t *args, const char *W, int recv) {
+    tm_ctx c;
+    if (!guest(caller, &c)) return trap(&c);
     MPI_Datatype dt = TYPE(ARG(2));
     MPI_Comm comm = COMM(ARG(5));
     void *buf = buffer(&c, UARG(0), ARG(1), dt, W);
     int32_t *out = (int32_t *)at(&c, UARG(6), 0, 4, W);
     CHECK();
     MPI_Request r;
-    int rc = MPI_Isend(buf, ARG(1), dt, rank_in(ARG(3)), ARG(4), comm, &r);
+    int rc = recv ? MPI_Irecv(buf, ARG(1), dt, rank_in(ARG(3)), tag_in(ARG(4)), comm, &r)
+                  : MPI_Isend(buf, ARG(1), dt, rank_in(ARG(3)), ARG(4), comm, &r);
     *out = new_request(&c, r, W);
     CHECK();
     RET(rc);
 }
 
+void *tm_MPI_Isend(void *env, void *caller, tm_val_t *args, size_t n) {
+    return start_like(caller, args, "MPI_Isend", 0);
+}
+
 void *tm_MPI_Irecv(void *env, void *caller, tm_val_t *args, size_t n) {
-    BEGIN("MPI_Irecv");
-    MPI_Datatype dt = TYPE(ARG(2));
-    MPI_Comm comm = COMM(ARG(5));
-    void *buf = buffer(&c, UARG(0), ARG(1), dt, W);
-    int32_t *out = (int32_t *)at(&c, UARG(6), 0, 4, W);
-    CHECK();
-    MPI_Request r;
-    int rc = MPI_Irecv(buf, ARG(1), dt, rank_in(ARG(3)), tag_in(ARG(4)), comm, &r);
-    *out = new_request(&c, r, W);
-    CHECK();
-    RET(rc);
+    return start_like(caller, args, "MPI_Irecv", 1);
 }
 
 static void empty_status(tm_ctx *c, uint32_t ptr, const char *what) {
