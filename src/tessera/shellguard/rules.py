@@ -1,0 +1,4747 @@
+"""The parse-aware rule engine: one function per tool family, over parsed invocations.
+
+Rules see what would execute (`parse.Invocation`: name, unquoted arguments,
+redirects, pipeline neighbours, privilege, where it came from), never raw
+text, so `grep 'rm -rf'` and `echo "DROP DATABASE"` cannot fire them. Each
+rule returns findings (level, reason tag, why); the verdict is the highest
+level, and every finding is kept for `tessera guard explain`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
+from tessera.shellguard.parse import Invocation, Parsed, is_dynamic, parse
+from tessera.shellguard.paths import grade, severity
+
+S, L, R, B = Level.SAFE, Level.LOW, Level.RISKY, Level.BLOCKED
+
+Rule = Callable[[Invocation], Iterable[Finding]]
+
+
+def _f(inv: Invocation, level: Level, tag: str, rule: str, why: str) -> Finding:
+    return Finding(level, tag, rule, inv.raw[:160], why)
+
+
+# ---------------------------------------------------------------- argument helpers
+
+
+def split_flags(
+    args: list[str], takes: frozenset[str] = frozenset()
+) -> tuple[set[str], set[str], list[str]]:
+    """Unix options: (short letters, long names, positionals). `-rf` -> {'r','f'}."""
+    short: set[str] = set()
+    long: set[str] = set()
+    pos: list[str] = []
+    i = 0
+    after = False
+    while i < len(args):
+        a = args[i]
+        if after or a == "-" or not a.startswith("-") or (is_dynamic(a) and not a.startswith("-")):
+            pos.append(a)
+        elif a == "--":
+            after = True
+        elif a.startswith("--"):
+            name, eq, _ = a[2:].partition("=")
+            long.add(name)
+            if not eq and ("--" + name) in takes:
+                i += 1
+        else:
+            letters = a[1:]
+            if a in takes:
+                short.add(letters)
+                i += 1
+            else:
+                for ch in letters:
+                    short.add(ch)
+                    if "-" + ch in takes:
+                        if letters.index(ch) == len(letters) - 1:
+                            i += 1
+                        break
+        i += 1
+    return short, long, pos
+
+
+HELP = {"--help", "--version", "-V", "--usage", "-?", "/?", "-help", "--man", "help"}
+DRY = {
+    "--dry-run",
+    "--dryrun",
+    "--dry_run",
+    "-n",
+    "--simulate",
+    "--check",
+    "--no-act",
+    "--just-print",
+    "--recon",
+    "--what-if",
+    "-whatif",
+    "--noop",
+    "--list",
+    "--plan",
+    "--preview",
+    "--diff",
+    "--assumeno",
+    "--syntax-check",
+    "--list-hosts",
+    "--dry-run=client",
+    "--dry-run=server",
+    "-s",
+    "--test",
+    "-WhatIf",
+}
+
+
+def _has(args: list[str], *opts: str) -> bool:
+    return any(
+        a in opts or any(a.startswith(o + "=") for o in opts if o.startswith("--")) for a in args
+    )
+
+
+def _worst_target(paths: Iterable[str], shell: str, cwd: str | None = None) -> str:
+    gs = [grade(_join(cwd, p), shell) for p in paths]
+    return max(gs, key=severity) if gs else "unknown"
+
+
+def _join(cwd: str | None, p: str) -> str:
+    if not cwd or p.startswith(("/", "~", "$")) or re.match(r"^[A-Za-z]:", p):
+        return p
+    if p in (".", "./", "*", "./*"):
+        return cwd.rstrip("/") + "/*" if cwd.startswith(("/", "~")) else p
+    return cwd.rstrip("/") + "/" + p.removeprefix("./")
+
+
+def _is_prod(text: str) -> bool:
+    return bool(
+        re.search(
+            r"(^|[^a-z])(prod|production|prd|live|main-db|primary|master-db)([^a-z]|$)",
+            text.lower(),
+        )
+    )
+
+
+def _is_nonprod(text: str) -> bool:
+    return bool(
+        re.search(
+            r"(^|[^a-z])(staging|stage|stg|dev|develop|test|qa|sandbox|preview|local|tmp|scratch|"
+            r"demo|playground|ci|feature|review|minikube|kind)([^a-z]|$)",
+            text.lower(),
+        )
+    )
+
+
+# ---------------------------------------------------------------- destruction of files
+
+
+DELETE_TARGET_LEVEL = {  # recursive delete: grade -> level
+    "null": S,
+    "temp": L,
+    "workspace": R,
+    "cwd": R,
+    "data": R,
+    "sysconf": R,
+    "log": B,
+    "history": B,
+    "unknown": R,
+    "critical": B,
+    "db": B,
+    "home": B,
+    "system": B,
+    "root": B,
+    "device": B,
+    "registry": R,
+}
+FILE_TARGET_LEVEL = {  # one file: grade -> level
+    "null": S,
+    "temp": L,
+    "workspace": L,
+    "cwd": R,
+    "data": L,
+    "sysconf": R,
+    "log": R,
+    "history": B,
+    "unknown": R,
+    "critical": B,
+    "db": B,
+    "home": B,
+    "system": B,
+    "root": B,
+    "device": B,
+    "registry": R,
+}
+
+
+def _delete(inv: Invocation, targets: list[str], recursive: bool, rule: str) -> Iterator[Finding]:
+    if inv.args_from_stdin and not targets:
+        yield _f(
+            inv, R, "destroy", rule, "deletes files named on its input (xargs): targets unknown"
+        )
+        return
+    if not targets:
+        return
+    table = DELETE_TARGET_LEVEL if recursive else FILE_TARGET_LEVEL
+    g = _worst_target(targets, inv.shell, inv.cwd)
+    level = table.get(g, R)
+    if g == "log" and any(_is_system_log(t) for t in targets):
+        level = B
+    if inv.filtered and level == B and g not in ("device", "history", "log"):
+        level = R  # find -name ... -delete: only matching files
+    if g == "log" and not recursive and level == R and inv.name not in ("shred",):
+        level = R
+    tag = {"log": "log-wipe", "history": "log-wipe", "device": "disk"}.get(
+        g, "destroy" if level > L else "workspace"
+    )
+    yield _f(inv, level, tag, rule, f"{'recursive ' if recursive else ''}delete of {g} path")
+
+
+def r_rm(inv: Invocation) -> Iterator[Finding]:
+    short, long, pos = split_flags(inv.args)
+    recursive = (
+        bool({"r", "R"} & short) or "recursive" in long or (inv.name in ("rmdir",) and False)
+    )
+    if inv.name == "rmdir":
+        yield from _delete(inv, pos, False, "rm")
+        return
+    if inv.name == "unlink":
+        yield from _delete(inv, pos, False, "rm")
+        return
+    yield from _delete(inv, pos, recursive, "rm")
+
+
+def r_shred(inv: Invocation) -> Iterator[Finding]:
+    _, _, pos = split_flags(
+        inv.args, frozenset({"-n", "-s", "--iterations", "--size", "--random-source"})
+    )
+    g = _worst_target(pos, "bash")
+    if g == "device":
+        yield _f(inv, B, "disk", "shred", "overwrites a block device")
+    elif pos:
+        yield from _delete(inv, pos, True, "shred")
+
+
+def r_find(inv: Invocation) -> Iterator[Finding]:
+    if "-delete" in inv.args:
+        roots = []
+        for a in inv.args:
+            if a.startswith("-") or a in ("(", "!"):
+                break
+            roots.append(a)
+        roots = roots or ["."]
+        filt = any(
+            a in inv.args
+            for a in (
+                "-name",
+                "-iname",
+                "-path",
+                "-regex",
+                "-mtime",
+                "-mmin",
+                "-size",
+                "-newer",
+                "-user",
+                "-empty",
+                "-type",
+                "-atime",
+            )
+        )
+        g = _worst_target(roots, inv.shell)
+        level = DELETE_TARGET_LEVEL.get(g, R)
+        if filt and level == B and g not in ("log", "history"):
+            level = R
+        if g in ("temp",) or (filt and g in ("workspace", "cwd")):
+            level = L
+        yield _f(
+            inv,
+            level,
+            "destroy" if level > L else "workspace",
+            "find",
+            f"find -delete under {g} path",
+        )
+
+
+def r_truncate(inv: Invocation) -> Iterator[Finding]:
+    _, _, pos = split_flags(inv.args, frozenset({"-s", "-r", "--size", "--reference"}))
+    yield from _write_target(inv, pos, truncate=True, rule="truncate")
+
+
+def _write_target(
+    inv: Invocation, targets: list[str], truncate: bool, rule: str
+) -> Iterator[Finding]:
+    for t in targets:
+        g = grade(t, inv.shell)
+        low = t.lower()
+        if g == "null":
+            continue
+        if g == "device":
+            yield _f(inv, B, "disk", rule, "writes to a block device")
+        elif g in ("log", "history"):
+            if truncate:
+                yield _f(
+                    inv,
+                    B if g == "history" or _is_system_log(t) else R,
+                    "log-wipe",
+                    rule,
+                    f"truncates a {g} file",
+                )
+            else:
+                yield _f(inv, L, "workspace", rule, "appends to a log")
+        elif g == "critical":
+            account = re.search(r"/etc/(passwd|shadow|sudoers|gshadow|group)|ld\.so\.preload", low)
+            yield _f(
+                inv,
+                B if truncate or account else R,
+                "priv" if account and not truncate else ("destroy" if truncate else "config"),
+                rule,
+                "writes a file the system needs to boot or log in",
+            )
+        elif re.search(
+            r"(authorized_keys|\.bashrc|\.zshrc|\.profile|\.bash_profile|/etc/cron|/var/spool/cron|"
+            r"cron\.d/|rc\.local|"
+            r"systemd/system|init\.d|\\run\\|startup|\.config/autostart|ld\.so\.preload)",
+            low,
+        ):
+            yield _f(
+                inv, R, "persistence", rule, "writes a file that runs at login, boot or on schedule"
+            )
+        elif g in ("sysconf", "system"):
+            yield _f(inv, R, "config", rule, "writes system configuration")
+        elif g in ("unknown", "home"):
+            yield _f(inv, R, "destroy", rule, f"writes a {g} path")
+        elif g == "data":
+            yield _f(inv, L, "workspace", rule, "writes a file")
+        else:
+            yield _f(inv, L, "workspace", rule, "writes a file in the workspace or temp")
+
+
+def _is_system_log(path: str) -> bool:
+    p = path.lower()
+    return bool(
+        re.search(
+            r"(auth|secure|syslog|messages|audit|wtmp|btmp|lastlog|kern|journal|security|system\.evtx|"
+            r"winevt|utmp|faillog|sudo)",
+            p,
+        )
+    ) or p.rstrip("/*") in ("/var/log",)
+
+
+def r_dd(inv: Invocation) -> Iterator[Finding]:
+    of = [a[3:] for a in inv.args if a.startswith("of=")]
+    if not of:
+        return
+    g = grade(of[0], "bash")
+    if g == "device":
+        yield _f(inv, B, "disk", "dd", f"writes raw bytes to {of[0]}")
+    else:
+        yield from _write_target(inv, of, truncate=True, rule="dd")
+
+
+def r_mkfs(inv: Invocation) -> Iterator[Finding]:
+    short, long, pos = split_flags(
+        inv.args,
+        frozenset(
+            {"-t", "-L", "-b", "-c", "-i", "-I", "-m", "-O", "-E", "-T", "-U", "-N", "-n", "-F"}
+        )
+        if False
+        else frozenset(
+            {
+                "-t",
+                "-L",
+                "-b",
+                "-i",
+                "-I",
+                "-m",
+                "-O",
+                "-E",
+                "-T",
+                "-U",
+                "-N",
+                "-G",
+                "-g",
+                "-C",
+                "-s",
+            }
+        ),
+    )
+    if ("n" in short and inv.name.startswith("mkfs.ext")) or "dry-run" in long:
+        return
+    devs = [p for p in pos if p.startswith("/dev/")]
+    if devs or any(grade(p, "bash") == "device" for p in pos):
+        yield _f(
+            inv, B, "disk", "mkfs", "creates a filesystem on a device, destroying its contents"
+        )
+    elif pos:
+        yield _f(inv, L, "workspace", "mkfs", "formats an image file")
+
+
+def r_disk_tool(inv: Invocation) -> Iterator[Finding]:
+    n = inv.name
+    a = inv.args
+    text = " ".join(a).lower()
+    devs = [x for x in a if x.startswith("/dev/")]
+    if n == "wipefs":
+        if _has(a, "-n", "--no-act"):
+            return
+        if _has(a, "-a", "--all") or any(x.startswith("-o") or x == "--offset" for x in a):
+            yield _f(inv, B, "disk", "wipefs", "erases filesystem signatures")
+        return
+    if n in ("fdisk", "sfdisk", "gdisk", "cfdisk"):
+        if _has(a, "-l", "--list", "-d", "--dump", "-s", "--show-size", "-v", "--verify"):
+            return
+        if n == "sfdisk" and ("--delete" in a or inv.stdin_data or inv.upstream):
+            yield _f(inv, B, "disk", n, "rewrites a partition table")
+            return
+        if n == "fdisk" and inv.upstream and re.search(r"\b(d|o|g|w)\b", inv.upstream_text):
+            yield _f(inv, B, "disk", n, "scripted partition-table rewrite")
+            return
+        yield _f(inv, R, "disk", n, "edits a partition table")
+        return
+    if n == "sgdisk":
+        if _has(a, "-Z", "--zap-all", "-o", "--clear", "-z", "--zap") or any(
+            x.startswith("-d") for x in a
+        ):
+            yield _f(inv, B, "disk", n, "destroys partition tables")
+        elif _has(a, "-p", "--print", "-v", "--verify", "-i", "--info"):
+            return
+        else:
+            yield _f(inv, R, "disk", n, "edits a partition table")
+        return
+    if n == "parted":
+        if re.search(r"\b(rm|mklabel|mkpart|resizepart|mktable)\b", text):
+            yield _f(
+                inv,
+                B if re.search(r"\b(rm|mklabel|mktable)\b", text) else R,
+                "disk",
+                n,
+                "changes partitions",
+            )
+        return
+    if n in ("blkdiscard",):
+        yield _f(inv, B, "disk", n, "discards every block on a device")
+        return
+    if n == "hdparm" and re.search(
+        r"--security-erase|--trim-sector|--write-sector|--fwdownload", text
+    ):
+        yield _f(inv, B, "disk", n, "erases or rewrites a drive")
+        return
+    if n == "cryptsetup":
+        if re.search(
+            r"\b(luksformat|erase|luksErase|luksKillSlot|open --type plain)\b", text, re.I
+        ):
+            yield _f(inv, B, "disk", n, "destroys the LUKS header or key slots")
+        elif re.search(r"\b(status|luksdump|isluks|benchmark)\b", text, re.I):
+            return
+        else:
+            yield _f(inv, R, "disk", n, "changes encrypted volumes")
+        return
+    if n in (
+        "lvremove",
+        "vgremove",
+        "pvremove",
+        "zpool",
+        "zfs",
+        "mdadm",
+        "btrfs",
+        "lvreduce",
+        "vgreduce",
+        "lvresize",
+        "resize2fs",
+        "xfs_repair",
+        "e2fsck",
+        "fsck",
+        "tune2fs",
+        "lvcreate",
+        "vgcreate",
+        "pvcreate",
+        "lvextend",
+        "vgextend",
+        "mkswap",
+        "swapoff",
+        "swapon",
+        "mount",
+        "umount",
+        "losetup",
+        "debugfs",
+    ):
+        if n in ("zpool", "zfs"):
+            if re.search(r"\b(destroy|labelclear)\b", text):
+                yield _f(inv, B, "disk", n, "destroys a pool or dataset")
+            elif re.search(r"\b(list|status|get|iostat|history|events)\b", text) or not a:
+                return
+            elif re.search(r"\b(rollback|rename|export|offline|detach|remove|clear)\b", text):
+                yield _f(inv, R, "disk", n, "changes pools or datasets")
+            else:
+                yield _f(
+                    inv,
+                    L if re.search(r"\bsnapshot\b", text) else R,
+                    "disk",
+                    n,
+                    "changes pools or datasets",
+                )
+            return
+        if n == "mdadm":
+            if re.search(r"--zero-superblock|--stop|--remove|--fail|--create", text):
+                yield _f(
+                    inv,
+                    B if "--zero-superblock" in text or "--create" in text else R,
+                    "disk",
+                    n,
+                    "changes a RAID array",
+                )
+            return
+        if n == "btrfs":
+            if re.search(r"\b(delete|check --repair|rescue|device remove)\b", text):
+                yield _f(inv, R, "disk", n, "changes a btrfs filesystem")
+            return
+        if n in ("xfs_repair", "e2fsck", "fsck"):
+            if _has(a, "-n") or "-n" in " ".join(a):
+                return
+            yield _f(inv, R, "disk", n, "repairs a filesystem in place")
+            return
+        if n in ("mount", "umount", "swapon", "swapoff", "losetup"):
+            if not a or _has(a, "-l", "--show", "-s", "--summary", "--list"):
+                return
+            yield _f(inv, R, "config", n, "changes what is mounted")
+            return
+        if n in ("lvremove", "vgremove", "pvremove"):
+            yield _f(
+                inv,
+                B if "-f" in a or "--force" in a or "-y" in a else R,
+                "disk",
+                n,
+                "removes a logical volume, volume group or physical volume",
+            )
+            return
+        if n in ("lvreduce", "vgreduce", "resize2fs", "lvresize"):
+            yield _f(inv, R, "disk", n, "shrinks a volume")
+            return
+        if n == "mkswap" and devs:
+            yield _f(inv, B, "disk", n, "formats a device as swap")
+            return
+        if n == "debugfs" and "-w" in a:
+            yield _f(inv, B, "disk", n, "writes filesystem internals")
+            return
+        yield _f(inv, R, "disk", n, "changes volumes or filesystems")
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def r_chmod(inv: Invocation) -> Iterator[Finding]:
+    short, long, pos = split_flags(inv.args, frozenset({"--reference", "--from"}))
+    recursive = "R" in short or "recursive" in long
+    if False:
+        return
+    if len(pos) < 2 and not (inv.name in ("chown", "chgrp") and len(pos) >= 2):
+        return
+    mode = pos[0]
+    targets = pos[1:]
+    g = _worst_target(targets, inv.shell)
+    sev = severity(g)
+    world = inv.name == "chmod" and bool(
+        re.search(r"(^|[^0-7])[0-7]?[0-7][0-7]7$|o\+w|a\+w|\+w\b|777|666", mode)
+    )
+    setuid = inv.name == "chmod" and bool(re.search(r"u\+s|g\+s|^[2467][0-7]{3}$", mode))
+    if (
+        (recursive or inv.via == "find -exec") and g in ("root", "system", "home", "critical", "db")
+    ) or (world and g in ("root", "system")):
+        yield _f(inv, B, "perm", inv.name, f"recursive permission change on {g} path")
+    elif g in ("critical",) and (world or inv.name != "chmod"):
+        yield _f(
+            inv, B, "perm", inv.name, "permission change on a file the system's security depends on"
+        )
+    elif recursive:
+        yield _f(
+            inv,
+            R if g not in ("temp",) else L,
+            "perm",
+            inv.name,
+            f"recursive permission change on {g} path",
+        )
+    elif setuid:
+        yield _f(inv, R, "priv", inv.name, "sets a setuid/setgid bit")
+    elif sev >= 4 or (g in ("data", "home") and world):
+        yield _f(inv, R, "perm", inv.name, f"permission change on {g} path")
+    else:
+        yield _f(inv, L, "workspace", inv.name, "permission change in the workspace")
+
+
+def r_setfacl(inv: Invocation) -> Iterator[Finding]:
+    yield _f(inv, R, "perm", inv.name, "changes access-control lists")
+
+
+# ---------------------------------------------------------------- services, processes, power
+
+DEFENCES = re.compile(
+    r"(auditd|audit|apparmor|selinux|firewalld|ufw|iptables|nftables|netfilter|falcon|crowdstrike|sentinel|"
+    r"clamav|clamd|freshclam|wazuh|ossec|osquery|sysmon|defender|windefend|sense|wdnissvc|wscsvc|mpssvc|bfe|"
+    r"mdatp|carbonblack|cbagent|cylance|sophos|eset|mcafee|symantec|trendmicro|elastic-agent|filebeat|auditbeat|"
+    r"falco|tetragon|aide|tripwire|fail2ban|rsyslog|syslog|journald|systemd-journald|eventlog|securityhealth|"
+    r"splunkforwarder|splunkd|datadog-agent|cloudwatch-agent|amazon-ssm|qualys|rapid7|tanium|cortex|xdr|edr)",
+    re.I,
+)
+
+
+def r_systemctl(inv: Invocation) -> Iterator[Finding]:
+    a = [x for x in inv.args if not x.startswith("-")]
+    if not a:
+        return
+    verb = a[0]
+    units = a[1:]
+    text = " ".join(units)
+    if verb in (
+        "status",
+        "show",
+        "cat",
+        "list-units",
+        "list-unit-files",
+        "is-active",
+        "is-enabled",
+        "is-failed",
+        "list-timers",
+        "list-sockets",
+        "list-dependencies",
+        "help",
+        "get-default",
+        "list-jobs",
+        "show-environment",
+        "is-system-running",
+    ):
+        return
+    if verb in ("stop", "disable", "mask", "kill") and DEFENCES.search(text):
+        yield _f(inv, B, "defence-off", "systemctl", f"{verb}s a security or logging service")
+    elif verb in (
+        "poweroff",
+        "reboot",
+        "halt",
+        "kexec",
+        "suspend",
+        "hibernate",
+        "rescue",
+        "emergency",
+        "isolate",
+        "default",
+        "soft-reboot",
+    ):
+        yield _f(inv, R, "service", "systemctl", "changes the machine's run state")
+    elif verb in ("daemon-reload", "reset-failed", "daemon-reexec"):
+        yield _f(inv, R if verb != "reset-failed" else L, "service", "systemctl", "reloads systemd")
+    elif verb in (
+        "edit",
+        "set-property",
+        "set-default",
+        "link",
+        "preset",
+        "revert",
+        "enable",
+        "unmask",
+        "start",
+        "restart",
+        "reload",
+        "try-restart",
+        "reload-or-restart",
+        "stop",
+        "disable",
+        "mask",
+        "kill",
+        "freeze",
+        "thaw",
+        "clean",
+    ):
+        if "--user" in inv.args and verb in ("start", "restart", "reload", "stop"):
+            yield _f(inv, L, "service", "systemctl", f"{verb} of a user service")
+        else:
+            yield _f(inv, R, "service", "systemctl", f"{verb} of a system service")
+
+
+def r_service(inv: Invocation) -> Iterator[Finding]:
+    a = [x for x in inv.args if not x.startswith("-")]
+    if len(a) >= 2:
+        unit, verb = a[0], a[1]
+        if verb in ("status",):
+            return
+        if verb in ("stop",) and DEFENCES.search(unit):
+            yield _f(inv, B, "defence-off", "service", "stops a security or logging service")
+        else:
+            yield _f(inv, R, "service", "service", f"{verb} of a system service")
+    elif a and inv.name in ("rc-service", "sv") and len(a) >= 2:
+        yield _f(inv, R, "service", "service", "service control")
+
+
+def r_chkconfig(inv: Invocation) -> Iterator[Finding]:
+    if "--list" in inv.args or not inv.args:
+        return
+    text = " ".join(inv.args)
+    if "off" in inv.args and DEFENCES.search(text):
+        yield _f(inv, B, "defence-off", inv.name, "disables a security service at boot")
+    else:
+        yield _f(inv, R, "service", inv.name, "changes services started at boot")
+
+
+def r_power(inv: Invocation) -> Iterator[Finding]:
+    if inv.name == "shutdown" and _has(inv.args, "-c", "--show"):
+        return
+    if inv.name == "init" and inv.args and inv.args[0] not in ("0", "6", "1", "s", "S"):
+        return
+    if inv.name in ("telinit",) and not inv.args:
+        return
+    yield _f(inv, R, "service", "power", "reboots or halts the machine")
+
+
+def r_kill(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    if _has(a, "-l", "-L", "--list", "--table", "-0") or (inv.name == "kill" and not a):
+        return
+    pos = [x for x in a if not x.startswith("-") or (re.fullmatch(r"-\d+", x) and x in ("-1",))]
+    [x for x in a if x.startswith("-") and x != "-1"]
+    if inv.name == "kill" and (
+        "-1" in pos or ("1" in [x for x in a if not x.startswith("-")] and False)
+    ):
+        yield _f(
+            inv, B if inv.privileged else R, "process", "kill", "kills every process it may signal"
+        )
+        return
+    if inv.name == "kill" and [x for x in a if not x.startswith("-")] == ["1"]:
+        yield _f(inv, B if inv.privileged else R, "process", "kill", "signals init (PID 1)")
+        return
+    text = " ".join(a).lower()
+    if inv.name in ("killall", "pkill", "killall5") and (
+        inv.name == "killall5"
+        or (
+            re.search(r"\b(sshd|systemd|init|dbus|auditd|journald)\b", text)
+            and ("-9" in a or "KILL" in text.upper())
+        )
+    ):
+        yield _f(
+            inv, B if inv.privileged else R, "process", inv.name, "kills system-critical processes"
+        )
+        return
+    if inv.name in ("killall", "pkill") and DEFENCES.search(text) and not _has(a, "-0"):
+        yield _f(inv, B, "defence-off", inv.name, "kills a security agent")
+        return
+    if (
+        inv.name == "pkill"
+        and ("-u" in a or "-U" in a)
+        and not [x for x in a if not x.startswith("-")][1:]
+    ):
+        yield _f(inv, R, "process", inv.name, "kills a user's processes")
+        return
+    yield _f(inv, R, "process", inv.name, "kills processes")
+
+
+# ---------------------------------------------------------------- packages and builds
+
+_PKG_READ = {
+    "list",
+    "search",
+    "show",
+    "info",
+    "policy",
+    "depends",
+    "rdepends",
+    "madison",
+    "check",
+    "provides",
+    "whatprovides",
+    "repolist",
+    "history",
+    "changelog",
+    "download",
+    "source",
+    "--version",
+    "query",
+    "outdated",
+    "freeze",
+    "inspect",
+    "why",
+    "view",
+    "ls",
+    "audit",
+    "doctor",
+    "config",
+    "deplist",
+    "list-installed",
+    "repoquery",
+    "info-installed",
+    "leaves",
+    "deps",
+    "home",
+    "desc",
+    "fetch",
+    "help",
+    "-Q",
+    "-Qi",
+    "-Ql",
+    "-Qs",
+    "-Ss",
+    "-Si",
+    "-Qe",
+    "-Qdt",
+    "status",
+    "cache",
+    "stats",
+    "file-search",
+    "uses",
+    "info-deps",
+    "version",
+    "versions",
+    "--get-selections",
+    "-l",
+    "-L",
+    "-s",
+    "-S",
+    "-W",
+    "-c",
+    "-qa",
+    "-qi",
+    "-ql",
+    "-qf",
+    "-q",
+    "-V",
+    "-Va",
+    "updateinfo",
+    "list-updates",
+    "check-update",
+}
+
+
+def r_pkg(inv: Invocation) -> Iterator[Finding]:
+    a = [
+        x
+        for x in inv.args
+        if not x.startswith("-")
+        or x in _PKG_READ
+        or x.startswith("-S")
+        or x.startswith("-R")
+        or x.startswith("-U")
+        or x in ("-i", "-r", "-P", "-e", "-U", "--install", "--remove", "--purge")
+    ]
+    if not a:
+        return
+    verb = a[0]
+    rest = " ".join(a[1:])
+    if (
+        verb in _PKG_READ
+        or _has(inv.args, "-s", "--simulate", "--dry-run", "--assumeno", "--just-print")
+    ) and not (verb.startswith("-S") and verb not in ("-Ss", "-Si")):
+        return
+    n = inv.name
+    if n in (
+        "pip",
+        "pip3",
+        "pipx",
+        "uv",
+        "poetry",
+        "conda",
+        "mamba",
+        "gem",
+        "cargo",
+        "go",
+        "npm",
+        "yarn",
+        "pnpm",
+        "bun",
+        "composer",
+        "bundle",
+        "cpan",
+        "cpanm",
+        "luarocks",
+        "dotnet",
+        "nuget",
+        "mvn",
+        "gradle",
+    ):
+        yield from _lang_pkg(inv, verb)
+        return
+    if n in ("brew",) and not inv.privileged:
+        if verb in (
+            "install",
+            "upgrade",
+            "reinstall",
+            "tap",
+            "link",
+            "update",
+            "cleanup",
+            "services",
+        ):
+            yield _f(inv, L, "package", n, "changes Homebrew packages")
+        elif verb in ("uninstall", "remove", "rm", "untap", "autoremove"):
+            yield _f(inv, L, "package", n, "removes Homebrew packages")
+        return
+    critical = re.search(
+        r"\b(libc6|glibc|systemd|sudo|coreutils|bash|openssh-server|linux-image|kernel|dpkg|apt|"
+        r"rpm|yum|dnf|python3|util-linux|grub|base-files|init|login|passwd|libpam|openssl)\b",
+        rest,
+    )
+    if verb in (
+        "remove",
+        "purge",
+        "autoremove",
+        "erase",
+        "uninstall",
+        "-R",
+        "-Rs",
+        "-Rns",
+        "-Rdd",
+        "-Rcns",
+        "-e",
+        "-r",
+        "-P",
+        "--remove",
+        "--purge",
+        "autopurge",
+        "rm",
+    ):
+        if critical and _has(
+            inv.args, "-y", "--yes", "--assume-yes", "--noconfirm", "--force", "--nodeps", "-f"
+        ):
+            yield _f(inv, B, "package", n, "removes a package the system cannot run without")
+        else:
+            yield _f(inv, R, "package", n, "removes system packages")
+        return
+    if verb in ("update", "-Sy", "-Syy", "makecache", "refresh", "check-update"):
+        yield _f(inv, R if inv.privileged else L, "package", n, "refreshes package lists")
+        return
+    if verb in ("clean", "autoclean", "-Sc", "-Scc"):
+        yield _f(inv, L, "package", n, "cleans the package cache")
+        return
+    if verb in ("mark", "hold", "unhold", "versionlock", "pin"):
+        yield _f(inv, R, "package", n, "changes package pinning")
+        return
+    yield _f(inv, R, "package", n, f"{verb} of system packages")
+
+
+def _lang_pkg(inv: Invocation, verb: str) -> Iterator[Finding]:
+    n = inv.name
+    a = inv.args
+    glob = _has(
+        a, "-g", "--global", "--system", "--break-system-packages", "--prefix", "--root", "--target"
+    )
+    if n in ("pip", "pip3", "uv", "conda", "mamba", "poetry", "pipx") and verb in (
+        "install",
+        "uninstall",
+        "remove",
+        "add",
+        "sync",
+        "update",
+        "upgrade",
+        "create",
+        "lock",
+        "run",
+        "venv",
+    ):
+        level = R if inv.privileged or "--break-system-packages" in a else L
+        yield _f(
+            inv, level, "package" if level > L else "workspace", n, f"{verb} of Python packages"
+        )
+        return
+    if n in ("npm", "yarn", "pnpm", "bun") and verb in (
+        "install",
+        "i",
+        "add",
+        "remove",
+        "uninstall",
+        "rm",
+        "ci",
+        "update",
+        "upgrade",
+        "link",
+        "prune",
+        "dedupe",
+        "run",
+        "exec",
+        "build",
+        "test",
+        "start",
+        "init",
+        "create",
+        "pack",
+    ):
+        yield _f(
+            inv,
+            R
+            if inv.privileged or (glob and verb in ("install", "i", "add", "uninstall", "remove"))
+            else L,
+            "package" if glob or inv.privileged else "workspace",
+            n,
+            f"{n} {verb}",
+        )
+        return
+    if n in ("npm", "yarn", "pnpm") and verb in (
+        "publish",
+        "unpublish",
+        "deprecate",
+        "dist-tag",
+        "owner",
+        "access",
+        "token",
+    ):
+        yield _f(inv, R, "remote", n, f"{verb} changes the public registry")
+        return
+    if n == "cargo" and verb in ("publish", "yank", "owner"):
+        yield _f(inv, R, "remote", n, f"cargo {verb} changes the public registry")
+        return
+    if n in ("gem", "cpan", "cpanm", "luarocks", "composer") and verb in (
+        "install",
+        "uninstall",
+        "update",
+    ):
+        yield _f(inv, R if inv.privileged else L, "package", n, f"{verb} of packages")
+        return
+    if verb in (
+        "install",
+        "build",
+        "test",
+        "run",
+        "add",
+        "remove",
+        "update",
+        "clean",
+        "fmt",
+        "get",
+        "mod",
+        "tidy",
+        "generate",
+        "new",
+        "init",
+        "publish",
+        "deploy",
+        "package",
+        "compile",
+        "restore",
+        "pack",
+    ):
+        yield _f(
+            inv,
+            R if inv.privileged or verb in ("publish", "deploy") else L,
+            "remote" if verb in ("publish", "deploy") else "workspace",
+            n,
+            f"{n} {verb}",
+        )
+
+
+def r_make(inv: Invocation) -> Iterator[Finding]:
+    if _has(
+        inv.args, "-n", "--dry-run", "--just-print", "-q", "--question", "-p", "--print-data-base"
+    ):
+        return
+    targets = [x for x in inv.args if not x.startswith("-") and "=" not in x]
+    if any(t in ("install", "uninstall", "deploy", "release", "publish") for t in targets):
+        yield _f(
+            inv,
+            R
+            if inv.privileged or "deploy" in targets or "release" in targets or "publish" in targets
+            else L,
+            "package",
+            "make",
+            "installs or deploys",
+        )
+    else:
+        yield _f(inv, L, "workspace", "make", "builds in the workspace")
+
+
+# ---------------------------------------------------------------- users, cron, config
+
+
+def r_users(inv: Invocation) -> Iterator[Finding]:
+    n = inv.name
+    text = " ".join(inv.args)
+    if n in ("passwd",) and (
+        _has(inv.args, "-S", "--status") or (not inv.args and not inv.privileged)
+    ):
+        if not inv.args:
+            yield _f(inv, L, "priv", n, "changes your own password")
+        return
+    if n == "userdel" and re.search(r"\broot\b", text):
+        yield _f(inv, B, "priv", n, "deletes root")
+        return
+    if n == "usermod" and re.search(r"-o\b.*-u\s*0|-u\s*0.*-o\b", text):
+        yield _f(inv, B, "priv", n, "gives a user UID 0")
+        return
+    if n == "useradd" and re.search(r"-o\b.*-u\s*0|-u\s*0\b", text):
+        yield _f(inv, B, "priv", n, "adds a second root account")
+        return
+    if n == "passwd" and re.search(r"(-d|--delete)\s+root|\broot\b.*(-d|--delete)", text):
+        yield _f(inv, B, "priv", n, "removes root's password")
+        return
+    if (n in ("chage",) and _has(inv.args, "-l", "--list")) or (
+        n in ("visudo",) and _has(inv.args, "-c", "--check")
+    ):
+        return
+    yield _f(inv, R, "priv", n, "changes users, groups, passwords or sudo rights")
+
+
+def r_crontab(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    if _has(a, "-l"):
+        return
+    if _has(a, "-r", "-ri", "-ir"):
+        root = (inv.privileged and (not _has(a, "-u") or "root" in a)) or (
+            "-u" in a and "root" in a
+        )
+        yield _f(inv, B if root else R, "destroy", "crontab", "removes every cron job of a user")
+        return
+    yield _f(inv, R, "persistence", "crontab", "installs or edits scheduled jobs")
+
+
+def r_at(inv: Invocation) -> Iterator[Finding]:
+    if _has(inv.args, "-l") or inv.name == "atq":
+        return
+    yield _f(inv, R, "persistence", inv.name, "schedules a job")
+
+
+def r_sysctl(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    text = " ".join(a)
+    if "=" not in text and not _has(a, "-w", "--write", "-p", "--load", "--system"):
+        return
+    if re.search(
+        r"randomize_va_space\s*=\s*0|kptr_restrict\s*=\s*0|yama\.ptrace_scope\s*=\s*0|"
+        r"modules_disabled|dmesg_restrict\s*=\s*0",
+        text,
+    ):
+        yield _f(inv, B, "defence-off", "sysctl", "disables a kernel hardening setting")
+    else:
+        yield _f(inv, R, "config", "sysctl", "changes kernel parameters")
+
+
+def r_modprobe(inv: Invocation) -> Iterator[Finding]:
+    if inv.name == "lsmod" or _has(
+        inv.args, "-n", "--dry-run", "--show-depends", "-c", "--showconfig"
+    ):
+        return
+    yield _f(inv, R, "config", inv.name, "loads or unloads kernel modules")
+
+
+def r_security(inv: Invocation) -> Iterator[Finding]:
+    n = inv.name
+    a = inv.args
+    text = " ".join(a)
+    if n == "setenforce":
+        if a and a[0].lower() in ("0", "permissive"):
+            yield _f(inv, B, "defence-off", n, "turns SELinux enforcement off")
+        elif a:
+            yield _f(inv, R, "config", n, "changes SELinux mode")
+        return
+    if n == "auditctl":
+        if re.search(r"(^|\s)-D(\s|$)|-e\s*0", text):
+            yield _f(inv, B, "defence-off", n, "deletes audit rules or disables auditing")
+        elif _has(a, "-l", "-s", "--list", "-v"):
+            return
+        else:
+            yield _f(inv, R, "config", n, "changes audit rules")
+        return
+    if n in ("aa-disable", "aa-teardown", "apparmor_parser") and (
+        n != "apparmor_parser" or "-R" in a
+    ):
+        yield _f(
+            inv,
+            B if n == "aa-teardown" or "-R" in a or "/etc/apparmor.d/*" in text else R,
+            "defence-off",
+            n,
+            "unloads AppArmor profiles",
+        )
+        return
+    if n in ("aa-complain",):
+        yield _f(inv, R, "config", n, "weakens an AppArmor profile")
+        return
+    if n in ("ufw",):
+        if not a or a[0] in ("status", "show", "app", "--dry-run") or "--dry-run" in a:
+            return
+        if a[0] == "disable" or (a[0] == "reset" and _has(a, "--force")):
+            yield _f(inv, B, "defence-off", n, "turns the firewall off")
+        else:
+            yield _f(inv, R, "firewall", n, "changes firewall rules")
+        return
+    if n in ("iptables", "ip6tables", "iptables-legacy", "iptables-nft"):
+        if _has(
+            a, "-L", "-S", "--list", "--list-rules", "-nvL", "-nL", "-vnL", "-C", "--check"
+        ) or any(re.fullmatch(r"-[nvx]*L[nvx]*", x) for x in a):
+            return
+        if _has(a, "-F", "--flush", "-X") and not any(x in a for x in ("-A", "-I")):
+            chain = [x for x in a if not x.startswith("-")]
+            yield _f(
+                inv,
+                B if not chain or "INPUT" in chain else R,
+                "defence-off",
+                n,
+                "flushes firewall rules",
+            )
+        elif re.search(r"-P\s+(INPUT|FORWARD|OUTPUT)\s+ACCEPT", text):
+            yield _f(inv, R, "firewall", n, "sets an accept-all policy")
+        else:
+            yield _f(inv, R, "firewall", n, "changes firewall rules")
+        return
+    if n in ("iptables-restore", "ip6tables-restore"):
+        yield _f(inv, R, "firewall", n, "replaces firewall rules")
+        return
+    if n == "nft":
+        if re.search(r"flush\s+ruleset|delete\s+table", text):
+            yield _f(inv, B, "defence-off", n, "removes every firewall rule")
+        elif re.search(r"\b(list|monitor|describe)\b", text) or not a:
+            return
+        else:
+            yield _f(inv, R, "firewall", n, "changes firewall rules")
+        return
+    if n == "firewall-cmd":
+        if re.search(r"--(list|get|query|state|check)", text):
+            return
+        if re.search(
+            r"--panic-off|--set-default-zone=trusted|--add-source=0\.0\.0\.0/0.*trusted", text
+        ):
+            yield _f(inv, B, "defence-off", n, "opens the firewall")
+        else:
+            yield _f(inv, R, "firewall", n, "changes firewall rules")
+        return
+
+
+def r_history(inv: Invocation) -> Iterator[Finding]:
+    if _has(inv.args, "-c", "-w") and "-c" in inv.args:
+        yield _f(inv, B, "log-wipe", "history", "clears shell history")
+    elif _has(inv.args, "-d"):
+        yield _f(inv, R, "log-wipe", "history", "deletes history entries")
+
+
+def r_unset_export(inv: Invocation) -> Iterator[Finding]:
+    text = " ".join(inv.args)
+    if (
+        re.search(r"\bHISTFILE\b", text)
+        and (inv.name == "unset" or re.search(r"HISTFILE=(/dev/null|$|\s)", text))
+    ) or re.search(r"HISTSIZE=0|HISTFILESIZE=0|HISTCONTROL=ignorespace", text):
+        yield _f(inv, B, "log-wipe", inv.name, "turns shell history off")
+    elif inv.name == "export" and re.search(r"\bLD_PRELOAD=", text):
+        yield _f(inv, R, "config", inv.name, "preloads a library into every process")
+
+
+def r_journalctl(inv: Invocation) -> Iterator[Finding]:
+    text = " ".join(inv.args)
+    m = re.search(r"--vacuum-(time|size|files)=?\s*(\S+)", text)
+    if m:
+        tiny = re.fullmatch(r"(1|0)[smhd]?|1s|1m|[0-9]+[KkB]|1M|1", m.group(2) or "") is not None
+        yield _f(inv, B if tiny else R, "log-wipe", "journalctl", "deletes journal files")
+    elif "--rotate" in text or "--flush" in text:
+        yield _f(inv, L, "config", "journalctl", "rotates the journal")
+
+
+def r_logrotate(inv: Invocation) -> Iterator[Finding]:
+    if _has(inv.args, "-d", "--debug"):
+        return
+    yield _f(
+        inv,
+        R if "-f" in inv.args or "--force" in inv.args else L,
+        "config",
+        inv.name,
+        "forces log rotation",
+    )
+
+
+# ---------------------------------------------------------------- network, download, exec
+
+
+_FETCHERS = {
+    "curl",
+    "wget",
+    "fetch",
+    "aria2c",
+    "lwp-download",
+    "http",
+    "https",
+    "xh",
+    "invoke-webrequest",
+    "invoke-restmethod",
+    "iwr",
+    "irm",
+    "certutil",
+    "bitsadmin",
+    "tftp",
+    "nc",
+    "ncat",
+    "socat",
+    "scp",
+}
+_SHELL_LIKE = {
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "ash",
+    "fish",
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "php",
+    "lua",
+    "source",
+    ".",
+    "iex",
+    "invoke-expression",
+    "pwsh",
+    "powershell",
+    "tclsh",
+}
+
+
+def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
+    """A shell or interpreter that reads code from its input or from a download."""
+    if inv.name not in _SHELL_LIKE:
+        return
+    script_args = [a for a in inv.args if not a.startswith("-")]
+    from_net = bool(set(inv.upstream) & _FETCHERS)
+    sub = " ".join(inv.args)
+    if not from_net and re.search(r"<\(\s*(curl|wget|fetch)\b|\$\(\s*(curl|wget|fetch)\b", sub):
+        from_net = True
+    if from_net and (
+        not script_args or re.search(r"(curl|wget|fetch)", sub) or script_args[0] in ("-",)
+    ):
+        yield _f(
+            inv,
+            B if inv.privileged else R,
+            "net-exec",
+            "pipe-exec",
+            "runs code downloaded from the network" + (" as root" if inv.privileged else ""),
+        )
+        return
+    if (
+        inv.name in ("sh", "bash", "zsh", "dash", "ksh")
+        and "-i" in inv.args
+        and any("/dev/tcp/" in t or "/dev/udp/" in t for _, t in inv.redirects)
+    ):
+        yield _f(
+            inv, B, "reverse-shell", "reverse-shell", "interactive shell wired to a network socket"
+        )
+        return
+    if (
+        inv.name in ("python", "python2", "python3", "perl", "ruby", "php", "node", "lua")
+        and inv.args
+    ):
+        code = " ".join(inv.args)
+        if re.search(r"socket", code) and re.search(
+            r"(connect|fsockopen|TCPSocket|dup2|pty\.spawn|exec|spawn|"
+            r"subprocess|/bin/sh|/bin/bash|cmd\.exe)",
+            code,
+        ):
+            yield _f(
+                inv,
+                B,
+                "reverse-shell",
+                "reverse-shell",
+                "interpreter opens a socket and hands it a shell",
+            )
+        elif re.search(
+            r"rmtree\(\s*['\"](/|~|/etc|/home|/usr)['\"]|os\.system\(\s*['\"]rm -rf /['\"]", code
+        ):
+            yield _f(inv, B, "destroy", "interpreter", "deletes a system tree from an interpreter")
+        elif re.search(
+            r"fork\s*(\(\))?\s*while\s*fork|while\s*\(?\s*1?\s*\)?\s*\{?\s*(os\.)?fork", code
+        ) or (re.search(r"fork\(\)", code) and re.search(r"while|for|loop", code)):
+            yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
+
+
+def r_netcat(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    text = " ".join(a)
+    if (
+        re.search(r"(^|\s)-[a-zA-Z]*[ec]\s*(\S*/)?(sh|bash|zsh|cmd(\.exe)?|powershell)", text)
+        or re.search(r"--(exec|sh-exec)", text)
+        or (
+            inv.name == "socat"
+            and re.search(r"exec:|system:", text, re.I)
+            and re.search(r"(sh|bash|pty)", text)
+        )
+    ):
+        yield _f(inv, B, "reverse-shell", inv.name, "binds a shell to a network connection")
+    elif set(inv.downstream) & {"sh", "bash", "zsh", "dash"} or set(inv.upstream) & {
+        "sh",
+        "bash",
+        "zsh",
+        "dash",
+    }:
+        yield _f(inv, B, "reverse-shell", inv.name, "pipes a network connection into a shell")
+    elif (
+        inv.upstream
+        and "/dev/" not in inv.upstream_text
+        and inv.name in ("nc", "ncat")
+        and re.search(
+            r"(shadow|passwd|id_rsa|\.ssh|\.aws|credentials|\.env|\.pem|\.key|tar |dump)",
+            inv.upstream_text,
+        )
+    ):
+        yield _f(inv, R, "exfil", inv.name, "sends local data to another host")
+
+
+def r_fetch(inv: Invocation) -> Iterator[Finding]:
+    """curl/wget: GET is a read; uploads and state-changing methods touch remote systems."""
+    a = inv.args
+    text = " ".join(a)
+    method = None
+    for i, x in enumerate(a):
+        if x in ("-X", "--request") and i + 1 < len(a):
+            method = a[i + 1].upper()
+        elif x.startswith("-X") and len(x) > 2:
+            method = x[2:].upper()
+        elif x.startswith("--request="):
+            method = x.split("=", 1)[1].upper()
+        elif x in ("--method",) and i + 1 < len(a):
+            method = a[i + 1].upper()
+        elif x.startswith("--method="):
+            method = x.split("=", 1)[1].upper()
+    upload = re.search(
+        r"(^|\s)(-T|--upload-file|-F|--form|--data-binary|-d|--data|--data-raw|--data-urlencode|"
+        r"--post-file|--post-data|--body-file)(\s|=|$)",
+        text,
+    )
+    secret = re.search(
+        r"@?(/etc/shadow|/etc/passwd|id_rsa|id_ed25519|\.ssh/|\.aws/credentials|\.kube/config|"
+        r"\.env\b|\.git-credentials|\.netrc|\.pgpass|\.docker/config|credentials\.json)",
+        text,
+    )
+    if upload and secret and re.search(r"@|-T|--upload-file|--post-file|--body-file", text):
+        yield _f(inv, R, "exfil", inv.name, "uploads credentials or secrets")
+        return
+    if method == "DELETE":
+        yield _f(inv, R, "cloud-delete", inv.name, "sends an HTTP DELETE")
+        return
+    if method in ("POST", "PUT", "PATCH") or upload:
+        if re.search(r"@[^\s]+", text) or "-T" in a or "--upload-file" in a:
+            yield _f(inv, R, "exfil", inv.name, "uploads a local file")
+        else:
+            yield _f(
+                inv,
+                R if _is_prod(text) or method in ("PUT", "PATCH") else L,
+                "remote",
+                inv.name,
+                f"sends a {method or 'POST'} request",
+            )
+        return
+    outs = [
+        a[i + 1]
+        for i, x in enumerate(a[:-1])
+        if x in ("-o", "--output", "--output-document", "-P")
+        or (re.fullmatch(r"-[a-zA-Z]*o", x) and inv.name == "curl")
+    ]
+    if outs:
+        yield from _write_target(inv, outs, truncate=True, rule=inv.name)
+    elif (
+        inv.name in ("wget", "aria2c")
+        and not _has(a, "-O", "--spider", "-q0", "-qO-")
+        and "-O-" not in a
+        and ("-qO-" not in a)
+        and not set(inv.downstream)
+    ) or (
+        (
+            _has(a, "-O", "--remote-name", "-OL", "-LO", "-fLO", "-sLO")
+            or any(re.fullmatch(r"-[a-zA-Z]*O[a-zA-Z]*", x) for x in a)
+        )
+        and inv.name == "curl"
+    ):
+        yield _f(inv, L, "workspace", inv.name, "downloads a file into the current folder")
+
+
+def r_copy_remote(inv: Invocation) -> Iterator[Finding]:
+    """scp / rsync / sftp: uploads touch another host; rsync --delete deletes."""
+    a = inv.args
+    if _has(a, "-n", "--dry-run", "--list-only") or any(
+        re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", x) for x in a if inv.name == "rsync"
+    ):
+        return
+    _, long, pos = split_flags(
+        a,
+        frozenset(
+            {
+                "-e",
+                "-P",
+                "-i",
+                "-o",
+                "-F",
+                "-J",
+                "-l",
+                "-c",
+                "-S",
+                "--rsh",
+                "--exclude",
+                "--include",
+                "--filter",
+                "--rsync-path",
+                "--port",
+                "--bwlimit",
+                "--chmod",
+                "--chown",
+                "--log-file",
+                "--files-from",
+                "--backup-dir",
+                "--link-dest",
+                "--compare-dest",
+                "--timeout",
+            }
+        ),
+    )
+    if len(pos) < 2:
+        return
+    dest = pos[-1]
+    srcs = pos[:-1]
+    remote_dest = bool(re.match(r"^([\w.-]+@)?[\w.-]+:", dest)) or dest.startswith(
+        ("rsync://", "s3://")
+    )
+    secret = any(
+        re.search(r"(shadow|id_rsa|\.ssh|\.aws|credentials|\.env$|\.pem$|\.key$|\.kube)", s)
+        for s in srcs
+    )
+    delete = any(x.startswith("delete") or x in ("remove-source-files",) for x in long)
+    if delete:
+        g = grade(dest.split(":", 1)[-1] if remote_dest else dest, "bash")
+        lvl = (
+            B
+            if g in ("root", "system", "home", "db")
+            else L
+            if g in ("temp", "workspace") and not remote_dest
+            else R
+        )
+        yield _f(inv, lvl, "destroy", inv.name, f"mirrors with deletion into a {g} path")
+        return
+    if remote_dest:
+        yield _f(inv, R, "exfil" if secret else "remote", inv.name, "copies files to another host")
+    else:
+        yield from _write_target(inv, [dest], truncate=False, rule=inv.name)
+
+
+def r_ssh(inv: Invocation) -> Iterator[Finding]:
+    if "-R" in inv.args or "-D" in inv.args:
+        yield _f(inv, R, "exfil", "ssh", "opens a tunnel to another host")
+    elif inv.name == "ssh-copy-id":
+        yield _f(inv, R, "persistence", "ssh", "installs an SSH key on another host")
+
+
+# ---------------------------------------------------------------- plain file changes
+
+
+def r_mv(inv: Invocation) -> Iterator[Finding]:
+    _, _long, pos = split_flags(inv.args, frozenset({"-t", "-S", "--target-directory", "--suffix"}))
+    if len(pos) < 2:
+        return
+    src, dst = pos[:-1], pos[-1]
+    if dst in ("/dev/null",):
+        yield from _delete(inv, src, True, "mv")
+        return
+    gs = _worst_target(src, inv.shell) if inv.name == "mv" else "workspace"
+    gd = grade(_join(inv.cwd, dst), inv.shell)
+    if gs in ("root", "system", "critical", "db", "home") and inv.name == "mv":
+        yield _f(
+            inv,
+            B if gs in ("root", "system", "critical") else R,
+            "destroy",
+            inv.name,
+            f"moves a {gs} path away",
+        )
+        return
+    if gd in ("critical",):
+        yield _f(inv, B, "destroy", inv.name, "overwrites a file the system needs")
+    elif gd in ("system", "sysconf", "root", "log") or gs in ("sysconf", "log"):
+        yield _f(inv, R, "config", inv.name, "changes system files")
+    elif inv.name == "cp" and gd == "device":
+        yield _f(inv, B, "disk", inv.name, "writes to a block device")
+    else:
+        yield _f(inv, L, "workspace", inv.name, "copies or moves files")
+
+
+def r_touch_mkdir(inv: Invocation) -> Iterator[Finding]:
+    _, _, pos = split_flags(
+        inv.args, frozenset({"-m", "--mode", "-d", "-t", "-r", "--reference", "-s", "--target"})
+    )
+    g = _worst_target(pos, inv.shell) if pos else "workspace"
+    if g in ("critical", "system", "sysconf", "root") and inv.name == "ln":
+        yield _f(inv, R, "config", inv.name, "links into system folders")
+    elif g in ("sysconf", "system", "critical"):
+        yield _f(
+            inv,
+            R if inv.name == "ln" else L,
+            "config" if inv.name == "ln" else "workspace",
+            inv.name,
+            "creates files in a system folder",
+        )
+    else:
+        yield _f(inv, L, "workspace", inv.name, "creates files or folders")
+
+
+def r_sed(inv: Invocation) -> Iterator[Finding]:
+    inplace = any(
+        a == "-i" or a.startswith("-i") or a.startswith("--in-place") for a in inv.args if a != "-i"
+    )
+    inplace = inplace or "-i" in inv.args
+    if not inplace:
+        return
+    pos = [a for a in inv.args[1:] if not a.startswith("-")]
+    yield from _write_target(inv, pos[-1:] if pos else [], truncate=False, rule=inv.name)
+
+
+def r_tee(inv: Invocation) -> Iterator[Finding]:
+    _, _, pos = split_flags(inv.args)
+    yield from _write_target(
+        inv, pos, truncate="-a" not in inv.args and "--append" not in inv.args, rule="tee"
+    )
+
+
+def r_tar(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    first = next((x for x in a if not x.startswith("--")), "")
+    letters = first.lstrip("-") if first and re.fullmatch(r"-?[A-Za-z]+", first) else ""
+    extract = "x" in letters or _has(a, "--extract", "--get", "-x")
+    create = "c" in letters or _has(a, "--create", "-c")
+    target = None
+    for i, x in enumerate(a[:-1]):
+        if x in ("-C", "--directory"):
+            target = a[i + 1]
+    if extract:
+        g = grade(target, "bash") if target else "workspace"
+        if g in ("root", "system", "critical", "sysconf"):
+            yield _f(inv, R, "config", "tar", f"extracts over a {g} path")
+        else:
+            yield _f(inv, L, "workspace", "tar", "extracts an archive")
+    elif create:
+        if any("remove-files" in x for x in a):
+            yield _f(inv, R, "destroy", "tar", "archives and deletes the originals")
+        else:
+            yield _f(inv, L, "workspace", "tar", "creates an archive")
+
+
+def r_chattr(inv: Invocation) -> Iterator[Finding]:
+    yield _f(inv, R, "perm", inv.name, "changes file attributes")
+
+
+# ---------------------------------------------------------------- version control
+
+
+def r_git(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    i = 0
+    while i < len(a) and a[i].startswith("-"):
+        i += 2 if a[i] in ("-C", "-c", "--git-dir", "--work-tree") else 1
+    if i >= len(a):
+        return
+    sub, rest = a[i], a[i + 1 :]
+    text = " ".join(rest)
+    if _has(rest, "--dry-run", "-n") and sub in (
+        "push",
+        "clean",
+        "rm",
+        "add",
+        "mv",
+        "prune",
+        "fetch",
+    ):
+        return
+    if sub in (
+        "status",
+        "log",
+        "diff",
+        "show",
+        "blame",
+        "grep",
+        "ls-files",
+        "ls-remote",
+        "ls-tree",
+        "rev-parse",
+        "describe",
+        "shortlog",
+        "reflog",
+        "cat-file",
+        "fsck",
+        "help",
+        "version",
+        "whatchanged",
+        "cherry",
+        "range-diff",
+        "count-objects",
+        "name-rev",
+        "var",
+        "check-ignore",
+        "verify-commit",
+        "bisect-log",
+        "archive",
+        "bundle",
+        "format-patch",
+        "request-pull",
+        "instaweb",
+    ) and not (sub == "reflog" and ("expire" in rest or "delete" in rest)):
+        return
+    if sub == "reflog":
+        yield _f(
+            inv,
+            R,
+            "vcs-history",
+            "git",
+            "expires reflog entries: lost commits become unrecoverable",
+        )
+        return
+    if sub in ("fetch", "clone", "remote") and not (
+        "remove" in rest or "rm" in rest or "set-url" in rest or "prune" in rest
+    ):
+        if sub == "remote" and ("add" in rest or "rename" in rest):
+            yield _f(inv, L, "workspace", "git", "changes remotes")
+        elif sub in ("fetch", "clone"):
+            yield _f(inv, L, "workspace", "git", f"git {sub}")
+        return
+    if sub == "branch":
+        if (
+            _has(rest, "-D")
+            or ("-d" in rest and "-f" in rest)
+            or (_has(rest, "--delete") and "--force" in rest)
+        ):
+            yield _f(inv, R, "vcs-history", "git", "force-deletes a branch")
+        elif any(
+            x in rest
+            for x in ("-d", "--delete", "-m", "-M", "-c", "-C", "-f", "--set-upstream-to", "-u")
+        ) or (
+            [x for x in rest if not x.startswith("-")]
+            and not _has(
+                rest,
+                "-a",
+                "-r",
+                "--list",
+                "-l",
+                "-v",
+                "-vv",
+                "--merged",
+                "--no-merged",
+                "--contains",
+                "--show-current",
+            )
+        ):
+            yield _f(inv, L, "workspace", "git", "creates, renames or deletes a merged branch")
+        return
+    if sub == "push":
+        force = _has(rest, "-f", "--force", "--force-with-lease", "--force-if-includes") or any(
+            x.startswith(("--force-with-lease", "+"))
+            for x in rest
+            if not x.startswith("-") or x.startswith("--f")
+        )
+        if force or any(re.match(r"^\+", x) for x in rest):
+            yield _f(inv, R, "vcs-history", "git", "force-pushes: rewrites remote history")
+        elif _has(rest, "--delete", "-d", "--mirror", "--prune") or any(
+            x.startswith(":") for x in rest
+        ):
+            yield _f(inv, R, "vcs-history", "git", "deletes remote refs")
+        else:
+            yield _f(inv, L, "remote", "git", "pushes commits")
+        return
+    if sub == "reset":
+        if _has(rest, "--hard", "--merge", "--keep"):
+            yield _f(inv, R, "vcs-history", "git", "discards uncommitted work")
+        else:
+            yield _f(inv, L, "workspace", "git", "moves HEAD or unstages")
+        return
+    if sub == "clean":
+        short, long, _ = split_flags(rest, frozenset({"-e", "--exclude"}))
+        if "f" in short or "force" in long:
+            yield _f(inv, R, "destroy", "git", "deletes untracked files")
+        return
+    if sub in ("checkout", "restore", "switch"):
+        if (
+            re.search(r"(^|\s)(--|\.|-f|--force|--discard-changes|--worktree|-W)(\s|$)", text)
+            and not _has(rest, "-b", "-B", "-c", "-C", "--create", "--track", "-t")
+        ) or (sub == "restore" and "--staged" not in rest):
+            if sub == "restore" and "--staged" in rest:
+                yield _f(inv, L, "workspace", "git", "unstages")
+            else:
+                yield _f(
+                    inv,
+                    R
+                    if (
+                        "." in rest
+                        or "--" in rest
+                        or "-f" in rest
+                        or "--force" in rest
+                        or sub == "restore"
+                    )
+                    else L,
+                    "vcs-history",
+                    "git",
+                    "discards local changes",
+                )
+        else:
+            yield _f(inv, L, "workspace", "git", f"git {sub}")
+        return
+    if sub in ("filter-branch", "filter-repo"):
+        yield _f(inv, R, "vcs-history", "git", "rewrites the whole history")
+        return
+    if sub == "gc" and re.search(r"--prune=now|--prune=all|--aggressive", text):
+        yield _f(inv, R, "vcs-history", "git", "prunes unreachable objects now")
+        return
+    if sub == "stash":
+        if "clear" in rest:
+            yield _f(inv, L, "workspace", "git", "drops every stash")
+        elif rest[:1] in (
+            [],
+            ["push"],
+            ["save"],
+            ["pop"],
+            ["apply"],
+            ["drop"],
+            ["branch"],
+            ["-u"],
+            ["-m"],
+            ["--include-untracked"],
+            ["-k"],
+            ["--keep-index"],
+        ) or (rest[:1] != ["list"] and rest[:1] != ["show"]):
+            yield _f(inv, L, "workspace", "git", "stashes changes")
+        return
+    if sub in ("update-ref",) and "-d" in rest:
+        yield _f(inv, R, "vcs-history", "git", "deletes a ref")
+        return
+    if sub in ("tag",) and _has(rest, "-d", "--delete"):
+        yield _f(inv, L, "workspace", "git", "deletes a local tag")
+        return
+    if (sub in ("tag",) and not [x for x in rest if not x.startswith("-")]) or _has(
+        rest, "-l", "--list"
+    ):
+        return
+    if sub == "config":
+        if _has(rest, "--get", "--list", "-l", "--get-all", "--get-regexp", "--show-origin"):
+            return
+        yield _f(inv, L, "config", "git", "changes git configuration")
+        return
+    if sub in ("rm",):
+        short, long, pos = split_flags(rest)
+        if "cached" in long:
+            yield _f(inv, L, "workspace", "git", "untracks files")
+        else:
+            yield _f(
+                inv,
+                R if "r" in short and any(p in (".", "*") for p in pos) else L,
+                "workspace",
+                "git",
+                "deletes tracked files",
+            )
+        return
+    if sub in ("worktree",) and "remove" in rest and ("--force" in rest or "-f" in rest):
+        yield _f(inv, R, "destroy", "git", "removes a worktree with its changes")
+        return
+    if sub in ("submodule",) and "deinit" in rest and ("-f" in rest or "--force" in rest):
+        yield _f(inv, R, "destroy", "git", "discards submodule changes")
+        return
+    if sub in ("lfs",) and "prune" in rest:
+        yield _f(inv, L, "workspace", "git", "prunes LFS objects")
+        return
+    yield _f(inv, L, "workspace", "git", f"git {sub}")
+
+
+# ---------------------------------------------------------------- containers and clusters
+
+
+def r_docker(inv: Invocation) -> Iterator[Finding]:
+    a = [x for x in inv.args]
+    while a and a[0].startswith("-"):
+        a = (
+            a[2:]
+            if a[0] in ("-H", "--host", "--context", "-c", "--config", "--log-level", "-l")
+            else a[1:]
+        )
+    if not a:
+        return
+    sub = a[0]
+    rest = a[1:]
+    obj = None
+    if (
+        sub
+        in (
+            "container",
+            "image",
+            "volume",
+            "network",
+            "system",
+            "builder",
+            "buildx",
+            "compose",
+            "swarm",
+            "service",
+            "stack",
+            "secret",
+            "config",
+            "node",
+            "plugin",
+            "context",
+        )
+        and rest
+    ):
+        obj = sub
+        while rest and rest[0].startswith("-"):
+            rest = (
+                rest[2:]
+                if rest[0] in ("-f", "--file", "-p", "--project-name", "--env-file", "--profile")
+                else rest[1:]
+            )
+        if not rest:
+            return
+        sub, rest = rest[0], rest[1:]
+    if obj == "builder" and sub == "prune":
+        yield _f(inv, L, "workspace", "docker", "prunes the build cache")
+        return
+    text = " ".join(rest)
+    read = {
+        "ps",
+        "ls",
+        "images",
+        "logs",
+        "inspect",
+        "history",
+        "info",
+        "version",
+        "top",
+        "stats",
+        "port",
+        "diff",
+        "events",
+        "search",
+        "df",
+        "list",
+        "config",
+        "du",
+        "help",
+        "--help",
+    }
+    if sub in read or (obj == "compose" and sub in ("ps", "logs", "config", "top", "images", "ls")):
+        return
+    if (obj == "system" and sub == "prune") or sub == "prune":
+        yield _f(
+            inv,
+            R,
+            "destroy",
+            "docker",
+            "prunes containers, images" + (" and volumes" if "--volumes" in text else ""),
+        )
+        return
+    if obj == "volume" and sub in ("rm", "remove", "prune"):
+        yield _f(inv, R, "destroy", "docker", "deletes volumes and their data")
+        return
+    if obj == "compose" and sub in ("down",):
+        yield _f(
+            inv,
+            R if _has(rest, "-v", "--volumes", "--rmi") else L,
+            "destroy" if "-v" in rest else "service",
+            "docker",
+            "stops a compose project" + (" and deletes its volumes" if "-v" in rest else ""),
+        )
+        return
+    if (obj in ("swarm",) and sub in ("leave", "init", "join")) or (
+        obj in ("node",) and sub in ("rm",)
+    ):
+        yield _f(inv, R, "service", "docker", "changes a swarm")
+        return
+    if sub in ("rm", "rmi", "kill", "stop", "restart") or (
+        obj in ("service", "stack", "secret", "network") and sub in ("rm", "remove")
+    ):
+        yield _f(
+            inv,
+            R,
+            "cloud-delete" if sub in ("rm", "rmi", "remove") else "service",
+            "docker",
+            f"{sub} of containers, images or services",
+        )
+        return
+    if sub in ("run", "create", "exec"):
+        if re.search(
+            r"--privileged|--pid[= ]host|-v\s*/:/|--volume[= ]/:/|--net[= ]host.*--cap-add|"
+            r"--cap-add[= ](SYS_ADMIN|ALL)|/var/run/docker\.sock",
+            text,
+        ):
+            yield _f(inv, R, "priv", "docker", "runs a container with host-level privileges")
+        else:
+            yield _f(inv, L, "workspace", "docker", f"docker {sub}")
+        return
+    if sub in (
+        "push",
+        "login",
+        "logout",
+        "tag",
+        "commit",
+        "save",
+        "load",
+        "build",
+        "pull",
+        "start",
+        "cp",
+        "up",
+        "pause",
+        "unpause",
+        "rename",
+        "update",
+        "attach",
+        "import",
+        "export",
+    ):
+        yield _f(inv, L, "workspace" if sub != "push" else "remote", "docker", f"docker {sub}")
+        return
+    if obj == "compose":
+        yield _f(inv, L, "service", "docker", f"docker compose {sub}")
+        return
+    yield _f(inv, L, "workspace", "docker", f"docker {sub}")
+
+
+_PROTECTED_NS = re.compile(
+    r"^(prod|production|prd|live|kube-system|kube-public|default|monitoring|istio-system|"
+    r"cert-manager|ingress-nginx|argocd|vault|payments|billing|.*-prod|prod-.*|.*-production)$"
+)
+
+
+def r_kubectl(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    words = [x for x in a if not x.startswith("-")]
+    # drop option values
+    vals: set[int] = set()
+    for i, x in enumerate(a):
+        if x in (
+            "-n",
+            "--namespace",
+            "-l",
+            "--selector",
+            "-f",
+            "--filename",
+            "-o",
+            "--output",
+            "--context",
+            "-c",
+            "--container",
+            "--field-selector",
+            "--kubeconfig",
+            "--cluster",
+            "--user",
+            "--replicas",
+            "--image",
+            "--timeout",
+            "--grace-period",
+            "-p",
+            "--patch",
+            "--type",
+            "--for",
+            "-i",
+            "--to-revision",
+        ):
+            vals.add(i + 1)
+    words = [x for i, x in enumerate(a) if not x.startswith("-") and i not in vals]
+    if not words:
+        return
+    sub = words[0]
+    ns = ""
+    for i, x in enumerate(a):
+        if x in ("-n", "--namespace") and i + 1 < len(a):
+            ns = a[i + 1]
+        elif x.startswith("--namespace="):
+            ns = x.split("=", 1)[1]
+        elif x.startswith("-n") and len(x) > 2 and not x.startswith("--"):
+            ns = x[2:]
+    text = " ".join(a)
+    everywhere = _has(a, "--all-namespaces", "-A")
+    prod = _is_prod(ns) or (_is_prod(text) and not _is_nonprod(ns))
+    if _has(a, "--dry-run", "--dry-run=client", "--dry-run=server") or any(
+        x.startswith("--dry-run") for x in a
+    ):
+        return
+    if sub in (
+        "get",
+        "describe",
+        "logs",
+        "top",
+        "explain",
+        "diff",
+        "version",
+        "api-resources",
+        "api-versions",
+        "cluster-info",
+        "auth",
+        "events",
+        "wait",
+        "completion",
+        "kustomize",
+        "plugin",
+        "options",
+        "help",
+    ):
+        return
+    if sub == "config":
+        if words[1:2] and words[1] in (
+            "use-context",
+            "set-context",
+            "set",
+            "set-cluster",
+            "set-credentials",
+            "delete-context",
+            "delete-cluster",
+            "rename-context",
+            "unset",
+        ):
+            yield _f(inv, L, "config", "kubectl", "changes kubeconfig")
+        return
+    if sub == "delete" and DEFENCES.search(" ".join(words[1:]) + " " + ns):
+        yield _f(inv, B, "defence-off", "kubectl", "deletes a security or logging agent")
+        return
+    if sub == "delete":
+        kinds = words[1:]
+        kind = kinds[0].lower() if kinds else ""
+        names = kinds[1:]
+        if "/" in kind:
+            kind, _, nm = kind.partition("/")
+            names = [nm, *names]
+        if kind in ("ns", "namespace", "namespaces"):
+            if any(_PROTECTED_NS.match(n) or _is_prod(n) for n in names) or _has(a, "--all"):
+                yield _f(
+                    inv, B, "cloud-delete", "kubectl", "deletes a production or system namespace"
+                )
+            else:
+                yield _f(
+                    inv, R, "cloud-delete", "kubectl", "deletes a namespace and everything in it"
+                )
+            return
+        if _has(a, "--all") or everywhere or ("-l" in a and everywhere):
+            yield _f(
+                inv,
+                B
+                if everywhere
+                or prod
+                or (
+                    ns in ("", "default", "kube-system")
+                    and kind not in ("pod", "pods", "po", "job", "jobs")
+                )
+                else R,
+                "cloud-delete",
+                "kubectl",
+                "mass deletion of resources",
+            )
+            return
+        if kind in (
+            "node",
+            "nodes",
+            "no",
+            "pv",
+            "persistentvolume",
+            "crd",
+            "customresourcedefinition",
+            "clusterrole",
+            "clusterrolebinding",
+            "storageclass",
+            "validatingwebhookconfiguration",
+            "mutatingwebhookconfiguration",
+        ):
+            yield _f(inv, R, "cloud-delete", "kubectl", f"deletes cluster-scoped {kind}")
+            return
+        yield _f(inv, R, "cloud-delete", "kubectl", f"deletes {kind or 'resources'}")
+        return
+    if sub in ("port-forward", "proxy"):
+        return
+    if sub == "uncordon":
+        yield _f(inv, L, "service", "kubectl", "returns a node to service")
+        return
+    if sub in ("drain", "cordon", "taint"):
+        yield _f(inv, R, "service", "kubectl", f"{sub} takes nodes out of service")
+        return
+    if sub in ("exec", "cp", "attach", "port-forward", "proxy", "debug", "run"):
+        yield _f(
+            inv,
+            R if prod and sub in ("exec", "cp", "debug") else L,
+            "remote",
+            "kubectl",
+            f"{sub} into a cluster",
+        )
+        return
+    if sub == "rollout":
+        verb = words[1] if len(words) > 1 else ""
+        if verb in ("status", "history"):
+            return
+        yield _f(inv, R, "service", "kubectl", f"rollout {verb}")
+        return
+    if sub in (
+        "apply",
+        "create",
+        "replace",
+        "patch",
+        "edit",
+        "scale",
+        "set",
+        "label",
+        "annotate",
+        "expose",
+        "autoscale",
+        "certificate",
+    ):
+        if sub == "scale" and re.search(r"--replicas[= ]0\b", text) and prod:
+            yield _f(inv, R, "service", "kubectl", "scales a production workload to zero")
+            return
+        if sub == "replace" and "--force" in a:
+            yield _f(inv, R, "cloud-delete", "kubectl", "deletes and recreates resources")
+            return
+        yield _f(
+            inv,
+            R
+            if prod
+            or (
+                (not ns and not _is_nonprod(text))
+                and sub in ("apply", "replace", "patch", "edit")
+                and _is_prod(text)
+            )
+            else L,
+            "remote",
+            "kubectl",
+            f"{sub} in {ns or 'the current namespace'}",
+        )
+        return
+    yield _f(inv, L, "remote", "kubectl", f"kubectl {sub}")
+
+
+def r_helm(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    if not words:
+        return
+    sub = words[0]
+    text = " ".join(inv.args)
+    if _has(inv.args, "--dry-run") or sub in (
+        "list",
+        "ls",
+        "status",
+        "get",
+        "history",
+        "template",
+        "show",
+        "search",
+        "lint",
+        "version",
+        "env",
+        "inspect",
+        "verify",
+        "help",
+    ):
+        return
+    if sub == "repo":
+        yield _f(inv, L, "config", "helm", "changes chart repositories")
+        return
+    if sub in ("uninstall", "delete", "del", "un") and DEFENCES.search(text):
+        yield _f(inv, B, "defence-off", "helm", "uninstalls a security or logging agent")
+        return
+    if sub in ("uninstall", "delete", "del", "un"):
+        yield _f(
+            inv,
+            B if _is_prod(text) and _has(inv.args, "--no-hooks") else R,
+            "cloud-delete",
+            "helm",
+            "uninstalls a release",
+        )
+        return
+    if sub in ("rollback",):
+        yield _f(inv, R, "service", "helm", "rolls a release back")
+        return
+    if sub in ("install", "upgrade", "plugin", "dependency", "package", "push", "pull"):
+        yield _f(inv, R if _is_prod(text) else L, "remote", "helm", f"helm {sub}")
+
+
+def r_terraform(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    words = [x for x in a if not x.startswith("-")]
+    if inv.name == "terragrunt" and words[:1] in (["run-all"], ["run"]):
+        words = words[1:]
+    if not words:
+        return
+    sub = words[0]
+    text = " ".join(a)
+    auto = _has(
+        a,
+        "-auto-approve",
+        "--auto-approve",
+        "-auto-approve=true",
+        "--terragrunt-non-interactive",
+        "-force",
+        "--non-interactive",
+    )
+    if sub in (
+        "plan",
+        "validate",
+        "fmt",
+        "show",
+        "output",
+        "graph",
+        "version",
+        "providers",
+        "console",
+        "init",
+        "get",
+        "login",
+        "logout",
+        "metadata",
+        "test",
+        "modules",
+    ):
+        if sub in ("init", "get", "login", "logout") or (
+            sub == "fmt" and not _has(a, "-check", "-diff")
+        ):
+            yield _f(inv, L, "workspace", "terraform", f"terraform {sub} writes local files")
+        return
+    destroy = sub == "destroy" or (sub == "apply" and _has(a, "-destroy", "--destroy"))
+    targeted = "-target" in text
+    if destroy:
+        if auto and not targeted:
+            yield _f(
+                inv, B, "cloud-delete", "terraform", "destroys the whole stack without confirmation"
+            )
+        else:
+            yield _f(inv, R, "cloud-delete", "terraform", "destroys infrastructure")
+        return
+    if sub == "apply":
+        yield _f(inv, R, "remote", "terraform", "changes live infrastructure")
+        return
+    if sub == "state":
+        verb = words[1] if len(words) > 1 else ""
+        if verb in ("list", "show", "pull"):
+            return
+        yield _f(inv, R, "remote", "terraform", f"state {verb} edits the state")
+        return
+    if sub in ("import", "taint", "untaint", "refresh", "force-unlock", "workspace"):
+        if sub == "workspace" and words[1:2] and words[1] in ("list", "show", "select"):
+            if words[1] == "select":
+                yield _f(inv, L, "config", "terraform", "selects a workspace")
+            return
+        yield _f(
+            inv,
+            R if sub in ("force-unlock",) or (sub == "workspace" and "delete" in words) else L,
+            "remote",
+            "terraform",
+            f"terraform {sub}",
+        )
+
+
+def r_ansible(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    if _has(
+        a,
+        "--check",
+        "-C",
+        "--syntax-check",
+        "--list-hosts",
+        "--list-tasks",
+        "--list-tags",
+        "--version",
+    ):
+        return
+    text = " ".join(a)
+    if inv.name == "ansible":
+        m = re.search(r"(-a|--args)\s+(\S.*)", text)
+        mod = re.search(r"(-m|--module-name)\s+(\S+)", text)
+        modname = mod.group(2) if mod else "command"
+        if modname in ("ping", "setup", "gather_facts", "debug"):
+            return
+        if m and modname in ("command", "shell", "raw"):
+            sub = parse(m.group(2).strip("'\""), "bash")
+            lvl = max((f.level for i in sub.invocations for f in _rules_for(i)), default=S)
+            if lvl >= L:
+                yield _f(
+                    inv, max(lvl, R), "remote", "ansible", "runs a changing command on a fleet"
+                )
+            return
+        yield _f(inv, R, "remote", "ansible", f"runs {modname} on a fleet")
+        return
+    yield _f(inv, R, "remote", inv.name, "applies a playbook to hosts")
+
+
+# ---------------------------------------------------------------- clouds
+
+
+_CLOUD_READ = re.compile(
+    r"^(describe|list|get|show|ls|head|wait|lookup|search|query|scan|check|estimate|validate|"
+    r"preview|export|download|tail|filter|batch-get|test|whoami|view|info|version|help|"
+    r"logs|read|print|status|simulate|generate-presigned|presign|select|find|count|audit)"
+)
+
+
+_AWS_FLAGS = {
+    "--recursive",
+    "--force",
+    "--dryrun",
+    "--dry-run",
+    "--no-paginate",
+    "--debug",
+    "--quiet",
+    "--skip-final-snapshot",
+    "--delete-automated-backups",
+    "--no-verify-ssl",
+    "--exact-timestamps",
+    "--delete",
+    "--no-cli-pager",
+    "--skip-final-cluster-snapshot",
+    "--follow-symlinks",
+    "--include-all",
+}
+
+
+def _aws_words(a: list[str]) -> list[str]:
+    words: list[str] = []
+    i = 0
+    while i < len(a):
+        x = a[i]
+        if x.startswith("--"):
+            if (
+                "=" not in x
+                and x not in _AWS_FLAGS
+                and not x.startswith("--no-")
+                and i + 1 < len(a)
+                and not a[i + 1].startswith("--")
+                and len(words) >= (2 if words[:1] != ["s3"] else 1)
+            ) or (
+                x in ("--region", "--profile", "--output", "--endpoint-url", "--query", "--color")
+                and i + 1 < len(a)
+            ):
+                i += 2
+                continue
+            i += 1
+            continue
+        words.append(x)
+        i += 1
+    return words
+
+
+def r_aws(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    words = _aws_words(a)
+    if len(words) < 2 and words[:1] != ["s3"]:
+        return
+    svc, op = words[0], words[1] if len(words) > 1 else ""
+    text = " ".join(a)
+    if "--dryrun" in a or "--dry-run" in a:
+        return
+    if svc == "s3":
+        if op in ("ls", "presign"):
+            return
+        if op == "rb":
+            yield _f(inv, B if "--force" in a else R, "cloud-delete", "aws", "removes a bucket")
+            return
+        if op == "rm":
+            target = next((w for w in words[2:] if w.startswith("s3://")), "")
+            whole = re.fullmatch(r"s3://[^/]+/?", target) is not None
+            rec = "--recursive" in a
+            filtered = "--exclude" in a or "--include" in a
+            yield _f(
+                inv,
+                B if rec and whole and not filtered else R,
+                "cloud-delete",
+                "aws",
+                "deletes objects" + (" in a whole bucket" if whole and rec else ""),
+            )
+            return
+        if op in ("sync", "cp", "mv"):
+            dest = words[-1] if words else ""
+            if "--delete" in a:
+                whole = dest.startswith("s3://") and re.fullmatch(r"s3://[^/]+/?", dest) is not None
+                yield _f(inv, R, "destroy", "aws", "syncs with deletion")
+                return
+            if dest.startswith("s3://") and not any(w.startswith("s3://") for w in words[2:-1]):
+                yield _f(inv, R, "exfil", "aws", "uploads to S3")
+            elif dest.startswith("s3://"):
+                yield _f(
+                    inv,
+                    R if op == "mv" or _is_prod(dest) else L,
+                    "remote",
+                    "aws",
+                    "copies within S3",
+                )
+            else:
+                yield _f(inv, L, "workspace", "aws", "downloads from S3")
+            return
+        if op == "mb":
+            yield _f(inv, L, "remote", "aws", "creates a bucket")
+            return
+        return
+    if svc == "eks" and op == "update-kubeconfig":
+        yield _f(inv, L, "config", "aws", "writes kubeconfig")
+        return
+    if _CLOUD_READ.match(op):
+        return
+    if svc == "cloudtrail" and op in (
+        "stop-logging",
+        "delete-trail",
+        "update-trail",
+        "put-event-selectors",
+    ):
+        yield _f(
+            inv, B if op != "update-trail" else R, "defence-off", "aws", "turns audit logging off"
+        )
+        return
+    if svc in (
+        "guardduty",
+        "securityhub",
+        "config",
+        "configservice",
+        "inspector",
+        "inspector2",
+        "macie2",
+        "detective",
+        "access-analyzer",
+        "shield",
+    ) and re.match(r"(delete|disable|stop|disassociate)", op):
+        yield _f(inv, B, "defence-off", "aws", f"disables {svc}")
+        return
+    if svc == "logs" and op in ("delete-log-group", "delete-log-stream", "put-retention-policy"):
+        yield _f(
+            inv,
+            B if re.search(r"cloudtrail|audit|security|vpc-flow", text, re.I) else R,
+            "log-wipe",
+            "aws",
+            "deletes logs",
+        )
+        return
+    if svc == "rds" and op.startswith("delete-db"):
+        yield _f(
+            inv,
+            B if "--skip-final-snapshot" in a or "--delete-automated-backups" in a else R,
+            "cloud-delete",
+            "aws",
+            "deletes a database",
+        )
+        return
+    if (
+        svc == "rds"
+        and op == "modify-db-instance"
+        and re.search(r"--backup-retention-period\s+0", text)
+    ):
+        yield _f(inv, B, "log-wipe", "aws", "turns database backups off")
+        return
+    if (svc in ("dynamodb",) and op == "delete-table") or (
+        svc == "redshift" and op.startswith("delete-cluster")
+    ):
+        yield _f(
+            inv,
+            B if _is_prod(text) or "--skip-final-cluster-snapshot" in a else R,
+            "cloud-delete",
+            "aws",
+            "deletes a table or warehouse",
+        )
+        return
+    if svc == "kms" and op in ("schedule-key-deletion", "disable-key"):
+        yield _f(inv, R, "cloud-delete", "aws", "schedules key deletion")
+        return
+    if (
+        (svc in ("eks",) and op.startswith("delete-cluster"))
+        or (svc == "cloudformation" and op == "delete-stack")
+        or (
+            svc == "organizations"
+            and op.startswith(("close-account", "remove-account", "delete-organization"))
+        )
+    ):
+        yield _f(
+            inv,
+            B if _is_prod(text) or svc == "organizations" else R,
+            "cloud-delete",
+            "aws",
+            f"deletes a {svc} {op.split('-', 1)[-1]}",
+        )
+        return
+    if svc == "ec2" and op == "terminate-instances":
+        ids = re.findall(r"i-[0-9a-f]+", text)
+        yield _f(
+            inv,
+            B if len(ids) > 3 or "$(" in text or inv.args_from_stdin else R,
+            "cloud-delete",
+            "aws",
+            "terminates instances",
+        )
+        return
+    if (
+        svc == "iam"
+        and re.match(
+            r"(attach|put|create-access-key|create-login-profile|add-user-to-group|"
+            r"update-assume-role-policy)",
+            op,
+        )
+        and re.search(r"(AdministratorAccess|\"\*\"|admin)", text, re.I)
+    ):
+        yield _f(inv, R, "priv", "aws", "grants administrator rights")
+        return
+    if op.startswith(("delete", "terminate", "remove", "deregister", "purge", "destroy", "empty")):
+        yield _f(inv, R, "cloud-delete", "aws", f"{svc} {op}")
+        return
+    if op.startswith(
+        (
+            "create",
+            "run",
+            "put",
+            "update",
+            "modify",
+            "start",
+            "stop",
+            "reboot",
+            "attach",
+            "detach",
+            "associate",
+            "disassociate",
+            "authorize",
+            "revoke",
+            "invoke",
+            "publish",
+            "send",
+            "set",
+            "enable",
+            "disable",
+            "tag",
+            "untag",
+            "import",
+            "copy",
+            "restore",
+            "register",
+            "add",
+            "change",
+            "reset",
+            "replace",
+            "upload",
+            "execute",
+            "deploy",
+            "cancel",
+            "apply",
+        )
+    ):
+        if svc == "ec2" and op in ("authorize-security-group-ingress",) and "0.0.0.0/0" in text:
+            yield _f(inv, R, "firewall", "aws", "opens a port to the internet")
+            return
+        lvl = (
+            L
+            if op.startswith(
+                ("create", "tag", "add", "copy", "upload", "invoke", "publish", "send")
+            )
+            and not (_is_prod(text))
+            else R
+        )
+        yield _f(inv, lvl, "remote", "aws", f"{svc} {op}")
+
+
+def r_gcloud(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    text = " ".join(inv.args)
+    if not words:
+        return
+    verbs = [
+        w
+        for w in words
+        if re.match(
+            r"^(delete|remove|destroy|disable|stop|reset|rm|rb|update|create|set|"
+            r"deploy|add-iam-policy-binding|remove-iam-policy-binding|start|restart|"
+            r"resize|import|undelete|enable|apply|patch|run|submit|cp|mv|rsync|"
+            r"shutdown|purge|unset)$",
+            w,
+        )
+    ]
+    if inv.name in ("gsutil",):
+        op = words[0]
+        if op in ("ls", "cat", "du", "stat", "hash", "version", "help"):
+            return
+        if op == "rb" or (
+            op == "rm"
+            and ("-r" in inv.args or "-a" in inv.args)
+            and any(re.fullmatch(r"gs://[^/]+/?(\*\*?)?", w) for w in words)
+        ):
+            yield _f(inv, B, "cloud-delete", "gsutil", "deletes a whole bucket")
+        elif op == "rm":
+            yield _f(inv, R, "cloud-delete", "gsutil", "deletes objects")
+        elif op in ("rsync",) and "-d" in inv.args:
+            yield _f(inv, R, "destroy", "gsutil", "syncs with deletion")
+        elif op in ("cp", "mv", "rsync"):
+            to_cloud = any(w.startswith("gs://") for w in words[-1:])
+            yield _f(inv, R if to_cloud else L, "exfil" if to_cloud else "workspace", "gsutil", op)
+        elif op in ("iam", "acl", "defacl") and re.search(r"allUsers|allAuthenticatedUsers", text):
+            yield _f(inv, R, "perm", "gsutil", "makes data public")
+        return
+    if (
+        "get-credentials" in words
+        or words[:2] == ["config", "set"]
+        or words[:2] == ["auth", "login"]
+    ):
+        yield _f(inv, L, "config", "gcloud", "writes local gcloud/kube configuration")
+        return
+    if not verbs:
+        return
+    verb = verbs[0]
+    if (
+        "storage" in words
+        and verb in ("rm",)
+        and "--recursive" in inv.args
+        and any(re.fullmatch(r"gs://[^/]+/?", w) for w in words)
+    ) or ("buckets" in words and verb == "delete"):
+        yield _f(inv, B, "cloud-delete", "gcloud", "deletes a whole bucket")
+        return
+    if verb in ("delete", "remove", "destroy", "purge", "rm"):
+        scope = words[: words.index(verb)]
+        big = any(
+            x in scope
+            for x in (
+                "projects",
+                "sql",
+                "clusters",
+                "spanner",
+                "bigtable",
+                "firestore",
+                "databases",
+                "folders",
+                "organizations",
+                "filestore",
+                "alloydb",
+            )
+        )
+        if "sinks" in scope or "logging" in scope:
+            yield _f(
+                inv,
+                B if re.search(r"audit|security", text) else R,
+                "log-wipe",
+                "gcloud",
+                "deletes log sinks",
+            )
+            return
+        yield _f(
+            inv,
+            B
+            if big
+            and (
+                "projects" in scope
+                or "sql" in scope
+                or _is_prod(text)
+                or "--quiet" in inv.args
+                or "-q" in inv.args
+            )
+            else R,
+            "cloud-delete",
+            "gcloud",
+            f"deletes {' '.join(scope[-2:])}",
+        )
+        return
+    if (
+        verb in ("disable",)
+        and "services" in words
+        and re.search(
+            r"(logging|monitoring|securitycenter|"
+            r"cloudaudit)",
+            text,
+        )
+    ):
+        yield _f(inv, B, "defence-off", "gcloud", "disables audit or security services")
+        return
+    if "firewall-rules" in words and verb in ("create", "update"):
+        yield _f(inv, R, "firewall", "gcloud", "changes firewall rules")
+        return
+    if "iam-policy-binding" in verb and re.search(r"roles/(owner|editor)|allUsers", text):
+        yield _f(inv, R, "priv", "gcloud", "grants owner/editor or public access")
+        return
+    lvl = (
+        R
+        if verb
+        in (
+            "stop",
+            "reset",
+            "update",
+            "set",
+            "deploy",
+            "resize",
+            "restart",
+            "shutdown",
+            "patch",
+            "apply",
+            "remove-iam-policy-binding",
+            "add-iam-policy-binding",
+            "import",
+        )
+        or _is_prod(text)
+        else L
+    )
+    yield _f(inv, lvl, "remote", "gcloud", f"{verb} in the cloud")
+
+
+def r_az(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    text = " ".join(inv.args)
+    if not words:
+        return
+    verb = next(
+        (
+            w
+            for w in words
+            if re.match(
+                r"^(delete|purge|remove|stop|deallocate|restart|create|update|set|"
+                r"start|deploy|assign|add|wipe|reset|swap|import|upload|run|invoke|"
+                r"scale|resize|sync)$",
+                w,
+            )
+        ),
+        None,
+    )
+    if verb is None:
+        return
+    scope = words[: words.index(verb)]
+    if verb in ("delete", "purge", "remove", "wipe"):
+        big = scope[:1] in (["group"],) or any(
+            x in scope
+            for x in (
+                "sql",
+                "cosmosdb",
+                "postgres",
+                "mysql",
+                "aks",
+                "account",
+                "keyvault",
+                "storage",
+            )
+        )
+        if scope[:2] == ["storage", "blob"] and "delete-batch" not in words:
+            yield _f(inv, R, "cloud-delete", "az", "deletes a blob")
+            return
+        if "monitor" in scope or "diagnostic-settings" in scope or "log-analytics" in scope:
+            yield _f(inv, B, "log-wipe", "az", "deletes monitoring or logs")
+            return
+        yield _f(inv, B if big else R, "cloud-delete", "az", f"deletes {' '.join(scope)}")
+        return
+    if verb == "assign" and re.search(r"(Owner|Contributor|User Access Administrator)", text):
+        yield _f(inv, R, "priv", "az", "grants owner/contributor rights")
+        return
+    yield _f(
+        inv,
+        R
+        if verb not in ("create", "start", "add", "upload", "run", "invoke") or _is_prod(text)
+        else L,
+        "remote",
+        "az",
+        f"{verb} in Azure",
+    )
+
+
+# ---------------------------------------------------------------- databases
+
+
+def sql_level(sql: str, context: str = "") -> tuple[Level, str, str]:
+    """Level of one SQL/Redis/Mongo text: (level, tag, why); `context` (host, database) tells prod from dev."""
+    s = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S).strip()
+    u = s.upper()
+    if re.match(r"^\s*EXPLAIN\b(?!\s+(\(\s*)?ANALY[SZ]E)", u):
+        return S, "db", "only explains a plan"
+    if (
+        re.search(r"\bDROP\s+(DATABASE|SCHEMA|KEYSPACE)\b", u)
+        or re.search(r"\bFLUSHALL\b|\bFLUSHDB\b", u)
+        or ("DROPDATABASE(" in u.replace(" ", ""))
+    ):
+        return B, "db", "drops a whole database"
+    if re.search(
+        r"\bDROP\s+(TABLE|COLLECTION|INDEX|VIEW|USER|ROLE|FUNCTION|TRIGGER|SEQUENCE|TYPE|EXTENSION)\b",
+        u,
+    ):
+        return R, "db", "drops a database object"
+    if (
+        re.search(r"\bTRUNCATE\b", u)
+        or re.search(r"\bDELETE\s+FROM\s+[\w.\"`\[\]]+\s*(;|$)", u)
+        or re.search(r"DELETEMANY\(\s*\{\s*\}\s*\)|\.REMOVE\(\s*\{\s*\}\s*\)", u.replace(" ", ""))
+        or re.search(r"\bUPDATE\s+[\w.\"`]+\s+SET\b(?!.*\bWHERE\b)", u)
+    ):
+        return (
+            (B if _is_prod(context + " " + s) and not _is_nonprod(context) else R),
+            "db",
+            ("empties or rewrites a whole table"),
+        )
+    if re.search(r"\.DROP\(\)", u.replace(" ", "")):
+        return R, "db", "drops a collection"
+    if (
+        re.search(r"\b(DELETE|UPDATE|ALTER|MERGE|REPLACE|GRANT|REVOKE|RENAME)\b", u)
+        or (
+            re.search(
+                r"\b(DEL|UNLINK|EXPIRE|SET|HSET|LPUSH|RPUSH|SADD|ZADD|INCR|CONFIG\s+SET|SHUTDOWN|SLAVEOF|REPLICAOF|"
+                r"DEBUG|MIGRATE|RESTORE|SWAPDB|CLIENT\s+KILL)\b",
+                u,
+            )
+            and not re.search(r"\bSELECT\b", u)
+        )
+        or re.search(
+            r"(DELETEONE|DELETEMANY|UPDATEONE|UPDATEMANY|REPLACEONE|FINDONEANDDELETE|DROPINDEX|"
+            r"REMOVE)\(",
+            u.replace(" ", ""),
+        )
+    ):
+        return R, "db", "changes database contents or schema"
+    if re.search(
+        r"\b(INSERT|CREATE|COPY\s+\w+\s+FROM|VACUUM|ANALYZE|REINDEX|CLUSTER|LOAD\s+DATA)\b", u
+    ) or re.search(r"(INSERTONE|INSERTMANY|CREATEINDEX|CREATECOLLECTION)\(", u.replace(" ", "")):
+        return L, "db", "adds data or objects"
+    return S, "db", "reads"
+
+
+def r_db_client(inv: Invocation) -> Iterator[Finding]:
+    a = inv.args
+    n = inv.name
+    sql = None
+    for i, x in enumerate(a):
+        if x in (
+            "-c",
+            "--command",
+            "-e",
+            "--execute",
+            "--eval",
+            "-q",
+            "--query",
+            "-Q",
+        ) and i + 1 < len(a):
+            sql = a[i + 1]
+        elif x.startswith(("--command=", "--execute=", "--eval=", "--query=")):
+            sql = x.split("=", 1)[1]
+    if n in ("redis-cli", "valkey-cli", "keydb-cli"):
+        vals = {
+            "-h",
+            "-p",
+            "-a",
+            "-n",
+            "-u",
+            "--user",
+            "--pass",
+            "-s",
+            "--tls",
+            "--cacert",
+            "-c",
+            "-r",
+            "-i",
+            "--scan",
+            "--pattern",
+        }
+        words = []
+        skip = False
+        for x in a:
+            if skip:
+                skip = False
+                continue
+            if x in vals and x not in ("--tls", "-c", "--scan"):
+                skip = True
+                continue
+            if x.startswith("-"):
+                continue
+            words.append(x)
+        if words:
+            sql = " ".join(words)
+        elif inv.upstream and inv.upstream_text:
+            sql = inv.upstream_text
+    if n in ("sqlite3",):
+        pos = [x for x in a if not x.startswith("-")]
+        if len(pos) >= 2:
+            sql = " ".join(pos[1:])
+    if n in ("dropdb", "mysqladmin") and (n == "dropdb" or "drop" in a):
+        yield _f(inv, B, "db", n, "drops a whole database")
+        return
+    if n in ("pg_restore",) and _has(a, "-c", "--clean"):
+        yield _f(inv, R, "db", n, "drops objects before restoring")
+        return
+    if n in ("mongorestore",) and "--drop" in a:
+        yield _f(inv, R, "db", n, "drops collections before restoring")
+        return
+    if sql is None and inv.stdin_data:
+        sql = inv.stdin_data
+    if sql is None and inv.upstream and re.search(r"\b(echo|printf|cat)\b", inv.upstream_text):
+        sql = inv.upstream_text
+    if sql is None:
+        return
+    level, tag, why = sql_level(sql, inv.line)
+    if level > S:
+        yield _f(inv, level, tag, n, why)
+
+
+# ---------------------------------------------------------------- PowerShell
+
+
+_PS_READ_VERBS = (
+    "get-",
+    "test-",
+    "show-",
+    "find-",
+    "measure-",
+    "select-",
+    "where-",
+    "sort-",
+    "format-",
+    "out-host",
+    "out-string",
+    "write-host",
+    "write-output",
+    "write-verbose",
+    "write-information",
+    "convertto-",
+    "convertfrom-",
+    "compare-",
+    "resolve-",
+    "read-",
+    "group-",
+    "tee-object",
+    "foreach-object",
+    "out-null",
+    "out-gridview",
+    "join-",
+    "split-path",
+    "import-csv",
+    "import-clixml",
+    "trace-",
+    "wait-",
+    "search-",
+    "debug-",
+    "confirm-",
+    "watch-",
+    "use-",
+    "ping",
+    "receive-",
+    "write-",
+    "enter-pssession",
+    "exit-pssession",
+    "invoke-pester",
+    "update-help",
+    "get-help",
+    "help",
+)
+_PS_LOW_VERBS = (
+    "new-",
+    "add-",
+    "copy-",
+    "move-",
+    "rename-",
+    "set-location",
+    "push-location",
+    "pop-location",
+    "import-module",
+    "install-module",
+    "expand-archive",
+    "compress-archive",
+    "start-transcript",
+    "stop-transcript",
+    "new-item",
+    "mkdir",
+    "out-file",
+    "export-",
+    "export-csv",
+    "save-",
+    "update-",
+    "install-",
+    "publish-",
+    "checkpoint-",
+    "start-job",
+    "start-sleep",
+    "set-variable",
+    "set-alias",
+    "set-psdebug",
+    "clear-host",
+    "clear-variable",
+    "remove-variable",
+    "remove-job",
+    "register-argumentcompleter",
+    "start-",
+    "initialize-",
+    "enable-",
+    "register-",
+    "invoke-",
+    "set-",
+    "unblock-",
+    "write-",
+    "lock-",
+    "unlock-",
+    "sync-",
+    "send-",
+    "suspend-",
+    "resume-",
+    "block-",
+    "grant-",
+    "approve-",
+    "connect-",
+    "disconnect-",
+    "mount-",
+    "dismount-",
+    "merge-",
+    "submit-",
+    "request-",
+    "redo-",
+    "undo-",
+    "edit-",
+    "backup-",
+    "complete-",
+    "deny-",
+    "limit-",
+    "repair-",
+    "restore-",
+    "optimize-",
+    "reset-",
+    "switch-",
+    "protect-",
+    "unprotect-",
+    "close-",
+    "open-",
+    "pop-",
+    "push-",
+    "step-",
+    "build-",
+    "deploy-",
+    "expand-",
+    "compress-",
+    "convert-",
+    "mock-",
+)
+_PS_RISKY_NEW = {
+    "new-partition",
+    "new-smbshare",
+    "new-mailboxexportrequest",
+    "new-netipaddress",
+    "new-netroute",
+    "new-netnat",
+    "new-vmswitch",
+    "new-adgroup",
+    "new-gpo",
+    "new-gplink",
+    "new-psdrive",
+    "new-webbinding",
+    "new-website",
+    "new-azvm",
+    "new-azresourcegroupdeployment",
+    "new-inboxrule",
+    "new-transportrule",
+    "set-mailbox",
+    "set-casmailbox",
+    "add-mailboxpermission",
+    "add-adpermission",
+    "grant-smbshareaccess",
+    "set-smbshare",
+    "install-windowsfeature",
+    "enable-windowsoptionalfeature",
+    "set-netadapter",
+    "disable-netadapter",
+    "set-dnsclientserveraddress",
+    "enable-psremoting",
+    "set-item",
+}
+_PS_RISKY_VERBS = (
+    "remove-",
+    "clear-",
+    "stop-",
+    "restart-",
+    "disable-",
+    "uninstall-",
+    "unregister-",
+    "reset-",
+    "revoke-",
+    "dismount-",
+    "suspend-",
+    "deny-",
+    "format-volume",
+    "clear-disk",
+    "uninstall-",
+    "unpublish-",
+    "rename-computer",
+    "remove-computer",
+    "add-computer",
+    "stop-computer",
+    "restart-computer",
+    "set-executionpolicy",
+    "set-acl",
+    "set-service",
+    "set-mppreference",
+    "set-netfirewall",
+    "set-itemproperty",
+    "set-localuser",
+    "set-aduser",
+    "set-adaccountpassword",
+    "set-date",
+    "set-netipaddress",
+    "set-dnsclientserveraddress",
+    "set-timezone",
+    "set-azcontext",
+)
+
+
+def _ps_pos(inv: Invocation, named: tuple[str, ...], takes: tuple[str, ...] = ()) -> list[str]:
+    """Values of a cmdlet's path-like parameter, or its positionals."""
+    out: list[str] = []
+    a = inv.args
+    i = 0
+    while i < len(a):
+        x = a[i]
+        if x.startswith("-") and len(x) > 1 and not re.match(r"^-\d", x):
+            key = x.lower()
+            if key in named and i + 1 < len(a):
+                out.extend(v for v in a[i + 1].split(",") if v)
+                i += 2
+                continue
+            i += 2 if key in takes else 1
+            continue
+        out.extend(v.strip() for v in x.split(",") if v.strip())
+        i += 1
+    return out
+
+
+def _whatif(inv: Invocation) -> bool:
+    if re.search(r"\$whatifpreference\s*=\s*\$true", inv.line, re.I):
+        return True
+    a = [x.lower() for x in inv.args]
+    for i, x in enumerate(a):
+        if x == "-whatif" and not (i + 1 < len(a) and a[i + 1] == "$false"):
+            return True
+    return False
+
+
+def r_ps_remove_item(inv: Invocation) -> Iterator[Finding]:
+    if _whatif(inv):
+        return
+    takes = ("-include", "-exclude", "-filter", "-credential", "-stream", "-erroraction")
+    targets = _ps_pos(inv, ("-path", "-literalpath"), takes)
+    recursive = "-recurse" in inv.args
+    filtered = any(x in inv.args for x in ("-include", "-filter")) and "-exclude" not in inv.args
+    if targets and all(t.lower().startswith(("$_", "$psitem")) for t in targets):
+        targets = []
+    if not targets and inv.upstream_text:
+        up = _ps_upstream_paths(inv)
+        if up:
+            targets = up
+            recursive = (
+                recursive
+                or "-recurse" in inv.upstream_text.lower()
+                or " -r " in (inv.upstream_text.lower() + " ")
+            )
+            filtered = filtered or bool(
+                re.search(
+                    r"-(filter|include)\b|where-object|\?\s*\{|\*\.\w+", inv.upstream_text, re.I
+                )
+            )
+    if not targets:
+        yield _f(inv, R, "destroy", "remove-item", "deletes items piped in")
+        return
+    regs = [t for t in targets if grade(t, "powershell") == "registry"]
+    if regs:
+        yield from _ps_registry(inv, regs, delete=True)
+        return
+    g = _worst_target(targets, "powershell")
+    if g == "log" and any(_is_system_log(t) for t in targets):
+        yield _f(inv, B, "log-wipe", "remove-item", "deletes system event logs")
+        return
+    if any(re.search(r"psreadline.*history|consolehost_history", t, re.I) for t in targets):
+        yield _f(inv, B, "log-wipe", "remove-item", "deletes PowerShell history")
+        return
+    table = (
+        DELETE_TARGET_LEVEL if recursive or g in ("root", "system", "home") else FILE_TARGET_LEVEL
+    )
+    level = table.get(g, R)
+    if filtered and level == B and g not in ("log", "history", "db"):
+        level = R
+    if g == "workspace" and not recursive:
+        level = L
+    if g == "data" and not recursive and any("*" in t for t in targets):
+        level = R
+    tag = {"log": "log-wipe", "history": "log-wipe"}.get(g, "destroy" if level > L else "workspace")
+    yield _f(
+        inv, level, tag, "remove-item", f"{'recursive ' if recursive else ''}delete of {g} path"
+    )
+
+
+def _ps_upstream_paths(inv: Invocation) -> list[str]:
+    inc = re.search(r"-(include|filter)\s+([^\s|;]+(\s*,\s*[^\s|;]+)*)", inv.upstream_text, re.I)
+    if inc:
+        return [x.strip().strip("'\"") for x in inc.group(2).split(",")]
+    m = re.search(
+        r"(get-childitem|gci|ls|dir|get-item|gi)\s+(-path\s+|-literalpath\s+)?(['\"]?)([^\s|'\"]+)\3",
+        inv.upstream_text,
+        re.I,
+    )
+    if m and not m.group(4).startswith("-"):
+        return [m.group(4)]
+    if re.search(r"(get-childitem|gci|ls|dir)\b", inv.upstream_text, re.I):
+        return ["."]
+    return []
+
+
+def _ps_registry(inv: Invocation, keys: list[str], delete: bool) -> Iterator[Finding]:
+    text = " ".join(keys + inv.args).lower()
+    if re.search(
+        r"(disableantispyware|disablerealtimemonitoring|enablelua|disable.*defender|"
+        r"windows defender|wdigest|uselogoncredential|consentpromptbehavioradmin|lsa\\runasppl|"
+        r"disablerestoreppoint|disablesr\b|eventlog|audit)",
+        text,
+    ):
+        value = " ".join(inv.args).lower()
+        if delete or re.search(r"-value\s+(0|1|\$true|\$false)|\s(0|1)$|/d\s+[01]", value):
+            yield _f(inv, B, "defence-off", inv.name, "disables a security setting in the registry")
+            return
+    if re.search(
+        r"\\currentversion\\(run|runonce)|winlogon|image file execution options|\\services\\", text
+    ):
+        yield _f(inv, R, "persistence", inv.name, "changes autostart or service registry keys")
+        return
+    if delete and re.fullmatch(
+        r".*(hklm|hkey_local_machine):?\\?(software|system|sam|security)?\\?\*?", keys[0].lower()
+    ):
+        yield _f(inv, B, "destroy", inv.name, "deletes a registry hive")
+        return
+    hklm = any(
+        k.lower().startswith(("hklm", "hkey_local_machine", "registry::hkey_local_machine"))
+        for k in keys
+    )
+    yield _f(
+        inv,
+        R if hklm or delete else L,
+        "config",
+        inv.name,
+        ("deletes" if delete else "changes")
+        + (" machine-wide" if hklm else " user")
+        + " registry settings",
+    )
+
+
+def r_ps(inv: Invocation) -> Iterator[Finding]:
+    n = inv.name
+    a = inv.args
+    low = [x.lower() for x in a]
+    text = " ".join(a)
+    if _whatif(inv) or "-?" in a or n in ("get-help", "help", "get-command", "get-member"):
+        return
+    if n == "remove-item":
+        yield from r_ps_remove_item(inv)
+        return
+    if n in (
+        "format-volume",
+        "clear-disk",
+        "remove-partition",
+        "initialize-disk",
+        "set-disk",
+        "remove-physicaldisk",
+        "remove-storagepool",
+        "remove-virtualdisk",
+        "clear-tpm",
+        "reset-physicaldisk",
+    ):
+        if n in ("initialize-disk", "set-disk"):
+            yield _f(inv, R, "disk", n, "changes disk layout")
+        else:
+            yield _f(inv, B, "disk", n, "erases a volume, disk or partition")
+        return
+    if n in ("set-mppreference", "add-mppreference"):
+        if (
+            re.search(r"-disable\w*\s+(\$true|1)\b", text, re.I)
+            or re.search(r"-(mapsreporting|submitsamplesconsent)\s+(0|disabled|never)", text, re.I)
+            or re.search(r"-disable\w*(?!\s+\$false)\s*$", text, re.I)
+        ):
+            yield _f(inv, B, "defence-off", n, "turns Microsoft Defender protection off")
+        elif "-exclusionpath" in low or "-exclusionextension" in low or "-exclusionprocess" in low:
+            paths = _ps_pos(inv, ("-exclusionpath",), ())
+            broad = (
+                any(grade(p, "powershell") in ("root", "system", "home") for p in paths)
+                or re.search(r"-exclusionextension\s+.*(exe|dll|ps1)", text, re.I)
+                or re.search(r"-exclusionprocess\s+.*(powershell|cmd|rundll32|wscript)", text, re.I)
+            )
+            yield _f(
+                inv, B if broad else R, "defence-off", n, "excludes paths from antivirus scanning"
+            )
+        else:
+            yield _f(
+                inv,
+                R if "-disable" in text.lower() and "$false" not in text.lower() else L,
+                "config",
+                n,
+                "changes Defender settings",
+            )
+        return
+    if n == "set-netfirewallprofile":
+        if re.search(r"-enabled\s+(false|\$false|0)", text, re.I):
+            yield _f(inv, B, "defence-off", n, "turns the Windows firewall off")
+        else:
+            yield _f(inv, R, "firewall", n, "changes firewall profiles")
+        return
+    if n in (
+        "new-netfirewallrule",
+        "remove-netfirewallrule",
+        "set-netfirewallrule",
+        "disable-netfirewallrule",
+        "enable-netfirewallrule",
+        "copy-netfirewallrule",
+    ):
+        yield _f(inv, R, "firewall", n, "changes firewall rules")
+        return
+    if n in (
+        "clear-eventlog",
+        "remove-eventlog",
+        "limit-eventlog",
+        "clear-history",
+        "clear-winevent",
+    ):
+        if n == "limit-eventlog" and not re.search(
+            r"-maximumsize\s+(64k|65536|\d{1,5}$)", text, re.I
+        ):
+            yield _f(inv, R, "config", n, "changes event-log limits")
+        else:
+            yield _f(inv, B, "log-wipe", n, "wipes event logs or history")
+        return
+    if n in (
+        "stop-service",
+        "set-service",
+        "suspend-service",
+        "remove-service",
+        "restart-service",
+        "start-service",
+    ):
+        svc = " ".join(x for x in a if not x.startswith("-"))
+        svc_all = svc + " " + inv.upstream_text
+        if (
+            n in ("stop-service", "set-service", "suspend-service", "remove-service")
+            and DEFENCES.search(svc_all)
+            and (n != "set-service" or re.search(r"disabled|stopped", text, re.I))
+        ):
+            yield _f(inv, B, "defence-off", n, "stops or disables a security or logging service")
+        elif n == "start-service":
+            yield _f(inv, L if not inv.privileged else R, "service", n, "starts a service")
+        else:
+            yield _f(inv, R, "service", n, f"{n.split('-')[0]}s a service")
+        return
+    if n in ("stop-process",):
+        target = " ".join(a).lower() + " " + inv.upstream_text.lower()
+        if re.search(r"\b(lsass|csrss|wininit|winlogon|smss|services)\b", target):
+            yield _f(
+                inv,
+                B if inv.privileged or "-force" in low else R,
+                "process",
+                n,
+                "kills a critical process",
+            )
+        elif DEFENCES.search(target):
+            yield _f(inv, B, "defence-off", n, "kills a security agent")
+        else:
+            yield _f(inv, R, "process", n, "kills processes")
+        return
+    if n in ("restart-computer", "stop-computer"):
+        yield _f(inv, R, "service", n, "reboots or shuts down")
+        return
+    if n in (
+        "set-itemproperty",
+        "new-itemproperty",
+        "remove-itemproperty",
+        "new-item",
+        "set-item",
+        "remove-item",
+    ):
+        keys = _ps_pos(
+            inv,
+            ("-path", "-literalpath"),
+            ("-name", "-value", "-propertytype", "-type", "-itemtype"),
+        )
+        regs = [k for k in keys if grade(k, "powershell") == "registry"]
+        if regs:
+            yield from _ps_registry(inv, regs, delete=n.startswith("remove"))
+            return
+        if n == "new-item":
+            g = _worst_target(keys, "powershell") if keys else "workspace"
+            yield _f(
+                inv,
+                R if g in ("system", "sysconf", "critical") else L,
+                "workspace",
+                n,
+                "creates an item",
+            )
+            return
+    if n in ("set-content", "add-content", "out-file", "clear-content"):
+        targets = _ps_pos(
+            inv,
+            ("-path", "-literalpath", "-filepath"),
+            ("-value", "-encoding", "-width", "-inputobject"),
+        )[:1]
+        if n == "clear-content":
+            for t in targets:
+                g = grade(t, "powershell")
+                if g in ("log", "history"):
+                    yield _f(inv, B, "log-wipe", n, "empties a log")
+                    return
+        yield from _write_target(
+            inv, targets, truncate=n in ("set-content", "out-file", "clear-content"), rule=n
+        )
+        return
+    if n in ("copy-item", "move-item", "rename-item"):
+        dst = _ps_pos(inv, ("-destination",), ("-path",))
+        src = _ps_pos(inv, ("-path", "-literalpath"), ("-destination",))
+        g = max([grade(x, "powershell") for x in dst + src] or ["workspace"], key=severity)
+        yield _f(
+            inv,
+            R
+            if g in ("system", "sysconf", "critical", "root", "registry")
+            or (n == "move-item" and g in ("home", "db"))
+            else L,
+            "workspace" if severity(g) < 4 else "config",
+            n,
+            "copies or moves items",
+        )
+        return
+    if n in ("invoke-expression",):
+        code = text + " " + inv.upstream_text
+        if (
+            re.search(
+                r"(downloadstring|downloadfile|invoke-webrequest|invoke-restmethod|\biwr\b|\birm\b|net\.webclient|"
+                r"http[s]?://)",
+                code,
+                re.I,
+            )
+            or set(inv.upstream) & _FETCHERS
+        ):
+            yield _f(
+                inv,
+                B if inv.privileged else R,
+                "net-exec",
+                n,
+                "runs code downloaded from the network",
+            )
+        else:
+            yield _f(inv, R, "obfuscated", n, "runs code built at run time")
+        return
+    if n == "new-object" and re.search(r"net\.sockets\.tcpclient", text, re.I):
+        yield _f(inv, B, "reverse-shell", n, "opens a raw TCP client (reverse-shell pattern)")
+        return
+    if n in ("invoke-webrequest", "invoke-restmethod", "start-bitstransfer"):
+        method = next((a[i + 1].upper() for i, x in enumerate(low[:-1]) if x == "-method"), "GET")
+        if set(inv.downstream) & {"invoke-expression"}:
+            return
+        if method == "DELETE":
+            yield _f(inv, R, "cloud-delete", n, "sends an HTTP DELETE")
+        elif method in ("POST", "PUT", "PATCH") or "-infile" in low:
+            yield _f(
+                inv,
+                R if "-infile" in low or method != "POST" else L,
+                "exfil" if "-infile" in low else "remote",
+                n,
+                f"sends a {method} request",
+            )
+        elif "-outfile" in low or n == "start-bitstransfer":
+            yield _f(inv, L, "workspace", n, "downloads a file")
+        return
+    if n in (
+        "new-localuser",
+        "remove-localuser",
+        "set-localuser",
+        "add-localgroupmember",
+        "remove-localgroupmember",
+        "disable-localuser",
+        "enable-localuser",
+        "new-aduser",
+        "set-aduser",
+        "add-adgroupmember",
+        "set-adaccountpassword",
+        "remove-adgroupmember",
+        "disable-adaccount",
+        "unlock-adaccount",
+        "enable-adaccount",
+        "rename-localuser",
+    ):
+        yield _f(inv, R, "priv", n, "changes accounts or group membership")
+        return
+    if n in (
+        "register-scheduledtask",
+        "new-scheduledtask",
+        "set-scheduledtask",
+        "unregister-scheduledtask",
+        "new-service",
+        "register-wmievent",
+        "set-wmiinstance",
+        "new-cimsession",
+    ) or (n == "new-itemproperty" and "run" in text.lower()):
+        yield _f(inv, R, "persistence", n, "installs something that runs later")
+        return
+    if n in ("set-executionpolicy",):
+        scope = re.search(r"-scope\s+(process|currentuser)", text, re.I)
+        yield _f(inv, L if scope else R, "config", n, "changes the script execution policy")
+        return
+    if n in ("disable-computerrestore", "remove-computerrestorepoint") or (
+        n in ("get-wmiobject", "get-ciminstance")
+        and re.search(r"shadowcopy", text, re.I)
+        and set(inv.downstream) & {"remove-wmiobject", "remove-ciminstance"}
+    ):
+        yield _f(inv, B, "log-wipe", n, "removes restore points or shadow copies")
+        return
+    if n in ("remove-wmiobject", "remove-ciminstance") and re.search(
+        r"shadowcopy", inv.upstream_text + text, re.I
+    ):
+        yield _f(inv, B, "log-wipe", n, "deletes shadow copies")
+        return
+    if n == "search-mailbox" and "-deletecontent" in low:
+        yield _f(
+            inv,
+            B if re.search(r"unlimited|\*", inv.upstream_text + text, re.I) else R,
+            "destroy",
+            n,
+            "deletes mailbox content",
+        )
+        return
+    if n in ("set-acl",):
+        yield _f(inv, R, "perm", n, "changes access control")
+        return
+    if n in ("invoke-sqlcmd",):
+        q = _ps_pos(
+            inv,
+            ("-query",),
+            ("-serverinstance", "-database", "-username", "-password", "-inputfile"),
+        )
+        sql = next((a[i + 1] for i, x in enumerate(low[:-1]) if x == "-query"), None)
+        if sql:
+            lvl, tag, why = sql_level(sql, inv.line)
+            if lvl > S:
+                yield _f(inv, lvl, tag, n, why)
+        del q
+        return
+    if n.startswith("remove-") and n[7:].startswith(
+        (
+            "azresourcegroup",
+            "azsqldatabase",
+            "azsqlserver",
+            "azstorageaccount",
+            "azkeyvault",
+            "azcosmosdb",
+            "azaks",
+            "mailboxdatabase",
+            "adorganizationalunit",
+            "vm",
+        )
+    ):
+        big = n != "remove-vm" or re.search(
+            r"-deletestorage|get-vm\s*\|", text + " " + inv.upstream_text, re.I
+        )
+        yield _f(
+            inv,
+            B if big else R,
+            "cloud-delete",
+            n,
+            "deletes a resource group, database, store or OU",
+        )
+        return
+    if (
+        n.startswith("remove-")
+        and inv.upstream
+        and re.search(
+            r"get-\w+\s+(-filter\s+\*|\*|-resultsize\s+unlimited)|"
+            r"get-(aduser|mailbox|azvm|azresourcegroup|vm)\s*$",
+            inv.upstream_text,
+            re.I,
+        )
+    ):
+        yield _f(inv, B, "cloud-delete", n, "mass deletion of everything a query returned")
+        return
+    if n in (
+        "bcdedit",
+        "vssadmin",
+        "wevtutil",
+        "wbadmin",
+        "netsh",
+        "sc",
+        "reg",
+        "schtasks",
+        "net",
+        "icacls",
+        "takeown",
+        "cipher",
+        "diskpart",
+        "format",
+        "certutil",
+        "bitsadmin",
+        "taskkill",
+        "shutdown",
+        "wmic",
+        "attrib",
+        "robocopy",
+        "del",
+        "erase",
+        "rd",
+        "rmdir",
+        "setx",
+        "fsutil",
+        "manage-bde",
+        "auditpol",
+        "cacls",
+        "mountvol",
+    ):
+        yield from r_cmd_tool(inv)
+        return
+    yield from _ps_verb(inv)
+
+
+def _ps_verb(inv: Invocation) -> Iterator[Finding]:
+    """Unknown cmdlets: judge by their approved verb."""
+    n = inv.name
+    if "-" not in n:
+        return
+    if n.startswith(_PS_RISKY_VERBS) or n in _PS_RISKY_VERBS:
+        level = R
+        tag = (
+            "cloud-delete"
+            if n.startswith(("remove-az", "remove-gcp", "remove-aws", "remove-ec2", "remove-s3"))
+            else "destroy"
+            if n.startswith(("remove-", "clear-"))
+            else "service"
+            if n.startswith(("stop-", "restart-", "suspend-"))
+            else "config"
+        )
+        yield _f(inv, level, tag, "ps-verb", f"{n.split('-')[0]} verb changes or removes state")
+    elif n.startswith(_PS_READ_VERBS):
+        return
+    elif n in _PS_RISKY_NEW or (
+        n == "install-module" and re.search(r"-scope\s+allusers", " ".join(inv.args), re.I)
+    ):
+        yield _f(inv, R, "config", "ps-verb", f"{n} changes shared configuration")
+    elif n.startswith(_PS_LOW_VERBS):
+        prod = _is_prod(" ".join(inv.args))
+        yield _f(
+            inv,
+            R if prod and n.startswith(("set-", "update-", "invoke-", "start-")) else L,
+            "workspace",
+            "ps-verb",
+            f"{n.split('-')[0]} verb changes state",
+        )
+
+
+# ---------------------------------------------------------------- cmd.exe (and the same tools from PowerShell)
+
+
+def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
+    n = inv.name
+    a = inv.args
+    low = [x.lower() for x in a]
+    text = " ".join(low)
+    switches = {x for x in low if x.startswith("/")}
+    pos = [x for x in a if not x.startswith("/")]
+    if "/?" in switches:
+        return
+    if n in ("del", "erase"):
+        g = _worst_target(pos, "cmd") if pos else "unknown"
+        rec = "/s" in switches
+        level = (DELETE_TARGET_LEVEL if rec else FILE_TARGET_LEVEL).get(g, R)
+        if rec and g == "workspace" and any("*." in p for p in pos):
+            level = R
+        yield _f(inv, level, "destroy" if level > L else "workspace", n, f"deletes {g} files")
+        return
+    if n in ("rd", "rmdir"):
+        g = _worst_target(pos, "cmd") if pos else "unknown"
+        level = (DELETE_TARGET_LEVEL if "/s" in switches else FILE_TARGET_LEVEL).get(g, R)
+        yield _f(inv, level, "destroy" if level > L else "workspace", n, f"removes {g} folders")
+        return
+    if n == "format":
+        yield _f(inv, B, "disk", n, "formats a volume")
+        return
+    if n == "diskpart":
+        script = (
+            (inv.upstream_text + " " + text + " " + inv.line)
+            .replace("`n", " ")
+            .replace("`r", " ")
+            .lower()
+        )
+        if re.search(r"\b(clean|delete\s+(partition|volume|disk)|format)\b", script):
+            yield _f(inv, B, "disk", n, "scripted disk wipe")
+        elif re.search(r"\b(list|detail)\b", script) and not re.search(
+            r"\b(create|assign|remove|extend|shrink|"
+            r"active|convert|select)\b.*\b(create|assign|"
+            r"remove|extend|shrink|active|convert)\b",
+            script,
+        ):
+            return
+        else:
+            yield _f(inv, R, "disk", n, "changes disks or partitions")
+        return
+    if n == "bcdedit":
+        if not a or "/enum" in switches or ("/v" in switches and len(a) == 1):
+            return
+        if re.search(
+            r"/delete|/deletevalue|recoveryenabled\s+no|bootstatuspolicy\s+ignoreallfailures|"
+            r"/set\s+\S*\s*(testsigning|nointegritychecks)",
+            text,
+        ):
+            yield _f(
+                inv,
+                B,
+                "defence-off"
+                if "recovery" in text
+                or "ignoreall" in text
+                or "integrity" in text
+                or "testsigning" in text
+                else "disk",
+                n,
+                "breaks boot or recovery",
+            )
+        else:
+            yield _f(inv, R, "config", n, "changes boot configuration")
+        return
+    if n == "vssadmin":
+        if re.search(r"delete\s+shadows|resize\s+shadowstorage", text):
+            yield _f(inv, B, "log-wipe", n, "deletes shadow copies")
+        return
+    if n == "wmic":
+        if "shadowcopy" in text and "delete" in text:
+            yield _f(inv, B, "log-wipe", n, "deletes shadow copies")
+        elif re.search(r"\b(delete|call\s+terminate|call\s+uninstall)\b", text):
+            yield _f(
+                inv,
+                R,
+                "process" if "terminate" in text else "destroy",
+                n,
+                "deletes or terminates via WMI",
+            )
+        elif re.search(r"\b(call\s+create|set)\b", text):
+            yield _f(inv, R, "config", n, "changes system state via WMI")
+        return
+    if n == "wbadmin":
+        if re.search(r"delete\s+(catalog|systemstatebackup|backup)", text):
+            yield _f(inv, B, "log-wipe", n, "deletes backups")
+        elif re.search(r"start\s+(backup|recovery|systemstaterecovery)", text):
+            yield _f(inv, R, "config", n, "runs a backup or restore")
+        return
+    if n == "wevtutil":
+        if low[:1] and low[0] in ("cl", "clear-log"):
+            yield _f(inv, B, "log-wipe", n, "clears an event log")
+        elif (
+            low[:1] and low[0] in ("sl", "set-log") and re.search(r"/e:false|/enabled:false", text)
+        ):
+            yield _f(inv, B, "defence-off", n, "disables an event log")
+        elif low[:1] and low[0] in ("sl", "set-log", "um", "im"):
+            yield _f(inv, R, "config", n, "changes event-log settings")
+        return
+    if n == "auditpol":
+        if (
+            "/clear" in switches
+            or "/remove" in switches
+            or re.search(r"/success:disable.*/failure:disable", text)
+        ):
+            yield _f(inv, B, "defence-off", n, "turns auditing off")
+        elif "/set" in switches:
+            yield _f(inv, R, "config", n, "changes audit policy")
+        return
+    if n == "netsh":
+        if re.search(
+            r"advfirewall\s+set\s+\S+\s+state\s+off|firewall\s+set\s+opmode\s+(mode=)?disable", text
+        ):
+            yield _f(inv, B, "defence-off", n, "turns the Windows firewall off")
+        elif re.search(r"advfirewall\s+reset", text):
+            yield _f(inv, R, "firewall", n, "resets the firewall")
+        elif re.search(r"\b(add|delete|set)\b", text) and "firewall" in text:
+            yield _f(inv, R, "firewall", n, "changes firewall rules")
+        elif re.search(r"\b(add|delete|set|reset)\b", text):
+            yield _f(inv, R, "config", n, "changes network configuration")
+        return
+    if n == "sc":
+        verb = low[0] if low else ""
+        svc = low[1] if len(low) > 1 else ""
+        if verb in (
+            "query",
+            "queryex",
+            "qc",
+            "qdescription",
+            "getdisplayname",
+            "getkeyname",
+            "enumdepend",
+            "sdshow",
+            "qfailure",
+            "qtriggerinfo",
+        ):
+            return
+        if (
+            verb in ("stop", "config", "delete", "pause")
+            and DEFENCES.search(svc)
+            and (verb != "config" or "disabled" in text)
+        ):
+            yield _f(inv, B, "defence-off", n, "stops or disables a security service")
+        elif verb == "create":
+            yield _f(inv, R, "persistence", n, "creates a service")
+        else:
+            yield _f(inv, R, "service", n, f"sc {verb}")
+        return
+    if n == "net":
+        verb = low[0] if low else ""
+        if verb in ("stop", "pause") and DEFENCES.search(text):
+            yield _f(inv, B, "defence-off", n, "stops a security service")
+        elif verb in ("stop", "start", "pause", "continue"):
+            yield _f(inv, R, "service", n, f"net {verb}")
+        elif verb in ("user", "localgroup", "group", "accounts") and (
+            "/add" in switches
+            or "/delete" in switches
+            or "/active:no" in text
+            or "/active:yes" in text
+            or len(pos) >= 3
+            or (verb == "user" and len(pos) == 3)
+            or "*" in pos
+        ):
+            yield _f(inv, R, "priv", n, f"net {verb} changes accounts")
+        elif verb == "share" and ("/delete" in switches or "=" in text):
+            yield _f(inv, R, "config", n, "changes shares")
+        elif verb == "use" and len(pos) >= 2:
+            yield _f(inv, L, "config", n, "maps or disconnects a drive")
+        return
+    if n == "reg":
+        verb = low[0] if low else ""
+        keys = [x for x in a[1:2]]
+        if verb in ("query", "export", "compare"):
+            return
+        if verb in ("add", "delete", "import", "restore", "load", "unload", "copy"):
+            kk = [("hklm\\" + k[5:]) if k.lower().startswith("hklm\\") else k for k in keys]
+            fake = Invocation(inv.shell, n, a, inv.raw, inv.privileged)
+            yield from _ps_registry(
+                fake,
+                [k if k.lower().startswith("hk") else "hklm\\" + k for k in kk] or ["hklm\\"],
+                delete=verb == "delete",
+            )
+        return
+    if n == "schtasks":
+        if "/create" in switches or "/change" in switches:
+            yield _f(inv, R, "persistence", n, "creates or changes a scheduled task")
+        elif "/delete" in switches or "/end" in switches or "/run" in switches:
+            yield _f(inv, R, "service", n, "runs, stops or deletes a scheduled task")
+        return
+    if n in ("icacls", "cacls", "takeown"):
+        g = _worst_target(pos, "cmd") if pos else "unknown"
+        if n == "icacls" and not re.search(
+            r"/(grant|deny|remove|reset|setowner|setintegritylevel|restore|"
+            r"inheritance)",
+            text,
+        ):
+            return
+        rec = "/t" in switches or "/r" in switches
+        if g in ("root", "system", "critical") and (rec or "everyone" in text):
+            yield _f(inv, B, "perm", n, f"permission change on {g} path")
+        else:
+            yield _f(inv, R if rec or severity(g) >= 3 else L, "perm", n, "permission change")
+        return
+    if n == "cipher":
+        if any(x.startswith("/w") for x in switches):
+            yield _f(inv, R, "disk", n, "wipes free space")
+        elif "/e" in switches or "/d" in switches or "/r" in switches:
+            yield _f(inv, R, "config", n, "encrypts or decrypts files")
+        return
+    if n == "certutil":
+        if re.search(r"-urlcache|-verifyctl|/urlcache", text):
+            yield _f(inv, R, "net-exec", n, "downloads with a system binary")
+        elif re.search(r"-decode|-decodehex", text):
+            yield _f(inv, L, "obfuscated", n, "decodes a file")
+        elif re.search(r"-delstore|-addstore|-importpfx", text):
+            yield _f(inv, R, "config", n, "changes the certificate store")
+        return
+    if n == "bitsadmin":
+        if "/transfer" in switches or "/addfile" in switches or "/setnotifycmdline" in switches:
+            yield _f(
+                inv,
+                R,
+                "net-exec" if "/setnotifycmdline" in switches else "remote",
+                n,
+                "downloads a file",
+            )
+        return
+    if n == "taskkill":
+        target = text
+        if re.search(r"\b(lsass|csrss|wininit|winlogon|smss|services)(\.exe)?\b", target):
+            yield _f(inv, B, "process", n, "kills a critical process")
+        elif DEFENCES.search(target) or re.search(r"msmpeng|mssense", target):
+            yield _f(inv, B, "defence-off", n, "kills a security agent")
+        else:
+            yield _f(inv, R, "process", n, "kills processes")
+        return
+    if n == "shutdown":
+        if "/a" in switches or "/?" in switches:
+            return
+        yield _f(inv, R, "service", n, "reboots or shuts down")
+        return
+    if n == "robocopy":
+        if "/l" in switches:
+            return
+        if "/mir" in switches or "/purge" in switches or "/move" in switches:
+            dest = pos[1] if len(pos) >= 2 else ""
+            g = grade(dest, "cmd")
+            yield _f(
+                inv,
+                B if g in ("root", "system", "home") else R,
+                "destroy",
+                n,
+                "mirrors with deletion",
+            )
+        else:
+            yield _f(inv, L, "workspace", n, "copies files")
+        return
+    if n == "attrib":
+        if (
+            re.search(r"[+-][shr]", text)
+            and pos
+            and grade(pos[-1], "cmd") in ("system", "root", "critical")
+        ):
+            yield _f(inv, R, "config", n, "changes attributes of system files")
+        elif re.search(r"[+-][shra]", text):
+            yield _f(inv, L, "workspace", n, "changes file attributes")
+        return
+    if n == "setx":
+        yield _f(
+            inv,
+            R if "/m" in switches or (pos and pos[0].lower() == "path") else L,
+            "config",
+            n,
+            "sets a persistent environment variable",
+        )
+        return
+    if n == "fsutil":
+        if re.search(
+            r"(setzerodata|deletejournal|file\s+setshortname|behavior\s+set\s+disable)", text
+        ):
+            yield _f(inv, R if "behavior" in text else B, "disk", n, "rewrites filesystem data")
+        elif re.search(r"\b(set|create|delete)\b", text):
+            yield _f(inv, R, "disk", n, "changes filesystem settings")
+        return
+    if n == "manage-bde":
+        if re.search(r"-off|-forcerecovery|-protectors\s+-delete|-protectors\s+-disable", text):
+            yield _f(
+                inv,
+                B if "-protectors" in text and "-delete" in text else R,
+                "defence-off",
+                n,
+                "weakens BitLocker",
+            )
+        return
+    if n == "chkdsk" and ({"/f", "/r", "/x", "/b"} & switches):
+        yield _f(inv, R, "disk", n, "repairs a volume in place")
+        return
+    if n == "mountvol" and ("/d" in switches or "/p" in switches):
+        yield _f(inv, R, "disk", n, "unmounts volumes")
+
+
+def r_cmd_misc(inv: Invocation) -> Iterator[Finding]:
+    n = inv.name
+    a = inv.args
+    low = [x.lower() for x in a]
+    if n in ("copy", "xcopy", "move", "ren", "rename", "mklink", "md", "mkdir"):
+        if "/l" in low and n == "xcopy":
+            return
+        dst = [x for x in a if not x.startswith("/")][-1:]
+        g = grade(dst[0], "cmd") if dst else "workspace"
+        yield _f(
+            inv,
+            R if g in ("system", "sysconf", "critical", "root") else L,
+            "workspace",
+            n,
+            "copies, moves or creates files",
+        )
+    elif n == "start" or n == "call":
+        pass
+
+
+def r_daemon_ctl(inv: Invocation) -> Iterator[Finding]:
+    """nginx/apachectl/haproxy: -t tests configuration; signals and graceful restarts change service."""
+    text = " ".join(inv.args)
+    if re.search(r"(^|\s)-(t|T|v|V)\b|configtest|-c\s+\S+\s+-t|\bcheck\b", text) or not inv.args:
+        return
+    yield _f(inv, R, "service", inv.name, "signals or restarts a server")
+
+
+def r_ip(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    if re.search(r"\b(add|del|delete|set|flush|change|replace|append)\b", " ".join(words[1:])):
+        down = "down" in words or "flush" in words
+        yield _f(
+            inv,
+            R,
+            "config",
+            "ip",
+            "changes network interfaces or routes" + (" (may cut access)" if down else ""),
+        )
+
+
+def r_gh(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    if len(words) < 2:
+        return
+    obj, verb = words[0], words[1]
+    text = " ".join(inv.args)
+    if verb in (
+        "list",
+        "view",
+        "status",
+        "diff",
+        "checks",
+        "browse",
+        "download",
+        "watch",
+        "logs",
+    ) or (obj in ("search", "browse", "auth", "api") and obj != "api"):
+        return
+    if obj == "repo" and verb in ("delete", "archive"):
+        yield _f(inv, B if verb == "delete" else R, "cloud-delete", "gh", f"{verb}s a repository")
+    elif verb in ("delete", "close") or obj == "secret" or verb in ("merge",):
+        yield _f(inv, R if verb != "close" else L, "remote", "gh", f"gh {obj} {verb}")
+    elif (obj == "workflow" and verb == "run") or (
+        obj == "release" and verb in ("create", "upload")
+    ):
+        yield _f(inv, R if _is_prod(text) else L, "remote", "gh", f"gh {obj} {verb}")
+    elif obj == "api" and re.search(r"(-X|--method)\s*(DELETE)", text):
+        yield _f(inv, R, "cloud-delete", "gh", "DELETE through the GitHub API")
+    else:
+        yield _f(inv, L, "workspace", "gh", f"gh {obj} {verb}")
+
+
+#: Tools that change only local, easily undone state when they change anything.
+_LOW_TOOLS = {
+    "mktemp",
+    "fallocate",
+    "split",
+    "csplit",
+    "logger",
+    "wall",
+    "7z",
+    "7za",
+    "unzip",
+    "zip",
+    "gzip",
+    "gunzip",
+    "bzip2",
+    "bunzip2",
+    "xz",
+    "unxz",
+    "zstd",
+    "unrar",
+    "patch",
+    "renice",
+    "ionice",
+    "ssh-add",
+    "ssh-agent",
+    "mkfifo",
+    "ln",
+    "install",
+    "rename",
+    "convert",
+    "ffmpeg",
+    "pandoc",
+    "virtualenv",
+    "pyenv",
+    "nvm",
+    "rbenv",
+    "direnv",
+    "pre-commit",
+    "black",
+    "isort",
+    "prettier",
+    "eslint",
+    "gofmt",
+    "rustfmt",
+    "clang-format",
+    "cmake",
+    "ninja",
+    "meson",
+    "javac",
+    "gcc",
+    "g++",
+    "cc",
+    "clang",
+    "rustc",
+    "tsc",
+    "webpack",
+    "vite",
+    "jar",
+    "mvnw",
+    "gradlew",
+    "bazel",
+    "ansible-vault",
+    "ansible-galaxy",
+    "kind",
+    "minikube",
+    "vagrant",
+    "packer",
+    "kustomize",
+    "skaffold",
+    "tilt",
+    "cookiecutter",
+    "hugo",
+    "jekyll",
+    "sphinx-build",
+    "mkdocs",
+    "jupyter",
+    "code",
+    "vim",
+    "vi",
+    "nano",
+    "emacs",
+    "crontab -l",
+    "setsid",
+    "nohup",
+    "screen",
+    "tmux",
+    "pytest",
+    "tox",
+    "nox",
+    "coverage",
+    "ruff",
+    "mypy",
+    "flake8",
+    "pylint",
+}
+_LOW_WHEN: dict[str, Callable[[list[str]], bool]] = {
+    "ssh-keygen": lambda a: not ({"l", "F", "y", "L", "B"} & split_flags(a)[0]),
+    "gpg": lambda a: _has(
+        a,
+        "--import",
+        "--gen-key",
+        "--full-generate-key",
+        "--sign",
+        "-s",
+        "--encrypt",
+        "-e",
+        "--decrypt",
+        "-d",
+        "--detach-sign",
+        "--clearsign",
+        "-o",
+        "--output",
+        "--edit-key",
+        "--recv-keys",
+        "--delete-key",
+        "--delete-secret-key",
+        "--quick-gen-key",
+    ),
+    "openssl": lambda a: (
+        _has(a, "-out", "-keyout") or (a[:1] in (["genrsa"], ["genpkey"], ["req"]))
+    ),
+    "cargo": lambda a: "--fix" in a,
+    "sed": lambda a: False,
+}
+_READ_ONLY = {
+    "cat",
+    "less",
+    "more",
+    "head",
+    "tail",
+    "grep",
+    "egrep",
+    "fgrep",
+    "rg",
+    "ag",
+    "ls",
+    "ll",
+    "la",
+    "tree",
+    "find",
+    "stat",
+    "file",
+    "du",
+    "df",
+    "ps",
+    "top",
+    "htop",
+    "iotop",
+    "free",
+    "uptime",
+    "w",
+    "who",
+    "whoami",
+    "id",
+    "last",
+    "lastlog",
+    "dmesg",
+    "lsblk",
+    "blkid",
+    "lsof",
+    "ss",
+    "netstat",
+    "ip",
+    "ifconfig",
+    "route",
+    "journalctl",
+    "lscpu",
+    "lspci",
+    "lsusb",
+    "lsmod",
+    "getent",
+    "uname",
+    "hostname",
+    "hostnamectl",
+    "timedatectl",
+    "date",
+    "env",
+    "printenv",
+    "echo",
+    "printf",
+    "wc",
+    "awk",
+    "sed",
+    "jq",
+    "yq",
+    "cut",
+    "sort",
+    "uniq",
+    "diff",
+    "cmp",
+    "md5sum",
+    "sha256sum",
+    "sha1sum",
+    "xxd",
+    "hexdump",
+    "od",
+    "strings",
+    "tcpdump",
+    "nmap",
+    "dig",
+    "nslookup",
+    "host",
+    "ping",
+    "traceroute",
+    "mtr",
+    "curl",
+    "wget",
+    "smartctl",
+    "nvme",
+    "fdisk",
+    "parted",
+    "sfdisk",
+    "pvs",
+    "vgs",
+    "lvs",
+    "pvdisplay",
+    "vgdisplay",
+    "lvdisplay",
+    "mount",
+    "findmnt",
+    "systemctl",
+    "service",
+    "crontab",
+    "iptables",
+    "ip6tables",
+    "nft",
+    "ufw",
+    "auditctl",
+    "ausearch",
+    "aureport",
+    "getenforce",
+    "sestatus",
+    "semanage",
+    "chage",
+    "aa-status",
+    "apparmor_status",
+    "sysctl",
+    "docker",
+    "kubectl",
+    "virsh",
+    "sudo",
+    "test",
+    "[",
+    "true",
+    "false",
+    "sleep",
+    "watch",
+    "time",
+    "type",
+    "which",
+    "whereis",
+    "command",
+    "readlink",
+    "realpath",
+    "basename",
+    "dirname",
+    "zcat",
+    "zgrep",
+    "zless",
+    "bzcat",
+    "xzcat",
+    "tac",
+    "nl",
+    "column",
+    "tr",
+    "paste",
+    "join",
+    "comm",
+    "look",
+    "strace",
+    "ltrace",
+    "perf",
+    "gdb",
+    "vmstat",
+    "iostat",
+    "mpstat",
+    "sar",
+    "pidstat",
+    "pgrep",
+    "pstree",
+    "lsattr",
+    "getfacl",
+    "namei",
+    "ethtool",
+    "iwconfig",
+    "arp",
+    "bridge",
+    "tc",
+    "conntrack",
+    "openssl",
+    "gpg",
+    "ssh-keygen",
+    "psql",
+    "mysql",
+    "redis-cli",
+    "mongosh",
+    "sqlite3",
+    "apt",
+    "apt-get",
+    "apt-cache",
+    "dpkg",
+    "rpm",
+    "yum",
+    "dnf",
+    "zypper",
+    "pacman",
+    "snap",
+    "pip",
+    "pip3",
+    "npm",
+    "git",
+    "helm",
+    "terraform",
+    "aws",
+    "gcloud",
+    "az",
+    "cd",
+    "pwd",
+    "history",
+    "alias",
+    "man",
+    "info",
+    "help",
+    "exit",
+    "logout",
+    "clear",
+    "reset",
+    "set",
+    "export",
+    "read",
+    "source",
+    ".",
+    "eval",
+    "exec",
+    "kill",
+    "pkill",
+    "killall",
+    "wg",
+    "nmcli",
+    "resolvectl",
+    "loginctl",
+    "busctl",
+    "coredumpctl",
+    "systemd-analyze",
+    "localectl",
+    "needrestart",
+    "checkrestart",
+    "dmidecode",
+    "lshw",
+    "hwinfo",
+    "sensors",
+    "upower",
+    "acpi",
+    "blockdev",
+    "tune2fs",
+    "dumpe2fs",
+    "xfs_info",
+    "zpool",
+    "zfs",
+    "btrfs",
+    "lvm",
+    "multipath",
+    "iscsiadm",
+    "exportfs",
+    "showmount",
+    "smbclient",
+    "mdadm",
+    "cryptsetup",
+}
+
+
+# ---------------------------------------------------------------- the table
+
+BASH_RULES: dict[str, Rule] = {}
+
+
+def _reg(table: dict[str, Rule], names: str, fn: Rule) -> None:
+    for n in names.split():
+        table[n] = fn
+
+
+_reg(BASH_RULES, "rm unlink rmdir srm", r_rm)
+_reg(BASH_RULES, "shred wipe", r_shred)
+_reg(BASH_RULES, "find", r_find)
+_reg(BASH_RULES, "truncate", r_truncate)
+_reg(BASH_RULES, "dd", r_dd)
+_reg(
+    BASH_RULES,
+    "mkfs mkfs.ext2 mkfs.ext3 mkfs.ext4 mkfs.xfs mkfs.btrfs mkfs.vfat mkfs.fat mkfs.ntfs mke2fs "
+    "mkfs.exfat mkntfs mkdosfs newfs",
+    r_mkfs,
+)
+_reg(
+    BASH_RULES,
+    "wipefs fdisk sfdisk gdisk cfdisk sgdisk parted blkdiscard hdparm cryptsetup lvremove vgremove "
+    "pvremove zpool zfs mdadm btrfs lvreduce vgreduce lvresize resize2fs xfs_repair e2fsck fsck tune2fs "
+    "lvcreate vgcreate pvcreate lvextend vgextend mkswap swapoff swapon mount umount losetup debugfs",
+    r_disk_tool,
+)
+_reg(BASH_RULES, "chmod chown chgrp", r_chmod)
+_reg(BASH_RULES, "setfacl", r_setfacl)
+_reg(BASH_RULES, "chattr", r_chattr)
+_reg(BASH_RULES, "systemctl", r_systemctl)
+_reg(BASH_RULES, "service rc-service sv", r_service)
+_reg(BASH_RULES, "chkconfig update-rc.d rc-update", r_chkconfig)
+_reg(BASH_RULES, "reboot shutdown halt poweroff init telinit kexec", r_power)
+_reg(BASH_RULES, "kill pkill killall killall5 skill", r_kill)
+_reg(
+    BASH_RULES,
+    "apt apt-get aptitude dnf yum zypper pacman snap flatpak apk brew port emerge dpkg rpm pkg nix-env "
+    "pip pip3 pipx uv poetry conda mamba gem cargo go npm yarn pnpm bun composer bundle cpan cpanm "
+    "luarocks dotnet nuget mvn gradle",
+    r_pkg,
+)
+_reg(BASH_RULES, "make gmake cmake ninja", r_make)
+_reg(
+    BASH_RULES,
+    "useradd userdel usermod passwd chpasswd groupadd groupdel groupmod gpasswd visudo adduser deluser "
+    "addgroup delgroup chage vipw",
+    r_users,
+)
+_reg(BASH_RULES, "crontab", r_crontab)
+_reg(BASH_RULES, "at batch", r_at)
+_reg(BASH_RULES, "sysctl", r_sysctl)
+_reg(BASH_RULES, "modprobe insmod rmmod", r_modprobe)
+_reg(
+    BASH_RULES,
+    "setenforce auditctl aa-disable aa-teardown apparmor_parser aa-complain ufw iptables ip6tables "
+    "iptables-legacy iptables-nft iptables-restore ip6tables-restore nft firewall-cmd",
+    r_security,
+)
+_reg(BASH_RULES, "history", r_history)
+_reg(BASH_RULES, "unset export set", r_unset_export)
+_reg(BASH_RULES, "journalctl", r_journalctl)
+_reg(BASH_RULES, "logrotate", r_logrotate)
+_reg(BASH_RULES, "nc ncat netcat socat", r_netcat)
+_reg(BASH_RULES, "curl wget aria2c http xh", r_fetch)
+_reg(BASH_RULES, "scp rsync sftp rclone", r_copy_remote)
+_reg(BASH_RULES, "ssh ssh-copy-id", r_ssh)
+_reg(BASH_RULES, "mv cp install", r_mv)
+_reg(BASH_RULES, "touch mkdir ln", r_touch_mkdir)
+_reg(BASH_RULES, "sed perl", r_sed)
+_reg(BASH_RULES, "tee", r_tee)
+_reg(BASH_RULES, "tar", r_tar)
+_reg(BASH_RULES, "git", r_git)
+_reg(BASH_RULES, "docker podman nerdctl docker-compose", r_docker)
+_reg(BASH_RULES, "kubectl oc k3s microk8s.kubectl", r_kubectl)
+_reg(BASH_RULES, "helm", r_helm)
+_reg(BASH_RULES, "terraform tofu terragrunt", r_terraform)
+_reg(BASH_RULES, "ansible ansible-playbook", r_ansible)
+_reg(BASH_RULES, "aws", r_aws)
+_reg(BASH_RULES, "gcloud gsutil", r_gcloud)
+_reg(BASH_RULES, "az", r_az)
+_reg(BASH_RULES, "ip", r_ip)
+_reg(BASH_RULES, "nginx apachectl apache2ctl httpd haproxy caddy", r_daemon_ctl)
+_reg(BASH_RULES, "gh", r_gh)
+_reg(
+    BASH_RULES,
+    "psql mysql mariadb sqlite3 redis-cli valkey-cli keydb-cli mongosh mongo sqlcmd clickhouse-client "
+    "cqlsh dropdb mysqladmin pg_restore mongorestore",
+    r_db_client,
+)
+
+
+def _rules_for(inv: Invocation) -> list[Finding]:
+    """Every finding for one invocation, including the cross-cutting ones."""
+    out: list[Finding] = []
+    if inv.name.lower() in ("--help",) or (
+        any(a in HELP for a in inv.args) and inv.name not in ("kill",)
+    ):
+        return out
+    if inv.shell == "bash":
+        fn = BASH_RULES.get(inv.name)
+        if fn is None and inv.name.endswith(".exe"):
+            fn = BASH_RULES.get(inv.name[:-4])
+    elif inv.shell == "powershell":
+        fn = r_ps if inv.name not in BASH_RULES or "-" in inv.name else BASH_RULES.get(inv.name)
+        if inv.name in (
+            "git",
+            "docker",
+            "kubectl",
+            "terraform",
+            "helm",
+            "aws",
+            "gcloud",
+            "az",
+            "psql",
+            "mysql",
+            "sqlcmd",
+            "ssh",
+            "scp",
+            "curl.exe",
+            "npm",
+            "pip",
+            "winget",
+            "choco",
+        ):
+            fn = BASH_RULES.get(inv.name, r_ps)
+        if inv.name in ("winget", "choco", "scoop"):
+            fn = r_win_pkg
+    else:
+        fn = (
+            r_cmd_tool
+            if inv.name in _CMD_TOOLS
+            else (r_cmd_misc if inv.name in _CMD_MISC else BASH_RULES.get(inv.name))
+        )
+        if inv.name in ("winget", "choco", "scoop"):
+            fn = r_win_pkg
+        if inv.name in ("powershell", "pwsh"):
+            fn = None
+    if fn is not None:
+        out.extend(fn(inv))
+    elif inv.name in _LOW_TOOLS or (inv.name in _LOW_WHEN and _LOW_WHEN[inv.name](inv.args)):
+        out.append(_f(inv, L, "workspace", "local-tool", f"{inv.name} changes local files"))
+    elif inv.name in _LOW_WHEN and inv.shell == "bash":
+        pass
+    elif (
+        inv.privileged
+        and inv.name not in _READ_ONLY
+        and inv.shell == "bash"
+        and not inv.name.startswith(":")
+    ):
+        out.append(_f(inv, R, "priv", "privilege", f"{inv.name} run with elevated privileges"))
+    out.extend(r_pipe_exec(inv))
+    # redirections write files (bash and cmd; PowerShell's > too)
+    for op, target in inv.redirects:
+        if "<" in op and ">" not in op:
+            continue
+        if op in (">&", "&>", ">&-") and target.isdigit():
+            continue
+        if "/dev/tcp/" in target or "/dev/udp/" in target:
+            lvl = B if inv.name in ("sh", "bash", "zsh", "dash", "ksh", "exec") else R
+            out.append(
+                _f(
+                    inv,
+                    lvl,
+                    "reverse-shell" if lvl == B else "exfil",
+                    "redirect",
+                    "connects output to a network socket",
+                )
+            )
+            continue
+        truncate = ">>" not in op
+        if (
+            inv.name in ("cat", "tee")
+            and inv.stdin_data is not None
+            and grade(target, inv.shell) in ("workspace", "temp", "data")
+        ):
+            continue  # a heredoc written to a notes file: the text is data
+        out.extend(_write_target(inv, [_join(inv.cwd, target)], truncate=truncate, rule="redirect"))
+    return out
+
+
+_CMD_TOOLS = {
+    "del",
+    "erase",
+    "rd",
+    "rmdir",
+    "format",
+    "diskpart",
+    "bcdedit",
+    "vssadmin",
+    "wmic",
+    "wbadmin",
+    "wevtutil",
+    "auditpol",
+    "netsh",
+    "sc",
+    "net",
+    "reg",
+    "schtasks",
+    "icacls",
+    "cacls",
+    "takeown",
+    "cipher",
+    "certutil",
+    "bitsadmin",
+    "taskkill",
+    "shutdown",
+    "robocopy",
+    "attrib",
+    "setx",
+    "fsutil",
+    "manage-bde",
+    "mountvol",
+    "chkdsk",
+}
+_CMD_MISC = {"copy", "xcopy", "move", "ren", "rename", "mklink", "md", "mkdir"}
+
+
+def r_win_pkg(inv: Invocation) -> Iterator[Finding]:
+    verb = next((x.lower() for x in inv.args if not x.startswith("-")), "")
+    if verb in (
+        "list",
+        "search",
+        "show",
+        "info",
+        "export",
+        "outdated",
+        "source",
+        "--version",
+        "upgrade",
+    ) and not (verb == "upgrade" and ("--all" in inv.args or len(inv.args) > 1)):
+        return
+    if verb in ("uninstall", "remove"):
+        yield _f(inv, R, "package", inv.name, "removes software")
+    elif verb:
+        yield _f(
+            inv,
+            R if verb in ("install", "upgrade", "add") else L,
+            "package",
+            inv.name,
+            f"{verb} software",
+        )
+
+
+# ---------------------------------------------------------------- whole commands
+
+
+def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
+    findings: list[Finding] = []
+    if parsed.fork_bomb:
+        findings.append(
+            Finding(
+                B, "fork-bomb", "fork-bomb", parsed.command[:160], "function that spawns itself"
+            )
+        )
+    for u in parsed.undecodable:
+        findings.append(
+            Finding(R, "obfuscated", "decode", u, "runs a payload that could not be decoded")
+        )
+    for inv in parsed.invocations:
+        fs = _rules_for(inv)
+        top = max((f.level for f in fs if f.rule != "redirect"), default=S)
+        if inv.privileged and top >= L and top < R:
+            fs.append(_f(inv, R, "priv", "privilege", "state change with elevated privileges"))
+        if (
+            inv.privileged
+            and top == S
+            and inv.name in ("sh", "bash", "zsh", "su", "sudo", "-i", "dash", "ksh")
+            and (not [a for a in inv.args if not a.startswith("-")])
+            and not inv.upstream
+        ):
+            fs.append(_f(inv, R, "priv", "privilege", "opens a root shell"))
+        if inv.name in ("su", "sudo") and top == S and inv.args[:1] != ["-l"]:
+            fs.append(_f(inv, R, "priv", "privilege", "opens a root shell"))
+        if inv.remote and top >= L and top < R:
+            fs.append(_f(inv, R, "remote", "remote", f"state change on {inv.remote}"))
+        findings.extend(fs)
+    level = max((f.level for f in findings), default=S)
+    return level, findings
+
+
+def assess(command: str, shell: str = "bash", cwd: str | None = None) -> Verdict:
+    """The rule engine's verdict for one command line (`cwd`: the folder it would run in)."""
+    parsed = parse(command, shell, cwd)
+    level, findings = assess_parsed(parsed)
+    reasons = merge_reasons(findings, level)
+    if level == S and _mentions_danger(command):
+        reasons = ["mention"]
+    return Verdict(
+        command,
+        parsed.shell,
+        level,
+        reasons,
+        float(level) / 3.0,
+        "rules",
+        findings,
+        rule_level=level,
+    )
+
+
+_DANGER_WORDS = re.compile(
+    r"(rm\s+-\w*[rf]|mkfs|dd\s+if=|wipefs|drop\s+(database|table)|flushall|format-volume|"
+    r"remove-item|terraform\s+destroy|shred|:\(\)\s*\{|/dev/tcp|vssadmin|wevtutil|"
+    r"kubectl\s+delete|git\s+push\s+(-f|--force))",
+    re.I,
+)
+
+
+def _mentions_danger(command: str) -> bool:
+    return bool(_DANGER_WORDS.search(command))
