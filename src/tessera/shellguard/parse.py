@@ -430,7 +430,6 @@ class _Base:
                 "-user",
                 "-perm",
                 "-empty",
-                "-type",
                 "-e",
                 "--extension",
                 "-g",
@@ -838,8 +837,26 @@ class _Bash(_Base):
     def static_output(self, n: Any) -> str | None:
         """`$(echo rm)` / `$(printf '%s' rm)`: the text a literal echo would produce."""
         cmds = [c for c in n.named_children if c.type == "command"]
+        pipes = [c for c in n.named_children if c.type == "pipeline"]
+        if len(pipes) == 1 and len(n.named_children) == 1:
+            parts = [c for c in pipes[0].named_children if c.type == "command"]
+            if len(parts) == 2:
+                first = self.static_echo(parts[0])
+                second = [self.word(c)[0] for c in parts[1].children if c.is_named]
+                if (
+                    first is not None
+                    and second[:1] == ["base64"]
+                    and any(x in second for x in ("-d", "--decode"))
+                ):
+                    raw = _b64(first)
+                    return raw.decode("utf-8", "replace") if raw is not None else None
+            return None
         if len(cmds) != 1 or len(n.named_children) != 1:
             return None
+        return self.static_echo(cmds[0])
+
+    def static_echo(self, cmd: Any) -> str | None:
+        cmds = [cmd]
         name = cmds[0].child_by_field_name("name")
         if name is None or self.text(name) not in ("echo", "printf"):
             return None
@@ -874,11 +891,20 @@ class _Bash(_Base):
             elif c.type == "herestring_redirect":
                 data = self.word(c.named_children[-1])[0] if c.named_children else ""
             elif c == name_node:
-                words.append(
-                    self.word(c.named_children[0])[0] if c.named_children else self.text(c)
-                )
+                inner = c.named_children[0] if c.named_children else None
+                if inner is None:
+                    words.append(self.text(c))
+                else:
+                    val = self.word(inner)[0]
+                    # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command
+                    words.extend(
+                        val.split() if inner.type in ("simple_expansion", "expansion") else [val]
+                    )
             elif c.is_named and c.type not in ("comment",) and words:
-                words.append(self.word(c)[0])
+                val = self.word(c)[0]
+                words.extend(
+                    val.split() if c.type in ("simple_expansion", "expansion") and val else [val]
+                )
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
             return
@@ -1268,7 +1294,7 @@ def ps_canonical(name: str) -> str:
     n = name.replace("`", "").strip().strip("'\"").lower()
     n = _basename(n)
     if n.endswith(".exe"):
-        n = n[:-4]
+        return n[:-4]  # an explicit program (sc.exe is not the `sc` alias of Set-Content)
     return PS_ALIASES.get(n, n)
 
 
@@ -1398,6 +1424,20 @@ class _PowerShell(_Base):
                 val, dyn = self.value(right)
                 if name.startswith("$") and not dyn:
                     self.env[name] = val
+                if name.startswith("$env:"):
+                    self.out.append(
+                        Invocation(
+                            self.shell,
+                            "set-envvar",
+                            [name[5:], val],
+                            self.text(n),
+                            self.privileged,
+                            self.wrappers,
+                            depth=self.depth,
+                            via=self.via,
+                            remote=self.remote,
+                        )
+                    )
             for c in n.named_children[1:]:
                 self.walk(c)
             return
@@ -1496,11 +1536,19 @@ class _PowerShell(_Base):
         for c in n.named_children:
             if c.type != "command_elements":
                 continue
+            prev_end = -1
             for e in c.named_children:
                 if e.type == "command_argument_sep":
                     continue
+                glued = e.start_byte == prev_end and bool(args)
+                prev_end = e.end_byte
+                if glued and e.type in ("command_parameter", "generic_token"):
+                    args[-1] += self.text(e)  # `repro-1234` is one word, not `repro` and `-1234`
+                    continue
                 if e.type == "command_parameter":
-                    args.append(ps_param(name, self.text(e)))
+                    raw_param = self.text(e)
+                    # only cmdlets take PowerShell parameters; `git push --force` keeps its own
+                    args.append(ps_param(name, raw_param) if "-" in name else raw_param)
                 else:
                     v, _ = self.value(e)
                     if e.type == "array_literal_expression" and len(e.named_children) > 1:
@@ -1714,6 +1762,36 @@ class _Cmd(_Base):
         if name in ("sudo", "gsudo"):
             self.emit_cmd(rest, raw, privileged=True)
             return
+        if name == "for":
+            low = [w.lower() for w in rest]
+            if "do" in low:
+                body = rest[low.index("do") + 1 :]
+                if body and body[0].startswith("@"):
+                    body[0] = body[0][1:]
+                if [w.lower() for w in body[:1]] == ["if"]:
+                    # `if exist X CMD` / `if not exist X CMD`
+                    k = 1 + (1 if body[1:2] and body[1].lower() == "not" else 0)
+                    body = (
+                        body[k + 2 :]
+                        if body[k : k + 1] and body[k].lower() == "exist"
+                        else body[k + 1 :]
+                    )
+                loop = re.search(r"in\s*\(([^)]*)\)", raw, re.I)
+                items = [x for x in re.split(r"[\s,]+", loop.group(1)) if x] if loop else []
+                var = next((w for w in rest if w.startswith("%")), None)
+                if body:
+                    simple = (
+                        items
+                        and var
+                        and len(items) <= 8
+                        and not any("%" in x or "*" in x or x == "." for x in items)
+                    )
+                    for v in items if simple else [None]:
+                        words = [w.replace(var, v) if var and v else w for w in body]
+                        if words and words[0].startswith("@"):
+                            words[0] = words[0][1:]
+                        self.emit_cmd(words, raw, privileged=priv)
+                    return
         self.out.append(
             Invocation(
                 "cmd",

@@ -105,6 +105,9 @@ _BUILD = {
     "test-output",
 }
 _BUILD_SUFFIX = (
+    ".pdb",
+    ".ilk",
+    ".dmp",
     ".pyc",
     ".pyo",
     ".o",
@@ -203,6 +206,7 @@ _SYSTEM_TOP = {
     "root",
     "nix",
     "efi",
+    ".snapshots",
     "System",
     "Library",
     "Applications",
@@ -250,11 +254,8 @@ _CRITICAL = {
     "etc/crypttab",
     "etc/login.defs",
     "etc/nsswitch.conf",
-    "etc/resolv.conf",
     "etc/ssh/sshd_config",
     "etc/selinux/config",
-    "etc/default/grub",
-    "etc/security/limits.conf",
 }
 _DEVICE = re.compile(
     r"^/dev/(sd[a-z]+\d*|nvme\d+n\d+(p\d+)?|hd[a-z]\d*|vd[a-z]\d*|xvd[a-z]\d*|mmcblk\d+(p\d+)?|"
@@ -485,9 +486,14 @@ def _grade_windows(p: str) -> str:
         if (
             q.startswith(r"c:\windows\system32\winevt")
             or q.startswith(r"c:\windows\logs")
+            or q.startswith(r"c:\windows\system32\logfiles")
             or q.endswith(".evtx")
         ):
             return "log"
+        if q.startswith(r"c:\windows\ntds") or q.endswith("ntds.dit"):
+            return "db"
+        if q.startswith(r"c:\windows\system32\inetsrv\config"):
+            return "critical"
         if "psreadline" in q and "history" in q:
             return "history"
         if q.endswith((".mdf", ".ldf", ".ndf")) or (
@@ -532,6 +538,10 @@ def _grade_windows(p: str) -> str:
             return "data"
         return "data"
     if q.startswith("\\\\"):
+        # \\server\d$\x: an administrative share of a whole drive
+        parts = [x for x in q.split("\\") if x]
+        if len(parts) >= 2 and re.fullmatch(r"[a-z]\$|admin\$", parts[1]) and len(parts) <= 3:
+            return "root"
         return "data"
     return _relative(q)
 

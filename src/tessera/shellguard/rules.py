@@ -241,7 +241,6 @@ def r_find(inv: Invocation) -> Iterator[Finding]:
                 "-newer",
                 "-user",
                 "-empty",
-                "-type",
                 "-atime",
             )
         )
@@ -287,7 +286,7 @@ def _write_target(
             else:
                 yield _f(inv, L, "workspace", rule, "appends to a log")
         elif g == "critical":
-            account = re.search(r"/etc/(passwd|shadow|sudoers|gshadow|group)|ld\.so\.preload", low)
+            account = re.search(r"/etc/(passwd|shadow|sudoers$|gshadow|group)|ld\.so\.preload", low)
             yield _f(
                 inv,
                 B if truncate or account else R,
@@ -296,7 +295,7 @@ def _write_target(
                 "writes a file the system needs to boot or log in",
             )
         elif re.search(
-            r"(authorized_keys|\.bashrc|\.zshrc|\.profile|\.bash_profile|/etc/cron|/var/spool/cron|"
+            r"(authorized_keys|/etc/profile|/etc/bash\.bashrc|/etc/cron|/var/spool/cron|"
             r"cron\.d/|rc\.local|"
             r"systemd/system|init\.d|\\run\\|startup|\.config/autostart|ld\.so\.preload)",
             low,
@@ -306,8 +305,10 @@ def _write_target(
             )
         elif g in ("sysconf", "system"):
             yield _f(inv, R, "config", rule, "writes system configuration")
-        elif g in ("unknown", "home"):
-            yield _f(inv, R, "destroy", rule, f"writes a {g} path")
+        elif g == "home":
+            yield _f(inv, R, "destroy", rule, "writes over a home folder")
+        elif g == "unknown":
+            yield _f(inv, L, "workspace", rule, "writes a file named at run time")
         elif g == "data":
             yield _f(inv, L, "workspace", rule, "writes a file")
         else:
@@ -558,6 +559,11 @@ def r_chmod(inv: Invocation) -> Iterator[Finding]:
             inv.name,
             f"recursive permission change on {g} path",
         )
+    elif setuid and any(
+        grade(t, "bash") == "temp" or re.search(r"(^|/)\.|(^|/)(ba|z|da|k)?sh$|python|perl", t)
+        for t in targets
+    ):
+        yield _f(inv, B, "priv", inv.name, "makes a hidden or shell binary setuid (root backdoor)")
     elif setuid:
         yield _f(inv, R, "priv", inv.name, "sets a setuid/setgid bit")
     elif sev >= 4 or (g in ("data", "home") and world):
@@ -607,6 +613,9 @@ def r_systemctl(inv: Invocation) -> Iterator[Finding]:
         "show-environment",
         "is-system-running",
     ):
+        return
+    if is_dynamic(verb):
+        yield _f(inv, R, "service", "systemctl", "service action decided at run time")
         return
     if verb in ("stop", "disable", "mask", "kill") and DEFENCES.search(text):
         yield _f(inv, B, "defence-off", "systemctl", f"{verb}s a security or logging service")
@@ -690,7 +699,9 @@ def r_power(inv: Invocation) -> Iterator[Finding]:
 
 def r_kill(inv: Invocation) -> Iterator[Finding]:
     a = inv.args
-    if _has(a, "-l", "-L", "--list", "--table", "-0") or (inv.name == "kill" and not a):
+    if _has(a, "-l", "-L", "--list", "--table", "-0") or (
+        inv.name == "kill" and not a and not inv.args_from_stdin
+    ):
         return
     pos = [x for x in a if not x.startswith("-") or (re.fullmatch(r"-\d+", x) and x in ("-1",))]
     [x for x in a if x.startswith("-") and x != "-1"]
@@ -1087,7 +1098,7 @@ def r_crontab(inv: Invocation) -> Iterator[Finding]:
 def r_at(inv: Invocation) -> Iterator[Finding]:
     if _has(inv.args, "-l") or inv.name == "atq":
         return
-    yield _f(inv, R, "persistence", inv.name, "schedules a job")
+    yield _f(inv, L, "workspace", inv.name, "schedules a one-off job")
 
 
 def r_sysctl(inv: Invocation) -> Iterator[Finding]:
@@ -1207,10 +1218,14 @@ def r_unset_export(inv: Invocation) -> Iterator[Finding]:
     if (
         re.search(r"\bHISTFILE\b", text)
         and (inv.name == "unset" or re.search(r"HISTFILE=(/dev/null|$|\s)", text))
-    ) or re.search(r"HISTSIZE=0|HISTFILESIZE=0|HISTCONTROL=ignorespace", text):
-        yield _f(inv, B, "log-wipe", inv.name, "turns shell history off")
+    ) or re.search(r"HISTCONTROL=ignorespace", text):
+        yield _f(inv, R, "log-wipe", inv.name, "stops recording shell history")
+    elif re.search(r"HISTSIZE=0|HISTFILESIZE=0", text):
+        yield _f(inv, B, "log-wipe", inv.name, "erases shell history")
     elif inv.name == "export" and re.search(r"\bLD_PRELOAD=", text):
         yield _f(inv, R, "config", inv.name, "preloads a library into every process")
+    elif inv.args and (inv.name != "set" or "=" in text or re.match(r"^[+-][a-z]", text) is None):
+        yield _f(inv, L, "workspace", inv.name, "changes the shell session's environment")
 
 
 def r_journalctl(inv: Invocation) -> Iterator[Finding]:
@@ -1290,6 +1305,8 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     if inv.name not in _SHELL_LIKE:
         return
     script_args = [a for a in inv.args if not a.startswith("-")]
+    if "-s" in inv.args or "--" in inv.args[:2]:
+        script_args = []
     from_net = bool(set(inv.upstream) & _FETCHERS)
     sub = " ".join(inv.args)
     if not from_net and re.search(r"<\(\s*(curl|wget|fetch)\b|\$\(\s*(curl|wget|fetch)\b", sub):
@@ -1319,7 +1336,8 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
         and inv.args
     ):
         code = " ".join(inv.args)
-        if re.search(r"socket", code) and re.search(
+        yield from _interpreter_code(inv, code)
+        if re.search(r"sock|/dev/tcp/", code) and re.search(
             r"(connect|fsockopen|TCPSocket|dup2|pty\.spawn|exec|spawn|"
             r"subprocess|/bin/sh|/bin/bash|cmd\.exe)",
             code,
@@ -1336,7 +1354,8 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
         ):
             yield _f(inv, B, "destroy", "interpreter", "deletes a system tree from an interpreter")
         elif re.search(
-            r"fork\s*(\(\))?\s*while\s*fork|while\s*\(?\s*1?\s*\)?\s*\{?\s*(os\.)?fork", code
+            r"fork\s*(\(\))?\s*while\s*(fork|1|true)|while\s*\(?\s*1?\s*\)?\s*\{?\s*(os\.)?fork",
+            code,
         ) or (re.search(r"fork\(\)", code) and re.search(r"while|for|loop", code)):
             yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
 
@@ -1422,6 +1441,7 @@ def r_fetch(inv: Invocation) -> Iterator[Finding]:
         for i, x in enumerate(a[:-1])
         if x in ("-o", "--output", "--output-document", "-P")
         or (re.fullmatch(r"-[a-zA-Z]*o", x) and inv.name == "curl")
+        or (x == "-O" and inv.name == "wget" and a[i + 1] != "-")
     ]
     if outs:
         yield from _write_target(inv, outs, truncate=True, rule=inv.name)
@@ -1444,6 +1464,40 @@ def r_fetch(inv: Invocation) -> Iterator[Finding]:
 def r_copy_remote(inv: Invocation) -> Iterator[Finding]:
     """scp / rsync / sftp: uploads touch another host; rsync --delete deletes."""
     a = inv.args
+    if inv.name == "rclone":
+        verb = next((x for x in a if not x.startswith("-")), "")
+        if (
+            verb
+            in (
+                "check",
+                "ls",
+                "lsd",
+                "lsl",
+                "lsf",
+                "lsjson",
+                "size",
+                "md5sum",
+                "sha1sum",
+                "cat",
+                "about",
+                "listremotes",
+                "version",
+                "tree",
+                "ncdu",
+                "cryptcheck",
+                "config",
+            )
+            or "--dry-run" in a
+        ):
+            return
+        if verb in ("purge", "delete", "deletefile", "rmdir", "rmdirs", "cleanup"):
+            yield _f(inv, R, "destroy", "rclone", f"rclone {verb}")
+            return
+        if verb in ("sync", "move", "moveto", "bisync"):
+            yield _f(
+                inv, R, "destroy", "rclone", f"rclone {verb} deletes or moves at the destination"
+            )
+            return
     if _has(a, "-n", "--dry-run", "--list-only") or any(
         re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", x) for x in a if inv.name == "rsync"
     ):
@@ -1509,7 +1563,9 @@ def r_copy_remote(inv: Invocation) -> Iterator[Finding]:
 
 
 def r_ssh(inv: Invocation) -> Iterator[Finding]:
-    if "-R" in inv.args or "-D" in inv.args:
+    if inv.upstream and inv.name == "ssh":
+        yield _f(inv, R, "exfil", "ssh", "sends piped data to another host")
+    elif "-R" in inv.args or "-D" in inv.args:
         yield _f(inv, R, "exfil", "ssh", "opens a tunnel to another host")
     elif inv.name == "ssh-copy-id":
         yield _f(inv, R, "persistence", "ssh", "installs an SSH key on another host")
@@ -1574,6 +1630,21 @@ def r_sed(inv: Invocation) -> Iterator[Finding]:
     if not inplace:
         return
     pos = [a for a in inv.args[1:] if not a.startswith("-")]
+    script = " ".join(inv.args)
+    if re.search(
+        r"SELINUX=(disabled|permissive)|enforcing=0|apparmor=0|audit=0|PermitRootLogin\s+yes|"
+        r"PasswordAuthentication\s+yes|NOPASSWD",
+        script,
+    ):
+        weak = re.search(r"SELINUX=disabled|apparmor=0|audit=0|enforcing=0", script)
+        yield _f(
+            inv,
+            B if weak else R,
+            "defence-off" if weak else "config",
+            inv.name,
+            "edits a security setting off",
+        )
+        return
     yield from _write_target(inv, pos[-1:] if pos else [], truncate=False, rule=inv.name)
 
 
@@ -1833,6 +1904,7 @@ def r_git(inv: Invocation) -> Iterator[Finding]:
 
 
 def r_docker(inv: Invocation) -> Iterator[Finding]:
+    yield from r_docker_inner(inv)
     a = [x for x in inv.args]
     while a and a[0].startswith("-"):
         a = (
@@ -2137,6 +2209,17 @@ def r_kubectl(inv: Invocation) -> Iterator[Finding]:
     if sub in ("drain", "cordon", "taint"):
         yield _f(inv, R, "service", "kubectl", f"{sub} takes nodes out of service")
         return
+    if sub == "exec" and "--" in a:
+        inner = assess(" ".join(_q(x) for x in a[a.index("--") + 1 :]), "bash")
+        if inner.level >= L:
+            yield _f(
+                inv,
+                max(inner.level, R),
+                inner.reasons[0] if inner.reasons else "remote",
+                "kubectl",
+                "runs a changing command inside a pod",
+            )
+            return
     if sub in ("exec", "cp", "attach", "port-forward", "proxy", "debug", "run"):
         yield _f(
             inv,
@@ -2407,6 +2490,9 @@ def r_aws(inv: Invocation) -> Iterator[Finding]:
     text = " ".join(a)
     if "--dryrun" in a or "--dry-run" in a:
         return
+    if inv.args_from_stdin and op.startswith(("delete", "terminate", "remove", "deregister")):
+        yield _f(inv, B, "cloud-delete", "aws", f"{op} of every resource a query returned (xargs)")
+        return
     if svc == "s3":
         if op in ("ls", "presign"):
             return
@@ -2448,6 +2534,9 @@ def r_aws(inv: Invocation) -> Iterator[Finding]:
         if op == "mb":
             yield _f(inv, L, "remote", "aws", "creates a bucket")
             return
+        return
+    if svc == "configure" or svc == "sso" and op == "login":
+        yield _f(inv, L, "config", "aws", "changes local CLI configuration")
         return
     if svc == "eks" and op == "update-kubeconfig":
         yield _f(inv, L, "config", "aws", "writes kubeconfig")
@@ -2813,6 +2902,27 @@ def sql_level(sql: str, context: str = "") -> tuple[Level, str, str]:
     """Level of one SQL/Redis/Mongo text: (level, tag, why); `context` (host, database) tells prod from dev."""
     s = re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.S).strip()
     u = s.upper()
+    if re.search(
+        r"AUDIT\b.*STATE\s*=\s*OFF|DROP\s+(SERVER\s+)?AUDIT|PGAUDIT\.LOG\s*=\s*'?NONE|"
+        r"GENERAL_LOG\s*=\s*(0|OFF)|AUDIT_LOG\w*\s*=\s*(0|OFF)",
+        u,
+    ):
+        return B, "defence-off", "turns database auditing off"
+    if re.search(r"\bSP_CONFIGURE\b|\bRECONFIGURE\b|\bALTER\s+SYSTEM\b|\bSET\s+GLOBAL\b", u):
+        return R, "config", "changes database server configuration"
+    if re.search(r"\bFLUSHALL\b|\bFLUSHDB\b", u) and _is_nonprod(context) and not _is_prod(context):
+        return R, "db", "empties a non-production cache database"
+    if (
+        re.search(r"\bDROP\s+(TABLE|COLLECTION)\b", u)
+        and _is_prod(context + " " + s)
+        and not _is_nonprod(context)
+        and not re.search(
+            r"DROP\s+(TABLE|COLLECTION)\s+(IF\s+EXISTS\s+)?[\w.\[\]\"`]*(STAG|TMP|TEMP|IMPORT|BACKUP|OLD|"
+            r"ARCHIVE|TEST|SCRATCH)",
+            u,
+        )
+    ):
+        return B, "db", "drops a production table"
     if re.match(r"^\s*EXPLAIN\b(?!\s+(\(\s*)?ANALY[SZ]E)", u):
         return S, "db", "only explains a plan"
     if (
@@ -2928,6 +3038,11 @@ def r_db_client(inv: Invocation) -> Iterator[Finding]:
     if n in ("mongorestore",) and "--drop" in a:
         yield _f(inv, R, "db", n, "drops collections before restoring")
         return
+    if sql is None and any(
+        op == "<" and t.endswith((".sql", ".sql.gz", ".dump")) for op, t in inv.redirects
+    ):
+        yield _f(inv, R, "db", n, "loads an SQL file into a database")
+        return
     if sql is None and inv.stdin_data:
         sql = inv.stdin_data
     if sql is None and inv.upstream and re.search(r"\b(echo|printf|cat)\b", inv.upstream_text):
@@ -2984,10 +3099,16 @@ _PS_READ_VERBS = (
     "write-",
     "enter-pssession",
     "exit-pssession",
-    "invoke-pester",
     "update-help",
     "get-help",
     "help",
+    "set-location",
+    "push-location",
+    "pop-location",
+    "invoke-command",
+    "start-job",
+    "receive-job",
+    "wait-job",
 )
 _PS_LOW_VERBS = (
     "new-",
@@ -3085,7 +3206,6 @@ _PS_RISKY_NEW = {
     "new-adgroup",
     "new-gpo",
     "new-gplink",
-    "new-psdrive",
     "new-webbinding",
     "new-website",
     "new-azvm",
@@ -3141,7 +3261,6 @@ _PS_RISKY_VERBS = (
     "set-netipaddress",
     "set-dnsclientserveraddress",
     "set-timezone",
-    "set-azcontext",
 )
 
 
@@ -3206,6 +3325,13 @@ def r_ps_remove_item(inv: Invocation) -> Iterator[Finding]:
         yield from _ps_registry(inv, regs, delete=True)
         return
     g = _worst_target(targets, "powershell")
+    if any(_BACKUP_EXT.search(t) for t in targets) and (
+        g in ("root", "system", "home")
+        or re.search(r"^[a-z]:\\?,?$", inv.upstream_text.lower())
+        or re.search(r"\b[a-z]:\\(\s|,|$)", inv.upstream_text.lower())
+    ):
+        yield _f(inv, B, "log-wipe", "remove-item", "deletes backups across drives")
+        return
     if g == "log" and any(_is_system_log(t) for t in targets):
         yield _f(inv, B, "log-wipe", "remove-item", "deletes system event logs")
         return
@@ -3246,10 +3372,22 @@ def _ps_upstream_paths(inv: Invocation) -> list[str]:
 
 def _ps_registry(inv: Invocation, keys: list[str], delete: bool) -> Iterator[Finding]:
     text = " ".join(keys + inv.args).lower()
+    if "image file execution options" in text and "debugger" in text:
+        yield _f(
+            inv, B, "persistence", inv.name, "hijacks a program with an IFEO debugger (backdoor)"
+        )
+        return
+    if delete and re.search(
+        r"\\(safeboot|currentcontrolset\\services|currentcontrolset\\control)\\?$", keys[0].lower()
+    ):
+        yield _f(inv, B, "destroy", inv.name, "deletes boot-critical registry keys")
+        return
     if re.search(
         r"(disableantispyware|disablerealtimemonitoring|enablelua|disable.*defender|"
-        r"windows defender|wdigest|uselogoncredential|consentpromptbehavioradmin|lsa\\runasppl|"
-        r"disablerestoreppoint|disablesr\b|eventlog|audit)",
+        r"windows defender|wdigest|uselogoncredential|consentpromptbehavioradmin|runasppl|"
+        r"disablerestoreppoint|disablesr\b|eventlog|audit|enablefirewall|scriptblocklogging|"
+        r"enablemodulelogging|enabletranscripting|tamperprotection|disableantivirus|"
+        r"disablebehaviormonitoring|disableioavprotection)",
         text,
     ):
         value = " ".join(inv.args).lower()
@@ -3270,6 +3408,9 @@ def _ps_registry(inv: Invocation, keys: list[str], delete: bool) -> Iterator[Fin
         k.lower().startswith(("hklm", "hkey_local_machine", "registry::hkey_local_machine"))
         for k in keys
     )
+    if not hklm:
+        yield _f(inv, L, "config", inv.name, "changes user registry settings")
+        return
     yield _f(
         inv,
         R if hklm or delete else L,
@@ -3448,6 +3589,11 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
         return
     if n in ("copy-item", "move-item", "rename-item"):
         dst = _ps_pos(inv, ("-destination",), ("-path",))
+        if any(d.startswith("\\\\") for d in dst[-1:]) or (
+            len(_ps_pos(inv, (), ())) >= 2 and _ps_pos(inv, (), ())[-1].startswith("\\\\")
+        ):
+            yield _f(inv, R, "exfil", n, "copies files to another host's share")
+            return
         src = _ps_pos(inv, ("-path", "-literalpath"), ("-destination",))
         g = max([grade(x, "powershell") for x in dst + src] or ["workspace"], key=severity)
         yield _f(
@@ -3559,6 +3705,53 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
             "deletes mailbox content",
         )
         return
+    if (
+        n in ("remove-s3bucket",)
+        and "-deletebucketcontent" in low
+        or n == "remove-rdsdbinstance"
+        and ("-skipfinalsnapshot" in low)
+        or n in ("stop-ctlogging", "remove-cttrail", "remove-gdudetector", "disable-gdudetector")
+        or (n == "remove-adobject" and "-recursive" in low)
+        or n == "set-adminauditlogconfig"
+        and re.search(r"-adminauditlogenabled\s+\$?false", text, re.I)
+        or (n == "remove-gpo" and re.search(r"default domain", text, re.I))
+    ):
+        yield _f(
+            inv,
+            B,
+            "cloud-delete" if n.startswith("remove") else "defence-off",
+            n,
+            "irreversible at data or fleet scope, or turns auditing off",
+        )
+        return
+    if n in (
+        "new-transportrule",
+        "set-transportrule",
+        "new-inboxrule",
+        "set-mailbox",
+    ) and re.search(
+        r"-(blindcopyto|redirectmessageto|forwardingsmtpaddress|forwardto|redirectto)\b", text, re.I
+    ):
+        yield _f(inv, B if "transportrule" in n else R, "exfil", n, "forwards mail outside")
+        return
+    if n in (
+        "uninstall-windowsfeature",
+        "remove-windowsfeature",
+        "disable-windowsoptionalfeature",
+    ) and re.search(r"defender|firewall", text, re.I):
+        yield _f(inv, B, "defence-off", n, "removes Microsoft Defender")
+        return
+    if n.startswith(("remove-", "stop-", "disable-", "uninstall-")) and (
+        re.fullmatch(r"\(?\s*get-\w+\s*\)?(\.\w+)?\s*", inv.upstream_text.strip().lower() or "x")
+    ):
+        yield _f(
+            inv,
+            B if n.startswith(("remove-", "uninstall-")) else R,
+            "cloud-delete",
+            n,
+            "acts on everything an unfiltered query returned",
+        )
+        return
     if n in ("set-acl",):
         yield _f(inv, R, "perm", n, "changes access control")
         return
@@ -3575,19 +3768,22 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
                 yield _f(inv, lvl, tag, n, why)
         del q
         return
-    if n.startswith("remove-") and n[7:].startswith(
-        (
-            "azresourcegroup",
-            "azsqldatabase",
-            "azsqlserver",
-            "azstorageaccount",
-            "azkeyvault",
-            "azcosmosdb",
-            "azaks",
-            "mailboxdatabase",
-            "adorganizationalunit",
-            "vm",
+    if (
+        n.startswith("remove-")
+        and n[7:].startswith(
+            (
+                "azresourcegroup",
+                "azsqldatabase",
+                "azsqlserver",
+                "azstorageaccount",
+                "azkeyvault",
+                "azcosmosdb",
+                "azaks",
+                "mailboxdatabase",
+                "adorganizationalunit",
+            )
         )
+        or n == "remove-vm"
     ):
         big = n != "remove-vm" or re.search(
             r"-deletestorage|get-vm\s*\|", text + " " + inv.upstream_text, re.I
@@ -3875,6 +4071,7 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
     if n == "schtasks":
         if "/create" in switches or "/change" in switches:
             yield _f(inv, R, "persistence", n, "creates or changes a scheduled task")
+            return
         elif "/delete" in switches or "/end" in switches or "/run" in switches:
             yield _f(inv, R, "service", n, "runs, stops or deletes a scheduled task")
         return
@@ -3998,6 +4195,9 @@ def r_cmd_misc(inv: Invocation) -> Iterator[Finding]:
         if "/l" in low and n == "xcopy":
             return
         dst = [x for x in a if not x.startswith("/")][-1:]
+        if dst and dst[0].startswith("\\\\") and n in ("copy", "xcopy", "move"):
+            yield _f(inv, R, "exfil", n, "copies files to another host's share")
+            return
         g = grade(dst[0], "cmd") if dst else "workspace"
         yield _f(
             inv,
@@ -4048,6 +4248,20 @@ def r_gh(inv: Invocation) -> Iterator[Finding]:
         "watch",
         "logs",
     ) or (obj in ("search", "browse", "auth", "api") and obj != "api"):
+        return
+    if obj == "api" and not re.search(
+        r"(-X|--method)\s*(POST|PUT|PATCH|DELETE)|(-f|-F|--field|--raw-field)\s", text
+    ):
+        return
+    if (
+        obj == "release"
+        and verb == "download"
+        or obj == "pr"
+        and verb == "checkout"
+        or obj == "repo"
+        and verb == "clone"
+    ):
+        yield _f(inv, L, "workspace", "gh", f"gh {obj} {verb}")
         return
     if obj == "repo" and verb in ("delete", "archive"):
         yield _f(inv, B if verb == "delete" else R, "cloud-delete", "gh", f"{verb}s a repository")
@@ -4159,6 +4373,13 @@ _LOW_TOOLS = {
     "pylint",
 }
 _LOW_WHEN: dict[str, Callable[[list[str]], bool]] = {
+    "export": lambda a: not any(re.search(r"HIST|LD_PRELOAD", x) for x in a),
+    "unset": lambda a: not any("HIST" in x for x in a),
+    "history": lambda a: "-w" in a or "-a" in a,
+    "vault": lambda a: a[:1] == ["login"],
+    "az": lambda a: a[:1] in (["login"], ["logout"], ["account"]) and "delete" not in a,
+    "doctl": lambda a: a[:2] == ["auth", "init"],
+    "set": lambda a: bool(a) and "=" in a[0],
     "ssh-keygen": lambda a: not ({"l", "F", "y", "L", "B"} & split_flags(a)[0]),
     "gpg": lambda a: _has(
         a,
@@ -4434,6 +4655,388 @@ _READ_ONLY = {
 }
 
 
+def _q(w: str) -> str:
+    import shlex
+
+    return shlex.quote(w)
+
+
+def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
+    """Deletions written in Python/Node/Ruby/Perl one-liners: grade their literal targets."""
+    targets = re.findall(
+        r"(?:rmtree|rmSync|rmdirSync|rm_rf|rimraf|remove_dir_all|removedirs|unlinkSync|rmdir)\s*\(\s*['\"]([^'\"]+)['\"]",
+        code,
+    )
+    if re.search(
+        r"(rmtree|rmSync|rm_rf|rimraf)\s*\(\s*(os\.)?(homedir|path\.expanduser\(['\"]~['\"]\)|"
+        r"require\(['\"]os['\"]\)\.homedir)",
+        code,
+    ):
+        targets.append("~")
+    if targets:
+        g = _worst_target(targets, "bash")
+        lvl = DELETE_TARGET_LEVEL.get(g, R)
+        yield _f(
+            inv,
+            lvl,
+            "destroy" if lvl > L else "workspace",
+            "interpreter",
+            f"deletes a {g} tree from code",
+        )
+    for shell_cmd in re.findall(
+        r"(?:execSync|exec|system|popen|spawnSync|check_output|check_call|run|call|Popen|`)\s*\(?\s*['\"]([^'\"]{3,})['\"]",
+        code,
+    ):
+        sub = assess(shell_cmd, "bash")
+        if sub.level >= L:
+            yield _f(
+                inv,
+                sub.level,
+                sub.reasons[0] if sub.reasons else "workspace",
+                "interpreter",
+                "runs a shell command from code",
+            )
+    if re.search(r"os\.kill\(|process\.kill\(|Process\.kill\(", code):
+        yield _f(inv, R, "process", "interpreter", "kills a process from code")
+    if "/dev/tcp/" in code and re.search(r"-i\b|sh\b", code):
+        yield _f(inv, B, "reverse-shell", "interpreter", "code that wires a shell to a socket")
+
+
+_DEFENCE_TOOLS = {
+    "mdatp",
+    "falconctl",
+    "sentinelctl",
+    "cbagent",
+    "sav",
+    "savdctl",
+    "esets_daemon",
+    "clamd",
+    "wazuh-control",
+    "ossec-control",
+    "osqueryctl",
+    "sysmon",
+    "sysmon64",
+    "sysmonforlinux",
+}
+
+
+def r_defence_tool(inv: Invocation) -> Iterator[Finding]:
+    text = " ".join(inv.args).lower()
+    if re.search(
+        r"(disable|disabled|off|uninstall|stop|unload|remove|-u\b|-d\b|--delete|false)", text
+    ):
+        yield _f(inv, B, "defence-off", inv.name, "turns an endpoint security agent off")
+    elif re.search(r"(config|set|exclusion)", text):
+        yield _f(inv, R, "config", inv.name, "changes a security agent's configuration")
+
+
+def r_vault(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    text = " ".join(words)
+    if words[:1] in (["login"], ["logout"]):
+        yield _f(inv, L, "config", "vault", "logs in (local token)")
+        return
+    if re.match(r"(audit (disable|delete))", text):
+        yield _f(inv, B, "defence-off", "vault", "disables Vault auditing")
+    elif (
+        re.match(
+            r"(secrets disable|operator (seal|raft remove-peer|step-down)|auth disable|policy delete|"
+            r"lease revoke -prefix)",
+            text,
+        )
+        or re.match(r"kv (metadata )?delete", text)
+        and "-prefix" in inv.args
+    ):
+        yield _f(
+            inv,
+            B if text.startswith(("secrets disable",)) else R,
+            "destroy",
+            "vault",
+            "removes a secrets engine, auth method or policy",
+        )
+    elif re.match(r"(kv (delete|destroy|metadata delete)|delete|token revoke|lease revoke)", text):
+        yield _f(inv, R, "destroy", "vault", "deletes secrets or revokes tokens")
+    elif re.match(
+        r"(kv (put|patch|rollback|undelete)|write|secrets enable|auth enable|policy write|audit enable)",
+        text,
+    ):
+        yield _f(inv, R, "remote", "vault", "writes secrets or configuration")
+
+
+def r_backup_tool(inv: Invocation) -> Iterator[Finding]:
+    skip = {
+        i + 1
+        for i, x in enumerate(inv.args)
+        if x in ("-r", "--repo", "--repository", "-p", "--password-file")
+    }
+    words = [x for i, x in enumerate(inv.args) if not x.startswith("-") and i not in skip]
+    text = " ".join(inv.args)
+    verb = words[0] if words else ""
+    if verb in ("delete", "forget", "prune", "purge", "compact") or "--delete" in text:
+        everything = (
+            "--force" in inv.args
+            or "$(" in text
+            or "--keep-last 0" in text
+            or re.search(r"--keep-\w+\s+0\b", text)
+        )
+        yield _f(
+            inv,
+            B if everything and verb != "compact" else R,
+            "destroy",
+            inv.name,
+            "deletes backups",
+        )
+    elif verb in (
+        "init",
+        "backup",
+        "create",
+        "check",
+        "copy",
+        "restore",
+        "mount",
+        "key",
+        "rekey",
+        "extract",
+    ):
+        target = next(
+            (inv.args[i + 1] for i, x in enumerate(inv.args[:-1]) if x in ("--target", "-t")), ""
+        )
+        risky = verb in ("restore", "extract") and grade(target or ".", "bash") in (
+            "root",
+            "system",
+            "sysconf",
+            "home",
+        )
+        yield _f(inv, R if risky else L, "workspace", inv.name, f"{inv.name} {verb}")
+
+
+def r_etcdctl(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    if not words:
+        return
+    if words[0] in ("del", "delete", "rm", "rmdir"):
+        whole = "--prefix" in inv.args and (
+            len(words) < 2 or words[1] in ("", "/", "/registry", '""')
+        )
+        yield _f(
+            inv,
+            B if whole or "--from-key" in inv.args else R,
+            "db",
+            "etcdctl",
+            "deletes keys from etcd",
+        )
+    elif words[0] in (
+        "put",
+        "member",
+        "defrag",
+        "compact",
+        "lease",
+        "move-leader",
+        "snapshot",
+        "alarm",
+        "auth",
+        "user",
+        "role",
+    ):
+        if words[0] == "snapshot" and words[1:2] == ["save"]:
+            yield _f(inv, L, "workspace", "etcdctl", "saves a snapshot")
+        elif words[0] == "member" and words[1:2] == ["list"]:
+            return
+        else:
+            yield _f(inv, R, "db", "etcdctl", f"etcdctl {words[0]}")
+
+
+def r_pulumi(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    if not words:
+        return
+    yes = any(x in inv.args for x in ("--yes", "-y", "--skip-preview", "--non-interactive"))
+    if words[0] == "destroy" or words[:2] in (["stack", "rm"],):
+        yield _f(
+            inv,
+            B if yes and (words[0] == "destroy" or "--force" in inv.args) else R,
+            "cloud-delete",
+            "pulumi",
+            "destroys a stack",
+        )
+    elif words[0] in ("up", "update", "refresh", "import", "cancel") or words[:2] == [
+        "state",
+        "delete",
+    ]:
+        yield _f(inv, R, "remote", "pulumi", f"pulumi {words[0]}")
+    elif words[0] in ("preview", "stack", "config", "whoami", "about", "version", "logs", "plugin"):
+        if words[:2] in (
+            ["config", "set"],
+            ["stack", "select"],
+            ["stack", "init"],
+            ["plugin", "install"],
+        ):
+            yield _f(inv, L, "config", "pulumi", "changes local stack configuration")
+
+
+def r_oci(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    text = " ".join(inv.args)
+    if words[:1] in (["auth"], ["setup"], ["session"]) or words[:2] in (
+        ["auth", "init"],
+        ["auth", "switch"],
+    ):
+        yield _f(inv, L, "config", inv.name, "writes local CLI credentials")
+        return
+    if "delete" in words or "terminate" in words:
+        big = any(
+            x in words
+            for x in ("bucket", "autonomous-database", "db-system", "compartment", "cluster", "vcn")
+        )
+        yield _f(
+            inv,
+            B if big and ("--force" in text or "--empty" in text) else R,
+            "cloud-delete",
+            inv.name,
+            "deletes cloud resources",
+        )
+    elif any(
+        x in words
+        for x in ("create", "update", "launch", "put", "action", "stop", "start", "reset")
+    ):
+        yield _f(
+            inv,
+            R if "update" in words or "stop" in words or "reset" in words else L,
+            "remote",
+            inv.name,
+            "changes cloud resources",
+        )
+
+
+def r_nvme(inv: Invocation) -> Iterator[Finding]:
+    words = [x for x in inv.args if not x.startswith("-")]
+    if words and words[0] in (
+        "format",
+        "sanitize",
+        "delete-ns",
+        "detach-ns",
+        "fw-download",
+        "fw-commit",
+        "write-zeroes",
+    ):
+        yield _f(inv, B, "disk", "nvme", f"nvme {words[0]} erases or rewrites a drive")
+
+
+def r_parallel_ssh(inv: Invocation) -> Iterator[Finding]:
+    pos = [x for x in inv.args if not x.startswith("-")]
+    if not pos:
+        return
+    sub = assess(pos[-1], "bash")
+    if sub.level >= L:
+        yield _f(
+            inv,
+            max(sub.level, R),
+            sub.reasons[0] if sub.reasons else "remote",
+            inv.name,
+            "runs a changing command on many hosts",
+        )
+
+
+def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
+    """`docker run -v /:/host IMAGE CMD`: judge CMD with the mounts mapped back to host paths."""
+    a = inv.args
+    words = [x for x in a]
+    if not words or words[0] not in ("run", "exec", "create") and words[:2] != ["container", "run"]:
+        return
+    mounts: list[tuple[str, str]] = []
+    i = 1
+    img = None
+    takes = {
+        "-v",
+        "--volume",
+        "-e",
+        "--env",
+        "-p",
+        "--publish",
+        "--name",
+        "-w",
+        "--workdir",
+        "-u",
+        "--user",
+        "--entrypoint",
+        "--network",
+        "--net",
+        "-h",
+        "--hostname",
+        "--mount",
+        "-l",
+        "--label",
+        "--pid",
+        "--cap-add",
+        "--device",
+        "--env-file",
+        "--platform",
+        "-m",
+        "--memory",
+        "--cpus",
+        "--restart",
+    }
+    while i < len(words):
+        x = words[i]
+        if x in ("-v", "--volume") and i + 1 < len(words):
+            parts = words[i + 1].split(":")
+            if len(parts) >= 2:
+                mounts.append((parts[0], parts[1]))
+        if x.startswith("-"):
+            i += 2 if x in takes else 1
+            continue
+        img = i
+        break
+    if img is None or img + 1 >= len(words) or not mounts:
+        return
+    inner = words[img + 1 :]
+    mapped = []
+    for w in inner:
+        for host, cont in mounts:
+            c = cont.rstrip("/")
+            if c:
+                h = host.rstrip("/") or ""
+                w = re.sub(rf"(?<![\w/.-]){re.escape(c)}(?=/|$|\s|'|\")", h if h else "/", w)
+                w = w.replace("//", "/")
+        mapped.append(w)
+    import shlex
+
+    sub = assess(" ".join(shlex.quote(w) for w in mapped), "bash")
+    if sub.level >= R:
+        yield _f(
+            inv,
+            sub.level,
+            sub.reasons[0] if sub.reasons else "destroy",
+            "docker",
+            "container command acts on host paths through a bind mount",
+        )
+
+
+def r_misc_admin(inv: Invocation) -> Iterator[Finding]:
+    """Small admin tools whose every use changes a shared system."""
+    n = inv.name
+    low = [x.lower() for x in inv.args]
+    text = " ".join(low)
+    if n in ("route",) and low[:1] and low[0] in ("add", "delete", "change", "-f", "del", "flush"):
+        yield _f(inv, R, "config", n, "changes the routing table")
+    elif n in ("msiexec",) and any(x in low for x in ("/i", "/x", "/uninstall", "/package", "/fa")):
+        yield _f(inv, R, "package", n, "installs or removes software")
+    elif n in ("iisreset",) and "/status" not in low:
+        yield _f(inv, R, "service", n, "restarts IIS")
+    elif n in ("tc",) and re.search(r"\b(add|del|change|replace)\b", text):
+        yield _f(inv, R, "config", n, "changes traffic control")
+    elif n in ("nmcli",) and re.search(r"\b(mod|modify|up|down|delete|add|disconnect|off)\b", text):
+        yield _f(inv, R, "config", n, "changes network connections")
+    elif n in ("argocd",) and re.search(
+        r"\b(sync|rollback|delete|set|terminate-op|create|patch)\b", text
+    ):
+        yield _f(inv, R, "remote", n, "changes a deployed application")
+    elif n in ("flux",) and re.search(
+        r"\b(delete|suspend|resume|reconcile|uninstall|create)\b", text
+    ):
+        yield _f(inv, B if "uninstall" in text else R, "remote", n, "changes GitOps reconciliation")
+
+
 # ---------------------------------------------------------------- the table
 
 BASH_RULES: dict[str, Rule] = {}
@@ -4517,6 +5120,16 @@ _reg(BASH_RULES, "aws", r_aws)
 _reg(BASH_RULES, "gcloud gsutil", r_gcloud)
 _reg(BASH_RULES, "az", r_az)
 _reg(BASH_RULES, "ip", r_ip)
+_reg(BASH_RULES, "route msiexec iisreset tc nmcli argocd flux", r_misc_admin)
+_reg(BASH_RULES, " ".join(sorted(_DEFENCE_TOOLS)), r_defence_tool)
+_reg(BASH_RULES, "vault", r_vault)
+_reg(BASH_RULES, "borg restic duplicity kopia rdiff-backup", r_backup_tool)
+_reg(BASH_RULES, "etcdctl", r_etcdctl)
+_reg(BASH_RULES, "pulumi", r_pulumi)
+_reg(BASH_RULES, "oci doctl linode-cli hcloud", r_oci)
+_reg(BASH_RULES, "nvme", r_nvme)
+_reg(BASH_RULES, "pssh parallel-ssh pdsh clush", r_parallel_ssh)
+_reg(BASH_RULES, "glab", r_gh)
 _reg(BASH_RULES, "nginx apachectl apache2ctl httpd haproxy caddy", r_daemon_ctl)
 _reg(BASH_RULES, "gh", r_gh)
 _reg(
@@ -4607,6 +5220,12 @@ def _rules_for(inv: Invocation) -> list[Finding]:
             continue
         truncate = ">>" not in op
         if (
+            inv.name in ("echo", "printf", "write-output", "write-host")
+            and _mentions_danger(" ".join(inv.args))
+            and grade(target, inv.shell) in ("workspace", "temp", "data")
+        ):
+            continue  # notes about dangerous commands, written to a workspace file
+        if (
             inv.name in ("cat", "tee")
             and inv.stdin_data is not None
             and grade(target, inv.shell) in ("workspace", "temp", "data")
@@ -4682,8 +5301,171 @@ def r_win_pkg(inv: Invocation) -> Iterator[Finding]:
 # ---------------------------------------------------------------- whole commands
 
 
+_CRADLE = re.compile(
+    r"(iex|invoke-expression|downloadstring|downloadfile|invoke-webrequest|\biwr\b|\birm\b|"
+    r"net\.webclient|curl\s|wget\s|http[s]?://|frombase64string|-enc\w*\s)",
+    re.I,
+)
+_BACKUP_EXT = re.compile(r"\*\.(bak|vhdx?|vbk|vib|vrb|wbcat|tib|bkf|backup|bac|sqb|dump)\b", re.I)
+
+
+def _strip_strings(text: str) -> str:
+    return re.sub(r"'[^']*'|\"(?:[^\"\\`]|\\.|`.)*\"", "''", text)
+
+
+def line_rules(parsed: Parsed) -> Iterator[Finding]:
+    """Patterns that span several invocations or live in expressions rather than commands."""
+    invs = parsed.invocations
+    line = parsed.command
+    code = _strip_strings(line)
+    # credential theft: LSASS dumps, SAM/SYSTEM hive copies, NTDS.dit extraction
+    for inv in invs:
+        text = " ".join(inv.args).lower()
+        if (
+            inv.name == "rundll32"
+            and "comsvcs" in text
+            and "minidump" in text
+            or inv.name in ("procdump", "procdump64")
+            and "lsass" in text
+            or inv.name in ("mimikatz", "invoke-mimikatz", "pypykatz", "secretsdump.py", "lazagne")
+            or inv.name == "reg"
+            and text.startswith("save")
+            and re.search(r"hklm\\(sam|system|security)\b", text)
+            or inv.name == "ntdsutil"
+            and "ifm" in text
+            or re.search(r"ntds\.dit", text)
+            and inv.name in ("copy", "copy-item", "cp", "esentutl", "robocopy")
+        ):
+            yield _f(
+                inv,
+                B,
+                "exfil",
+                "credential-theft",
+                "dumps credentials (LSASS, SAM/SYSTEM hives, NTDS.dit)",
+            )
+        if inv.name in ("invoke-powershelltcp", "invoke-powershellicmp", "powercat") or (
+            "-reverse" in inv.args and any(a.lower() == "-ipaddress" for a in inv.args)
+        ):
+            yield _f(inv, B, "reverse-shell", "reverse-shell", "PowerShell reverse shell")
+        if inv.name in (
+            "schtasks",
+            "register-scheduledtask",
+            "new-scheduledtaskaction",
+            "sc",
+            "new-service",
+        ) and (
+            _CRADLE.search(line)
+            and (re.search(r"system|highest|onstart|onlogon|atstartup|atlogon", line, re.I))
+        ):
+            yield _f(
+                inv,
+                B,
+                "persistence",
+                "persistence",
+                "schedules a download-and-run payload at boot or logon",
+            )
+    # download, then execute what was downloaded
+    fetched: list[tuple[str, bool]] = []
+    for inv in invs:
+        a = inv.args
+        low = [x.lower() for x in a]
+        dest = None
+        lolbin = False
+        if inv.name == "certutil" and any("urlcache" in x for x in low):
+            dest, lolbin = (a[-1] if a else None), True
+        elif inv.name == "bitsadmin" and "/transfer" in low:
+            dest, lolbin = (a[-1] if a else None), True
+        elif inv.name in ("invoke-webrequest", "invoke-restmethod", "start-bitstransfer") and (
+            "-outfile" in low or "-destination" in low
+        ):
+            k = low.index("-outfile") if "-outfile" in low else low.index("-destination")
+            dest = a[k + 1] if k + 1 < len(a) else None
+        elif inv.name in ("curl", "wget"):
+            for i, x in enumerate(a[:-1]):
+                if x in ("-o", "-O", "--output", "--output-document") or re.fullmatch(
+                    r"-[a-zA-Z]*o", x
+                ):
+                    dest = a[i + 1]
+        if dest:
+            fetched.append((dest, lolbin))
+            continue
+        for d, lol in fetched:
+            base = d.replace("\\", "/").rsplit("/", 1)[-1].lower()
+            names = {inv.name, *(x.lower().replace("\\", "/").rsplit("/", 1)[-1] for x in a[:2])}
+            raw0 = (
+                inv.raw.split()[0].lower().replace("\\", "/").rsplit("/", 1)[-1]
+                if inv.raw.split()
+                else ""
+            )
+            if base and (base in names or raw0 == base or base.rsplit(".", 1)[0] == inv.name):
+                priv = inv.privileged or "runas" in " ".join(low)
+                yield _f(
+                    inv,
+                    B if lol or priv else R,
+                    "net-exec",
+                    "download-exec",
+                    "runs a file it just downloaded" + (" with privileges" if priv else ""),
+                )
+    # PowerShell expressions (outside strings)
+    if parsed.shell == "powershell":
+        if re.search(r"\.ClearLog\s*\(", code):
+            yield Finding(
+                B, "log-wipe", "ps-expression", line[:160], "clears an event log through .NET"
+            )
+        if re.search(r"WriteAllBytes\s*\(", code) and re.search(
+            r"physicaldrive|\\\\\.\\", line, re.I
+        ):
+            yield Finding(
+                B, "disk", "ps-expression", line[:160], "writes raw bytes to a physical drive"
+            )
+    if parsed.shell == "cmd" and re.search(
+        r"for\s+/l\s+%+\w+\s+in\s*\(\s*\d+\s*,\s*0\s*,\s*\d+\s*\)\s*do\s+start", line, re.I
+    ):
+        yield Finding(B, "fork-bomb", "fork-bomb", line[:160], "endless loop starting processes")
+    # a cron/startup file written with a payload that downloads code or opens a shell
+    for inv in invs:
+        targets = [t for _, t in inv.redirects] + (
+            [x for x in inv.args if not x.startswith("-")]
+            if inv.name in ("tee", "add-content", "set-content")
+            else []
+        )
+        if not any(
+            re.search(
+                r"/etc/cron|/var/spool/cron|rc\.local|\.bashrc|\.profile|systemd/system|"
+                r"authorized_keys|\\run\b|startup",
+                t,
+                re.I,
+            )
+            for t in targets
+        ):
+            continue
+        payload = inv.stdin_data or ""
+        if not payload and inv.upstream_text:
+            up = parse(inv.upstream_text, "bash") if parsed.shell == "bash" else None
+            if up is not None:
+                payload = " ".join(
+                    " ".join(i.args) for i in up.invocations if i.name in ("echo", "printf")
+                )
+        body = re.sub(r"^\s*(@\w+|(\S+\s+){5})", "", payload)
+        for cand in (body, re.sub(r"^\s*\w[\w-]*\s+", "", body)):
+            v = assess(cand, "bash") if cand.strip() else None
+            if (
+                v is not None
+                and v.level >= R
+                and set(v.reasons) & {"net-exec", "reverse-shell", "destroy", "disk"}
+            ):
+                yield _f(
+                    inv,
+                    B,
+                    "persistence",
+                    "persistence",
+                    "installs a payload that downloads code or opens a shell",
+                )
+                break
+
+
 def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
-    findings: list[Finding] = []
+    findings: list[Finding] = list(line_rules(parsed))
     if parsed.fork_bomb:
         findings.append(
             Finding(
@@ -4709,8 +5491,8 @@ def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
             fs.append(_f(inv, R, "priv", "privilege", "opens a root shell"))
         if inv.name in ("su", "sudo") and top == S and inv.args[:1] != ["-l"]:
             fs.append(_f(inv, R, "priv", "privilege", "opens a root shell"))
-        if inv.remote and top >= L and top < R:
-            fs.append(_f(inv, R, "remote", "remote", f"state change on {inv.remote}"))
+        if inv.remote and top == L:
+            fs.append(_f(inv, L, "remote", "remote", f"workspace change on {inv.remote}"))
         findings.extend(fs)
     level = max((f.level for f in findings), default=S)
     return level, findings
