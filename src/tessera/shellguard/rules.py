@@ -2535,7 +2535,7 @@ def r_aws(inv: Invocation) -> Iterator[Finding]:
             yield _f(inv, L, "remote", "aws", "creates a bucket")
             return
         return
-    if svc == "configure" or svc == "sso" and op == "login":
+    if svc == "configure" or (svc == "sso" and op == "login"):
         yield _f(inv, L, "config", "aws", "changes local CLI configuration")
         return
     if svc == "eks" and op == "update-kubeconfig":
@@ -3706,14 +3706,14 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
         )
         return
     if (
-        n in ("remove-s3bucket",)
-        and "-deletebucketcontent" in low
-        or n == "remove-rdsdbinstance"
-        and ("-skipfinalsnapshot" in low)
+        (n in ("remove-s3bucket",) and "-deletebucketcontent" in low)
+        or (n == "remove-rdsdbinstance" and ("-skipfinalsnapshot" in low))
         or n in ("stop-ctlogging", "remove-cttrail", "remove-gdudetector", "disable-gdudetector")
         or (n == "remove-adobject" and "-recursive" in low)
-        or n == "set-adminauditlogconfig"
-        and re.search(r"-adminauditlogenabled\s+\$?false", text, re.I)
+        or (
+            n == "set-adminauditlogconfig"
+            and re.search(r"-adminauditlogenabled\s+\$?false", text, re.I)
+        )
         or (n == "remove-gpo" and re.search(r"default domain", text, re.I))
     ):
         yield _f(
@@ -3783,8 +3783,7 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
                 "adorganizationalunit",
             )
         )
-        or n == "remove-vm"
-    ):
+    ) or n == "remove-vm":
         big = n != "remove-vm" or re.search(
             r"-deletestorage|get-vm\s*\|", text + " " + inv.upstream_text, re.I
         )
@@ -4254,12 +4253,9 @@ def r_gh(inv: Invocation) -> Iterator[Finding]:
     ):
         return
     if (
-        obj == "release"
-        and verb == "download"
-        or obj == "pr"
-        and verb == "checkout"
-        or obj == "repo"
-        and verb == "clone"
+        (obj == "release" and verb == "download")
+        or (obj == "pr" and verb == "checkout")
+        or (obj == "repo" and verb == "clone")
     ):
         yield _f(inv, L, "workspace", "gh", f"gh {obj} {verb}")
         return
@@ -4738,15 +4734,11 @@ def r_vault(inv: Invocation) -> Iterator[Finding]:
         return
     if re.match(r"(audit (disable|delete))", text):
         yield _f(inv, B, "defence-off", "vault", "disables Vault auditing")
-    elif (
-        re.match(
-            r"(secrets disable|operator (seal|raft remove-peer|step-down)|auth disable|policy delete|"
-            r"lease revoke -prefix)",
-            text,
-        )
-        or re.match(r"kv (metadata )?delete", text)
-        and "-prefix" in inv.args
-    ):
+    elif re.match(
+        r"(secrets disable|operator (seal|raft remove-peer|step-down)|auth disable|policy delete|"
+        r"lease revoke -prefix)",
+        text,
+    ) or (re.match(r"kv (metadata )?delete", text) and "-prefix" in inv.args):
         yield _f(
             inv,
             B if text.startswith(("secrets disable",)) else R,
@@ -4864,14 +4856,13 @@ def r_pulumi(inv: Invocation) -> Iterator[Finding]:
         "delete",
     ]:
         yield _f(inv, R, "remote", "pulumi", f"pulumi {words[0]}")
-    elif words[0] in ("preview", "stack", "config", "whoami", "about", "version", "logs", "plugin"):
-        if words[:2] in (
-            ["config", "set"],
-            ["stack", "select"],
-            ["stack", "init"],
-            ["plugin", "install"],
-        ):
-            yield _f(inv, L, "config", "pulumi", "changes local stack configuration")
+    elif words[:2] in (
+        ["config", "set"],
+        ["stack", "select"],
+        ["stack", "init"],
+        ["plugin", "install"],
+    ):
+        yield _f(inv, L, "config", "pulumi", "changes local stack configuration")
 
 
 def r_oci(inv: Invocation) -> Iterator[Finding]:
@@ -4941,7 +4932,9 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
     """`docker run -v /:/host IMAGE CMD`: judge CMD with the mounts mapped back to host paths."""
     a = inv.args
     words = [x for x in a]
-    if not words or words[0] not in ("run", "exec", "create") and words[:2] != ["container", "run"]:
+    if not words or (
+        words[0] not in ("run", "exec", "create") and words[:2] != ["container", "run"]
+    ):
         return
     mounts: list[tuple[str, str]] = []
     i = 1
@@ -5322,19 +5315,19 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
     for inv in invs:
         text = " ".join(inv.args).lower()
         if (
-            inv.name == "rundll32"
-            and "comsvcs" in text
-            and "minidump" in text
-            or inv.name in ("procdump", "procdump64")
-            and "lsass" in text
+            (inv.name == "rundll32" and "comsvcs" in text and "minidump" in text)
+            or (inv.name in ("procdump", "procdump64") and "lsass" in text)
             or inv.name in ("mimikatz", "invoke-mimikatz", "pypykatz", "secretsdump.py", "lazagne")
-            or inv.name == "reg"
-            and text.startswith("save")
-            and re.search(r"hklm\\(sam|system|security)\b", text)
-            or inv.name == "ntdsutil"
-            and "ifm" in text
-            or re.search(r"ntds\.dit", text)
-            and inv.name in ("copy", "copy-item", "cp", "esentutl", "robocopy")
+            or (
+                inv.name == "reg"
+                and text.startswith("save")
+                and re.search(r"hklm\\(sam|system|security)\b", text)
+            )
+            or (inv.name == "ntdsutil" and "ifm" in text)
+            or (
+                re.search(r"ntds\.dit", text)
+                and inv.name in ("copy", "copy-item", "cp", "esentutl", "robocopy")
+            )
         ):
             yield _f(
                 inv,
@@ -5371,9 +5364,9 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         low = [x.lower() for x in a]
         dest = None
         lolbin = False
-        if inv.name == "certutil" and any("urlcache" in x for x in low):
-            dest, lolbin = (a[-1] if a else None), True
-        elif inv.name == "bitsadmin" and "/transfer" in low:
+        if (inv.name == "certutil" and any("urlcache" in x for x in low)) or (
+            inv.name == "bitsadmin" and "/transfer" in low
+        ):
             dest, lolbin = (a[-1] if a else None), True
         elif inv.name in ("invoke-webrequest", "invoke-restmethod", "start-bitstransfer") and (
             "-outfile" in low or "-destination" in low
