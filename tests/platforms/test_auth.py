@@ -54,6 +54,7 @@ SYSTEM_ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/system/secrets", None),
     ("PUT", "/system/secrets/matrix", b"value"),
     ("DELETE", "/system/secrets/nosuch", None),
+    ("POST", "/system/guard", {"command": "ls -la"}),
     ("GET", "/system/no-such-route", None),
 ]
 

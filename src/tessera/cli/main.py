@@ -12,6 +12,7 @@ from tessera.cli import demo as demo_cmd
 from tessera.cli import experiment as experiment_cmd
 from tessera.cli import fn as fn_cmd
 from tessera.cli import gpu as gpu_cmd
+from tessera.cli import guard as guard_cmd
 from tessera.cli import secret as secret_cmd
 from tessera.cli import sim as sim_cmd
 from tessera.cli import up as up_cmd
@@ -35,6 +36,7 @@ app.add_typer(gpu_cmd.app, name="gpu")
 app.add_typer(wasm_cmd.app, name="wasm")
 app.add_typer(auth_cmd.app, name="auth")
 app.add_typer(secret_cmd.app, name="secret")
+app.add_typer(guard_cmd.app, name="guard")
 
 
 def _version(value: bool) -> None:

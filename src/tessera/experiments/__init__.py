@@ -18,6 +18,7 @@ from tessera.experiments import (  # noqa: F401
     has_gpu,
     mpiwasm,
     platform_local,
+    shellguard,
     sim_queueing,
     versaslot,
 )

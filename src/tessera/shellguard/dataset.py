@@ -360,7 +360,7 @@ def contrasts(command: str, shell: str, rng: random.Random) -> list[tuple[str, L
                 Level.SAFE,
             )
         )
-        if re.search(r"\b(rm|rsync|git clean|kubectl|helm|terraform|apt|apt-get|dnf)\b", c):
+        if re.match(r"(sudo\s+)?(rsync|kubectl|helm|apt-get|dnf)\b", c):
             out.append((c + " --dry-run", Level.SAFE))
         for bad in ("/var/lib/mysql", "/etc", "/usr", "~", "/home/bob", "/"):
             if re.search(rf"\s{re.escape(bad)}(\s|/?$)", c):

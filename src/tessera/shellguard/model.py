@@ -30,6 +30,7 @@ HIDDEN = 384
 HEADS = 12
 LAYERS = 6
 N_CLASSES = 4
+VOCAB = 30522
 
 
 def backbone_dir() -> Path:
@@ -68,7 +69,7 @@ def _torch() -> Any:
     return torch
 
 
-def build_encoder(num_layers: int = LAYERS) -> Any:
+def build_encoder(num_layers: int = LAYERS, vocab_size: int = VOCAB) -> Any:
     torch = _torch()
     nn = torch.nn
 
@@ -102,7 +103,7 @@ def build_encoder(num_layers: int = LAYERS) -> Any:
     class Encoder(nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
-            self.word = nn.Embedding(30522, HIDDEN)
+            self.word = nn.Embedding(vocab_size, HIDDEN)
             self.pos = nn.Embedding(512, HIDDEN)
             self.tok_type = nn.Embedding(2, HIDDEN)
             self.emb_norm = nn.LayerNorm(HIDDEN, eps=1e-12)
@@ -193,12 +194,18 @@ class ModelMeta:
 class Classifier:
     """Encoder + mean pooling + linear head; `predict` returns class probabilities."""
 
-    def __init__(self, tuned_layers: int = 2, max_len: int = 64, num_layers: int = LAYERS) -> None:
+    def __init__(
+        self,
+        tuned_layers: int = 2,
+        max_len: int = 64,
+        num_layers: int = LAYERS,
+        vocab_size: int = VOCAB,
+    ) -> None:
         torch = _torch()
         from tessera.shellguard.tokenize import WordPiece
 
         self.torch = torch
-        self.encoder = build_encoder(num_layers)
+        self.encoder = build_encoder(num_layers, vocab_size)
         self.head = torch.nn.Linear(HIDDEN, N_CLASSES)
         self.tuned_layers = tuned_layers
         self.max_len = max_len
@@ -308,7 +315,8 @@ class Classifier:
             )
         meta = ModelMeta(**json.loads(mfile.read_text()))
         num_layers = int(meta.trained.get("num_layers", LAYERS))
-        self = cls(meta.tuned_layers, meta.max_len, num_layers=num_layers)
+        vocab_size = int(meta.trained.get("vocab_size", VOCAB))
+        self = cls(meta.tuned_layers, meta.max_len, num_layers=num_layers, vocab_size=vocab_size)
         sha = self.attach_backbone(backbone)
         if check_backbone and sha != meta.backbone_sha256:
             raise InputError(

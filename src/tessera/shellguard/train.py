@@ -40,6 +40,7 @@ class TrainConfig:
     budget_s: float = 50 * 60
     threads: int = 2
     num_layers: int = 6  # fewer only for the tiny CI fixture
+    vocab_size: int = 30522  # smaller only for the tiny CI fixture
 
 
 def sample(examples: list[Example], per_class: int, seed: int) -> list[Example]:
@@ -55,6 +56,32 @@ def sample(examples: list[Example], per_class: int, seed: int) -> list[Example]:
     return out
 
 
+def gold_examples(rows: list[Any], weight: float = 2.0, seed: int = 0) -> list[Example]:
+    """Hand-labelled rows (and label-preserving variants of them) as training examples."""
+    from tessera.shellguard.dataset import variants
+
+    rng = random.Random(seed)
+    out = []
+    for r in rows:
+        out.append(Example(r.command, r.shell, r.level, weight, "gold-dev"))
+        for v in variants(r.command, r.shell, rng)[:2]:
+            out.append(Example(v, r.shell, r.level, weight / 2, "gold-variant"))
+    return out
+
+
+def calibration_split(rows: list[Any], share: float = 0.25) -> tuple[list[Any], list[Any]]:
+    """Dev rows -> (train part, calibration part): the raise threshold is set on rows the model never saw."""
+    import hashlib
+
+    train_rows: list[Any] = []
+    calib: list[Any] = []
+    for r in rows:
+        key = (r.group or r.command) + "#calib"
+        h = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (calib if h < share else train_rows).append(r)
+    return train_rows, calib
+
+
 def train(
     cfg: TrainConfig,
     out_dir: Path = ARTIFACT_DIR,
@@ -62,6 +89,7 @@ def train(
     dev: list[tuple[str, str, Level]] | None = None,
     backbone: Path | None = None,
     log: Callable[[str], None] = print,
+    labelled: list[Example] | None = None,
 ) -> dict[str, Any]:
     import numpy as np
     import torch
@@ -72,12 +100,14 @@ def train(
     if examples is None:
         log("building the weakly labelled dataset from the corpora ...")
         examples = build(seed=cfg.seed)
-    data = sample(examples, cfg.per_class, cfg.seed)
+    data = sample(examples, cfg.per_class, cfg.seed) + list(labelled or [])
     counts = Counter(e.level for e in data)
     log(
         f"training on {len(data)} examples: " + ", ".join(f"{lv.name} {counts[lv]}" for lv in Level)
     )
-    clf = Classifier(cfg.tuned_layers, cfg.max_len, num_layers=cfg.num_layers)
+    clf = Classifier(
+        cfg.tuned_layers, cfg.max_len, num_layers=cfg.num_layers, vocab_size=cfg.vocab_size
+    )
     sha = clf.attach_backbone(backbone)
     assert clf.tokenizer is not None
     texts = [command_text(e.command, e.shell) for e in data]
@@ -168,6 +198,7 @@ def train(
             "threads": cfg.threads,
             "final_loss": round(float(np.mean(losses[-50:])) if losses else 0.0, 4),
             "num_layers": cfg.num_layers,
+            "vocab_size": cfg.vocab_size,
             "dev": dev_report,
             "lr": cfg.lr,
             "batch": cfg.batch,

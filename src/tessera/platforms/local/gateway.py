@@ -232,6 +232,37 @@ class Gateway:
             return
         await _json(send, 202, {"id": inv_id, "status_url": f"/system/async/{inv_id}"})
 
+    async def _guard(self, body: bytes, send: Send) -> None:
+        """POST /system/guard: shellguard verdicts. Body {"command", "shell"?, "cwd"?} or a list of them."""
+        from tessera.shellguard.guard import default_guard
+        from tessera.shellguard.levels import check_shell
+
+        try:
+            data = json.loads(body or b"null")
+            items = data if isinstance(data, list) else [data]
+            if not items or len(items) > 1000:
+                raise InputError("body", len(items), "1 to 1000 commands")
+            reqs = []
+            for i, it in enumerate(items):
+                if not isinstance(it, dict) or not isinstance(it.get("command"), str):
+                    raise InputError(f"item {i}", it, 'an object with a string "command"')
+                reqs.append(
+                    (it["command"], check_shell(str(it.get("shell", "bash"))), it.get("cwd"))
+                )
+        except (json.JSONDecodeError, InputError, UnicodeDecodeError) as e:
+            await _text(send, 400, str(e))
+            return
+        g = default_guard()
+
+        def judge() -> list[dict[str, Any]]:
+            if len(reqs) == 1:
+                c, sh, cwd = reqs[0]
+                return [g.check(c, sh, cwd=cwd if isinstance(cwd, str) else None).as_json()]
+            return [v.as_json() for v in g.check_many([(c, sh) for c, sh, _ in reqs])]
+
+        out = await asyncio.to_thread(judge)
+        await _json(send, 200, out if isinstance(data, list) else out[0])
+
     async def _system(self, scope: Scope, method: str, rest: str, body: bytes, send: Send) -> None:
         q = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         parts = [p for p in rest.split("/") if p]
@@ -249,6 +280,8 @@ class Gateway:
             await self._secrets(method, parts[1] if len(parts) > 1 else None, body, send)
         elif head == "tokens":
             await self._tokens(method, parts[1] if len(parts) > 1 else None, body, send)
+        elif head == "guard" and len(parts) == 1 and method == "POST":
+            await self._guard(body, send)
         elif head == "async" and len(parts) == 2 and method == "GET":
             row = self.p.store.get_async(parts[1])
             if row is None:

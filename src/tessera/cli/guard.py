@@ -1,0 +1,311 @@
+"""`tessera guard ...`: judge shell commands before they run (shellguard).
+
+check CMD            one verdict (level, reasons, score); --json, --exit-code
+check --jsonl        stdin lines {"command": ..., "shell": ...} -> stdout verdict lines, in order
+explain CMD          what would execute, every rule that fired, the model's probabilities
+hook bash|zsh|powershell   print the interception hook to source from your shell profile
+audit RULES --commands FILE   rules that are missing or too broad for a set of commands
+train                reproduce the shipped model (2 CPU cores, under an hour)
+eval                 every system on the gold test split: the issue's metrics and latency
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tessera.cli.console import console, err_console
+from tessera.core.errors import InputError
+from tessera.shellguard.levels import LEVELS, REASONS, Level, check_shell
+
+app = typer.Typer(help="Shellguard: judge Bash/PowerShell/cmd commands before they run.")
+
+ShellOpt = typer.Option(
+    "bash", "--shell", "-s", help="bash, powershell or cmd (sh/zsh/pwsh accepted)."
+)
+ModeOpt = typer.Option(
+    "auto", "--mode", help="auto (rules+model when the model loads), rules, model or both."
+)
+EXIT_CODES = {Level.SAFE: 0, Level.LOW: 0, Level.RISKY: 3, Level.BLOCKED: 4}
+
+
+def _guard(mode: str):  # type: ignore[no-untyped-def]
+    from tessera.shellguard.guard import Guard
+
+    return Guard(mode)
+
+
+@app.command("check")
+def check(
+    command: str | None = typer.Argument(None, help="The command line (omit with --jsonl)."),
+    shell: str = ShellOpt,
+    mode: str = ModeOpt,
+    jsonl: bool = typer.Option(
+        False, "--jsonl", help="Read JSON lines from stdin, write one verdict per line."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict as one JSON object."),
+    exit_code: bool = typer.Option(
+        False, "--exit-code", help="Exit 0 for SAFE/LOW, 3 for RISKY, 4 for BLOCKED."
+    ),
+    cwd: str | None = typer.Option(None, "--cwd", help="Folder the command would run in."),
+) -> None:
+    """Judge one command (or a stream of them with --jsonl)."""
+    g = _guard(mode)
+    if jsonl:
+        if command is not None:
+            raise InputError(
+                "command", command, "no argument with --jsonl (commands come from stdin)"
+            )
+        _check_jsonl(g, shell)
+        return
+    if command is None:
+        raise InputError(
+            "command", "missing", "a command line argument, or --jsonl with commands on stdin"
+        )
+    v = g.check(command, check_shell(shell), cwd=cwd)
+    if as_json:
+        sys.stdout.write(json.dumps(v.as_json()) + "\n")
+    else:
+        colour = {0: "green", 1: "cyan", 2: "yellow", 3: "bold red"}[int(v.level)]
+        reasons = ", ".join(v.reasons) or "-"
+        console.print(
+            f"[{colour}]{v.level.name}[/] score {v.score:.2f} reasons: {reasons} ({v.source})",
+            highlight=False,
+        )
+    if exit_code:
+        raise typer.Exit(EXIT_CODES[v.level])
+
+
+def _check_jsonl(g, default_shell: str, batch: int = 64) -> None:  # type: ignore[no-untyped-def]
+    """Batches for throughput; output keeps input order; a bad line gets an error line, exit 2 at the end."""
+    bad = 0
+    pending: list[tuple[int, str, str]] = []
+    out: dict[int, str] = {}
+    next_out = 0
+
+    def flush() -> None:
+        nonlocal next_out
+        if pending:
+            verdicts = g.check_many([(c, s) for _, c, s in pending])
+            for (n, _, _), v in zip(pending, verdicts, strict=True):
+                out[n] = json.dumps(v.as_json())
+            pending.clear()
+        while next_out in out:
+            sys.stdout.write(out.pop(next_out) + "\n")
+            next_out += 1
+        sys.stdout.flush()
+
+    for n, line in enumerate(sys.stdin):
+        line = line.strip()
+        if not line:
+            out[n] = json.dumps({"error": f"line {n + 1}: empty"})
+            bad += 1
+            continue
+        try:
+            d = json.loads(line)
+            if not isinstance(d, dict) or not isinstance(d.get("command"), str):
+                raise InputError(f"line {n + 1} command", d, 'an object with a string "command"')
+            pending.append((n, d["command"], check_shell(str(d.get("shell", default_shell)))))
+        except (json.JSONDecodeError, InputError) as e:
+            msg = str(e) if isinstance(e, InputError) else f"line {n + 1}: not JSON ({e.msg})"
+            out[n] = json.dumps({"error": msg})
+            bad += 1
+        if len(pending) >= batch:
+            flush()
+    flush()
+    if bad:
+        err_console.print(
+            f"[bold red]error:[/] {bad} input line(s) were not valid (see their error lines)"
+        )
+        raise typer.Exit(2)
+
+
+@app.command("gate", hidden=True)
+def gate(
+    command: str = typer.Argument(...),
+    shell: str = ShellOpt,
+    cwd: str | None = typer.Option(None, "--cwd"),
+) -> None:
+    """The hooks' decision (exit 0: run it; 1: do not). Asks on the terminal for RISKY."""
+    from tessera.shellguard.gate import gate as run_gate
+
+    raise typer.Exit(run_gate(command, check_shell(shell), cwd))
+
+
+@app.command("explain")
+def explain(
+    command: str = typer.Argument(...),
+    shell: str = ShellOpt,
+    mode: str = ModeOpt,
+    cwd: str | None = typer.Option(None, "--cwd"),
+) -> None:
+    """Show what would execute, every rule that fired and the model's view."""
+    from tessera.shellguard.parse import parse
+    from tessera.shellguard.tokenize import model_text
+
+    sh = check_shell(shell)
+    parsed = parse(command, sh, cwd)
+    t = Table("#", "command", "arguments", "context", title="What would execute")
+    for i, inv in enumerate(parsed.invocations, 1):
+        ctx = []
+        if inv.privileged:
+            ctx.append("privileged")
+        if inv.wrappers:
+            ctx.append("via " + " ".join(inv.wrappers))
+        if inv.via:
+            ctx.append(inv.via)
+        if inv.remote:
+            ctx.append(f"on {inv.remote}")
+        if inv.upstream:
+            ctx.append("stdin from " + " | ".join(inv.upstream))
+        if inv.redirects:
+            ctx.append(" ".join(f"{op} {t}" for op, t in inv.redirects))
+        t.add_row(str(i), inv.name, " ".join(inv.args)[:80], "; ".join(ctx))
+    console.print(t)
+    if parsed.fork_bomb:
+        console.print("[bold red]fork bomb[/] detected")
+    v = _guard(mode).check(command, sh, cwd=cwd)
+    f = Table("level", "reason", "rule", "why", "segment", title="Rules that fired")
+    for fd in sorted(v.findings, key=lambda x: -int(x.level)):
+        f.add_row(fd.level.name, fd.tag, fd.rule, fd.why, fd.segment[:60])
+    console.print(f if v.findings else "no rule fired")
+    if v.probs is not None:
+        probs = ", ".join(f"{lv.name} {p:.2f}" for lv, p in zip(LEVELS, v.probs, strict=True))
+        console.print(f"model input: {model_text(parsed)}", highlight=False)
+        console.print(f"model: {probs}")
+    console.print(
+        f"verdict: [bold]{v.level.name}[/] ({v.source}); reasons: "
+        + (", ".join(f"{r} ({REASONS.get(r, '')})" for r in v.reasons) or "-"),
+        highlight=False,
+    )
+
+
+@app.command("hook")
+def hook(shell: str = typer.Argument(..., help="bash, zsh or powershell")) -> None:
+    """Print the interception hook; add `eval "$(tessera guard hook bash)"` to your ~/.bashrc."""
+    from tessera.shellguard.hooks import hook_script
+
+    sys.stdout.write(hook_script(shell))
+
+
+@app.command("audit")
+def audit(
+    rules: Path = typer.Argument(
+        ..., help="Rule file: text (deny|ask|allow REGEX per line), JSON or YAML."
+    ),
+    commands: Path = typer.Option(..., "--commands", help="Commands, one per line or JSON lines."),
+    shell: str = ShellOpt,
+    mode: str = ModeOpt,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Report what a rule set misses (by reason) and which of its rules fire on harmless commands."""
+    from tessera.shellguard.audit import audit as run_audit
+    from tessera.shellguard.audit import load_commands, load_rules
+
+    report = run_audit(load_rules(rules), load_commands(commands, check_shell(shell)), _guard(mode))
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        return
+    console.print(f"{report['commands']} commands, {report['rules']} rules")
+    m = Table(
+        "reason",
+        "count",
+        "example",
+        title=f"Missing: {report['missing_total']} risky commands the rules allow",
+    )
+    for tag, d in report["missing"].items():
+        m.add_row(tag, str(d["count"]), d["examples"][0]["command"][:70])
+    console.print(m)
+    b = Table("rule", "pattern", "fires", "on SAFE/LOW", "example", title="Too broad")
+    for d in report["too_broad"]:
+        b.add_row(
+            d["rule"],
+            d["pattern"][:30],
+            str(d["fires"]),
+            f"{d['on_safe_or_low']} ({d['share']:.0%})",
+            d["examples"][0][:50],
+        )
+    console.print(b)
+    for d in report["too_weak"]:
+        console.print(
+            f"too weak: {d['rule']} only asks about {d['blocked_commands']} BLOCKED command(s)"
+        )
+    if report["unused_rules"]:
+        console.print("never fired: " + ", ".join(report["unused_rules"]))
+
+
+@app.command("train")
+def train(
+    out: Path = typer.Option(
+        None, "--out", help="Artifact folder (default: the package's artifacts/)."
+    ),
+    steps: int = typer.Option(2400, "--steps", min=1),
+    per_class: int = typer.Option(9000, "--per-class", min=10),
+    tuned_layers: int = typer.Option(2, "--tuned-layers", min=1, max=6),
+    budget_min: float = typer.Option(50.0, "--budget-min", min=1.0),
+    threads: int = typer.Option(2, "--threads", min=1),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Rebuild the dataset from the corpora and fine-tune MiniLM (the shipped model's recipe)."""
+    from tessera.shellguard import gold
+    from tessera.shellguard.model import ARTIFACT_DIR
+    from tessera.shellguard.train import TrainConfig
+    from tessera.shellguard.train import train as run_train
+
+    cfg = TrainConfig(
+        seed=seed,
+        per_class=per_class,
+        steps=steps,
+        tuned_layers=tuned_layers,
+        budget_s=budget_min * 60,
+        threads=threads,
+    )
+    dev = [(r.command, r.shell, r.level) for r in gold.load("dev")]
+    info = run_train(
+        cfg, out or ARTIFACT_DIR, dev=dev, log=lambda m: err_console.print(m, highlight=False)
+    )
+    console.print(json.dumps(info))
+
+
+@app.command("eval")
+def evaluate(
+    split: str = typer.Option("test", "--split", help="test (reported) or dev (tuning)."),
+    systems: str = typer.Option(
+        "rules,tfidf-lr,minilm-frozen-lr,minilm-ft,rules+model", "--systems"
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Score every system on the same gold split (the issue's "Must show" metrics)."""
+    from tessera.shellguard.report import run_eval
+
+    res = run_eval(
+        split,
+        [s.strip() for s in systems.split(",") if s.strip()],
+        log=lambda m: err_console.print(m, highlight=False),
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(res, indent=1) + "\n")
+        return
+    keys = [
+        "macro_f1_4",
+        "macro_f1_3",
+        "blocked_recall",
+        "blocked_as_safe_low",
+        "benign_refused",
+        "macro_f1_4_bash",
+        "macro_f1_4_powershell",
+        "variants_keep_level",
+        "mentions_flagged",
+    ]
+    t = Table("system", *keys, title=f"gold {split} split ({res['n']} commands)")
+    for name, s in res["systems"].items():
+        t.add_row(name, *[("-" if s.get(k) is None else f"{s[k]:.3f}") for k in keys])
+    console.print(t)
+    for name, lat in res.get("latency", {}).items():
+        console.print(
+            f"latency {name}: p50 {lat['p50_ms']:.2f} ms, p95 {lat['p95_ms']:.2f} ms (1 thread)"
+        )

@@ -1,0 +1,61 @@
+"""`tessera guard audit`: rules that miss risky commands or fire on harmless ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tessera.core.errors import InputError
+from tessera.shellguard.audit import audit, load_commands, load_rules
+from tessera.shellguard.guard import Guard
+
+
+def test_missing_too_broad_too_weak_and_unused(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("# a dcg-style rule set\ndeny rm -rf\nask mkfs\ndeny shutdown\n")
+    cmds = tmp_path / "cmds.txt"
+    cmds.write_text(
+        "\n".join(
+            [
+                "rm -rf /",  # caught
+                "grep -rn 'rm -rf' docs/",  # too broad: a mention
+                "rm -rf ./build",  # too broad: a safe target
+                "mkfs.ext4 /dev/sdb",  # too weak: BLOCKED behind an ask
+                "rm -r -f /etc",  # missing: flag split
+                "dd if=/dev/zero of=/dev/sda",  # missing
+                "ls -la",
+            ]
+        )
+        + "\n"
+    )
+    rep = audit(load_rules(rules), load_commands(cmds), Guard("rules"))
+    assert rep["commands"] == 7 and rep["rules"] == 3
+    assert rep["missing_total"] == 2
+    assert {"destroy", "disk"} <= set(rep["missing"])
+    broad = {d["rule"]: d for d in rep["too_broad"]}
+    assert broad["line 2"]["on_safe_or_low"] == 2 and broad["line 2"]["fires"] == 3
+    assert rep["too_weak"][0]["rule"] == "line 3"
+    assert rep["unused_rules"] == ["line 4"]
+
+
+def test_json_rules_and_jsonl_commands(tmp_path: Path) -> None:
+    rules = tmp_path / "r.json"
+    rules.write_text(
+        json.dumps([{"name": "no-ri", "pattern": "(?i)remove-item", "action": "deny"}])
+    )
+    cmds = tmp_path / "c.jsonl"
+    cmds.write_text(
+        json.dumps({"command": "Remove-Item C:\\ -Recurse -Force", "shell": "powershell"}) + "\n"
+    )
+    rep = audit(load_rules(rules), load_commands(cmds), Guard("rules"))
+    assert rep["missing_total"] == 0 and rep["too_broad"] == []
+
+
+@pytest.mark.parametrize("text,field", [("deny (unclosed\n", "pattern"), ("block rm\n", "action")])
+def test_bad_rules_name_the_field(tmp_path: Path, text: str, field: str) -> None:
+    p = tmp_path / "bad.txt"
+    p.write_text(text)
+    with pytest.raises(InputError, match=field):
+        load_rules(p)

