@@ -71,7 +71,8 @@ def test_train_save_load_predict(tiny_backbone: Path, vocab_size: int, tmp_path:
     )
     assert info["steps"] == 12 and info["num_layers"] == 1
     meta = json.loads((tmp_path / "shellguard.json").read_text())
-    assert 0.5 <= meta["raise_threshold"] <= 0.99
+    assert set(meta["thresholds"]) == {"LOW", "RISKY", "BLOCKED"}
+    assert all(0.5 <= t <= 1.01 for t in meta["thresholds"].values())
     assert (tmp_path / "shellguard.safetensors").stat().st_size < 30e6
     clf = Classifier.load(tmp_path, backbone=tiny_backbone)
     p = clf.predict([command_text("rm -rf /", "bash"), command_text("ls", "bash")])
@@ -136,8 +137,16 @@ def test_rules_own_a_floor_the_model_can_only_raise(
     assert (
         v.level == Level.BLOCKED and v.source == "rules+model" and v.reasons[0] == "model"
     )  # ... raises
-    many = g.check_many([("ls", "bash"), ("rm -rf /", "bash")])
-    assert [x.level for x in many] == [Level.BLOCKED, Level.BLOCKED]
+    many = g.check_many(
+        [
+            ("frobnicate --all", "bash"),
+            ("rm -rf /", "bash"),
+            ("ls -la", "bash"),
+            ("echo 'rm -rf /'", "bash"),
+        ]
+    )
+    # unknown tools may be raised all the way; tools the rules model by one level; mentions never
+    assert [x.level for x in many] == [Level.BLOCKED, Level.BLOCKED, Level.LOW, Level.SAFE]
     assert Guard("rules").check("frobnicate --all").level == Level.SAFE
 
 

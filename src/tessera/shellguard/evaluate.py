@@ -145,10 +145,10 @@ def model_predict(clf: Any, rows: Sequence[GoldRow]) -> tuple[list[Level], list[
 
     probs = clf.predict([command_text(r.command, r.shell) for r in rows])
     alone = [Level(int(p.argmax())) for p in probs]
-    th = clf.meta.raise_threshold if clf.meta else 0.5
+    th = clf.meta.thresholds if clf.meta else None
+    verdicts = [assess(r.command, r.shell) for r in rows]
     both = [
-        combine(assess(r.command, r.shell).level, p, th)[0]
-        for r, p in zip(rows, probs, strict=True)
+        combine(v.level, p, th, v.inert, v.known)[0] for v, p in zip(verdicts, probs, strict=True)
     ]
     return alone, both
 

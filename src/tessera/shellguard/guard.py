@@ -107,8 +107,8 @@ class Guard:
             v.source = "model"
             v.reasons = ["model"] if model_level > Level.SAFE else v.reasons
             return v
-        th = clf.meta.raise_threshold if clf.meta else 0.5
-        level, conf = combine(v.rule_level, probs, th)
+        th = clf.meta.thresholds if clf.meta else None
+        level, conf = combine(v.rule_level, probs, th, v.inert, v.known)
         v.score = conf
         v.source = "rules+model"
         if level > v.rule_level:
@@ -126,11 +126,11 @@ class Guard:
         from tessera.shellguard.train import combine
 
         probs = clf.predict([command_text(c, check_shell(s)) for c, s in items])
-        th = clf.meta.raise_threshold if clf.meta else 0.5
+        th = clf.meta.thresholds if clf.meta else None
         for v, p in zip(verdicts, probs, strict=True):
             v.model_level = Level(int(p.argmax()))
             v.probs = [float(x) for x in p]
-            level, conf = combine(v.rule_level, p, th)
+            level, conf = combine(v.rule_level, p, th, v.inert, v.known)
             v.score = conf
             v.source = "rules+model"
             if self.mode == "model":

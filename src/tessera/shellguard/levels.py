@@ -102,6 +102,8 @@ class Verdict:
     rule_level: Level = Level.SAFE
     model_level: Level | None = None
     probs: list[float] | None = None
+    inert: bool = False  # the parser found only printing, searching or comments (a mention at most)
+    known: bool = False  # a rule models every command that would run
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {

@@ -187,7 +187,9 @@ class ModelMeta:
     max_len: int
     backbone_sha256: str
     labels: list[str] = field(default_factory=lambda: ["SAFE", "LOW", "RISKY", "BLOCKED"])
-    raise_threshold: float = 0.5
+    thresholds: dict[str, float] = field(
+        default_factory=lambda: {"LOW": 0.9, "RISKY": 0.9, "BLOCKED": 0.95}
+    )
     trained: dict[str, Any] = field(default_factory=dict)
 
 

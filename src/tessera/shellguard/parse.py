@@ -768,6 +768,8 @@ class _Bash(_Base):
 
     def word(self, n: Any) -> tuple[str, bool]:
         t = n.type
+        if t in ("word", "concatenation") and re.fullmatch(r"\{[^{}\s]*,[^{}\s]*\}", self.text(n)):
+            return " ".join(self.text(n)[1:-1].split(",")), False  # `{rm,-rf,/x}` runs `rm -rf /x`
         if t == "word":
             return re.sub(r"\\(.)", r"\1", self.text(n)), False
         if t == "raw_string":
@@ -798,10 +800,6 @@ class _Bash(_Base):
                 pos = c.end_byte
             if end > pos:
                 out.append(self.src[pos:end].decode("utf-8", "replace"))
-            if t == "concatenation":
-                return "".join(out).replace('"', "").replace("'", "") if not dyn else "".join(
-                    out
-                ), dyn
             return "".join(out), dyn
         if t == "simple_expansion":
             return self.var(self.text(n)[1:])
@@ -828,6 +826,8 @@ class _Bash(_Base):
         return self.text(n), False
 
     def var(self, name: str) -> tuple[str, bool]:
+        if name == "IFS":
+            return " ", False
         if name in self.env:
             return self.env[name], False
         if name in _DEFAULT_ENV:
@@ -868,6 +868,15 @@ class _Bash(_Base):
             vals = vals[1:]
         return " ".join(vals)
 
+    @staticmethod
+    def _splits(node: Any) -> bool:
+        """Unquoted expansions split into words (`$CMD`, `rm${IFS}-rf${IFS}/`); quoted text does not."""
+        if node.type in ("simple_expansion", "expansion"):
+            return True
+        return node.type == "concatenation" and any(
+            k.type in ("simple_expansion", "expansion") for k in node.named_children
+        )
+
     def command_node(
         self, n: Any, redirects: list[tuple[str, str]], stdin_data: str | None
     ) -> None:
@@ -897,13 +906,12 @@ class _Bash(_Base):
                 else:
                     val = self.word(inner)[0]
                     # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command
-                    words.extend(
-                        val.split() if inner.type in ("simple_expansion", "expansion") else [val]
-                    )
+                    unquoted = self._splits(inner)
+                    words.extend(val.split() if unquoted and val.strip() else [val])
             elif c.is_named and c.type not in ("comment",) and words:
                 val = self.word(c)[0]
                 words.extend(
-                    val.split() if c.type in ("simple_expansion", "expansion") and val else [val]
+                    val.split() if "$" not in val and self._splits(c) and val.strip() else [val]
                 )
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
@@ -922,44 +930,81 @@ class _Bash(_Base):
             )
 
     def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
-        """`echo B64 | base64 -d | sh`: decode the literal and parse what would run."""
+        """`echo DATA | base64 -d | gunzip | sh` and kin: decode the literal, parse what would run.
+
+        Decoders followed: base64/base32 -d, xxd -r (-p), tr a-z n-za-m (rot13), rev,
+        gunzip/zcat; the data comes from echo/printf or a here-string.
+        """
         if not now or not before:
             return
         inv = now[-1]
         if inv.name not in _SHELLS or [a for a in inv.args if not a.startswith("-")]:
             return
         up = [i for p in before for i in p]
-        if not any(
-            i.name in ("base64", "base32") and any(a in ("-d", "--decode", "-D") for a in i.args)
-            for i in up
-        ):
-            if any(i.name in ("rev",) for i in up):
-                src = [i for i in up if i.name in ("echo", "printf")]
-                if src:
-                    self.nested(
-                        " ".join(a for a in src[0].args if not a.startswith("-"))[::-1],
-                        "bash",
-                        "rev",
-                        privileged=inv.privileged,
-                        wrappers=inv.wrappers,
-                    )
+        src = next((i for i in up if i.name in ("echo", "printf")), None)
+        data: str | None = None
+        if src is not None:
+            data = " ".join(a for a in src.args if not a.startswith("-"))
+        else:
+            data = next((i.stdin_data for i in up if i.stdin_data), None)
+        steps = [i for i in up if i is not src]
+        decoders = [i for i in steps if _decoder(i) is not None]
+        if not decoders:
             return
-        src = [i for i in up if i.name in ("echo", "printf")]
-        if not src:
+        if data is None:
             self.undecodable.append(" | ".join(i.raw for i in up)[:80])
             return
-        payload = " ".join(a for a in src[0].args if not a.startswith("-"))
-        raw = _b64(payload)
-        if raw is None:
-            self.undecodable.append(payload[:80])
+        blob: bytes | None = data.encode()
+        for d in decoders:
+            blob = _decoder(d)(blob) if blob is not None else None  # type: ignore[misc]
+        if blob is None:
+            self.undecodable.append(data[:80])
             return
         self.nested(
-            raw.decode("utf-8", "replace"),
+            blob.decode("utf-8", "replace"),
             "bash",
-            "base64",
+            decoders[0].name,
             privileged=inv.privileged,
             wrappers=inv.wrappers,
         )
+
+
+def _decoder(inv: Invocation) -> Any:
+    """The byte transformation a pipeline stage applies, or None when it is not a decoder."""
+    a = inv.args
+    if inv.name in ("base64", "base32") and any(x in ("-d", "--decode", "-D") for x in a):
+        return lambda b: _b64(b.decode("ascii", "replace"))
+    if inv.name == "xxd" and any(x.startswith("-r") for x in a):
+
+        def unhex(b: bytes) -> bytes | None:
+            try:
+                return bytes.fromhex(re.sub(rb"\s+", b"", b).decode())
+            except ValueError:
+                return None
+
+        return unhex
+    if inv.name == "rev":
+        return lambda b: b.strip()[::-1]
+    if inv.name in ("gunzip", "zcat") or (inv.name == "gzip" and "-d" in a):
+        import gzip
+
+        def ungz(b: bytes) -> bytes | None:
+            try:
+                return gzip.decompress(b)
+            except (OSError, EOFError):
+                return None
+
+        return ungz
+    if (
+        inv.name == "tr"
+        and len(a) >= 2
+        and a[0].lower() in ("a-z", "a-za-z")
+        and "n-za-m" in a[1].lower()
+    ):
+        import codecs
+
+        return lambda b: codecs.encode(b.decode(), "rot13").encode()
+    return None
 
 
 # ---------------------------------------------------------------- PowerShell

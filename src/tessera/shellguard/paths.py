@@ -342,7 +342,7 @@ def _grade_unix(p: str) -> str:
             return _home_rel("/".join(parts[1:]))
         if (
             rel in _CRITICAL
-            or rel.startswith(("boot/", "etc/sudoers.d", "etc/pam.d/"))
+            or rel.startswith(("boot/", "etc/pam.d/"))
             or (top in ("bin", "sbin", "lib", "lib64") and len(parts) >= 2)
             or rel.startswith(("usr/bin/", "usr/sbin/", "usr/lib/systemd", "lib/systemd/systemd"))
         ):

@@ -96,7 +96,7 @@ def run_eval(
                 res["systems"]["rules+model"] = score(rows, both)
             res["latency"]["rules+model"] = latency(lambda c, s: g.check(c, s), rows[:latency_rows])
             res["model"] = {
-                "raise_threshold": clf.meta.raise_threshold if clf.meta else None,
+                "thresholds": clf.meta.thresholds if clf.meta else None,
                 "trained": clf.meta.trained if clf.meta else {},
             }
     res["goals"] = {name: goals(s) for name, s in res["systems"].items()}

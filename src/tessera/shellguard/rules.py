@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
 from tessera.shellguard.parse import Invocation, Parsed, is_dynamic, parse
 from tessera.shellguard.paths import grade, severity
+from tessera.shellguard.tokenize import INERT_ARGS
 
 S, L, R, B = Level.SAFE, Level.LOW, Level.RISKY, Level.BLOCKED
 
@@ -246,7 +247,7 @@ def r_find(inv: Invocation) -> Iterator[Finding]:
         )
         g = _worst_target(roots, inv.shell)
         level = DELETE_TARGET_LEVEL.get(g, R)
-        if filt and level == B and g not in ("log", "history"):
+        if filt and level == B and g not in ("history",):
             level = R
         if g in ("temp",) or (filt and g in ("workspace", "cwd")):
             level = L
@@ -337,34 +338,14 @@ def r_dd(inv: Invocation) -> Iterator[Finding]:
         yield from _write_target(inv, of, truncate=True, rule="dd")
 
 
+_MKFS_TAKES = frozenset(
+    {"-t", "-L", "-b", "-i", "-I", "-m", "-O", "-E", "-T", "-U", "-N", "-G", "-g", "-C", "-s"}
+)
+
+
 def r_mkfs(inv: Invocation) -> Iterator[Finding]:
-    short, long, pos = split_flags(
-        inv.args,
-        frozenset(
-            {"-t", "-L", "-b", "-c", "-i", "-I", "-m", "-O", "-E", "-T", "-U", "-N", "-n", "-F"}
-        )
-        if False
-        else frozenset(
-            {
-                "-t",
-                "-L",
-                "-b",
-                "-i",
-                "-I",
-                "-m",
-                "-O",
-                "-E",
-                "-T",
-                "-U",
-                "-N",
-                "-G",
-                "-g",
-                "-C",
-                "-s",
-            }
-        ),
-    )
-    if ("n" in short and inv.name.startswith("mkfs.ext")) or "dry-run" in long:
+    short, long, pos = split_flags(inv.args, _MKFS_TAKES)
+    if ("n" in short and inv.name.startswith(("mkfs.ext", "mke2fs"))) or "dry-run" in long:
         return
     devs = [p for p in pos if p.startswith("/dev/")]
     if devs or any(grade(p, "bash") == "device" for p in pos):
@@ -465,7 +446,9 @@ def r_disk_tool(inv: Invocation) -> Iterator[Finding]:
         "debugfs",
     ):
         if n in ("zpool", "zfs"):
-            if re.search(r"\b(destroy|labelclear)\b", text):
+            if re.search(r"\bdestroy\b", text) and "@" in text:
+                yield _f(inv, R, "disk", n, "destroys a snapshot")
+            elif re.search(r"\b(destroy|labelclear)\b", text):
                 yield _f(inv, B, "disk", n, "destroys a pool or dataset")
             elif re.search(r"\b(list|status|get|iostat|history|events)\b", text) or not a:
                 return
@@ -3432,6 +3415,9 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
     if n == "remove-item":
         yield from r_ps_remove_item(inv)
         return
+    if n == "format-volume" and "new-partition" in inv.upstream_text.lower():
+        yield _f(inv, R, "disk", n, "formats a partition just created")
+        return
     if n in (
         "format-volume",
         "clear-disk",
@@ -3950,7 +3936,9 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
             yield _f(inv, R, "config", n, "changes boot configuration")
         return
     if n == "vssadmin":
-        if re.search(r"delete\s+shadows|resize\s+shadowstorage", text):
+        if re.search(r"delete\s+shadows", text) and "/oldest" in text:
+            yield _f(inv, R, "log-wipe", n, "deletes the oldest shadow copy")
+        elif re.search(r"delete\s+shadows|resize\s+shadowstorage", text):
             yield _f(inv, B, "log-wipe", n, "deletes shadow copies")
         return
     if n == "wmic":
@@ -4260,7 +4248,14 @@ def r_gh(inv: Invocation) -> Iterator[Finding]:
         yield _f(inv, L, "workspace", "gh", f"gh {obj} {verb}")
         return
     if obj == "repo" and verb in ("delete", "archive"):
-        yield _f(inv, B if verb == "delete" else R, "cloud-delete", "gh", f"{verb}s a repository")
+        scratch = re.search(r"(scratch|playground|sandbox|tmp|temp|demo|test)", text)
+        yield _f(
+            inv,
+            B if verb == "delete" and not scratch else R,
+            "cloud-delete",
+            "gh",
+            f"{verb}s a repository",
+        )
     elif verb in ("delete", "close") or obj == "secret" or verb in ("merge",):
         yield _f(inv, R if verb != "close" else L, "remote", "gh", f"gh {obj} {verb}")
     elif (obj == "workflow" and verb == "run") or (
@@ -5459,6 +5454,7 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
 
 def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
     findings: list[Finding] = list(line_rules(parsed))
+    findings.extend(_more.more_line_rules(parsed))
     if parsed.fork_bomb:
         findings.append(
             Finding(
@@ -5498,6 +5494,12 @@ def assess(command: str, shell: str = "bash", cwd: str | None = None) -> Verdict
     reasons = merge_reasons(findings, level)
     if level == S and _mentions_danger(command):
         reasons = ["mention"]
+    inert = (
+        level == S
+        and not parsed.fork_bomb
+        and not parsed.undecodable
+        and all(i.name in INERT_ARGS for i in parsed.invocations)
+    )
     return Verdict(
         command,
         parsed.shell,
@@ -5507,7 +5509,19 @@ def assess(command: str, shell: str = "bash", cwd: str | None = None) -> Verdict
         "rules",
         findings,
         rule_level=level,
+        inert=inert,
+        known=bool(parsed.invocations) and all(_has_rule(i) for i in parsed.invocations),
     )
+
+
+def _has_rule(inv: Invocation) -> bool:
+    if inv.name in INERT_ARGS or inv.name in _READ_ONLY or inv.name in _LOW_TOOLS:
+        return True
+    if inv.shell == "bash":
+        return inv.name in BASH_RULES
+    if inv.shell == "cmd":
+        return inv.name in _CMD_TOOLS or inv.name in _CMD_MISC or inv.name in BASH_RULES
+    return "-" in inv.name or inv.name in BASH_RULES or inv.name in _CMD_TOOLS
 
 
 _DANGER_WORDS = re.compile(
@@ -5520,3 +5534,6 @@ _DANGER_WORDS = re.compile(
 
 def _mentions_danger(command: str) -> bool:
     return bool(_DANGER_WORDS.search(command))
+
+
+from tessera.shellguard import rules_more as _more  # noqa: E402  (registers its rules into the tables above)

@@ -177,16 +177,16 @@ def train(
         if stopped == "budget":
             break
     clf.encoder.eval()
-    threshold = 0.5
+    thresholds = dict(DEFAULT_THRESHOLDS)
     dev_report: dict[str, Any] = {}
     if dev:
-        threshold, dev_report = tune_threshold(clf, dev)
-        log(f"raise threshold {threshold:.2f} (dev: {dev_report})")
+        thresholds, dev_report = tune_threshold(clf, dev)
+        log(f"raise thresholds {thresholds} (calibration rows: {dev_report})")
     meta = ModelMeta(
         cfg.tuned_layers,
         cfg.max_len,
         sha,
-        raise_threshold=threshold,
+        thresholds=thresholds,
         trained={
             "seed": cfg.seed,
             "steps": step,
@@ -209,33 +209,75 @@ def train(
     return meta.trained
 
 
+DEFAULT_THRESHOLDS = {"LOW": 0.9, "RISKY": 0.9, "BLOCKED": 0.95}
+
+
 def tune_threshold(
     clf: Classifier, dev: list[tuple[str, str, Level]]
-) -> tuple[float, dict[str, Any]]:
-    """Lowest threshold at which rules+model refuse at most 1% of dev SAFE+LOW and flag at most 5% of mentions."""
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Per-level raise thresholds from held-out dev rows.
+
+    BLOCKED: the lowest threshold at which rules+model refuse at most 0.5% of the benign
+    (SAFE+LOW) rows (half the goal, as margin for a small calibration set). RISKY, then
+    LOW: the threshold that maximises 4-class macro-F1 with the stricter ones fixed.
+    """
+    from tessera.shellguard.evaluate import macro_f1
     from tessera.shellguard.rules import assess
 
     probs = clf.predict([command_text(c, s) for c, s, _ in dev])
-    rule = [assess(c, s).level for c, s, _ in dev]
-    gold = [g for _, _, g in dev]
-    best = 0.99
-    for th in [x / 100 for x in range(50, 100, 2)]:
-        pred = [combine(r, p, th)[0] for r, p in zip(rule, probs, strict=True)]
-        benign = [p for p, g in zip(pred, gold, strict=True) if g <= Level.LOW]
-        refused = sum(1 for p in benign if p == Level.BLOCKED) / max(1, len(benign))
-        if refused <= 0.01:
-            best = th
+    verdicts = [assess(c, s) for c, s, _ in dev]
+    rule = [v.level for v in verdicts]
+    inert = [v.inert for v in verdicts]
+    known = [v.known for v in verdicts]
+    gold = [int(g) for _, _, g in dev]
+    grid = [x / 100 for x in range(50, 100)] + [0.995, 1.01]
+
+    def predict(th: dict[str, float]) -> list[int]:
+        return [
+            int(combine(r, p, th, i, k)[0])
+            for r, p, i, k in zip(rule, probs, inert, known, strict=True)
+        ]
+
+    th = {"LOW": 1.01, "RISKY": 1.01, "BLOCKED": 1.01}
+    benign = [k for k, g in enumerate(gold) if g <= Level.LOW]
+    for t in grid:
+        pred = predict({**th, "BLOCKED": t})
+        if sum(1 for k in benign if pred[k] == Level.BLOCKED) <= 0.005 * max(1, len(benign)):
+            th["BLOCKED"] = t
             break
-    pred = [combine(r, p, best)[0] for r, p in zip(rule, probs, strict=True)]
+    for name in ("RISKY", "LOW"):
+        best = max(grid, key=lambda t: (macro_f1(gold, predict({**th, name: t}), [0, 1, 2, 3]), t))
+        th[name] = best
+    pred = predict(th)
     acc = sum(1 for p, g in zip(pred, gold, strict=True) if p == g) / max(1, len(gold))
-    return best, {"n": len(dev), "accuracy": round(acc, 4)}
+    return th, {
+        "n": len(dev),
+        "accuracy": round(acc, 4),
+        "macro_f1_4": round(macro_f1(gold, pred, [0, 1, 2, 3]), 4),
+    }
 
 
-def combine(rule_level: Level, probs: Any, threshold: float) -> tuple[Level, float]:
-    """Rules own the floor; the model may only raise it, and only when it is at least `threshold` sure."""
-    top = int(probs.argmax())
-    p = float(probs[top])
-    if top > rule_level and p >= threshold:
-        return Level(top), p
-    # confidence that the level is at least the rule's
+def combine(
+    rule_level: Level,
+    probs: Any,
+    thresholds: dict[str, float] | None = None,
+    inert: bool = False,
+    known: bool = False,
+) -> tuple[Level, float]:
+    """Rules own the floor; the model may only raise it.
+
+    It raises to a level when its probability of *at least* that level reaches the level's
+    threshold. It never raises a command the parser found inert (only prints, searches or
+    comments: a mention), and raises a command whose every tool the rules model by at most
+    one level (the rules are precise where they know the tool; the model covers the rest).
+    Returns the level and the confidence that the level is right.
+    """
+    th = thresholds or DEFAULT_THRESHOLDS
+    if not inert:
+        for lv in (Level.BLOCKED, Level.RISKY, Level.LOW):
+            if known and lv > rule_level + 1:
+                continue
+            at_least = float(probs[int(lv) :].sum())
+            if lv > rule_level and at_least >= th[lv.name]:
+                return lv, at_least
     return rule_level, float(probs[int(rule_level) :].sum())
