@@ -956,7 +956,7 @@ class _Bash(_Base):
             return
         blob: bytes | None = data.encode()
         for d in decoders:
-            blob = _decoder(d)(blob) if blob is not None else None  # type: ignore[misc]
+            blob = _decoder(d)(blob) if blob is not None else None
         if blob is None:
             self.undecodable.append(data[:80])
             return

@@ -533,10 +533,10 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
         return
     line = parsed.command
     env: dict[str, str] = {}
-    for m in re.finditer(r"\$(\w+)\s*=\s*([^;]+)", line):
-        v = ps_static_name(m.group(2))
+    for assign in re.finditer(r"\$(\w+)\s*=\s*([^;]+)", line):
+        v = ps_static_name(assign.group(2))
         if v:
-            env[m.group(1).lower()] = v
+            env[assign.group(1).lower()] = v
     rebuilt = None
     m = re.search(r"&\s*(\([^)]*\)|\$\w+)\s*(.*)", line)
     if m:
@@ -567,9 +567,9 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
                 if re.fullmatch(pat, cand):
                     rebuilt = cand + " " + m.group(2)
                     break
-    m = re.search(r"(iex|invoke-expression)\s*\(?\s*(\(.*\))\s*\)?\s*$", line, re.I)
-    if m and rebuilt is None:
-        inner = m.group(2)
+    ix = re.search(r"(iex|invoke-expression)\s*\(?\s*(\(.*\))\s*\)?\s*$", line, re.I)
+    if ix and rebuilt is None:
+        inner = ix.group(2)
         b = re.search(r"frombase64string\(\s*'([^']+)'", inner, re.I)
         if b:
             import base64
