@@ -399,6 +399,19 @@ class _Base:
                 return None
             break
         if not words:
+            if (
+                redirects and wrappers
+            ):  # `exec 3<>/dev/tcp/host/port`: the redirections are the command
+                return self.make(
+                    wrappers[-1],
+                    [],
+                    raw,
+                    redirects,
+                    privileged,
+                    wrappers[:-1],
+                    stdin_data,
+                    from_stdin,
+                )
             return None
         return self.make(
             words[0], words[1:], raw, redirects, privileged, wrappers, stdin_data, from_stdin
@@ -868,10 +881,13 @@ class _Bash(_Base):
             vals = vals[1:]
         return " ".join(vals)
 
-    @staticmethod
-    def _splits(node: Any) -> bool:
-        """Unquoted expansions split into words (`$CMD`, `rm${IFS}-rf${IFS}/`); quoted text does not."""
+    def _splits(self, node: Any) -> bool:
+        """Unquoted expansions split into words (`$CMD`, `rm${IFS}-rf${IFS}/`, `{rm,-rf,/}`); quotes do not."""
         if node.type in ("simple_expansion", "expansion"):
+            return True
+        if node.type in ("word", "concatenation") and re.fullmatch(
+            r"\{[^{}\s]*,[^{}\s]*\}", self.text(node)
+        ):
             return True
         return node.type == "concatenation" and any(
             k.type in ("simple_expansion", "expansion") for k in node.named_children
@@ -1394,6 +1410,16 @@ class _PowerShell(_Base):
         self.src = _ps_unescape(self.command).encode("utf-8", "replace")
         tree = _ts_parser("powershell").parse(self.src)
         self.syntax_error = tree.root_node.has_error
+        if tree.root_node.has_error and not re.search(r"[;|{}]", self.command):
+            words = _split_arglist(self.command.replace("\\", "\x00"))
+            words = [w.replace("\x00", "\\") for w in words]
+            if (
+                words
+                and "-" not in words[0]
+                and ps_canonical(words[0]) == words[0].lower().removesuffix(".exe")
+            ):
+                self.emit_ps(ps_canonical(words[0]), words[1:], self.command)
+                return self.result()
         self.walk(tree.root_node)
         compact = re.sub(r"\s+", "", self.command.lower())
         if re.search(
@@ -1601,6 +1627,14 @@ class _PowerShell(_Base):
                     else:
                         args.append(v)
         raw = self.text(n)
+        if (
+            "-" not in name
+            and name not in PS_ALIASES.values()
+            and not raw_name.lstrip().startswith(("$", "&", "("))
+        ):
+            # a native program: PowerShell hands it its words; the cmdlet grammar mangles `-chdir=infra\prod`
+            args = _split_arglist(raw[len(raw_name) :].strip().replace("\\", "\x00"))
+            args = [a.replace("\x00", "\\") for a in args]
         self.emit_ps(name, args, raw)
 
     def emit_ps(self, name: str, args: list[str], raw: str, privileged: bool | None = None) -> None:

@@ -166,8 +166,11 @@ def r_fleet(inv: Invocation) -> Iterator[Finding]:
         m = re.search(r"commands=\[?['\"]?([^'\"\]]+)", text)
         cmd = m.group(1) if m else None
     elif inv.name in ("psexec", "psexec64", "paexec"):
-        pos = [a for a in inv.args if not a.startswith(("-", "/")) and not a.startswith("\\\\")]
-        cmd = " ".join(pos) if pos else None
+        k = 0
+        while k < len(inv.args) and inv.args[k].startswith(("-", "\\\\")):
+            k += 1
+        rest = inv.args[k:]
+        cmd = " ".join(f'"{a}"' if " " in a else a for a in rest) if rest else None
     if not cmd:
         return
     shell = "cmd" if inv.name.startswith(("psexec", "paexec")) else "bash"
@@ -496,6 +499,12 @@ def tamper_rules(parsed: Parsed) -> Iterator[Finding]:
         )
 
 
+def _quote(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word)
+
+
 def _strip(text: str) -> str:
     return re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", text)
 
@@ -505,7 +514,9 @@ _PS_STR = re.compile(r"'([^']*)'")
 
 def ps_static_name(expr: str) -> str | None:
     """Evaluate simple PowerShell string tricks: 'Rem'+'ove-Item', -join [char[]]@(82,...), '{1}{0}' -f 'a','b'."""
-    e = expr.strip().strip("()").strip()
+    e = expr.strip()
+    while e.startswith("(") and e.endswith(")") and e.count("(") == e.count(")"):
+        e = e[1:-1].strip()
     m = re.fullmatch(r"-join\s*\[char\[\]\]\s*@?\(([\d,\s]+)\)", e, re.I)
     if m:
         try:
@@ -611,8 +622,12 @@ def more_line_rules(parsed: Parsed) -> Iterator[Finding]:
             yield from r_destroy_table(inv)
         # reverse shells: a socket device or a shell spliced with a network tool
         text = " ".join(inv.args) + " " + " ".join(t for _, t in inv.redirects)
-        if inv.name not in ("echo", "printf", "grep", "write-host", "write-output") and re.search(
-            r"/dev/(tcp|udp)/|/inet/tcp/|\bztcp\b|net\.connect\(|socket\.socket|TCPClient", text
+        if inv.name not in ("echo", "printf", "grep", "write-host", "write-output") and (
+            re.search(
+                r"/dev/(tcp|udp)/|/inet/tcp/|\bztcp\b|net'?\)?\.connect\(|socket\.socket|TCPClient",
+                text,
+            )
+            or inv.name == "ztcp"
         ):
             yield _f(
                 inv, B, "reverse-shell", "reverse-shell", "opens a network socket wired to a shell"
@@ -698,7 +713,9 @@ def more_line_rules(parsed: Parsed) -> Iterator[Finding]:
         ):
             yield _f(inv, B, "log-wipe", "forfiles", "deletes backups")
         if inv.name == "kubectl" and "--" in inv.args:
-            inner = assess(" ".join(inv.args[inv.args.index("--") + 1 :]), "bash")
+            inner = assess(
+                " ".join(_quote(a) for a in inv.args[inv.args.index("--") + 1 :]), "bash"
+            )
             if inner.level >= R:
                 yield _f(
                     inv,
