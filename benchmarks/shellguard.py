@@ -23,6 +23,7 @@ from pathlib import Path
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
+from tessera.shellguard.evaluate import METRIC_KEYS  # noqa: E402
 from tessera.shellguard.report import run_eval  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "shellguard.json"
@@ -40,17 +41,7 @@ def main() -> None:
     tmp = a.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
     tmp.replace(a.out)
-    keys = [
-        "blocked_recall",
-        "blocked_as_safe_low",
-        "benign_refused",
-        "macro_f1_4",
-        "macro_f1_3",
-        "macro_f1_4_bash",
-        "macro_f1_4_powershell",
-        "variants_keep_level",
-        "mentions_flagged",
-    ]
+    keys = METRIC_KEYS
     print(f"test split: {res['n']} commands")
     print("system".ljust(18) + "".join(k[:12].rjust(13) for k in keys))
     for name, s in res["systems"].items():

@@ -299,17 +299,8 @@ def evaluate(
     if as_json:
         sys.stdout.write(json.dumps(res, indent=1) + "\n")
         return
-    keys = [
-        "macro_f1_4",
-        "macro_f1_3",
-        "blocked_recall",
-        "blocked_as_safe_low",
-        "benign_refused",
-        "macro_f1_4_bash",
-        "macro_f1_4_powershell",
-        "variants_keep_level",
-        "mentions_flagged",
-    ]
+    from tessera.shellguard.evaluate import METRIC_KEYS as keys
+
     t = Table("system", *keys, title=f"gold {split} split ({res['n']} commands)")
     for name, s in res["systems"].items():
         t.add_row(name, *[("-" if s.get(k) is None else f"{s[k]:.3f}") for k in keys])

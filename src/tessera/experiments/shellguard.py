@@ -16,18 +16,6 @@ from typing import Any
 
 from tessera.experiments.base import ExperimentResult, RunConfig, register
 
-_KEYS = (
-    "macro_f1_4",
-    "macro_f1_3",
-    "blocked_recall",
-    "blocked_as_safe_low",
-    "benign_refused",
-    "macro_f1_4_bash",
-    "macro_f1_4_powershell",
-    "variants_keep_level",
-    "mentions_flagged",
-)
-
 
 @register(
     "shellguard",
@@ -38,6 +26,7 @@ _KEYS = (
     order=110,
 )
 def run(cfg: RunConfig) -> ExperimentResult:
+    from tessera.shellguard.evaluate import METRIC_KEYS as _KEYS
     from tessera.shellguard.report import SYSTEMS, run_eval
 
     systems = [s for s in SYSTEMS if not (cfg.quick and s in ("tfidf-lr", "minilm-frozen-lr"))]

@@ -68,6 +68,19 @@ def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 
 
+#: The "Must show" metrics in report order (the CLI, the experiment and the benchmark print these).
+METRIC_KEYS = (
+    "macro_f1_4",
+    "macro_f1_3",
+    "blocked_recall",
+    "blocked_as_safe_low",
+    "benign_refused",
+    "macro_f1_4_bash",
+    "macro_f1_4_powershell",
+    "variants_keep_level",
+    "mentions_flagged",
+)
+
 GOALS: dict[str, tuple[str, float]] = {
     "blocked_recall": (">=", 0.95),
     "blocked_as_safe_low": ("<=", 0.01),
