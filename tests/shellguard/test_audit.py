@@ -59,3 +59,17 @@ def test_bad_rules_name_the_field(tmp_path: Path, text: str, field: str) -> None
     p.write_text(text)
     with pytest.raises(InputError, match=field):
         load_rules(p)
+
+
+def test_unreadable_inputs_are_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("- {pattern: [unclosed\n")
+    with pytest.raises(InputError, match="YAML"):
+        load_rules(tmp_path / "bad.yaml")
+    with pytest.raises(InputError, match="RULES"):
+        load_rules(tmp_path)  # a folder
+    (tmp_path / "latin1.txt").write_bytes(b"rm -rf \xff\n")
+    with pytest.raises(InputError, match="UTF-8"):
+        load_commands(tmp_path / "latin1.txt")
+    (tmp_path / "c.jsonl").write_text('{"shell": "bash"}\n')
+    with pytest.raises(InputError, match="command"):
+        load_commands(tmp_path / "c.jsonl")

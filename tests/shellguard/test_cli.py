@@ -60,10 +60,11 @@ def test_jsonl_keeps_input_order_and_flags_bad_lines() -> None:
     ]
     lines.insert(2, "{not json")
     lines.append(json.dumps({"command": "ls", "shell": "fish"}))
+    lines.append("[" * 100000)
     p = run(["check", "--mode", "rules", "--jsonl"], stdin="\n".join(lines) + "\n")
     out = [json.loads(x) for x in p.stdout.splitlines()]
-    assert len(out) == 6
-    assert [o.get("level") for o in out] == ["SAFE", "BLOCKED", None, "SAFE", "BLOCKED", None]
+    assert len(out) == 7
+    assert [o.get("level") for o in out] == ["SAFE", "BLOCKED", None, "SAFE", "BLOCKED", None, None]
     assert "not JSON" in out[2]["error"] and "shell" in out[5]["error"]
     assert all({"level", "reasons", "score"} <= set(o) for o in out if "error" not in o)
     assert p.returncode == 2
@@ -143,5 +144,5 @@ def test_eval_rules_only(split: str) -> None:
     p = run(["eval", "--split", split, "--systems", "rules", "--json"])
     res = json.loads(p.stdout)
     assert res["n"] >= 1000 and set(res["systems"]) == {"rules"}
-    assert 0.0 <= res["systems"]["rules"]["macro_f1_4"] <= 1.0
+    assert res["systems"]["rules"]["macro_f1_4"] >= 0.9  # the dev split the rules were written on
     assert res["latency"]["rules"]["p95_ms"] > 0

@@ -184,3 +184,32 @@ def test_mentioning_a_blocked_command_is_safe(row: gold.GoldRow) -> None:
     elif row.shell == "powershell":
         q = "'" + row.command.replace("'", "''") + "'"
         assert assess(f"Write-Host {q}", "powershell").level == S
+
+
+@pytest.mark.parametrize(
+    "shell,command,level",
+    [  # review findings: forms that used to pass as SAFE or too low
+        ("bash", 'echo "rm -rf /" | bash', B),
+        ("bash", "printf 'rm -rf /\\n' | sh", B),
+        ("bash", '. /dev/stdin <<< "rm -rf /"', B),
+        ("bash", "cat deploy.sh | bash", R),
+        ("bash", "runuser -u root -- rm -rf /", B),
+        ("bash", "flock /tmp/l rm -rf /", B),
+        ("bash", 'script -c "rm -rf /"', B),
+        ("bash", "perl -e 'system(q{rm -rf /})'", B),
+        ("bash", "=rm -rf /", B),
+        ("bash", "noglob rm -rf /", B),
+        ("bash", 'screen -dm bash -c "rm -rf /"', B),
+        ("bash", 'tmux new -d "rm -rf /"', B),
+        ("bash", 'at now <<< "rm -rf /"', B),
+        ("bash", "truncate -s 0 /var/lib/mysql/ibdata1", B),
+        ("bash", "eval " * 7 + '"rm -rf /"', B),
+        ("bash", "ls; " * 5000, R),
+        ("cmd", "call rd /s /q C:\\", B),
+        ("powershell", '$c="Remove-Item"; & $c C:\\ -Recurse -Force', B),
+        ("powershell", '& ([scriptblock]::Create("Remove-Item C:\\ -Recurse -Force"))', B),
+        ("powershell", "(" * 100 + "1" + ")" * 100, B),
+    ],
+)
+def test_review_regressions(shell: str, command: str, level: Level) -> None:
+    assert assess(command, shell).level == level

@@ -110,8 +110,13 @@ def _check_jsonl(g, default_shell: str, batch: int = 64) -> None:  # type: ignor
             if not isinstance(d, dict) or not isinstance(d.get("command"), str):
                 raise InputError(f"line {n + 1} command", d, 'an object with a string "command"')
             pending.append((n, d["command"], check_shell(str(d.get("shell", default_shell)))))
-        except (json.JSONDecodeError, InputError) as e:
-            msg = str(e) if isinstance(e, InputError) else f"line {n + 1}: not JSON ({e.msg})"
+        except (json.JSONDecodeError, InputError, RecursionError) as e:
+            if isinstance(e, InputError):
+                msg = str(e)
+            elif isinstance(e, json.JSONDecodeError):
+                msg = f"line {n + 1}: not JSON ({e.msg})"
+            else:
+                msg = f"line {n + 1}: nested too deeply to read"
             out[n] = json.dumps({"error": msg})
             bad += 1
         if len(pending) >= batch:

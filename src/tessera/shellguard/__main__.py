@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shell", default="bash")
     p.add_argument("--cwd", default=None)
     p.add_argument("--mode", default=None)
+    p.add_argument(
+        "--from-env", action="store_true", help="read the command from TESSERA_GUARD_LINE"
+    )
     p.add_argument("command", nargs="*")
     args = list(sys.argv[1:] if argv is None else argv)
     tail: list[str] = []
@@ -27,6 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         args, tail = args[:k], args[k + 1 :]
     a = p.parse_args(args)
     words = list(a.command) + tail
+    if a.from_env:
+        import os
+
+        words = (
+            [os.environ.get("TESSERA_GUARD_LINE", "")]
+            if os.environ.get("TESSERA_GUARD_LINE")
+            else []
+        )
     try:
         if not words:
             raise InputError("command", "missing", "the command line after --")

@@ -41,9 +41,7 @@ class UserRule:
 
 
 def load_rules(path: Path) -> list[UserRule]:
-    if not path.exists():
-        raise InputError("RULES", str(path), "an existing rules file")
-    text = path.read_text(encoding="utf-8")
+    text = _read(path, "RULES", "an existing rules file")
     items: list[dict[str, Any]] = []
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -54,7 +52,12 @@ def load_rules(path: Path) -> list[UserRule]:
     elif path.suffix in (".yaml", ".yml"):
         import yaml
 
-        items = yaml.safe_load(text) or []
+        try:
+            items = yaml.safe_load(text) or []
+        except yaml.YAMLError as e:
+            raise InputError(
+                "RULES", path.name, f"a YAML list of rules ({str(e).splitlines()[0]})"
+            ) from None
     else:
         for n, line in enumerate(text.splitlines(), 1):
             line = line.strip()
@@ -62,6 +65,8 @@ def load_rules(path: Path) -> list[UserRule]:
                 continue
             action, _, pattern = line.partition(" ")
             items.append({"action": action, "pattern": pattern.strip(), "name": f"line {n}"})
+    if not isinstance(items, list):
+        raise InputError("RULES", path.name, "a list of rules")
     rules = []
     for i, it in enumerate(items, 1):
         if not isinstance(it, dict):
@@ -86,10 +91,9 @@ def load_rules(path: Path) -> list[UserRule]:
 
 
 def load_commands(path: Path, default_shell: str = "bash") -> list[tuple[str, str]]:
-    if not path.exists():
-        raise InputError("--commands", str(path), "an existing file of commands")
+    text = _read(path, "--commands", "an existing file of commands")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         if line.lstrip().startswith("{"):
@@ -99,10 +103,23 @@ def load_commands(path: Path, default_shell: str = "bash") -> list[tuple[str, st
                 raise InputError(
                     f"--commands line {n}", line[:40], f"JSON ({e.msg}) or a plain command"
                 ) from None
-            out.append((str(d["command"]), check_shell(str(d.get("shell", default_shell)))))
+            if not isinstance(d, dict) or not isinstance(d.get("command"), str):
+                raise InputError(
+                    f"--commands line {n}", line[:40], 'an object with a string "command"'
+                )
+            out.append((d["command"], check_shell(str(d.get("shell", default_shell)))))
         else:
             out.append((line, default_shell))
     return out
+
+
+def _read(path: Path, field: str, what: str) -> str:
+    if not path.is_file():
+        raise InputError(field, str(path), what)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(field, str(path), "a UTF-8 text file") from None
 
 
 def first_match(rules: list[UserRule], command: str) -> UserRule | None:

@@ -44,7 +44,7 @@ def audit(record: dict[str, object], path: Path | None = None) -> None:
     p = path or audit_path()
     p.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, line)
     finally:
@@ -61,12 +61,12 @@ def decide(
     e = os.environ if env is None else env
     bypass = e.get("TESSERA_GUARD_BYPASS", "").strip().lower()
     policy = e.get("TESSERA_GUARD_POLICY", "deny").strip().lower()
+    if v.level <= Level.LOW:
+        return ALLOW, "allow"
     if policy not in ("deny", "allow"):
         raise InputError("TESSERA_GUARD_POLICY", policy, "deny or allow")
     if e.get("TESSERA_GUARD_NONINTERACTIVE", "") == "1":
         interactive = False
-    if v.level <= Level.LOW:
-        return ALLOW, "allow"
     if v.level == Level.BLOCKED:
         if bypass == "blocked":
             return ALLOW, "bypass-blocked"
@@ -100,19 +100,21 @@ def gate(command: str, shell: str, cwd: str | None = None, guard: object | None 
     interactive = os.path.exists("/dev/tty") and sys.stdin.isatty()
     status, word = decide(v, interactive, _tty_ask)
     if v.level > Level.SAFE or word != "allow":
-        audit(
-            {
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "user": getpass.getuser(),
-                "cwd": cwd or os.getcwd(),
-                "shell": v.shell,
-                "command": command,
-                "level": v.level.name,
-                "reasons": v.reasons,
-                "source": v.source,
-                "decision": word,
-            }
-        )
+        record: dict[str, object] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "user": getpass.getuser(),
+            "cwd": cwd or os.getcwd(),
+            "shell": v.shell,
+            "command": command,
+            "level": v.level.name,
+            "reasons": v.reasons,
+            "source": v.source,
+            "decision": word,
+        }
+        try:
+            audit(record)
+        except OSError as e:  # a broken audit log must not refuse every command
+            sys.stderr.write(f"shellguard: audit log not written ({e})\n")
     if status == DENY:
         sys.stderr.write(f"shellguard: {v.level.name} ({', '.join(v.reasons)}): not run [{word}]\n")
     elif v.level >= Level.RISKY:

@@ -62,17 +62,26 @@ class Parsed:
     fork_bomb: bool = False
     syntax_error: bool = False
     undecodable: list[str] = field(default_factory=list)  # payloads we could not read
+    too_deep: bool = False  # nesting beyond MAX_DEPTH, an unparseable tangle, or over MAX_CHARS
+
+
+MAX_CHARS = 16_384  # longer lines are not parsed: judged as unreadable
 
 
 def parse(command: str, shell: str = "bash", cwd: str | None = None) -> Parsed:
     """Parse one command line; `cwd` (the folder it runs in) lets relative paths be graded."""
     shell = check_shell(shell)
-    if shell == "bash":
-        res = _Bash(command, env={"\x00cwd": cwd} if cwd else None).run()
-    elif shell == "powershell":
-        res = _PowerShell(command).run()
-    else:
-        res = _Cmd(command).run()
+    if len(command) > MAX_CHARS:
+        return Parsed(shell, command, [], undecodable=[command[:80]])
+    try:
+        if shell == "bash":
+            res = _Bash(command, env={"\x00cwd": cwd} if cwd else None).run()
+        elif shell == "powershell":
+            res = _PowerShell(command).run()
+        else:
+            res = _Cmd(command).run()
+    except RecursionError:
+        return Parsed(shell, command, [], undecodable=[command[:80]], too_deep=True)
     for inv in res.invocations:
         inv.line = command
     return res
@@ -147,11 +156,13 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "proxychains": frozenset({"-f"}),
     "proxychains4": frozenset({"-f"}),
     "firejail": frozenset(),
-    "script": frozenset(),
     "catchsegv": frozenset(),
     "systemd-run": frozenset({"-u", "--unit", "-p", "--property"}),
+    "runuser": frozenset({"-u", "-g", "-G", "--user", "--group"}),
+    "noglob": frozenset(),
+    "nocorrect": frozenset(),
 }
-_PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run"}
+_PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run", "runuser"}
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh"}
 _INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"}
 _PS_NAMES = {"powershell", "pwsh", "powershell.exe", "pwsh.exe"}
@@ -204,6 +215,7 @@ class _Base:
         self.out: list[Invocation] = []
         self.fork_bomb = False
         self.syntax_error = False
+        self.too_deep = False
         self.undecodable: list[str] = []
 
     def result(self) -> Parsed:
@@ -214,6 +226,7 @@ class _Base:
             fork_bomb=self.fork_bomb,
             syntax_error=self.syntax_error,
             undecodable=self.undecodable,
+            too_deep=self.too_deep,
         )
 
     def nested(
@@ -229,6 +242,7 @@ class _Base:
         """Parse code that this command would run, and add its invocations."""
         if self.depth >= MAX_DEPTH:
             self.undecodable.append(text[:80])
+            self.too_deep = True
             return []
         cls: type[_Base] = {"bash": _Bash, "powershell": _PowerShell, "cmd": _Cmd}[shell]
         sub = cls(
@@ -244,6 +258,7 @@ class _Base:
         self.fork_bomb |= res.fork_bomb
         self.syntax_error |= res.syntax_error
         self.undecodable.extend(res.undecodable)
+        self.too_deep |= res.too_deep
         self.out.extend(res.invocations)
         return res.invocations
 
@@ -360,6 +375,38 @@ class _Base:
                         )
                         return None
                 break
+            if name == "flock" and rest:
+                ops = _strip_options(
+                    rest, frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"})
+                )
+                if len(ops) >= 2 and ops[1] in ("-c", "--command") and len(ops) >= 3:
+                    self.nested(
+                        ops[2],
+                        "bash",
+                        "flock -c",
+                        privileged=privileged,
+                        wrappers=(*wrappers, name),
+                    )
+                    return None
+                words = ops[1:]
+                wrappers = (*wrappers, name)
+                continue
+            if name == "repeat" and rest and rest[0].isdigit():
+                words = rest[1:]
+                wrappers = (*wrappers, name)
+                continue
+            if name.startswith("=") and len(name) > 1:  # zsh `=rm`: the command's path
+                words = [name[1:], *rest]
+                continue
+            if name in ("script", "screen", "tmux", "at", "batch"):
+                later = _detached_payload(name, rest, stdin_data)
+                if later:
+                    self.nested(
+                        later, "bash", name, privileged=privileged, wrappers=(*wrappers, name)
+                    )
+                    return self.make(
+                        name, rest, raw, redirects, privileged, wrappers, None, from_stdin
+                    )
             if name == "eval":
                 self.nested(
                     " ".join(rest), "bash", "eval", privileged=privileged, wrappers=wrappers
@@ -601,6 +648,29 @@ class _Base:
             stdin_data=stdin_data,
             cwd=self.env.get("\x00cwd"),
         )
+
+
+def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str | None:
+    """The command `script -c`, `screen -dm`, `tmux new -d` or `at` (from stdin) would run later."""
+    if name == "script":
+        return rest[rest.index("-c") + 1] if "-c" in rest[:-1] else None
+    if name in ("at", "batch"):
+        return stdin_data
+    words = [w for w in rest if not w.startswith("-")]
+    if name == "screen":
+        k = 0
+        while k < len(rest) and rest[k].startswith("-"):
+            k += 2 if rest[k] in ("-S", "-c", "-L", "-Logfile", "-p", "-X") else 1
+        return " ".join(_quote(w) for w in rest[k:]) or None
+    if words[:1] and words[0] in ("new", "new-session", "new-window", "neww", "send-keys"):
+        return " ".join(words[1:]) or None
+    return None
+
+
+def _quote(word: str) -> str:
+    import shlex
+
+    return shlex.quote(word)
 
 
 def _ssh_split(rest: list[str]) -> tuple[str | None, list[str]]:
@@ -939,7 +1009,11 @@ class _Bash(_Base):
             if not target.startswith(("/", "~")) and base:
                 target = base.rstrip("/") + "/" + target
             self.env["\x00cwd"] = target
-        # a shell or interpreter fed a heredoc / herestring runs it
+        # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
+        if data and inv.name in ("source", ".") and inv.args[:1] in (["/dev/stdin"], ["-"]):
+            self.nested(
+                data, "bash", "source <<<", privileged=inv.privileged, wrappers=inv.wrappers
+            )
         if data and inv.name in _SHELLS and not [a for a in inv.args if not a.startswith("-")]:
             self.nested(
                 data, "bash", f"{inv.name} <<<", privileged=inv.privileged, wrappers=inv.wrappers
@@ -961,11 +1035,21 @@ class _Bash(_Base):
         data: str | None = None
         if src is not None:
             data = " ".join(a for a in src.args if not a.startswith("-"))
+            if src.name == "printf" or "-e" in src.args:
+                data = data.replace("\\n", "\n").replace("\\t", "\t")
         else:
             data = next((i.stdin_data for i in up if i.stdin_data), None)
         steps = [i for i in up if i is not src]
         decoders = [i for i in steps if _decoder(i) is not None]
         if not decoders:
+            if src is not None and len(up) == 1:  # `echo "rm -rf /" | sh`: the text is the program
+                self.nested(
+                    data or "", "bash", "stdin", privileged=inv.privileged, wrappers=inv.wrappers
+                )
+            elif not any(i.name in ("curl", "wget", "fetch") for i in up):
+                self.undecodable.append(
+                    " | ".join(i.raw for i in up)[:80]
+                )  # `cat x | sh`: unreadable here
             return
         if data is None:
             self.undecodable.append(" | ".join(i.raw for i in up)[:80])
@@ -1823,6 +1907,9 @@ class _Cmd(_Base):
             if ops:
                 self.nested(ops[0], "cmd", "runas", privileged=True)
                 return
+        if name == "call" and rest:
+            self.emit_cmd(rest, raw, privileged=priv)
+            return
         if name == "start":
             j = 0
             if (

@@ -275,6 +275,8 @@ def _write_target(
             continue
         if g == "device":
             yield _f(inv, B, "disk", rule, "writes to a block device")
+        elif g == "db":
+            yield _f(inv, B if truncate else R, "db", rule, "writes inside a database's data files")
         elif g in ("log", "history"):
             if truncate:
                 yield _f(
@@ -4675,10 +4677,11 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
             f"deletes a {g} tree from code",
         )
     for shell_cmd in re.findall(
-        r"(?:execSync|exec|system|popen|spawnSync|check_output|check_call|run|call|Popen|`)\s*\(?\s*['\"]([^'\"]{3,})['\"]",
+        r"(?:execSync|exec|system|popen|spawnSync|check_output|check_call|run|call|Popen|`)\s*\(?\s*"
+        r"(?:['\"]([^'\"]{3,})['\"]|qq?\{([^}]{3,})\})",
         code,
     ):
-        sub = assess(shell_cmd, "bash")
+        sub = assess(shell_cmd[0] or shell_cmd[1], "bash")
         if sub.level >= L:
             yield _f(
                 inv,
@@ -5459,6 +5462,16 @@ def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
         findings.append(
             Finding(
                 B, "fork-bomb", "fork-bomb", parsed.command[:160], "function that spawns itself"
+            )
+        )
+    if parsed.too_deep:
+        findings.append(
+            Finding(
+                B,
+                "obfuscated",
+                "decode",
+                parsed.command[:160],
+                "nested or obfuscated beyond what can be read (or too long to judge)",
             )
         )
     for u in parsed.undecodable:

@@ -223,6 +223,7 @@ _SECRET = re.compile(
 
 def exfil_rules(parsed: Parsed) -> Iterator[Finding]:
     """Secrets or credential stores sent to another host are BLOCKED (upload alone is RISKY)."""
+    line_secret = _SECRET.search(parsed.command) is not None  # once per line, not per command
     for inv in parsed.invocations:
         text = " ".join(inv.args)
         up = inv.upstream_text
@@ -242,10 +243,8 @@ def exfil_rules(parsed: Parsed) -> Iterator[Finding]:
                 and re.search(r"[\w.-]+@?[\w.-]+:", text)
             )
         )
-        secret = (
-            _SECRET.search(up)
-            or _SECRET.search(text)
-            or (_SECRET.search(parsed.command) and "$(" in text)
+        secret = sends and (
+            _SECRET.search(up) or _SECRET.search(text) or (line_secret and "$(" in text)
         )
         if sends and secret and not re.search(r"\.pub\b", up + " " + text) and _external(text):
             yield _f(inv, B, "exfil", "exfil", "sends credentials or secrets to another host")
@@ -523,6 +522,12 @@ def ps_static_name(expr: str) -> str | None:
             return "".join(chr(int(x)) for x in m.group(1).split(",") if x.strip())
         except ValueError:
             return None
+    m = re.fullmatch(r"\"([^\"$`]*)\"|'([^']*)'", e)
+    if m:
+        return m.group(1) if m.group(1) is not None else m.group(2)
+    m = re.fullmatch(r"\[scriptblock\]::create\(\s*(\"[^\"]*\"|'[^']*')\s*\)", e, re.I)
+    if m:
+        return m.group(1)[1:-1]
     if re.fullmatch(r"('[^']*'\s*\+\s*)+'[^']*'", e):
         return "".join(_PS_STR.findall(e))
     m = re.fullmatch(r"'([^']*)'\s*-f\s*((?:'[^']*'\s*,?\s*)+)", e)
@@ -549,7 +554,7 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
         if v:
             env[assign.group(1).lower()] = v
     rebuilt = None
-    m = re.search(r"&\s*(\([^)]*\)|\$\w+)\s*(.*)", line)
+    m = re.search(r"&\s*(\(.*\)|\$\w+)\s*(.*)", line)
     if m:
         target = m.group(1)
         name = env.get(target[1:].lower()) if target.startswith("$") else ps_static_name(target)

@@ -242,22 +242,22 @@ class Gateway:
             items = data if isinstance(data, list) else [data]
             if not items or len(items) > 1000:
                 raise InputError("body", len(items), "1 to 1000 commands")
-            reqs = []
+            reqs: list[tuple[str, str, str | None]] = []
             for i, it in enumerate(items):
                 if not isinstance(it, dict) or not isinstance(it.get("command"), str):
                     raise InputError(f"item {i}", it, 'an object with a string "command"')
-                reqs.append(
-                    (it["command"], check_shell(str(it.get("shell", "bash"))), it.get("cwd"))
-                )
+                cwd = it.get("cwd")
+                if cwd is not None and not isinstance(cwd, str):
+                    raise InputError(f"item {i} cwd", cwd, "a path string")
+                reqs.append((it["command"], check_shell(str(it.get("shell", "bash"))), cwd))
         except (json.JSONDecodeError, InputError, UnicodeDecodeError) as e:
             await _text(send, 400, str(e))
             return
         g = default_guard()
 
         def judge() -> list[dict[str, Any]]:
-            if len(reqs) == 1:
-                c, sh, cwd = reqs[0]
-                return [g.check(c, sh, cwd=cwd if isinstance(cwd, str) else None).as_json()]
+            if len(reqs) == 1 or any(cwd for _, _, cwd in reqs):
+                return [g.check(c, sh, cwd=cwd).as_json() for c, sh, cwd in reqs]
             return [v.as_json() for v in g.check_many([(c, sh) for c, sh, _ in reqs])]
 
         out = await asyncio.to_thread(judge)
