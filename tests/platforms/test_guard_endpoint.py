@@ -25,9 +25,17 @@ async def test_guard_endpoint_single_batch_and_bad_input(home: Path) -> None:
         assert [x["level"] for x in r.json()] == ["SAFE", "BLOCKED", "RISKY"]
         r = await c.post("/system/guard", json={"command": "rm -rf data", "cwd": "/tmp"})
         assert r.json()["level"] == "LOW"  # relative to /tmp: temp space
-        r = await c.post("/system/guard", json=[{"command": "rm -rf *", "cwd": "/"}, {"command": "ls"}])
+        r = await c.post(
+            "/system/guard", json=[{"command": "rm -rf *", "cwd": "/"}, {"command": "ls"}]
+        )
         assert [x["level"] for x in r.json()] == ["BLOCKED", "SAFE"]  # cwd holds in a batch too
-        for bad in ({"cmd": "ls"}, {"command": "ls", "shell": "fish"}, [], "x", {"command": "ls", "cwd": 3}):
+        for bad in (
+            {"cmd": "ls"},
+            {"command": "ls", "shell": "fish"},
+            [],
+            "x",
+            {"command": "ls", "cwd": 3},
+        ):
             r = await c.post("/system/guard", json=bad)
             assert r.status_code == 400, (bad, r.text)
         r = await c.post("/system/guard", json={"command": "ls"}, headers={"Authorization": ""})

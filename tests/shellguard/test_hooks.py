@@ -90,7 +90,11 @@ def test_zsh_hook_syntax(tmp_path: Path) -> None:
 def test_bash_hook_state_variables_do_not_unlock_it(tmp_path: Path) -> None:
     """Without a new history entry every simple command is judged, whatever the hook's state says."""
     (tmp_path / "etc").mkdir()
-    p = _bash('__tessera_guard_state=checked; __tessera_guard_last=x; rm -rf "$HOME"/etc/../*', tmp_path, {})
+    p = _bash(
+        '__tessera_guard_state=checked; __tessera_guard_last=x; rm -rf "$HOME"/etc/../*',
+        tmp_path,
+        {},
+    )
     assert (tmp_path / "etc").exists() and "BLOCKED" in p.stderr
 
 
@@ -98,6 +102,13 @@ def test_bash_hook_state_variables_do_not_unlock_it(tmp_path: Path) -> None:
 def test_bash_hook_fails_open_with_a_warning_when_the_guard_cannot_run(tmp_path: Path) -> None:
     hook = tmp_path / "hook.bash"
     hook.write_text(hook_script("bash").replace(sys.executable, "/nonexistent/python"))
-    p = subprocess.run(["bash", "-c", f"source {hook}\ntouch made.txt"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=60, check=False, env={**os.environ, "HOME": str(tmp_path)})
+    p = subprocess.run(
+        ["bash", "-c", f"source {hook}\ntouch made.txt"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
     assert (tmp_path / "made.txt").exists() and "could not run" in p.stderr
