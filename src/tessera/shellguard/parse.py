@@ -1505,7 +1505,10 @@ class _PowerShell(_Base):
                 self.emit_ps(ps_canonical(words[0]), words[1:], self.command)
                 return self.result()
         self.walk(tree.root_node)
-        compact = re.sub(r"\s+", "", self.command.lower())
+        code = re.sub(
+            r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", self.command
+        )  # strings are data, not code
+        compact = re.sub(r"\s+", "", code.lower())
         if re.search(
             r"while\(\$true\)\{(start-process|saps|start)[^}]*(powershell|pwsh|\$pshome)", compact
         ) or (re.search(r"functionglobal:([a-z]+)\{\1\|\1", compact)):

@@ -10,6 +10,7 @@ level, and every finding is kept for `tessera guard explain`.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Iterable, Iterator
 
 from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
@@ -2195,7 +2196,7 @@ def r_kubectl(inv: Invocation) -> Iterator[Finding]:
         yield _f(inv, R, "service", "kubectl", f"{sub} takes nodes out of service")
         return
     if sub == "exec" and "--" in a:
-        inner = assess(" ".join(_q(x) for x in a[a.index("--") + 1 :]), "bash")
+        inner = assess(" ".join(shlex.quote(x) for x in a[a.index("--") + 1 :]), "bash")
         if inner.level >= L:
             yield _f(
                 inv,
@@ -4648,12 +4649,6 @@ _READ_ONLY = {
 }
 
 
-def _q(w: str) -> str:
-    import shlex
-
-    return shlex.quote(w)
-
-
 def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
     """Deletions written in Python/Node/Ruby/Perl one-liners: grade their literal targets."""
     targets = re.findall(
@@ -5300,15 +5295,21 @@ _CRADLE = re.compile(
 _BACKUP_EXT = re.compile(r"\*\.(bak|vhdx?|vbk|vib|vrb|wbcat|tib|bkf|backup|bac|sqb|dump)\b", re.I)
 
 
-def _strip_strings(text: str) -> str:
-    return re.sub(r"'[^']*'|\"(?:[^\"\\`]|\\.|`.)*\"", "''", text)
+def strip_strings(text: str, backslash_escapes: bool = True) -> str:
+    """The text with every quoted string emptied (for patterns that must be code, not a mention).
+
+    PowerShell strings escape with a backtick only; shell strings with a backslash as well.
+    """
+    if backslash_escapes:
+        return re.sub(r"'[^']*'|\"(?:[^\"\\`]|\\.|`.)*\"", "''", text)
+    return re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", text)
 
 
 def line_rules(parsed: Parsed) -> Iterator[Finding]:
     """Patterns that span several invocations or live in expressions rather than commands."""
     invs = parsed.invocations
     line = parsed.command
-    code = _strip_strings(line)
+    code = strip_strings(line)
     # credential theft: LSASS dumps, SAM/SYSTEM hive copies, NTDS.dit extraction
     for inv in invs:
         text = " ".join(inv.args).lower()

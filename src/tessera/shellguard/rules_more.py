@@ -7,6 +7,7 @@ Imported at the end of `tessera.shellguard.rules`, which registers these into it
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 
 from tessera.shellguard.levels import Finding, Level
@@ -20,7 +21,9 @@ from tessera.shellguard.rules import (
     _reg,
     assess,
     sql_level,
+    strip_strings,
 )
+from tessera.shellguard.tokenize import INERT_ARGS
 
 S, L, R, B = Level.SAFE, Level.LOW, Level.RISKY, Level.BLOCKED
 
@@ -225,6 +228,8 @@ def exfil_rules(parsed: Parsed) -> Iterator[Finding]:
     """Secrets or credential stores sent to another host are BLOCKED (upload alone is RISKY)."""
     line_secret = _SECRET.search(parsed.command) is not None  # once per line, not per command
     for inv in parsed.invocations:
+        if inv.name in INERT_ARGS:
+            continue
         text = " ".join(inv.args)
         up = inv.upstream_text
         sends = (
@@ -305,6 +310,8 @@ def tamper_rules(parsed: Parsed) -> Iterator[Finding]:
     """Defence tampering and backdoors that are not one tool's business."""
     line = parsed.command
     for inv in parsed.invocations:
+        if inv.name in INERT_ARGS:
+            continue  # printing or searching for such a command is a mention
         text = " ".join(inv.args)
         low = text.lower()
         if _ADMIN_ROLE.search(text) and (
@@ -400,7 +407,7 @@ def tamper_rules(parsed: Parsed) -> Iterator[Finding]:
                 "force-mirrors over a remote: every branch and tag replaced",
             )
     # .NET / WMI calls inside PowerShell (outside strings)
-    code = _strip(line)
+    code = strip_strings(line, backslash_escapes=False)
     if parsed.shell == "powershell":
         if re.search(r"amsi", line, re.I) and re.search(r"(GetField|SetValue)", code):
             yield Finding(B, "defence-off", "ps-expression", line[:160], "bypasses AMSI")
@@ -498,16 +505,6 @@ def tamper_rules(parsed: Parsed) -> Iterator[Finding]:
         )
 
 
-def _quote(word: str) -> str:
-    import shlex
-
-    return shlex.quote(word)
-
-
-def _strip(text: str) -> str:
-    return re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", text)
-
-
 _PS_STR = re.compile(r"'([^']*)'")
 
 
@@ -554,7 +551,8 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
         if v:
             env[assign.group(1).lower()] = v
     rebuilt = None
-    m = re.search(r"&\s*(\(.*\)|\$\w+)\s*(.*)", line)
+    code = strip_strings(line, backslash_escapes=False)
+    m = re.search(r"&\s*(\(.*\)|\$\w+)\s*(.*)", line) if "&" in code else None
     if m:
         target = m.group(1)
         name = env.get(target[1:].lower()) if target.startswith("$") else ps_static_name(target)
@@ -584,6 +582,8 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
                     rebuilt = cand + " " + m.group(2)
                     break
     ix = re.search(r"(iex|invoke-expression)\s*\(?\s*(\(.*\))\s*\)?\s*$", line, re.I)
+    if not re.search(r"\b(iex|invoke-expression)\b", code, re.I):
+        ix = None
     if ix and rebuilt is None:
         inner = ix.group(2)
         b = re.search(r"frombase64string\(\s*'([^']+)'", inner, re.I)
@@ -719,7 +719,7 @@ def more_line_rules(parsed: Parsed) -> Iterator[Finding]:
             yield _f(inv, B, "log-wipe", "forfiles", "deletes backups")
         if inv.name == "kubectl" and "--" in inv.args:
             inner = assess(
-                " ".join(_quote(a) for a in inv.args[inv.args.index("--") + 1 :]), "bash"
+                " ".join(shlex.quote(a) for a in inv.args[inv.args.index("--") + 1 :]), "bash"
             )
             if inner.level >= R:
                 yield _f(
