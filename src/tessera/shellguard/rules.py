@@ -199,15 +199,9 @@ def _delete(inv: Invocation, targets: list[str], recursive: bool, rule: str) -> 
 
 def r_rm(inv: Invocation) -> Iterator[Finding]:
     short, long, pos = split_flags(inv.args)
-    recursive = (
-        bool({"r", "R"} & short) or "recursive" in long or (inv.name in ("rmdir",) and False)
+    recursive = inv.name not in ("rmdir", "unlink") and bool(
+        {"r", "R"} & short or "recursive" in long
     )
-    if inv.name == "rmdir":
-        yield from _delete(inv, pos, False, "rm")
-        return
-    if inv.name == "unlink":
-        yield from _delete(inv, pos, False, "rm")
-        return
     yield from _delete(inv, pos, recursive, "rm")
 
 
@@ -517,8 +511,6 @@ def r_disk_tool(inv: Invocation) -> Iterator[Finding]:
 def r_chmod(inv: Invocation) -> Iterator[Finding]:
     short, long, pos = split_flags(inv.args, frozenset({"--reference", "--from"}))
     recursive = "R" in short or "recursive" in long
-    if False:
-        return
     if len(pos) < 2 and not (inv.name in ("chown", "chgrp") and len(pos) >= 2):
         return
     mode = pos[0]
@@ -690,10 +682,7 @@ def r_kill(inv: Invocation) -> Iterator[Finding]:
     ):
         return
     pos = [x for x in a if not x.startswith("-") or (re.fullmatch(r"-\d+", x) and x in ("-1",))]
-    [x for x in a if x.startswith("-") and x != "-1"]
-    if inv.name == "kill" and (
-        "-1" in pos or ("1" in [x for x in a if not x.startswith("-")] and False)
-    ):
+    if inv.name == "kill" and "-1" in pos:
         yield _f(
             inv, B if inv.privileged else R, "process", "kill", "kills every process it may signal"
         )
