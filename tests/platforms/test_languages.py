@@ -36,6 +36,10 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js 20 (`node`)"),
 ]
 
+# Tests that follow one instance run it alone: under the KPA a busy first instance asks for a
+# second (1 in flight / 0.7 target), and the later scale back to one may retire either.
+ONE = {"kind": "fixed", "replicas": 1}
+
 JS = """
 "use strict";
 const { Response } = require("tessera");
@@ -135,7 +139,7 @@ async def test_js_function_serves_json_bytes_text_responses_and_errors(
     home: Path, src: Path
 ) -> None:
     fn = fn_dir(src, "js", "nodejs20", {"main.js": JS})
-    async with platform(home) as (_p, c):
+    async with platform(home, autoscaler=ONE) as (_p, c):
         assert await deploy(c, fn) == {"name": "js", "version": 1}
         r = await invoke(c, "js", {"a": [1, 2], "u": "héllo 🌍"})
         assert r.status_code == 200, r.text
@@ -174,7 +178,7 @@ async def test_js_function_serves_json_bytes_text_responses_and_errors(
 @async_test(90)
 async def test_js_timeout_kills_the_worker_and_a_new_one_serves(home: Path, src: Path) -> None:
     fn = fn_dir(src, "js", "nodejs20", {"main.js": JS}, timeout_s=1)
-    async with platform(home) as (_p, c):
+    async with platform(home, autoscaler=ONE) as (_p, c):
         await deploy(c, fn)
         first = (await invoke(c, "js", {"w": 1})).json()["pid"]
         r = await invoke(c, "js", {"sleep": 4})
@@ -196,7 +200,7 @@ async def test_js_worker_takes_concurrent_calls_up_to_its_concurrency(
     home: Path, src: Path
 ) -> None:
     fn = fn_dir(src, "js", "nodejs20", {"main.js": JS}, concurrency=4, scale={"min": 1, "max": 1})
-    async with platform(home, autoscaler={"kind": "fixed", "replicas": 1}) as (_p, c):
+    async with platform(home, autoscaler=ONE) as (_p, c):
         await deploy(c, fn)
         answers = await asyncio.gather(*(invoke(c, "js", {"together": 4}) for _ in range(4)))
         assert [a.status_code for a in answers] == [200] * 4
@@ -231,7 +235,7 @@ async def test_js_deploy_refused_when_the_module_does_not_load(home: Path, src: 
 @async_test(240)  # the first build of wasi-libc by zig takes ~30 s; later builds are cached
 async def test_c_function_reads_its_context_and_writes_its_response(home: Path, src: Path) -> None:
     fn = fn_dir(src, "cfn", "wasi", {"main.c": C})
-    async with platform(home) as (_p, c):
+    async with platform(home, autoscaler=ONE) as (_p, c):
         await deploy(c, fn)  # pack_dir built main.wasm from main.c
         assert (fn / "main.wasm").is_file()
         event = b'{"x": 1}'
@@ -275,7 +279,7 @@ async def test_c_function_reads_its_context_and_writes_its_response(home: Path, 
 @async_test(240)
 async def test_c_trap_and_timeout_replace_the_instance(home: Path, src: Path) -> None:
     fn = fn_dir(src, "cfn", "wasi", {"main.c": C}, timeout_s=1)
-    async with platform(home) as (_p, c):
+    async with platform(home, autoscaler=ONE) as (_p, c):
         await deploy(c, fn)
         ok = await invoke(c, "cfn", {"ok": 1})
         first = (await record_of(c, ok.headers["x-tessera-invocation"], "cfn"))["instance"]
