@@ -202,6 +202,8 @@ def test_full_manifest_maps_onto_the_spec() -> None:
         ({"name": "f", "concurrency": 0}, "function.yaml: concurrency"),
         ({"name": "f", "runtime": "node18"}, "function.yaml: runtime"),
         ({"name": "f", "env": {"A": [1]}}, "function.yaml: env.A"),
+        ({"name": "f", "resources": {"processes": 2}}, "function.yaml: resources.processes"),
+        ({"name": "f", "resources": {"open_files": 0}}, "function.yaml: resources.open_files"),
     ],
 )
 def test_manifest_errors_name_the_field(data: dict[str, Any], field: str) -> None:

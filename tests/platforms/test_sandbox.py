@@ -9,9 +9,12 @@ the reason `tessera up` would print.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -56,7 +59,34 @@ def handle(event, context):
         "proc": _try(lambda: os.listdir("/proc")),
         "root_home": _try(lambda: _read("/root/.profile")),
         "signal_platform": _try(lambda: os.kill(event["platform_pid"], 0)),
+        "remount_code": _try(lambda: _remount_and_write(os.getcwd())),
+        "remount_usr": _try(lambda: _remount_and_write("/usr/lib")),
+        "new_userns": _try(_new_userns_then_remount),
+        "capabilities": _capabilities(),
     }
+
+import ctypes, struct
+
+_libc = ctypes.CDLL(None, use_errno=True)
+MS_REMOUNT, MS_BIND = 0x20, 0x1000
+
+def _remount_and_write(path):
+    # with CAP_SYS_ADMIN in its namespace a process may drop a bind's read-only flag
+    if _libc.mount(None, path.encode(), None, ctypes.c_ulong(MS_REMOUNT | MS_BIND), None):
+        raise OSError(ctypes.get_errno(), "remount")
+    _write(os.path.join(path, "evil.py"))
+
+def _new_userns_then_remount():
+    # a user namespace of its own gives capabilities there; the inherited mounts stay locked
+    if _libc.unshare(0x10000000 | 0x00020000):
+        raise OSError(ctypes.get_errno(), "unshare")
+    _remount_and_write(os.getcwd())
+
+def _capabilities():
+    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))
+    data = ctypes.create_string_buffer(24)
+    _libc.capget(header, data)
+    return struct.unpack("6I", data.raw)[0]  # the effective set's low word
 """
 
 BALLOON = """
@@ -115,6 +145,10 @@ async def test_hostile_functions_are_contained(home: Path, src: Path) -> None:
         assert got["write_tmp"] == "done", got  # a private /tmp is writable
         assert got["signal_platform"] == "ProcessLookupError", got  # own PID namespace
         assert got["gateway_socket"] in ("ConnectionRefusedError", "OSError"), got  # no network
+        assert got["capabilities"] == 0, got  # none, also when the platform is root
+        for key in ("remount_code", "remount_usr", "new_userns"):  # binds stay read-only
+            assert got[key] in ("OSError", "PermissionError"), (key, got)
+        assert not list((home / "functions" / "attacker").glob("v*/evil.py"))
         assert await _benign_answers(c) < 1.0
 
         net = (await c.post("/function/netter", json=event)).json()
@@ -158,16 +192,19 @@ def handle(event, context):
 @pytest.mark.skipif(pids_root() is None, reason="no writable pids cgroup on this host")
 @async_test(180)
 async def test_fork_bomb_stops_at_the_task_cap(home: Path, src: Path) -> None:
-    cap = Limits().processes
+    cap, small = Limits().processes, 48
     async with platform(home, sandbox="bwrap") as (_p, c):
         await deploy(c, write_function(src, "bomb", FORK_BOMB, timeout_s=60))
+        limited = {"memory_mib": 256, "processes": small}
+        await deploy(c, write_function(src, "small", FORK_BOMB, timeout_s=60, resources=limited))
         await deploy(c, write_function(src, "benign", BENIGN))
-        r = await c.post("/function/bomb", json={"max": 4 * cap})
-        assert r.status_code == 200, r.text
-        got = r.json()
-        assert got["blocked"] == "BlockingIOError", got  # fork failed with EAGAIN
-        assert 0 < got["forked"] < cap, got
-        assert await _benign_answers(c) < 1.0
+        for name, limit in (("bomb", cap), ("small", small)):  # the default, function.yaml's
+            r = await c.post(f"/function/{name}", json={"max": 4 * cap})
+            assert r.status_code == 200, r.text
+            got = r.json()
+            assert got["blocked"] == "BlockingIOError", got  # fork failed with EAGAIN
+            assert limit // 2 < got["forked"] < limit, (name, got)
+            assert await _benign_answers(c) < 1.0
 
 
 def test_tessera_up_refuses_to_run_unsandboxed_unless_told(tmp_path: Path) -> None:
@@ -220,3 +257,153 @@ async def test_instances_of_one_function_get_their_own_network(home: Path, src: 
                 seen[r.json()["pid"]] = r.json()["bound"]
         assert len(seen) >= 2, seen  # two instances served
         assert set(seen.values()) == {"yes"}, seen  # the same name bound in each: separate
+
+
+OWN_TMP = """
+import os
+
+def handle(event, context):
+    mine = f"/tmp/instance-{os.getpid()}"
+    if not os.path.exists(mine):
+        with open(mine, "w") as f:
+            f.write("x")
+    return {"pid": os.getpid(), "tmp": sorted(os.listdir("/tmp")), "cwd": os.getcwd(),
+            "code": os.path.exists("main.py")}
+"""
+
+
+@async_test(120)
+async def test_instances_of_one_function_get_their_own_tmp(home: Path, src: Path) -> None:
+    fn = write_function(src, "tmps", OWN_TMP, scale={"min": 2, "max": 2}, concurrency=1)
+    async with platform(home, sandbox="bwrap") as (_p, c):
+        await deploy(c, fn)
+        seen: dict[int, dict[str, Any]] = {}
+        for _ in range(40):
+            if len(seen) >= 2:
+                break
+            rs = await asyncio.gather(*(c.post("/function/tmps", json={}) for _ in range(4)))
+            for r in rs:
+                assert r.status_code == 200, r.text
+                seen[r.json()["pid"]] = r.json()
+        assert len(seen) >= 2, seen  # two instances served
+        for pid, got in seen.items():
+            assert got["code"], got  # its code is still where it was (even under /tmp)
+            mine = [n for n in got["tmp"] if n.startswith("instance-")]
+            assert mine == [f"instance-{pid}"], got  # the other instance's file is not there
+
+
+PROBE = """
+import ctypes, os, struct
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+def _remount_code():
+    if _libc.mount(None, os.getcwd().encode(), None, ctypes.c_ulong(0x1020), None):
+        return "refused"
+    return "remounted"
+
+def handle(event, context):
+    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))
+    data = ctypes.create_string_buffer(24)
+    _libc.capget(header, data)
+    mine = f"/tmp/instance-{os.getpid()}"
+    with open(mine, "w") as f:
+        f.write("x")
+    return {"pid": os.getpid(), "caps": struct.unpack("6I", data.raw)[0],
+            "tmp": sorted(n for n in os.listdir("/tmp") if n.startswith("instance-")),
+            "remount": _remount_code()}
+"""
+
+AS_USER = """
+import asyncio, json, sys
+from pathlib import Path
+
+import httpx
+
+from tessera.control.serve import running
+
+async def main(home, fn):
+    fixed = {"kind": "fixed", "replicas": 2}
+    async with running(Path(home), functions=[Path(fn)], sandbox="bwrap", autoscaler=fixed,
+                       interval_s=0.25) as (p, url):
+        auth = {"Authorization": f"Bearer {p.platform.admin_token}"}
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=auth) as c:
+            seen = {}
+            for _ in range(30):
+                rs = await asyncio.gather(*(c.post("/function/probe", json={}) for _ in range(4)))
+                for r in rs:
+                    r.raise_for_status()
+                    seen[r.json()["pid"]] = r.json()
+                if len(seen) >= 2:
+                    break
+            print(json.dumps(list(seen.values())))
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def _readable_python(cmd: list[str], stash: Path) -> list[str]:
+    """`cmd`, run where another user can read this Python, its venv and this checkout: in a
+    private mount namespace, a folder others cannot enter on the way (pyenv under /root) is
+    covered by a tmpfs that shows just the needed paths, bound from the original."""
+    import shlex
+    import sys
+
+    needed = [Path(os.path.realpath(sys.executable)).parent, Path(sys.base_prefix),
+              Path(sys.prefix), Path(__file__).resolve().parents[2]]  # fmt: skip
+    closed: dict[Path, list[Path]] = {}
+    for path in needed:
+        for anc in [*reversed(path.parents), path]:
+            if not os.stat(anc).st_mode & 0o001:  # others cannot pass
+                closed.setdefault(anc, []).append(path)
+                break
+    if not closed:
+        return cmd
+    lines = ["set -e"]
+    for k, (anc, paths) in enumerate(closed.items()):
+        keep = stash / str(k)
+        keep.mkdir(parents=True)
+        lines += [f"mount --bind {shlex.quote(str(anc))} {keep}",
+                  f"mount -t tmpfs -o mode=755 tmpfs {shlex.quote(str(anc))}"]  # fmt: skip
+        for path in paths:
+            inner = shlex.quote(str(keep / path.relative_to(anc)))
+            lines += [f"mkdir -p {shlex.quote(str(path))}",
+                      f"mount --bind {inner} {shlex.quote(str(path))}"]  # fmt: skip
+    lines.append('exec "$@"')
+    script = "\n".join(lines)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *cmd]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None or shutil.which("unshare") is None,
+    reason="runs the platform as another user (needs root and setpriv); as a normal user "
+    "every sandbox test here already takes the unprivileged path",
+)
+def test_the_sandbox_holds_when_the_platform_is_not_root(tmp_path: Path) -> None:
+    """The whole platform as an unprivileged uid: bwrap without privileges, instances
+    isolating through a nested user namespace; the same guarantees hold."""
+    import subprocess
+    import sys
+    import tempfile
+
+    uid = 4242  # no passwd entry needed
+    base = Path(tempfile.mkdtemp(prefix="tessera-unpriv-"))
+    try:
+        fn = write_function(base / "src", "probe", PROBE, concurrency=1)
+        (base / "as_user.py").write_text(AS_USER)
+        subprocess.run(["chown", "-R", f"{uid}:{uid}", str(base)], check=True)
+        base.chmod(0o755)
+        env = {"PATH": os.environ["PATH"], "HOME": str(base), "TESSERA_HOME": str(base / "home"),
+               "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}  # fmt: skip
+        cmd = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+               sys.executable, str(base / "as_user.py"), str(base / "home"), str(fn)]  # fmt: skip
+        cmd = _readable_python(cmd, base / "stash")
+        proc = subprocess.run(cmd, env=env, cwd=base, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        seen = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert len(seen) >= 2, seen
+        for got in seen:
+            assert got["caps"] == 0 and got["remount"] == "refused", got
+            assert got["tmp"] == [f"instance-{got['pid']}"], got  # its own /tmp
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -51,6 +51,13 @@ class GpuConfig(_Strict):
 class ResourcesConfig(_Strict):
     cpu: float = Field(default=1.0, ge=0)
     memory_mib: int = Field(default=256, gt=0)
+    processes: int = Field(
+        default=256, ge=8, le=32768,
+        description="tasks (processes and threads) per function version in the sandbox",
+    )  # fmt: skip
+    open_files: int = Field(
+        default=1024, ge=16, le=1048576, description="open files per process in the sandbox"
+    )
     gpu: GpuConfig | None = None
 
 

@@ -96,8 +96,10 @@ class GpuShareSpec:
 
 
 def socket_path(home: Path) -> Path | None:
-    """`HOME/gpu.sock`, or None when that path is too long for a unix socket."""
-    p = home.resolve() / "gpu.sock"
+    """`HOME/gpu/host.sock`, or None when that path is too long for a unix socket. The
+    socket has a folder of its own: sandboxes show that folder (so a restarted host's new
+    socket is there too), and nothing else of HOME."""
+    p = home.resolve() / "gpu" / "host.sock"
     return p if len(str(p)) <= SOCKET_MAX else None
 
 
@@ -115,6 +117,7 @@ class GpuHostProcess:
         if path is None:
             self._private = tempfile.mkdtemp(prefix="tessera-gpu-")
             path = Path(self._private) / "gpu.sock"
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.socket_path = path
         self.log_path = home / "logs" / "gpu-host.log"
         self.proc: subprocess.Popen[bytes] | None = None

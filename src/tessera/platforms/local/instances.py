@@ -76,8 +76,8 @@ class Launch:
     """"bwrap": every process of this launch runs in tessera.platforms.local.sandbox."""
     limits: Limits = field(default_factory=Limits)
     network: bool = False
-    extra_rw: tuple[Path, ...] = ()
-    """Paths the sandbox also shows, writable (the GPU host's socket)."""
+    extra_ro: tuple[Path, ...] = ()
+    """Paths the sandbox also shows, read-only (the folder of the GPU host's socket)."""
     pids: PidsGroup | None = None
     """The pids cgroup every process of this launch joins (sandboxed launches only)."""
 
@@ -311,7 +311,7 @@ def _start(
     info_r = info_w = -1
     if launch.sandbox == "bwrap":  # bwrap reports its child's pid: the worker's own
         info_r, info_w = os.pipe()
-        cmd = sandbox.command(cmd, launch.code_dir, launch.limits, launch.extra_rw, launch.network)
+        cmd = sandbox.command(cmd, launch.code_dir, launch.limits, launch.extra_ro, launch.network)
         cmd[1:1] = ["--info-fd", str(info_w)]
         if launch.pids is not None:
             cmd = launch.pids.wrap(cmd)

@@ -197,10 +197,10 @@ class LocalPlatform:
         self.writer.close()
         self.store.close()
 
-    def _pid_group(self, name: str) -> PidsGroup | None:
+    def _pid_group(self, name: str, max_tasks: int) -> PidsGroup | None:
         if self.pids_root is None:
             return None
-        group = PidsGroup.create(self.pids_root, f"{self._id_prefix}-{name}", Limits().processes)
+        group = PidsGroup.create(self.pids_root, f"{self._id_prefix}-{name}", max_tasks)
         if group is not None:
             self._pid_groups.append(group)
         return group
@@ -242,10 +242,14 @@ class LocalPlatform:
             runtime=m.runtime,
             secret_env={secret_var(n): v.decode("utf-8", "replace") for n, v in values.items()},
             sandbox=self.sandbox,
-            limits=Limits(memory_mib=m.resources.memory_mib),
+            limits=Limits(
+                memory_mib=m.resources.memory_mib,
+                open_files=m.resources.open_files,
+                processes=m.resources.processes,
+            ),
             network=m.network,
-            extra_rw=(self.gpu_host.socket_path,) if m.resources.gpu is not None else (),
-            pids=self._pid_group(f"{m.name}-v{row.version}"),
+            extra_ro=(self.gpu_host.socket_path.parent,) if m.resources.gpu is not None else (),
+            pids=self._pid_group(f"{m.name}-v{row.version}", m.resources.processes),
         )
         gpu = None
         if m.resources.gpu is not None:

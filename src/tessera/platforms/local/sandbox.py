@@ -14,8 +14,9 @@ network is off (a fresh network namespace with only loopback) unless function.ya
 signal processes outside it (`kill(-1)` included); instances forked from the template
 announce their host pid over their socket with SCM_CREDENTIALS (`announce`), which the
 kernel translates, so the platform still supervises them by host pid. Instances then
-unshare their own IPC and network namespaces (`isolate_instance`); they share the
-function's /tmp. /proc is not mounted.
+unshare their own user, mount, IPC and network namespaces and get a /tmp of their own
+(`isolate_instance`), and run with no capabilities (bwrap drops them for the template,
+`--cap-drop ALL` also when the platform is root). /proc is not mounted.
 
 Limits (`prlimit` wrapped around the worker inside the sandbox, so they hold for the
 worker and everything it starts, with no `preexec_fn` in a threaded parent): data
@@ -48,6 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +148,7 @@ def command(
     program: Sequence[str],
     code_dir: Path,
     limits: Limits,
-    extra_rw: Sequence[Path] = (),
+    extra_ro: Sequence[Path] = (),
     network: bool = False,
 ) -> list[str]:
     """`program` wrapped in bwrap and prlimit (see the module docstring)."""
@@ -158,6 +160,10 @@ def command(
     cmd.append("--unshare-pid")  # kill(-1) and pid guessing reach only this sandbox
     if not network:
         cmd.append("--unshare-net")
+    # No capabilities, also when the platform runs as root (bwrap keeps them all then): with
+    # CAP_SYS_ADMIN in its namespace a function could remount its read-only binds writable
+    # and write the host's /usr or its own code as root.
+    cmd += ["--cap-drop", "ALL"]
     # the private /tmp first: later binds (code, Python, Tessera may all live under the
     # host's /tmp) are mounted on top of it
     cmd += ["--tmpfs", "/tmp", "--dev", "/dev"]
@@ -168,11 +174,13 @@ def command(
     cmd += _binds([*ETC_FILES, *(NETWORK_ETC if network else ())], "--ro-bind")
     cmd += _binds(_python_dirs(), "--ro-bind")
     cmd += _binds([tessera_src], "--ro-bind")
-    cmd += _binds([str(p) for p in extra_rw], "--bind")
+    # read-only is enough to connect to a unix socket, and keeps it from being replaced
+    cmd += _binds([str(p) for p in extra_ro], "--ro-bind")
     cmd += ["--ro-bind", str(code_dir), str(code_dir)]
     cmd += ["--chdir", str(code_dir)]
     cmd += ["--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp"]
     cmd += ["--setenv", INSTANCE_ENV, "net" if network else "nonet"]
+    cmd += ["--setenv", TMP_BINDS_ENV, os.pathsep.join(_under_tmp(cmd))]
     cmd += ["--die-with-parent", "--new-session", "--", *limits.prefix(), *program]
     return cmd
 
@@ -264,27 +272,110 @@ class PidsGroup:
 INSTANCE_ENV = "TESSERA_SANDBOX_INSTANCE"
 """Set in a sandboxed template's environment: each forked instance isolates itself further
 (`isolate_instance`); its value is "net" when the function may use the network."""
-CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUSER = 0x08000000, 0x40000000, 0x10000000
+TMP_BINDS_ENV = "TESSERA_SANDBOX_TMP_BINDS"
+"""The sandbox's binds that lie under /tmp (code, Python, Tessera in a clone under /tmp),
+outermost first: an instance's own /tmp must carry them too."""
+INSTANCES_TMP = "/tmp/.instances"
+"""Where, in the function's shared /tmp, each instance's own /tmp lives (`<pid>`, the pid in
+the sandbox); the template removes it when it reaps the instance."""
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
+CLONE_NEWUSER = 0x10000000
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+
+
+def _under_tmp(cmd: Sequence[str]) -> list[str]:
+    """Targets of the bind options in `cmd` under /tmp, without those inside another one (a
+    recursive bind of the outer brings them along)."""
+    flags = {"--bind", "--ro-bind"}
+    targets = sorted({cmd[i + 2] for i, a in enumerate(cmd[:-2]) if a in flags})
+    out: list[str] = []
+    for t in targets:
+        if t.startswith("/tmp/") and not any(t.startswith(o + "/") for o in out):
+            out.append(t)
+    return out
 
 
 def isolate_instance(network: bool) -> None:
-    """In a process forked from a sandboxed template: its own IPC and (unless the function
-    has the network) network namespaces, so instances of one function cannot reach each
-    other over loopback, abstract sockets or System V IPC. `OSError` if the kernel says no
-    (the instance must not serve then). They still share the function's /tmp: a fresh
-    tmpfs per instance would hide what the sandbox binds under /tmp (code, Python)."""
+    """In a process forked from a sandboxed template: its own IPC, mount and (unless the
+    function has the network) network namespaces, a /tmp of its own, and no capabilities,
+    so instances of one function cannot reach each other over loopback, abstract sockets,
+    System V IPC or files in /tmp. `OSError` if the kernel says no (the instance must not
+    serve then).
+
+    The template has no capabilities, so the namespaces come with a nested user namespace;
+    the instance's uid is unmapped there (it reads as the overflow uid) while the kernel
+    still checks files against its real uid. Capabilities it held in that namespace for the
+    mounts are dropped before it serves; mounts inherited across it stay locked read-only."""
     import ctypes
     import errno
 
     libc = ctypes.CDLL(None, use_errno=True)
-    flags = CLONE_NEWIPC | (0 if network else CLONE_NEWNET)
+    flags = CLONE_NEWIPC | CLONE_NEWNS | (0 if network else CLONE_NEWNET)
     if libc.unshare(flags) != 0:
         err = ctypes.get_errno()
-        # unprivileged bwrap leaves no capabilities: a nested user namespace brings them
+        # a template without capabilities: a nested user namespace brings them
         if err != errno.EPERM or libc.unshare(flags | CLONE_NEWUSER) != 0:
             raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")
     if not network:
         _loopback_up()
+    _own_tmp(libc)
+    _drop_capabilities(libc)
+
+
+def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
+    import ctypes
+
+    src = None if source is None else source.encode()
+    if libc.mount(src, target.encode(), None, ctypes.c_ulong(flags), None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _own_tmp(libc: Any) -> None:
+    """Make /tmp a directory of this instance's own: `INSTANCES_TMP/<pid>` in the shared
+    tmpfs, carrying the sandbox's binds under /tmp, bound over /tmp in this process's
+    (private) mount namespace. Other instances' directories lie under the /tmp it covers."""
+    binds = [b for b in os.environ.pop(TMP_BINDS_ENV, "").split(os.pathsep) if b]
+    _mount(libc, None, "/", MS_REC | MS_PRIVATE)  # what we mount stays ours
+    own = f"{INSTANCES_TMP}/{os.getpid()}"
+    shutil.rmtree(own, ignore_errors=True)  # a stale one of a pid the template did not reap
+    os.makedirs(own, mode=0o700)
+    for b in binds:
+        target = own + b[len("/tmp") :]
+        if os.path.isdir(b):
+            os.makedirs(target, exist_ok=True)
+        else:  # a file (the GPU host's socket): a file to mount on
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
+        _mount(libc, b, target, MS_BIND | MS_REC)
+    cwd = os.getcwd()
+    _mount(libc, own, "/tmp", MS_BIND | MS_REC)
+    os.chdir(cwd)  # the code directory again, as seen through the new /tmp when under it
+
+
+def _drop_capabilities(libc: Any) -> None:
+    """Empty the bounding, ambient, effective, permitted and inheritable sets, and no new
+    privileges (exec cannot regain any)."""
+    import ctypes
+
+    pr_capbset_drop, pr_cap_ambient, clear_all, pr_set_no_new_privs = 24, 47, 4, 38
+    ul = ctypes.c_ulong
+    for cap in range(64):  # EINVAL past the kernel's last capability
+        libc.prctl(pr_capbset_drop, ul(cap), ul(0), ul(0), ul(0))
+    libc.prctl(pr_cap_ambient, ul(clear_all), ul(0), ul(0), ul(0))
+    header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))  # v3, this thread
+    data = ctypes.create_string_buffer(24)  # two all-zero {effective, permitted, inheritable}
+    if libc.capset(header, data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"capset: {os.strerror(err)}")
+    if libc.prctl(pr_set_no_new_privs, ul(1), ul(0), ul(0), ul(0)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"no_new_privs: {os.strerror(err)}")
+
+
+def release_instance_tmp(pid: int) -> None:
+    """In the template, once instance `pid` (its pid in the sandbox) was reaped."""
+    shutil.rmtree(f"{INSTANCES_TMP}/{pid}", ignore_errors=True)
 
 
 def _loopback_up() -> None:

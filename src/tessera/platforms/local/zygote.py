@@ -25,16 +25,24 @@ from typing import Any
 
 from tessera.functions.loader import Handler
 from tessera.platforms.local.protocol import pack, recv_frame
-from tessera.platforms.local.sandbox import INSTANCE_ENV, announce, isolate_instance
+from tessera.platforms.local.sandbox import (
+    INSTANCE_ENV,
+    announce,
+    isolate_instance,
+    release_instance_tmp,
+)
 from tessera.platforms.local.worker import launch_parser, load, lower_priority, serve
 
 
 def _reap(_signum: int, _frame: Any) -> None:
+    sandboxed = INSTANCE_ENV in os.environ
     try:
         while True:
             pid, _ = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 return
+            if sandboxed:
+                release_instance_tmp(pid)  # the instance's own /tmp goes with it
     except ChildProcessError:
         return
 
