@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tessera.platforms.local.sandbox import Limits, pids_root, probe
-from tests.platforms.helpers import async_test, deploy, platform, write_function
+from tests.platforms.helpers import async_test, deploy, platform, record_of, write_function
 
 pytestmark = pytest.mark.skipif(probe() is not None, reason=str(probe()))
 
@@ -227,6 +227,12 @@ ABSTRACT = """
 import os, socket
 
 HELD = []
+ME = []  # a name per instance (each instance is PID 2 of its own namespace)
+
+def _me():
+    if not ME:
+        ME.append(os.urandom(6).hex())
+    return ME[0]
 
 def handle(event, context):
     with socket.create_server(("127.0.0.1", 0)) as srv:  # its own loopback works
@@ -237,8 +243,8 @@ def handle(event, context):
             s.bind("\\0tessera-sandbox-probe")
             HELD.append(s)
         except OSError as e:
-            return {"pid": os.getpid(), "bound": type(e).__name__}
-    return {"pid": os.getpid(), "bound": "yes"}
+            return {"pid": _me(), "bound": type(e).__name__}
+    return {"pid": _me(), "bound": "yes"}
 """
 
 
@@ -262,13 +268,25 @@ async def test_instances_of_one_function_get_their_own_network(home: Path, src: 
 OWN_TMP = """
 import os
 
+ME = []  # a name per instance (each instance is PID 2 of its own namespace)
+
+def _visible():
+    out = []
+    for pid in range(1, 300):
+        try:
+            os.kill(pid, 0)
+            out.append(pid)
+        except OSError:
+            pass
+    return out
+
 def handle(event, context):
-    mine = f"/tmp/instance-{os.getpid()}"
-    if not os.path.exists(mine):
-        with open(mine, "w") as f:
+    if not ME:
+        ME.append(os.urandom(6).hex())
+        with open(f"/tmp/instance-{ME[0]}", "w") as f:
             f.write("x")
-    return {"pid": os.getpid(), "tmp": sorted(os.listdir("/tmp")), "cwd": os.getcwd(),
-            "code": os.path.exists("main.py")}
+    return {"pid": ME[0], "tmp": sorted(os.listdir("/tmp")), "cwd": os.getcwd(),
+            "code": os.path.exists("main.py"), "me": os.getpid(), "visible": _visible()}
 """
 
 
@@ -285,11 +303,18 @@ async def test_instances_of_one_function_get_their_own_tmp(home: Path, src: Path
             for r in rs:
                 assert r.status_code == 200, r.text
                 seen[r.json()["pid"]] = r.json()
+                last = r.headers["x-tessera-invocation"]
         assert len(seen) >= 2, seen  # two instances served
-        for pid, got in seen.items():
+        # the platform supervises the instance by its host pid, which is 2 in its namespace
+        host_pid = (await record_of(c, last, "tmps"))["instance"]
+        status = Path(f"/proc/{host_pid}/status").read_text()
+        assert next(ln for ln in status.splitlines() if ln.startswith("NSpid:")).endswith("\t2")
+        for name, got in seen.items():
             assert got["code"], got  # its code is still where it was (even under /tmp)
             mine = [n for n in got["tmp"] if n.startswith("instance-")]
-            assert mine == [f"instance-{pid}"], got  # the other instance's file is not there
+            assert mine == [f"instance-{name}"], got  # the other instance's file is not there
+            # its own PID namespace: itself and the namespace's init, no sibling to signal
+            assert got["me"] == 2 and got["visible"] == [1, 2], got
 
 
 PROBE = """
@@ -302,14 +327,17 @@ def _remount_code():
         return "refused"
     return "remounted"
 
+ME = []  # a name per instance (each instance is PID 2 of its own namespace)
+
 def handle(event, context):
     header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))
     data = ctypes.create_string_buffer(24)
     _libc.capget(header, data)
-    mine = f"/tmp/instance-{os.getpid()}"
-    with open(mine, "w") as f:
-        f.write("x")
-    return {"pid": os.getpid(), "caps": struct.unpack("6I", data.raw)[0],
+    if not ME:
+        ME.append(os.urandom(6).hex())
+        with open(f"/tmp/instance-{ME[0]}", "w") as f:
+            f.write("x")
+    return {"pid": ME[0], "caps": struct.unpack("6I", data.raw)[0],
             "tmp": sorted(n for n in os.listdir("/tmp") if n.startswith("instance-")),
             "remount": _remount_code()}
 """

@@ -13,9 +13,9 @@ network is off (a fresh network namespace with only loopback) unless function.ya
 `network: true`. Each sandbox has its own PID namespace, so a function can neither see nor
 signal processes outside it (`kill(-1)` included); instances forked from the template
 announce their host pid over their socket with SCM_CREDENTIALS (`announce`), which the
-kernel translates, so the platform still supervises them by host pid. Instances then
-unshare their own user, mount, IPC and network namespaces and get a /tmp of their own
-(`isolate_instance`), and run with no capabilities (bwrap drops them for the template,
+kernel translates, so the platform still supervises them by host pid. Each instance then
+runs in user, PID, mount, IPC and network namespaces of its own with a /tmp of its own
+(`isolate_instance`), and with no capabilities (bwrap drops them for the template,
 `--cap-drop ALL` also when the platform is root). /proc is not mounted.
 
 Limits (`prlimit` wrapped around the worker inside the sandbox, so they hold for the
@@ -277,9 +277,10 @@ TMP_BINDS_ENV = "TESSERA_SANDBOX_TMP_BINDS"
 outermost first: an instance's own /tmp must carry them too."""
 INSTANCES_TMP = "/tmp/.instances"
 """Where, in the function's shared /tmp, each instance's own /tmp lives (`<pid>`, the pid in
-the sandbox); the template removes it when it reaps the instance."""
+the sandbox of the process the template forked); the template removes it when it reaps
+that process."""
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
-CLONE_NEWUSER = 0x10000000
+CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 
 
@@ -295,31 +296,76 @@ def _under_tmp(cmd: Sequence[str]) -> list[str]:
     return out
 
 
-def isolate_instance(network: bool) -> None:
-    """In a process forked from a sandboxed template: its own IPC, mount and (unless the
-    function has the network) network namespaces, a /tmp of its own, and no capabilities,
-    so instances of one function cannot reach each other over loopback, abstract sockets,
-    System V IPC or files in /tmp. `OSError` if the kernel says no (the instance must not
-    serve then).
+def isolate_instance(network: bool, inherited: Sequence[int] = ()) -> None:
+    """In a process forked from a sandboxed template: give the instance PID, IPC, mount and
+    (unless the function has the network) network namespaces of its own, a /tmp of its
+    own, and no capabilities, so instances of one function can neither signal nor trace
+    each other nor meet over loopback, abstract sockets, System V IPC or files in /tmp.
+    `OSError` if the kernel says no (the instance must not serve then).
 
-    The template has no capabilities, so the namespaces come with a nested user namespace;
-    the instance's uid is unmapped there (it reads as the overflow uid) while the kernel
-    still checks files against its real uid. Capabilities it held in that namespace for the
-    mounts are dropped before it serves; mounts inherited across it stay locked read-only."""
+    Returns in the instance, which is PID 2 of its namespace; the caller (which stays in
+    the function's PID namespace and names the instance's /tmp) waits for the namespace's
+    init, PID 1, which reaps orphans and exits with the instance. Both close every file
+    descriptor in `inherited` (the instance's sockets: each end must see EOF when the
+    other goes). The template has no capabilities, so the namespaces come with a
+    nested user namespace; the instance's uid is unmapped there (it reads as the overflow
+    uid) while the kernel still checks files against its real uid; mounts inherited across
+    it stay locked read-only."""
     import ctypes
     import errno
 
     libc = ctypes.CDLL(None, use_errno=True)
-    flags = CLONE_NEWIPC | CLONE_NEWNS | (0 if network else CLONE_NEWNET)
+    owner = os.getpid()  # the template reaps this process: it names the instance's /tmp
+    flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | (0 if network else CLONE_NEWNET)
     if libc.unshare(flags) != 0:
         err = ctypes.get_errno()
         # a template without capabilities: a nested user namespace brings them
         if err != errno.EPERM or libc.unshare(flags | CLONE_NEWUSER) != 0:
             raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")
+    init = os.fork()  # the first child of the new PID namespace is its init
+    if init != 0:
+        _close(inherited)
+        _exit_with(init)
     if not network:
         _loopback_up()
-    _own_tmp(libc)
+    _own_tmp(libc, owner)
     _drop_capabilities(libc)
+    instance = os.fork()
+    if instance != 0:
+        _close(inherited)
+        _reap_until(instance)
+
+
+def _close(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _exit_with(pid: int) -> None:
+    """Wait for child `pid` and end this process with its status (never returns)."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(1)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+
+
+def _reap_until(pid: int) -> None:
+    """PID 1 of an instance's namespace: reap every orphan until the instance `pid` ends,
+    then end (the kernel then kills whatever is left in the namespace); never returns."""
+    while True:
+        try:
+            done, status = os.waitpid(-1, 0)
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(1)
+        if done == pid:
+            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
@@ -331,13 +377,13 @@ def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
-def _own_tmp(libc: Any) -> None:
-    """Make /tmp a directory of this instance's own: `INSTANCES_TMP/<pid>` in the shared
+def _own_tmp(libc: Any, owner: int) -> None:
+    """Make /tmp a directory of this instance's own: `INSTANCES_TMP/<owner>` in the shared
     tmpfs, carrying the sandbox's binds under /tmp, bound over /tmp in this process's
     (private) mount namespace. Other instances' directories lie under the /tmp it covers."""
     binds = [b for b in os.environ.pop(TMP_BINDS_ENV, "").split(os.pathsep) if b]
     _mount(libc, None, "/", MS_REC | MS_PRIVATE)  # what we mount stays ours
-    own = f"{INSTANCES_TMP}/{os.getpid()}"
+    own = f"{INSTANCES_TMP}/{owner}"
     shutil.rmtree(own, ignore_errors=True)  # a stale one of a pid the template did not reap
     os.makedirs(own, mode=0o700)
     for b in binds:
@@ -391,15 +437,16 @@ def _loopback_up() -> None:
 
 
 ANNOUNCE = b"TSRPID\0\0"
-"""What an instance forked in a sandbox (own PID namespace) sends first on its socket, with
-SCM_CREDENTIALS: the kernel rewrites the pid into the receiver's namespace, so the platform
-learns the instance's host pid (the template only knows its namespace's pid)."""
+"""What an instance forked in a sandbox (own PID namespace) sends first on its socket; the
+kernel attaches SCM_CREDENTIALS with the pid rewritten into the receiver's namespace, so the
+platform learns the instance's host pid (the template only knows its namespace's pid)."""
 
 
 def announce(sock: socket.socket) -> None:
-    """In the instance: send `ANNOUNCE` with this process's credentials."""
-    creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
-    sock.sendmsg([ANNOUNCE], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
+    """In the instance: send `ANNOUNCE`. The receiver has SO_PASSCRED on, so the kernel
+    attaches this process's credentials itself (explicit ones would fail here: the
+    instance's uid is unmapped in its user namespace)."""
+    sock.sendall(ANNOUNCE)
 
 
 def announced_pid(sock: socket.socket, timeout_s: float = 5.0) -> int:

@@ -59,8 +59,9 @@ def _child(
     isolation = os.environ.pop(INSTANCE_ENV, None)
     if isolation is not None:  # a sandboxed template: this instance gets namespaces of its own
         try:
+            fds = (control.fileno(), mine.fileno(), theirs.fileno())
+            isolate_instance(isolation == "net", inherited=fds)
             announce(mine)  # its host pid, for the platform (we only know our namespace's)
-            isolate_instance(network=isolation == "net")
         except OSError as e:
             print(f"tessera: instance not started: {e}", file=sys.stderr, flush=True)
             os._exit(1)
