@@ -204,6 +204,10 @@ def test_full_manifest_maps_onto_the_spec() -> None:
         ({"name": "f", "env": {"A": [1]}}, "function.yaml: env.A"),
         ({"name": "f", "resources": {"processes": 2}}, "function.yaml: resources.processes"),
         ({"name": "f", "resources": {"open_files": 0}}, "function.yaml: resources.open_files"),
+        (  # 3 tasks per instance up to scale.max, plus 8
+            {"name": "f", "scale": {"max": 20}, "resources": {"processes": 60}},
+            "function.yaml: resources.processes",
+        ),
     ],
 )
 def test_manifest_errors_name_the_field(data: dict[str, Any], field: str) -> None:
@@ -382,3 +386,17 @@ def test_loader_missing_module(tmp_path: Path, clean_imports: None) -> None:
     (tmp_path / "code").mkdir()
     with pytest.raises(HandlerError, match="ModuleNotFoundError"):
         load_handler(tmp_path / "code", f"{unique_module()}.handle")
+
+
+def test_two_functions_with_one_module_name_load_their_own_code(tmp_path: Path) -> None:
+    """Adapters and tests load several functions in one process: `main.handle` of a second
+    folder must be that folder's, not the module of that name imported first."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "main.py").write_text(
+            f"def handle(event, context):\n    return {name!r}\n"
+        )
+    first = load_handler(tmp_path / "a", "main.handle")
+    second = load_handler(tmp_path / "b", "main.handle")
+    assert (first.handle(None, None), second.handle(None, None)) == ("a", "b")
+    assert load_handler(tmp_path / "a", "main.handle").handle(None, None) == "a"

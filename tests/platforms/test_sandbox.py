@@ -59,34 +59,66 @@ def handle(event, context):
         "proc": _try(lambda: os.listdir("/proc")),
         "root_home": _try(lambda: _read("/root/.profile")),
         "signal_platform": _try(lambda: os.kill(event["platform_pid"], 0)),
-        "remount_code": _try(lambda: _remount_and_write(os.getcwd())),
-        "remount_usr": _try(lambda: _remount_and_write("/usr/lib")),
-        "new_userns": _try(_new_userns_then_remount),
+        "write_dev": _try(lambda: _write("/dev/evil")),
+        "write_shm": _try(lambda: _write("/dev/shm/ok")),
+        "remount_code": _errno_of(lambda: _remount(os.getcwd())),
+        "remount_usr": _errno_of(lambda: _remount("/usr")),
+        "new_userns": _in_child(_userns_attack),
+        "template_userns": TEMPLATE_USERNS,
         "capabilities": _capabilities(),
     }
 
-import ctypes, struct
+import ctypes, errno, struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
 MS_REMOUNT, MS_BIND = 0x20, 0x1000
 
-def _remount_and_write(path):
+def _errno_of(fn):
+    try:
+        fn()
+        return "done"
+    except OSError as e:
+        return errno.errorcode.get(e.errno, type(e).__name__)
+
+def _remount(path):
     # with CAP_SYS_ADMIN in its namespace a process may drop a bind's read-only flag
     if _libc.mount(None, path.encode(), None, ctypes.c_ulong(MS_REMOUNT | MS_BIND), None):
         raise OSError(ctypes.get_errno(), "remount")
     _write(os.path.join(path, "evil.py"))
 
-def _new_userns_then_remount():
+def _userns_attack():
     # a user namespace of its own gives capabilities there; the inherited mounts stay locked
     if _libc.unshare(0x10000000 | 0x00020000):
-        raise OSError(ctypes.get_errno(), "unshare")
-    _remount_and_write(os.getcwd())
+        return "unshare:" + errno.errorcode.get(ctypes.get_errno(), "?")
+    gained = any(_capabilities())
+    return f"caps={gained} remount={_errno_of(lambda: _remount(os.getcwd()))}"
+
+def _in_child(fn):
+    # unshare needs a single-threaded process: a forked child
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            out = fn()
+        except BaseException as e:
+            out = repr(e)
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    out = os.read(r, 1000).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    return out
 
 def _capabilities():
     header = ctypes.create_string_buffer(struct.pack("Ii", 0x20080522, 0))
     data = ctypes.create_string_buffer(24)
     _libc.capget(header, data)
-    return struct.unpack("6I", data.raw)[0]  # the effective set's low word
+    return list(struct.unpack("6I", data.raw))  # effective, permitted, inheritable x 2 words
+
+# at import, in the template (whose uid is mapped, so it may create a user namespace)
+TEMPLATE_USERNS = _in_child(_userns_attack)
 """
 
 BALLOON = """
@@ -145,10 +177,15 @@ async def test_hostile_functions_are_contained(home: Path, src: Path) -> None:
         assert got["write_tmp"] == "done", got  # a private /tmp is writable
         assert got["signal_platform"] == "ProcessLookupError", got  # own PID namespace
         assert got["gateway_socket"] in ("ConnectionRefusedError", "OSError"), got  # no network
-        assert got["capabilities"] == 0, got  # none, also when the platform is root
-        for key in ("remount_code", "remount_usr", "new_userns"):  # binds stay read-only
-            assert got[key] in ("OSError", "PermissionError"), (key, got)
+        assert got["capabilities"] == [0] * 6, got  # none, also when the platform is root
+        assert got["remount_code"] == got["remount_usr"] == "EPERM", got  # binds stay read-only
+        # capabilities in a user namespace of its own do not unlock the inherited mounts
+        assert got["template_userns"] == "caps=True remount=EPERM", got
+        # an instance's uid is unmapped in its namespace: it cannot even create one
+        assert got["new_userns"] in ("caps=True remount=EPERM", "unshare:EPERM"), got
         assert not list((home / "functions" / "attacker").glob("v*/evil.py"))
+        assert got["write_dev"] in ("OSError", "PermissionError"), got  # /dev is read-only
+        assert got["write_shm"] == "done", got  # but its own /dev/shm is writable
         assert await _benign_answers(c) < 1.0
 
         net = (await c.post("/function/netter", json=event)).json()
@@ -283,9 +320,11 @@ def _visible():
 def handle(event, context):
     if not ME:
         ME.append(os.urandom(6).hex())
-        with open(f"/tmp/instance-{ME[0]}", "w") as f:
-            f.write("x")
+        for d in ("/tmp", "/dev/shm"):
+            with open(f"{d}/instance-{ME[0]}", "w") as f:
+                f.write("x")
     return {"pid": ME[0], "tmp": sorted(os.listdir("/tmp")), "cwd": os.getcwd(),
+            "shm": sorted(os.listdir("/dev/shm")),
             "code": os.path.exists("main.py"), "me": os.getpid(), "visible": _visible()}
 """
 
@@ -311,8 +350,8 @@ async def test_instances_of_one_function_get_their_own_tmp(home: Path, src: Path
         assert next(ln for ln in status.splitlines() if ln.startswith("NSpid:")).endswith("\t2")
         for name, got in seen.items():
             assert got["code"], got  # its code is still where it was (even under /tmp)
-            mine = [n for n in got["tmp"] if n.startswith("instance-")]
-            assert mine == [f"instance-{name}"], got  # the other instance's file is not there
+            for d in ("tmp", "shm"):  # the other instance's files are not there
+                assert [n for n in got[d] if n.startswith("instance-")] == [f"instance-{name}"]
             # its own PID namespace: itself and the namespace's init, no sibling to signal
             assert got["me"] == 2 and got["visible"] == [1, 2], got
 
@@ -337,7 +376,7 @@ def handle(event, context):
         ME.append(os.urandom(6).hex())
         with open(f"/tmp/instance-{ME[0]}", "w") as f:
             f.write("x")
-    return {"pid": ME[0], "caps": struct.unpack("6I", data.raw)[0],
+    return {"pid": ME[0], "me": os.getpid(), "caps": struct.unpack("6I", data.raw)[0],
             "tmp": sorted(n for n in os.listdir("/tmp") if n.startswith("instance-")),
             "remount": _remount_code()}
 """
@@ -432,6 +471,7 @@ def test_the_sandbox_holds_when_the_platform_is_not_root(tmp_path: Path) -> None
         assert len(seen) >= 2, seen
         for got in seen:
             assert got["caps"] == 0 and got["remount"] == "refused", got
+            assert got["me"] == 2, got  # PID 2 of its own namespace
             assert got["tmp"] == [f"instance-{got['pid']}"], got  # its own /tmp
     finally:
         shutil.rmtree(base, ignore_errors=True)

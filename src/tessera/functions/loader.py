@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +27,17 @@ def load_handler(code_dir: str | Path, handler: str) -> Handler:
     """Import `module.func` from `code_dir` (put first on sys.path)."""
     module_name, func_name = handler.rsplit(".", 1)
     path = str(Path(code_dir).resolve())
-    if path not in sys.path:
-        sys.path.insert(0, path)
+    if path in sys.path:
+        sys.path.remove(path)
+    sys.path.insert(0, path)  # first, so this folder's module wins over one of the same name
+    top = module_name.split(".", 1)[0]
+    cached = sys.modules.get(top)
+    if cached is not None and not str(getattr(cached, "__file__", "")).startswith(path + os.sep):
+        # a module of that name from another folder (another function loaded in this
+        # process): import this folder's own
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            del sys.modules[name]
+    importlib.invalidate_caches()
     try:
         module = importlib.import_module(module_name)
     except Exception as e:

@@ -20,6 +20,10 @@ from tessera.core.resources import GpuShare, Resources
 from tessera.functions.runtimes import ACCEPTED, PYTHON, module_file, runtime_of
 
 MANIFEST = "function.yaml"
+TASKS_PER_INSTANCE, TASKS_BASE = 3, 8
+"""What a sandboxed instance costs in tasks before its handler starts any (the process the
+template forks, its PID namespace's init, the instance), and the sandbox's own (bwrap, the
+template, prlimit, headroom)."""
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 
 
@@ -51,9 +55,10 @@ class GpuConfig(_Strict):
 class ResourcesConfig(_Strict):
     cpu: float = Field(default=1.0, ge=0)
     memory_mib: int = Field(default=256, gt=0)
-    processes: int = Field(
-        default=256, ge=8, le=32768,
-        description="tasks (processes and threads) per function version in the sandbox",
+    processes: int | None = Field(
+        default=None, ge=8, le=32768,
+        description="tasks (processes and threads) per function version in the sandbox; "
+        "default max(256, TASKS_PER_INSTANCE x scale.max + 8)",
     )  # fmt: skip
     open_files: int = Field(
         default=1024, ge=16, le=1048576, description="open files per process in the sandbox"
@@ -91,6 +96,12 @@ class FunctionManifest(_Strict):
         description="modules the template imports before forking (e.g. lazily imported "
         "submodules such as numpy.ma), so no instance pays for them on its first request",
     )
+
+    @property
+    def task_limit(self) -> int:
+        """The sandbox's task cap for one version of this function."""
+        floor = TASKS_PER_INSTANCE * self.scale.max + TASKS_BASE
+        return self.resources.processes or max(256, floor)
 
     def spec(self) -> FunctionSpec:
         gpu = self.resources.gpu
@@ -135,6 +146,14 @@ def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
         raise InputError(f"{where}: handler", m.handler, "'module.function', e.g. 'main.handle'")
     if m.scale.max < m.scale.min:
         raise InputError(f"{where}: scale.max", m.scale.max, f">= scale.min={m.scale.min}")
+    least = TASKS_PER_INSTANCE * m.scale.max + TASKS_BASE
+    if m.resources.processes is not None and m.resources.processes < least:
+        raise InputError(
+            f"{where}: resources.processes",
+            m.resources.processes,
+            f">= {least} ({TASKS_PER_INSTANCE} per instance up to scale.max={m.scale.max}, "
+            f"plus {TASKS_BASE} for the sandbox and template)",
+        )
     runtime = runtime_of(m.runtime)
     if runtime is None:
         raise InputError(f"{where}: runtime", m.runtime, ACCEPTED)

@@ -432,7 +432,8 @@ class Template:
         pid = int(meta["pid"])
         if self.launch.sandbox == "bwrap":  # meta's pid is the sandbox's own; ask the instance
             try:
-                pid = sandbox.announced_pid(sock)
+                # it announces after isolating itself (forks, mounts): off the event loop
+                pid = await asyncio.to_thread(sandbox.announced_pid, sock)
             except OSError as e:
                 sock.close()
                 raise StartFailed(f"sandboxed instance did not announce its pid: {e}") from None

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import resource
 import shutil
 import tarfile
 import time
@@ -230,6 +231,17 @@ class LocalPlatform:
             raise InputError(
                 "secrets", ", ".join(missing), "secrets set first (tessera secret set NAME)"
             )
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if (
+            self.sandbox == "bwrap"
+            and hard != resource.RLIM_INFINITY
+            and m.resources.open_files > hard
+        ):
+            raise InputError(
+                "resources.open_files",
+                m.resources.open_files,
+                f"at most {hard} (this host's limit)",
+            )
         launch = Launch(
             function=m.name,
             version=row.version,
@@ -245,11 +257,11 @@ class LocalPlatform:
             limits=Limits(
                 memory_mib=m.resources.memory_mib,
                 open_files=m.resources.open_files,
-                processes=m.resources.processes,
+                processes=m.task_limit,
             ),
             network=m.network,
             extra_ro=(self.gpu_host.socket_path.parent,) if m.resources.gpu is not None else (),
-            pids=self._pid_group(f"{m.name}-v{row.version}", m.resources.processes),
+            pids=self._pid_group(f"{m.name}-v{row.version}", m.task_limit),
         )
         gpu = None
         if m.resources.gpu is not None:

@@ -2,29 +2,37 @@
 
 Every worker (and the zygote template its instances are forked from) of a function runs as
 
-    bwrap --unshare-user --unshare-ipc --unshare-uts --unshare-cgroup-try [--unshare-net]
-          --ro-bind <system, Python, Tessera, the function's code> --tmpfs /tmp --dev /dev
-          --die-with-parent --new-session -- <worker>
+    bwrap --unshare-user --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-pid
+          [--unshare-net] --cap-drop ALL --tmpfs /tmp --dev /dev --tmpfs /dev/shm
+          --remount-ro /dev --ro-bind <system, Python, Tessera, the function's code>
+          --die-with-parent --new-session -- prlimit <limits> -- <worker>
 
-so it sees a read-only system, its own code read-only, a private writable /tmp and nothing
-else: not TESSERA_HOME (the state DB, other functions' code, secrets, logs), not /root, not
-the host's /tmp, not /etc beyond the handful of files programs need (no /etc/shadow). The
-network is off (a fresh network namespace with only loopback) unless function.yaml says
-`network: true`. Each sandbox has its own PID namespace, so a function can neither see nor
-signal processes outside it (`kill(-1)` included); instances forked from the template
-announce their host pid over their socket with SCM_CREDENTIALS (`announce`), which the
-kernel translates, so the platform still supervises them by host pid. Each instance then
-runs in user, PID, mount, IPC and network namespaces of its own with a /tmp of its own
-(`isolate_instance`), and with no capabilities (bwrap drops them for the template,
-`--cap-drop ALL` also when the platform is root). /proc is not mounted.
+so it sees a read-only system, its own code read-only, a private writable /tmp and
+/dev/shm and nothing else: not TESSERA_HOME (the state DB, other functions' code,
+secrets, logs), not /root, not the host's /tmp, not /etc beyond the handful of files
+programs need (no /etc/shadow). No capabilities, also when the platform runs as root
+(bwrap would keep them all then, and with CAP_SYS_ADMIN a function could remount its
+read-only binds writable). The network is off (a fresh network namespace with only
+loopback) unless function.yaml says `network: true`. Each sandbox has its own PID
+namespace, so a function can neither see nor signal processes outside it (`kill(-1)`
+included). /proc is not mounted.
+
+Each instance forked from the template then isolates itself further (`isolate_instance`):
+user, PID, mount and IPC namespaces of its own, and a network namespace of its own unless
+the function has the network (then its instances share the sandbox's view of the host
+network), its own /tmp and /dev/shm, no capabilities. It announces itself on its socket
+(`announce`); the kernel attaches its credentials with the pid translated, so the
+platform supervises it by host pid.
 
 Limits (`prlimit` wrapped around the worker inside the sandbox, so they hold for the
-worker and everything it starts, with no `preexec_fn` in a threaded parent): data
-(private writable memory: heap and anonymous mappings, RLIMIT_DATA) `memory_mib` plus a
-fixed allowance for the runtime's own use — not the address space, which wasmtime and V8
-reserve by the gigabyte without using it — open files 1024, processes per user 256 (RLIMIT_NPROC: the kernel does not apply it to root) and,
-where a pids cgroup is writable (v1 `pids` hierarchy or v2 with the pids controller),
-at most 256 tasks per function version whoever runs the platform — what stops a fork
+worker and everything it starts, with no `preexec_fn` in a threaded parent), from
+function.yaml's `resources`: data (private writable memory: heap and anonymous mappings,
+RLIMIT_DATA) `memory_mib` plus a fixed allowance for the runtime's own use — not the
+address space, which wasmtime and V8 reserve by the gigabyte without using it — open files
+`open_files` (default 1,024; at most the host's hard limit), processes per user
+`processes` (RLIMIT_NPROC, which the kernel does not apply to root) and, where a pids
+cgroup is writable (v1 `pids` hierarchy or v2 with the pids controller), at most
+`processes` tasks per function version whoever runs the platform — what stops a fork
 bomb. CPU time is bounded per request by the function's timeout (the pool kills a worker
 past it); no lifetime RLIMIT_CPU, which would kill a long-lived warm instance mid-request.
 
@@ -165,8 +173,8 @@ def command(
     # and write the host's /usr or its own code as root.
     cmd += ["--cap-drop", "ALL"]
     # the private /tmp first: later binds (code, Python, Tessera may all live under the
-    # host's /tmp) are mounted on top of it
-    cmd += ["--tmpfs", "/tmp", "--dev", "/dev"]
+    # host's /tmp) are mounted on top of it; /dev read-only but for its own /dev/shm
+    cmd += ["--tmpfs", "/tmp", "--dev", "/dev", "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
     cmd += _binds([d for d in SYSTEM_DIRS if not os.path.islink(d)], "--ro-bind")
     for d in SYSTEM_DIRS:  # merged-/usr systems: /lib -> usr/lib and so on
         if os.path.islink(d):
@@ -275,13 +283,16 @@ INSTANCE_ENV = "TESSERA_SANDBOX_INSTANCE"
 TMP_BINDS_ENV = "TESSERA_SANDBOX_TMP_BINDS"
 """The sandbox's binds that lie under /tmp (code, Python, Tessera in a clone under /tmp),
 outermost first: an instance's own /tmp must carry them too."""
-INSTANCES_TMP = "/tmp/.instances"
-"""Where, in the function's shared /tmp, each instance's own /tmp lives (`<pid>`, the pid in
-the sandbox of the process the template forked); the template removes it when it reaps
-that process."""
+OWN_DIRS = ("/tmp", "/dev/shm")
+"""The sandbox's writable folders; each instance gets one of its own in their place:
+`<dir>/.instances/<pid>` (the pid in the sandbox of the process the template forked),
+bound over `<dir>` in the instance's mount namespace. The template moves it to
+`<dir>/.instances/.gone/` when it reaps that process (`retire_instance_dirs`) and
+empties that between spawns (`empty_retired`)."""
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
 CLONE_NEWUSER, CLONE_NEWPID = 0x10000000, 0x20000000
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
+PR_SET_PDEATHSIG = 1
 
 
 def _under_tmp(cmd: Sequence[str]) -> list[str]:
@@ -298,42 +309,51 @@ def _under_tmp(cmd: Sequence[str]) -> list[str]:
 
 def isolate_instance(network: bool, inherited: Sequence[int] = ()) -> None:
     """In a process forked from a sandboxed template: give the instance PID, IPC, mount and
-    (unless the function has the network) network namespaces of its own, a /tmp of its
-    own, and no capabilities, so instances of one function can neither signal nor trace
-    each other nor meet over loopback, abstract sockets, System V IPC or files in /tmp.
-    `OSError` if the kernel says no (the instance must not serve then).
+    (unless the function has the network) network namespaces of its own, its own /tmp and
+    /dev/shm, and no capabilities, so instances of one function can neither signal nor
+    trace each other nor meet in files or System V IPC, nor (without the network) over
+    loopback or abstract sockets. `OSError` if the kernel says no (the instance must not
+    serve then).
 
-    Returns in the instance, which is PID 2 of its namespace; the caller (which stays in
-    the function's PID namespace and names the instance's /tmp) waits for the namespace's
-    init, PID 1, which reaps orphans and exits with the instance. Both close every file
-    descriptor in `inherited` (the instance's sockets: each end must see EOF when the
-    other goes). The template has no capabilities, so the namespaces come with a
-    nested user namespace; the instance's uid is unmapped there (it reads as the overflow
-    uid) while the kernel still checks files against its real uid; mounts inherited across
-    it stay locked read-only."""
+    Returns in the instance, which is PID 2 of its namespace. The caller stays in the
+    function's PID namespace, names the instance's folders and waits for the namespace's
+    init, PID 1, which reaps orphans, exits with the instance and is killed if the caller
+    dies; both block every signal they can and close every file descriptor in `inherited`
+    (the instance's sockets: each end must see EOF when the other goes). The template has
+    no capabilities, so the namespaces come with a nested user namespace; the instance's
+    uid is unmapped there (it reads as the overflow uid) while the kernel still checks
+    files against its real uid; mounts inherited across it stay locked read-only."""
     import ctypes
     import errno
+    import signal
 
     libc = ctypes.CDLL(None, use_errno=True)
-    owner = os.getpid()  # the template reaps this process: it names the instance's /tmp
+    owner = os.getpid()  # the template reaps this process: it names the instance's folders
+    binds = [b for b in os.environ.pop(TMP_BINDS_ENV, "").split(os.pathsep) if b]
     flags = CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNS | (0 if network else CLONE_NEWNET)
     if libc.unshare(flags) != 0:
         err = ctypes.get_errno()
         # a template without capabilities: a nested user namespace brings them
         if err != errno.EPERM or libc.unshare(flags | CLONE_NEWUSER) != 0:
             raise OSError(ctypes.get_errno(), "unshare of the instance's namespaces failed")
+    # the two helper processes take no signal but SIGKILL (no Python handler runs in them)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - {signal.SIGCHLD})
     init = os.fork()  # the first child of the new PID namespace is its init
     if init != 0:
         _close(inherited)
         _exit_with(init)
+    libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL))  # dies with the waiter
     if not network:
         _loopback_up()
-    _own_tmp(libc, owner)
+    _mount(libc, None, "/", MS_REC | MS_PRIVATE)  # what we mount stays ours
+    for shared in OWN_DIRS:
+        _own_dir(libc, shared, owner, binds if shared == "/tmp" else [])
     _drop_capabilities(libc)
     instance = os.fork()
     if instance != 0:
         _close(inherited)
         _reap_until(instance)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _close(fds: Sequence[int]) -> None:
@@ -377,26 +397,24 @@ def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
         raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
 
 
-def _own_tmp(libc: Any, owner: int) -> None:
-    """Make /tmp a directory of this instance's own: `INSTANCES_TMP/<owner>` in the shared
-    tmpfs, carrying the sandbox's binds under /tmp, bound over /tmp in this process's
-    (private) mount namespace. Other instances' directories lie under the /tmp it covers."""
-    binds = [b for b in os.environ.pop(TMP_BINDS_ENV, "").split(os.pathsep) if b]
-    _mount(libc, None, "/", MS_REC | MS_PRIVATE)  # what we mount stays ours
-    own = f"{INSTANCES_TMP}/{owner}"
-    shutil.rmtree(own, ignore_errors=True)  # a stale one of a pid the template did not reap
-    os.makedirs(own, mode=0o700)
+def _own_dir(libc: Any, shared: str, owner: int, binds: Sequence[str]) -> None:
+    """Put `<shared>/.instances/<owner>` (new; a leftover is refused, never reused) over
+    `shared`, carrying `binds` (paths under `shared`) at their places. Other instances'
+    folders lie under the `shared` it covers."""
+    own = f"{shared}/.instances/{owner}"
+    os.makedirs(f"{shared}/.instances", exist_ok=True)
+    os.mkdir(own, 0o700)
     for b in binds:
-        target = own + b[len("/tmp") :]
+        target = own + b[len(shared) :]
         if os.path.isdir(b):
             os.makedirs(target, exist_ok=True)
-        else:  # a file (the GPU host's socket): a file to mount on
+        else:  # a file: a file to mount on
             os.makedirs(os.path.dirname(target), exist_ok=True)
             open(target, "a").close()
         _mount(libc, b, target, MS_BIND | MS_REC)
     cwd = os.getcwd()
-    _mount(libc, own, "/tmp", MS_BIND | MS_REC)
-    os.chdir(cwd)  # the code directory again, as seen through the new /tmp when under it
+    _mount(libc, own, shared, MS_BIND | MS_REC)
+    os.chdir(cwd)  # the code folder again, as seen through the new mount when under it
 
 
 def _drop_capabilities(libc: Any) -> None:
@@ -419,9 +437,38 @@ def _drop_capabilities(libc: Any) -> None:
         raise OSError(err, f"no_new_privs: {os.strerror(err)}")
 
 
-def release_instance_tmp(pid: int) -> None:
-    """In the template, once instance `pid` (its pid in the sandbox) was reaped."""
-    shutil.rmtree(f"{INSTANCES_TMP}/{pid}", ignore_errors=True)
+def retire_instance_dirs(pid: int) -> None:
+    """In the template, once the process it forked as `pid` was reaped: move that
+    instance's folders aside at once (a rename; the pid may come back) for `empty_retired`."""
+    for shared in OWN_DIRS:
+        own = f"{shared}/.instances/{pid}"
+        if os.path.lexists(own):
+            os.makedirs(f"{shared}/.instances/.gone", exist_ok=True)
+            with contextlib.suppress(OSError):
+                os.rename(own, f"{shared}/.instances/.gone/{pid}-{time.monotonic_ns()}")
+
+
+def empty_retired() -> None:
+    """In the template, between spawns: delete retired instance folders, whatever modes the
+    instance left on them (owner and template are one user, so chmod suffices)."""
+    for shared in OWN_DIRS:
+        gone = f"{shared}/.instances/.gone"
+        with contextlib.suppress(OSError):
+            for name in os.listdir(gone):
+                _force_rmtree(os.path.join(gone, name))
+
+
+def _force_rmtree(path: str) -> None:
+    def writable(p: str) -> None:
+        if not os.path.islink(p):  # never follow a link the instance left
+            with contextlib.suppress(OSError):
+                os.chmod(p, 0o700)
+
+    writable(path)
+    for root, dirs, _files in os.walk(path):
+        for d in dirs:
+            writable(os.path.join(root, d))
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _loopback_up() -> None:

@@ -28,8 +28,9 @@ from tessera.platforms.local.protocol import pack, recv_frame
 from tessera.platforms.local.sandbox import (
     INSTANCE_ENV,
     announce,
+    empty_retired,
     isolate_instance,
-    release_instance_tmp,
+    retire_instance_dirs,
 )
 from tessera.platforms.local.worker import launch_parser, load, lower_priority, serve
 
@@ -42,7 +43,7 @@ def _reap(_signum: int, _frame: Any) -> None:
             if pid == 0:
                 return
             if sandboxed:
-                release_instance_tmp(pid)  # the instance's own /tmp goes with it
+                retire_instance_dirs(pid)  # its own /tmp and /dev/shm go with it
     except ChildProcessError:
         return
 
@@ -112,12 +113,20 @@ def main(argv: list[str] | None = None) -> None:
             theirs.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         sys.stdout.flush()
         sys.stderr.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as e:  # at the task limit: refuse this spawn, keep the template
+            mine.close()
+            theirs.close()
+            control.sendall(pack({"type": "error", "error": f"fork: {e}"}))
+            continue
         if pid == 0:
             _child(control, mine, theirs, handler, args, env)
         mine.close()
         socket.send_fds(control, [pack({"type": "spawned", "pid": pid})], [theirs.fileno()])
         theirs.close()
+        if INSTANCE_ENV in os.environ:
+            empty_retired()  # after the answer: off the spawn's path
 
 
 if __name__ == "__main__":
