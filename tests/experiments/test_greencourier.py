@@ -27,3 +27,13 @@ def test_rows_for_every_policy_and_variant(monkeypatch: pytest.MonkeyPatch) -> N
     assert p["tessera"]["p95_added_latency_ms"] <= greencourier.BUDGET_MS
     assert p["greencourier"]["gco2_per_invocation"] < p["round-robin"]["gco2_per_invocation"]
     assert res.figures and "round-robin" in res.headline
+    seasonal = [k for k in p if k.startswith("bound-eu") and k.endswith("cap40-jan")]
+    assert len(seasonal) == 1  # the table has more European regions than the four
+    suffix = seasonal[0][len("bound") :]
+    for name in greencourier.SEASON_POLICIES:
+        m = p[name + suffix]
+        assert m["invocations"] == 180 * 6 and m["rejected_share"] == 0
+        # the bound holds for every policy, and no region is filled past the cap
+        assert m["gco2_per_invocation"] >= p["bound" + suffix]["gco2_per_invocation"] - 1e-9
+        assert m["share_in_greenest"] <= 0.41 + 1e-9
+    assert "European regions, 40% cap: jan" in res.headline

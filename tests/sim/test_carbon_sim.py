@@ -115,3 +115,20 @@ def test_the_fluid_bound_is_below_every_policy_and_tight_for_greedy_one_minute_w
     for kind in ("round-robin", "greencourier", "tessera"):
         run = simulate(create({"kind": kind}), capped, table, latency)
         assert fluid_bound(run, capped, table, latency) <= run.metrics()["gco2_per_invocation"]
+
+
+def test_the_capped_bound_lets_a_region_keep_what_it_held_while_the_total_shrinks() -> None:
+    """A region refused new instances at 40% keeps the ones it has while others expire: a
+    bound capping every minute at 40% of that minute's total was above greencourier here
+    (the package's own tables: ten European regions, three hours from January 7)."""
+    table, latency = CarbonTable.default(), Latency.default()
+    eu = tuple(r for r in latency.regions if r.startswith("europe-"))
+    assert len(eu) >= 8
+    sc = CarbonScenario(
+        regions=eu, origins=dict.fromkeys(eu[:4], 1.0), per_minute=np.full(180, 6.0),
+        start_s=7 * 86400.0, lifetime_min=(15, 180), cap=0.4,
+    )  # fmt: skip
+    for kind in ("static-greenest", "greencourier", "tessera"):
+        params = {"annual_means": {r: 1.0 for r in eu}} if kind == "static-greenest" else {}
+        run = simulate(create({"kind": kind, **params}), sc, table, latency)
+        assert fluid_bound(run, sc, table, latency) <= run.metrics()["gco2_per_invocation"]

@@ -256,7 +256,12 @@ def fluid_bound(
     """A lower bound on operational gCO2 per invocation for *any* policy on `scenario`,
     even one that could move every running instance every minute for free and knew the
     true intensity: each minute, the instances alive (the same for every policy that
-    rejects nothing) fill regions greenest-first, each up to the cap."""
+    rejects nothing) fill regions greenest-first, each up to what the cap can leave in one
+    region then. That is not the cap of the minute itself: a region is refused new
+    instances at ``ceil(cap x alive)`` when they are placed, and keeps them while the
+    total shrinks, so it may hold up to the largest such cap of any minute with placements
+    within the longest lifetime before (the last placement there, after which its count
+    only falls)."""
     sc = scenario
     zones = [latency.zone_of(r) for r in sc.regions]
     series = np.stack([table.series(z) for z in zones])
@@ -265,13 +270,21 @@ def fluid_bound(
     np.add.at(alive, run.minute, 1)
     np.subtract.at(alive, run.minute + run.life, 1)
     alive = np.cumsum(alive)
+    if sc.cap is None:
+        held = alive
+    else:
+        placing = np.zeros(span, dtype=bool)
+        placing[run.minute] = True
+        caps = np.where(placing, np.ceil(sc.cap * alive).astype(np.int64), 0)
+        longest = int(run.life.max()) if len(run.life) else 0
+        padded = np.concatenate([np.zeros(longest, dtype=np.int64), caps])
+        held = np.lib.stride_tricks.sliding_window_view(padded, longest + 1).max(axis=1)
     first = int(sc.start_s // 60.0)
     ci = series[:, ((first + np.arange(span)) // 60) % series.shape[1]]
     order = np.sort(ci, axis=0)  # greenest first, per minute
     total = 0.0
     for t in range(span):
-        n = int(alive[t])
-        cap = n if sc.cap is None else math.ceil(sc.cap * n)
+        n, cap = int(alive[t]), int(held[t])
         k = np.minimum(cap, np.maximum(n - cap * np.arange(len(zones)), 0))
         total += float(k @ order[:, t])
     unit = account(sc.usage, 1.0, sc.server).operational_g
