@@ -15,6 +15,7 @@ from tessera.carbon.placement import (
     PLACEMENT_POLICIES,
     GreenCourier,
     LatencyNearest,
+    Move,
     Placement,
     PlacementSnapshot,
     RegionView,
@@ -36,7 +37,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "latency-nearest": {},
     "static-greenest": {"order": [FR, ES, BE, NL]},
     "greencourier": {},
-    "tessera": {},
+    "tessera": {"migrate_gain": 0.1},
 }
 
 
@@ -109,6 +110,23 @@ class _Broken:
 def test_the_checker_catches_broken_policies(kind: str, message: str) -> None:
     with pytest.raises(ConformanceError, match=re.escape(message)):
         check_placement_policy(_Broken(kind))
+
+
+class _Greedy(_Broken):
+    """Moves every instance of the first region to the second, free capacity or not."""
+
+    def rebalance(self, s: PlacementSnapshot) -> tuple[Move, ...]:
+        busy = [r for r in s.regions if r.instances > 0]
+        if len(s.regions) < 2 or not busy:
+            return ()
+        src = busy[0]
+        dst = next(r for r in s.regions if r.name != src.name)
+        return (Move(src.name, dst.name, src.instances, "all of them"),)
+
+
+def test_the_checker_catches_a_rebalancer_that_overfills() -> None:
+    with pytest.raises(ConformanceError, match="has free"):
+        check_placement_policy(_Greedy("none"))
 
 
 def test_the_checker_rejects_what_is_not_a_policy() -> None:
@@ -309,3 +327,25 @@ def test_greencourier_on_2022_picks_france_in_92_percent_of_hours() -> None:
             picks[chosen] = picks.get(chosen, 0) + 1
     assert sum(picks.values()) == 8760
     assert picks[FR] / 8760 == pytest.approx(0.92, abs=0.01)
+
+
+def _held(name: str, ci: float, instances: int, free: int, age_s: float = 0.0) -> RegionView:
+    return RegionView(name, ci, 0.0, free, instances + free, (), age_s, instances)
+
+
+def test_tessera_rebalance_moves_dirtiest_to_greenest_past_its_margin() -> None:
+    snap = PlacementSnapshot(
+        0.0,
+        "*",
+        (_held("a", 100, 5, 0), _held("b", 300, 4, 0), _held("c", 50, 0, 3), _held("d", 95, 0, 9)),
+    )
+    moves = TesseraPlacement(migrate_gain=0.1).rebalance(snap)
+    assert [(m.source, m.target, m.count) for m in moves] == [("b", "c", 3), ("b", "d", 1)]
+    assert "83% below b" in moves[0].reason  # 50 vs 300
+    # a: c is full by then, d (95) is not 10% greener than 100: a's five stay
+    assert TesseraPlacement().rebalance(snap) == ()  # off by default
+    stale = PlacementSnapshot(0.0, "*", (_held("b", 300, 4, 0), _held("c", 50, 0, 3, 7200.0)))
+    assert TesseraPlacement(migrate_gain=0.1).rebalance(stale) == ()  # no move on old news
+    with pytest.raises(InputError) as e:
+        TesseraPlacement(migrate_gain=1.5)
+    assert e.value.field == "tessera.migrate_gain"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -132,3 +134,34 @@ def test_the_capped_bound_lets_a_region_keep_what_it_held_while_the_total_shrink
         params = {"annual_means": {r: 1.0 for r in eu}} if kind == "static-greenest" else {}
         run = simulate(create({"kind": kind, **params}), sc, table, latency)
         assert fluid_bound(run, sc, table, latency) <= run.metrics()["gco2_per_invocation"]
+
+
+MOVER = {"kind": "tessera", "spread_beta": 0.0, "horizon_h": 1, "migrate_gain": 0.1}
+
+
+def test_moving_running_instances_is_charged_where_they_run_after_the_move() -> None:
+    """Two instances start in A (100 g/kWh, then 400 after the first hour) and live two
+    hours; B is 300, then 50. Placement only: 60 x 100 + 60 x 400 = 30,000 g/kWh-minutes
+    each. Moved when the hour-1 reading arrives: 60 x 100 + 60 x 50 + a 0.1-minute cold
+    start at 50 = 9,005."""
+    table = CarbonTable(
+        ("A", "B"), np.array([[100.0, 300.0], [400.0, 50.0], [400.0, 50.0]]), source="test"
+    )
+    latency = Latency(zones_by_region={"r-a": "A", "r-b": "B"}, measured_ms={("r-a", "r-b"): 5.0})
+    per_minute = np.zeros(180)
+    per_minute[0] = 2
+    sc = CarbonScenario(
+        regions=("r-a", "r-b"), origins={"r-a": 1.0}, per_minute=per_minute,
+        lifetime_min=(120, 120),
+    )  # fmt: skip
+    unit = account(sc.usage, 1.0, sc.server).operational_g
+    stay = simulate(create({"kind": "greencourier"}), sc, table, latency)
+    move = simulate(create(MOVER), sc, table, latency)
+    assert stay.moved == 0 and move.moved == 2
+    assert stay.metrics()["gco2_per_invocation"] == pytest.approx(30_000 * unit)
+    assert move.metrics()["gco2_per_invocation"] == pytest.approx(9_005 * unit)
+    assert move.metrics()["moves_per_invocation"] == 1.0
+    assert fluid_bound(move, sc, table, latency) <= move.metrics()["gco2_per_invocation"]
+    # capped at one each: placed one per region, and neither may take the other's
+    capped = simulate(create(MOVER), replace(sc, cap=0.5), table, latency)
+    assert sorted(capped.region.tolist()) == [0, 1] and capped.moved == 0

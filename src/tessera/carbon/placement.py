@@ -48,6 +48,8 @@ class RegionView:
     capacity: int
     forecast: tuple[float, ...] = ()
     signal_age_s: float = 0.0
+    instances: int = 0
+    """Instances running there now (what a `Rebalancer` may move)."""
 
     def __post_init__(self) -> None:
         require(bool(self.name), "region.name", self.name, "a non-empty string")
@@ -58,6 +60,7 @@ class RegionView:
         ):
             require(math.isfinite(v) and v >= 0, f"region.{field}", v, "a finite number >= 0")
         require(self.capacity >= 0, "region.capacity", self.capacity, "an integer >= 0")
+        require(self.instances >= 0, "region.instances", self.instances, "an integer >= 0")
         require(0 <= self.free <= self.capacity, "region.free", self.free, "0 <= free <= capacity")
         require(
             all(math.isfinite(x) and x >= 0 for x in self.forecast),
@@ -101,6 +104,24 @@ class PlacementPolicy(Protocol):
     name: str
 
     def place(self, snapshot: PlacementSnapshot) -> Placement: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Move `count` running instances from `source` to `target` (start there, drain here)."""
+
+    source: str
+    target: str
+    count: int
+    reason: str
+
+
+@runtime_checkable
+class Rebalancer(Protocol):
+    """A placement policy that also moves running instances when the grid changes (pure:
+    the snapshot's regions carry `instances`; `origin` and `rtt_ms` are not meaningful)."""
+
+    def rebalance(self, snapshot: PlacementSnapshot) -> tuple[Move, ...]: ...
 
 
 PLACEMENT_POLICIES: Registry[PlacementPolicy] = Registry("placement_policy")
@@ -337,6 +358,7 @@ class TesseraPlacement:
         stale_per_h: float = 0.05,
         stale_cap: float = 0.25,
         fresh_s: float = 900.0,
+        migrate_gain: float | None = None,
     ) -> None:
         budget = latency_budget_ms
         checks: tuple[tuple[str, object, bool, str], ...] = (
@@ -347,12 +369,52 @@ class TesseraPlacement:
             ("stale_per_h", stale_per_h, stale_per_h >= 0, ">= 0 (fraction per hour)"),
             ("stale_cap", stale_cap, stale_cap >= 0, ">= 0 (fraction)"),
             ("fresh_s", fresh_s, fresh_s >= 0, "seconds >= 0"),
+            (
+                "migrate_gain",
+                migrate_gain,
+                migrate_gain is None or 0 < migrate_gain < 1,
+                "None (never move running instances) or a fraction in (0, 1)",
+            ),
         )
         for field, value, ok, accepted in checks:
             require(ok, f"tessera.{field}", value, accepted)
         self.latency_budget_ms, self.horizon_h = latency_budget_ms, int(horizon_h)
         self.spread_beta, self.spread_power = spread_beta, spread_power
         self.stale_per_h, self.stale_cap, self.fresh_s = stale_per_h, stale_cap, fresh_s
+        self.migrate_gain = migrate_gain
+
+    def rebalance(self, snapshot: PlacementSnapshot) -> tuple[Move, ...]:
+        """With `migrate_gain` set: move running instances from the dirtiest regions to the
+        greenest with free capacity while the target's intensity is at least `migrate_gain`
+        below the source's (the margin pays for the cold start and absorbs noise). Only a
+        fresh signal moves anything: a stale one is no reason to disturb running work."""
+        if self.migrate_gain is None:
+            return ()
+        regions = snapshot.regions
+        ci = _column(regions, "intensity_g_per_kwh")
+        held = [r.instances for r in regions]
+        free = [r.free for r in regions]
+        fresh = [r.signal_age_s <= self.fresh_s for r in regions]
+        moves: list[Move] = []
+        by_ci = sorted(range(len(regions)), key=lambda i: (ci[i], regions[i].name))
+        for src in reversed(by_ci):  # dirtiest first
+            if not fresh[src]:
+                continue
+            for dst in by_ci:  # greenest first
+                if ci[dst] > ci[src] * (1 - self.migrate_gain):
+                    break  # targets only get dirtier from here
+                k = min(held[src], free[dst]) if fresh[dst] else 0
+                if k <= 0:
+                    continue
+                held[src] -= k
+                free[dst] -= k
+                why = (
+                    f"{regions[dst].name} at {ci[dst]:.0f} g/kWh is "
+                    f"{1 - ci[dst] / max(ci[src], 1e-9):.0%} below {regions[src].name} at "
+                    f"{ci[src]:.0f} (threshold {self.migrate_gain:.0%}), {k} slot(s) free"
+                )
+                moves.append(Move(regions[src].name, regions[dst].name, k, why))
+        return tuple(moves)
 
     def place(self, snapshot: PlacementSnapshot) -> Placement:
         regions = snapshot.regions

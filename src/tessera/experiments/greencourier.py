@@ -57,7 +57,7 @@ LIFETIME_MIN = (15, 180)
 """Instances live 15 minutes to 3 hours (a Knative pod is kept while its traffic lasts)."""
 POLICIES = (
     "round-robin", "latency-nearest", "static-greenest", "greencourier", "tessera",
-    "tessera-forecast",
+    "tessera-forecast", "tessera-migrate",
 )  # fmt: skip
 TESSERA = {"kind": "tessera", "spread_beta": 0.0, "horizon_h": 1}
 """Tessera as configured here: carbon first (no load spreading: the cap does that), the current
@@ -67,7 +67,12 @@ SEASONS = (("jan", 7), ("apr", 91), ("jul", 181), ("oct", 273))
 """Start days of the ``eu10cap40-<season>`` runs (2022 Fridays, as July 1, the trace's own
 weekday), for every European region of the table under a 40% cap: on July data the greenest
 region barely changes (what the EU4 runs show); in the other seasons it does."""
-SEASON_POLICIES = ("static-greenest", "greencourier", "tessera", "tessera-nobudget")
+SEASON_POLICIES = (
+    "static-greenest", "greencourier", "tessera", "tessera-nobudget", "tessera-migrate",
+)  # fmt: skip
+MIGRATE_GAIN = 0.1
+"""`tessera-migrate`: no latency budget, and running instances move to a region at least 10%
+greener (each move pays a cold start) whenever a new reading arrives."""
 
 
 def _workload(quick: bool, seed: int) -> tuple[np.ndarray, str]:
@@ -90,6 +95,8 @@ def _policy(name: str, means: dict[str, float], budget: float | None = BUDGET_MS
         return create(TESSERA | {"latency_budget_ms": budget, "horizon_h": 4})
     if name == "tessera-nobudget":
         return create(TESSERA | {"latency_budget_ms": None})
+    if name == "tessera-migrate":
+        return create(TESSERA | {"latency_budget_ms": None, "migrate_gain": MIGRATE_GAIN})
     return create({"kind": name})
 
 

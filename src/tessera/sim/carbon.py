@@ -34,12 +34,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from tessera.carbon.accounting import DEFAULT_SERVER, ServerModel, Usage, account
 from tessera.carbon.grid import CarbonTable, Latency
-from tessera.carbon.placement import PlacementPolicy, PlacementSnapshot, RegionView
+from tessera.carbon.placement import (
+    PlacementPolicy,
+    PlacementSnapshot,
+    Rebalancer,
+    RegionView,
+)
 from tessera.core.errors import require
 
 DAY_S = 86400.0
@@ -69,6 +75,8 @@ class CarbonScenario:
     server: ServerModel = DEFAULT_SERVER
     seed: int = 0
     keep_reasons: int = 20
+    migration_min: float = 0.1
+    """A moved instance's cold start, in minutes of one instance at the target's intensity."""
 
     def __post_init__(self) -> None:
         require(len(self.regions) >= 1, "scenario.regions", self.regions, "at least one region")
@@ -102,12 +110,19 @@ class CarbonRun:
     reasons: list[str]
     life: np.ndarray
     """Minutes each instance held its slot."""
+    moved: int = 0
+    """Running instances moved to another region (policies that rebalance)."""
+    moved_g: float = 0.0
+    """What those moves changed in operational grams (negative: saved), cold starts included;
+    `operational_g` is per invocation as placed, so the metric adds this to their sum."""
 
     def metrics(self) -> dict[str, float]:
         ok = self.region >= 0
         n = int(ok.sum())
+        total_g = float(self.operational_g[ok].sum()) + self.moved_g
         return {
-            "gco2_per_invocation": float(self.operational_g[ok].mean()) if n else math.nan,
+            "gco2_per_invocation": total_g / n if n else math.nan,
+            "moves_per_invocation": self.moved / n if n else math.nan,
             "embodied_gco2_per_invocation": float(self.embodied_g[ok].mean()) if n else math.nan,
             "p95_added_latency_ms": float(np.percentile(self.added_ms[ok], 95)) if n else math.nan,
             "share_in_greenest": float(self.in_greenest[ok].mean()) if n else math.nan,
@@ -156,11 +171,15 @@ def simulate(
     ends = np.zeros((len(regions), minutes + hi + 1), dtype=np.int64)  # expiries per minute
     alive = np.zeros(len(regions), dtype=np.int64)
     out_life: list[int] = []
+    # the true intensity of every minute, summed: grams over any span of an instance's life
+    first = int(sc.start_s // 60.0)
+    span = np.arange(first, first + minutes + hi + 1)
+    per_min = series[:, (span // 60) % hours]
+    prefix = np.concatenate([np.zeros((len(regions), 1)), np.cumsum(per_min, axis=1)], axis=1)
+    mover = policy if isinstance(policy, Rebalancer) else None
+    moved = [0, 0.0]  # instances moved, their carbon change in per-minute intensity units
     for m, count in enumerate(np.asarray(sc.per_minute, dtype=float)):
         alive -= ends[:, m]
-        n = round(count * sc.scale)
-        if n <= 0:
-            continue
         t = m * 60.0
         fetched = math.floor(t / sc.refresh_s) * sc.refresh_s
         if sc.outage is not None and sc.outage[0] <= t < sc.outage[1]:
@@ -168,6 +187,11 @@ def simulate(
         read_t = fetched - sc.signal_lag_s
         h = hour_at(read_t)
         signal = series[:, h]
+        if mover is not None and t == fetched and alive.any():  # a new reading: move?
+            _rebalance(mover, sc, regions, signal, t - read_t, alive, ends, m, prefix, rng, moved)
+        n = round(count * sc.scale)
+        if n <= 0:
+            continue
         forecast = [series[:, (h + k - 24) % hours] for k in range(1, sc.forecast_h + 1)]
         fc = [tuple(float(f[i]) for f in forecast) for i in range(len(regions))]
         age = t - read_t
@@ -210,11 +234,6 @@ def simulate(
     hour = np.array(out_ci, dtype=np.int64)
     life = np.array(out_life, dtype=np.int64)
     ok = region >= 0
-    # grams over each instance's life: per-minute intensity summed with a prefix sum
-    first = int(sc.start_s // 60.0)
-    span = np.arange(first, first + minutes + hi + 1)
-    per_min = series[:, (span // 60) % hours]
-    prefix = np.concatenate([np.zeros((len(regions), 1)), np.cumsum(per_min, axis=1)], axis=1)
     r = np.where(ok, region, 0)
     ci_minutes = prefix[r, minute + life] - prefix[r, minute]
     ci = np.where(ok, ci_minutes, math.nan)
@@ -232,7 +251,60 @@ def simulate(
         np.where(ok, now_ci <= greenest + 1e-9, False),
         reasons,
         life,
+        moved=int(moved[0]),
+        moved_g=float(moved[1]) * unit.operational_g,
     )
+
+
+def _rebalance(
+    mover: Rebalancer,
+    sc: CarbonScenario,
+    regions: list[str],
+    signal: np.ndarray,
+    age_s: float,
+    alive: np.ndarray,
+    ends: np.ndarray,
+    m: int,
+    prefix: np.ndarray,
+    rng: np.random.Generator,
+    moved: list[Any],
+) -> None:
+    """Ask `mover` where running instances should go and move them: which instances of a
+    source region move is drawn at random (the policy cannot know lifetimes); each is
+    charged the target's intensity for the rest of its life instead of the source's, plus
+    `migration_min` minutes at the target for its cold start."""
+    total = int(alive.sum())
+    slots = total if sc.cap is None else math.ceil(sc.cap * total)
+    views = tuple(
+        RegionView(
+            regions[i],
+            float(signal[i]),
+            0.0,
+            max(slots - int(alive[i]), 0),
+            slots,
+            (),
+            age_s,
+            int(alive[i]),
+        )
+        for i in range(len(regions))
+    )
+    index = {r: i for i, r in enumerate(regions)}
+    for mv in mover.rebalance(PlacementSnapshot(m * 60.0, "*", views, None, sc.seed + m)):
+        src, dst = index[mv.source], index[mv.target]
+        k = min(mv.count, int(alive[src]), max(slots - int(alive[dst]), 0))
+        if k <= 0 or src == dst:
+            continue
+        later = ends[src, m + 1 :]  # the source's instances by the minute they end
+        take = rng.multivariate_hypergeometric(later, k)
+        ends[src, m + 1 :] -= take
+        ends[dst, m + 1 :] += take
+        alive[src] -= k
+        alive[dst] += k
+        e = np.flatnonzero(take) + m + 1
+        rest = (prefix[dst, e] - prefix[dst, m]) - (prefix[src, e] - prefix[src, m])
+        cold = sc.migration_min * float(prefix[dst, m + 1] - prefix[dst, m])  # minute m there
+        moved[0] += k
+        moved[1] += float(rest @ take[e - m - 1]) + k * cold
 
 
 def diurnal_minutes(days: float, mean_per_min: float, seed: int = 0) -> np.ndarray:
@@ -258,10 +330,10 @@ def fluid_bound(
     true intensity: each minute, the instances alive (the same for every policy that
     rejects nothing) fill regions greenest-first, each up to what the cap can leave in one
     region then. That is not the cap of the minute itself: a region is refused new
-    instances at ``ceil(cap x alive)`` when they are placed, and keeps them while the
-    total shrinks, so it may hold up to the largest such cap of any minute with placements
-    within the longest lifetime before (the last placement there, after which its count
-    only falls)."""
+    instances at ``ceil(cap x alive)`` when they are placed or moved there, and keeps them
+    while the total shrinks, so it may hold up to the largest such cap of any minute within
+    the longest lifetime before (the last arrival there, after which its count only
+    falls)."""
     sc = scenario
     zones = [latency.zone_of(r) for r in sc.regions]
     series = np.stack([table.series(z) for z in zones])
@@ -273,9 +345,7 @@ def fluid_bound(
     if sc.cap is None:
         held = alive
     else:
-        placing = np.zeros(span, dtype=bool)
-        placing[run.minute] = True
-        caps = np.where(placing, np.ceil(sc.cap * alive).astype(np.int64), 0)
+        caps = np.ceil(sc.cap * alive).astype(np.int64)
         longest = int(run.life.max()) if len(run.life) else 0
         padded = np.concatenate([np.zeros(longest, dtype=np.int64), caps])
         held = np.lib.stride_tricks.sliding_window_view(padded, longest + 1).max(axis=1)

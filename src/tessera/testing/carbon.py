@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 
 from tessera.carbon.placement import (
+    Move,
     Placement,
     PlacementPolicy,
     PlacementSnapshot,
+    Rebalancer,
     RegionView,
     create,
 )
@@ -76,6 +78,7 @@ def random_snapshot(
                 capacity=cap,
                 forecast=ahead,
                 signal_age_s=float(rng.choice([0.0, 300.0, 3600.0, 4 * 3600.0])),
+                instances=int(rng.integers(0, 12)),
             )
         )
     return PlacementSnapshot(now_s=now_s, origin=origin, regions=tuple(regions), seed=seed)
@@ -139,7 +142,32 @@ def check_placement_policy(
             raise ConformanceError(f"{name}: place() modified its snapshot")
         state = first.state
         results.append(first)
+        if isinstance(policy, Rebalancer):
+            with forbid_impurity():
+                moves = policy.rebalance(snap)
+                again = policy.rebalance(copy.deepcopy(snap))
+            if moves != again:
+                raise ConformanceError(f"{name}: same snapshot, different moves")
+            _check_moves(name, snap, moves)
     return results
+
+
+def _check_moves(name: str, snap: PlacementSnapshot, moves: Sequence[Move]) -> None:
+    """Moves name known regions, carry reasons, take no more than a source runs and put no
+    more than a target has free."""
+    held = {r.name: r.instances for r in snap.regions}
+    free = {r.name: r.free for r in snap.regions}
+    for mv in moves:
+        if mv.source not in held or mv.target not in held or mv.source == mv.target:
+            raise ConformanceError(f"{name}: move between {mv.source!r} and {mv.target!r}")
+        if mv.count <= 0 or not mv.reason:
+            raise ConformanceError(f"{name}: move of {mv.count} with reason {mv.reason!r}")
+        held[mv.source] -= mv.count
+        free[mv.target] -= mv.count
+        if held[mv.source] < 0 or free[mv.target] < 0:
+            raise ConformanceError(
+                f"{name}: moves take more than {mv.source} runs or {mv.target} has free"
+            )
 
 
 def _check_placement(name: str, snap: PlacementSnapshot, p: Placement) -> None:
