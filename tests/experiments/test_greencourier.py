@@ -36,4 +36,4 @@ def test_rows_for_every_policy_and_variant(monkeypatch: pytest.MonkeyPatch) -> N
         # the bound holds for every policy, and no region is filled past the cap
         assert m["gco2_per_invocation"] >= p["bound" + suffix]["gco2_per_invocation"] - 1e-9
         assert m["share_in_greenest"] <= 0.41 + 1e-9
-    assert "European regions, 40% cap: jan" in res.headline
+    assert "European regions, 40% cap, tessera-migrate: jan" in res.headline
