@@ -135,26 +135,20 @@ def run(cfg: RunConfig) -> ExperimentResult:
             )
     rows: dict[str, dict[str, float]] = {}
     reasons: dict[str, list[str]] = {}
-    total = len(variants) * len(POLICIES) + len(seasonal) * len(SEASON_POLICIES)
-    total += len(PARETO_BUDGETS)
+    # (suffix, scenario, policies, with a bound row)
+    runs: list[tuple[str, CarbonScenario, tuple[str, ...], bool]] = [
+        (k, sc, POLICIES, k in ("", "-cap40")) for k, sc in variants.items()
+    ]
+    runs += [(k, sc, SEASON_POLICIES, True) for k, sc in seasonal.items()]
+    total = sum(len(names) for _, _, names, _ in runs) + len(PARETO_BUDGETS)
     done = 0
-    for suffix, sc in seasonal.items():
+    for suffix, sc, names, bounded in runs:
         sc_means = region_means(table, latency, sc.regions)
-        for name in SEASON_POLICIES:
+        for name in names:
             cfg.progress(done / total, f"{name}{suffix}")
             outcome = simulate(_policy(name, sc_means), sc, table, latency)
             rows[name + suffix] = outcome.metrics()
-            if name == SEASON_POLICIES[0]:
-                bound = fluid_bound(outcome, sc, table, latency)
-                rows["bound" + suffix] = {"gco2_per_invocation": bound}
-            done += 1
-    for suffix, sc in variants.items():
-        sc_means = region_means(table, latency, sc.regions)
-        for name in POLICIES:
-            cfg.progress(done / total, f"{name}{suffix}")
-            outcome = simulate(_policy(name, sc_means), sc, table, latency)
-            rows[name + suffix] = outcome.metrics()
-            if name == POLICIES[0] and suffix in ("", "-cap40"):
+            if bounded and name == names[0]:
                 rows["bound" + suffix] = {
                     "gco2_per_invocation": fluid_bound(outcome, sc, table, latency)
                 }
