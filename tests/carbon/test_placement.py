@@ -346,6 +346,7 @@ def test_tessera_rebalance_moves_dirtiest_to_greenest_past_its_margin() -> None:
     assert TesseraPlacement().rebalance(snap) == ()  # off by default
     stale = PlacementSnapshot(0.0, "*", (_held("b", 300, 4, 0), _held("c", 50, 0, 3, 7200.0)))
     assert TesseraPlacement(migrate_gain=0.1).rebalance(stale) == ()  # no move on old news
-    with pytest.raises(InputError) as e:
-        TesseraPlacement(migrate_gain=1.5)
-    assert e.value.field == "tessera.migrate_gain"
+    for bad in ({"migrate_gain": 1.5}, {"migrate_gain": 0.1, "latency_budget_ms": 30.0}):
+        with pytest.raises(InputError) as e:
+            TesseraPlacement(**bad)  # type: ignore[arg-type]
+        assert e.value.field == "tessera.migrate_gain"

@@ -9,7 +9,7 @@ import pytest
 
 from tessera.carbon.accounting import Usage, account
 from tessera.carbon.grid import CarbonTable, Latency
-from tessera.carbon.placement import create
+from tessera.carbon.placement import Placement, PlacementSnapshot, create
 from tessera.core.errors import InputError
 from tessera.sim.carbon import CarbonScenario, fluid_bound, simulate
 
@@ -165,3 +165,33 @@ def test_moving_running_instances_is_charged_where_they_run_after_the_move() -> 
     # capped at one each: placed one per region, and neither may take the other's
     capped = simulate(create(MOVER), replace(sc, cap=0.5), table, latency)
     assert sorted(capped.region.tolist()) == [0, 1] and capped.moved == 0
+
+
+def test_moves_keep_the_cap_and_leave_the_workload_alone() -> None:
+    table, latency = _world()
+    sc = _scenario(cap=0.4, lifetime_min=(30, 120), refresh_s=90.0)  # readings between minutes
+    still = simulate(create({"kind": "greencourier"}), sc, table, latency)
+    moving = simulate(create(MOVER), sc, table, latency)
+    assert moving.moved > 0 and moving.over_cap == still.over_cap == 0
+    # the same invocations, origins and lifetimes whatever the policy moves
+    assert (moving.minute == still.minute).all() and (moving.life == still.life).all()
+    assert (moving.origin == still.origin).all()
+    bound = fluid_bound(moving, sc, table, latency)
+    assert bound <= moving.metrics()["gco2_per_invocation"]
+    assert bound == fluid_bound(still, sc, table, latency)
+
+
+def test_a_policy_that_ignores_free_slots_is_counted_over_the_cap() -> None:
+    table, latency = _world()
+    sc = _scenario(cap=0.4)
+    assert simulate(create({"kind": "latency-nearest"}), sc, table, latency).over_cap == 0
+    first = create({"kind": "static-greenest", "order": list(REGIONS)})
+
+    class Stubborn:
+        name = "stubborn"
+
+        def place(self, snap: PlacementSnapshot) -> Placement:  # always the first region
+            return Placement(REGIONS[0], "first", None, snap.state)
+
+    assert simulate(Stubborn(), sc, table, latency).over_cap > 0
+    assert simulate(first, sc, table, latency).over_cap == 0

@@ -372,8 +372,9 @@ class TesseraPlacement:
             (
                 "migrate_gain",
                 migrate_gain,
-                migrate_gain is None or 0 < migrate_gain < 1,
-                "None (never move running instances) or a fraction in (0, 1)",
+                migrate_gain is None or (0 < migrate_gain < 1 and budget is None),
+                "None (never move running instances) or a fraction in (0, 1) without a "
+                "latency budget (moves do not look at latency)",
             ),
         )
         for field, value, ok, accepted in checks:

@@ -9,21 +9,23 @@ requests coming equally from the four regions' users, and places every
 invocation with each policy of `tessera.carbon.placement` (`tessera.sim.carbon`):
 `round-robin`, `latency-nearest` (the baseline without carbon awareness),
 `static-greenest` (lowest annual mean first), `greencourier`, `tessera`
-(capacity- and staleness-aware, latency budget 30 ms, no load spreading) and
-`tessera-forecast` (the same with a seasonal-naive 4-hour forecast).
+(capacity- and staleness-aware, latency budget 30 ms, no load spreading),
+`tessera-forecast` (the same with a seasonal-naive 4-hour forecast) and `tessera-migrate`
+(no latency budget; moves running instances to a region at least 10% greener).
 
 Variants, each keyed ``<policy>`` or ``<policy>-<suffix>`` in `--json`:
-uncapped with a 5-minute signal (no suffix); ``cap40`` (no region may take
-more than 40% of a minute's invocations); ``stale1h`` (the signal is an hour
+uncapped with a 5-minute signal (no suffix); ``cap40`` (a region takes no new
+instance while it holds 40% of those alive); ``stale1h`` (the signal is an hour
 old when read); ``outage`` (the provider is down for the middle half of
 the run: the last reading is served meanwhile, its age growing); ``z32`` (the 32 zones of
 the table as 32 regions, users in the four European regions; quick: off);
 ``eu10cap40-<season>`` (every European region of the table, 40% cap, 14 days from a Friday
 in January, April, July and October; quick: January, one day; policies `static-greenest`,
-`greencourier`, `tessera`, `tessera-nobudget`).
+`greencourier`, `tessera`, `tessera-nobudget`, `tessera-migrate`).
 Metrics: `gco2_per_invocation` (operational, life-cycle average intensity —
 the shared data has no marginal signal), `embodied_gco2_per_invocation`,
-`p95_added_latency_ms` (vs the origin's nearest region), `share_in_greenest`.
+`p95_added_latency_ms` (vs the origin's nearest region), `share_in_greenest` (both where an
+instance was placed, not where a move took it), `moves_per_invocation`.
 Where ../shared/data is absent, the package's synthetic carbon table and a
 synthetic diurnal workload stand in, and the notes say so.
 """
@@ -205,7 +207,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             f"Carbon: {table.source}; signal: hourly life-cycle *average* intensity (the "
             "shared data has no marginal signal), refreshed every 5 minutes.",
             f"Workload: {workload}; requests come equally from the four regions' users; one "
-            "placement per invocation, one instance slot for the minute it runs.",
+            "placement per invocation; each starts an instance that lives 15-180 minutes.",
             "Baselines named: round-robin (carbon-blind), latency-nearest (each user's nearest "
             "region), static-greenest (lowest annual mean first: "
             + ", ".join(f"{r} {v:.0f}" for r, v in sorted(means.items(), key=lambda kv: kv[1]))

@@ -114,7 +114,10 @@ class CarbonRun:
     """Running instances moved to another region (policies that rebalance)."""
     moved_g: float = 0.0
     """What those moves changed in operational grams (negative: saved), cold starts included;
-    `operational_g` is per invocation as placed, so the metric adds this to their sum."""
+    `operational_g` is per invocation as placed, so the metric adds this to their sum.
+    `region`, `added_ms` and `in_greenest` stay where an instance was placed."""
+    over_cap: int = 0
+    """Placements into a region that had no free slot (0 for a policy that reads `free`)."""
 
     def metrics(self) -> dict[str, float]:
         ok = self.region >= 0
@@ -178,6 +181,9 @@ def simulate(
     prefix = np.concatenate([np.zeros((len(regions), 1)), np.cumsum(per_min, axis=1)], axis=1)
     mover = policy if isinstance(policy, Rebalancer) else None
     moved = [0, 0.0]  # instances moved, their carbon change in per-minute intensity units
+    move_rng = np.random.default_rng([sc.seed, 1])  # moves must not change the workload draws
+    last_read: float | None = None
+    over_cap = 0
     for m, count in enumerate(np.asarray(sc.per_minute, dtype=float)):
         alive -= ends[:, m]
         t = m * 60.0
@@ -187,8 +193,11 @@ def simulate(
         read_t = fetched - sc.signal_lag_s
         h = hour_at(read_t)
         signal = series[:, h]
-        if mover is not None and t == fetched and alive.any():  # a new reading: move?
-            _rebalance(mover, sc, regions, signal, t - read_t, alive, ends, m, prefix, rng, moved)
+        if mover is not None and fetched != last_read and alive.any():  # a new reading: move?
+            _rebalance(
+                mover, sc, regions, signal, t - read_t, alive, ends, m, prefix, move_rng, moved
+            )
+        last_read = fetched
         n = round(count * sc.scale)
         if n <= 0:
             continue
@@ -219,6 +228,7 @@ def simulate(
             state = decision.state
             i = index[decision.region] if decision.region is not None else -1
             if i >= 0:
+                over_cap += int(alive[i] >= slots)  # a policy that ignored `free`
                 alive[i] += 1
                 ends[i, m + int(life)] += 1
             if len(reasons) < sc.keep_reasons:
@@ -253,6 +263,7 @@ def simulate(
         life,
         moved=int(moved[0]),
         moved_g=float(moved[1]) * unit.operational_g,
+        over_cap=over_cap,
     )
 
 

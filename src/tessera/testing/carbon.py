@@ -78,7 +78,7 @@ def random_snapshot(
                 capacity=cap,
                 forecast=ahead,
                 signal_age_s=float(rng.choice([0.0, 300.0, 3600.0, 4 * 3600.0])),
-                instances=int(rng.integers(0, 12)),
+                instances=cap - free,
             )
         )
     return PlacementSnapshot(now_s=now_s, origin=origin, regions=tuple(regions), seed=seed)
@@ -148,6 +148,8 @@ def check_placement_policy(
                 again = policy.rebalance(copy.deepcopy(snap))
             if moves != again:
                 raise ConformanceError(f"{name}: same snapshot, different moves")
+            if snap != before:
+                raise ConformanceError(f"{name}: rebalance() modified its snapshot")
             _check_moves(name, snap, moves)
     return results
 
@@ -157,7 +159,11 @@ def _check_moves(name: str, snap: PlacementSnapshot, moves: Sequence[Move]) -> N
     more than a target has free."""
     held = {r.name: r.instances for r in snap.regions}
     free = {r.name: r.free for r in snap.regions}
+    if not isinstance(moves, tuple) or not all(isinstance(mv, Move) for mv in moves):
+        raise ConformanceError(f"{name}: rebalance() must return a tuple of Move")
     for mv in moves:
+        if not isinstance(mv.count, int):
+            raise ConformanceError(f"{name}: move count {mv.count!r} is not an integer")
         if mv.source not in held or mv.target not in held or mv.source == mv.target:
             raise ConformanceError(f"{name}: move between {mv.source!r} and {mv.target!r}")
         if mv.count <= 0 or not mv.reason:
