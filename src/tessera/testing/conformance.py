@@ -81,6 +81,20 @@ def forbid_impurity() -> Iterator[None]:
         yield
 
 
+def pure_call(name: str, method: str, what: str, call: Callable[[Any], Any], snap: Any) -> Any:
+    """`call(snap)` twice under `forbid_impurity`, the second time on a copy; `ConformanceError`
+    unless both give the same `what` and `snap` is left as it was. Returns the first result."""
+    before = copy.deepcopy(snap)
+    with forbid_impurity():
+        first = call(snap)
+        second = call(copy.deepcopy(snap))
+    if first != second:
+        raise ConformanceError(f"{name}: same snapshot, different {what}:\n{first}\n{second}")
+    if snap != before:
+        raise ConformanceError(f"{name}: {method}() modified its snapshot")
+    return first
+
+
 def autoscaler_snapshots(seed: int = 0, count: int = 40) -> list[Snapshot]:
     """Varied snapshots: idle, bursty, at zero with requests waiting, mid cold start, draining."""
     rng = np.random.default_rng(seed)
@@ -139,16 +153,7 @@ def check_autoscaler(
     state: Any = None
     for snap in snapshots if snapshots is not None else autoscaler_snapshots():
         snap = Snapshot(snap.now_s, snap.functions, state, snap.extra)
-        before = copy.deepcopy(snap)
-        with forbid_impurity():
-            first = policy.decide(snap)
-            second = policy.decide(copy.deepcopy(snap))
-        if first != second:
-            raise ConformanceError(
-                f"{policy.name}: same snapshot, different decisions:\n{first}\n{second}"
-            )
-        if snap != before:
-            raise ConformanceError(f"{policy.name}: decide() modified its snapshot")
+        first = pure_call(policy.name, "decide", "decisions", policy.decide, snap)
         for d in first.decisions:
             if d.function not in snap.functions:
                 raise ConformanceError(f"{policy.name}: decision for unknown function {d.function}")
