@@ -285,21 +285,31 @@ def handle(event, context):
 """
 
 
+async def _two_instances(c: httpx.AsyncClient, name: str) -> tuple[dict[str, Any], str]:
+    """Call `name` in parallel until two instances answered: each one's last answer by the
+    `pid` it reports, and the last invocation id."""
+    seen: dict[str, Any] = {}
+    last = ""
+    for _ in range(40):
+        if len(seen) >= 2:
+            break
+        rs = await asyncio.gather(*(c.post(f"/function/{name}", json={}) for _ in range(4)))
+        for r in rs:
+            assert r.status_code == 200, r.text
+            seen[r.json()["pid"]] = r.json()
+            last = r.headers["x-tessera-invocation"]
+    assert len(seen) >= 2, seen  # two instances served
+    return seen, last
+
+
 @async_test(120)
 async def test_instances_of_one_function_get_their_own_network(home: Path, src: Path) -> None:
     fn = write_function(src, "peek", ABSTRACT, scale={"min": 2, "max": 2}, concurrency=1)
     async with platform(home, sandbox="bwrap") as (_p, c):
         await deploy(c, fn)
-        seen: dict[int, str] = {}
-        for _ in range(40):
-            if len(seen) >= 2:
-                break
-            rs = await asyncio.gather(*(c.post("/function/peek", json={}) for _ in range(4)))
-            for r in rs:
-                assert r.status_code == 200, r.text
-                seen[r.json()["pid"]] = r.json()["bound"]
-        assert len(seen) >= 2, seen  # two instances served
-        assert set(seen.values()) == {"yes"}, seen  # the same name bound in each: separate
+        seen, _ = await _two_instances(c, "peek")
+        bound = {k: v["bound"] for k, v in seen.items()}
+        assert set(bound.values()) == {"yes"}, bound  # the same name bound in each: separate
 
 
 OWN_TMP = """
@@ -334,16 +344,7 @@ async def test_instances_of_one_function_get_their_own_tmp(home: Path, src: Path
     fn = write_function(src, "tmps", OWN_TMP, scale={"min": 2, "max": 2}, concurrency=1)
     async with platform(home, sandbox="bwrap") as (_p, c):
         await deploy(c, fn)
-        seen: dict[int, dict[str, Any]] = {}
-        for _ in range(40):
-            if len(seen) >= 2:
-                break
-            rs = await asyncio.gather(*(c.post("/function/tmps", json={}) for _ in range(4)))
-            for r in rs:
-                assert r.status_code == 200, r.text
-                seen[r.json()["pid"]] = r.json()
-                last = r.headers["x-tessera-invocation"]
-        assert len(seen) >= 2, seen  # two instances served
+        seen, last = await _two_instances(c, "tmps")
         # the platform supervises the instance by its host pid, which is 2 in its namespace
         host_pid = (await record_of(c, last, "tmps"))["instance"]
         status = Path(f"/proc/{host_pid}/status").read_text()
