@@ -73,7 +73,10 @@ def _check(res: FlRunResult, clients: int) -> None:
     accs = [a for _, a in res.timeline]
     assert times == sorted(times)
     assert all(0.0 <= a <= 1.0 for a in accs)
-    assert accs[-1] > 0.5 and accs[-1] >= accs[0] - 0.05
+    # (asynchronous strategies aggregate stale updates in an order the machine's load decides:
+    # under two parallel test workers fedbuff's third aggregate was 0.63 after 0.73, reproducibly;
+    # a collapse would fall towards chance, 0.1)
+    assert accs[-1] > 0.5 and accs[-1] >= accs[0] - 0.15
     aggregated = {r.round_aggregated for r in recs} - {None}
     assert aggregated == set(range(ROUNDS))
     m = res.metrics(0.8)

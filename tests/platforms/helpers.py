@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import httpx
 import yaml
 
+from tessera.carbon.footprint import Footprinter
 from tessera.control.serve import Platform, running
 from tessera.functions.package import pack_dir
 
@@ -58,11 +59,12 @@ async def platform(
     timeout_s: float = 30.0,
     max_connections: int = 100,
     sandbox: str = os.environ.get("TESSERA_TEST_SANDBOX", "off"),
+    footprint: Footprinter | None = None,
 ) -> AsyncIterator[tuple[Platform, httpx.AsyncClient]]:
     """The platform on a loopback port of its own, and a client bound to its gateway."""
     async with running(
         home, port=0, autoscaler=autoscaler or {"kind": "kpa"}, interval_s=interval_s,
-        host=LOCAL, sandbox=sandbox,
+        host=LOCAL, sandbox=sandbox, footprint=footprint,
     ) as (p, url):  # fmt: skip
         assert url.startswith(f"http://{LOCAL}:")
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=64)

@@ -230,9 +230,14 @@ def invocations(
     r = request("GET", gateway_url(gateway), "/system/invocations", params=params)
     _ok(r, "invocations")
     t = Table()
-    for col in ("function", "status", "http", "cold", "queue ms", "exec ms", "id"):
+    for col in ("function", "status", "http", "cold", "queue ms", "exec ms", "energy J"):
+        t.add_column(col)
+    for col in ("CO2e µg", "id"):
         t.add_column(col)
     for rec in r.json():
+        op, emb = rec.get("carbon_g"), rec.get("embodied_g", 0.0)
+        # operational + embodied; without a region only embodied is known (marked +?)
+        co2 = f"{1e6 * (op + emb):.1f}" if op is not None else f"{1e6 * emb:.2f}+?"
         t.add_row(
             rec["function"],
             rec["status"],
@@ -240,6 +245,8 @@ def invocations(
             f"{1000 * rec['cold_start_s']:.1f}" if rec["cold"] else "",
             f"{1000 * (rec['start_s'] - rec['arrival_s']):.2f}",
             f"{1000 * (rec['end_s'] - rec['start_s']):.2f}",
+            f"{rec.get('energy_j', 0.0):.3f}",
+            co2,
             rec["id"][:12],
         )
     console.print(t)

@@ -48,6 +48,15 @@ def up(
         "--insecure-no-sandbox",
         help="Run functions without the bubblewrap sandbox (hosts that forbid namespaces).",
     ),
+    region: str | None = typer.Option(
+        None,
+        "--region",
+        envvar="TESSERA_REGION",
+        help="Cloud region this runs in (e.g. europe-west9): records get its grid's carbon.",
+    ),
+    carbon_zone: str | None = typer.Option(
+        None, "--carbon-zone", help="Or the Electricity Maps zone directly (e.g. FR)."
+    ),
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
@@ -78,10 +87,25 @@ def up(
         resolve(mode)  # fail here, in one line, before the gateway starts
     except SandboxUnavailable as e:
         raise InputError("sandbox", "unavailable", str(e)) from None
+    from tessera.carbon.footprint import Footprinter
+
+    footprint = Footprinter(region=region or None, zone=carbon_zone or None)
     h = home_dir(home)
     scheme = "https" if tls else "http"
     err_console.print(
         f"tessera: home {h}, gateway {scheme}://{host}:{port}, autoscaler {cfg}; admin token in "
-        f"{h / 'admin.token'}; sandbox {mode}"
+        f"{h / 'admin.token'}; sandbox {mode}; carbon: "
+        + (f"{footprint.region} (zone {footprint.zone})" if footprint.zone else "no region set")
     )
-    serve(h, host, port, cfg, interval_s, function, admin=not serve_only, tls=tls, sandbox=mode)
+    serve(
+        h,
+        host,
+        port,
+        cfg,
+        interval_s,
+        function,
+        admin=not serve_only,
+        tls=tls,
+        sandbox=mode,
+        footprint=footprint,
+    )

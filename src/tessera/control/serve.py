@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.autoscaling import create
+from tessera.carbon.footprint import Footprinter
 from tessera.control.loop import ControlLoop
 from tessera.functions.package import pack_dir
 from tessera.platforms.local.gateway import Gateway
@@ -36,10 +37,12 @@ def build(
     functions: list[Path] | None = None,
     admin: bool = True,
     sandbox: str = "off",
+    footprint: Footprinter | None = None,
 ) -> Platform:
     """The platform, its control loop and gateway; `functions` (folders) are deployed at start.
 
-    `sandbox`: bwrap|auto|off for the functions' processes (`tessera up` asks for bwrap)."""
+    `sandbox`: bwrap|auto|off for the functions' processes (`tessera up` asks for bwrap);
+    `footprint`: where it runs, for the energy and carbon of every record."""
     policy = create(autoscaler or {"kind": "kpa"})
     platform = LocalPlatform(
         home,
@@ -47,6 +50,7 @@ def build(
         bucket_s=interval_s,
         reactive=bool(getattr(policy, "reactive", False)),
         sandbox=sandbox,
+        footprint=footprint,
     )
     control = ControlLoop(platform, policy, interval_s)
     platform.poke = control.poke
@@ -109,12 +113,21 @@ def serve(
     admin: bool = True,
     tls: tuple[Path, Path] | None = None,
     sandbox: str = "bwrap",
+    footprint: Footprinter | None = None,
 ) -> None:
     """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    p = build(home, autoscaler, interval_s, functions=functions, admin=admin, sandbox=sandbox)
+    p = build(
+        home,
+        autoscaler,
+        interval_s,
+        functions=functions,
+        admin=admin,
+        sandbox=sandbox,
+        footprint=footprint,
+    )
     uvicorn.Server(uvicorn_config(p.gateway, host, port, tls=tls)).run()
 
 
@@ -129,11 +142,12 @@ async def running(
     functions: list[Path] | None = None,
     admin: bool = True,
     sandbox: str = "off",
+    footprint: Footprinter | None = None,
 ) -> AsyncIterator[tuple[Platform, str]]:
     """Run the platform inside the current event loop (tests, demo); yields (platform, URL)."""
     import uvicorn
 
-    p = build(home, autoscaler, interval_s, use_template, functions, admin, sandbox)
+    p = build(home, autoscaler, interval_s, use_template, functions, admin, sandbox, footprint)
     server = uvicorn.Server(uvicorn_config(p.gateway, host, port))
     task = asyncio.get_running_loop().create_task(server.serve())
     while not server.started:

@@ -20,12 +20,13 @@ import shutil
 import tarfile
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tessera.carbon.footprint import Footprinter
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
@@ -97,7 +98,12 @@ class _Attempt:
         self.cold = False
         self.cold_start_s = 0.0
 
-    def record(self, status: str, http: int, error: str) -> RecordRow:
+    def record(self, status: str, http: int, error: str, cpu_s: float | None = None) -> RecordRow:
+        end_s = time.time()
+        # what the invocation held: its instance while it ran, and the cold start it waited
+        # for; nothing when it never reached one
+        held_s = end_s - self.start_s + self.cold_start_s if self.pid != -1 else 0.0
+        fp = self.platform.footprint.invocation(self.pool.spec.resources, held_s, cpu_s, end_s)
         rec = RecordRow(
             id=self.id,
             function=self.pool.name,
@@ -105,16 +111,27 @@ class _Attempt:
             kind=self.kind,
             arrival_s=self.arrival_s,
             start_s=self.start_s,
-            end_s=time.time(),
+            end_s=end_s,
             cold=self.cold,
             cold_start_s=self.cold_start_s,
             instance=self.pid,
             status=status,
             http_status=http,
             error=error,
+            cpu_s=cpu_s,
+            region=fp.region,
+            energy_j=fp.energy_j,
+            carbon_g=fp.carbon_g,
+            embodied_g=fp.embodied_g,
+            g_per_kwh=fp.g_per_kwh,
         )
         self.platform.writer.put(rec)
         self.platform.counts[(self.pool.name, status)] += 1
+        totals = self.platform.footprint_totals
+        totals[(self.pool.name, "energy_j")] += fp.energy_j
+        totals[(self.pool.name, "embodied_g")] += fp.embodied_g
+        if fp.carbon_g is not None:
+            totals[(self.pool.name, "operational_g")] += fp.carbon_g
         return rec
 
     def fail(self, status: str, http: int, error: str) -> Reply:
@@ -135,9 +152,13 @@ class LocalPlatform:
         reactive: bool = False,
         gpu_device: str | None = None,
         sandbox: str = "off",
+        footprint: Footprinter | None = None,
     ) -> None:
         """`gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto).
-        `sandbox`: bwrap|auto|off (tessera.platforms.local.sandbox; `tessera up` uses bwrap)."""
+        `sandbox`: bwrap|auto|off (tessera.platforms.local.sandbox; `tessera up` uses bwrap).
+        `footprint`: energy and carbon of every record (default: no region, so operational
+        carbon unknown; `tessera up --region`)."""
+        self.footprint = footprint if footprint is not None else Footprinter()
         self.sandbox = resolve_sandbox(sandbox)
         self.pids_root = pids_root() if self.sandbox == "bwrap" else None
         self._pid_groups: list[PidsGroup] = []
@@ -154,6 +175,8 @@ class LocalPlatform:
         self.manifests: dict[str, FunctionManifest] = {}
         self.poke: Callable[[str], None] = lambda _name: None  # set by the control loop
         self.counts: Counter[tuple[str, str]] = Counter()
+        # (function, energy_j | operational_g | embodied_g) -> sum over its records so far
+        self.footprint_totals: defaultdict[tuple[str, str], float] = defaultdict(float)
         self._locks: dict[str, asyncio.Lock] = {}
         self._queue_event = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -397,7 +420,9 @@ class LocalPlatform:
                 return att.fail("crash", 502, f"instance crashed: {e}")
             status = int(rmeta.get("status", 500))
             err = str(rmeta.get("error") or "")
-            rec = att.record("error" if err else "ok", status, err)
+            cpu = rmeta.get("cpu_s")
+            cpu_s = float(cpu) if isinstance(cpu, int | float) and cpu >= 0 else None
+            rec = att.record("error" if err else "ok", status, err, cpu_s)
             hdrs = dict(rmeta.get("headers") or {})
             hdrs["x-tessera-invocation"] = att.id
             if att.cold:

@@ -34,7 +34,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: API tokens and secrets
+SCHEMA_VERSION = 3  # 2: API tokens and secrets; 3: records carry CPU time and footprint
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -74,6 +74,17 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 _VERSION_COLS = "name, version, spec, code_dir, created_s"
 
+_RECORD_COLUMNS_V3 = (
+    ("cpu_s", "REAL"),
+    ("region", "TEXT NOT NULL DEFAULT ''"),
+    ("energy_j", "REAL NOT NULL DEFAULT 0"),
+    ("carbon_g", "REAL"),
+    ("embodied_g", "REAL NOT NULL DEFAULT 0"),
+    ("g_per_kwh", "REAL"),
+)
+"""Columns schema 3 added to `records` (after the CREATE TABLE above, also in a new file, so
+this is their one declaration), in `RecordRow` order."""
+
 
 @dataclass(frozen=True, slots=True)
 class FunctionRow:
@@ -104,6 +115,12 @@ class RecordRow:
     http_status: int
     error: str = ""
     node: str = "local"
+    cpu_s: float | None = None  # CPU seconds the worker measured; None: not measured
+    region: str = ""  # where it ran ("" when the platform was given no region)
+    energy_j: float = 0.0  # at the server's wall (tessera.carbon.footprint)
+    carbon_g: float | None = None  # operational gCO2e; None: grid intensity unknown
+    embodied_g: float = 0.0  # the hardware's, amortised over the time it held it
+    g_per_kwh: float | None = None  # the grid intensity it was charged at
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +144,7 @@ class AsyncRow:
 # Column lists follow the dataclass field order, so rows map to tuples positionally.
 _RECORD_FIELDS = tuple(f.name for f in fields(RecordRow))
 _RECORD_COLS = ", ".join(_RECORD_FIELDS)
+_RECORD_MARKS = ", ".join("?" * len(_RECORD_FIELDS))
 _ASYNC_COLS = ", ".join(f.name for f in fields(AsyncRow))
 
 
@@ -194,6 +212,10 @@ class Store:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     conn.execute(stmt)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+            for column, decl in _RECORD_COLUMNS_V3:  # rows of a v1/v2 file keep their values
+                if column not in have:
+                    conn.execute(f"ALTER TABLE records ADD COLUMN {column} {decl}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -346,8 +368,7 @@ class Store:
             return
         with self._tx() as conn:
             conn.executemany(
-                f"INSERT OR IGNORE INTO records ({_RECORD_COLS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR IGNORE INTO records ({_RECORD_COLS}) VALUES ({_RECORD_MARKS})",
                 _record_params(rows),
             )
 

@@ -248,6 +248,7 @@ def _serve(sock: socket.socket, fn: WasiFunction, log: logging.Logger) -> None:
     while (frame := recv_frame(sock)) is not None:
         meta, body = frame
         t0 = time.perf_counter()
+        c0 = time.process_time()
         broken = False
         try:
             status, headers, out, error = fn.handle(meta, body)
@@ -259,6 +260,7 @@ def _serve(sock: socket.socket, fn: WasiFunction, log: logging.Logger) -> None:
             log.error("invocation %s failed: %s", meta.get("id"), error)
         reply = {"id": meta.get("id"), "status": status, "headers": headers, "error": error}
         reply["exec_s"] = time.perf_counter() - t0
+        reply["cpu_s"] = time.process_time() - c0
         sock.sendall(pack(reply, out))
         if broken:
             return

@@ -20,6 +20,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,8 +62,10 @@ def _run_one(
     gpu: GpuAccess | None,
     meta: dict[str, Any],
     body: bytes,
+    cpu_clock: Callable[[], float] = time.process_time,
 ) -> bytes:
     t0 = time.perf_counter()
+    c0 = cpu_clock()
     ctx = Context(
         function=function,
         invocation_id=str(meta.get("id", "")),
@@ -74,6 +77,7 @@ def _run_one(
     )
     status, headers, out, error = call_handler(handler, ctx, body, meta.get("ct"))
     exec_s = time.perf_counter() - t0
+    cpu_s = cpu_clock() - c0
     return pack(
         {
             "id": meta.get("id"),
@@ -81,6 +85,7 @@ def _run_one(
             "headers": headers,
             "error": error,
             "exec_s": exec_s,
+            "cpu_s": cpu_s,
         },
         out,
     )
@@ -114,7 +119,8 @@ def serve(
             lock = threading.Lock()
 
             def work(meta: dict[str, Any], body: bytes) -> None:
-                out = _run_one(handler, function, version, log, gpu, meta, body)
+                # requests share the process: each is charged its own thread's CPU time
+                out = _run_one(handler, function, version, log, gpu, meta, body, time.thread_time)
                 with lock:
                     sock.sendall(out)
 

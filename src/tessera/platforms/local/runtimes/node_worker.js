@@ -8,9 +8,10 @@
  * the raw body. The worker loads `<code>/<module>.js`, awaits the optional
  * `start(config)` and `ready()`, announces `{"type": "ready", "pid"}` (or
  * `{"type": "failed", "error"}`), then answers each request frame
- * `{id, deadline, ct, headers}` with `{id, status, headers, error, exec_s}` and the
- * response body. Handlers are awaited concurrently; the platform never sends more than
- * the function's concurrency at once, and it kills the process at the timeout. When
+ * `{id, deadline, ct, headers}` with `{id, status, headers, error, exec_s[, cpu_s]}` and
+ * the response body (cpu_s: the process's CPU seconds, sent when no other call overlapped).
+ * Handlers are awaited concurrently; the platform never sends more than the function's
+ * concurrency at once, and it kills the process at the timeout. When
  * the platform closes the socket, calls in flight finish, `stop()` runs, and it exits.
  */
 
@@ -216,8 +217,12 @@ async function main() {
   }
 
   const inFlight = new Set();
+  let started = 0; // requests ever started: another one during mine shares the CPU clock
   async function runOne(meta, body) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
+    const mine = ++started;
+    const alone = inFlight.size === 0;
     const deadlineMs = Number(meta.deadline || 0) * 1000;
     const context = Object.freeze({
       function: functionName,
@@ -239,8 +244,13 @@ async function main() {
       [status, headers, out] = [500, { "content-type": TEXT }, Buffer.from(error, "utf8")];
     }
     const execS = Number(process.hrtime.bigint() - t0) / 1e9;
+    const reply = { id: meta.id, status, headers, error, exec_s: execS };
+    if (alone && started === mine) {
+      const c = process.cpuUsage(c0); // microseconds of this process, user + system
+      reply.cpu_s = (c.user + c.system) / 1e6;
+    }
     if (!sock.destroyed) {
-      sock.write(frame({ id: meta.id, status, headers, error, exec_s: execS }, out));
+      sock.write(frame(reply, out));
     }
   }
 

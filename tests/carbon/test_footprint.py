@@ -1,0 +1,187 @@
+"""Footprints of real invocations (tessera.carbon.footprint): the accounting, the grid reading
+where the platform runs, and a remote source that must never block the caller."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tessera.carbon.accounting import (
+    DEFAULT_SERVER,
+    LoadCurve,
+    Part,
+    ServerModel,
+    Usage,
+    account,
+    power_w,
+)
+from tessera.carbon.footprint import Footprinter
+from tessera.carbon.grid import START_2022_UNIX_S, CarbonTable
+from tessera.carbon.sources import Reading, SourceError
+from tessera.core.errors import InputError
+from tessera.core.resources import GpuShare, Resources
+
+# Two zones, four hours: FR 100/200/300/400 g/kWh, DE 500 every hour.
+TABLE = CarbonTable(
+    ("FR", "DE"),
+    np.array([[100.0, 500.0], [200.0, 500.0], [300.0, 500.0], [400.0, 500.0]]),
+    source="test table",
+)
+SIMPLE = ServerModel(
+    cores=10,
+    cpu_tdp_w=100.0,
+    cpu_curve=LoadCurve(points=(), idle_fraction=0.2, exponent=1.0),
+    mem_gib=100.0,
+    mem_w_per_gib=0.5,
+    platform_w=0.0,
+    fan_w=0.0,
+    vr_overhead=1.0,
+    psu_efficiency=1.0,
+    pue=1.5,
+    parts=(Part("cpu", 60.0, 60.0, "cpu"), Part("dram", 30.0, 60.0, "mem")),
+)
+HOUR = 3600.0
+
+
+def test_invocation_is_the_accounting_of_what_it_held() -> None:
+    f = Footprinter(zone="FR", server=SIMPLE, table=TABLE)
+    # hour 2 of the table (2022-01-01 02:30 UTC): FR at 300 g/kWh
+    fp = f.invocation(
+        Resources(cpu=2.0, mem_mib=4096), 3600.0, 3600.0, START_2022_UNIX_S + 2.5 * HOUR
+    )
+    # util = 3600 CPU-s / (3600 s x 2 cores) = 0.5 -> curve 0.6; CPU 100 W x 0.2 x 0.6 = 12 W,
+    # memory 0.5 W/GiB x 4 GiB = 2 W: 14 W x 3600 s = 50,400 J
+    assert fp.cpu_util == pytest.approx(0.5)
+    assert fp.energy_j == pytest.approx(50_400.0)
+    # 0.014 kWh x PUE 1.5 x 300 g/kWh = 6.3 g
+    assert fp.carbon_g == pytest.approx(6.3)
+    assert fp.g_per_kwh == 300.0
+    # cpu 60,000 g x 0.2 x 3600 / (60 x 2,629,800) + dram 30,000 x 0.04 x 3600 / (60 x ...)
+    assert fp.embodied_g == pytest.approx(0.2737851 + 0.0273785, rel=1e-6)
+    assert (fp.region, fp.source, fp.stale) == ("FR", "test table", False)
+
+
+def test_intensity_follows_the_hour_and_the_pue_can_be_the_regions() -> None:
+    f = Footprinter(zone="FR", server=SIMPLE, table=TABLE, pue=1.0)
+    r = Resources(cpu=1.0, mem_mib=0)
+    at = [START_2022_UNIX_S + (h + 0.5) * HOUR for h in range(4)]
+    got = [f.invocation(r, 10.0, 10.0, t) for t in at]
+    assert [g.g_per_kwh for g in got] == [100.0, 200.0, 300.0, 400.0]
+    # the same energy each time, operational carbon in proportion to the intensity
+    assert len({round(g.energy_j, 9) for g in got}) == 1
+    ratios = [g.carbon_g / got[0].carbon_g for g in got]  # type: ignore[operator]
+    assert ratios == pytest.approx([1.0, 2.0, 3.0, 4.0])
+
+
+def test_cpu_time_sets_the_load_and_missing_cpu_time_means_busy() -> None:
+    f = Footprinter(zone="DE", server=SIMPLE, table=TABLE)
+    r = Resources(cpu=1.0, mem_mib=0)
+    idle = f.invocation(r, 1.0, 0.0, START_2022_UNIX_S)
+    busy = f.invocation(r, 1.0, 1.0, START_2022_UNIX_S)
+    unknown = f.invocation(r, 1.0, None, START_2022_UNIX_S)
+    over = f.invocation(r, 1.0, 5.0, START_2022_UNIX_S)  # threads beyond the allocation
+    assert (idle.cpu_util, busy.cpu_util, unknown.cpu_util, over.cpu_util) == (0.0, 1.0, 1.0, 1.0)
+    # idle draws the curve's 20%: 100 W x 0.1 x 0.2 = 2 W; busy 10 W
+    assert idle.energy_j == pytest.approx(2.0)
+    assert busy.energy_j == pytest.approx(10.0) == unknown.energy_j
+    # nothing held, nothing charged
+    none = f.invocation(r, 0.0, None, START_2022_UNIX_S)
+    assert (none.energy_j, none.embodied_g, none.carbon_g) == (0.0, 0.0, 0.0)
+
+
+def test_without_a_region_operational_carbon_is_unknown_not_zero() -> None:
+    f = Footprinter(server=SIMPLE, table=TABLE)
+    fp = f.invocation(Resources(cpu=1.0, mem_mib=1024), 2.0, 1.0)
+    assert fp.carbon_g is None and fp.g_per_kwh is None
+    assert fp.energy_j > 0 and fp.embodied_g > 0
+    assert (fp.region, fp.source) == ("", "no region set")
+    assert f.reading() is None
+
+
+def test_a_gpu_share_is_charged_on_a_server_with_a_gpu() -> None:
+    f = Footprinter(zone="FR", table=TABLE)
+    cpu_only = f.invocation(Resources(cpu=1.0, mem_mib=1024), 1.0, 1.0, START_2022_UNIX_S)
+    share = GpuShare(sm_pct=50.0, quota_pct=50.0, mem_mib=1024)
+    gpu = f.invocation(Resources(cpu=1.0, mem_mib=1024, gpu=share), 1.0, 1.0, START_2022_UNIX_S)
+    # a quarter of a 700 W board for one second, over the PSU and regulator losses, and the
+    # platform's power by the GPU share (now the dominant one) instead of the CPU's
+    board = 175.0 * 1.05 / 0.95
+    server = DEFAULT_SERVER.with_gpus(1)
+    expected = power_w(Usage(1.0, 1.0, 1.0, 1.0, share), server) - power_w(
+        Usage(1.0, 1.0, 1.0, 1.0), DEFAULT_SERVER
+    )
+    assert gpu.energy_j - cpu_only.energy_j == pytest.approx(expected)
+    assert expected > board
+    assert gpu.embodied_g > cpu_only.embodied_g
+
+
+def test_regions_map_to_zones_and_bad_places_are_refused() -> None:
+    assert Footprinter(region="europe-west9", table=TABLE).zone == "FR"
+    with pytest.raises(InputError, match="region") as e:
+        Footprinter(region="mars-north1", table=TABLE)
+    assert "europe-west9" in str(e.value)
+    with pytest.raises(InputError, match="zone") as e:
+        Footprinter(zone="XX", table=TABLE)
+    assert "FR, DE" in str(e.value)
+    with pytest.raises(InputError, match="zone"):
+        Footprinter(region="europe-west9", zone="FR", table=TABLE)
+    with pytest.raises(InputError, match="pue"):
+        Footprinter(zone="FR", table=TABLE, pue=0.9)
+
+
+class SlowSource:
+    """A remote source that answers after `release` is set, or fails when told to."""
+
+    name = "slow"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+        self.fail = False
+
+    def read(self, zone: str, at_s: float) -> Reading:
+        self.calls += 1
+        if not self.release.wait(5.0):
+            raise SourceError("no answer")
+        if self.fail:
+            raise SourceError("503 from the provider", status=503)
+        return Reading(zone, 42.0, "marginal", at_s, "slow provider")
+
+
+def test_a_remote_source_never_blocks_and_the_annual_mean_stands_in() -> None:
+    src = SlowSource()
+    f = Footprinter(zone="FR", source=src, table=TABLE, refresh_s=60.0)
+    t0 = time.monotonic()
+    first = f.reading(1000.0)
+    assert time.monotonic() - t0 < 0.5  # answered while the provider still thinks
+    assert first is not None and first.stale
+    assert first.g_per_kwh == pytest.approx(250.0)  # FR's mean over the table
+    assert "waiting for slow" in first.source
+    src.release.set()
+    assert f.wait_ready(5.0)
+    now = f.reading(1010.0)
+    assert now is not None and (now.g_per_kwh, now.stale) == (42.0, False)
+    assert src.calls == 1  # within refresh_s: no second request
+    # past refresh_s: asked again; when that fails, the last good value stays, marked stale
+    src.fail = True
+    f.reading(1100.0)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and not f.reading(1101.0).stale:  # type: ignore[union-attr]
+        time.sleep(0.01)
+    late = f.reading(1102.0)
+    assert src.calls == 2
+    assert late is not None and late.stale and late.g_per_kwh == 42.0
+    assert "last good" in late.source
+
+
+def test_account_is_the_one_formula() -> None:
+    """The footprint is `account()` of the usage it describes, nothing else."""
+    f = Footprinter(zone="DE", server=SIMPLE, table=TABLE)
+    fp = f.invocation(Resources(cpu=3.0, mem_mib=2048), 0.25, 0.3, START_2022_UNIX_S)
+    rec = account(Usage(0.25, 3.0, 0.4, 2.0), 500.0, SIMPLE)
+    assert (fp.energy_j, fp.carbon_g, fp.embodied_g) == pytest.approx(
+        (rec.energy_j, rec.operational_g, rec.embodied_g)
+    )
