@@ -185,3 +185,15 @@ def test_account_is_the_one_formula() -> None:
     assert (fp.energy_j, fp.carbon_g, fp.embodied_g) == pytest.approx(
         (rec.energy_j, rec.operational_g, rec.embodied_g)
     )
+
+
+def test_a_concurrency_slot_is_charged_its_share_of_the_instance() -> None:
+    f = Footprinter(zone="DE", server=SIMPLE, table=TABLE)
+    slot = f.invocation(Resources(cpu=4.0, mem_mib=4096), 2.0, 1.0, START_2022_UNIX_S, 0.25)
+    alone = f.invocation(Resources(cpu=1.0, mem_mib=1024), 2.0, 1.0, START_2022_UNIX_S)
+    assert slot.cpu_util == alone.cpu_util == pytest.approx(0.5)  # 1 CPU-s over 2 s of 1 core
+    assert (slot.energy_j, slot.carbon_g, slot.embodied_g) == pytest.approx(
+        (alone.energy_j, alone.carbon_g, alone.embodied_g)
+    )
+    with pytest.raises(InputError, match="share"):
+        f.invocation(Resources(), 1.0, None, START_2022_UNIX_S, 0.0)

@@ -283,3 +283,43 @@ def test_registry_creates_http_providers(server: Loopback) -> None:
     assert server.seen[0].query["location"] == "westus"
     with pytest.raises(InputError, match="base_url"):
         CARBON_SOURCES.create("electricitymaps", token="x", base_url="ftp://nope")
+
+
+def test_source_from_config_reads_secrets_from_the_environment(
+    server: Loopback, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera.carbon.sources import source_from_config
+
+    server.on("/v3/carbon-intensity/latest", ok(fixture("electricitymaps_latest.json")))
+    monkeypatch.setenv("EMAPS_TOKEN", "from-env")
+    cfg = (
+        f'{{"kind": "electricitymaps", "token": "env:EMAPS_TOKEN", "base_url": "{server.url}/v3"}}'
+    )
+    src = source_from_config(cfg)
+    assert src.read("DE", 0.0).g_per_kwh == 302.0
+    assert server.seen[0].headers["auth-token"] == "from-env"
+    monkeypatch.delenv("EMAPS_TOKEN")
+    with pytest.raises(InputError, match=r"--source\.token: got 'env:EMAPS_TOKEN'"):
+        source_from_config(cfg, "--source")
+    with pytest.raises(InputError, match="JSON like"):
+        source_from_config("{kind: table", "--source")
+    with pytest.raises(InputError, match="electricitymaps"):
+        source_from_config('{"token": "x"}', "--source")
+    with pytest.raises(InputError, match="carbon_source"):
+        source_from_config('{"kind": "carbon-fairy"}')
+
+
+def test_platform_footprints_use_a_live_source_off_the_request_path(server: Loopback) -> None:
+    from tessera.carbon.footprint import Footprinter
+    from tessera.core.resources import Resources
+
+    server.on("/v3/carbon-intensity/latest", ok(fixture("electricitymaps_latest.json")))
+    api = ElectricityMapsApi("t", base_url=f"{server.url}/v3")
+    f = Footprinter(zone="DE", source=api)
+    assert f.wait_ready(10.0)
+    fp = f.invocation(Resources(cpu=1.0, mem_mib=256), 0.5, 0.5)
+    assert fp.g_per_kwh == 302.0 and not fp.stale
+    assert fp.source == "electricitymaps 2024-05-21T12:00:00.000Z"
+    assert fp.carbon_g == pytest.approx(fp.energy_j / 3.6e6 * 1.12 * 302.0)
+    assert len(server.seen) == 1  # one request for many footprints within refresh_s
+    api.close()

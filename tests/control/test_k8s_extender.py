@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tessera.carbon.grid import CarbonTable
 from tessera.carbon.placement import Placement, PlacementSnapshot, create
 from tessera.control.k8s_extender import (
     ORIGIN_ANNOTATION,
@@ -338,6 +339,18 @@ def test_command_line(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_live_source_feeds_the_extender() -> None:
+    """`--source` builds a carbon source (env:NAME secrets), wrapped so a failing provider
+    falls back to the zone's annual mean instead of failing every region."""
+    ext, _ = build(["--source", '{"kind": "table", "epoch_s": 0}', "--policy", "greencourier"])
+    table = CarbonTable.load()
+    assert ext.intensity("FR", 7200.0) == table.intensity("FR", 7200.0)
+    with pytest.raises(InputError, match="not both"):
+        build(["--source", '{"kind": "table"}', "--intensities", "i.json"])
+    with pytest.raises(InputError, match=r"--source\.token"):
+        build(["--source", '{"kind": "electricitymaps", "token": "env:NO_SUCH_TOKEN_VAR"}'])
 
 
 def test_bad_command_line_options_name_the_field() -> None:

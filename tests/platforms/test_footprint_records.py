@@ -31,6 +31,17 @@ def handle(event, context):
     return {"ok": True}
 """
 FIXED = {"kind": "fixed", "replicas": 1}
+CHILD = """
+import subprocess
+import sys
+
+BUSY = "import time\\nend = time.perf_counter() + 0.3\\nwhile time.perf_counter() < end: pass"
+
+
+def handle(event, context):
+    subprocess.run([sys.executable, "-c", BUSY], check=True)
+    return {"ok": True}
+"""
 
 
 @async_test(90)
@@ -76,6 +87,18 @@ async def test_records_carry_cpu_time_energy_and_both_carbons(tmp_path: Path) ->
     )
     assert energy and op and emb
     assert float(energy.group(1)) >= b["energy_j"] + i["energy_j"] - 1e-9
+
+
+@async_test(60)
+async def test_cpu_of_the_children_an_invocation_waited_for_is_its_own(tmp_path: Path) -> None:
+    """A handler that runs a subprocess (as `mpi-job` runs its ranks) is charged its CPU."""
+    fn = write_function(tmp_path, "kid", CHILD)
+    async with platform(tmp_path / "home", autoscaler=FIXED) as (_, c):
+        await deploy(c, fn)
+        r = await invoke(c, "kid", {})
+        assert r.status_code == 200, r.text
+        rec = await record_of(c, r.headers["x-tessera-invocation"], "kid")
+    assert rec["cpu_s"] >= 0.25
 
 
 @async_test(60)

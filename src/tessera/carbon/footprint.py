@@ -4,7 +4,8 @@ The simulator charges every invocation it models (`tessera.sim`); the local plat
 real ones and gives each record the same accounting (`tessera.carbon.accounting`):
 
   held      = execution time + the cold start it waited for (the instance existed for it)
-  usage     = the function's allocated cores, memory and GPU share, held that long, at
+  usage     = the function's allocated cores, memory and GPU share (one concurrency slot's:
+              divided by the requests an instance serves at once), held that long, at
               utilisation cpu_s / (held x cores) when the worker measured its CPU time
               (1.0, the busy upper bound, when it did not)
   energy    = power(usage) x held                 (J at the server's wall)
@@ -25,7 +26,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tessera.carbon.accounting import DEFAULT_SERVER, ServerModel, Usage, account
 from tessera.carbon.grid import START_2022_UNIX_S, CarbonTable, Latency
@@ -176,16 +177,22 @@ class Footprinter:
         held_s: float,
         cpu_s: float | None = None,
         at_s: float | None = None,
+        share: float = 1.0,
     ) -> Footprint:
-        """The footprint of one invocation that held `resources` for `held_s` seconds and, if
-        the worker measured it, used `cpu_s` seconds of CPU; intensity at `at_s` (its end)."""
+        """The footprint of one invocation that held `share` of `resources` (an instance
+        serving `concurrency` requests at once gives each 1/concurrency) for `held_s` seconds
+        and, if the worker measured it, used `cpu_s` seconds of CPU; intensity at `at_s`."""
+        require(0 < share <= 1, "share", share, "a fraction in (0, 1]")
         held = max(0.0, held_s)
-        cores = resources.cpu
+        cores = resources.cpu * share
         if cpu_s is None or cpu_s < 0 or held <= 0 or cores <= 0:
             util = 1.0
         else:
             util = min(1.0, cpu_s / (held * cores))
-        usage = Usage.from_resources(resources, held, util)
+        gpu = resources.gpu
+        if gpu is not None and share < 1:
+            gpu = replace(gpu, quota_pct=gpu.quota_pct * share)
+        usage = Usage(held, cores, util, resources.mem_mib * share / 1024.0, gpu)
         server = self.server
         if resources.gpu is not None and server.gpus == 0:
             server = self._gpu_server  # the platform's GPU host drives one board

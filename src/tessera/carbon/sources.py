@@ -13,7 +13,10 @@ in `tessera.carbon.providers` (httpx) so the simulator never imports them.
 from __future__ import annotations
 
 import csv
+import json
 import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from tessera.carbon.grid import STEP_S, CarbonTable
-from tessera.core.errors import require
+from tessera.core.errors import InputError, require
 from tessera.core.registry import Registry
 
 Signal = Literal["average", "marginal"]
@@ -79,6 +82,39 @@ class SourceBase:
 
 
 CARBON_SOURCES: Registry[CarbonSource] = Registry("carbon_source")
+
+
+ENV_PREFIX = "env:"
+
+
+def source_from_config(
+    config: Mapping[str, Any] | str, field: str = "carbon source"
+) -> CarbonSource:
+    """A source from `{kind, **params}` (a mapping or its JSON text), e.g.
+    `{"kind": "electricitymaps", "token": "env:EMAPS_TOKEN"}`: a string parameter written
+    `env:NAME` is the value of the environment variable NAME, so tokens and passwords stay out
+    of command lines, process lists and manifests. Bad input: `InputError` naming `field`."""
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except json.JSONDecodeError as e:
+            raise InputError(
+                field, config, f'JSON like {{"kind": "electricitymaps", ...}} ({e.msg})'
+            ) from None
+    if not isinstance(config, Mapping) or "kind" not in config:
+        raise InputError(
+            field, config, 'a JSON object with "kind": ' + ", ".join(CARBON_SOURCES.names())
+        )
+    params: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, str) and v.startswith(ENV_PREFIX):
+            name = v[len(ENV_PREFIX) :]
+            value = os.environ.get(name)
+            if not value:
+                raise InputError(f"{field}.{k}", v, f"a set environment variable {name}")
+            v = value
+        params[k] = v
+    return CARBON_SOURCES.from_config(params)
 
 
 # The HTTP providers live in `tessera.carbon.providers` (httpx); registered

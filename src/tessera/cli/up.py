@@ -57,6 +57,12 @@ def up(
     carbon_zone: str | None = typer.Option(
         None, "--carbon-zone", help="Or the Electricity Maps zone directly (e.g. FR)."
     ),
+    carbon_source: str | None = typer.Option(
+        None,
+        "--carbon-source",
+        help='Live intensities, JSON: {"kind": "electricitymaps", "token": "env:EMAPS_TOKEN"} '
+        "(env:NAME reads a variable); default: the hourly table.",
+    ),
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
@@ -88,8 +94,12 @@ def up(
     except SandboxUnavailable as e:
         raise InputError("sandbox", "unavailable", str(e)) from None
     from tessera.carbon.footprint import Footprinter
+    from tessera.carbon.sources import source_from_config
 
-    footprint = Footprinter(region=region or None, zone=carbon_zone or None)
+    if carbon_source and not (region or carbon_zone):
+        raise InputError("--carbon-source", carbon_source, "a --region or --carbon-zone with it")
+    source = source_from_config(carbon_source, "--carbon-source") if carbon_source else None
+    footprint = Footprinter(region=region or None, zone=carbon_zone or None, source=source)
     h = home_dir(home)
     scheme = "https" if tls else "http"
     err_console.print(

@@ -40,6 +40,8 @@ unscored regions and unlabelled nodes get 0.
 
     python -m tessera.control.k8s_extender --port 8888 --policy tessera \
         --intensities intensities.json [--zones gcp_region_to_emaps_zone.json] [--latency rtt.csv]
+    EMAPS_TOKEN=... python -m tessera.control.k8s_extender --policy tessera \
+        --source '{"kind": "electricitymaps", "token": "env:EMAPS_TOKEN"}' --zones zones.json
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from tessera.carbon.placement import (
     RegionView,
     create,
 )
+from tessera.carbon.sources import CarbonSource, Fallback, source_from_config
 from tessera.core.errors import InputError, require
 from tessera.platforms.httpserver import Reply, server
 
@@ -390,6 +393,16 @@ def table_intensity(table: Mapping[str, float]) -> IntensityProvider:
     return intensity
 
 
+def live_intensity(source: CarbonSource) -> IntensityProvider:
+    """A `CarbonSource` (an HTTP provider, a table) as the extender's provider; the extender
+    asks again every `refresh_s` and keeps the last good reading when a read fails."""
+
+    def intensity(zone: str, now_s: float) -> float:
+        return source.read(zone, now_s).g_per_kwh
+
+    return intensity
+
+
 def rtt_table(path: Path) -> RttProvider:
     """RTTs from a `sending_region,receiving_region,milliseconds` CSV; same region is 0 ms."""
     ms: dict[tuple[str, str], float] = {}
@@ -416,6 +429,12 @@ def build(argv: Sequence[str] | None = None) -> tuple[Extender, argparse.Namespa
     add("--policy", default="tessera", help="a registered placement policy")
     add("--params", default="{}", help='policy parameters, JSON: {"latency_budget_ms": 50}')
     add("--intensities", type=Path, help="JSON zone (or region) -> gCO2eq/kWh")
+    add(
+        "--source",
+        help='a live carbon source, JSON: {"kind": "electricitymaps", "token": "env:EMAPS_TOKEN"}'
+        " (env:NAME reads a variable); failures fall back to the last reading, then the "
+        "zone's annual mean",
+    )
     add("--zones", type=Path, help="JSON region -> zone, e.g. gcp_region_to_emaps_zone.json")
     add("--latency", type=Path, help="CSV sending_region,receiving_region,milliseconds")
     add("--origin", default="", help="origin region of pods without the annotation")
@@ -430,13 +449,18 @@ def build(argv: Sequence[str] | None = None) -> tuple[Extender, argparse.Namespa
         raise InputError("--params", a.params, f"a JSON object ({e.msg})") from None
     require(isinstance(params, dict), "--params", a.params, "a JSON object")
     policy = create({**params, "kind": a.policy})
-    if a.intensities is None:
-        log.warning("no --intensities: every region fails until a carbon source is configured")
-    table = json.loads(a.intensities.read_text()) if a.intensities else {}
+    if a.source is not None and a.intensities is not None:
+        raise InputError("--source", a.source, "either --source or --intensities, not both")
+    if a.source is not None:
+        intensity = live_intensity(Fallback(source_from_config(a.source, "--source")))
+    else:
+        if a.intensities is None:
+            log.warning("no --intensities or --source: every region fails without a signal")
+        intensity = table_intensity(json.loads(a.intensities.read_text()) if a.intensities else {})
     zones = json.loads(a.zones.read_text()) if a.zones else {}
     ext = Extender(
         policy,
-        table_intensity(table),
+        intensity,
         zones=zones,
         rtt_ms=rtt_table(a.latency) if a.latency else None,
         origin=a.origin,

@@ -103,7 +103,9 @@ class _Attempt:
         # what the invocation held: its instance while it ran, and the cold start it waited
         # for; nothing when it never reached one
         held_s = end_s - self.start_s + self.cold_start_s if self.pid != -1 else 0.0
-        fp = self.platform.footprint.invocation(self.pool.spec.resources, held_s, cpu_s, end_s)
+        spec = self.pool.spec  # one of its instance's concurrency slots
+        share = 1.0 / max(1, spec.concurrency)
+        fp = self.platform.footprint.invocation(spec.resources, held_s, cpu_s, end_s, share)
         rec = RecordRow(
             id=self.id,
             function=self.pool.name,

@@ -25,7 +25,12 @@ from typing import Any
 from tessera.functions.contract import decode_event
 from tessera.functions.runtimes import WASI, module_file
 from tessera.platforms.local.protocol import pack, recv_frame
-from tessera.platforms.local.worker import function_logger, launch_parser, lower_priority
+from tessera.platforms.local.worker import (
+    function_logger,
+    launch_parser,
+    lower_priority,
+    process_cpu_s,
+)
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -248,7 +253,7 @@ def _serve(sock: socket.socket, fn: WasiFunction, log: logging.Logger) -> None:
     while (frame := recv_frame(sock)) is not None:
         meta, body = frame
         t0 = time.perf_counter()
-        c0 = time.process_time()
+        c0 = process_cpu_s()
         broken = False
         try:
             status, headers, out, error = fn.handle(meta, body)
@@ -260,7 +265,7 @@ def _serve(sock: socket.socket, fn: WasiFunction, log: logging.Logger) -> None:
             log.error("invocation %s failed: %s", meta.get("id"), error)
         reply = {"id": meta.get("id"), "status": status, "headers": headers, "error": error}
         reply["exec_s"] = time.perf_counter() - t0
-        reply["cpu_s"] = time.process_time() - c0
+        reply["cpu_s"] = process_cpu_s() - c0
         sock.sendall(pack(reply, out))
         if broken:
             return
