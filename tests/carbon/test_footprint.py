@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -18,9 +20,9 @@ from tessera.carbon.accounting import (
     account,
     power_w,
 )
-from tessera.carbon.footprint import Footprinter
+from tessera.carbon.footprint import MAX_AGE_S, Footprinter, LiveReadings
 from tessera.carbon.grid import START_2022_UNIX_S, CarbonTable
-from tessera.carbon.sources import Reading, SourceError
+from tessera.carbon.sources import Reading, SourceError, TableSource, same_hour_of_year
 from tessera.core.errors import InputError
 from tessera.core.resources import GpuShare, Resources
 
@@ -133,48 +135,115 @@ def test_regions_map_to_zones_and_bad_places_are_refused() -> None:
 
 
 class SlowSource:
-    """A remote source that answers after `release` is set, or fails when told to."""
+    """A remote source that answers after `release` is set, fails when told to, or raises
+    something no provider should (an `InputError` for a zone it does not know)."""
 
     name = "slow"
 
     def __init__(self) -> None:
         self.release = threading.Event()
         self.calls = 0
-        self.fail = False
+        self.fail: Exception | None = None
 
     def read(self, zone: str, at_s: float) -> Reading:
         self.calls += 1
         if not self.release.wait(5.0):
             raise SourceError("no answer")
-        if self.fail:
-            raise SourceError("503 from the provider", status=503)
+        if self.fail is not None:
+            raise self.fail
         return Reading(zone, 42.0, "marginal", at_s, "slow provider")
+
+
+def _until(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    t_end = time.monotonic() + timeout_s
+    while time.monotonic() < t_end:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return cond()
 
 
 def test_a_remote_source_never_blocks_and_the_annual_mean_stands_in() -> None:
     src = SlowSource()
-    f = Footprinter(zone="FR", source=src, table=TABLE, refresh_s=60.0)
     t0 = time.monotonic()
-    first = f.reading(1000.0)
+    f = Footprinter(zone="FR", source=src, table=TABLE, refresh_s=60.0)  # asks at once
+    first = f.reading()
     assert time.monotonic() - t0 < 0.5  # answered while the provider still thinks
     assert first is not None and first.stale
     assert first.g_per_kwh == pytest.approx(250.0)  # FR's mean over the table
-    assert "waiting for slow" in first.source
+    assert "slow: no answer yet" in first.source
+    assert time.time() - first.at_s >= MAX_AGE_S - 1  # dated as old as a reading may be
     src.release.set()
     assert f.wait_ready(5.0)
-    now = f.reading(1010.0)
-    assert now is not None and (now.g_per_kwh, now.stale) == (42.0, False)
+    now = time.time()
+    r = f.reading(now)
+    assert r is not None and (r.g_per_kwh, r.stale) == (42.0, False)
     assert src.calls == 1  # within refresh_s: no second request
-    # past refresh_s: asked again; when that fails, the last good value stays, marked stale
-    src.fail = True
-    f.reading(1100.0)
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and not f.reading(1101.0).stale:  # type: ignore[union-attr]
-        time.sleep(0.01)
-    late = f.reading(1102.0)
+    # past refresh_s: asked again; when that fails, the last good value stays, marked stale,
+    # and says so once (however often it is read)
+    src.fail = SourceError("503 from the provider", status=503)
+    f.reading(now + 61.0)
+    assert _until(lambda: f.reading(now + 62.0).stale)  # type: ignore[union-attr]
+    late, again = f.reading(now + 63.0), f.reading(now + 64.0)
     assert src.calls == 2
     assert late is not None and late.stale and late.g_per_kwh == 42.0
-    assert "last good" in late.source
+    assert late.source == "slow provider (last good)" == again.source  # type: ignore[union-attr]
+    # older than MAX_AGE_S: the annual mean again
+    old = f.reading(now + MAX_AGE_S + 1.0)
+    assert old is not None and old.stale and old.g_per_kwh == pytest.approx(250.0)
+    assert "last answer" in old.source
+
+
+def test_any_error_of_a_source_leaves_the_readings_working() -> None:
+    """A provider raising something unexpected (InputError, a bug) must not stop the refresh:
+    the next ask happens, and answers again once the source does."""
+    src = SlowSource()
+    src.release.set()
+    src.fail = InputError("zone", "FR", "a zone the provider knows")
+    live = LiveReadings(src, refresh_s=10.0, table=TABLE)
+    assert not live.wait(["FR"], 5.0)
+    assert live.read("FR", time.time()).stale
+    src.fail = None
+    now = time.time()
+    live.read("FR", now + 11.0)  # due again: asked again, not stuck
+    assert _until(lambda: live.answered("FR"))
+    assert src.calls == 2 and live.read("FR", now + 12.0).g_per_kwh == 42.0
+
+
+def test_cold_start_is_the_whole_instance_busy_and_extra_cores_are_charged() -> None:
+    f = Footprinter(zone="DE", server=SIMPLE, table=TABLE, pue=1.0)
+    r = Resources(cpu=2.0, mem_mib=0)
+    warm = f.invocation(r, 1.0, 0.0, START_2022_UNIX_S, share=0.5)
+    cold = f.invocation(r, 1.0, 0.0, START_2022_UNIX_S, share=0.5, cold_s=3.0)
+    # the cold start: both cores busy for 3 s: 100 W x (2/10) x 1.0 = 20 W x 3 s = 60 J
+    assert cold.energy_j - warm.energy_j == pytest.approx(60.0)
+    # an MPI job declaring 1 core that kept 4 busy for 2 s: charged as 4 busy cores
+    job = f.invocation(Resources(cpu=1.0, mem_mib=0), 2.0, 8.0, START_2022_UNIX_S)
+    assert job.energy_j == pytest.approx(100.0 * 4 / 10 * 2.0)
+    # never more than the server has
+    huge = f.invocation(Resources(cpu=1.0, mem_mib=0), 1.0, 500.0, START_2022_UNIX_S)
+    assert huge.energy_j == pytest.approx(100.0)
+    # an allocation the server cannot hold is refused (the platform records it as unknown)
+    with pytest.raises(InputError, match="cpu_cores"):
+        f.invocation(Resources(cpu=96.0, mem_mib=0), 1.0, None, START_2022_UNIX_S)
+
+
+def test_a_zone_the_table_lacks_fails_at_start_not_at_every_invocation() -> None:
+    with pytest.raises(InputError, match="zone"):
+        Footprinter(zone="FR", source=TableSource(CarbonTable(("DE",), np.array([[500.0]]))))
+
+
+def test_the_table_is_read_at_the_same_day_of_the_year_and_hour() -> None:
+    def unix(*ymdh: int) -> float:
+        return datetime(*ymdh, tzinfo=UTC).timestamp()
+
+    assert same_hour_of_year(unix(2022, 1, 1, 0)) == 0.0
+    assert same_hour_of_year(unix(2026, 11, 29, 13)) == same_hour_of_year(unix(2022, 11, 29, 13))
+    assert same_hour_of_year(unix(2024, 2, 29, 5)) == same_hour_of_year(unix(2022, 2, 28, 5))
+    assert same_hour_of_year(unix(2024, 3, 1, 0)) == same_hour_of_year(unix(2022, 3, 1, 0))
+    assert same_hour_of_year(unix(2024, 12, 31, 23)) == same_hour_of_year(unix(2022, 12, 31, 23))
+    src = TableSource(TABLE, calendar=True)
+    assert src.read("FR", unix(2030, 1, 1, 3)).g_per_kwh == 400.0  # row 3
 
 
 def test_account_is_the_one_formula() -> None:

@@ -301,8 +301,14 @@ def test_source_from_config_reads_secrets_from_the_environment(
     monkeypatch.delenv("EMAPS_TOKEN")
     with pytest.raises(InputError, match=r"--source\.token: got 'env:EMAPS_TOKEN'"):
         source_from_config(cfg, "--source")
-    with pytest.raises(InputError, match="JSON like"):
-        source_from_config("{kind: table", "--source")
+    with pytest.raises(InputError, match="JSON like") as bad:
+        source_from_config('{"kind": "electricitymaps", "token": "inline-secret"', "--source")
+    assert "inline-secret" not in str(bad.value)  # malformed text is never echoed
+    # a value from the environment that a provider refuses is shown by its env: name only
+    monkeypatch.setenv("EM_URL", "not-a-url-but-a-secret")
+    with pytest.raises(InputError, match="env:EM_URL") as bad:
+        source_from_config('{"kind": "electricitymaps", "token": "t", "base_url": "env:EM_URL"}')
+    assert "not-a-url-but-a-secret" not in str(bad.value)
     with pytest.raises(InputError, match="electricitymaps"):
         source_from_config('{"token": "x"}', "--source")
     with pytest.raises(InputError, match="carbon_source"):

@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,13 +22,16 @@ from typing import Any
 import pytest
 import yaml
 
+from tessera.carbon.footprint import MAX_AGE_S, LiveReadings
 from tessera.carbon.grid import CarbonTable
 from tessera.carbon.placement import Placement, PlacementSnapshot, create
+from tessera.carbon.sources import Reading
 from tessera.control.k8s_extender import (
     ORIGIN_ANNOTATION,
     REGION_LABEL,
     Extender,
     build,
+    live_intensity,
     region_scores,
     table_intensity,
 )
@@ -346,7 +350,33 @@ def test_a_live_source_feeds_the_extender() -> None:
     falls back to the zone's annual mean instead of failing every region."""
     ext, _ = build(["--source", '{"kind": "table", "epoch_s": 0}', "--policy", "greencourier"])
     table = CarbonTable.load()
-    assert ext.intensity("FR", 7200.0) == table.intensity("FR", 7200.0)
+    assert ext.intensity("FR", 7200.0) == (table.intensity("FR", 7200.0), 7200.0)
+    assert ext.refresh_s == 0.0  # the readings pace the source; the extender asks each time
+
+
+def test_a_slow_live_source_never_holds_up_a_scheduling_request() -> None:
+    """Until a provider first answers, its zone's annual mean stands in, as old as a reading
+    may be (so a staleness-aware policy knows); the request is answered at once."""
+    gate = threading.Event()
+
+    class Slow:
+        name = "slow"
+
+        def read(self, zone: str, at_s: float) -> Reading:
+            gate.wait(10.0)
+            return Reading(zone, 50.0, "average", at_s, "slow")
+
+    live = LiveReadings(Slow(), refresh_s=60.0)
+    ext = Extender(create({"kind": "greencourier"}), live_intensity(live), refresh_s=0.0)
+    now = time.time()
+    t0 = time.monotonic()
+    g, age = ext._signal("FR", now)
+    assert time.monotonic() - t0 < 0.5
+    assert g == pytest.approx(CarbonTable.load().annual_mean("FR")) and age >= MAX_AGE_S - 1
+    gate.set()
+    assert live.wait(["FR"], 10.0)
+    g, age = ext._signal("FR", time.time())
+    assert g == 50.0 and age < 5.0
     with pytest.raises(InputError, match="not both"):
         build(["--source", '{"kind": "table"}', "--intensities", "i.json"])
     with pytest.raises(InputError, match=r"--source\.token"):

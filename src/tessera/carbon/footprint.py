@@ -3,21 +3,24 @@
 The simulator charges every invocation it models (`tessera.sim`); the local platform runs
 real ones and gives each record the same accounting (`tessera.carbon.accounting`):
 
-  held      = execution time + the cold start it waited for (the instance existed for it)
-  usage     = the function's allocated cores, memory and GPU share (one concurrency slot's:
-              divided by the requests an instance serves at once), held that long, at
-              utilisation cpu_s / (held x cores) when the worker measured its CPU time
-              (1.0, the busy upper bound, when it did not)
-  energy    = power(usage) x held                 (J at the server's wall)
+  execution = the function's allocated cores, memory and GPU share (one concurrency slot's:
+              divided by the requests an instance serves at once) for the execution time, at
+              utilisation cpu_s / (time x cores) when the worker measured its CPU time (1.0,
+              the busy upper bound, when it did not); CPU beyond the allocation (the ranks
+              of an MPI job) is charged as the cores it kept busy
+  cold start = the whole instance's allocation, busy, for the cold start the invocation
+              waited for (instances started ahead of demand are the platform's, not a
+              request's)
+  energy    = power(usage) x time                 (J at the server's wall)
   operational = energy x PUE x intensity(zone, end of the invocation)
-  embodied  = the server's embodied carbon, amortised over held x allocated share
+  embodied  = the server's embodied carbon, amortised over the time x allocated share
 
 `Footprinter` knows where the platform runs (a cloud region, mapped to its grid zone, or a
-zone directly) and reads the grid intensity from a `CarbonSource` without ever blocking its
-caller on the network: a local table is read directly, a remote source is refreshed on a
-background thread and, until its first answer, the table's annual mean stands in (marked
-stale). Without a region the intensity is unknown: energy and embodied carbon are still
-recorded, operational carbon is None (unknown), never a made-up zero.
+zone directly). `LiveReadings` reads grid intensities without ever blocking its caller on
+the network: a local table is read directly; a remote source is asked on a background
+thread every `refresh_s`, its last answer served until `max_age_s`, the table's annual mean
+(marked stale) before its first answer and after that. Without a region the intensity is
+unknown: operational carbon is None, never a made-up zero.
 """
 
 from __future__ import annotations
@@ -26,18 +29,130 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from tessera.carbon.accounting import DEFAULT_SERVER, ServerModel, Usage, account
-from tessera.carbon.grid import START_2022_UNIX_S, CarbonTable, Latency
-from tessera.carbon.sources import CarbonSource, Reading, SourceError, TableSource
+from tessera.carbon.grid import CarbonTable, Latency
+from tessera.carbon.sources import CarbonSource, Reading, TableSource
 from tessera.core.errors import InputError, require
-from tessera.core.resources import Resources
+from tessera.core.resources import GpuShare, Resources
 
 log = logging.getLogger(__name__)
 
 REFRESH_S = 300.0
 """How often a remote source is asked again (GreenCourier reads every 5 minutes)."""
+MAX_AGE_S = 3 * 3600.0
+"""A remote reading older than this gives way to the annual mean (as `sources.Fallback`)."""
+
+
+class LiveReadings:
+    """Grid intensities of any zone from `source`, never blocking the caller.
+
+    A `TableSource` is read directly (microseconds). Any other source is asked on a
+    background thread, at most once per `refresh_s` per zone; callers get its last answer
+    while younger than `max_age_s` (stale when the latest ask failed), else the zone's
+    annual mean from `table`, marked stale and dated `max_age_s` back. Failures are logged,
+    never raised."""
+
+    def __init__(
+        self,
+        source: CarbonSource,
+        refresh_s: float = REFRESH_S,
+        max_age_s: float = MAX_AGE_S,
+        table: CarbonTable | None = None,
+    ) -> None:
+        require(refresh_s > 0, "refresh_s", refresh_s, "seconds > 0")
+        require(max_age_s > 0, "max_age_s", max_age_s, "seconds > 0")
+        self.source = source
+        self.refresh_s, self.max_age_s = refresh_s, max_age_s
+        self.local = isinstance(source, TableSource)
+        self._table = table
+        self._lock = threading.Lock()
+        self._last: dict[str, Reading] = {}
+        self._failed: set[str] = set()
+        self._asked: dict[str, float] = {}
+        self._busy: set[str] = set()
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.source, "name", type(self.source).__name__))
+
+    @property
+    def table(self) -> CarbonTable:
+        if self._table is None:
+            self._table = CarbonTable.load()
+        return self._table
+
+    def read(self, zone: str, at_s: float | None = None) -> Reading:
+        """The intensity of `zone` at `at_s` (default now), as described above."""
+        at = time.time() if at_s is None else at_s
+        if self.local:
+            return self.source.read(zone, at)
+        self._ask(zone, at)
+        with self._lock:
+            last, failed = self._last.get(zone), zone in self._failed
+        if last is not None and at - last.at_s <= self.max_age_s:
+            return (
+                replace(last, stale=True, source=f"{last.source} (last good)") if failed else last
+            )
+        why = "no answer yet" if last is None else f"last answer {at - last.at_s:.0f} s old"
+        return Reading(  # an annual mean is as old as a reading may be: at_s says so
+            zone, self.table.annual_mean(zone), "average", at - self.max_age_s,
+            f"annual mean of {self.table.source} ({self.name}: {why})",
+            stale=True, basis="lifecycle",
+        )  # fmt: skip
+
+    def prefetch(self, zones: Iterable[str], at_s: float | None = None) -> None:
+        """Ask for `zones` now (in the background), before anyone needs them."""
+        if not self.local:
+            at = time.time() if at_s is None else at_s
+            for z in zones:
+                self._ask(z, at)
+
+    def answered(self, zone: str) -> bool:
+        """Whether `zone` has had an answer from the source (a table always has)."""
+        with self._lock:
+            return self.local or zone in self._last
+
+    def wait(self, zones: Iterable[str], timeout_s: float = 10.0) -> bool:
+        """Block until every zone's first ask has finished; True if each got an answer."""
+        zones = list(zones)
+        self.prefetch([z for z in zones if not self.answered(z)])
+        t_end = time.monotonic() + timeout_s
+        while time.monotonic() < t_end:
+            with self._lock:
+                if not any(z in self._busy for z in zones):
+                    break
+            time.sleep(0.01)
+        return all(self.answered(z) for z in zones)
+
+    def _ask(self, zone: str, at_s: float) -> None:
+        with self._lock:
+            due = zone not in self._busy and at_s - self._asked.get(zone, -math.inf) >= (
+                self.refresh_s
+            )
+            if due:
+                self._busy.add(zone)
+                self._asked[zone] = at_s
+        if due:
+            threading.Thread(target=self._refresh, args=(zone, at_s), daemon=True).start()
+
+    def _refresh(self, zone: str, at_s: float) -> None:
+        try:
+            r = self.source.read(zone, at_s)
+        except Exception as e:  # whatever the provider raises: keep serving
+            log.warning("carbon source %s failed for %s: %s", self.name, zone, e)
+            r = None
+        finally:
+            with self._lock:
+                self._busy.discard(zone)
+        with self._lock:
+            if r is not None and not r.stale:
+                self._last[zone] = r
+                self._failed.discard(zone)
+            else:
+                self._failed.add(zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,138 +188,94 @@ class Footprinter:
         refresh_s: float = REFRESH_S,
         table: CarbonTable | None = None,
     ) -> None:
-        require(refresh_s > 0, "refresh_s", refresh_s, "seconds > 0")
         require(pue is None or pue >= 1.0, "pue", pue, "a power usage effectiveness >= 1")
-        self._table = table
         if region and zone:
             raise InputError("zone", zone, "either a region or a zone, not both")
         if region:
             zone = Latency.load().zone_of(region)  # InputError naming the known regions
-        if zone and zone not in self.table.zones:
-            raise InputError(
-                "zone", zone, "a zone of the carbon table: " + ", ".join(self.table.zones)
-            )
         self.region = region or zone or ""
         self.zone = zone or None
         self.server = server
         self._gpu_server = server.with_gpus(1)
         self.pue = server.pue if pue is None else pue
-        self.refresh_s = refresh_s
+        self._table = table
         self._source = source
-        self._local = source is None or isinstance(source, TableSource)
-        self._reading: Reading | None = None
-        self._asked_s = -math.inf
-        self._lock = threading.Lock()
-        self._refreshing = False
+        self._live: LiveReadings | None = None
+        if self.zone is not None:
+            live = self.live(refresh_s)
+            if live.local:  # a zone the table lacks fails here, not at every invocation
+                live.read(self.zone)
+            else:
+                live.prefetch([self.zone])
 
-    @property
-    def source(self) -> CarbonSource:
-        """Where intensities come from (the table is loaded on first use)."""
-        if self._source is None:
-            self._source = TableSource(self.table, epoch_s=START_2022_UNIX_S)
-        return self._source
+    def live(self, refresh_s: float = REFRESH_S) -> LiveReadings:
+        """The readings behind this footprinter (built on first use)."""
+        if self._live is None:
+            if self._source is None:
+                table = self._table if self._table is not None else CarbonTable.load()
+                self._table = table
+                self._source = TableSource(table, calendar=True)
+            self._live = LiveReadings(self._source, refresh_s, table=self._table)
+        return self._live
 
-    @property
-    def table(self) -> CarbonTable:
-        if self._table is None:
-            self._table = CarbonTable.load()
-        return self._table
-
-    # -- intensity ---------------------------------------------------------------------------
     def reading(self, at_s: float | None = None) -> Reading | None:
-        """The grid intensity at `at_s` (default now); None without a zone. Never blocks on
-        the network: a remote source answers from its last reading (refreshed behind)."""
-        if self.zone is None:
-            return None
-        at = time.time() if at_s is None else at_s
-        if self._local:
-            return self.source.read(self.zone, at)
-        with self._lock:
-            current = self._reading
-            due = at - self._asked_s >= self.refresh_s and not self._refreshing
-            if due:
-                self._refreshing = True
-                self._asked_s = at
-        if due:
-            threading.Thread(target=self._refresh, args=(at,), daemon=True).start()
-        if current is None:
-            mean = self.table.annual_mean(self.zone)
-            return Reading(
-                self.zone, mean, "average", at,
-                f"annual mean of {self.table.source} (waiting for {self.source_name})",
-                stale=True, basis="lifecycle",
-            )  # fmt: skip
-        return current
-
-    @property
-    def source_name(self) -> str:
-        return str(getattr(self.source, "name", type(self.source).__name__))
-
-    def _refresh(self, at_s: float) -> None:
-        try:
-            r = self.source.read(self.zone or "", at_s)
-        except (SourceError, OSError) as e:
-            log.warning("carbon source %s failed: %s", self.source_name, e)
-            r = None
-        with self._lock:
-            if r is not None:
-                self._reading = r
-            elif self._reading is not None:
-                self._reading = Reading(
-                    self._reading.zone, self._reading.g_per_kwh, self._reading.signal,
-                    self._reading.at_s, f"{self._reading.source} (last good)", stale=True,
-                    basis=self._reading.basis,
-                )  # fmt: skip
-            self._refreshing = False
+        """The grid intensity at `at_s` (default now); None without a zone. Never blocks."""
+        return None if self.zone is None else self.live().read(self.zone, at_s)
 
     def wait_ready(self, timeout_s: float = 10.0) -> bool:
         """Block until a remote source has answered once (tests, start-up); True if it has."""
-        if self._local or self.zone is None:
-            return True
-        self.reading()
-        t_end = time.monotonic() + timeout_s
-        while time.monotonic() < t_end:
-            with self._lock:
-                if self._reading is not None or not self._refreshing:
-                    return self._reading is not None
-            time.sleep(0.01)
-        return False
+        return self.zone is None or self.live().wait([self.zone], timeout_s)
 
     # -- accounting --------------------------------------------------------------------------
     def invocation(
         self,
         resources: Resources,
-        held_s: float,
+        exec_s: float,
         cpu_s: float | None = None,
         at_s: float | None = None,
         share: float = 1.0,
+        cold_s: float = 0.0,
+        gpu: GpuShare | None = None,
     ) -> Footprint:
         """The footprint of one invocation that held `share` of `resources` (an instance
-        serving `concurrency` requests at once gives each 1/concurrency) for `held_s` seconds
-        and, if the worker measured it, used `cpu_s` seconds of CPU; intensity at `at_s`."""
+        serving `concurrency` requests at once gives each 1/concurrency) for `exec_s`
+        seconds, using `cpu_s` seconds of CPU if the worker measured it, after waiting
+        `cold_s` for its instance to start; intensity at `at_s`. `gpu`: the instance's
+        current GPU share when it differs from `resources` (resized). `InputError` when the
+        allocation does not fit the server model."""
         require(0 < share <= 1, "share", share, "a fraction in (0, 1]")
-        held = max(0.0, held_s)
-        cores = resources.cpu * share
-        if cpu_s is None or cpu_s < 0 or held <= 0 or cores <= 0:
-            util = 1.0
-        else:
-            util = min(1.0, cpu_s / (held * cores))
-        gpu = resources.gpu
-        if gpu is not None and share < 1:
-            gpu = replace(gpu, quota_pct=gpu.quota_pct * share)
-        usage = Usage(held, cores, util, resources.mem_mib * share / 1024.0, gpu)
-        server = self.server
-        if resources.gpu is not None and server.gpus == 0:
-            server = self._gpu_server  # the platform's GPU host drives one board
+        exec_s, cold_s = max(0.0, exec_s), max(0.0, cold_s)
+        gpu = gpu if gpu is not None else resources.gpu
+        server = self._gpu_server if gpu is not None and self.server.gpus == 0 else self.server
+        cores, mem_gib = resources.cpu * share, resources.mem_mib * share / 1024.0
+        util = 1.0
+        if cpu_s is not None and cpu_s >= 0 and exec_s > 0:
+            busy = cpu_s / exec_s  # cores kept busy on average
+            if busy > cores:  # more than it asked for (an MPI job's ranks): what it used
+                cores = min(busy, float(server.cores))
+            elif cores > 0:
+                util = busy / cores
+        slot_gpu = (
+            gpu if gpu is None or share == 1 else replace(gpu, quota_pct=gpu.quota_pct * share)
+        )
         r = self.reading(at_s)
-        rec = account(usage, 0.0 if r is None else r.g_per_kwh, server, self.pue)
+        g = 0.0 if r is None else r.g_per_kwh
+        parts = [account(Usage(exec_s, cores, util, mem_gib, slot_gpu), g, server, self.pue)]
+        if cold_s > 0:
+            whole = Usage(cold_s, resources.cpu, 1.0, resources.mem_mib / 1024.0, gpu)
+            parts.append(account(whole, g, server, self.pue))
+        energy, emb, op = (sum(getattr(p, f) for p in parts) for f in _SUMMED)
         return Footprint(
             region=self.region,
-            energy_j=rec.energy_j,
-            embodied_g=rec.embodied_g,
-            carbon_g=None if r is None else rec.operational_g,
+            energy_j=energy,
+            embodied_g=emb,
+            carbon_g=None if r is None else op,
             g_per_kwh=None if r is None else r.g_per_kwh,
             cpu_util=util,
             source="no region set" if r is None else r.source,
             stale=False if r is None else r.stale,
         )
+
+
+_SUMMED = ("energy_j", "embodied_g", "operational_g")
+"""The `CarbonRecord` quantities an invocation's execution and cold start add up."""

@@ -97,24 +97,36 @@ def source_from_config(
     if isinstance(config, str):
         try:
             config = json.loads(config)
-        except json.JSONDecodeError as e:
+        except json.JSONDecodeError as e:  # the text is not echoed: it may hold a token
             raise InputError(
-                field, config, f'JSON like {{"kind": "electricitymaps", ...}} ({e.msg})'
+                field,
+                f"not JSON ({e.msg} at character {e.pos})",
+                'JSON like {"kind": "electricitymaps", "token": "env:EMAPS_TOKEN"}',
             ) from None
     if not isinstance(config, Mapping) or "kind" not in config:
         raise InputError(
-            field, config, 'a JSON object with "kind": ' + ", ".join(CARBON_SOURCES.names())
+            field,
+            type(config).__name__ if not isinstance(config, Mapping) else sorted(config),
+            'a JSON object with "kind": ' + ", ".join(CARBON_SOURCES.names()),
         )
     params: dict[str, Any] = {}
+    hidden: dict[str, str] = {}  # values read from the environment, never shown back
     for k, v in config.items():
         if isinstance(v, str) and v.startswith(ENV_PREFIX):
             name = v[len(ENV_PREFIX) :]
             value = os.environ.get(name)
             if not value:
                 raise InputError(f"{field}.{k}", v, f"a set environment variable {name}")
+            hidden[value] = v
             v = value
         params[k] = v
-    return CARBON_SOURCES.from_config(params)
+    if params["kind"] in ("table", "csv") and "epoch_s" not in params:
+        params.setdefault("calendar", True)  # read against today's clock
+    try:
+        return CARBON_SOURCES.from_config(params)
+    except InputError as e:
+        shown: object = hidden.get(str(e.value), e.value)
+        raise InputError(f"{field}: {e.field}", shown, e.accepted) from None
 
 
 # The HTTP providers live in `tessera.carbon.providers` (httpx); registered
@@ -142,20 +154,41 @@ def _carbon_aware_sdk(**params: Any) -> CarbonSource:
 
 @CARBON_SOURCES.register("table")
 class TableSource(SourceBase):
-    """The hourly table; `at_s - epoch_s` is seconds since the table's first hour."""
+    """The hourly table; `at_s - epoch_s` is seconds since the table's first hour.
+
+    `calendar=True` (for a clock of today, not a simulation's): `at_s` is UNIX time, read at
+    the table's same UTC day of the year and hour (29 February as the 28th), so a year of
+    data stays aligned with the seasons and the time of day in any year."""
 
     name = "table"
 
     def __init__(
-        self, table: CarbonTable | None = None, epoch_s: float = 0.0, basis: Basis = "lifecycle"
+        self,
+        table: CarbonTable | None = None,
+        epoch_s: float = 0.0,
+        basis: Basis = "lifecycle",
+        calendar: bool = False,
     ) -> None:
         self.table = table if table is not None else CarbonTable.load()
         self.epoch_s = epoch_s
         self.basis: Basis = basis
+        self.calendar = calendar
 
     def read(self, zone: str, at_s: float) -> Reading:
-        g = self.table.intensity(zone, at_s - self.epoch_s)
+        t = same_hour_of_year(at_s) if self.calendar else at_s - self.epoch_s
+        g = self.table.intensity(zone, t)
         return Reading(zone, g, "average", at_s, self.table.source, basis=self.basis)
+
+
+def same_hour_of_year(unix_s: float) -> float:
+    """Seconds from the start of a (non-leap) year to the same UTC day of the year and hour
+    as `unix_s`, 29 February folded onto the 28th: a table's row for that moment."""
+    dt = datetime.fromtimestamp(unix_s, UTC)
+    day = dt.timetuple().tm_yday - 1
+    leap = dt.year % 4 == 0 and (dt.year % 100 != 0 or dt.year % 400 == 0)
+    if leap and day >= 59:  # 29 Feb is day 59 (0-based): it and what follows move back one
+        day -= 1
+    return day * 86400.0 + dt.hour * STEP_S + dt.minute * 60.0 + dt.second
 
 
 # Portal headers differ between releases ("Zone Id" / "Zone id", "(LCA)" / "(Life cycle)",
@@ -239,10 +272,14 @@ class CsvSource(TableSource):
     name = "csv"
 
     def __init__(
-        self, path: Path | str, column: Literal["lca", "direct"] = "lca", epoch_s: float = 0.0
+        self,
+        path: Path | str,
+        column: Literal["lca", "direct"] = "lca",
+        epoch_s: float = 0.0,
+        calendar: bool = False,
     ) -> None:
         basis: Basis = "lifecycle" if column == "lca" else "direct"
-        super().__init__(read_portal_csv(Path(path), column), epoch_s, basis)
+        super().__init__(read_portal_csv(Path(path), column), epoch_s, basis, calendar)
 
 
 class Cached(SourceBase):

@@ -235,9 +235,12 @@ def invocations(
     for col in ("CO2e µg", "id"):
         t.add_column(col)
     for rec in r.json():
-        op, emb = rec.get("carbon_g"), rec.get("embodied_g", 0.0)
+        op, emb, energy = rec.get("carbon_g"), rec.get("embodied_g"), rec.get("energy_j")
         # operational + embodied; without a region only embodied is known (marked +?)
-        co2 = f"{1e6 * (op + emb):.1f}" if op is not None else f"{1e6 * emb:.2f}+?"
+        if emb is None:
+            co2 = "?"
+        else:
+            co2 = f"{1e6 * (op + emb):.1f}" if op is not None else f"{1e6 * emb:.2f}+?"
         t.add_row(
             rec["function"],
             rec["status"],
@@ -245,7 +248,7 @@ def invocations(
             f"{1000 * rec['cold_start_s']:.1f}" if rec["cold"] else "",
             f"{1000 * (rec['start_s'] - rec['arrival_s']):.2f}",
             f"{1000 * (rec['end_s'] - rec['start_s']):.2f}",
-            f"{rec.get('energy_j', 0.0):.3f}",
+            "?" if energy is None else f"{energy:.3f}",
             co2,
             rec["id"][:12],
         )

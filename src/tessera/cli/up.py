@@ -96,6 +96,8 @@ def up(
     from tessera.carbon.footprint import Footprinter
     from tessera.carbon.sources import source_from_config
 
+    if region and carbon_zone:
+        raise InputError("--carbon-zone", carbon_zone, "either --region or --carbon-zone")
     if carbon_source and not (region or carbon_zone):
         raise InputError("--carbon-source", carbon_source, "a --region or --carbon-zone with it")
     source = source_from_config(carbon_source, "--carbon-source") if carbon_source else None

@@ -52,6 +52,7 @@ import json
 import logging
 import math
 import signal
+import sys
 import threading
 import time
 import zlib
@@ -61,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tessera.carbon.footprint import LiveReadings
 from tessera.carbon.placement import (
     Placement,
     PlacementPolicy,
@@ -68,7 +70,7 @@ from tessera.carbon.placement import (
     RegionView,
     create,
 )
-from tessera.carbon.sources import CarbonSource, Fallback, source_from_config
+from tessera.carbon.sources import source_from_config
 from tessera.core.errors import InputError, require
 from tessera.platforms.httpserver import Reply, server
 
@@ -78,8 +80,9 @@ REGION_LABEL = "topology.kubernetes.io/region"
 ORIGIN_ANNOTATION = "tessera.dev/origin-region"
 MAX_EXTENDER_PRIORITY = 10
 
-IntensityProvider = Callable[[str, float], float]
-"""(zone, now_s) -> gCO2eq/kWh; raising means "no reading now"."""
+IntensityProvider = Callable[[str, float], "float | tuple[float, float]"]
+"""(zone, now_s) -> gCO2eq/kWh, or (gCO2eq/kWh, when it was read); raising means "no reading
+now"."""
 ForecastProvider = Callable[[str, float], Sequence[float]]
 """(zone, now_s) -> the next hours' intensities (may be empty)."""
 RttProvider = Callable[[str, str], float]
@@ -353,14 +356,17 @@ class Extender:
         if cached is not None and now - cached[1] < self.refresh_s:
             return cached[0], max(0.0, now - cached[1])
         try:
-            g = float(self.intensity(zone, now))
+            value = self.intensity(zone, now)
         except Exception as e:
             if cached is None:
                 raise LookupError(f"no carbon signal yet ({type(e).__name__}: {e})") from None
             log.warning("intensity of %s failed (%s); using the last reading", zone, e)
             return cached[0], max(0.0, now - cached[1])
-        self._signals[zone] = (g, now)
-        return g, 0.0
+        g, read_at = (
+            (float(value[0]), float(value[1])) if isinstance(value, tuple) else (float(value), now)
+        )
+        self._signals[zone] = (g, read_at)
+        return g, max(0.0, now - read_at)
 
 
 def _slots(node: Any) -> int:
@@ -393,12 +399,14 @@ def table_intensity(table: Mapping[str, float]) -> IntensityProvider:
     return intensity
 
 
-def live_intensity(source: CarbonSource) -> IntensityProvider:
-    """A `CarbonSource` (an HTTP provider, a table) as the extender's provider; the extender
-    asks again every `refresh_s` and keeps the last good reading when a read fails."""
+def live_intensity(live: LiveReadings) -> IntensityProvider:
+    """Readings of a live source as the extender's provider: never blocks a scheduling
+    request (`LiveReadings` asks the source in the background), says how old each reading
+    is, and the zone's annual mean (as old as `max_age_s`) stands in when there is none."""
 
-    def intensity(zone: str, now_s: float) -> float:
-        return source.read(zone, now_s).g_per_kwh
+    def intensity(zone: str, now_s: float) -> tuple[float, float]:
+        r = live.read(zone, now_s)
+        return r.g_per_kwh, r.at_s
 
     return intensity
 
@@ -451,13 +459,17 @@ def build(argv: Sequence[str] | None = None) -> tuple[Extender, argparse.Namespa
     policy = create({**params, "kind": a.policy})
     if a.source is not None and a.intensities is not None:
         raise InputError("--source", a.source, "either --source or --intensities, not both")
+    zones = json.loads(a.zones.read_text()) if a.zones else {}
+    refresh_s = a.refresh_s
     if a.source is not None:
-        intensity = live_intensity(Fallback(source_from_config(a.source, "--source")))
+        live = LiveReadings(source_from_config(a.source, "--source"), max(a.refresh_s, 1.0))
+        live.prefetch(sorted(set(zones.values())))
+        intensity = live_intensity(live)
+        refresh_s = 0.0  # LiveReadings paces the source; ask it (microseconds) every time
     else:
         if a.intensities is None:
             log.warning("no --intensities or --source: every region fails without a signal")
         intensity = table_intensity(json.loads(a.intensities.read_text()) if a.intensities else {})
-    zones = json.loads(a.zones.read_text()) if a.zones else {}
     ext = Extender(
         policy,
         intensity,
@@ -466,7 +478,7 @@ def build(argv: Sequence[str] | None = None) -> tuple[Extender, argparse.Namespa
         origin=a.origin,
         region_label=a.region_label,
         max_score=a.max_score,
-        refresh_s=a.refresh_s,
+        refresh_s=refresh_s,
         strict=a.strict,
     )
     return ext, a
@@ -477,7 +489,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         ext, a = build(argv)
     except (InputError, OSError, ValueError) as e:  # bad option, unreadable or bad file
-        raise SystemExit(f"error: {e}") from None
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     srv = server(a.host, a.port, ext.route)
     print(f"tessera k8s extender ({ext.policy.name}) on {a.host}:{srv.server_port}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=srv.shutdown).start())

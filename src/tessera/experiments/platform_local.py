@@ -207,6 +207,7 @@ def _footprint(records: list[Any]) -> dict[str, float]:
              "embodied_ug_per_invocation", "cpu_util_mean", "g_per_kwh"), nan,
         )  # fmt: skip
     op = [r.carbon_g for r in ran if r.carbon_g is not None]
+    ran = [r for r in ran if r.energy_j is not None and r.embodied_g is not None]
     util = [
         min(1.0, r.cpu_s / max(r.end_s - r.start_s + r.cold_start_s, 1e-9))
         for r in ran

@@ -22,11 +22,11 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tessera.carbon.footprint import Footprinter
+from tessera.carbon.footprint import Footprint, Footprinter
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
@@ -100,12 +100,7 @@ class _Attempt:
 
     def record(self, status: str, http: int, error: str, cpu_s: float | None = None) -> RecordRow:
         end_s = time.time()
-        # what the invocation held: its instance while it ran, and the cold start it waited
-        # for; nothing when it never reached one
-        held_s = end_s - self.start_s + self.cold_start_s if self.pid != -1 else 0.0
-        spec = self.pool.spec  # one of its instance's concurrency slots
-        share = 1.0 / max(1, spec.concurrency)
-        fp = self.platform.footprint.invocation(spec.resources, held_s, cpu_s, end_s, share)
+        fp = self.footprint(end_s, cpu_s)
         rec = RecordRow(
             id=self.id,
             function=self.pool.name,
@@ -121,20 +116,48 @@ class _Attempt:
             http_status=http,
             error=error,
             cpu_s=cpu_s,
-            region=fp.region,
-            energy_j=fp.energy_j,
-            carbon_g=fp.carbon_g,
-            embodied_g=fp.embodied_g,
-            g_per_kwh=fp.g_per_kwh,
+            region=self.platform.footprint.region,
+            energy_j=None if fp is None else fp.energy_j,
+            carbon_g=None if fp is None else fp.carbon_g,
+            embodied_g=None if fp is None else fp.embodied_g,
+            g_per_kwh=None if fp is None else fp.g_per_kwh,
         )
         self.platform.writer.put(rec)
         self.platform.counts[(self.pool.name, status)] += 1
-        totals = self.platform.footprint_totals
-        totals[(self.pool.name, "energy_j")] += fp.energy_j
-        totals[(self.pool.name, "embodied_g")] += fp.embodied_g
-        if fp.carbon_g is not None:
-            totals[(self.pool.name, "operational_g")] += fp.carbon_g
+        if fp is not None:
+            totals = self.platform.footprint_totals
+            totals[(self.pool.name, "energy_j")] += fp.energy_j
+            totals[(self.pool.name, "embodied_g")] += fp.embodied_g
+            if fp.carbon_g is not None:
+                totals[(self.pool.name, "operational_g")] += fp.carbon_g
         return rec
+
+    def footprint(self, end_s: float, cpu_s: float | None) -> Footprint | None:
+        """What the invocation used: its slot of the instance while it ran (nothing when it
+        never reached one) and, when it waited for a new instance, that cold start; None
+        (unknown, logged once per function) when the function's allocation does not fit
+        the server model. Never raises: a record is always written."""
+        if self.pid == -1:
+            exec_s = cold_s = 0.0
+        else:
+            exec_s, cold_s = end_s - self.start_s, self.cold_start_s if self.cold else 0.0
+        spec = self.pool.spec
+        gpu = self.pool.gpu
+        live_gpu = None
+        if gpu is not None and spec.resources.gpu is not None:  # resized shares count as now
+            live_gpu = replace(
+                spec.resources.gpu, sm_pct=gpu.share.sm_pct, quota_pct=gpu.share.quota_pct
+            )
+        share = 1.0 / max(1, spec.concurrency)
+        try:
+            return self.platform.footprint.invocation(
+                spec.resources, exec_s, cpu_s, end_s, share, cold_s, live_gpu
+            )
+        except InputError as e:
+            if self.pool.name not in self.platform.footprint_refused:
+                self.platform.footprint_refused.add(self.pool.name)
+                log.warning("footprint of %s unknown: %s", self.pool.name, e)
+            return None
 
     def fail(self, status: str, http: int, error: str) -> Reply:
         rec = self.record(status, http, error)
@@ -179,6 +202,7 @@ class LocalPlatform:
         self.counts: Counter[tuple[str, str]] = Counter()
         # (function, energy_j | operational_g | embodied_g) -> sum over its records so far
         self.footprint_totals: defaultdict[tuple[str, str], float] = defaultdict(float)
+        self.footprint_refused: set[str] = set()  # functions whose footprint is unknown
         self._locks: dict[str, asyncio.Lock] = {}
         self._queue_event = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None

@@ -77,9 +77,9 @@ _VERSION_COLS = "name, version, spec, code_dir, created_s"
 _RECORD_COLUMNS_V3 = (
     ("cpu_s", "REAL"),
     ("region", "TEXT NOT NULL DEFAULT ''"),
-    ("energy_j", "REAL NOT NULL DEFAULT 0"),
+    ("energy_j", "REAL"),
     ("carbon_g", "REAL"),
-    ("embodied_g", "REAL NOT NULL DEFAULT 0"),
+    ("embodied_g", "REAL"),
     ("g_per_kwh", "REAL"),
 )
 """Columns schema 3 added to `records` (after the CREATE TABLE above, also in a new file, so
@@ -117,9 +117,11 @@ class RecordRow:
     node: str = "local"
     cpu_s: float | None = None  # CPU seconds the worker measured; None: not measured
     region: str = ""  # where it ran ("" when the platform was given no region)
-    energy_j: float = 0.0  # at the server's wall (tessera.carbon.footprint)
+    # energy_j, carbon_g, embodied_g, g_per_kwh: None = unknown (rows of an older platform, an
+    # allocation the server model cannot hold, no region for carbon_g and g_per_kwh)
+    energy_j: float | None = None  # J at the server's wall (tessera.carbon.footprint)
     carbon_g: float | None = None  # operational gCO2e; None: grid intensity unknown
-    embodied_g: float = 0.0  # the hardware's, amortised over the time it held it
+    embodied_g: float | None = None  # the hardware's, amortised over the time it held it
     g_per_kwh: float | None = None  # the grid intensity it was charged at
 
 
