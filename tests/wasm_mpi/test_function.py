@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from tessera.core.errors import InputError
+from tessera.platforms.local.sandbox import probe
 from tessera.wasm_mpi.launch import run_captured
 from tessera.wasm_mpi.package import TEMPLATE, package
 from tests.platforms.conftest import home  # noqa: F401  (the process-leak fixture)
-from tests.platforms.helpers import async_test, deploy, invoke, platform
+from tests.platforms.helpers import async_test, deploy, invoke, platform, record_of
 from tests.wasm_mpi.conftest import PROGRAMS, Builds
 
 
@@ -116,3 +117,28 @@ async def test_mpi_job_on_the_local_platform(
         assert await deploy(c, bare) == {"name": "mpi-bare", "version": 1}
         r = await invoke(c, "mpi-bare", {"ranks": 2})
         assert r.status_code == 500 and "app.wasm is missing" in r.text, r.text
+
+
+@pytest.mark.skipif(probe() is not None, reason=str(probe()))
+@async_test(150.0)
+async def test_mpi_job_runs_in_the_sandbox(
+    home: Path,  # noqa: F811
+    hello: Path,
+    job_dir: Path,
+) -> None:
+    """Under `tessera up`'s sandbox (no /proc, an instance's own PID, IPC and network
+    namespaces) jobs run one after another on the same instance, and print what they print
+    outside it."""
+    direct = {n: run_captured(hello, ranks=n, timeout_s=60) for n in (2, 4)}
+    fixed = {"kind": "fixed", "replicas": 1}
+    async with platform(home, autoscaler=fixed, timeout_s=90.0, sandbox="bwrap") as (_p, c):
+        assert await deploy(c, job_dir) == {"name": "mpi-job", "version": 1}
+        pids = set()
+        for n in (2, 4, 2):
+            r = await invoke(c, "mpi-job", {"ranks": n, "timeout_s": 60})
+            assert r.status_code == 200, r.text
+            out = r.json()
+            assert out["exit_code"] == 0, out
+            assert out["stdout"] == direct[n].stdout, (out, direct[n])
+            pids.add((await record_of(c, r.headers["x-tessera-invocation"], "mpi-job"))["instance"])
+        assert len(pids) == 1  # the same warm instance ran all three
