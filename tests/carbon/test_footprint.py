@@ -26,10 +26,10 @@ from tessera.carbon.sources import Reading, SourceError, TableSource, same_hour_
 from tessera.core.errors import InputError
 from tessera.core.resources import GpuShare, Resources
 
-# Two zones, four hours: FR 100/200/300/400 g/kWh, DE 500 every hour.
+# Two zones, a year of hours: FR 100/200/300/400 g/kWh in turn (mean 250), DE 500 always.
 TABLE = CarbonTable(
     ("FR", "DE"),
-    np.array([[100.0, 500.0], [200.0, 500.0], [300.0, 500.0], [400.0, 500.0]]),
+    np.column_stack([np.tile([100.0, 200.0, 300.0, 400.0], 2190), np.full(8760, 500.0)]),
     source="test table",
 )
 SIMPLE = ServerModel(
@@ -210,13 +210,14 @@ def test_any_error_of_a_source_leaves_the_readings_working() -> None:
     assert src.calls == 2 and live.read("FR", now + 12.0).g_per_kwh == 42.0
 
 
-def test_cold_start_is_the_whole_instance_busy_and_extra_cores_are_charged() -> None:
+def test_cold_start_is_the_slot_busy_and_extra_cores_are_charged() -> None:
     f = Footprinter(zone="DE", server=SIMPLE, table=TABLE, pue=1.0)
     r = Resources(cpu=2.0, mem_mib=0)
     warm = f.invocation(r, 1.0, 0.0, START_2022_UNIX_S, share=0.5)
     cold = f.invocation(r, 1.0, 0.0, START_2022_UNIX_S, share=0.5, cold_s=3.0)
-    # the cold start: both cores busy for 3 s: 100 W x (2/10) x 1.0 = 20 W x 3 s = 60 J
-    assert cold.energy_j - warm.energy_j == pytest.approx(60.0)
+    # the cold start: its slot (one of the two cores) busy for 3 s: 100 W x (1/10) x 1.0 =
+    # 10 W x 3 s = 30 J; the other request the new instance takes pays the other half
+    assert cold.energy_j - warm.energy_j == pytest.approx(30.0)
     # an MPI job declaring 1 core that kept 4 busy for 2 s: charged as 4 busy cores
     job = f.invocation(Resources(cpu=1.0, mem_mib=0), 2.0, 8.0, START_2022_UNIX_S)
     assert job.energy_j == pytest.approx(100.0 * 4 / 10 * 2.0)
@@ -230,7 +231,9 @@ def test_cold_start_is_the_whole_instance_busy_and_extra_cores_are_charged() -> 
 
 def test_a_zone_the_table_lacks_fails_at_start_not_at_every_invocation() -> None:
     with pytest.raises(InputError, match="zone"):
-        Footprinter(zone="FR", source=TableSource(CarbonTable(("DE",), np.array([[500.0]]))))
+        Footprinter(zone="FR", table=CarbonTable(("DE",), np.full((8760, 1), 500.0)))
+    with pytest.raises(InputError, match="calendar"):
+        TableSource(CarbonTable(("FR",), np.array([[1.0]])), calendar=True)
 
 
 def test_the_table_is_read_at_the_same_day_of_the_year_and_hour() -> None:

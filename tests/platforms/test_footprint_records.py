@@ -170,7 +170,48 @@ def test_a_v2_state_file_keeps_its_records_and_gains_the_columns(tmp_path: Path)
         assert store.records("f")[0] == new
     finally:
         store.close()
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+
+
+def test_a_v3_state_file_is_rebuilt_so_unknown_footprints_can_be_stored(tmp_path: Path) -> None:
+    """Schema 3 (never released) declared the footprint NOT NULL DEFAULT 0: an unknown one
+    was silently dropped by INSERT OR IGNORE. Opening such a file rebuilds its records."""
+    db = tmp_path / "state.db"
+    conn = sqlite3.connect(db)
+    conn.execute(V2_RECORDS)
+    for decl in (
+        "cpu_s REAL", "region TEXT NOT NULL DEFAULT ''", "energy_j REAL NOT NULL DEFAULT 0",
+        "carbon_g REAL", "embodied_g REAL NOT NULL DEFAULT 0", "g_per_kwh REAL",
+    ):  # fmt: skip
+        conn.execute(f"ALTER TABLE records ADD COLUMN {decl}")
+    conn.execute("CREATE INDEX records_by_arrival ON records (arrival_s)")
+    row = "'{}', 'f', 1, 'sync', {t}, {t}, {t}, 0, 0.0, 7, 'ok', 200, '', 'local'"
+    conn.execute(
+        f"INSERT INTO records VALUES ({row.format('migrated', t=1.0)}, NULL, '', 0, NULL, 0, NULL)"
+    )
+    conn.execute(
+        f"INSERT INTO records VALUES ({row.format('measured', t=2.0)}, 0.1, 'europe-west9', "
+        "2.5, 0.0001, 0.00002, 80.0)"
+    )
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    try:
+        got = {r.id: r for r in store.records("f")}
+        assert (got["migrated"].energy_j, got["migrated"].embodied_g) == (None, None)
+        assert (got["measured"].energy_j, got["measured"].embodied_g) == (2.5, 0.00002)
+        assert got["measured"].g_per_kwh == 80.0 and got["measured"].cpu_s == 0.1
+        unknown = RecordRow("new", "f", 1, "sync", 3.0, 3.0, 3.1, False, 0.0, 7, "ok", 200)
+        store.add_records([unknown])
+        assert store.count_records("f") == 3
+        assert store.records("f")[0] == unknown
+    finally:
+        store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "records_v3" not in names and {"records_by_arrival", "records_by_function"} <= names
 
 
 def test_up_refuses_an_unknown_region_in_one_line(tmp_path: Path) -> None:

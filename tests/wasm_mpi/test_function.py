@@ -142,3 +142,25 @@ async def test_mpi_job_runs_in_the_sandbox(
             assert out["stdout"] == direct[n].stdout, (out, direct[n])
             pids.add((await record_of(c, r.headers["x-tessera-invocation"], "mpi-job"))["instance"])
         assert len(pids) == 1  # the same warm instance ran all three
+
+
+@pytest.mark.skipif(probe() is not None, reason=str(probe()))
+@async_test(150.0)
+async def test_sandboxed_collectives_give_the_same_numbers(
+    home: Path,  # noqa: F811
+    builds: Builds,
+    tmp_path: Path,
+) -> None:
+    """The sandbox's transport (libfabric shm, not UCX) changes no result: the collectives
+    program (reductions of floats included) prints the same bytes as outside it."""
+    app = builds.wasm(PROGRAMS / "collectives.c")
+    direct = run_captured(app, ranks=4, timeout_s=60)
+    assert direct.returncode == 0, direct.stderr
+    fixed = {"kind": "fixed", "replicas": 1}
+    async with platform(home, autoscaler=fixed, timeout_s=90.0, sandbox="bwrap") as (_p, c):
+        await deploy(c, package(app, tmp_path / "coll"))
+        r = await invoke(c, "mpi-job", {"ranks": 4, "timeout_s": 60})
+        assert r.status_code == 200, r.text
+        out = r.json()
+        assert out["exit_code"] == 0, out
+        assert out["stdout"] == direct.stdout

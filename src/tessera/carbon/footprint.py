@@ -8,9 +8,9 @@ real ones and gives each record the same accounting (`tessera.carbon.accounting`
               utilisation cpu_s / (time x cores) when the worker measured its CPU time (1.0,
               the busy upper bound, when it did not); CPU beyond the allocation (the ranks
               of an MPI job) is charged as the cores it kept busy
-  cold start = the whole instance's allocation, busy, for the cold start the invocation
-              waited for (instances started ahead of demand are the platform's, not a
-              request's)
+  cold start = the same slot of the instance, busy, for the part of its cold start the
+              invocation waited for (the `concurrency` requests a new instance takes in
+              share it; instances started ahead of demand are the platform's overhead)
   energy    = power(usage) x time                 (J at the server's wall)
   operational = energy x PUE x intensity(zone, end of the invocation)
   embodied  = the server's embodied carbon, amortised over the time x allocated share
@@ -32,7 +32,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from tessera.carbon.accounting import DEFAULT_SERVER, ServerModel, Usage, account
+from tessera.carbon.accounting import (
+    DEFAULT_SERVER,
+    J_PER_KWH,
+    ServerModel,
+    Usage,
+    embodied_g,
+    power_w,
+)
 from tessera.carbon.grid import CarbonTable, Latency
 from tessera.carbon.sources import CarbonSource, Reading, TableSource
 from tessera.core.errors import InputError, require
@@ -69,10 +76,12 @@ class LiveReadings:
         self.local = isinstance(source, TableSource)
         self._table = table
         self._lock = threading.Lock()
+        self._source_lock = threading.Lock()
         self._last: dict[str, Reading] = {}
         self._failed: set[str] = set()
         self._asked: dict[str, float] = {}
         self._busy: set[str] = set()
+        self._hourly: dict[tuple[str, int], Reading] = {}
 
     @property
     def name(self) -> str:
@@ -87,8 +96,14 @@ class LiveReadings:
     def read(self, zone: str, at_s: float | None = None) -> Reading:
         """The intensity of `zone` at `at_s` (default now), as described above."""
         at = time.time() if at_s is None else at_s
-        if self.local:
-            return self.source.read(zone, at)
+        if self.local:  # an hourly table: one lookup per zone and hour
+            key = (zone, math.floor(at / 3600.0))
+            hit = self._hourly.get(key)
+            if hit is None:
+                if len(self._hourly) >= 4096:
+                    self._hourly.clear()
+                hit = self._hourly[key] = self.source.read(zone, at)
+            return hit if hit.at_s == at else replace(hit, at_s=at)
         self._ask(zone, at)
         with self._lock:
             last, failed = self._last.get(zone), zone in self._failed
@@ -139,20 +154,22 @@ class LiveReadings:
             threading.Thread(target=self._refresh, args=(zone, at_s), daemon=True).start()
 
     def _refresh(self, zone: str, at_s: float) -> None:
+        r: Reading | None = None
         try:
-            r = self.source.read(zone, at_s)
+            with self._source_lock:  # one call at a time: providers keep tokens, back-offs
+                r = self.source.read(zone, at_s)
         except Exception as e:  # whatever the provider raises: keep serving
             log.warning("carbon source %s failed for %s: %s", self.name, zone, e)
-            r = None
         finally:
             with self._lock:
                 self._busy.discard(zone)
-        with self._lock:
-            if r is not None and not r.stale:
-                self._last[zone] = r
-                self._failed.discard(zone)
-            else:
-                self._failed.add(zone)
+                if r is not None and not r.stale:
+                    last = self._last.get(zone)
+                    if last is None or r.at_s >= last.at_s:  # an older ask never wins
+                        self._last[zone] = r
+                    self._failed.discard(zone)
+                else:
+                    self._failed.add(zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +216,17 @@ class Footprinter:
         self._gpu_server = server.with_gpus(1)
         self.pue = server.pue if pue is None else pue
         self._table = table
+        if self.zone is not None:  # now, not on the request path; the fallback needs the zone
+            table = self._table = table if table is not None else CarbonTable.load()
+            if self.zone not in table.zones:
+                raise InputError(
+                    "zone", self.zone, "a zone of the carbon table: " + ", ".join(table.zones)
+                )
         self._source = source
         self._live: LiveReadings | None = None
+        self._rates: dict[
+            tuple[int, float, float, GpuShare | None], tuple[float, float, float]
+        ] = {}
         if self.zone is not None:
             live = self.live(refresh_s)
             if live.local:  # a zone the table lacks fails here, not at every invocation
@@ -221,6 +247,15 @@ class Footprinter:
     def reading(self, at_s: float | None = None) -> Reading | None:
         """The grid intensity at `at_s` (default now); None without a zone. Never blocks."""
         return None if self.zone is None else self.live().read(self.zone, at_s)
+
+    def _reading_or_why(self, at_s: float | None) -> tuple[Reading | None, str]:
+        if self.zone is None:
+            return None, "no region set"
+        try:
+            r = self.live().read(self.zone, at_s)
+        except (InputError, LookupError) as e:  # a source that does not know the zone
+            return None, f"no reading for {self.zone}: {e}"
+        return r, r.source
 
     def wait_ready(self, timeout_s: float = 10.0) -> bool:
         """Block until a remote source has answered once (tests, start-up); True if it has."""
@@ -258,13 +293,13 @@ class Footprinter:
         slot_gpu = (
             gpu if gpu is None or share == 1 else replace(gpu, quota_pct=gpu.quota_pct * share)
         )
-        r = self.reading(at_s)
+        r, why = self._reading_or_why(at_s)
         g = 0.0 if r is None else r.g_per_kwh
-        parts = [account(Usage(exec_s, cores, util, mem_gib, slot_gpu), g, server, self.pue)]
-        if cold_s > 0:
-            whole = Usage(cold_s, resources.cpu, 1.0, resources.mem_mib / 1024.0, gpu)
-            parts.append(account(whole, g, server, self.pue))
-        energy, emb, op = (sum(getattr(p, f) for p in parts) for f in _SUMMED)
+        energy, emb = self._charge(server, cores, mem_gib, slot_gpu, util, exec_s)
+        if cold_s > 0:  # the instance starting, busy: this request's slot of it
+            e2, m2 = self._charge(server, resources.cpu * share, mem_gib, slot_gpu, 1.0, cold_s)
+            energy, emb = energy + e2, emb + m2
+        op = energy / J_PER_KWH * self.pue * g
         return Footprint(
             region=self.region,
             energy_j=energy,
@@ -272,10 +307,34 @@ class Footprinter:
             carbon_g=None if r is None else op,
             g_per_kwh=None if r is None else r.g_per_kwh,
             cpu_util=util,
-            source="no region set" if r is None else r.source,
+            source=why,
             stale=False if r is None else r.stale,
         )
 
-
-_SUMMED = ("energy_j", "embodied_g", "operational_g")
-"""The `CarbonRecord` quantities an invocation's execution and cold start add up."""
+    def _charge(
+        self,
+        server: ServerModel,
+        cores: float,
+        mem_gib: float,
+        gpu: GpuShare | None,
+        util: float,
+        seconds: float,
+    ) -> tuple[float, float]:
+        """(J, embodied g) of holding that allocation at `util` for `seconds`: the
+        accounting's own power model, as power = a + b x curve(util), a and b (and the
+        embodied rate) computed once per allocation (`power_w` and `embodied_g` are pure and
+        affine in the curve), so a record costs a few multiplications on the request path."""
+        key = (id(server), cores, mem_gib, gpu)
+        rates = self._rates.get(key)
+        if rates is None:
+            curve = server.cpu_curve
+            lo, hi = curve.fraction(0.0), curve.fraction(1.0)
+            p_lo = power_w(Usage(1.0, cores, 0.0, mem_gib, gpu), server)
+            p_hi = power_w(Usage(1.0, cores, 1.0, mem_gib, gpu), server)
+            b = (p_hi - p_lo) / (hi - lo) if hi != lo else 0.0
+            rates = (p_lo - b * lo, b, embodied_g(Usage(1.0, cores, 1.0, mem_gib, gpu), server))
+            if len(self._rates) >= 4096:  # bounded: cores vary when a job overruns its share
+                self._rates.clear()
+            self._rates[key] = rates
+        a, b, emb_per_s = rates
+        return (a + b * server.cpu_curve.fraction(util)) * seconds, emb_per_s * seconds

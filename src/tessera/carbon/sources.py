@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from tessera.carbon.grid import STEP_S, CarbonTable
+from tessera.carbon.grid import HOURS_PER_YEAR, STEP_S, CarbonTable
 from tessera.core.errors import InputError, require
 from tessera.core.registry import Registry
 
@@ -114,19 +114,27 @@ def source_from_config(
     for k, v in config.items():
         if isinstance(v, str) and v.startswith(ENV_PREFIX):
             name = v[len(ENV_PREFIX) :]
-            value = os.environ.get(name)
-            if not value:
+            secret = os.environ.get(name)
+            if not secret:
                 raise InputError(f"{field}.{k}", v, f"a set environment variable {name}")
-            hidden[value] = v
-            v = value
+            hidden[secret] = v
+            v = secret
         params[k] = v
     if params["kind"] in ("table", "csv") and "epoch_s" not in params:
         params.setdefault("calendar", True)  # read against today's clock
     try:
         return CARBON_SOURCES.from_config(params)
-    except InputError as e:
-        shown: object = hidden.get(str(e.value), e.value)
-        raise InputError(f"{field}: {e.field}", shown, e.accepted) from None
+    except Exception as e:  # whatever the provider raises, without the secrets in it
+        shown: object
+        if isinstance(e, InputError):
+            shown = hidden.get(str(e.value), e.value)
+            accepted, where = e.accepted, f"{field}: {e.field}"
+        else:
+            shown, accepted, where = type(e).__name__, str(e), field
+        for secret, ref in hidden.items():
+            accepted = accepted.replace(secret, ref)
+            shown = str(shown).replace(secret, ref) if isinstance(shown, str) else shown
+        raise InputError(where, shown, accepted) from None
 
 
 # The HTTP providers live in `tessera.carbon.providers` (httpx); registered
@@ -173,6 +181,12 @@ class TableSource(SourceBase):
         self.epoch_s = epoch_s
         self.basis: Basis = basis
         self.calendar = calendar
+        require(
+            not calendar or self.table.hours == HOURS_PER_YEAR,
+            "calendar",
+            f"a table of {self.table.hours} hours",
+            f"a table of one non-leap year ({HOURS_PER_YEAR} hours)",
+        )
 
     def read(self, zone: str, at_s: float) -> Reading:
         t = same_hour_of_year(at_s) if self.calendar else at_s - self.epoch_s

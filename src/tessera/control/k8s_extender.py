@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.carbon.footprint import LiveReadings
+from tessera.carbon.grid import CarbonTable
 from tessera.carbon.placement import (
     Placement,
     PlacementPolicy,
@@ -353,7 +354,7 @@ class Extender:
     def _signal(self, zone: str, now: float) -> tuple[float, float]:
         """(g/kWh, age in s): a reading younger than `refresh_s`, a new one, or the last good one."""
         cached = self._signals.get(zone)
-        if cached is not None and now - cached[1] < self.refresh_s:
+        if cached is not None and self.refresh_s > 0 and 0 <= now - cached[1] < self.refresh_s:
             return cached[0], max(0.0, now - cached[1])
         try:
             value = self.intensity(zone, now)
@@ -461,8 +462,10 @@ def build(argv: Sequence[str] | None = None) -> tuple[Extender, argparse.Namespa
         raise InputError("--source", a.source, "either --source or --intensities, not both")
     zones = json.loads(a.zones.read_text()) if a.zones else {}
     refresh_s = a.refresh_s
+    require(a.refresh_s > 0, "--refresh-s", a.refresh_s, "seconds > 0")
     if a.source is not None:
-        live = LiveReadings(source_from_config(a.source, "--source"), max(a.refresh_s, 1.0))
+        source = source_from_config(a.source, "--source")
+        live = LiveReadings(source, a.refresh_s, table=CarbonTable.load())  # loaded now
         live.prefetch(sorted(set(zones.values())))
         intensity = live_intensity(live)
         refresh_s = 0.0  # LiveReadings paces the source; ask it (microseconds) every time

@@ -179,12 +179,13 @@ def run(cfg: RunConfig) -> ExperimentResult:
             f"evaluated every {INTERVAL_S:g} s.",
             f"Footprint: every record carries it (tessera.carbon.footprint); here the burst's "
             f"records, the platform told it runs in {REGION} (`tessera up --region`): energy = "
-            "power model x (execution + cold start) for the function's allocation (1 core, "
-            "256 MiB) at the CPU utilisation the worker measured (mean "
-            f"{fp['cpu_util_mean']:.2f}), operational = energy x PUE 1.12 x the grid's intensity "
-            "in that hour (Electricity Maps 2022, same hour of the year; the derived default "
-            "table without the shared data), embodied = GreenSKU server parts amortised over "
-            "the time held.",
+            "the power model for the function's allocation (1 core, 256 MiB) over the "
+            "execution at the CPU utilisation the worker measured (on average "
+            f"{fp['busy_cores_mean']:.3f} cores busy: the handler sleeps), plus the cold start "
+            "a request waited for, busy; operational = energy x PUE 1.12 x the grid's "
+            "intensity in that hour (Electricity Maps 2022, same day of the year and hour; the "
+            "derived default table without the shared data); embodied = GreenSKU server parts "
+            "amortised over the time held.",
         ],
     )
     res.figures.append(
@@ -199,28 +200,26 @@ def run(cfg: RunConfig) -> ExperimentResult:
 
 def _footprint(records: list[Any]) -> dict[str, float]:
     """Mean energy, operational and embodied carbon per invocation, from the records."""
-    ran = [r for r in records if r.instance != -1]
-    if not ran:
-        nan = float("nan")
-        return dict.fromkeys(
-            ("energy_j_per_invocation", "operational_ug_per_invocation",
-             "embodied_ug_per_invocation", "cpu_util_mean", "g_per_kwh"), nan,
-        )  # fmt: skip
-    op = [r.carbon_g for r in ran if r.carbon_g is not None]
-    ran = [r for r in ran if r.energy_j is not None and r.embodied_g is not None]
-    util = [
-        min(1.0, r.cpu_s / max(r.end_s - r.start_s + r.cold_start_s, 1e-9))
-        for r in ran
-        if r.cpu_s is not None
+    ran = [
+        r
+        for r in records
+        if r.instance != -1 and r.energy_j is not None and r.embodied_g is not None
     ]
+    op = [r.carbon_g for r in ran if r.carbon_g is not None]
+    busy = [
+        r.cpu_s / (r.end_s - r.start_s) for r in ran if r.cpu_s is not None and r.end_s > r.start_s
+    ]
+    nan = float("nan")
     return {
-        "energy_j_per_invocation": statistics.fmean(r.energy_j for r in ran),
-        "operational_ug_per_invocation": 1e6 * statistics.fmean(op) if op else float("nan"),
-        "embodied_ug_per_invocation": 1e6 * statistics.fmean(r.embodied_g for r in ran),
-        "cpu_util_mean": statistics.fmean(util) if util else float("nan"),
+        "energy_j_per_invocation": statistics.fmean(r.energy_j for r in ran) if ran else nan,
+        "operational_ug_per_invocation": 1e6 * statistics.fmean(op) if op else nan,
+        "embodied_ug_per_invocation": 1e6 * statistics.fmean(r.embodied_g for r in ran)
+        if ran
+        else nan,
+        "busy_cores_mean": statistics.fmean(busy) if busy else nan,
         "g_per_kwh": statistics.fmean(r.g_per_kwh for r in ran if r.g_per_kwh is not None)
         if op
-        else float("nan"),
+        else nan,
     }
 
 

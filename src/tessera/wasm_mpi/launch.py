@@ -101,14 +101,30 @@ def _launch(
         return subprocess.CompletedProcess([], _rank(app, args, ranks, dirs, path))
     n = ranks or 1
     cmd = [mpiexec(), "-n", str(n), *rank_command(app, args, n, dirs, path)]
+    env = {**os.environ, **sandbox_transport()}
     try:
-        return subprocess.run(cmd, timeout=timeout_s, capture_output=capture, text=True)
+        return subprocess.run(cmd, timeout=timeout_s, capture_output=capture, text=True, env=env)
     except subprocess.TimeoutExpired as e:
         message = f"tessera wasm: {app} ran past {timeout_s} s; stopped\n"
         if not capture:
             print(message, end="", file=sys.stderr)
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         return subprocess.CompletedProcess(cmd, 124, out, message)
+
+
+NO_PROC_ENV = {"MPIR_CVAR_CH4_NETMOD": "ofi", "FI_PROVIDER": "shm", "UCX_LOG_FILE": "stderr"}
+"""Without /proc (`tessera up`'s sandbox): MPICH's libfabric transport with its shared-memory
+provider. The default UCX transport finds its peers on one host through /proc (its boot id,
+namespaces, peers' start times) and MPI_Init fails with "Endpoint timeout"; UCX, still
+loaded, writes its complaints to stderr, so a job's stdout is what its ranks printed."""
+
+
+def sandbox_transport() -> dict[str, str]:
+    """The environment MPI jobs need here: `NO_PROC_ENV` where /proc is missing (variables
+    the caller already set win), else nothing (the MPICH build's default transport)."""
+    if os.path.isdir("/proc/self"):
+        return {}
+    return {k: v for k, v in NO_PROC_ENV.items() if k not in os.environ}
 
 
 def rank_command(

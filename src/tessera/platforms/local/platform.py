@@ -140,7 +140,10 @@ class _Attempt:
         if self.pid == -1:
             exec_s = cold_s = 0.0
         else:
-            exec_s, cold_s = end_s - self.start_s, self.cold_start_s if self.cold else 0.0
+            # the part of the cold start it waited for (it may have come as the start ended)
+            waited = max(0.0, self.start_s - self.arrival_s)
+            exec_s = end_s - self.start_s
+            cold_s = min(self.cold_start_s, waited) if self.cold else 0.0
         spec = self.pool.spec
         gpu = self.pool.gpu
         live_gpu = None

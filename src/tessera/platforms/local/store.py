@@ -34,7 +34,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3  # 2: API tokens and secrets; 3: records carry CPU time and footprint
+SCHEMA_VERSION = 4  # 2: API tokens and secrets; 3: records carry CPU time and footprint;
+# 4: footprint columns nullable (unknown), a v3 file's records table rebuilt
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -211,14 +212,39 @@ class Store:
                 raise RuntimeError(
                     f"{self.path}: schema version {found} is newer than {SCHEMA_VERSION}"
                 )
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    conn.execute(stmt)
-            have = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
-            for column, decl in _RECORD_COLUMNS_V3:  # rows of a v1/v2 file keep their values
-                if column not in have:
-                    conn.execute(f"ALTER TABLE records ADD COLUMN {column} {decl}")
+            self._create(conn)
+            info = {row[1]: row[3] for row in conn.execute("PRAGMA table_info(records)")}
+            if info.get("energy_j") or info.get("embodied_g"):  # v3's NOT NULL DEFAULT 0
+                self._rebuild_records(conn)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        """Every table and index that is missing; `records` gains the columns it lacks (rows
+        of an older file keep their values, None in the new columns: unknown)."""
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        have = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+        for column, decl in _RECORD_COLUMNS_V3:
+            if column not in have:
+                conn.execute(f"ALTER TABLE records ADD COLUMN {column} {decl}")
+
+    @classmethod
+    def _rebuild_records(cls, conn: sqlite3.Connection) -> None:
+        """A schema-3 file declared energy and embodied carbon NOT NULL DEFAULT 0, so an
+        unknown footprint could not be stored: copy its records into a table as declared
+        now, turning the zeros its migration gave older rows (no CPU time) into unknown."""
+        conn.execute("ALTER TABLE records RENAME TO records_v3")
+        for index in ("records_by_arrival", "records_by_function"):
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
+        cls._create(conn)
+        conn.execute(f"INSERT INTO records ({_RECORD_COLS}) SELECT {_RECORD_COLS} FROM records_v3")
+        conn.execute(
+            "UPDATE records SET energy_j = NULL, embodied_g = NULL "
+            "WHERE cpu_s IS NULL AND energy_j = 0 AND embodied_g = 0"
+        )
+        conn.execute("DROP TABLE records_v3")
 
     def close(self) -> None:
         """Close the connection; idempotent. Later calls raise RuntimeError."""
