@@ -269,3 +269,26 @@ def test_a_concurrency_slot_is_charged_its_share_of_the_instance() -> None:
     )
     with pytest.raises(InputError, match="share"):
         f.invocation(Resources(), 1.0, None, START_2022_UNIX_S, 0.0)
+
+
+@pytest.mark.parametrize("zone", ["FR", None])
+def test_the_request_path_charge_is_the_invocation_footprint(zone: str | None) -> None:
+    """`charger` (what the platform calls per record) gives `invocation`'s figures."""
+    f = Footprinter(zone=zone, table=TABLE)
+    gpu = GpuShare(sm_pct=40.0, quota_pct=50.0, mem_mib=512)
+    cases = [
+        (Resources(cpu=1.0, mem_mib=256), 1.0, (0.05, 0.01, 0.0)),
+        (Resources(cpu=2.0, mem_mib=2048), 0.25, (0.3, None, 0.12)),
+        (Resources(cpu=1.0, mem_mib=1024, gpu=gpu), 0.5, (1.0, 0.4, 2.0)),
+        (Resources(cpu=1.0, mem_mib=1024), 1.0, (2.0, 7.5, 0.0)),  # beyond its allocation
+        (Resources(cpu=1.0, mem_mib=1024), 1.0, (0.0, None, 0.0)),  # never ran
+    ]
+    for res, share, (exec_s, cpu_s, cold_s) in cases:
+        at = START_2022_UNIX_S + 5 * HOUR
+        got = f.charger(res, share)(exec_s, cpu_s, cold_s, at)
+        fp = f.invocation(res, exec_s, cpu_s, at, share, cold_s)
+        assert got[:2] == pytest.approx((fp.energy_j, fp.embodied_g), rel=1e-12)
+        if zone is None:
+            assert got[2:] == (None, None) == (fp.carbon_g, fp.g_per_kwh)
+        else:
+            assert got[2] == pytest.approx(fp.carbon_g, rel=1e-12) and got[3] == fp.g_per_kwh

@@ -25,12 +25,11 @@ life, PUE 1.12. `load_greensku()` reads the same YAML files from
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
 
 from tessera.core.data import find
 from tessera.core.errors import require
@@ -65,6 +64,9 @@ class LoadCurve:
     points: tuple[tuple[float, float], ...] = SPEC_DERATES
     idle_fraction: float = 0.2
     exponent: float = 1.0
+    _knots: tuple[tuple[float, ...], tuple[float, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         us = [u for u, _ in self.points]
@@ -72,17 +74,25 @@ class LoadCurve:
         require(ok, "load_curve.points", self.points, "increasing (u in [0, 1], fraction >= 0)")
         require(0 <= self.idle_fraction <= 1, "load_curve.idle", self.idle_fraction, "in [0, 1]")
         require(self.exponent > 0, "load_curve.exponent", self.exponent, "a number > 0")
+        fs = [f for _, f in self.points]
+        if len(us) >= 2 and us[0] > 0:
+            slope = (fs[1] - fs[0]) / (us[1] - us[0])
+            us, fs = [0.0, *us], [max(0.0, fs[0] - slope * us[0]), *fs]
+        object.__setattr__(self, "_knots", (tuple(us), tuple(fs)))
 
     def fraction(self, u: float) -> float:
         require(0 <= u <= 1, "utilisation", u, "a fraction in [0, 1]")
         if not self.points:
             return self.idle_fraction + (1.0 - self.idle_fraction) * float(u**self.exponent)
-        us = [p[0] for p in self.points]
-        fs = [p[1] for p in self.points]
-        if len(us) >= 2 and us[0] > 0:
-            slope = (fs[1] - fs[0]) / (us[1] - us[0])
-            us, fs = [0.0, *us], [max(0.0, fs[0] - slope * us[0]), *fs]
-        return float(np.interp(u, us, fs))
+        us, fs = self._knots
+        # linear interpolation as numpy.interp computes it (same operations, same bits), in
+        # plain Python: a record of the local platform pays this on its request path
+        if u <= us[0]:
+            return fs[0]
+        if u >= us[-1]:
+            return fs[-1]
+        j = bisect_right(us, u) - 1
+        return (fs[j + 1] - fs[j]) / (us[j + 1] - us[j]) * (u - us[j]) + fs[j]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from tessera.carbon.accounting import (
@@ -46,6 +46,11 @@ from tessera.core.errors import InputError, require
 from tessera.core.resources import GpuShare, Resources
 
 log = logging.getLogger(__name__)
+
+Charge = Callable[
+    [float, "float | None", float, float], tuple[float, float, "float | None", "float | None"]
+]
+"""(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g, operational g, g/kWh): `Footprinter.charger`."""
 
 REFRESH_S = 300.0
 """How often a remote source is asked again (GreenCourier reads every 5 minutes)."""
@@ -224,7 +229,7 @@ class Footprinter:
                 )
         self._source = source
         self._live: LiveReadings | None = None
-        self._rates: dict[
+        self._rate_cache: dict[
             tuple[int, float, float, GpuShare | None], tuple[float, float, float]
         ] = {}
         if self.zone is not None:
@@ -311,6 +316,49 @@ class Footprinter:
             stale=False if r is None else r.stale,
         )
 
+    def charger(
+        self, resources: Resources, share: float = 1.0, gpu: GpuShare | None = None
+    ) -> Charge:
+        """`invocation` specialised to one allocation, for the request path: a function
+        charge(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g, operational g or None, g/kWh or
+        None) with `invocation`'s figures, in about a microsecond. `InputError` now when the
+        allocation does not fit the server model."""
+        require(0 < share <= 1, "share", share, "a fraction in (0, 1]")
+        gpu = gpu if gpu is not None else resources.gpu
+        server = self._gpu_server if gpu is not None and self.server.gpus == 0 else self.server
+        cores, mem_gib = resources.cpu * share, resources.mem_mib * share / 1024.0
+        slot_gpu = (
+            gpu if gpu is None or share == 1 else replace(gpu, quota_pct=gpu.quota_pct * share)
+        )
+        a, b, emb_per_s = self._rates(server, cores, mem_gib, slot_gpu)
+        frac = server.cpu_curve.fraction
+        busy_w = a + b * frac(1.0)  # a cold start: the slot busy
+        zone, pue = self.zone, self.pue
+        live = self.live() if zone is not None else None
+
+        def charge(
+            exec_s: float, cpu_s: float | None, cold_s: float, at_s: float
+        ) -> tuple[float, float, float | None, float | None]:
+            exec_s, cold_s = max(0.0, exec_s), max(0.0, cold_s)
+            if cpu_s is None or cpu_s < 0 or exec_s <= 0 or cores <= 0:
+                power = busy_w
+            elif cpu_s > exec_s * cores:  # beyond its allocation: the general path
+                fp = self.invocation(resources, exec_s, cpu_s, at_s, share, cold_s, gpu)
+                return fp.energy_j, fp.embodied_g, fp.carbon_g, fp.g_per_kwh
+            else:
+                power = a + b * frac(cpu_s / (exec_s * cores))
+            energy = power * exec_s + busy_w * cold_s
+            emb = emb_per_s * (exec_s + cold_s)
+            if live is None or zone is None:
+                return energy, emb, None, None
+            try:
+                g = live.read(zone, at_s).g_per_kwh
+            except (InputError, LookupError):
+                return energy, emb, None, None
+            return energy, emb, energy / J_PER_KWH * pue * g, g
+
+        return charge
+
     def _charge(
         self,
         server: ServerModel,
@@ -320,12 +368,18 @@ class Footprinter:
         util: float,
         seconds: float,
     ) -> tuple[float, float]:
-        """(J, embodied g) of holding that allocation at `util` for `seconds`: the
-        accounting's own power model, as power = a + b x curve(util), a and b (and the
-        embodied rate) computed once per allocation (`power_w` and `embodied_g` are pure and
-        affine in the curve), so a record costs a few multiplications on the request path."""
+        """(J, embodied g) of holding that allocation at `util` for `seconds`."""
+        a, b, emb_per_s = self._rates(server, cores, mem_gib, gpu)
+        return (a + b * server.cpu_curve.fraction(util)) * seconds, emb_per_s * seconds
+
+    def _rates(
+        self, server: ServerModel, cores: float, mem_gib: float, gpu: GpuShare | None
+    ) -> tuple[float, float, float]:
+        """(a W, b W, embodied g/s) of an allocation, power = a + b x curve(util): the
+        accounting's own power model (`power_w` and `embodied_g` are pure and affine in the
+        curve), evaluated once per allocation, so a record costs a few multiplications."""
         key = (id(server), cores, mem_gib, gpu)
-        rates = self._rates.get(key)
+        rates = self._rate_cache.get(key)
         if rates is None:
             curve = server.cpu_curve
             lo, hi = curve.fraction(0.0), curve.fraction(1.0)
@@ -333,8 +387,7 @@ class Footprinter:
             p_hi = power_w(Usage(1.0, cores, 1.0, mem_gib, gpu), server)
             b = (p_hi - p_lo) / (hi - lo) if hi != lo else 0.0
             rates = (p_lo - b * lo, b, embodied_g(Usage(1.0, cores, 1.0, mem_gib, gpu), server))
-            if len(self._rates) >= 4096:  # bounded: cores vary when a job overruns its share
-                self._rates.clear()
-            self._rates[key] = rates
-        a, b, emb_per_s = rates
-        return (a + b * server.cpu_curve.fraction(util)) * seconds, emb_per_s * seconds
+            if len(self._rate_cache) >= 4096:  # bounded: cores vary when a job overruns
+                self._rate_cache.clear()
+            self._rate_cache[key] = rates
+        return rates

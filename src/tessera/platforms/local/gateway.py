@@ -465,23 +465,21 @@ class Gateway:
             for name, pool in sorted(self.p.pools.items()):
                 out.append(f'{metric}{{function="{name}"}} {fn_(pool)}')
         totals = self.p.footprint_totals
-        fns = sorted({fn for fn, _ in totals})
         out += [
             "# HELP tessera_energy_joules_total Wall energy of invocations (power model).",
             "# TYPE tessera_energy_joules_total counter",
-            *(f'tessera_energy_joules_total{{function="{fn}"}} {totals[(fn, "energy_j")]:.6g}'
-              for fn in fns),
+            *(f'tessera_energy_joules_total{{function="{fn}"}} {t[0]:.6g}'
+              for fn, t in sorted(totals.items())),
             "# HELP tessera_carbon_grams_total gCO2e of invocations: operational (grid, only "
             "with a region) and embodied (hardware).",
             "# TYPE tessera_carbon_grams_total counter",
         ]  # fmt: skip
-        for fn in fns:
-            for scope in ("operational", "embodied"):
-                if (fn, f"{scope}_g") in totals:
-                    v = totals[(fn, f"{scope}_g")]
-                    out.append(
-                        f'tessera_carbon_grams_total{{function="{fn}",scope="{scope}"}} {v:.6g}'
-                    )
+        for fn, t in sorted(totals.items()):
+            if t[3]:
+                out.append(
+                    f'tessera_carbon_grams_total{{function="{fn}",scope="operational"}} {t[2]:.6g}'
+                )
+            out.append(f'tessera_carbon_grams_total{{function="{fn}",scope="embodied"}} {t[1]:.6g}')
         out += [
             "# HELP tessera_uptime_seconds Seconds since the gateway started.",
             "# TYPE tessera_uptime_seconds gauge",

@@ -20,13 +20,13 @@ import shutil
 import tarfile
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from tessera.carbon.footprint import Footprint, Footprinter
+from tessera.carbon.footprint import Charge, Footprinter
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
@@ -100,67 +100,41 @@ class _Attempt:
 
     def record(self, status: str, http: int, error: str, cpu_s: float | None = None) -> RecordRow:
         end_s = time.time()
-        fp = self.footprint(end_s, cpu_s)
+        energy, emb, op, g = self.footprint(end_s, cpu_s)
+        name = self.pool.name
         rec = RecordRow(
-            id=self.id,
-            function=self.pool.name,
-            version=self.pool.version,
-            kind=self.kind,
-            arrival_s=self.arrival_s,
-            start_s=self.start_s,
-            end_s=end_s,
-            cold=self.cold,
-            cold_start_s=self.cold_start_s,
-            instance=self.pid,
-            status=status,
-            http_status=http,
-            error=error,
-            cpu_s=cpu_s,
-            region=self.platform.footprint.region,
-            energy_j=None if fp is None else fp.energy_j,
-            carbon_g=None if fp is None else fp.carbon_g,
-            embodied_g=None if fp is None else fp.embodied_g,
-            g_per_kwh=None if fp is None else fp.g_per_kwh,
-        )
+            self.id, name, self.pool.version, self.kind, self.arrival_s, self.start_s, end_s,
+            self.cold, self.cold_start_s, self.pid, status, http, error, "local", cpu_s,
+            self.platform.footprint.region, energy, op, emb, g,
+        )  # fmt: skip
         self.platform.writer.put(rec)
-        self.platform.counts[(self.pool.name, status)] += 1
-        if fp is not None:
-            totals = self.platform.footprint_totals
-            totals[(self.pool.name, "energy_j")] += fp.energy_j
-            totals[(self.pool.name, "embodied_g")] += fp.embodied_g
-            if fp.carbon_g is not None:
-                totals[(self.pool.name, "operational_g")] += fp.carbon_g
+        self.platform.counts[(name, status)] += 1
+        if energy is not None and emb is not None:
+            totals = self.platform.footprint_totals.get(name)
+            if totals is None:
+                totals = self.platform.footprint_totals[name] = [0.0, 0.0, 0.0, 0]
+            totals[0] += energy
+            totals[1] += emb
+            if op is not None:
+                totals[2] += op
+                totals[3] += 1
         return rec
 
-    def footprint(self, end_s: float, cpu_s: float | None) -> Footprint | None:
-        """What the invocation used: its slot of the instance while it ran (nothing when it
-        never reached one) and, when it waited for a new instance, that cold start; None
-        (unknown, logged once per function) when the function's allocation does not fit
-        the server model. Never raises: a record is always written."""
-        if self.pid == -1:
-            exec_s = cold_s = 0.0
-        else:
-            # the part of the cold start it waited for (it may have come as the start ended)
-            waited = max(0.0, self.start_s - self.arrival_s)
-            exec_s = end_s - self.start_s
-            cold_s = min(self.cold_start_s, waited) if self.cold else 0.0
-        spec = self.pool.spec
-        gpu = self.pool.gpu
-        live_gpu = None
-        if gpu is not None and spec.resources.gpu is not None:  # resized shares count as now
-            live_gpu = replace(
-                spec.resources.gpu, sm_pct=gpu.share.sm_pct, quota_pct=gpu.share.quota_pct
-            )
-        share = 1.0 / max(1, spec.concurrency)
-        try:
-            return self.platform.footprint.invocation(
-                spec.resources, exec_s, cpu_s, end_s, share, cold_s, live_gpu
-            )
-        except InputError as e:
-            if self.pool.name not in self.platform.footprint_refused:
-                self.platform.footprint_refused.add(self.pool.name)
-                log.warning("footprint of %s unknown: %s", self.pool.name, e)
-            return None
+    def footprint(
+        self, end_s: float, cpu_s: float | None
+    ) -> tuple[float | None, float | None, float | None, float | None]:
+        """(J, embodied g, operational g, g/kWh) of what the invocation used: its slot of the
+        instance while it ran and the part of a new instance's cold start it waited for
+        (tessera.carbon.footprint); all None (unknown) when the function's allocation does
+        not fit the server model. Never raises: a record is always written."""
+        charge = self.platform.charger(self.pool)
+        if charge is None:
+            return None, None, None, None
+        if self.pid == -1:  # it never reached an instance: it held nothing
+            return charge(0.0, None, 0.0, end_s)
+        waited = max(0.0, self.start_s - self.arrival_s)  # it may have come as the start ended
+        cold_s = min(self.cold_start_s, waited) if self.cold else 0.0
+        return charge(end_s - self.start_s, cpu_s, cold_s, end_s)
 
     def fail(self, status: str, http: int, error: str) -> Reply:
         rec = self.record(status, http, error)
@@ -203,9 +177,10 @@ class LocalPlatform:
         self.manifests: dict[str, FunctionManifest] = {}
         self.poke: Callable[[str], None] = lambda _name: None  # set by the control loop
         self.counts: Counter[tuple[str, str]] = Counter()
-        # (function, energy_j | operational_g | embodied_g) -> sum over its records so far
-        self.footprint_totals: defaultdict[tuple[str, str], float] = defaultdict(float)
-        self.footprint_refused: set[str] = set()  # functions whose footprint is unknown
+        # function -> [J, embodied g, operational g, records with operational g] so far
+        self.footprint_totals: dict[str, list[float]] = {}
+        # (function, version) -> (its GPU share then, the charge of one of its records)
+        self._charges: dict[tuple[str, int], tuple[Any, Charge | None]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._queue_event = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
@@ -214,6 +189,30 @@ class LocalPlatform:
         self.started_s = time.time()
         self._id_prefix = uuid.uuid4().hex[:12]
         self._seq = 0
+
+    def charger(self, pool: FunctionPool) -> Charge | None:
+        """The footprint charge of one record of `pool`'s function (built once per version
+        and GPU share: a resized share counts from then on); None, logged once, when its
+        allocation does not fit the server model."""
+        spec, gpu = pool.spec, pool.gpu
+        share = (gpu.share.sm_pct, gpu.share.quota_pct) if gpu is not None else None
+        key = (pool.name, pool.version)
+        hit = self._charges.get(key)
+        if hit is not None and hit[0] == share:
+            return hit[1]
+        live_gpu = None
+        if share is not None and spec.resources.gpu is not None:
+            live_gpu = replace(spec.resources.gpu, sm_pct=share[0], quota_pct=share[1])
+        charge: Charge | None
+        try:
+            charge = self.footprint.charger(
+                spec.resources, 1.0 / max(1, spec.concurrency), live_gpu
+            )
+        except InputError as e:
+            log.warning("footprint of %s v%d unknown: %s", pool.name, pool.version, e)
+            charge = None
+        self._charges[key] = (share, charge)
+        return charge
 
     # --- life cycle ----------------------------------------------------------------------
     async def start(self) -> None:
