@@ -6,25 +6,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from tessera.carbon.accounting import (
-    DEFAULT_SERVER,
-    LoadCurve,
-    Part,
-    ServerModel,
-    Usage,
-    account,
-    power_w,
-)
+from tessera.carbon.accounting import DEFAULT_SERVER, Usage, account, power_w
 from tessera.carbon.footprint import MAX_AGE_S, Footprinter, LiveReadings
 from tessera.carbon.grid import START_2022_UNIX_S, CarbonTable
 from tessera.carbon.sources import Reading, SourceError, TableSource, same_hour_of_year
 from tessera.core.errors import InputError
 from tessera.core.resources import GpuShare, Resources
+from tests.carbon.test_accounting import SIMPLE as ACCOUNTING_SIMPLE
 
 # Two zones, a year of hours: FR 100/200/300/400 g/kWh in turn (mean 250), DE 500 always.
 TABLE = CarbonTable(
@@ -32,19 +26,8 @@ TABLE = CarbonTable(
     np.column_stack([np.tile([100.0, 200.0, 300.0, 400.0], 2190), np.full(8760, 500.0)]),
     source="test table",
 )
-SIMPLE = ServerModel(
-    cores=10,
-    cpu_tdp_w=100.0,
-    cpu_curve=LoadCurve(points=(), idle_fraction=0.2, exponent=1.0),
-    mem_gib=100.0,
-    mem_w_per_gib=0.5,
-    platform_w=0.0,
-    fan_w=0.0,
-    vr_overhead=1.0,
-    psu_efficiency=1.0,
-    pue=1.5,
-    parts=(Part("cpu", 60.0, 60.0, "cpu"), Part("dram", 30.0, 60.0, "mem")),
-)
+# The hand-computable server of the accounting tests, without its chassis part.
+SIMPLE = replace(ACCOUNTING_SIMPLE, parts=ACCOUNTING_SIMPLE.parts[:2])
 HOUR = 3600.0
 
 
@@ -269,26 +252,3 @@ def test_a_concurrency_slot_is_charged_its_share_of_the_instance() -> None:
     )
     with pytest.raises(InputError, match="share"):
         f.invocation(Resources(), 1.0, None, START_2022_UNIX_S, 0.0)
-
-
-@pytest.mark.parametrize("zone", ["FR", None])
-def test_the_request_path_charge_is_the_invocation_footprint(zone: str | None) -> None:
-    """`charger` (what the platform calls per record) gives `invocation`'s figures."""
-    f = Footprinter(zone=zone, table=TABLE)
-    gpu = GpuShare(sm_pct=40.0, quota_pct=50.0, mem_mib=512)
-    cases = [
-        (Resources(cpu=1.0, mem_mib=256), 1.0, (0.05, 0.01, 0.0)),
-        (Resources(cpu=2.0, mem_mib=2048), 0.25, (0.3, None, 0.12)),
-        (Resources(cpu=1.0, mem_mib=1024, gpu=gpu), 0.5, (1.0, 0.4, 2.0)),
-        (Resources(cpu=1.0, mem_mib=1024), 1.0, (2.0, 7.5, 0.0)),  # beyond its allocation
-        (Resources(cpu=1.0, mem_mib=1024), 1.0, (0.0, None, 0.0)),  # never ran
-    ]
-    for res, share, (exec_s, cpu_s, cold_s) in cases:
-        at = START_2022_UNIX_S + 5 * HOUR
-        got = f.charger(res, share)(exec_s, cpu_s, cold_s, at)
-        fp = f.invocation(res, exec_s, cpu_s, at, share, cold_s)
-        assert got[:2] == pytest.approx((fp.energy_j, fp.embodied_g), rel=1e-12)
-        if zone is None:
-            assert got[2:] == (None, None) == (fp.carbon_g, fp.g_per_kwh)
-        else:
-            assert got[2] == pytest.approx(fp.carbon_g, rel=1e-12) and got[3] == fp.g_per_kwh

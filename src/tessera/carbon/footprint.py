@@ -282,47 +282,25 @@ class Footprinter:
         seconds, using `cpu_s` seconds of CPU if the worker measured it, after waiting
         `cold_s` for its instance to start; intensity at `at_s`. `gpu`: the instance's
         current GPU share when it differs from `resources` (resized). `InputError` when the
-        allocation does not fit the server model."""
-        require(0 < share <= 1, "share", share, "a fraction in (0, 1]")
-        exec_s, cold_s = max(0.0, exec_s), max(0.0, cold_s)
-        gpu = gpu if gpu is not None else resources.gpu
-        server = self._gpu_server if gpu is not None and self.server.gpus == 0 else self.server
-        cores, mem_gib = resources.cpu * share, resources.mem_mib * share / 1024.0
+        allocation does not fit the server model. (`charger` is the same, per allocation.)"""
+        at = time.time() if at_s is None else at_s
+        energy, emb, op, g = self.charger(resources, share, gpu)(exec_s, cpu_s, cold_s, at)
+        cores = resources.cpu * share
         util = 1.0
-        if cpu_s is not None and cpu_s >= 0 and exec_s > 0:
-            busy = cpu_s / exec_s  # cores kept busy on average
-            if busy > cores:  # more than it asked for (an MPI job's ranks): what it used
-                cores = min(busy, float(server.cores))
-            elif cores > 0:
-                util = busy / cores
-        slot_gpu = (
-            gpu if gpu is None or share == 1 else replace(gpu, quota_pct=gpu.quota_pct * share)
-        )
-        r, why = self._reading_or_why(at_s)
-        g = 0.0 if r is None else r.g_per_kwh
-        energy, emb = self._charge(server, cores, mem_gib, slot_gpu, util, exec_s)
-        if cold_s > 0:  # the instance starting, busy: this request's slot of it
-            e2, m2 = self._charge(server, resources.cpu * share, mem_gib, slot_gpu, 1.0, cold_s)
-            energy, emb = energy + e2, emb + m2
-        op = energy / J_PER_KWH * self.pue * g
+        if cpu_s is not None and cpu_s >= 0 and exec_s > 0 and cores > 0:
+            util = min(1.0, cpu_s / (exec_s * cores))
+        r, why = self._reading_or_why(at)
         return Footprint(
-            region=self.region,
-            energy_j=energy,
-            embodied_g=emb,
-            carbon_g=None if r is None else op,
-            g_per_kwh=None if r is None else r.g_per_kwh,
-            cpu_util=util,
-            source=why,
-            stale=False if r is None else r.stale,
+            self.region, energy, emb, op, g, util, why, False if r is None else r.stale
         )
 
     def charger(
         self, resources: Resources, share: float = 1.0, gpu: GpuShare | None = None
     ) -> Charge:
-        """`invocation` specialised to one allocation, for the request path: a function
-        charge(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g, operational g or None, g/kWh or
-        None) with `invocation`'s figures, in about a microsecond. `InputError` now when the
-        allocation does not fit the server model."""
+        """The charge of one allocation, specialised once (the platform builds one per
+        function version): charge(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g,
+        operational g or None, g/kWh or None), a few multiplications per record.
+        `InputError` now when the allocation does not fit the server model."""
         require(0 < share <= 1, "share", share, "a fraction in (0, 1]")
         gpu = gpu if gpu is not None else resources.gpu
         server = self._gpu_server if gpu is not None and self.server.gpus == 0 else self.server
@@ -332,7 +310,7 @@ class Footprinter:
         )
         a, b, emb_per_s = self._rates(server, cores, mem_gib, slot_gpu)
         frac = server.cpu_curve.fraction
-        busy_w = a + b * frac(1.0)  # a cold start: the slot busy
+        busy_w = a + b * frac(1.0)  # the slot busy (a cold start, or CPU time unknown)
         zone, pue = self.zone, self.pue
         live = self.live() if zone is not None else None
 
@@ -340,15 +318,17 @@ class Footprinter:
             exec_s: float, cpu_s: float | None, cold_s: float, at_s: float
         ) -> tuple[float, float, float | None, float | None]:
             exec_s, cold_s = max(0.0, exec_s), max(0.0, cold_s)
+            exec_emb = emb_per_s
             if cpu_s is None or cpu_s < 0 or exec_s <= 0 or cores <= 0:
                 power = busy_w
-            elif cpu_s > exec_s * cores:  # beyond its allocation: the general path
-                fp = self.invocation(resources, exec_s, cpu_s, at_s, share, cold_s, gpu)
-                return fp.energy_j, fp.embodied_g, fp.carbon_g, fp.g_per_kwh
+            elif cpu_s > exec_s * cores:  # more than it asked for (an MPI job's ranks):
+                used = min(cpu_s / exec_s, float(server.cores))  # the cores it kept busy
+                a2, b2, exec_emb = self._rates(server, used, mem_gib, slot_gpu)
+                power = a2 + b2 * frac(1.0)
             else:
                 power = a + b * frac(cpu_s / (exec_s * cores))
             energy = power * exec_s + busy_w * cold_s
-            emb = emb_per_s * (exec_s + cold_s)
+            emb = exec_emb * exec_s + emb_per_s * cold_s
             if live is None or zone is None:
                 return energy, emb, None, None
             try:
@@ -358,19 +338,6 @@ class Footprinter:
             return energy, emb, energy / J_PER_KWH * pue * g, g
 
         return charge
-
-    def _charge(
-        self,
-        server: ServerModel,
-        cores: float,
-        mem_gib: float,
-        gpu: GpuShare | None,
-        util: float,
-        seconds: float,
-    ) -> tuple[float, float]:
-        """(J, embodied g) of holding that allocation at `util` for `seconds`."""
-        a, b, emb_per_s = self._rates(server, cores, mem_gib, gpu)
-        return (a + b * server.cpu_curve.fraction(util)) * seconds, emb_per_s * seconds
 
     def _rates(
         self, server: ServerModel, cores: float, mem_gib: float, gpu: GpuShare | None
