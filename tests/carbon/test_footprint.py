@@ -156,6 +156,10 @@ def test_a_remote_source_never_blocks_and_the_annual_mean_stands_in() -> None:
     assert first.g_per_kwh == pytest.approx(250.0)  # FR's mean over the table
     assert "slow: no answer yet" in first.source
     assert time.time() - first.at_s >= MAX_AGE_S - 1  # dated as old as a reading may be
+    # a charge says which reading it used, so a record can tell a fallback from a live value
+    *_, g, used = f.charger(Resources(cpu=1.0, mem_mib=512))(1.0, 0.5, 0.0, time.time())
+    assert used is not None and used.stale and g == used.g_per_kwh
+    assert "slow: no answer yet" in used.source
     src.release.set()
     assert f.wait_ready(5.0)
     now = time.time()

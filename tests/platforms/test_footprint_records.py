@@ -67,6 +67,9 @@ async def test_records_carry_cpu_time_energy_and_both_carbons(tmp_path: Path) ->
         assert r["region"] == "europe-west9"
         # charged at FR's grid in the hour it ended (the table's same hour of the year)
         assert r["g_per_kwh"] == pytest.approx(table.intensity("FR", same_hour_of_year(r["end_s"])))
+        # ... and says where that intensity came from (the hourly table, a live value)
+        assert "Electricity Maps hourly" in r["g_source"] and "(stale)" not in r["g_source"]
+        assert r["g_at_s"] == pytest.approx(r["end_s"])
         # operational = energy x PUE x intensity
         assert r["carbon_g"] == pytest.approx(r["energy_j"] / 3.6e6 * 1.12 * r["g_per_kwh"])
         assert r["embodied_g"] > 0
@@ -161,16 +164,17 @@ def test_a_v2_state_file_keeps_its_records_and_gains_the_columns(tmp_path: Path)
         assert (old.cpu_s, old.region, old.energy_j, old.carbon_g, old.embodied_g) == (
             None, "", None, None, None,
         )  # fmt: skip
+        assert (old.g_source, old.g_at_s) == (None, None)
         new = RecordRow(
             "new", "f", 1, "sync", 3.0, 3.1, 3.2, False, 0.0, 7, "ok", 200,
             cpu_s=0.05, region="europe-west9", energy_j=1.5, carbon_g=0.001, embodied_g=2e-5,
-            g_per_kwh=80.0,
+            g_per_kwh=80.0, g_source="table (stale)", g_at_s=3.0,
         )  # fmt: skip
         store.add_records([new])
         assert store.records("f")[0] == new
     finally:
         store.close()
-    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
 
 
 def test_a_v3_state_file_is_rebuilt_so_unknown_footprints_can_be_stored(tmp_path: Path) -> None:
@@ -209,7 +213,7 @@ def test_a_v3_state_file_is_rebuilt_so_unknown_footprints_can_be_stored(tmp_path
     finally:
         store.close()
     conn = sqlite3.connect(db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "records_v3" not in names and {"records_by_arrival", "records_by_function"} <= names
 

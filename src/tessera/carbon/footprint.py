@@ -48,9 +48,11 @@ from tessera.core.resources import GpuShare, Resources
 log = logging.getLogger(__name__)
 
 Charge = Callable[
-    [float, "float | None", float, float], tuple[float, float, "float | None", "float | None"]
+    [float, "float | None", float, float],
+    tuple[float, float, "float | None", "float | None", "Reading | None"],
 ]
-"""(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g, operational g, g/kWh): `Footprinter.charger`."""
+"""(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g, operational g, g/kWh, the reading it came
+from): `Footprinter.charger`."""
 
 REFRESH_S = 300.0
 """How often a remote source is asked again (GreenCourier reads every 5 minutes)."""
@@ -284,12 +286,12 @@ class Footprinter:
         current GPU share when it differs from `resources` (resized). `InputError` when the
         allocation does not fit the server model. (`charger` is the same, per allocation.)"""
         at = time.time() if at_s is None else at_s
-        energy, emb, op, g = self.charger(resources, share, gpu)(exec_s, cpu_s, cold_s, at)
+        energy, emb, op, g, r = self.charger(resources, share, gpu)(exec_s, cpu_s, cold_s, at)
         cores = resources.cpu * share
         util = 1.0
         if cpu_s is not None and cpu_s >= 0 and exec_s > 0 and cores > 0:
             util = min(1.0, cpu_s / (exec_s * cores))
-        r, why = self._reading_or_why(at)
+        why = r.source if r is not None else self._reading_or_why(at)[1]
         return Footprint(
             self.region, energy, emb, op, g, util, why, False if r is None else r.stale
         )
@@ -299,7 +301,8 @@ class Footprinter:
     ) -> Charge:
         """The charge of one allocation, specialised once (the platform builds one per
         function version): charge(exec_s, cpu_s, cold_s, at_s) -> (J, embodied g,
-        operational g or None, g/kWh or None), a few multiplications per record.
+        operational g or None, g/kWh or None, the `Reading` it used or None), a few
+        multiplications per record.
         `InputError` now when the allocation does not fit the server model."""
         require(0 < share <= 1, "share", share, "a fraction in (0, 1]")
         gpu = gpu if gpu is not None else resources.gpu
@@ -316,7 +319,7 @@ class Footprinter:
 
         def charge(
             exec_s: float, cpu_s: float | None, cold_s: float, at_s: float
-        ) -> tuple[float, float, float | None, float | None]:
+        ) -> tuple[float, float, float | None, float | None, Reading | None]:
             exec_s, cold_s = max(0.0, exec_s), max(0.0, cold_s)
             exec_emb = emb_per_s
             if cpu_s is None or cpu_s < 0 or exec_s <= 0 or cores <= 0:
@@ -330,12 +333,13 @@ class Footprinter:
             energy = power * exec_s + busy_w * cold_s
             emb = exec_emb * exec_s + emb_per_s * cold_s
             if live is None or zone is None:
-                return energy, emb, None, None
+                return energy, emb, None, None, None
             try:
-                g = live.read(zone, at_s).g_per_kwh
+                r = live.read(zone, at_s)
             except (InputError, LookupError):
-                return energy, emb, None, None
-            return energy, emb, energy / J_PER_KWH * pue * g, g
+                return energy, emb, None, None, None
+            g = r.g_per_kwh
+            return energy, emb, energy / J_PER_KWH * pue * g, g, r
 
         return charge
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.carbon.footprint import Charge, Footprinter
+from tessera.carbon.sources import Reading
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
@@ -100,12 +101,14 @@ class _Attempt:
 
     def record(self, status: str, http: int, error: str, cpu_s: float | None = None) -> RecordRow:
         end_s = time.time()
-        energy, emb, op, g = self.footprint(end_s, cpu_s)
+        energy, emb, op, g, r = self.footprint(end_s, cpu_s)
         name = self.pool.name
+        g_source = None if r is None else r.source + (" (stale)" if r.stale else "")
         rec = RecordRow(
             self.id, name, self.pool.version, self.kind, self.arrival_s, self.start_s, end_s,
             self.cold, self.cold_start_s, self.pid, status, http, error, "local", cpu_s,
-            self.platform.footprint.region, energy, op, emb, g,
+            self.platform.footprint.region, energy, op, emb, g, g_source,
+            None if r is None else r.at_s,
         )  # fmt: skip
         self.platform.writer.put(rec)
         self.platform.counts[(name, status)] += 1
@@ -122,14 +125,14 @@ class _Attempt:
 
     def footprint(
         self, end_s: float, cpu_s: float | None
-    ) -> tuple[float | None, float | None, float | None, float | None]:
-        """(J, embodied g, operational g, g/kWh) of what the invocation used: its slot of the
+    ) -> tuple[float | None, float | None, float | None, float | None, Reading | None]:
+        """(J, embodied g, operational g, g/kWh, the reading) of what it used: its slot of the
         instance while it ran and the part of a new instance's cold start it waited for
         (tessera.carbon.footprint); all None (unknown) when the function's allocation does
         not fit the server model. Never raises: a record is always written."""
         charge = self.platform.charger(self.pool)
         if charge is None:
-            return None, None, None, None
+            return None, None, None, None, None
         if self.pid == -1:  # it never reached an instance: it held nothing
             return charge(0.0, None, 0.0, end_s)
         waited = max(0.0, self.start_s - self.arrival_s)  # it may have come as the start ended

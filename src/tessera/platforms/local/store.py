@@ -35,8 +35,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4  # 2: API tokens and secrets; 3: records carry CPU time and footprint;
-# 4: footprint columns nullable (unknown), a v3 file's records table rebuilt
+SCHEMA_VERSION = 5  # 2: API tokens and secrets; 3: records carry CPU time and footprint;
+# 4: footprint columns nullable (unknown), a v3 file's records table rebuilt; 5: records say
+# where their grid intensity came from and which time it refers to
 BUSY_TIMEOUT_MS = 5000
 
 _SCHEMA = """
@@ -76,16 +77,18 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 _VERSION_COLS = "name, version, spec, code_dir, created_s"
 
-_RECORD_COLUMNS_V3 = (
+_RECORD_COLUMNS_ADDED = (
     ("cpu_s", "REAL"),
     ("region", "TEXT NOT NULL DEFAULT ''"),
     ("energy_j", "REAL"),
     ("carbon_g", "REAL"),
     ("embodied_g", "REAL"),
     ("g_per_kwh", "REAL"),
+    ("g_source", "TEXT"),
+    ("g_at_s", "REAL"),
 )
-"""Columns schema 3 added to `records` (after the CREATE TABLE above, also in a new file, so
-this is their one declaration), in `RecordRow` order."""
+"""Columns schemas 3 and 5 added to `records` (after the CREATE TABLE above, also in a new
+file, so this is their one declaration), in `RecordRow` order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,11 @@ class RecordRow:
     carbon_g: float | None = None  # operational gCO2e; None: grid intensity unknown
     embodied_g: float | None = None  # the hardware's, amortised over the time it held it
     g_per_kwh: float | None = None  # the grid intensity it was charged at
+    # where g_per_kwh came from (a table, a provider, "... (last good)", "annual mean of ...")
+    # with " (stale)" when it was a fallback, and the time the value refers to (its hour in a
+    # table, the provider's reading time): None for rows without one
+    g_source: str | None = None
+    g_at_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +238,7 @@ class Store:
             if stmt.strip():
                 conn.execute(stmt)
         have = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
-        for column, decl in _RECORD_COLUMNS_V3:
+        for column, decl in _RECORD_COLUMNS_ADDED:
             if column not in have:
                 conn.execute(f"ALTER TABLE records ADD COLUMN {column} {decl}")
 
