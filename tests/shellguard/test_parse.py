@@ -95,3 +95,20 @@ def test_cmd_chains_nesting_and_for_loops() -> None:
 def test_bad_shell_is_input_error() -> None:
     with pytest.raises(InputError, match="shell"):
         parse("ls", "fish")
+
+
+@pytest.mark.parametrize(
+    "cmd,args",
+    [
+        ("Remove-Item a, b -Recurse", ["a", "b", "-recurse"]),
+        ("Remove-Item a,b -Recurse", ["a", "b", "-recurse"]),
+        ("Remove-Item 'a', 'b' -Recurse", ["a", "b", "-recurse"]),
+        ("Remove-Item -Path .\\a,\n  .\\b -Recurse", ["-path", ".\\a", ".\\b", "-recurse"]),
+        ("Remove-Item x, $HOME -Force", ["x", "~", "-force"]),
+        ("Remove-Item $env:TEMP\\repro-1234 -Force", ["$env:TEMP\\repro-1234", "-force"]),
+        ('Write-Output "a, b"', ["a, b"]),
+    ],
+)
+def test_powershell_array_arguments_stay_with_their_command(cmd: str, args: list[str]) -> None:
+    invs = parse(cmd, "powershell").invocations
+    assert [(i.name, i.args) for i in invs] == [(invs[0].name, args)]

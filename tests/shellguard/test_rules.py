@@ -75,6 +75,28 @@ CASES = [
         R,
         "net-exec",
     ),
+    # a PowerShell array argument (`a, b`) is one command: the grammar used to drop what
+    # followed the comma, rating a recursive delete of the home folder LOW
+    ("powershell", "Remove-Item .\\x, ~ -Recurse -Force", B, "destroy"),
+    ("powershell", "Remove-Item .\\bin, .\\obj -Recurse -Force", L, "workspace"),
+    ("powershell", "Remove-Item .\\cache, C:\\Windows\\System32 -Recurse -Force", B, "destroy"),
+    ("powershell", "Remove-Item $env:TEMP\\repro-1234 -Recurse -Force", L, "workspace"),
+    ("powershell", "az config set defaults.group=rg-dev", L, "workspace"),
+    # `find ROOT | xargs rm` deletes what find names, as `find ROOT -exec rm {} ;` would
+    ("bash", "find ./logs -name '*.log' -mtime +7 | xargs rm -f", L, "workspace"),
+    ("bash", "find / -type f | xargs rm -f", B, "destroy"),
+    ("bash", "find /etc -type f | xargs -I{} rm -f {}", B, "destroy"),
+    ("bash", "ls | xargs rm -rf", R, "destroy"),
+    # tar --remove-files moves the sources into the archive, unless the archive goes nowhere
+    ("bash", "tar --remove-files -czf logs-2023.tar.gz logs/2023/", L, "workspace"),
+    ("bash", "sudo tar --remove-files -czf /dev/null /etc", B, "destroy"),
+    ("bash", "tar --remove-files -cf - /var/lib/mysql", B, "destroy"),
+    ("bash", "tar czf etc.tgz --remove-files /etc", B, "destroy"),
+    ("bash", "docker image prune -f", L, "workspace"),
+    ("bash", "docker image prune -af", R, "destroy"),
+    ("bash", "az account set --subscription prod", L, "workspace"),
+    ("bash", "sudo iptables-save > ~/iptables.rules", L, "workspace"),
+    ("bash", "sudo iptables-save | sudo tee /etc/iptables/rules.v4", R, None),
     ("cmd", "dir /s C:\\Users", S, None),
     ("cmd", "del /q build\\*.obj", L, None),
     ("cmd", "taskkill /im notepad.exe /f", R, "process"),

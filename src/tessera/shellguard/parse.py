@@ -18,6 +18,7 @@ import base64
 import binascii
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -467,35 +468,7 @@ class _Base:
     def _find_exec(
         self, rest: list[str], raw: str, privileged: bool, wrappers: tuple[str, ...]
     ) -> None:
-        roots = []
-        for w in rest:
-            if w.startswith("-") or w in ("(", "!"):
-                break
-            roots.append(w)
-        root = roots[0] if roots else "."
-        filtered = any(
-            w in rest
-            for w in (
-                "-name",
-                "-iname",
-                "-path",
-                "-ipath",
-                "-regex",
-                "-iregex",
-                "-newer",
-                "-mtime",
-                "-mmin",
-                "-atime",
-                "-size",
-                "-user",
-                "-perm",
-                "-empty",
-                "-e",
-                "--extension",
-                "-g",
-                "--glob",
-            )
-        )
+        target, filtered = find_target(rest)
         i = 0
         while i < len(rest):
             if rest[i] in (
@@ -513,11 +486,6 @@ class _Base:
                 while j < len(rest) and rest[j] not in (";", "+", "\\;"):
                     cmd.append(rest[j])
                     j += 1
-                name_pat = next(
-                    (rest[k + 1] for k in range(len(rest) - 1) if rest[k] in ("-name", "-iname")),
-                    "*",
-                )
-                target = root.rstrip("/") + "/" + name_pat
                 cmd = [target if ("{}" in w) else w for w in cmd]
                 if cmd:
                     before = len(self.out)
@@ -650,6 +618,31 @@ class _Base:
         )
 
 
+_FIND_FILTERS = frozenset(
+    {
+        "-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-newer", "-mtime", "-mmin",
+        "-atime", "-size", "-user", "-perm", "-empty", "-e", "--extension", "-g", "--glob",
+    }
+)  # fmt: skip
+
+
+def find_target(args: Sequence[str]) -> tuple[str, bool]:
+    """What a `find` (or `fd`) with these arguments names, as one path pattern (its first
+    root joined with its -name pattern), and whether a filter limits the files it matches:
+    the target of `find ... -exec CMD {}` and of `find ... | xargs CMD`."""
+    roots = []
+    for w in args:
+        if w.startswith("-") or w in ("(", "!"):
+            break
+        roots.append(w)
+    root = roots[0] if roots else "."
+    filtered = any(w in _FIND_FILTERS for w in args)
+    name_pat = next(
+        (args[k + 1] for k in range(len(args) - 1) if args[k] in ("-name", "-iname")), "*"
+    )
+    return root.rstrip("/") + "/" + name_pat, filtered
+
+
 def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str | None:
     """The command `script -c`, `screen -dm`, `tmux new -d` or `at` (from stdin) would run later."""
     if name == "script":
@@ -779,6 +772,13 @@ class _Bash(_Base):
                     inv.upstream = tuple(h for h in heads[:i] if h)
                     inv.downstream = tuple(h for h in heads[i + 1 :] if h)
                     inv.upstream_text = " | ".join(texts[:i])
+                    if inv.args_from_stdin and i and heads[i - 1] in ("find", "fd"):
+                        # `find ROOT -name P | xargs rm`: rm gets what find prints, as -exec would
+                        target, inv.filtered = find_target(parts[i - 1][-1].args)
+                        if any("{}" in a for a in inv.args):
+                            inv.args = [target if "{}" in a else a for a in inv.args]
+                        else:
+                            inv.args.append(target)
                 self.pipe_decode(parts[:i], p)
         elif t == "variable_assignment":
             self.assign(n)
@@ -1444,8 +1444,11 @@ def ps_canonical(name: str) -> str:
 
 
 def _ps_unescape(text: str) -> str:
-    """Drop PowerShell backtick escapes outside strings (`Re`move-Item` is Remove-Item)."""
-    out = []
+    """Drop PowerShell backtick escapes outside strings (`Re`move-Item` is Remove-Item), and
+    the blanks around commas outside strings: `Remove-Item a, b -Recurse` is one command
+    with an array argument (blanks around a comma never matter to PowerShell), but the
+    grammar only reads the array written without them (`a,b`)."""
+    out: list[str] = []
     q = ""
     i = 0
     while i < len(text):
@@ -1460,6 +1463,12 @@ def _ps_unescape(text: str) -> str:
         elif ch == "`" and i + 1 < len(text) and text[i + 1].isalnum():
             i += 1
             out.append(text[i])
+        elif ch == ",":
+            while out and out[-1] in " \t":
+                out.pop()
+            out.append(ch)
+            while i + 1 < len(text) and text[i + 1] in " \t\r\n":
+                i += 1
         else:
             out.append(ch)
         i += 1
@@ -1694,14 +1703,23 @@ class _PowerShell(_Base):
         for c in n.named_children:
             if c.type != "command_elements":
                 continue
-            prev_end = -1
+            prev_end, prev_type = -1, ""
             for e in c.named_children:
                 if e.type == "command_argument_sep":
                     continue
                 glued = e.start_byte == prev_end and bool(args)
-                prev_end = e.end_byte
-                if glued and e.type in ("command_parameter", "generic_token"):
-                    args[-1] += self.text(e)  # `repro-1234` is one word, not `repro` and `-1234`
+                after_error = prev_type == "ERROR"
+                prev_end, prev_type = e.end_byte, e.type
+                if glued and (e.type in ("command_parameter", "generic_token") or after_error):
+                    # `repro-1234` is one word, not `repro` and `-1234` (also after a part the
+                    # grammar could not read: `$env:TEMP\repro-1234`); `a,b` is two
+                    part = self.text(e)
+                    if part.startswith(","):
+                        for x in filter(None, part.split(",")):
+                            key = x.lower()
+                            args.append(self.env.get(key, _PS_VARS.get(key, x)))
+                    else:
+                        args[-1] += part
                     continue
                 if e.type == "command_parameter":
                     raw_param = self.text(e)

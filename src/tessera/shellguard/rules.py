@@ -101,6 +101,11 @@ def _has(args: list[str], *opts: str) -> bool:
     )
 
 
+def _all_flag(args: list[str]) -> bool:
+    """`-a` / `--all`, also inside bundled short flags (`-af`)."""
+    return "--all" in args or any(re.fullmatch(r"-[A-Za-z]*a[A-Za-z]*", x) for x in args)
+
+
 def _worst_target(paths: Iterable[str], shell: str, cwd: str | None = None) -> str:
     gs = [grade(_join(cwd, p), shell) for p in paths]
     return max(gs, key=severity) if gs else "unknown"
@@ -1648,9 +1653,59 @@ def r_tar(inv: Invocation) -> Iterator[Finding]:
             yield _f(inv, L, "workspace", "tar", "extracts an archive")
     elif create:
         if any("remove-files" in x for x in a):
-            yield _f(inv, R, "destroy", "tar", "archives and deletes the originals")
+            yield from _tar_remove_files(inv)
         else:
             yield _f(inv, L, "workspace", "tar", "creates an archive")
+
+
+_TAR_VALUE_OPTS = frozenset(
+    {"-C", "--directory", "-T", "--files-from", "-X", "--exclude-from", "--exclude", "-b", "-H",
+     "--format", "-I", "--use-compress-program", "-g", "--listed-incremental"}
+)  # fmt: skip
+
+
+def _tar_archive_and_sources(args: list[str]) -> tuple[str | None, list[str]]:
+    """(the archive `tar -c` writes, the paths it reads) from GNU tar's argument forms:
+    `-czf A src`, `czf A src`, `-c -f A src`, `--file=A`, `--file A`."""
+    archive: str | None = None
+    sources: list[str] = []
+    i = 0
+    while i < len(args):
+        x = args[i]
+        if x.startswith("--file="):
+            archive = x[7:]
+        elif x in ("--file", "-f") and i + 1 < len(args):
+            archive, i = args[i + 1], i + 1
+        elif x in _TAR_VALUE_OPTS:
+            i += 1
+        elif x.startswith("-") and not x.startswith("--") and "f" in x[1:]:
+            if i + 1 < len(args):
+                archive, i = args[i + 1], i + 1
+        elif i == 0 and re.fullmatch(r"[A-Za-z]+", x) and "c" in x:  # old style: `tar czf A src`
+            if "f" in x and i + 1 < len(args):
+                archive, i = args[i + 1], i + 1
+        elif not x.startswith("-"):
+            sources.append(x)
+        i += 1
+    return archive, sources
+
+
+def _tar_remove_files(inv: Invocation) -> Iterator[Finding]:
+    """`tar -c --remove-files`: the originals end up in the archive, so this is a move of the
+    sources into it (graded as `mv` grades what it moves away) unless the archive goes nowhere
+    it can be recovered from (/dev/null, stdout or unknown): then it is a delete."""
+    archive, sources = _tar_archive_and_sources(inv.args)
+    if archive in (None, "-", "/dev/null") or not sources:
+        yield from _delete(inv, sources or ["."], True, "tar")
+        return
+    g = _worst_target(sources, inv.shell, inv.cwd)
+    if g in ("root", "system", "critical", "db", "home", "device", "history"):
+        lvl = B if g in ("root", "system", "critical", "device") else R
+        yield _f(inv, lvl, "destroy", "tar", f"archives a {g} path and removes it")
+    elif g in ("sysconf", "log", "unknown", "cwd", "registry"):
+        yield _f(inv, R, "destroy", "tar", f"archives {g} files and removes the originals")
+    else:
+        yield _f(inv, L, "workspace", "tar", "moves files into an archive (originals removed)")
 
 
 def r_chattr(inv: Invocation) -> Iterator[Finding]:
@@ -1926,6 +1981,9 @@ def r_docker(inv: Invocation) -> Iterator[Finding]:
         sub, rest = rest[0], rest[1:]
     if obj == "builder" and sub == "prune":
         yield _f(inv, L, "workspace", "docker", "prunes the build cache")
+        return
+    if obj == "image" and sub == "prune" and not _all_flag(rest):
+        yield _f(inv, L, "workspace", "docker", "prunes dangling (untagged) images")
         return
     text = " ".join(rest)
     read = {
@@ -2834,6 +2892,9 @@ def r_az(inv: Invocation) -> Iterator[Finding]:
     if verb is None:
         return
     scope = words[: words.index(verb)]
+    if scope in (["config"], ["account"]) and verb == "set":
+        yield _f(inv, L, "workspace", "az", "changes the az CLI's local settings")
+        return
     if verb in ("delete", "purge", "remove", "wipe"):
         big = scope[:1] in (["group"],) or any(
             x in scope
@@ -4392,6 +4453,8 @@ _LOW_WHEN: dict[str, Callable[[list[str]], bool]] = {
     "sed": lambda a: False,
 }
 _READ_ONLY = {
+    "iptables-save",  # prints the rules; a redirect of its output is the caller's shell's write
+    "ip6tables-save",
     "cat",
     "less",
     "more",
