@@ -843,6 +843,8 @@ class _Bash(_Base):
         for c in n.children:
             if not c.is_named:
                 op += c.type
+            elif c.type == "ERROR":  # the grammar splits `<>` (read-write) into `<` + ERROR `>`
+                op += self.text(c).strip()
             elif c.type == "file_descriptor":
                 continue
             elif not dest:
@@ -1873,9 +1875,11 @@ class _Cmd(_Base):
 
     def run(self) -> Parsed:
         text = self.command
-        if re.search(r"%0\s*\|\s*%0", text) or re.search(
-            r":(\w+)\s+start\s+%0\s+goto\s+\1", text, re.I
-        ):
+        if (
+            re.search(r"%0\s*\|\s*%0", text)
+            # `echo %0^|%0 > b.cmd`: writes one into a batch file (printed alone it is a mention)
+            or re.search(r"%0\s*\^\|\s*%0\s*>+\s*\S+\.(cmd|bat)\b", text, re.I)
+        ) or re.search(r":(\w+)\s+start\s+%0\s+goto\s+\1", text, re.I):
             self.fork_bomb = True
         for pipeline in _cmd_split(text):
             made: list[Invocation] = []

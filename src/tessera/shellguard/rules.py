@@ -187,6 +187,10 @@ def _delete(inv: Invocation, targets: list[str], recursive: bool, rule: str) -> 
         return
     if not targets:
         return
+    if any(re.fullmatch(r"(/var/log|/var|)/\*\.log\*?", t) for t in targets):
+        # `find / -name '*.log' -exec shred {} +`: every log file of the system
+        yield _f(inv, B, "log-wipe", rule, "deletes the system's log files")
+        return
     table = DELETE_TARGET_LEVEL if recursive else FILE_TARGET_LEVEL
     g = _worst_target(targets, inv.shell, inv.cwd)
     level = table.get(g, R)
@@ -2448,7 +2452,10 @@ def r_ansible(inv: Invocation) -> Iterator[Finding]:
         if m and modname in ("command", "shell", "raw"):
             sub = parse(m.group(2).strip("'\""), "bash")
             lvl = max((f.level for i in sub.invocations for f in _rules_for(i)), default=S)
-            if lvl >= L:
+            off = [i for i in sub.invocations if i.name in ("shutdown", "poweroff", "halt")]
+            if any("-r" not in i.args and "--reboot" not in i.args for i in off):
+                yield _f(inv, B, "service", "ansible", "shuts a fleet down (it stays off)")
+            elif lvl >= L:
                 yield _f(
                     inv, max(lvl, R), "remote", "ansible", "runs a changing command on a fleet"
                 )
@@ -3363,6 +3370,7 @@ def r_ps_remove_item(inv: Invocation) -> Iterator[Finding]:
     g = _worst_target(targets, "powershell")
     if any(_BACKUP_EXT.search(t) for t in targets) and (
         g in ("root", "system", "home")
+        or (recursive and any(re.search(r"backup", t, re.I) for t in targets))
         or re.search(r"^[a-z]:\\?,?$", inv.upstream_text.lower())
         or re.search(r"\b[a-z]:\\(\s|,|$)", inv.upstream_text.lower())
     ):
@@ -3391,16 +3399,20 @@ def r_ps_remove_item(inv: Invocation) -> Iterator[Finding]:
 
 
 def _ps_upstream_paths(inv: Invocation) -> list[str]:
-    inc = re.search(r"-(include|filter)\s+([^\s|;]+(\s*,\s*[^\s|;]+)*)", inv.upstream_text, re.I)
-    if inc:
-        return [x.strip().strip("'\"") for x in inc.group(2).split(",")]
+    """What `Get-ChildItem ROOT -Filter PAT | Remove-Item` deletes: ROOT\\PAT (each pattern
+    of -Include/-Filter under the listed folder; the folder itself without a pattern)."""
     m = re.search(
         r"(get-childitem|gci|ls|dir|get-item|gi)\s+(-path\s+|-literalpath\s+)?(['\"]?)([^\s|'\"]+)\3",
         inv.upstream_text,
         re.I,
     )
-    if m and not m.group(4).startswith("-"):
-        return [m.group(4)]
+    root = m.group(4) if m and not m.group(4).startswith("-") else None
+    inc = re.search(r"-(include|filter)\s+([^\s|;]+(\s*,\s*[^\s|;]+)*)", inv.upstream_text, re.I)
+    if inc:
+        pats = [x.strip().strip("'\"") for x in inc.group(2).split(",")]
+        return [root.rstrip("\\/") + "\\" + p for p in pats] if root else pats
+    if root:
+        return [root]
     if re.search(r"(get-childitem|gci|ls|dir)\b", inv.upstream_text, re.I):
         return ["."]
     return []
@@ -5344,6 +5356,21 @@ _CRADLE = re.compile(
     r"net\.webclient|curl\s|wget\s|http[s]?://|frombase64string|-enc\w*\s)",
     re.I,
 )
+_AUTORUN = re.compile(
+    r"(/etc/cron|/var/spool/cron|cron\.d/|crontab|rc\.local|systemd/system|init\.d/|apt\.conf\.d/|"
+    r"udev/rules\.d/|/etc/profile|bash\.bashrc|\.bashrc|\.bash_profile|\.profile$|\.zshrc|"
+    r"\.config/autostart|\\startup\\)",
+    re.I,
+)
+"""Files whose contents run by themselves later: at boot, login, on schedule, on a package
+update or a device event."""
+_PAYLOAD = re.compile(
+    r"(curl|wget)\b[^|;'\"]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b"
+    r"|(curl|wget)\b[^;]*(--data-binary|--data|-d|-F|--upload-file|-T)\s+@"
+    r"|/dev/tcp/|\bnc\b[^;]*\s-e\s",
+    re.I,
+)
+"""Download-and-run, an upload of a local file, or a shell on a socket."""
 _BACKUP_EXT = re.compile(r"\*\.(bak|vhdx?|vbk|vib|vrb|wbcat|tib|bkf|backup|bac|sqb|dump)\b", re.I)
 
 
@@ -5408,6 +5435,26 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
                 "persistence",
                 "schedules a download-and-run payload at boot or logon",
             )
+    # a download-and-run or upload payload written where it will run by itself later; an SSH
+    # key fetched from the network into authorized_keys (the written text is code there, not
+    # a mention, so this reads inside the strings)
+    for inv in invs:
+        written = [t for op, t in inv.redirects if ">" in op and not t.isdigit()]
+        if inv.name == "tee":
+            written += [a for a in inv.args if not a.startswith("-")]
+        for t in written:
+            if _AUTORUN.search(t) and _PAYLOAD.search(line):
+                yield _f(
+                    inv, B, "persistence", "persistence",
+                    "installs a download-and-run or upload payload that runs by itself later",
+                )  # fmt: skip
+            elif "authorized_keys" in t and (
+                inv.name in _FETCHERS or set(inv.upstream) & _FETCHERS
+            ):
+                yield _f(
+                    inv, B, "persistence", "persistence",
+                    "installs an SSH key fetched from the network (a backdoor)",
+                )  # fmt: skip
     # download, then execute what was downloaded
     fetched: list[tuple[str, bool]] = []
     for inv in invs:

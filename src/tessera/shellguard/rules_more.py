@@ -20,6 +20,7 @@ from tessera.shellguard.rules import (
     _is_prod,
     _reg,
     assess,
+    r_aws,
     sql_level,
     strip_strings,
 )
@@ -179,6 +180,8 @@ def r_fleet(inv: Invocation) -> Iterator[Finding]:
     shell = "cmd" if inv.name.startswith(("psexec", "paexec")) else "bash"
     sub = assess(cmd, shell)
     many = not re.search(r"\\\\[\w.-]+\s", text + " ") or "\\\\*" in text or inv.name != "psexec"
+    if inv.name == "aws":  # by tag (--targets) or several --instance-ids
+        many = "--targets" in inv.args or len(re.findall(r"\bi-[0-9a-f]{6,}", text)) > 1
     if sub.level >= R or (sub.level >= L and many):
         lvl = B if sub.level >= R and many else max(sub.level, R)
         yield _f(
@@ -537,7 +540,30 @@ def ps_static_name(expr: str) -> str | None:
     m = re.fullmatch(r"\(?-join\s*\(\s*'([^']*)'\s*\[\s*-1\s*\.\.\s*-\d+\s*\]\s*\)\)?", e, re.I)
     if m:
         return m.group(1)[::-1]
+    parts = _top_level_plus(e)
+    if len(parts) > 1:  # any mix of the above joined by `+`: (-join ('...'[-1..-9]))+' /all'
+        built = [ps_static_name(x) for x in parts]
+        return None if any(b is None for b in built) else "".join(built)  # type: ignore[arg-type]
     return None
+
+
+def _top_level_plus(e: str) -> list[str]:
+    """`e` split at the `+` signs outside quotes and brackets."""
+    parts, depth, q, start = [], 0, "", 0
+    for i, ch in enumerate(e):
+        if q:
+            q = "" if ch == q else q
+        elif ch in "'\"":
+            q = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "+" and depth <= 0:  # (an unbalanced prefix counts as outside)
+            parts.append(e[start:i])
+            start = i + 1
+    parts.append(e[start:])
+    return [x.strip() for x in parts]
 
 
 def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
@@ -778,6 +804,20 @@ _reg(
 )
 _reg(BASH_RULES, "dcfldd scrub nwipe sg_format badblocks flashrom srm", r_wipers)
 _reg(BASH_RULES, "salt knife bolt psexec psexec64 paexec", r_fleet)
+
+
+def r_aws_or_fleet(inv: Invocation) -> Iterator[Finding]:
+    """`aws ssm send-command` is judged by the command it sends (`r_fleet`); the rest of the
+    aws CLI by `r_aws`."""
+    if "send-command" in inv.args:
+        sent = list(r_fleet(inv))
+        if sent:
+            yield from sent
+            return
+    yield from r_aws(inv)
+
+
+_reg(BASH_RULES, "aws", r_aws_or_fleet)
 _reg(
     BASH_RULES, "mshta regsvr32 rundll32 cmstp installutil odbcconf pcalua msxsl xwizard", r_lolbin
 )
