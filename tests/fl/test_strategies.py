@@ -40,7 +40,14 @@ from tessera.fl.strategies.clustering import (
     dbscan,
     distances,
 )
-from tessera.fl.strategies.fedlesscan import ScanState, ema, features, misses, staleness_weight
+from tessera.fl.strategies.fedlesscan import (
+    ScanState,
+    ema,
+    features,
+    misses,
+    staleness_weight,
+    start_rank,
+)
 from tessera.fl.strategies.tessera_score import warmth
 from tessera.fl.strategy import (
     STRATEGIES,
@@ -490,6 +497,38 @@ def test_fedlesscan_rookies_then_fastest_tier_first() -> None:
     penal = [replace(c, missed_rounds=3) for c in fast]
     sel = FedLesScan().select(snap([*slow, *penal], 2, clients_per_round=3))
     assert set(picked(sel)) == {"s0", "s1", "s2"}
+
+
+def test_fedlesscan_start_rank_is_numpys_lower_percentile() -> None:
+    for n in range(1, 7):
+        for first in (0, 3):
+            for planned in (first + 1, 10, 50):
+                for r in range(first, planned + 3):
+                    p = min(100.0, 100.0 * (r - first) / max(1, planned - first))
+                    want = int(np.percentile(np.arange(n), p, method="lower"))
+                    assert start_rank(r, first, planned, n) == want, (n, first, planned, r)
+
+
+def test_fedlesscan_rotates_the_starting_tier_over_the_planned_rounds() -> None:
+    fast = [cv(f"f{i}", invocations=3, train_times_s=(1.0 + 0.1 * i,) * 3) for i in range(3)]
+    slow = [cv(f"s{i}", invocations=3, train_times_s=(30.0 + i,) * 3) for i in range(3)]
+    rot = FedLesScan(planned_rounds=10)
+    # the first clustering round is the rotation's origin: the fastest tier starts there
+    first = rot.select(snap([*slow, *fast], 2, clients_per_round=3))
+    assert set(picked(first)) == {"f0", "f1", "f2"} and first.state.first_clustered == 2
+    assert "starts at tier 1" in first.clients[0].reason
+    # at the planned end the slowest tier starts, then the ranks wrap around to the fastest
+    late = rot.select(snap([*slow, *fast], 10, clients_per_round=4, state=first.state))
+    ids = picked(late)
+    assert set(ids[:3]) == {"s0", "s1", "s2"} and ids[3] in {"f0", "f1", "f2"}
+    assert "starts at tier 2" in late.clients[0].reason and late.state.first_clustered == 2
+    # without planned_rounds the fastest tier always starts
+    assert set(picked(FedLesScan().select(snap([*slow, *fast], 10, clients_per_round=3)))) == {
+        "f0", "f1", "f2",
+    }  # fmt: skip
+    with pytest.raises(InputError, match=r"fedlesscan\.planned_rounds"):
+        FedLesScan(planned_rounds=0)
+    check_fl_strategy(FedLesScan(planned_rounds=3))  # pure, answers well-formed when rotating
 
 
 def test_fedlesscan_aggregates_late_results_with_staleness_decay() -> None:

@@ -66,7 +66,9 @@ def _run_seed(
     budget = out["fedavg"].timeline[-1][0] if out["fedavg"].timeline else math.inf
     cfg = FlSimConfig(fl=fl, rounds=20 * rounds, time_limit_s=budget, seed=seed, lr=0.05)
     for name in STRATEGIES[1:]:
-        out[name] = simulate(create({"kind": name}), model, data, clients, cfg)
+        # FedLesScan rotates its starting tier over the rounds the run is planned for
+        extra = {"planned_rounds": rounds} if name == "fedlesscan" else {}
+        out[name] = simulate(create({"kind": name, **extra}), model, data, clients, cfg)
     return out
 
 

@@ -13,10 +13,17 @@ Selection (synchronous, `clients_per_round` per round, idle clients only):
    0.01, 0.11 .. 1.91 the one with the best Calinski-Harabasz score, noise
    counted as one group, ties to fewer noise points; then each noise point
    is a cluster of its own; see `clustering`);
-3. clusters are taken in increasing order of their members' mean cost
-   (EMA + penalty), fastest first, until the round is full; inside a
-   cluster the least-invoked clients go first, ties in random order (as
-   FedLess's implementation does, so that a fast tier's members take turns).
+3. clusters are ranked by their members' mean cost (EMA + penalty),
+   fastest first, and taken from a starting rank on, wrapping around,
+   until the round is full; inside a cluster the least-invoked clients go
+   first, ties in random order (as FedLess's implementation does, so that a
+   tier's members take turns). With `planned_rounds` (FedLess's
+   `max_rounds`) the starting rank rotates as FedLess's does: the lower
+   percentile at p = 100 x (round - r0) / max(1, planned_rounds - r0) of
+   the ranks 0 .. k-1, r0 the first round that clustered, i.e.
+   floor(p / 100 x (k - 1)): fastest tier first early in training, slower
+   tiers' turn later, so their data is not left out. Without it the
+   fastest tier always starts.
 
 Aggregation (synchronous, with staleness-aware use of late results): when
 every selected client is accounted for (or the round times out), aggregate
@@ -71,10 +78,21 @@ def ema(values: tuple[float, ...], alpha: float = EMA_ALPHA) -> float:
 
 @dataclass(frozen=True, slots=True)
 class ScanState:
-    """FedLesScan's memory: its round clock and, per client, results seen late."""
+    """FedLesScan's memory: its round clock, per client the results seen late, and the first
+    round it clustered (the rotation's origin)."""
 
     clock: RoundClock | None = None
     late: tuple[tuple[str, int], ...] = ()
+    first_clustered: int | None = None
+
+
+def start_rank(round_: int, first: int, planned_rounds: int, n_tiers: int) -> int:
+    """The tier FedLesScan's selection starts at: numpy's lower percentile of the ranks
+    0 .. n_tiers-1 at 100 x (round - first) / max(1, planned - first), capped at 100."""
+    if n_tiers <= 1:
+        return 0
+    frac = min(1.0, max(0.0, (round_ - first) / max(1, planned_rounds - first)))
+    return int(np.floor(frac * (n_tiers - 1) + 1e-9))
 
 
 def misses(client: ClientView, late: int = 0) -> int:
@@ -105,20 +123,31 @@ def staleness_weight(result: ResultView, round_: int) -> float:
 class FedLesScan:
     """Rookies first, then DBSCAN tiers fastest first; staleness-weighted synchronous average.
 
-    `round_timeout_s`: as FedAvg's (set it to the controller's round deadline).
+    `round_timeout_s`: as FedAvg's (set it to the controller's round deadline);
+    `planned_rounds`: the rounds the run is planned for, which turns on FedLess's rotation
+    of the starting tier (None: the fastest tier always starts).
     """
 
     name = "fedlesscan"
     synchronous = True
 
-    def __init__(self, round_timeout_s: float | None = ROUND_TIMEOUT_S) -> None:
+    def __init__(
+        self, round_timeout_s: float | None = ROUND_TIMEOUT_S, planned_rounds: int | None = None
+    ) -> None:
         require(
             round_timeout_s is None or round_timeout_s > 0,
             "fedlesscan.round_timeout_s",
             round_timeout_s,
             "seconds > 0 or None",
         )
+        require(
+            planned_rounds is None or (isinstance(planned_rounds, int) and planned_rounds >= 1),
+            "fedlesscan.planned_rounds",
+            planned_rounds,
+            "an integer >= 1 or None",
+        )
         self.round_timeout_s = round_timeout_s
+        self.planned_rounds = planned_rounds
 
     def _state(self, snapshot: FlSnapshot) -> ScanState:
         return snapshot.state if isinstance(snapshot.state, ScanState) else ScanState()
@@ -150,8 +179,17 @@ class FedLesScan:
                 ),
             )
             n_tiers = len(tiers)
+            if state.first_clustered is None:
+                state = replace(state, first_clustered=snapshot.round)
+            first = state.first_clustered if state.first_clustered is not None else snapshot.round
+            start = (
+                0
+                if self.planned_rounds is None
+                else start_rank(snapshot.round, first, self.planned_rounds, n_tiers)
+            )
             rng = snapshot.rng(1)
-            for rank, lab in enumerate(tiers):
+            for rank in [*range(start, n_tiers), *range(start)]:
+                lab = tiers[rank]
                 members = np.flatnonzero(labels == lab)
                 mean = float(cost[members].mean())
                 shuffled = members[rng.permutation(len(members))]
@@ -161,7 +199,8 @@ class FedLesScan:
                     plans.append(
                         ClientPlan(
                             rest[j].id,
-                            f"tier {rank + 1} of {n_tiers} (mean cost {mean:.4g} s); own EMA "
+                            f"tier {rank + 1} of {n_tiers} (mean cost {mean:.4g} s; this round "
+                            f"starts at tier {start + 1}); own EMA "
                             f"{x[j, 0]:.4g} s + missed-round penalty {x[j, 1]:.4g} s; "
                             f"{rest[j].invocations} invocations (least first in tier)",
                         )
