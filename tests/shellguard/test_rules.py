@@ -143,6 +143,20 @@ CASES = [
     ("powershell", "iex ((-join ('swodahs eteled nimdassv'[-1..-23]))+' /all /quiet')", B, None),
     ("cmd", "echo %0^|%0 > %TEMP%\\b.cmd & %TEMP%\\b.cmd", B, "fork-bomb"),
     ("cmd", "echo %0^|%0", S, None),
+    # a cloud delete of everything an unfiltered listing returns
+    (
+        "bash",
+        "doctl compute droplet delete $(doctl compute droplet list --format ID --no-header) --force",
+        B,
+        "cloud-delete",
+    ),
+    (
+        "bash",
+        "gcloud compute instances delete $(gcloud compute instances list "
+        "--filter='name~^ci-' --format='value(name)') --quiet",
+        R,
+        "cloud-delete",
+    ),
     ("cmd", "dir /s C:\\Users", S, None),
     ("cmd", "del /q build\\*.obj", L, None),
     ("cmd", "taskkill /im notepad.exe /f", R, "process"),

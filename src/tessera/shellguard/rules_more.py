@@ -642,11 +642,39 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
             )
 
 
+_CLOUD_CLIS = frozenset({"doctl", "gcloud", "az", "hcloud", "linode-cli", "scw", "oci", "ibmcloud"})
+_DELETE_VERBS = frozenset({"delete", "destroy", "terminate", "remove", "rm", "purge"})
+
+
+def delete_all_listed(inv: Invocation) -> Iterator[Finding]:
+    """`doctl compute droplet delete $(doctl compute droplet list ...)`: a cloud delete of
+    every resource an unfiltered listing of the same CLI returns (fleet scope)."""
+    if inv.name not in _CLOUD_CLIS or not _DELETE_VERBS & set(inv.args):
+        return
+    for a in inv.args:
+        sub = re.fullmatch(r"\$\((.*)\)|`(.*)`", a, re.S)
+        body = (sub.group(1) or sub.group(2) or "") if sub else ""
+        if (
+            body.split()[:1] == [inv.name]
+            and re.search(r"\b(list|ls|describe)\b", body)
+            and not re.search(r"--filter|--query|--tag|--label|\|\s*(grep|awk|jq|head)", body)
+        ):
+            yield _f(
+                inv,
+                B,
+                "cloud-delete",
+                inv.name,
+                "deletes every resource an unfiltered list returns",
+            )
+            return
+
+
 def more_line_rules(parsed: Parsed) -> Iterator[Finding]:
     yield from exfil_rules(parsed)
     yield from tamper_rules(parsed)
     yield from ps_trick_rules(parsed)
     for inv in parsed.invocations:
+        yield from delete_all_listed(inv)
         if inv.name in ("msiexec", "wmic", "forfiles", "msbuild"):
             yield from r_lolbin(inv)
         if inv.name in ("argocd", "flux", "gh", "zfs"):
