@@ -230,11 +230,12 @@ _SECRET = re.compile(
 def exfil_rules(parsed: Parsed) -> Iterator[Finding]:
     """Secrets or credential stores sent to another host are BLOCKED (upload alone is RISKY)."""
     line_secret = _SECRET.search(parsed.command) is not None  # once per line, not per command
+    packed: set[str] = set()  # words of earlier commands that read secrets (an archive of them)
     for inv in parsed.invocations:
         if inv.name in INERT_ARGS:
             continue
         text = " ".join(inv.args)
-        up = inv.upstream_text
+        up = inv.upstream_text + " |" if inv.upstream_text else ""  # `env | curl`: env piped
         sends = (
             (
                 inv.name in ("curl", "wget")
@@ -251,9 +252,20 @@ def exfil_rules(parsed: Parsed) -> Iterator[Finding]:
                 and re.search(r"[\w.-]+@?[\w.-]+:", text)
             )
         )
+        uploads = {
+            m.group(1).strip("'\"")
+            for m in re.finditer(r"(?:-infile|-T|--upload-file|@)\s*(\S+)", text, re.I)
+        }
         secret = sends and (
-            _SECRET.search(up) or _SECRET.search(text) or (line_secret and "$(" in text)
+            _SECRET.search(up)
+            or _SECRET.search(text)
+            or (line_secret and "$(" in text)
+            or bool(
+                uploads & packed
+            )  # `Compress-Archive <Login Data> -Dest c.zip; ... -InFile c.zip`
         )
+        if _SECRET.search(text):
+            packed.update(a.strip("'\"") for a in inv.args)
         if sends and secret and not re.search(r"\.pub\b", up + " " + text) and _external(text):
             yield _f(inv, B, "exfil", "exfil", "sends credentials or secrets to another host")
         if inv.name in (
