@@ -103,7 +103,12 @@ def _has(args: list[str], *opts: str) -> bool:
 
 def _all_flag(args: list[str]) -> bool:
     """`-a` / `--all`, also inside bundled short flags (`-af`)."""
-    return "--all" in args or any(re.fullmatch(r"-[A-Za-z]*a[A-Za-z]*", x) for x in args)
+    return any(
+        x == "--all"
+        or (x.startswith("--all=") and x[6:].lower() not in ("false", "0"))
+        or re.fullmatch(r"-[A-Za-z]*a[A-Za-z]*", x) is not None
+        for x in args
+    )
 
 
 def _worst_target(paths: Iterable[str], shell: str, cwd: str | None = None) -> str:
@@ -187,7 +192,9 @@ def _delete(inv: Invocation, targets: list[str], recursive: bool, rule: str) -> 
         return
     if not targets:
         return
-    if any(re.fullmatch(r"(/var/log|/var|)/\*\.log\*?", t) for t in targets):
+    if (not inv.filtered or rule in ("shred", "wipe", "srm")) and any(
+        re.fullmatch(r"(/var/log|/var|)/\*\.log\*?", t, re.I) for t in targets
+    ):
         # `find / -name '*.log' -exec shred {} +`: every log file of the system
         yield _f(inv, B, "log-wipe", rule, "deletes the system's log files")
         return
@@ -1663,8 +1670,9 @@ def r_tar(inv: Invocation) -> Iterator[Finding]:
 
 
 _TAR_VALUE_OPTS = frozenset(
-    {"-C", "--directory", "-T", "--files-from", "-X", "--exclude-from", "--exclude", "-b", "-H",
-     "--format", "-I", "--use-compress-program", "-g", "--listed-incremental"}
+    {"-T", "--files-from", "-X", "--exclude-from", "--exclude", "-b", "-H", "--format", "-I",
+     "--use-compress-program", "-g", "--listed-incremental", "--owner", "--group", "--mode",
+     "-V", "--label", "-N", "--newer", "--transform", "--sort", "--rsh-command"}
 )  # fmt: skip
 
 
@@ -1673,6 +1681,7 @@ def _tar_archive_and_sources(args: list[str]) -> tuple[str | None, list[str]]:
     `-czf A src`, `czf A src`, `-c -f A src`, `--file=A`, `--file A`."""
     archive: str | None = None
     sources: list[str] = []
+    where = ""  # -C / --directory: sources after it are relative to it
     i = 0
     while i < len(args):
         x = args[i]
@@ -1680,6 +1689,10 @@ def _tar_archive_and_sources(args: list[str]) -> tuple[str | None, list[str]]:
             archive = x[7:]
         elif x in ("--file", "-f") and i + 1 < len(args):
             archive, i = args[i + 1], i + 1
+        elif x in ("-C", "--directory") and i + 1 < len(args):
+            where, i = args[i + 1], i + 1
+        elif x.startswith("--directory="):
+            where = x[12:]
         elif x in _TAR_VALUE_OPTS:
             i += 1
         elif x.startswith("-") and not x.startswith("--") and "f" in x[1:]:
@@ -1688,8 +1701,8 @@ def _tar_archive_and_sources(args: list[str]) -> tuple[str | None, list[str]]:
         elif i == 0 and re.fullmatch(r"[A-Za-z]+", x) and "c" in x:  # old style: `tar czf A src`
             if "f" in x and i + 1 < len(args):
                 archive, i = args[i + 1], i + 1
-        elif not x.startswith("-"):
-            sources.append(x)
+        elif not x.startswith("-") and "=" not in x.split("/")[0]:
+            sources.append(_join(where, x) if where and not x.startswith("/") else x)
         i += 1
     return archive, sources
 
@@ -1699,17 +1712,20 @@ def _tar_remove_files(inv: Invocation) -> Iterator[Finding]:
     sources into it (graded as `mv` grades what it moves away) unless the archive goes nowhere
     it can be recovered from (/dev/null, stdout or unknown): then it is a delete."""
     archive, sources = _tar_archive_and_sources(inv.args)
-    if archive in (None, "-", "/dev/null") or not sources:
+    if archive is not None and grade(archive, inv.shell) == "device":
+        yield _f(inv, B, "disk", "tar", "writes an archive onto a block device")
+        return
+    if archive in (None, "-", "/dev/null") or is_dynamic(archive) or not sources:
         yield from _delete(inv, sources or ["."], True, "tar")
         return
     g = _worst_target(sources, inv.shell, inv.cwd)
     if g in ("root", "system", "critical", "db", "home", "device", "history"):
         lvl = B if g in ("root", "system", "critical", "device") else R
         yield _f(inv, lvl, "destroy", "tar", f"archives a {g} path and removes it")
-    elif g in ("sysconf", "log", "unknown", "cwd", "registry"):
-        yield _f(inv, R, "destroy", "tar", f"archives {g} files and removes the originals")
-    else:
+    elif g in ("temp", "workspace", "null"):
         yield _f(inv, L, "workspace", "tar", "moves files into an archive (originals removed)")
+    else:
+        yield _f(inv, R, "destroy", "tar", f"archives {g} files and removes the originals")
 
 
 def r_chattr(inv: Invocation) -> Iterator[Finding]:
@@ -2452,8 +2468,25 @@ def r_ansible(inv: Invocation) -> Iterator[Finding]:
         if m and modname in ("command", "shell", "raw"):
             sub = parse(m.group(2).strip("'\""), "bash")
             lvl = max((f.level for i in sub.invocations for f in _rules_for(i)), default=S)
-            off = [i for i in sub.invocations if i.name in ("shutdown", "poweroff", "halt")]
-            if any("-r" not in i.args and "--reboot" not in i.args for i in off):
+            pattern = next((x for x in a if not x.startswith("-")), "")
+            fleet = (
+                pattern in ("all", "*")
+                or bool(re.search(r"[*:,&!]", pattern))
+                or bool(re.search(r"prod", text))
+            )
+            off = [
+                i
+                for i in sub.invocations
+                if i.name in ("poweroff", "halt")
+                or (
+                    i.name == "shutdown"
+                    and not any(
+                        x in ("-c", "--reboot") or re.fullmatch(r"-[a-z]*r[a-z]*", x)
+                        for x in i.args
+                    )
+                )
+            ]
+            if off and fleet:
                 yield _f(inv, B, "service", "ansible", "shuts a fleet down (it stays off)")
             elif lvl >= L:
                 yield _f(
@@ -3370,7 +3403,11 @@ def r_ps_remove_item(inv: Invocation) -> Iterator[Finding]:
     g = _worst_target(targets, "powershell")
     if any(_BACKUP_EXT.search(t) for t in targets) and (
         g in ("root", "system", "home")
-        or (recursive and any(re.search(r"backup", t, re.I) for t in targets))
+        or (
+            recursive
+            and g not in ("temp", "workspace")
+            and any(re.search(r"backup", t, re.I) for t in targets)
+        )
         or re.search(r"^[a-z]:\\?,?$", inv.upstream_text.lower())
         or re.search(r"\b[a-z]:\\(\s|,|$)", inv.upstream_text.lower())
     ):
@@ -5357,7 +5394,7 @@ _CRADLE = re.compile(
     re.I,
 )
 _AUTORUN = re.compile(
-    r"(/etc/cron|/var/spool/cron|cron\.d/|crontab|rc\.local|systemd/system|init\.d/|apt\.conf\.d/|"
+    r"(/etc/cron|/var/spool/cron|cron\.d/|rc\.local|systemd/system|init\.d/|apt\.conf\.d/|"
     r"udev/rules\.d/|/etc/profile|bash\.bashrc|\.bashrc|\.bash_profile|\.profile$|\.zshrc|"
     r"\.config/autostart|\\startup\\)",
     re.I,
@@ -5440,10 +5477,12 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
     # a mention, so this reads inside the strings)
     for inv in invs:
         written = [t for op, t in inv.redirects if ">" in op and not t.isdigit()]
+        text = " ".join(inv.args)  # what `echo ... > FILE` writes
         if inv.name == "tee":
             written += [a for a in inv.args if not a.startswith("-")]
+            text = inv.upstream_text  # what is piped into `tee FILE`
         for t in written:
-            if _AUTORUN.search(t) and _PAYLOAD.search(line):
+            if _AUTORUN.search(t) and _PAYLOAD.search(text):
                 yield _f(
                     inv, B, "persistence", "persistence",
                     "installs a download-and-run or upload payload that runs by itself later",

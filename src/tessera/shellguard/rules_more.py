@@ -235,7 +235,9 @@ def exfil_rules(parsed: Parsed) -> Iterator[Finding]:
         if inv.name in INERT_ARGS:
             continue
         text = " ".join(inv.args)
-        up = inv.upstream_text + " |" if inv.upstream_text else ""  # `env | curl`: env piped
+        up = inv.upstream_text
+        if re.fullmatch(r"(env|printenv|set)(\s+-\S+)*", up.split("|")[-1].strip()):
+            up += " |"  # `env | curl`: the whole environment piped into the upload
         sends = (
             (
                 inv.name in ("curl", "wget")
