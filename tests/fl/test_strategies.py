@@ -503,10 +503,12 @@ def test_fedlesscan_start_rank_is_numpys_lower_percentile() -> None:
     for n in range(1, 7):
         for first in (0, 3):
             for planned in (first + 1, 10, 50):
-                for r in range(first, planned + 3):
-                    p = min(100.0, 100.0 * (r - first) / max(1, planned - first))
+                for r in range(first, planned + 1):
+                    p = 100.0 * (r - first) / max(1, planned - first)
                     want = int(np.percentile(np.arange(n), p, method="lower"))
                     assert start_rank(r, first, planned, n) == want, (n, first, planned, r)
+                # past the plan the rotation starts over (not stuck on the slowest tier)
+                assert start_rank(planned + 1, first, planned, n) == 0
 
 
 def test_fedlesscan_rotates_the_starting_tier_over_the_planned_rounds() -> None:

@@ -22,8 +22,9 @@ Selection (synchronous, `clients_per_round` per round, idle clients only):
    percentile at p = 100 x (round - r0) / max(1, planned_rounds - r0) of
    the ranks 0 .. k-1, r0 the first round that clustered, i.e.
    floor(p / 100 x (k - 1)): fastest tier first early in training, slower
-   tiers' turn later, so their data is not left out. Without it the
-   fastest tier always starts.
+   tiers' turn later, so their data is not left out; a run that outlives
+   its plan starts the rotation over. Without it the fastest tier always
+   starts.
 
 Aggregation (synchronous, with staleness-aware use of late results): when
 every selected client is accounted for (or the round times out), aggregate
@@ -88,11 +89,15 @@ class ScanState:
 
 def start_rank(round_: int, first: int, planned_rounds: int, n_tiers: int) -> int:
     """The tier FedLesScan's selection starts at: numpy's lower percentile of the ranks
-    0 .. n_tiers-1 at 100 x (round - first) / max(1, planned - first), capped at 100."""
+    0 .. n_tiers-1 at 100 x k / period, k = round - first, period = max(1, planned - first).
+    A run that outlives its plan (a time budget rather than a round count) starts the
+    rotation over (k modulo period + 1) instead of staying on the slowest tier; FedLess
+    never runs past its max_rounds."""
     if n_tiers <= 1:
         return 0
-    frac = min(1.0, max(0.0, (round_ - first) / max(1, planned_rounds - first)))
-    return int(np.floor(frac * (n_tiers - 1) + 1e-9))
+    period = max(1, planned_rounds - first)
+    k = max(0, round_ - first) % (period + 1)
+    return int(np.floor(k / period * (n_tiers - 1) + 1e-9))
 
 
 def misses(client: ClientView, late: int = 0) -> int:
