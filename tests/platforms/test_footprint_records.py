@@ -68,7 +68,7 @@ async def test_records_carry_cpu_time_energy_and_both_carbons(tmp_path: Path) ->
         # charged at FR's grid in the hour it ended (the table's same hour of the year)
         assert r["g_per_kwh"] == pytest.approx(table.intensity("FR", same_hour_of_year(r["end_s"])))
         # ... and says where that intensity came from (the hourly table, a live value)
-        assert "Electricity Maps hourly" in r["g_source"] and "(stale)" not in r["g_source"]
+        assert r["g_source"] == table.source  # real hours under $TESSERA_DATA, else synthetic
         assert r["g_at_s"] == pytest.approx(r["end_s"], abs=1e-3)
         # operational = energy x PUE x intensity
         assert r["carbon_g"] == pytest.approx(r["energy_j"] / 3.6e6 * 1.12 * r["g_per_kwh"])
