@@ -643,6 +643,20 @@ def find_target(args: Sequence[str]) -> tuple[str, bool]:
     return root.rstrip("/") + "/" + name_pat, filtered
 
 
+def _xargs_from_find(inv: Invocation, find: Invocation) -> None:
+    """`find ./logs -name P | xargs rm`: rm gets what find prints, as `find -exec` would. Only
+    from a relative root (the workspace): an absolute root keeps "targets unknown", since
+    find recurses and a flat ROOT/PAT would grade a home or key folder's files lower."""
+    target, filtered = find_target(find.args)
+    if not re.match(r"\.(/|$)|[\w-]", target):
+        return
+    inv.filtered = filtered
+    if any("{}" in a for a in inv.args):
+        inv.args = [target if "{}" in a else a for a in inv.args]
+    else:
+        inv.args.append(target)
+
+
 def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str | None:
     """The command `script -c`, `screen -dm`, `tmux new -d` or `at` (from stdin) would run later."""
     if name == "script":
@@ -773,18 +787,7 @@ class _Bash(_Base):
                     inv.downstream = tuple(h for h in heads[i + 1 :] if h)
                     inv.upstream_text = " | ".join(texts[:i])
                     if inv.args_from_stdin and i and heads[i - 1] == "find":
-                        target, filt = find_target(parts[i - 1][-1].args)
-                    else:
-                        target, filt = "", False
-                    if re.match(r"\.(/|$)|[\w-]", target):  # a relative root: the workspace
-                        # `find ./logs -name P | xargs rm`: rm gets what find prints, as -exec
-                        # would (absolute roots keep "targets unknown": find recurses, and a
-                        # flat ROOT/PAT would grade lower than that)
-                        inv.filtered = filt
-                        if any("{}" in a for a in inv.args):
-                            inv.args = [target if "{}" in a else a for a in inv.args]
-                        else:
-                            inv.args.append(target)
+                        _xargs_from_find(inv, parts[i - 1][-1])
                 self.pipe_decode(parts[:i], p)
         elif t == "variable_assignment":
             self.assign(n)

@@ -1709,8 +1709,9 @@ def _tar_archive_and_sources(args: list[str]) -> tuple[str | None, list[str]]:
 
 def _tar_remove_files(inv: Invocation) -> Iterator[Finding]:
     """`tar -c --remove-files`: the originals end up in the archive, so this is a move of the
-    sources into it (graded as `mv` grades what it moves away) unless the archive goes nowhere
-    it can be recovered from (/dev/null, stdout or unknown): then it is a delete."""
+    sources into it (LOW for workspace and temp files, RISKY for other data, BLOCKED for
+    system paths) unless the archive goes nowhere it can be recovered from (/dev/null,
+    stdout, a name known only at run time): then it is a delete. Onto a device: BLOCKED."""
     archive, sources = _tar_archive_and_sources(inv.args)
     if archive is not None and grade(archive, inv.shell) == "device":
         yield _f(inv, B, "disk", "tar", "writes an archive onto a block device")
