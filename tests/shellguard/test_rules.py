@@ -188,6 +188,9 @@ CASES = [
         B,
         "exfil",
     ),
+    # `a && b > f`: the grammar hangs the redirect on the list, bash gives it to b
+    ("bash", "cd /tmp && echo hacked > /etc/passwd", B, None),
+    ("bash", "cd build && make > build.log 2>&1", L, "workspace"),
     ("cmd", "dir /s C:\\Users", S, None),
     ("cmd", "del /q build\\*.obj", L, None),
     ("cmd", "taskkill /im notepad.exe /f", R, "process"),

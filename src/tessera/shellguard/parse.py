@@ -817,8 +817,16 @@ class _Bash(_Base):
             if unset_inv is not None:
                 self.out.append(unset_inv)
         else:
-            for c in n.named_children:
-                self.stmt(c, redirects if t in ("subshell", "compound_statement") else None)
+            kids = [c for c in n.named_children if c.type != "comment"]
+            for k, c in enumerate(kids):
+                if t in ("subshell", "compound_statement"):
+                    reds = redirects
+                elif t == "list" and k == len(kids) - 1:
+                    # the grammar hangs `a && b > f`'s redirect on the list; bash gives it to b
+                    reds = redirects
+                else:
+                    reds = None
+                self.stmt(c, reds)
         return self.out[before:]
 
     def heredoc(self, n: Any) -> str:
