@@ -819,14 +819,12 @@ class _Bash(_Base):
         else:
             kids = [c for c in n.named_children if c.type != "comment"]
             for k, c in enumerate(kids):
-                if t in ("subshell", "compound_statement"):
-                    reds = redirects
-                elif t == "list" and k == len(kids) - 1:
-                    # the grammar hangs `a && b > f`'s redirect on the list; bash gives it to b
-                    reds = redirects
-                else:
-                    reds = None
-                self.stmt(c, reds)
+                # a subshell's or block's redirects reach every command inside; the grammar
+                # hangs `a && b > f`'s redirect on the list, and bash gives it to b
+                passed = t in ("subshell", "compound_statement") or (
+                    t == "list" and k == len(kids) - 1
+                )
+                self.stmt(c, redirects if passed else None)
         return self.out[before:]
 
     def heredoc(self, n: Any) -> str:
@@ -1536,6 +1534,21 @@ class _PowerShell(_Base):
                 self.emit_ps(ps_canonical(words[0]), words[1:], self.command)
                 return self.result()
         self.walk(tree.root_node)
+        if self.syntax_error and not self.out and not re.search(r"[;|{}]", self.command):
+            # the grammar read no command at all (`Remove-Item "C:\x", 'b', c -Recurse`):
+            # fall back to the words, a bare comma separating array elements
+            words = [
+                w.replace("\x00", "\\")
+                for part in _split_arglist(self.command.replace("\\", "\x00"))
+                for w in part.split(",")
+                if w
+            ]
+            if words:
+                name = ps_canonical(words[0])
+                args = [
+                    ps_param(name, w) if w.startswith("-") and "-" in name else w for w in words[1:]
+                ]
+                self.emit_ps(name, args, self.command)
         code = re.sub(
             r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", self.command
         )  # strings are data, not code
