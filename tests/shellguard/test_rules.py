@@ -83,6 +83,7 @@ CASES = [
     ("powershell", "Remove-Item $env:TEMP\\repro-1234 -Recurse -Force", L, "workspace"),
     # quoted and bare array elements mixed: the grammar reads no command, the words still count
     ("powershell", "Remove-Item \"C:\\Windows\", 'b', c -Recurse -Force", B, "destroy"),
+    ("powershell", "Remove-Item 'a', C:\\Windows -Recurse -Force", B, "destroy"),
     ("powershell", "az config set defaults.group=rg-dev", L, "workspace"),
     # `find ROOT | xargs rm` deletes what find names, as `find ROOT -exec rm {} ;` would
     ("bash", "find ./logs -name '*.log' -mtime +7 | xargs rm -f", L, "workspace"),

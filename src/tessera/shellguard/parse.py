@@ -1742,13 +1742,19 @@ class _PowerShell(_Base):
             for e in c.named_children:
                 if e.type == "command_argument_sep":
                     continue
-                glued = e.start_byte == prev_end and bool(args)
+                # characters the grammar dropped between two elements (the `:` of an ERROR
+                # `,C` + `\Windows`) belong to the word when they hold no blank
+                gap = self.src[max(prev_end, 0) : e.start_byte].decode("utf-8", "replace")
+                glued = prev_end >= 0 and bool(args) and not any(ch.isspace() for ch in gap)
                 after_error = prev_type == "ERROR"
                 prev_end, prev_type = e.end_byte, e.type
+                if e.type == "ERROR" and self.text(e).startswith(","):
+                    args.extend(x for x in self.text(e).split(",") if x)  # `"a",C:\x`: C:\x
+                    continue
                 if glued and (e.type in ("command_parameter", "generic_token") or after_error):
                     # `repro-1234` is one word, not `repro` and `-1234` (also after a part the
                     # grammar could not read: `$env:TEMP\repro-1234`); `a,b` is two
-                    part = self.text(e)
+                    part = gap + self.text(e)
                     if part.startswith(","):
                         for x in filter(None, part.split(",")):
                             key = x.lower()
