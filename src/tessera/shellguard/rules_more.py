@@ -542,8 +542,6 @@ def ps_static_name(expr: str) -> str | None:
     m = re.fullmatch(r"\[scriptblock\]::create\(\s*(\"[^\"]*\"|'[^']*')\s*\)", e, re.I)
     if m:
         return m.group(1)[1:-1]
-    if re.fullmatch(r"('[^']*'\s*\+\s*)+'[^']*'", e):
-        return "".join(_PS_STR.findall(e))
     m = re.fullmatch(r"'([^']*)'\s*-f\s*((?:'[^']*'\s*,?\s*)+)", e)
     if m:
         args = _PS_STR.findall(m.group(2))
