@@ -24,7 +24,13 @@ def test_quick_run_reports_every_build_and_the_goals() -> None:
     assert res.policies["wasm-python"]["hostcall_ns"] > 10 * res.policies["wasm"]["hostcall_ns"]
     goals = res.meta["goals"]
     assert math.isfinite(goals["latency_8B_ratio"]) and goals["latency_8B_ratio"] > 0
-    assert set(goals["simd_ratio_vs_fastest_native"]) == {"matmul", "stencil", "saxpy", "idot"}
+    assert set(goals["simd_ratio_vs_fastest_native"]) == {
+        "matmul",
+        "mmtile",
+        "stencil",
+        "saxpy",
+        "idot",
+    }
     assert res.meta["simd_checksums_agree"] is True
     assert "8 B latency" in res.headline
     assert len(res.figures) == 2
