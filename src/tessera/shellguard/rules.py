@@ -1197,11 +1197,47 @@ def r_security(inv: Invocation) -> Iterator[Finding]:
         return
 
 
+_FILE_TOOLS = frozenset(
+    [
+        "chmod",
+        "chown",
+        "chgrp",
+        "ls",
+        "stat",
+        "file",
+        "cat",
+        "head",
+        "tail",
+        "less",
+        "sha256sum",
+        "sha1sum",
+        "md5sum",
+        "b2sum",
+        "mv",
+        "cp",
+        "rm",
+        "strings",
+        "xattr",
+        "get-item",
+        "get-filehash",
+        "unblock-file",
+        "move-item",
+        "copy-item",
+    ]
+)
+"""Commands that handle a downloaded file without running it (its name as their argument)."""
+
+
 def r_history(inv: Invocation) -> Iterator[Finding]:
     if _has(inv.args, "-c", "-w") and "-c" in inv.args:
         yield _f(inv, B, "log-wipe", "history", "clears shell history")
     elif _has(inv.args, "-d"):
-        yield _f(inv, R, "log-wipe", "history", "deletes history entries")
+        k = inv.args.index("-d") if "-d" in inv.args else -1
+        one = 0 <= k < len(inv.args) - 1 and re.fullmatch(r"-?\d+", inv.args[k + 1])
+        if one and inv.args.count("-d") == 1:  # one entry of the user's own history
+            yield _f(inv, L, "workspace", "history", "deletes one history entry")
+        else:
+            yield _f(inv, R, "log-wipe", "history", "deletes history entries")
 
 
 def r_unset_export(inv: Invocation) -> Iterator[Finding]:
@@ -5522,7 +5558,12 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             continue
         for d, lol in fetched:
             base = d.replace("\\", "/").rsplit("/", 1)[-1].lower()
-            names = {inv.name, *(x.lower().replace("\\", "/").rsplit("/", 1)[-1] for x in a[:2])}
+            handled = inv.name in _FILE_TOOLS  # chmod +x x, sha256sum x: x is not run
+            names = {inv.name} | (
+                set()
+                if handled
+                else {x.lower().replace("\\", "/").rsplit("/", 1)[-1] for x in a[:2]}
+            )
             raw0 = (
                 inv.raw.split()[0].lower().replace("\\", "/").rsplit("/", 1)[-1]
                 if inv.raw.split()
