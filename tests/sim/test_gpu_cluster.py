@@ -200,7 +200,7 @@ def test_same_seed_same_metrics_with_a_real_policy() -> None:
 
 def test_has_gpu_experiment_quick() -> None:
     from tessera.experiments.base import RunConfig
-    from tessera.experiments.has_gpu import POLICIES, SETTINGS, run
+    from tessera.experiments.has_gpu import HAS_GPU_UP, POLICIES, SETTINGS, TESSERA_KNOBS, run
 
     res = run(RunConfig(quick=True))
     _first, *others = SETTINGS
@@ -209,7 +209,30 @@ def test_has_gpu_experiment_quick() -> None:
         assert row["served"] > 0
         assert 0 <= row["slo_violation_rate"] <= 1
     assert res.policies["kserve-kpa"]["cost_gpu_s"] > res.policies["has-gpu"]["cost_gpu_s"]
-    assert len(res.figures) == 2 and res.headline
+    assert len(res.figures) == 3 and res.headline
+    for f in res.meta["frontier"].values():
+        assert len(f["matched"]) == len(HAS_GPU_UP)
+        assert len(f["points"]) == len(HAS_GPU_UP) + len(TESSERA_KNOBS)
+    # the sweeps' default points are the policies' own rows (same seeds, same simulator)
+    light = res.meta["frontier"][_first]["points"]
+    assert light[0]["cost_gpu_s"] == res.policies["has-gpu"]["cost_gpu_s"]
+    ours = next(p for p in light if p["label"] == "slo x0.45, util 0.5")
+    assert ours["cost_gpu_s"] == res.policies["tessera"]["cost_gpu_s"]
+
+
+def test_matched_cost_picks_the_cheapest_point_with_no_more_violations() -> None:
+    from tessera.experiments.has_gpu import matched_cost
+
+    def pt(policy: str, label: str, cost: float, viol: float) -> dict[str, object]:
+        return {"policy": policy, "label": label, "cost_gpu_s": cost, "slo_violation_rate": viol}
+
+    pts = [
+        pt("has-gpu", "a", 20.0, 0.30), pt("has-gpu", "b", 50.0, 0.05),
+        pt("tessera", "x", 10.0, 0.40), pt("tessera", "y", 25.0, 0.30),
+        pt("tessera", "z", 40.0, 0.10), pt("tessera", "w", 30.0, 0.20),
+    ]  # fmt: skip
+    got = matched_cost(pts)  # type: ignore[arg-type]
+    assert [(m["tessera"], m["ratio"]) for m in got] == [("y", 0.8), (None, None)]
 
 
 def test_measured_quota_model_reads_the_latency_at_the_slice() -> None:

@@ -50,6 +50,12 @@ SETTINGS: dict[str, tuple[float, float]] = {
 }
 """Rate ranges of the stages; the first is the headline setting."""
 SEEDS = 3  # full mode: medians over this many seeds (quick: one)
+FRONTIER_SETTINGS = ("5-15rps", "dense")
+"""Settings where each slicing policy's own knob is swept (cost vs violations)."""
+HAS_GPU_UP = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
+"""has-gpu's scale-up threshold (x predicted capacity); down = min(0.3, up / 3)."""
+TESSERA_KNOBS = tuple((sf, mu) for sf in (0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0) for mu in (0.5, 0.9))
+"""tessera's (slo_fraction, max_utilization) pairs; (0.45, 0.5) is its default."""
 SM_STEP_PCT = 5.0
 CLUSTER = ClusterConfig(
     n_gpus=16, gpu_type="v100", total_sms=V100_SMS, sm_step_pct=SM_STEP_PCT,
@@ -62,12 +68,46 @@ def slo_ms(model: str) -> float:
     return SLO_X * v100_latency_ms(model, 1, 100.0, 100.0)
 
 
-def policy(name: str) -> Any:
+def policy(name: str, **knobs: Any) -> Any:
     """The named policy; slicing policies profile the cluster's SM grid."""
-    params: dict[str, Any] = {"kind": name}
+    params: dict[str, Any] = {"kind": name, **knobs}
     if name in ("fast-gshare", "has-gpu", "tessera"):
         params["sm_step_pct"] = SM_STEP_PCT
     return create(params)
+
+
+def frontier_points() -> list[tuple[str, str, dict[str, Any]]]:
+    """(policy, label, knobs) for every point of the two swept frontiers."""
+    pts: list[tuple[str, str, dict[str, Any]]] = [
+        ("has-gpu", f"up {up:g}", {"up_threshold": up, "down_threshold": min(0.3, up / 3)})
+        for up in HAS_GPU_UP
+    ]
+    pts += [
+        ("tessera", f"slo x{sf:g}, util {mu:g}", {"slo_fraction": sf, "max_utilization": mu})
+        for sf, mu in TESSERA_KNOBS
+    ]
+    return pts
+
+
+def matched_cost(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each has-gpu point, the cheapest tessera point with no more SLO violations.
+
+    `ratio` = has-gpu's cost / that tessera point's cost (> 1: tessera is cheaper at equal or
+    better violations); None where no tessera point has as few violations."""
+    ours = [p for p in points if p["policy"] == "tessera"]
+    out = []
+    for h in (p for p in points if p["policy"] == "has-gpu"):
+        ok = [t for t in ours if t["slo_violation_rate"] <= h["slo_violation_rate"]]
+        best = min(ok, key=lambda t: t["cost_gpu_s"]) if ok else None
+        out.append({
+            "has_gpu": h["label"], "has_gpu_cost": h["cost_gpu_s"],
+            "has_gpu_violations": h["slo_violation_rate"],
+            "tessera": best["label"] if best else None,
+            "tessera_cost": best["cost_gpu_s"] if best else None,
+            "tessera_violations": best["slo_violation_rate"] if best else None,
+            "ratio": _ratio(h["cost_gpu_s"], best["cost_gpu_s"]) if best else None,
+        })  # fmt: skip
+    return out
 
 
 def _minute_counts(rng: np.random.Generator) -> tuple[np.ndarray, str]:
@@ -128,8 +168,10 @@ def run(cfg: RunConfig) -> ExperimentResult:
     rows: dict[str, dict[str, float]] = {}
     results: dict[str, GpuClusterResult] = {}
     source = ""
-    total = len(SETTINGS) * len(POLICIES) * len(seeds)
+    sweep = frontier_points()
+    total = (len(SETTINGS) * len(POLICIES) + len(FRONTIER_SETTINGS) * len(sweep)) * len(seeds)
     step = 0
+    frontier: dict[str, dict[str, Any]] = {}
     for r_i, (setting, (lo, hi)) in enumerate(SETTINGS.items()):
         per_seed: dict[str, list[dict[str, float]]] = {name: [] for name in POLICIES}
         for seed in seeds:
@@ -141,18 +183,41 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 per_seed[name].append(_row(res))
                 if r_i == 0 and seed == seeds[0]:
                     results[name] = res
+            if setting in FRONTIER_SETTINGS:
+                for name, label, knobs in sweep:
+                    cfg.progress(step / total, f"frontier {setting}: {name} {label} seed {seed}")
+                    step += 1
+                    res = simulate(policy(name, **knobs), fns, v100_latency_ms, horizon_s, CLUSTER)
+                    per_seed.setdefault(f"{name} {label}", []).append(_row(res))
         for name, runs in per_seed.items():
-            key = name if r_i == 0 else f"{name}@{setting}"
-            rows[key] = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+            med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+            if name in POLICIES:
+                rows[name if r_i == 0 else f"{name}@{setting}"] = med
+        if setting in FRONTIER_SETTINGS:
+            points = [
+                {"policy": name, "label": label, **knobs,
+                 **{k: float(np.median([r[k] for r in per_seed[f"{name} {label}"]]))
+                    for k in ("cost_gpu_s", "slo_violation_rate", "p99_latency_ms")}}
+                for name, label, knobs in sweep
+            ]  # fmt: skip
+            frontier[setting] = {"points": points, "matched": matched_cost(points)}
     cfg.progress(1.0, "done")
     per = {
         setting: {p: rows[p if i == 0 else f"{p}@{setting}"] for p in POLICIES}
         for i, setting in enumerate(SETTINGS)
     }
     first = next(iter(SETTINGS))
-    headline = f"{first}: {_papers_claims(per[first])}. Ours, per setting: " + "; ".join(
-        f"{setting}: {_tessera_vs_has_gpu(r['tessera'], r['has-gpu'])}"
-        for setting, r in per.items()
+    headline = (
+        f"{first}: {_papers_claims(per[first])}. Ours, per setting: "
+        + "; ".join(
+            f"{setting}: {_tessera_vs_has_gpu(r['tessera'], r['has-gpu'])}"
+            for setting, r in per.items()
+        )
+        + ". Each policy's own knob swept: "
+        + "; ".join(
+            f"{setting}: {_frontier_line(f['matched'], detail=False)}"
+            for setting, f in frontier.items()
+        )
     )
     result = ExperimentResult(
         experiment="has-gpu",
@@ -165,6 +230,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "gpu": "v100 (RaPP grid, tessera.gpu.rapp_table)",
             "slo_ms": {m: slo_ms(m) for m in MODELS},
             "seeds": seeds,
+            "frontier": frontier,
         },
         headline=headline,
         notes=[
@@ -183,13 +249,87 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 f"{setting}: {_vs_exclusive(r['tessera'], r['exclusive-batched'], 'tessera')}"
                 for setting, r in per.items()
             ),
+            *(
+                f"Frontier {setting} (has-gpu's up-threshold vs tessera's SLO fraction and "
+                f"utilisation target, medians over the seeds): {_frontier_line(f['matched'])}"
+                for setting, f in frontier.items()
+            ),
             "KServe's concurrency is estimated by Little's law from the rate (the snapshot carries "
             "no concurrency window). The first decision's instances start warm.",
         ],
     )
     result.figures.append(("Tenant cost vs SLO violations", _tradeoff(rows)))
     result.figures.append(("Reserved GPU area over time", _timeline(results)))
+    if frontier:
+        result.figures.append(("Cost-violation frontiers, each policy's knob swept",
+                               _frontier_plot(frontier)))  # fmt: skip
     return result
+
+
+def _frontier_line(matched: list[dict[str, Any]], detail: bool = True) -> str:
+    """Cost at matched violations (with `detail`, one clause per has-gpu point), whichever
+    way it goes."""
+    parts = []
+    for m in matched:
+        if m["ratio"] is None:
+            parts.append(f"has-gpu {m['has_gpu']} ({m['has_gpu_violations']:.1%}): no tessera "
+                         "point has as few violations")  # fmt: skip
+            continue
+        r = m["ratio"]
+        how = f"{r:.2f}x cheaper" if r >= 1 else f"{1 / r:.2f}x dearer"
+        parts.append(
+            f"has-gpu {m['has_gpu']} {m['has_gpu_cost']:.1f} GPU-s at "
+            f"{m['has_gpu_violations']:.1%} -> tessera {m['tessera']} {m['tessera_cost']:.1f} at "
+            f"{m['tessera_violations']:.1%} ({how})"
+        )
+    ratios = [m["ratio"] for m in matched if m["ratio"] is not None]
+    lead = (
+        f"has-gpu's cost / tessera's at equal or fewer violations {min(ratios):.2f}-"
+        f"{max(ratios):.2f}x ({sum(r > 1 for r in ratios)} of {len(matched)} has-gpu points "
+        "beaten)"
+        if ratios
+        else "no matched points"
+    )
+    default = matched[0]  # has-gpu's own setting (up 0.9) comes first
+    if default["ratio"] is not None and default["ratio"] < 1:
+        lead += f"; at has-gpu's default ({default['has_gpu']}) it is {1 / default['ratio']:.2f}x dearer"
+    return lead + (" [" + "; ".join(parts) + "]" if detail else "")
+
+
+def _frontier_plot(frontier: dict[str, dict[str, Any]]) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    fig, axes = plt.subplots(1, len(frontier), figsize=(5 * len(frontier), 3.6), squeeze=False)
+    for ax, (setting, f) in zip(axes[0], frontier.items(), strict=True):
+        for name, marker in (("has-gpu", "s"), ("tessera", "o")):
+            pts = sorted(
+                (p["cost_gpu_s"], 100 * p["slo_violation_rate"])
+                for p in f["points"]
+                if p["policy"] == name
+            )
+            ax.scatter(*zip(*pts, strict=True), marker=marker, s=22, label=name)
+            front, best = [], float("inf")  # the lower-left envelope
+            for c, v in pts:
+                if v < best:
+                    front.append((c, v))
+                    best = v
+            ax.step(*zip(*front, strict=True), where="post", lw=1)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+        ax.xaxis.set_minor_formatter(
+            FuncFormatter(lambda x, _: f"{x:g}" if f"{x:g}"[0] in "125" else "")
+        )
+        ax.tick_params(axis="x", which="both", labelsize=7)
+        ax.set_title(setting, fontsize=9)
+        ax.set_xlabel("tenant cost (GPU-seconds)")
+        ax.set_ylabel("SLO violations (%)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def _papers_claims(r: dict[str, dict[str, float]]) -> str:
