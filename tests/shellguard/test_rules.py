@@ -328,6 +328,26 @@ def test_mentioning_a_blocked_command_is_safe(row: gold.GoldRow) -> None:
         ("powershell", '$c="Remove-Item"; & $c C:\\ -Recurse -Force', B),
         ("powershell", '& ([scriptblock]::Create("Remove-Item C:\\ -Recurse -Force"))', B),
         ("powershell", "(" * 100 + "1" + ")" * 100, B),
+        # a script block run by the call or dot-source operator runs its commands
+        ("powershell", "& { Remove-Item C:\\ -Recurse -Force }", B),
+        ("powershell", ". { Remove-Item C:\\ -Recurse -Force }", B),
+        ("powershell", "& { rm -r -fo ~ } | Out-Null", B),
+        ("powershell", "& { Get-ChildItem }", S),
+        ("powershell", '& { Write-Host "Remove-Item C:\\ -Recurse -Force" }', S),
+        # ssm send-command's JSON parameters are the commands it sends
+        (
+            "bash",
+            "aws ssm send-command --document-name AWS-RunShellScript --targets "
+            "Key=tag:env,Values=prod --parameters "
+            '\'{"commands":["cd /","rm -rf /var/lib/docker"]}\'',
+            B,
+        ),
+        (
+            "bash",
+            "aws ssm send-command --targets Key=tag:env,Values=prod --parameters "
+            '\'{"commands":["systemctl restart nginx"]}\'',
+            B,
+        ),
     ],
 )
 def test_review_regressions(shell: str, command: str, level: Level) -> None:

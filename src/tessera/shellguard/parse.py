@@ -1653,7 +1653,9 @@ class _PowerShell(_Base):
             ):
                 self.remote = "remote hosts"
             for c in n.named_children:
-                if c.type == "command_elements":
+                if c.type == "command_name_expr" and self.text(c).lstrip().startswith("{"):
+                    self.walk(c)  # `& { ... }`, `. { ... }`: the block runs here and now
+                elif c.type == "command_elements":
                     for e in c.named_children:
                         if e.type not in (
                             "command_parameter",

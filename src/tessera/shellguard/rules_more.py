@@ -6,6 +6,7 @@ Imported at the end of `tessera.shellguard.rules`, which registers these into it
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -154,6 +155,24 @@ def r_wipers(inv: Invocation) -> Iterator[Finding]:
     yield _f(inv, B, "disk", inv.name, "erases or overwrites a disk or firmware")
 
 
+def _ssm_json_commands(args: list[str]) -> list[str]:
+    """The shell lines of `aws ssm send-command --parameters '{"commands": [...]}'` (JSON form;
+    the shorthand `commands=...` is read by `r_fleet`)."""
+    vals = [args[k + 1] for k, a in enumerate(args[:-1]) if a == "--parameters"]
+    vals += [a.split("=", 1)[1] for a in args if a.startswith("--parameters=")]
+    out: list[str] = []
+    for v in vals:
+        try:
+            doc = json.loads(v)
+        except ValueError:
+            continue
+        got = doc.get("commands", doc.get("Commands")) if isinstance(doc, dict) else None
+        got = [got] if isinstance(got, str) else got
+        if isinstance(got, list):
+            out += [x for x in got if isinstance(x, str)]
+    return out
+
+
 def r_fleet(inv: Invocation) -> Iterator[Finding]:
     """salt / knife ssh / bolt / ssm send-command / psexec: judge the command they send to many hosts."""
     text = " ".join(inv.args)
@@ -167,8 +186,9 @@ def r_fleet(inv: Invocation) -> Iterator[Finding]:
     elif inv.name == "bolt" and inv.args[:2] == ["command", "run"]:
         cmd = inv.args[2] if len(inv.args) > 2 else None
     elif inv.name == "aws" and "send-command" in inv.args:
+        lines = _ssm_json_commands(inv.args)
         m = re.search(r"commands=\[?['\"]?([^'\"\]]+)", text)
-        cmd = m.group(1) if m else None
+        cmd = "; ".join(lines) if lines else m.group(1) if m else None
     elif inv.name in ("psexec", "psexec64", "paexec"):
         k = 0
         while k < len(inv.args) and inv.args[k].startswith(("-", "\\\\")):
