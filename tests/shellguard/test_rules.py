@@ -334,6 +334,13 @@ def test_mentioning_a_blocked_command_is_safe(row: gold.GoldRow) -> None:
         ("powershell", "& { rm -r -fo ~ } | Out-Null", B),
         ("powershell", "& { Get-ChildItem }", S),
         ("powershell", '& { Write-Host "Remove-Item C:\\ -Recurse -Force" }', S),
+        # an apostrophe in a comment or a here-string, or a second line, hid a comma array
+        ("powershell", "# it's a comment\nRemove-Item .\\x, ~ -Recurse -Force", B),
+        ("powershell", "<# it's\n #>\nRemove-Item .\\x, ~ -Recurse -Force", B),
+        ("powershell", '$m = @"\nit\'s "here"\n"@\nRemove-Item .\\x, ~ -Recurse -Force', B),
+        ("powershell", "$m = 1\nRemove-Item .\\x, ~ -Recurse -Force", B),
+        ("powershell", "$s = @'\nRemove-Item ~ -Recurse -Force\n'@\nWrite-Host $s", S),
+        ("powershell", "Write-Host 'a#b', 'c'", S),
         # ssm send-command's JSON parameters are the commands it sends
         (
             "bash",

@@ -1474,6 +1474,26 @@ def _ps_unescape(text: str) -> str:
             if ch == q:
                 q = ""
             out.append(ch)
+        elif ch == "@" and re.match(r"@(['\"])[ \t]*\r?\n", text[i:]):
+            # a here-string runs to its closing quote + @ at the start of a line; quotes
+            # inside it are text
+            end = re.compile(r"\n" + re.escape(text[i + 1]) + "@").search(text, i + 2)
+            stop = end.end() if end else len(text)
+            out.append(text[i:stop])
+            i = stop
+            continue
+        elif ch == "#" and (i == 0 or text[i - 1] in " \t\r\n;"):
+            stop = text.find("\n", i)  # a comment runs to the end of its line
+            stop = len(text) if stop < 0 else stop
+            out.append(text[i:stop])
+            i = stop
+            continue
+        elif ch == "<" and text.startswith("<#", i):
+            stop = text.find("#>", i + 2)
+            stop = len(text) if stop < 0 else stop + 2
+            out.append(text[i:stop])
+            i = stop
+            continue
         elif ch in "'\"":
             q = ch
             out.append(ch)
@@ -1523,7 +1543,7 @@ class _PowerShell(_Base):
         self.src = _ps_unescape(self.command).encode("utf-8", "replace")
         tree = _ts_parser("powershell").parse(self.src)
         self.syntax_error = tree.root_node.has_error
-        if tree.root_node.has_error and not re.search(r"[;|{}]", self.command):
+        if tree.root_node.has_error and not re.search(r"[;|{}\r\n]", self.command):
             words = _split_arglist(self.command.replace("\\", "\x00"))
             words = [w.replace("\x00", "\\") for w in words]
             if (
@@ -1534,7 +1554,7 @@ class _PowerShell(_Base):
                 self.emit_ps(ps_canonical(words[0]), words[1:], self.command)
                 return self.result()
         self.walk(tree.root_node)
-        if self.syntax_error and not self.out and not re.search(r"[;|{}]", self.command):
+        if self.syntax_error and not self.out and not re.search(r"[;|{}\r\n]", self.command):
             # the grammar read no command at all (`Remove-Item "C:\x", 'b', c -Recurse`):
             # fall back to the words, a bare comma separating array elements
             words = [
