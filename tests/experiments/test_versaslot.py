@@ -38,6 +38,12 @@ def test_rows_keys_and_ratios(monkeypatch: pytest.MonkeyPatch) -> None:
         p["nimblock-stress-pr4"]["dispatch_blocked_s"]
         > p["nimblock-stress-pr0.5"]["dispatch_blocked_s"]
     )
+    for name in versaslot.BUNDLE_POLICIES:  # lock step is never faster than decoupled stages
+        assert (
+            p[f"{name}-stress-artifact-timing"]["mean_response_s"]
+            >= p[f"{name}-stress"]["mean_response_s"] * 0.97
+        )
+    assert res.meta["nimblock_over_bl_stress_artifact_timing"] > 0
     for label in ("ol", "bl", "switch", "ol-artifact", "bl-artifact", "switch-artifact"):
         assert p[f"{label}-phased-2b"]["mean_response_s"] > 0
     assert p["switch-phased-2b"]["switches"] >= 0 and p["bl-phased-2b"]["switches"] == 0

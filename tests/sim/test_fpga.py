@@ -116,6 +116,30 @@ def test_pipelining_overlaps_tasks_and_bundles_load_once() -> None:
     assert serial.end_s[0] == pytest.approx(3 * PortModel().pr_s(1) + 10 * sum(lat))
 
 
+@pytest.mark.parametrize("batches", [1, 2, 10])
+def test_artifact_bundles_run_in_lock_step_or_serially_whichever_is_shorter(batches: int) -> None:
+    job = Job(0, "LeNet", batches=batches, priority=3, arrival_s=0.0)
+    sc = FpgaScenario([job], bundle_timing="artifact")
+    p = create({"kind": "versaslot-bl"})
+    out = simulate(p, sc)
+    check_invariants(out, p)
+    lat = APPS["LeNet"].latencies_s  # 113, 51, 113 ms: serial wins at B = 1, lock step above
+    serial, lock = batches * sum(lat), (batches + 2) * max(lat)
+    assert out.end_s[0] == pytest.approx(PortModel().pr_s(3) + min(serial, lock))
+    if serial < lock:  # one stage at a time in the slot
+        spans = sorted((t0, t1) for *_, t0, t1 in out.batches)
+        assert all(a[1] <= b[0] + EPS for a, b in pairwise(spans))
+
+
+def test_artifact_timing_keeps_the_invariants_on_a_mixed_trace() -> None:
+    for kind in ("versaslot-bl", "versaslot-artifact"):
+        p = create({"kind": kind})
+        out = simulate(p, FpgaScenario(nimblock_trace("stress", 4, 12).jobs,
+                                       bundle_timing="artifact"))  # fmt: skip
+        check_invariants(out, p)
+        assert out.counts["rejected"] == 0
+
+
 def test_blocking_dpr_delays_dispatch_and_async_does_not() -> None:
     jobs = nimblock_trace("realtime", 2, 12).jobs
     slow = PortModel(scale=4.0)

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from tessera.core.errors import InputError
 from tessera.fpga.model import (
     ZCU216,
     Job,
@@ -66,11 +67,12 @@ from tessera.fpga.policy import (
 from tessera.sim.kernel import Environment
 
 LATE = 2  # decisions run after every other event of the same instant
+BUNDLE_TIMINGS = ("pipelined", "artifact")
 
 
 class _Slot:
-    __slots__ = ("board", "index", "job", "kernel", "phase", "release", "res", "since", "spec",
-                 "tasks")  # fmt: skip
+    __slots__ = ("board", "index", "job", "kernel", "phase", "release", "res", "serial", "since",
+                 "spec", "tasks")  # fmt: skip
 
     def __init__(self, board: _Board, index: int, spec: SlotSpec) -> None:
         self.board = board
@@ -83,6 +85,7 @@ class _Slot:
         self.release = False
         self.since = 0.0
         self.res = Vec()
+        self.serial = False  # artifact timing: the bundle runs one stage at a time
 
 
 class _Board:
@@ -181,6 +184,12 @@ class FpgaScenario:
     link_bytes_per_s: float = 1.25e9  # 10 Gb/s between boards
     layouts: Sequence[str] | None = None  # per board; default the policy's
     max_time_s: float = 1e6
+    bundle_timing: str = "pipelined"
+    """How a big slot's bundle runs: "pipelined" (each stage at its own latency, batch b of a
+    stage when the previous stage finished it) or "artifact" (the VersaSlot artifact's 3-in-1
+    kernels: lock step, every stage taking the slowest stage's latency, B + k - 1 steps for k
+    stages; or serial, one stage at a time, B x the latency sum, when that is shorter for the
+    batches left when the slot becomes ready)."""
 
 
 class FpgaSim:
@@ -190,6 +199,8 @@ class FpgaSim:
         self.policy = policy
         self.sc = sc
         self.env = Environment()
+        if sc.bundle_timing not in BUNDLE_TIMINGS:
+            raise InputError("bundle_timing", sc.bundle_timing, " or ".join(BUNDLE_TIMINGS))
         names = sc.layouts or [policy.layout] * sc.boards
         if len(names) != sc.boards:
             raise ValueError(f"layouts names {len(names)} boards, scenario has {sc.boards}")
@@ -359,7 +370,7 @@ class FpgaSim:
         if math.isnan(j.start):
             j.start = self.env.now
         if s.kernel == key:
-            s.phase = "ready"
+            self._ready(s)
             self._res_add(res, +1)
             for t in tasks:
                 self._try_start(j, t)
@@ -459,7 +470,7 @@ class FpgaSim:
             self.layouts.append((now, b.index, b.layout.name))
         else:
             s.kernel = self._pending_key.pop(s)
-            s.phase = "ready"
+            self._ready(s)
             self._res_add(s.res, +1)
             if s.release:
                 self._free(s)
@@ -511,8 +522,25 @@ class FpgaSim:
         s = j.slot_of[t]
         if s is None or s.phase != "ready" or s.release or j.running[t]:
             return
+        lat = j.lat[t]
+        if self.sc.bundle_timing == "artifact" and len(s.tasks) > 1:
+            if s.serial:
+                if any(j.running[x] for x in s.tasks):
+                    return  # the stage still running restarts the others when it ends
+            else:
+                lat = max(j.lat[x] for x in s.tasks)
         j.running[t] = True
-        self.env.schedule(j.lat[t], self._batch_done, (j, t, s, self.env.now))
+        self.env.schedule(lat, self._batch_done, (j, t, s, self.env.now))
+
+    def _ready(self, s: _Slot) -> None:
+        """The slot's kernels are configured: pick the artifact's bundle mode for what is left."""
+        s.phase = "ready"
+        if self.sc.bundle_timing == "artifact" and s.job is not None and len(s.tasks) > 1:
+            left = s.job.job.batches - s.job.done[s.tasks[0]]
+            lats = [s.job.lat[x] for x in s.tasks]
+            s.serial = left * sum(lats) < (left + len(lats) - 1) * max(lats)
+        else:
+            s.serial = False
 
     def _batch_done(self, arg: tuple[_Job, int, _Slot, float]) -> None:
         j, t, s, t0 = arg
@@ -527,6 +555,9 @@ class FpgaSim:
                 self._free(s)
         elif all(j.done[x] >= n for x in s.tasks):
             self._free(s)
+        elif s.serial:  # batch-major: the deepest stage with work goes next
+            for x in reversed(s.tasks):
+                self._try_start(j, x)
         else:
             self._try_start(j, t)
         if t + 1 < len(j.lat):
