@@ -131,6 +131,22 @@ def test_artifact_bundles_run_in_lock_step_or_serially_whichever_is_shorter(batc
         assert all(a[1] <= b[0] + EPS for a, b in pairwise(spans))
 
 
+def test_artifact_mode_counts_each_stage_s_own_batches_left() -> None:
+    from tessera.sim.fpga import FpgaSim
+
+    job = Job(0, "LeNet", batches=21, priority=3, arrival_s=0.0)
+    sim = FpgaSim(create({"kind": "versaslot-bl"}), FpgaScenario([job], bundle_timing="artifact"))
+    j = sim.jobs[0]
+    big = next(s for s in sim.boards[0].slots if s.spec.kind == "big")
+    big.job, big.tasks = j, [0, 1, 2]
+    j.done = [20, 0, 0]  # preempted after the first stage ran ahead
+    sim._ready(big)  # serial: 113 + 21 x 51 + 21 x 113 ms; lock step (21 + 2) x 113 ms: shorter
+    assert big.serial is False
+    j.done = [20, 20, 20]  # one batch left in every stage: serial (277 ms) beats 3 x 113 ms
+    sim._ready(big)
+    assert big.serial is True
+
+
 def test_artifact_timing_keeps_the_invariants_on_a_mixed_trace() -> None:
     for kind in ("versaslot-bl", "versaslot-artifact"):
         p = create({"kind": kind})

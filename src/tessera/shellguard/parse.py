@@ -1460,6 +1460,10 @@ def ps_canonical(name: str) -> str:
     return PS_ALIASES.get(n, n)
 
 
+_PS_TOKEN_START = " \t\r\n;(,{=|&"
+"""Characters after which a `#` starts a comment (a `#` inside a word is part of it)."""
+
+
 def _ps_unescape(text: str) -> str:
     """Drop PowerShell backtick escapes outside strings (`Re`move-Item` is Remove-Item), and
     the blanks around commas outside strings: `Remove-Item a, b -Recurse` is one command
@@ -1482,13 +1486,13 @@ def _ps_unescape(text: str) -> str:
             out.append(text[i:stop])
             i = stop
             continue
-        elif ch == "#" and (i == 0 or text[i - 1] in " \t\r\n;"):
+        elif ch == "#" and (i == 0 or text[i - 1] in _PS_TOKEN_START):
             stop = text.find("\n", i)  # a comment runs to the end of its line
             stop = len(text) if stop < 0 else stop
             out.append(text[i:stop])
             i = stop
             continue
-        elif ch == "<" and text.startswith("<#", i):
+        elif ch == "<" and text.startswith("<#", i) and (i == 0 or text[i - 1] in _PS_TOKEN_START):
             stop = text.find("#>", i + 2)
             stop = len(text) if stop < 0 else stop + 2
             out.append(text[i:stop])
@@ -1543,7 +1547,7 @@ class _PowerShell(_Base):
         self.src = _ps_unescape(self.command).encode("utf-8", "replace")
         tree = _ts_parser("powershell").parse(self.src)
         self.syntax_error = tree.root_node.has_error
-        if tree.root_node.has_error and not re.search(r"[;|{}\r\n]", self.command):
+        if tree.root_node.has_error and not re.search(r"[;|{}\r\n]", self.command.strip()):
             words = _split_arglist(self.command.replace("\\", "\x00"))
             words = [w.replace("\x00", "\\") for w in words]
             if (
@@ -1554,7 +1558,11 @@ class _PowerShell(_Base):
                 self.emit_ps(ps_canonical(words[0]), words[1:], self.command)
                 return self.result()
         self.walk(tree.root_node)
-        if self.syntax_error and not self.out and not re.search(r"[;|{}\r\n]", self.command):
+        if (
+            self.syntax_error
+            and not self.out
+            and not re.search(r"[;|{}\r\n]", self.command.strip())
+        ):
             # the grammar read no command at all (`Remove-Item "C:\x", 'b', c -Recurse`):
             # fall back to the words, a bare comma separating array elements
             words = [

@@ -1198,43 +1198,21 @@ def r_security(inv: Invocation) -> Iterator[Finding]:
 
 
 _FILE_TOOLS = frozenset(
-    [
-        "chmod",
-        "chown",
-        "chgrp",
-        "ls",
-        "stat",
-        "file",
-        "cat",
-        "head",
-        "tail",
-        "less",
-        "sha256sum",
-        "sha1sum",
-        "md5sum",
-        "b2sum",
-        "mv",
-        "cp",
-        "rm",
-        "strings",
-        "xattr",
-        "get-item",
-        "get-filehash",
-        "unblock-file",
-        "move-item",
-        "copy-item",
-    ]
-)
-"""Commands that handle a downloaded file without running it (its name as their argument)."""
+    ["chmod", "ls", "stat", "file", "sha256sum", "sha1sum", "md5sum", "b2sum", "get-item",
+     "get-filehash", "unblock-file"]
+)  # fmt: skip
+"""Commands that look at a downloaded file (or make it executable) without running, moving or
+copying it: `cp`/`mv` give it a new name that may run later, so they are not among them."""
 
 
 def r_history(inv: Invocation) -> Iterator[Finding]:
-    if _has(inv.args, "-c", "-w") and "-c" in inv.args:
+    if any(re.fullmatch(r"-[a-z]*c[a-z]*", a) for a in inv.args):  # -c, -cd 5, -dc 5
         yield _f(inv, B, "log-wipe", "history", "clears shell history")
     elif _has(inv.args, "-d"):
         k = inv.args.index("-d") if "-d" in inv.args else -1
         one = 0 <= k < len(inv.args) - 1 and re.fullmatch(r"-?\d+", inv.args[k + 1])
-        if one and inv.args.count("-d") == 1:  # one entry of the user's own history
+        looped = re.search(r"\b(for|while|until|xargs|seq)\b", inv.line) is not None
+        if one and inv.args.count("-d") == 1 and not looped:  # one entry of the user's history
             yield _f(inv, L, "workspace", "history", "deletes one history entry")
         else:
             yield _f(inv, R, "log-wipe", "history", "deletes history entries")
@@ -5558,7 +5536,8 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             continue
         for d, lol in fetched:
             base = d.replace("\\", "/").rsplit("/", 1)[-1].lower()
-            handled = inv.name in _FILE_TOOLS  # chmod +x x, sha256sum x: x is not run
+            # chmod +x x, sha256sum x: x is not run (unless privileged or redirected somewhere)
+            handled = inv.name in _FILE_TOOLS and not inv.privileged and not inv.redirects
             names = {inv.name} | (
                 set()
                 if handled

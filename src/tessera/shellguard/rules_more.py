@@ -164,7 +164,7 @@ def _ssm_json_commands(args: list[str]) -> list[str]:
     for v in vals:
         try:
             doc = json.loads(v)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             continue
         got = doc.get("commands", doc.get("Commands")) if isinstance(doc, dict) else None
         got = [got] if isinstance(got, str) else got
@@ -188,7 +188,7 @@ def r_fleet(inv: Invocation) -> Iterator[Finding]:
     elif inv.name == "aws" and "send-command" in inv.args:
         lines = _ssm_json_commands(inv.args)
         m = re.search(r"commands=\[?['\"]?([^'\"\]]+)", text)
-        cmd = "; ".join(lines) if lines else m.group(1) if m else None
+        cmd = "\n".join(lines) if lines else m.group(1) if m else None  # one line each
     elif inv.name in ("psexec", "psexec64", "paexec"):
         k = 0
         while k < len(inv.args) and inv.args[k].startswith(("-", "\\\\")):
@@ -198,6 +198,8 @@ def r_fleet(inv: Invocation) -> Iterator[Finding]:
     if not cmd:
         return
     shell = "cmd" if inv.name.startswith(("psexec", "paexec")) else "bash"
+    if inv.name == "aws" and "runpowershellscript" in text.lower():
+        shell = "powershell"
     sub = assess(cmd, shell)
     many = not re.search(r"\\\\[\w.-]+\s", text + " ") or "\\\\*" in text or inv.name != "psexec"
     if inv.name == "aws":  # by tag (--targets) or several --instance-ids

@@ -189,7 +189,7 @@ class FpgaScenario:
     stage when the previous stage finished it) or "artifact" (the VersaSlot artifact's 3-in-1
     kernels: lock step, every stage taking the slowest stage's latency, B + k - 1 steps for k
     stages; or serial, one stage at a time, B x the latency sum, when that is shorter for the
-    batches left when the slot becomes ready)."""
+    batches each stage has left when the slot becomes ready)."""
 
 
 class FpgaSim:
@@ -536,9 +536,11 @@ class FpgaSim:
         """The slot's kernels are configured: pick the artifact's bundle mode for what is left."""
         s.phase = "ready"
         if self.sc.bundle_timing == "artifact" and s.job is not None and len(s.tasks) > 1:
-            left = s.job.job.batches - s.job.done[s.tasks[0]]
-            lats = [s.job.lat[x] for x in s.tasks]
-            s.serial = left * sum(lats) < (left + len(lats) - 1) * max(lats)
+            j = s.job  # after a preemption or migration the stages may have done unequal work
+            left = [j.job.batches - j.done[x] for x in s.tasks]
+            lats = [j.lat[x] for x in s.tasks]
+            serial = sum(n * lat for n, lat in zip(left, lats, strict=True))
+            s.serial = serial < (max(left) + len(lats) - 1) * max(lats)
         else:
             s.serial = False
 
