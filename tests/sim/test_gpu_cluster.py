@@ -200,7 +200,7 @@ def test_same_seed_same_metrics_with_a_real_policy() -> None:
 
 def test_has_gpu_experiment_quick() -> None:
     from tessera.experiments.base import RunConfig
-    from tessera.experiments.has_gpu import HAS_GPU_UP, POLICIES, SETTINGS, TESSERA_KNOBS, run
+    from tessera.experiments.has_gpu import HAS_GPU_KNOBS, POLICIES, SETTINGS, TESSERA_KNOBS, run
 
     res = run(RunConfig(quick=True))
     _first, *others = SETTINGS
@@ -211,8 +211,8 @@ def test_has_gpu_experiment_quick() -> None:
     assert res.policies["kserve-kpa"]["cost_gpu_s"] > res.policies["has-gpu"]["cost_gpu_s"]
     assert len(res.figures) == 3 and res.headline
     for f in res.meta["frontier"].values():
-        assert len(f["matched"]) == len(HAS_GPU_UP)
-        assert len(f["points"]) == len(HAS_GPU_UP) + len(TESSERA_KNOBS)
+        assert len(f["matched"]) == len(HAS_GPU_KNOBS)
+        assert len(f["points"]) == len(HAS_GPU_KNOBS) + len(TESSERA_KNOBS)
     # the sweeps' default points are the policies' own rows (same seeds, same simulator)
     light = res.meta["frontier"][_first]["points"]
     assert light[0]["cost_gpu_s"] == res.policies["has-gpu"]["cost_gpu_s"]

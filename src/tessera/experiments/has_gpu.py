@@ -52,8 +52,9 @@ SETTINGS: dict[str, tuple[float, float]] = {
 SEEDS = 3  # full mode: medians over this many seeds (quick: one)
 FRONTIER_SETTINGS = ("5-15rps", "dense")
 """Settings where each slicing policy's own knob is swept (cost vs violations)."""
-HAS_GPU_UP = (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3)
-"""has-gpu's scale-up threshold (x predicted capacity); down = min(0.3, up / 3)."""
+HAS_GPU_KNOBS = tuple((up, b) for b in (1, 2) for up in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3))
+"""has-gpu's (scale-up threshold x predicted capacity, batch size); down = min(0.3, up / 3);
+(0.9, 1) is its default. As many points as tessera's sweep."""
 TESSERA_KNOBS = tuple((sf, mu) for sf in (0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0) for mu in (0.5, 0.9))
 """tessera's (slo_fraction, max_utilization) pairs; (0.45, 0.5) is its default."""
 SM_STEP_PCT = 5.0
@@ -79,9 +80,10 @@ def policy(name: str, **knobs: Any) -> Any:
 def frontier_points() -> list[tuple[str, str, dict[str, Any]]]:
     """(policy, label, knobs) for every point of the two swept frontiers."""
     pts: list[tuple[str, str, dict[str, Any]]] = [
-        ("has-gpu", f"up {up:g}", {"up_threshold": up, "down_threshold": min(0.3, up / 3)})
-        for up in HAS_GPU_UP
-    ]
+        ("has-gpu", f"up {up:g}, batch {b}",
+         {"up_threshold": up, "down_threshold": min(0.3, up / 3), "batch": b})
+        for up, b in HAS_GPU_KNOBS
+    ]  # fmt: skip
     pts += [
         ("tessera", f"slo x{sf:g}, util {mu:g}", {"slo_fraction": sf, "max_utilization": mu})
         for sf, mu in TESSERA_KNOBS
@@ -250,8 +252,9 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 for setting, r in per.items()
             ),
             *(
-                f"Frontier {setting} (has-gpu's up-threshold vs tessera's SLO fraction and "
-                f"utilisation target, medians over the seeds): {_frontier_line(f['matched'])}"
+                f"Frontier {setting} (has-gpu's up-threshold and batch vs tessera's SLO fraction "
+                "and utilisation target; each point's cost and violations are medians over the "
+                f"seeds, taken separately): {_frontier_line(f['matched'])}"
                 for setting, f in frontier.items()
             ),
             "KServe's concurrency is estimated by Little's law from the rate (the snapshot carries "
@@ -290,7 +293,7 @@ def _frontier_line(matched: list[dict[str, Any]], detail: bool = True) -> str:
         if ratios
         else "no matched points"
     )
-    default = matched[0]  # has-gpu's own setting (up 0.9) comes first
+    default = matched[0]  # has-gpu's own setting (up 0.9, batch 1) comes first
     if default["ratio"] is not None and default["ratio"] < 1:
         lead += f"; at has-gpu's default ({default['has_gpu']}) it is {1 / default['ratio']:.2f}x dearer"
     return lead + (" [" + "; ".join(parts) + "]" if detail else "")
