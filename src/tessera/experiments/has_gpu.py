@@ -191,10 +191,11 @@ def run(cfg: RunConfig) -> ExperimentResult:
                     step += 1
                     res = simulate(policy(name, **knobs), fns, v100_latency_ms, horizon_s, CLUSTER)
                     per_seed.setdefault(f"{name} {label}", []).append(_row(res))
-        for name, runs in per_seed.items():
-            med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
-            if name in POLICIES:
-                rows[name if r_i == 0 else f"{name}@{setting}"] = med
+        for name in POLICIES:
+            runs = per_seed[name]
+            rows[name if r_i == 0 else f"{name}@{setting}"] = {
+                k: float(np.median([r[k] for r in runs])) for k in runs[0]
+            }
         if setting in FRONTIER_SETTINGS:
             points = [
                 {"policy": name, "label": label, **knobs,
