@@ -2024,6 +2024,10 @@ class _Cmd(_Base):
         if name in ("sudo", "gsudo"):
             self.emit_cmd(rest, raw, privileged=True)
             return
+        if name == "if":  # `if [not] exist X (CMD) [else (CMD)]`: both branches may run
+            for body in _cmd_if_bodies(rest):
+                self.emit_cmd(body, raw, privileged=priv)
+            return
         if name == "for":
             low = [w.lower() for w in rest]
             if "do" in low:
@@ -2068,6 +2072,40 @@ class _Cmd(_Base):
                 remote=self.remote,
             )
         )
+
+
+_CMD_COMPARE = frozenset(["==", "equ", "neq", "lss", "leq", "gtr", "geq"])
+
+
+def _cmd_if_bodies(rest: list[str]) -> list[list[str]]:
+    """The commands of a cmd `if`: the words after its condition, split at `else`, with the
+    brackets around each branch removed."""
+    k = 0
+    while k < len(rest) and rest[k].lower() in ("/i", "not"):
+        k += 1
+    w = rest[k].lower() if k < len(rest) else ""
+    if w in ("exist", "errorlevel", "defined", "cmdextversion"):
+        k += 2
+    elif "==" in w and not w.endswith("=="):  # 1==1, "%x%"=="y"
+        k += 1
+    elif w.endswith("=="):  # a== b
+        k += 2
+    elif k + 1 < len(rest) and rest[k + 1].lower() in _CMD_COMPARE:  # a == b, a EQU b
+        k += 3
+    else:
+        k += 1
+    bodies: list[list[str]] = [[]]
+    for word in rest[k:]:
+        if word.lower() in ("else", ")else", "else(", ")else("):
+            bodies.append([])
+            continue
+        word = word.lstrip("(") if not bodies[-1] else word
+        if word:
+            bodies[-1].append(word)
+    for b in bodies:
+        if b:
+            b[-1] = b[-1].rstrip(")") or b[-1]
+    return [b for b in bodies if b]
 
 
 def _cmd_split(text: str) -> list[list[str]]:

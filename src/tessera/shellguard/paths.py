@@ -20,6 +20,7 @@ Grades, from harmless to catastrophic:
 
 from __future__ import annotations
 
+import ntpath
 import posixpath
 import re
 
@@ -302,6 +303,8 @@ def grade(path: str, shell: str = "bash") -> str:
 
 def _grade_unix(p: str) -> str:
     p = re.sub(r"\$\{?HOME\}?", "~", p)
+    if p.startswith("/") and ("/." in p or "//" in p) and not re.search(r"[$`]", p):
+        p = "/" + posixpath.normpath(p).lstrip("/")  # /dev/shm/../sda, //dev/sda: /dev/sda
     if p.startswith("/dev/"):
         if p in _NULLS or p.startswith(
             ("/dev/fd/", "/dev/pts/", "/dev/shm/", "/dev/tcp/", "/dev/udp/")
@@ -310,8 +313,8 @@ def _grade_unix(p: str) -> str:
         return "device" if _DEVICE.match(p) else "sysconf"
     if "$" in p or "`" in p or p.startswith("<("):
         head = re.split(r"[$`<]", p, maxsplit=1)[0]
-        if head.strip("/~.") == "":
-            return "unknown"
+        if head.strip("/~.") == "" or ".." in p[len(head) :]:
+            return "unknown"  # `/tmp/$(x)../*` may climb out of the folder it starts in
         return "temp" if _grade_unix(head.rstrip("/")) == "temp" else "unknown"
     if p.startswith("~"):
         _user, _, rest = p[1:].partition("/")
@@ -456,6 +459,11 @@ def _grade_windows(p: str) -> str:
     q = re.sub(r"^(\$env:temp|\$env:tmp|%temp%|%tmp%)", r"c:\\temp", q)
     q = re.sub(r"^(\$env:localappdata|%localappdata%)", r"~\\appdata\\local", q)
     q = re.sub(r"^(\$env:appdata|%appdata%)", r"~\\appdata\\roaming", q)
+    q = re.sub(r"^(microsoft\.powershell\.core\\)?filesystem::", "", q)
+    if q.startswith("\\\\?\\"):  # \\?\C:\Windows: the same path, length limits off
+        q = q[4:]
+    if ".." in q and "$" not in q and "%" not in q and not q.startswith("~"):
+        q = ntpath.normpath(q)  # c:\temp\..\windows is c:\windows
     if q.startswith(("hklm", "hkcu", "hkcr", "hku", "registry::", "hkey_")):
         return "registry"
     if q.startswith("\\\\.\\") or "physicaldrive" in q:

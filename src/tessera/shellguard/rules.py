@@ -67,6 +67,34 @@ def split_flags(
 
 
 HELP = {"--help", "--version", "-V", "--usage", "-?", "/?", "-help", "--man", "help"}
+_HELP_LAST = HELP - {"help", "-V"}  # `-V` means other things to some tools (tar: --label)
+_RUNS_ARGS = frozenset(
+    ["sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node", "pwsh", "powershell", "cmd", "env", "sudo", "doas", "xargs", "exec", "nohup", "timeout", "nice"]
+)  # fmt: skip
+"""Commands whose later arguments belong to a script or command they run."""
+
+
+def asks_for_help(inv: Invocation) -> bool:
+    """The invocation only prints help or a version: a help word where the tool reads it so.
+
+    The first argument (`rm --help`, `git help push`, `Remove-Item -?`); a help flag as the
+    last argument before any `--` when the word before it is not an option that could take it
+    as its value (`kubectl delete ns x --help`; not `--exclude --help`, not
+    `-NewFileSystemLabel '-?'`), except for commands that pass their arguments on to a script;
+    `aws SERVICE OPERATION help`. Never with a redirect: the redirect still writes."""
+    a = inv.args
+    if not a or inv.redirects:
+        return False
+    if a[0] in HELP:
+        return True
+    if inv.name in _RUNS_ARGS:
+        return False
+    end = a.index("--") if "--" in a else len(a)
+    if end == len(a) and a[-1] in _HELP_LAST and not a[-2].startswith(("-", "/")):
+        return True
+    return inv.name == "aws" and len(a) == 3 and a[2] == "help" and "-" not in a[0][:1]
+
+
 DRY = {
     "--dry-run",
     "--dryrun",
@@ -3376,13 +3404,20 @@ def _ps_pos(inv: Invocation, named: tuple[str, ...], takes: tuple[str, ...] = ()
 
 
 def _whatif(inv: Invocation) -> bool:
-    if re.search(r"\$whatifpreference\s*=\s*\$true", inv.line, re.I):
+    """A dry run: `-WhatIf` (bare or `:$true`), or `$WhatIfPreference = $true` set in code
+    (not in a string or comment). Any other bound value (`:$false`, `:(1 -eq 0)`, `:0`) runs."""
+    code = re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", inv.line)
+    code = re.sub(r"<#.*?#>|(?:^|(?<=[\s;]))#[^\n]*", "", code, flags=re.S)
+    if re.search(r"\$whatifpreference\s*=\s*\$true\b", code, re.I):
         return True
     a = [x.lower() for x in inv.args]
-    for i, x in enumerate(a):
-        if x == "-whatif" and not (i + 1 < len(a) and a[i + 1] == "$false"):
-            return True
-    return False
+    if "-whatif" not in a:
+        return False
+    bound = [m.group(1) for m in re.finditer(r"(?<![\w-])-whatif:\s*(\S+)", inv.raw, re.I)]
+    if bound:  # -WhatIf:<value>: a dry run only when the value is $true
+        return all(v.lower() == "$true" for v in bound)
+    k = a.index("-whatif")
+    return not (k + 1 < len(a) and a[k + 1] == "$false")
 
 
 def r_ps_remove_item(inv: Invocation) -> Iterator[Finding]:
@@ -3527,7 +3562,7 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
     a = inv.args
     low = [x.lower() for x in a]
     text = " ".join(a)
-    if _whatif(inv) or "-?" in a or n in ("get-help", "help", "get-command", "get-member"):
+    if _whatif(inv) or n in ("get-help", "help", "get-command", "get-member"):
         return
     if n == "remove-item":
         yield from r_ps_remove_item(inv)
@@ -5245,9 +5280,7 @@ _reg(
 def _rules_for(inv: Invocation) -> list[Finding]:
     """Every finding for one invocation, including the cross-cutting ones."""
     out: list[Finding] = []
-    if inv.name.lower() in ("--help",) or (
-        any(a in HELP for a in inv.args) and inv.name not in ("kill",)
-    ):
+    if inv.name.lower() in ("--help",) or (asks_for_help(inv) and inv.name not in ("kill",)):
         return out
     if inv.shell == "bash":
         fn = BASH_RULES.get(inv.name)
