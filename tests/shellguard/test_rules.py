@@ -447,6 +447,27 @@ def test_downloads_and_history_entries(command: str, level: Level) -> None:
         ("cmd", "if exist C:\\ (vssadmin delete shadows /all /quiet)", B),
         ("cmd", "if not exist build (mkdir build) else (echo ok)", L),
         ("cmd", "if errorlevel 1 echo failed", S),
+        # wrappers with an operand, glued options, other ways to run a command
+        ("bash", "chrt -i 0 rm -rf /etc", B),
+        ("bash", "taskset -c 0-3 rm -rf /etc", B),
+        ("bash", "coproc rm -rf /etc", B),
+        ("bash", 'env -S"rm -rf /etc"', B),
+        ("bash", 'mysql -e"DROP DATABASE prod"', B),
+        ("bash", "{rm,-rf,/etc}", B),
+        ("bash", "ls; {rm,-rf,/etc}", B),
+        ("bash", "echo {a,b}", S),
+        ("bash", "trap 'rm -rf /etc' EXIT", B),
+        ("bash", "trap 'echo bye' EXIT", S),
+        ("bash", "trap 'rm -f \"$tmpfile\"' EXIT", L),  # dev split: the temp-file cleanup idiom
+        ("bash", "trap 'rm -rf \"$tmpdir\"' EXIT", R),
+        ("powershell", "& $env:ComSpec /c rd /s /q C:\\Windows", B),
+        ("powershell", ". ([scriptblock]::Create('Remove-Item C:\\Windows -Recurse -Force'))", B),
+        ("powershell", "& (gcm *ove-Ite?) C:\\Windows -Recurse -Force", B),
+        ("powershell", ". .\\build.ps1", S),
+        ("cmd", "%COMSPEC% /c rd /s /q C:\\Windows", B),
+        ("cmd", 'start "" /b cmd /c "rd /s /q C:\\Windows"', B),
+        ("cmd", 'start "title" /wait cmd /c "rd /s /q C:\\Windows"', B),
+        ("cmd", 'start "" notepad', S),
     ],
 )
 def test_red_team_escapes(shell: str, command: str, level: Level) -> None:

@@ -162,7 +162,10 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "runuser": frozenset({"-u", "-g", "-G", "--user", "--group"}),
     "noglob": frozenset(),
     "nocorrect": frozenset(),
+    "coproc": frozenset(),
 }
+_WRAPPER_OPERANDS = {"chrt": 1, "taskset": 1}
+"""Wrappers with a positional operand before the command (a priority, a CPU mask)."""
 _PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run", "runuser"}
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh"}
 _INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"}
@@ -290,12 +293,17 @@ class _Base:
                     privileged = True
                 wrappers = (*wrappers, name)
                 words = _strip_options(rest, _WRAPPERS[name])
+                words = words[_WRAPPER_OPERANDS.get(name, 0) :]
                 continue
             if name == "env":
                 wrappers = (*wrappers, name)
                 i = 0
                 while i < len(rest):
                     w = rest[i]
+                    if re.fullmatch(r"-S.+|--split-string=.+", w):  # env -S"rm -rf /"
+                        words = w.split("=", 1)[1].split() if w[1] == "-" else w[2:].split()
+                        words += rest[i + 1 :]
+                        break
                     if w in ("-u", "--unset", "-C", "--chdir", "-S", "--split-string"):
                         if w in ("-S", "--split-string") and i + 1 < len(rest):
                             words = rest[i + 1].split() + rest[i + 2 :]
@@ -412,6 +420,11 @@ class _Base:
                 self.nested(
                     " ".join(rest), "bash", "eval", privileged=privileged, wrappers=wrappers
                 )
+                return None
+            if name == "trap":  # trap 'CODE' SIGNAL...: the code runs on the signal or at exit
+                code = [w for w in rest if not re.fullmatch(r"-[lp]|--", w)][:1]
+                if code and code[0] not in ("", "-") and len(rest) > 1:
+                    self.nested(code[0], "bash", "trap", privileged=privileged, wrappers=wrappers)
                 return None
             if name == "su" and "-c" in rest:
                 idx = rest.index("-c")
@@ -719,7 +732,13 @@ class _Bash(_Base):
     shell = "bash"
 
     def run(self) -> Parsed:
-        self.src = self.command.encode("utf-8", "replace")
+        # a brace list in command position expands to the command's words: {rm,-rf,/etc}
+        text = re.sub(
+            r"(^|[;&|(]\s*)\{([^{}\s;&|]*,[^{}\s;&|]*)\}(?=\s|$|[;&|)])",
+            lambda m: m.group(1) + " ".join(w for w in m.group(2).split(",") if w),
+            self.command,
+        )
+        self.src = text.encode("utf-8", "replace")
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
         self.syntax_error = root.has_error
@@ -1457,6 +1476,8 @@ def ps_canonical(name: str) -> str:
     n = _basename(n)
     if n.endswith(".exe"):
         return n[:-4]  # an explicit program (sc.exe is not the `sc` alias of Set-Content)
+    if n in ("$env:comspec", "${env:comspec}"):
+        return "cmd"
     return PS_ALIASES.get(n, n)
 
 
@@ -1989,6 +2010,8 @@ class _Cmd(_Base):
         for ext in (".exe", ".com", ".bat", ".cmd"):
             if name.endswith(ext):
                 name = name[: -len(ext)]
+        if name == "%comspec%":  # the command interpreter by its variable
+            name = "cmd"
         rest = clean[1:]
         if name == "cmd":
             for j, a in enumerate(rest):
@@ -2006,17 +2029,9 @@ class _Cmd(_Base):
         if name == "call" and rest:
             self.emit_cmd(rest, raw, privileged=priv)
             return
-        if name == "start":
-            j = 0
-            if (
-                j < len(rest)
-                and rest[j].startswith('"') is False
-                and raw.lstrip().lower().startswith('start ""')
-            ):
-                pass
-            while j < len(rest) and rest[j].startswith("/"):
-                j += 1
-            if j < len(rest) and rest[j] == "":
+        if name == "start":  # start ["title"] [/switches] command: title and switches go
+            j = 1 if re.match(r'\s*@?start(\.exe)?\s+"', raw, re.I) else 0
+            while j < len(rest) and (rest[j].startswith("/") or rest[j] == ""):
                 j += 1
             if j < len(rest):
                 self.emit_cmd(rest[j:], raw, privileged=priv)

@@ -74,6 +74,17 @@ _RUNS_ARGS = frozenset(
 """Commands whose later arguments belong to a script or command they run."""
 
 
+def _trap_cleanup(inv: Invocation) -> bool:
+    """`trap 'rm -f "$tmpfile"' EXIT`: a non-recursive rm of files named only by variables in
+    a trap handler, the temp-file cleanup idiom (anything else in a trap is judged as run)."""
+    if inv.via != "trap" or inv.name != "rm" or inv.privileged:
+        return False
+    ops = [a for a in inv.args if not a.startswith("-")]
+    flags = "".join(a for a in inv.args if a.startswith("-") and not a.startswith("--"))
+    recursive = bool(re.search(r"[rR]", flags)) or "--recursive" in inv.args
+    return bool(ops) and not recursive and all(re.fullmatch(r"\$\{?\w+\}?", a) for a in ops)
+
+
 def asks_for_help(inv: Invocation) -> bool:
     """The invocation only prints help or a version: a help word where the tool reads it so.
 
@@ -3110,6 +3121,8 @@ def r_db_client(inv: Invocation) -> Iterator[Finding]:
             sql = a[i + 1]
         elif x.startswith(("--command=", "--execute=", "--eval=", "--query=")):
             sql = x.split("=", 1)[1]
+        elif n in ("mysql", "mariadb", "psql") and re.fullmatch(r"-[ec].+", x):
+            sql = x[2:]  # mysql -e"DROP DATABASE prod": the statement glued to the option
     if n in ("redis-cli", "valkey-cli", "keydb-cli"):
         vals = {
             "-h",
@@ -5321,7 +5334,9 @@ def _rules_for(inv: Invocation) -> list[Finding]:
             fn = r_win_pkg
         if inv.name in ("powershell", "pwsh"):
             fn = None
-    if fn is not None:
+    if fn is not None and _trap_cleanup(inv):
+        out.append(_f(inv, L, "workspace", "trap", "an exit trap removes the script's own file"))
+    elif fn is not None:
         out.extend(fn(inv))
     elif inv.name in _LOW_TOOLS or (inv.name in _LOW_WHEN and _LOW_WHEN[inv.name](inv.args)):
         out.append(_f(inv, L, "workspace", "local-tool", f"{inv.name} changes local files"))

@@ -612,7 +612,13 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
             env[assign.group(1).lower()] = v
     rebuilt = None
     code = strip_strings(line, backslash_escapes=False)
-    m = re.search(r"&\s*(\(.*\)|\$\w+)\s*(.*)", line) if "&" in code else None
+    # `& X args` or dot-sourcing `. X args` (at a statement start) of a built name or block
+    run_op = r"(?:&|(?:^|[;{|])\s*\.)"
+    m = (
+        re.search(run_op + r"\s*(\(.*\)|\$\w+)\s*(.*)", line)
+        if re.search(run_op + r"\s*[($]", code)
+        else None
+    )
     if m:
         target = m.group(1)
         name = env.get(target[1:].lower()) if target.startswith("$") else ps_static_name(target)
@@ -623,11 +629,11 @@ def ps_trick_rules(parsed: Parsed) -> Iterator[Finding]:
             name = ps_static_name(e.group(1)) if e else None
         if name:
             rebuilt = name + " " + m.group(2)
-        g = re.search(r"\(get-command\s+([\w*-]+)\)", target, re.I)
-        if g and "*" in g.group(1):
+        g = re.search(r"\((?:get-command|gcm)\s+([\w*?-]+)\)", target, re.I)
+        if g and re.search(r"[*?]", g.group(1)):
             from tessera.shellguard.parse import PS_ALIASES
 
-            pat = g.group(1).lower().replace("*", ".*")
+            pat = g.group(1).lower().replace("*", ".*").replace("?", ".")
             for cand in (
                 "clear-eventlog",
                 "remove-item",
