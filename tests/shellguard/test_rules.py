@@ -468,6 +468,29 @@ def test_downloads_and_history_entries(command: str, level: Level) -> None:
         ("cmd", 'start "" /b cmd /c "rd /s /q C:\\Windows"', B),
         ("cmd", 'start "title" /wait cmd /c "rd /s /q C:\\Windows"', B),
         ("cmd", 'start "" notepad', S),
+        # review of the above: the exemptions themselves must not open holes
+        ("bash", "trap 'rm -f $KUBECONFIG' EXIT", R),
+        ("bash", "trap 'rm -f \"$tmp\"' EXIT; tmp=/etc/shadow", R),
+        ("bash", "tmp=$(mktemp); trap 'rm -f \"$tmp\"' EXIT", L),
+        ("bash", "mkfs -V -t ext4 /dev/sda", B),
+        ("bash", "cp help /etc/shadow", B),
+        ("bash", "redis-cli -h prod EVAL \"redis.call('flushall')\" 0 --help", B),
+        ("bash", "kubectl delete ns prod /?", B),
+        ("bash", "env -uSHELL rm -rf /etc", B),
+        ("bash", "env -S'FOO=1 rm -rf /etc'", B),
+        ("bash", "env -iS'rm -rf /etc'", B),
+        ("powershell", "Remove-Item C:\\Windows -Recurse -Exclude '-WhatIf'", B),
+        (
+            "powershell",
+            "$WhatIfPreference=$true; $WhatIfPreference=$false; Remove-Item ~ -Recurse -Force",
+            B,
+        ),
+        ("powershell", "Remove-Item C:\\Windows -Recurse -Force -?", S),
+        ("powershell", "Remove-Item C:\\Windows -Recurse -Force -WhatIf:1", S),
+        ("powershell", "Remove-Item C:\\Windows -Recurse -Force -Wh`atIf", S),  # escaped
+        ("powershell", "Remove-Item C:\\Windows -Recurse -Force -wh", S),  # abbreviated
+        ("cmd", "if exist x (echo a)else(rd /s /q C:\\Windows)", B),
+        ("cmd", 'if exist x (start "t" rd /s /q C:\\Windows)', B),
     ],
 )
 def test_red_team_escapes(shell: str, command: str, level: Level) -> None:

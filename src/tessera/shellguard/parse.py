@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import shlex
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -300,14 +301,21 @@ class _Base:
                 i = 0
                 while i < len(rest):
                     w = rest[i]
-                    if re.fullmatch(r"-S.+|--split-string=.+", w):  # env -S"rm -rf /"
-                        words = w.split("=", 1)[1].split() if w[1] == "-" else w[2:].split()
-                        words += rest[i + 1 :]
-                        break
-                    if w in ("-u", "--unset", "-C", "--chdir", "-S", "--split-string"):
-                        if w in ("-S", "--split-string") and i + 1 < len(rest):
-                            words = rest[i + 1].split() + rest[i + 2 :]
-                            break
+                    glued = re.fullmatch(
+                        r"-[i0v]*S(.+)|--split-string=(.+)", w
+                    )  # -i -0 -v: no value
+                    if glued or (w in ("-S", "--split-string") and i + 1 < len(rest)):
+                        # env -S'rm -rf /', -iS'FOO=1 rm ...': env reads the split words as
+                        # its own arguments again
+                        payload = (glued.group(1) or glued.group(2)) if glued else rest[i + 1]
+                        try:
+                            more = shlex.split(payload)
+                        except ValueError:
+                            more = payload.split()
+                        rest = more + rest[i + (1 if glued else 2) :]
+                        i = 0
+                        continue
+                    if w in ("-u", "--unset", "-C", "--chdir"):
                         i += 2
                     elif w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
                         i += 1
@@ -2030,7 +2038,8 @@ class _Cmd(_Base):
             self.emit_cmd(rest, raw, privileged=priv)
             return
         if name == "start":  # start ["title"] [/switches] command: title and switches go
-            j = 1 if re.match(r'\s*@?start(\.exe)?\s+"', raw, re.I) else 0
+            # the title is the first quoted word after `start` (quotes are gone from the words)
+            j = 1 if re.search(r'(?:^|[\s(&|@])start(?:\.exe)?\s+"', raw, re.I) else 0
             while j < len(rest) and (rest[j].startswith("/") or rest[j] == ""):
                 j += 1
             if j < len(rest):
@@ -2109,9 +2118,12 @@ def _cmd_if_bodies(rest: list[str]) -> list[list[str]]:
         k += 3
     else:
         k += 1
+    words: list[str] = []
+    for word in rest[k:]:  # `a)else(b` glued: a), else, (b
+        words += [w for w in re.split(r"(?i)(?<=\))(else)|(else)(?=\()", word) if w]
     bodies: list[list[str]] = [[]]
-    for word in rest[k:]:
-        if word.lower() in ("else", ")else", "else(", ")else("):
+    for word in words:
+        if word.lower() == "else":
             bodies.append([])
             continue
         word = word.lstrip("(") if not bodies[-1] else word

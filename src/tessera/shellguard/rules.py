@@ -69,20 +69,35 @@ def split_flags(
 HELP = {"--help", "--version", "-V", "--usage", "-?", "/?", "-help", "--man", "help"}
 _HELP_LAST = HELP - {"help", "-V"}  # `-V` means other things to some tools (tar: --label)
 _RUNS_ARGS = frozenset(
-    ["sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node", "pwsh", "powershell", "cmd", "env", "sudo", "doas", "xargs", "exec", "nohup", "timeout", "nice"]
+    ["sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3", "perl", "ruby", "node", "pwsh", "powershell", "cmd", "env", "sudo", "doas", "xargs", "exec", "nohup", "timeout", "nice", "redis-cli", "valkey-cli", "keydb-cli"]
 )  # fmt: skip
 """Commands whose later arguments belong to a script or command they run."""
 
 
+def _ps_code(text: str) -> str:
+    """PowerShell text with strings blanked and comments removed (what runs as code)."""
+    code = re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", text)
+    return re.sub(r"<#.*?#>|(?:^|(?<=[\s;]))#[^\n]*", "", code, flags=re.S)
+
+
 def _trap_cleanup(inv: Invocation) -> bool:
-    """`trap 'rm -f "$tmpfile"' EXIT`: a non-recursive rm of files named only by variables in
-    a trap handler, the temp-file cleanup idiom (anything else in a trap is judged as run)."""
+    """`trap 'rm -f "$tmpfile"' EXIT`: a non-recursive rm, in a trap handler, of files named
+    only by temp-file variables (`$tmp`, `$tmpfile`, `$TEMPDIR`, `$lockfile`) that the line
+    sets from `mktemp` or not at all - the cleanup idiom; anything else is judged as run."""
     if inv.via != "trap" or inv.name != "rm" or inv.privileged:
         return False
     ops = [a for a in inv.args if not a.startswith("-")]
     flags = "".join(a for a in inv.args if a.startswith("-") and not a.startswith("--"))
-    recursive = bool(re.search(r"[rR]", flags)) or "--recursive" in inv.args
-    return bool(ops) and not recursive and all(re.fullmatch(r"\$\{?\w+\}?", a) for a in ops)
+    if not ops or re.search(r"[rR]", flags) or "--recursive" in inv.args:
+        return False
+    for a in ops:
+        m = re.fullmatch(r"\$\{?(\w*(?:tmp|temp|lock|scratch)\w*)\}?", a, re.I)
+        if m is None:
+            return False
+        for val in re.findall(rf"(?<![\w$]){m.group(1)}=(\S*)", inv.line):
+            if not re.match(r"[\"']?(\$\(|`)mktemp\b", val):
+                return False  # `trap 'rm -f $tmp' EXIT; tmp=/etc/shadow`
+    return True
 
 
 def asks_for_help(inv: Invocation) -> bool:
@@ -96,12 +111,22 @@ def asks_for_help(inv: Invocation) -> bool:
     a = inv.args
     if not a or inv.redirects:
         return False
-    if a[0] in HELP:
+    if inv.shell == "powershell" and "-?" in a:  # anywhere, when written as a parameter
+        return re.search(r"(?<![\w'\"-])-\?(?![\w'\"])", _ps_code(inv.raw)) is not None
+    if (
+        a[0] in HELP
+        and (
+            len(a) == 1
+            or a[0] not in ("help", "-V")  # `cp help /etc/shadow`; `mkfs -V` is verbose
+            or (a[0] == "help" and not any(re.search(r"[/\\~.]", x) for x in a[1:]))
+        )
+    ):
         return True
     if inv.name in _RUNS_ARGS:
         return False
     end = a.index("--") if "--" in a else len(a)
-    if end == len(a) and a[-1] in _HELP_LAST and not a[-2].startswith(("-", "/")):
+    last = _HELP_LAST - ({"/?"} if inv.shell == "bash" else set())  # `/?` is a path on Unix
+    if end == len(a) and a[-1] in last and not a[-2].startswith(("-", "/")):
         return True
     return inv.name == "aws" and len(a) == 3 and a[2] == "help" and "-" not in a[0][:1]
 
@@ -3419,16 +3444,21 @@ def _ps_pos(inv: Invocation, named: tuple[str, ...], takes: tuple[str, ...] = ()
 def _whatif(inv: Invocation) -> bool:
     """A dry run: `-WhatIf` (bare or `:$true`), or `$WhatIfPreference = $true` set in code
     (not in a string or comment). Any other bound value (`:$false`, `:(1 -eq 0)`, `:0`) runs."""
-    code = re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", inv.line)
-    code = re.sub(r"<#.*?#>|(?:^|(?<=[\s;]))#[^\n]*", "", code, flags=re.S)
-    if re.search(r"\$whatifpreference\s*=\s*\$true\b", code, re.I):
+    code = _ps_code(inv.line)
+    prefs = re.findall(r"\$whatifpreference\s*=\s*(\$true|\$false|\S+)", code, re.I)
+    if prefs and prefs[-1].lower() == "$true":  # the last assignment on the line holds
         return True
     a = [x.lower() for x in inv.args]
-    if "-whatif" not in a:
+    if "-whatif" not in a:  # (the parser expands abbreviations: -wh is -whatif)
         return False
-    bound = [m.group(1) for m in re.finditer(r"(?<![\w-])-whatif:\s*(\S+)", inv.raw, re.I)]
-    if bound:  # -WhatIf:<value>: a dry run only when the value is $true
-        return all(v.lower() == "$true" for v in bound)
+    text = inv.raw.replace("`", "")
+    code = _ps_code(text)
+    switch = r"(?<![\w'\"-])-wh[a-z]*"
+    if re.search(r"['\"]\s*-wh[a-z]*\s*['\"]", text, re.I) and not re.search(switch, code, re.I):
+        return False  # only a string (`-Exclude '-WhatIf'`), not the switch
+    bound = [m.group(1) for m in re.finditer(switch + r":\s*(\S+)", code, re.I)]
+    if bound:  # -WhatIf:<value>: a dry run only when the value is $true (or 1)
+        return all(v.lower() in ("$true", "1") for v in bound)
     k = a.index("-whatif")
     return not (k + 1 < len(a) and a[k + 1] == "$false")
 
