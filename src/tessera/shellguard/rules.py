@@ -76,7 +76,7 @@ _RUNS_ARGS = frozenset(
 
 def _ps_code(text: str) -> str:
     """PowerShell text with strings blanked and comments removed (what runs as code)."""
-    code = re.sub(r"'[^']*'|\"(?:[^\"`]|`.)*\"", "''", text)
+    code = strip_strings(text, backslash_escapes=False)
     return re.sub(r"<#.*?#>|(?:^|(?<=[\s;]))#[^\n]*", "", code, flags=re.S)
 
 
