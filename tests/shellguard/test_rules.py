@@ -489,6 +489,12 @@ def test_downloads_and_history_entries(command: str, level: Level) -> None:
         ("powershell", "Remove-Item C:\\Windows -Recurse -Force -WhatIf:1", S),
         ("powershell", "Remove-Item C:\\Windows -Recurse -Force -Wh`atIf", S),  # escaped
         ("powershell", "Remove-Item C:\\Windows -Recurse -Force -wh", S),  # abbreviated
+        ("bash", "rm -rf /var/lib/postgres", B),
+        ("bash", "rm -rf /var/opt/mssql", B),
+        ("bash", "rm -rf /var/opt/myapp/cache", R),
+        ("powershell", "Set-MpPreference -drtm $true", B),  # Defender's parameter alias
+        ("bash", "env LC_ALL=C > /etc/shadow", B),  # env without a command: the redirect writes
+        ("bash", "env LC_ALL=C > ./debug.log", L),
         ("cmd", "if exist x (echo a)else(rd /s /q C:\\Windows)", B),
         ("cmd", 'if exist x (start "t" rd /s /q C:\\Windows)', B),
     ],

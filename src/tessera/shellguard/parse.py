@@ -325,7 +325,7 @@ class _Base:
                 else:
                     words = []
                 if not words:
-                    return None
+                    break  # `env A=1 > f`: no command, but the redirection still writes
                 continue
             if name == "timeout":
                 ops = _strip_options(rest, frozenset({"-s", "-k", "--signal", "--kill-after"}))
@@ -1457,6 +1457,18 @@ _PS_COMMON_ALIASES = {
 }
 
 
+_DEFENDER_ALIASES = {
+    "drtm": "disablerealtimemonitoring",
+    "dbm": "disablebehaviormonitoring",
+    "dioavp": "disableioavprotection",
+    "dscrptsc": "disablescriptscanning",
+    "dips": "disableintrusionpreventionsystem",
+    "dbaf": "disableblockatfirstseen",
+}
+_PS_PARAM_ALIASES = {"set-mppreference": _DEFENDER_ALIASES, "add-mppreference": _DEFENDER_ALIASES}
+"""Parameter aliases a cmdlet declares (Defender's short names)."""
+
+
 def ps_param(cmdlet: str, p: str) -> str:
     """Resolve a PowerShell parameter prefix to its full lower-case name (`-Rec` -> `-recurse`)."""
     key = p.lstrip("-").rstrip(":").lower()
@@ -1465,6 +1477,8 @@ def ps_param(cmdlet: str, p: str) -> str:
     names = PS_PARAMS.get(cmdlet, ()) + _PS_COMMON
     if key in names:
         return "-" + key
+    if key in _PS_PARAM_ALIASES.get(cmdlet, {}):  # Set-MpPreference -drtm
+        return "-" + _PS_PARAM_ALIASES[cmdlet][key]
     if key in _PS_COMMON_ALIASES and (cmdlet in PS_PARAMS or key != "r"):
         full = _PS_COMMON_ALIASES[key]
         if full in names or full in _PS_COMMON:

@@ -150,7 +150,9 @@ _HISTORY = {
 _DB = (
     "mysql",
     "postgresql",
+    "postgres",
     "pgsql",
+    "ceph",
     "mongodb",
     "mongo",
     "redis",
@@ -352,7 +354,12 @@ def _grade_unix(p: str) -> str:
             return "critical"
         if top == "var" and len(parts) >= 2 and parts[1] == "log":
             return "log"
-        if top == "var" and len(parts) >= 3 and parts[1] == "lib" and parts[2].split("-")[0] in _DB:
+        if (
+            top == "var"
+            and len(parts) >= 3
+            and parts[1] in ("lib", "opt")
+            and (parts[2].split("-")[0] in _DB)
+        ):  # /var/lib/mysql, /var/opt/mssql
             return "db"
         if any(
             seg
