@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tessera.shellguard.levels import check_shell
+from tessera.shellguard.paths import grade, severity
 
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
 
@@ -490,6 +491,10 @@ class _Base:
         self, rest: list[str], raw: str, privileged: bool, wrappers: tuple[str, ...]
     ) -> None:
         target, filtered = find_target(rest)
+        root = target.rsplit("/", 1)[0] or "/"
+        # find / -name '*.conf' -exec rm {}: the matches lie anywhere below the root, so the
+        # root is at stake too (as for `find ROOT -delete`); the command gets both
+        deeper = root.startswith(("/", "~")) and severity(grade(root)) > severity(grade(target))
         i = 0
         while i < len(rest):
             if rest[i] in (
@@ -507,7 +512,13 @@ class _Base:
                 while j < len(rest) and rest[j] not in (";", "+", "\\;"):
                     cmd.append(rest[j])
                     j += 1
-                cmd = [target if ("{}" in w) else w for w in cmd]
+                cmd = [w.replace("{}", target) for w in cmd]  # of={} -> of=/dev/sda
+                if (
+                    deeper
+                    and any("{}" in w for w in rest[i + 1 : j])
+                    and {_basename(w) for w in cmd[:3]} & _FIND_DESTROYERS
+                ):
+                    cmd.append(root)
                 if cmd:
                     before = len(self.out)
                     sub = _Base.__new__(type(self))
@@ -647,6 +658,10 @@ _FIND_FILTERS = frozenset(
 )  # fmt: skip
 
 
+_FIND_DESTROYERS = frozenset({"rm", "shred", "unlink", "srm", "wipe", "truncate"})
+"""Commands whose `find -exec` use puts everything below find's root at stake."""
+
+
 def find_target(args: Sequence[str]) -> tuple[str, bool]:
     """What a `find` (or `fd`) with these arguments names, as one path pattern (its first
     root joined with its -name pattern), and whether a filter limits the files it matches:
@@ -665,17 +680,27 @@ def find_target(args: Sequence[str]) -> tuple[str, bool]:
 
 
 def _xargs_from_find(inv: Invocation, find: Invocation) -> None:
-    """`find ./logs -name P | xargs rm`: rm gets what find prints, as `find -exec` would. Only
-    from a relative root (the workspace): an absolute root keeps "targets unknown", since
-    find recurses and a flat ROOT/PAT would grade a home or key folder's files lower."""
+    """`find ./logs -name P | xargs rm`: rm gets what find prints, as `find -exec` would: the
+    flat ROOT/PAT, and for a deleting command the root too where the root grades higher
+    (find recurses: `find / -name '*.conf' | xargs rm` puts all of / at stake). From an
+    absolute root whose stake grades no higher than "unknown", the targets stay unknown (a
+    flat ROOT/PAT would grade a key folder's files lower)."""
     target, filtered = find_target(find.args)
-    if not re.match(r"\.(/|$)|[\w-]", target):
+    if is_dynamic(target):
         return
+    root = target.rsplit("/", 1)[0] or "/"
+    deeper = inv.name in _FIND_DESTROYERS and severity(grade(root)) > severity(grade(target))
+    if root.startswith(("/", "~")) and max(
+        severity(grade(target)), severity(grade(root)) if deeper else 0
+    ) <= severity("unknown"):
+        return  # an absolute root: "targets unknown" unless what is at stake grades higher
     inv.filtered = filtered
     if any("{}" in a for a in inv.args):
-        inv.args = [target if "{}" in a else a for a in inv.args]
+        inv.args = [a.replace("{}", target) for a in inv.args]
     else:
         inv.args.append(target)
+    if deeper and root.startswith(("/", "~")):
+        inv.args.append(root)
 
 
 def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str | None:
@@ -746,6 +771,9 @@ class _Bash(_Base):
             lambda m: m.group(1) + " ".join(w for w in m.group(2).split(",") if w),
             self.command,
         )
+        # `time { ...; }` and `! ( ... )`: the grammar reads the brace or parenthesis as a
+        # word of a command named `time`/`{`; bash runs the group (the prefix changes nothing)
+        text = re.sub(r"(^|[;&|(\n]\s*)(?:(?:time(?:\s+-p)?|!)\s+)+(?=[{(]\s)", r"\1", text)
         self.src = text.encode("utf-8", "replace")
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
@@ -866,11 +894,25 @@ class _Bash(_Base):
         value = n.child_by_field_name("value")
         if name is None:
             return
+        key = self.text(name)
+        for k in [k for k in self.env if k.startswith(key + "[")]:
+            del self.env[k]
+        if value is not None and value.type == "array":
+            # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first
+            elems = [self.word(c) for c in value.named_children if c.type != "comment"]
+            if any(d for _, d in elems):
+                self.env.pop(key, None)
+                return
+            self.env[key] = elems[0][0] if elems else ""
+            self.env[key + "[@]"] = " ".join(v for v, _ in elems)
+            for i, (v, _) in enumerate(elems):
+                self.env[f"{key}[{i}]"] = v
+            return
         val, dyn = self.word(value) if value is not None else ("", False)
         if not dyn:
-            self.env[self.text(name)] = val
+            self.env[key] = val
         else:
-            self.env.pop(self.text(name), None)
+            self.env.pop(key, None)
 
     def walk_substitutions(self, n: Any) -> None:
         for c in n.named_children:
@@ -931,7 +973,14 @@ class _Bash(_Base):
         if t == "simple_expansion":
             return self.var(self.text(n)[1:])
         if t == "expansion":
+            self.walk_substitutions(n)  # ${x:-$(cmd)} may run cmd
             inner = self.text(n)[2:-1]
+            arr = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\[([@*]|\d+)\]", inner)
+            if arr:
+                key = f"{arr.group(1)}[{'@' if arr.group(2) in '@*' else arr.group(2)}]"
+                if key in self.env:
+                    return self.env[key], False
+                return self.text(n), True
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)(?::?[-=](.*))?$", inner)
             if m:
                 v, d = self.var(m.group(1))
@@ -954,7 +1003,7 @@ class _Bash(_Base):
 
     def var(self, name: str) -> tuple[str, bool]:
         if name == "IFS":
-            return " ", False
+            return self.env.get("IFS") or " ", False
         if name in self.env:
             return self.env[name], False
         if name in _DEFAULT_ENV:
@@ -995,10 +1044,24 @@ class _Bash(_Base):
             vals = vals[1:]
         return " ".join(vals)
 
+    def fields(self, val: str) -> list[str]:
+        """Word splitting of an unquoted expansion's value on IFS (default: blanks)."""
+        ifs = self.env.get("IFS")
+        if ifs is None or not ifs.strip(" \t\n"):
+            return val.split()
+        return [w for w in re.split("[" + re.escape(ifs + " \t\n") + "]+", val) if w]
+
     def _splits(self, node: Any) -> bool:
         """Unquoted expansions split into words (`$CMD`, `rm${IFS}-rf${IFS}/`, `{rm,-rf,/}`); quotes do not."""
         if node.type in ("simple_expansion", "expansion"):
             return True
+        if (
+            node.type == "string"
+            and len(node.named_children) == 1
+            and node.named_children[0].type == "expansion"
+            and re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[[@*]\]\}", self.text(node)[1:-1])
+        ):
+            return True  # "${a[@]}": one word per element
         if node.type in ("word", "concatenation") and re.fullmatch(
             r"\{[^{}\s]*,[^{}\s]*\}", self.text(node)
         ):
@@ -1019,12 +1082,15 @@ class _Bash(_Base):
                 if c.type == "variable_assignment":
                     self.assign(c)
             return
+        procsubs: list[Any] = []
         for c in n.children:
             if c.type == "variable_assignment":
                 self.word(c.child_by_field_name("value")) if c.child_by_field_name(
                     "value"
                 ) else None
                 continue
+            if c.type == "process_substitution" and c != name_node:
+                procsubs.append(c)
             if c.type == "file_redirect":
                 reds.append(self.redirect(c))
             elif c.type == "herestring_redirect":
@@ -1037,11 +1103,13 @@ class _Bash(_Base):
                     val = self.word(inner)[0]
                     # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command
                     unquoted = self._splits(inner)
-                    words.extend(val.split() if unquoted and val.strip() else [val])
+                    words.extend(self.fields(val) if unquoted and val.strip() else [val])
             elif c.is_named and c.type not in ("comment",) and words:
                 val = self.word(c)[0]
                 words.extend(
-                    val.split() if "$" not in val and self._splits(c) and val.strip() else [val]
+                    self.fields(val)
+                    if "$" not in val and self._splits(c) and val.strip()
+                    else [val]
                 )
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
@@ -1053,6 +1121,44 @@ class _Bash(_Base):
             if not target.startswith(("/", "~")) and base:
                 target = base.rstrip("/") + "/" + target
             self.env["\x00cwd"] = target
+        self.written_scripts(inv, reds, data)
+        if procsubs and (inv.name in ("source", ".") or inv.name in _SHELLS):
+            # source <(echo 'CODE') / bash <(printf ...): the substitution's output is the script
+            # (other substitutions' commands are walked as words; what they print is unknown,
+            # as for `source FILE`)
+            for ps in procsubs:
+                static = self.static_output(ps)
+                if static is not None:
+                    self.nested(
+                        static,
+                        "bash",
+                        f"{inv.name} <()",
+                        privileged=inv.privileged,
+                        wrappers=inv.wrappers,
+                    )
+        body = self.functions.get(inv.name)
+        if body is not None and inv.args and re.search(r"\$\{?[@*1-9]", body):
+            # f(){ "$@"; }; f rm -rf /etc: the body runs again with the call's arguments
+            args = [_quote(a) for a in inv.args]
+
+            def positional(m: re.Match[str]) -> str:
+                which = next(g for g in m.groups() if g)
+                if which in "@*":
+                    return " ".join(args)
+                k = int(which) - 1
+                return args[k] if k < len(args) else ""
+
+            self.nested(
+                re.sub(
+                    r'"\$(?:\{([@*1-9])\}|([@*1-9]))"|\$(?:\{([@*1-9])\}|([@*1-9]))',
+                    positional,
+                    body,
+                ),
+                "bash",
+                f"function {inv.name}",
+                privileged=inv.privileged,
+                wrappers=inv.wrappers,
+            )
         # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
         if data and inv.name in ("source", ".") and inv.args[:1] in (["/dev/stdin"], ["-"]):
             self.nested(
@@ -1061,6 +1167,47 @@ class _Bash(_Base):
         if data and inv.name in _SHELLS and not [a for a in inv.args if not a.startswith("-")]:
             self.nested(
                 data, "bash", f"{inv.name} <<<", privileged=inv.privileged, wrappers=inv.wrappers
+            )
+
+    def written_scripts(
+        self, inv: Invocation, reds: list[tuple[str, str]], data: str | None
+    ) -> None:
+        """`echo CODE > f.sh; bash f.sh`: remember what the line writes, parse it where it runs."""
+
+        def key(path: str) -> str:
+            return "\x00file:" + re.sub(r"^(\./)+", "", path)
+
+        text: str | None = None
+        if inv.name in ("echo", "printf"):
+            vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
+            if inv.name == "printf" and len(vals) > 1 and "%s" in vals[0]:
+                vals = vals[1:]
+            text = " ".join(vals)
+            if inv.name == "printf" or "-e" in inv.args:
+                text = text.replace("\\n", "\n")
+        elif inv.name == "cat" and data is not None and not inv.args:
+            text = data
+        if text is not None:
+            for op, dest in reds:
+                if op in (">", ">>", ">|", "&>") and dest and not is_dynamic(dest):
+                    before = self.env.get(key(dest), "") if op == ">>" else ""
+                    self.env[key(dest)] = before + text + "\n"
+        runs: str | None = None
+        if inv.name in ("source", ".") or inv.name in _SHELLS:
+            ops = [a for a in inv.args if not a.startswith("-")]
+            runs = ops[0] if ops else None
+        else:  # ./a.sh: the invocation keeps the base name; the raw text has the path
+            runs = next(
+                (w for w in inv.raw.split() if "/" in w and _basename(w).lower() == inv.name),
+                None,
+            )
+        if runs is not None and key(runs) in self.env:
+            self.nested(
+                self.env[key(runs)],
+                "bash",
+                f"{inv.name} (written on this line)",
+                privileged=inv.privileged,
+                wrappers=inv.wrappers,
             )
 
     def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
@@ -1697,6 +1844,10 @@ class _PowerShell(_Base):
                 val, dyn = self.value(right)
                 if name.startswith("$") and not dyn:
                     self.env[name] = val
+                table = _innermost(right)
+                if name.startswith("$") and table.type == "hash_literal_expression":
+                    # $p = @{Path='C:\Windows'; Recurse=$true}: `Remove-Item @p` passes these
+                    self.env["\x00splat:" + name[1:]] = "\x1f".join(self.splat_words(table))
                 if name.startswith("$env:"):
                     self.out.append(
                         Invocation(
@@ -1711,6 +1862,30 @@ class _PowerShell(_Base):
                             remote=self.remote,
                         )
                     )
+            for c in n.named_children[1:]:
+                self.walk(c)
+            return
+        if t == "invokation_expression" and n.named_children:
+            self.walk(n.named_children[0])
+            member = next((c for c in n.named_children if c.type == "member_name"), None)
+            target = _innermost(n.named_children[0])
+            if (
+                member is not None
+                and self.text(member).lower() == "delete"
+                and target.type == "command"
+                and self.out
+                and self.out[-1].name in ("get-item", "get-childitem")
+            ):
+                # (Get-Item C:\Windows).Delete($true): the item is deleted (recursively with $true)
+                got = self.out[-1]
+                paths = [a for a in got.args if not a.startswith("-")][:1]
+                call = next((c for c in n.named_children if c.type == "argument_list"), None)
+                recurse = call is not None and "$true" in self.text(call).lower()
+                self.emit_ps(
+                    "remove-item",
+                    [*paths, "-force", *(["-recurse"] if recurse else [])],
+                    self.text(n),
+                )
             for c in n.named_children[1:]:
                 self.walk(c)
             return
@@ -1738,6 +1913,24 @@ class _PowerShell(_Base):
             return
         for c in n.named_children:
             self.walk(c)
+
+    def splat_words(self, table: Any) -> list[str]:
+        """A hashtable's entries as the parameters splatting it passes (`-Key value`, `-Switch`)."""
+        words: list[str] = []
+        for body in table.named_children:
+            for entry in body.named_children if body.type == "hash_literal_body" else []:
+                if entry.type != "hash_entry" or len(entry.named_children) < 2:
+                    continue
+                key = self.text(entry.named_children[0]).strip().strip("'\"")
+                vnode = _innermost(entry.named_children[-1])
+                vtext = self.text(vnode).strip().lower()
+                if vtext in ("$true", "1"):
+                    words.append("-" + key)
+                elif vtext in ("$false", "0"):
+                    words.append(f"-{key}:$false")
+                else:
+                    words += ["-" + key, self.value(vnode)[0]]
+        return words
 
     def value(self, n: Any) -> tuple[str, bool]:
         t = n.type
@@ -1807,6 +2000,9 @@ class _PowerShell(_Base):
         if raw_name.lstrip().startswith("{"):
             return  # `& { ... }`: the walk finds the commands inside the block
         name = ps_canonical(raw_name)
+        name = self.env.get(
+            "\x00alias:" + raw_name.strip().lower(), name
+        )  # Set-Alias x Remove-Item
         args: list[str] = []
         for c in n.named_children:
             if c.type != "command_elements":
@@ -1834,6 +2030,17 @@ class _PowerShell(_Base):
                             args.append(self.env.get(key, _PS_VARS.get(key, x)))
                     else:
                         args[-1] += part
+                    continue
+                splat = self.env.get("\x00splat:" + self.text(e)[1:].lower())
+                if _innermost(e).type == "variable" and self.text(e).startswith("@"):
+                    if splat is not None:
+                        words = [w for w in splat.split("\x1f") if w]
+                    else:  # @a of an array: its elements, positionally
+                        arr = self.env.get("$" + self.text(e)[1:].lower())
+                        words = arr.split(",") if arr is not None else [self.text(e)]
+                    args.extend(
+                        ps_param(name, w) if w.startswith("-") and "-" in name else w for w in words
+                    )
                     continue
                 if e.type == "command_parameter":
                     raw_param = self.text(e)
@@ -1907,6 +2114,10 @@ class _PowerShell(_Base):
                     )
                 )
                 return
+        if name in ("set-alias", "new-alias"):
+            pos = _ps_named_or_positional(args, ("-name", "-value"))
+            if pos[0] and pos[1]:
+                self.env["\x00alias:" + pos[0].lower()] = ps_canonical(pos[1])
         if name in ("sudo", "gsudo", "runas"):
             words = [a for a in args if not a.startswith(("/", "-"))]
             if words:
@@ -1926,6 +2137,33 @@ class _PowerShell(_Base):
         if any(a.lower().startswith(("$_", "$psitem")) for a in args):
             inv.upstream_text = getattr(self, "ctx_upstream", "")
         self.out.append(inv)
+
+
+def _innermost(n: Any) -> Any:
+    """The node under a chain of single-child wrappers (pipeline > ... > unary_expression)."""
+    while len(n.named_children) == 1 and n.type not in ("command", "hash_literal_expression"):
+        n = n.named_children[0]
+    return n
+
+
+def _ps_named_or_positional(args: list[str], names: tuple[str, ...]) -> list[str | None]:
+    """Values of a cmdlet's parameters given by name (`-Name x`) or by position."""
+    out: list[str | None] = [None] * len(names)
+    free: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i].lower()
+        if a in names and i + 1 < len(args):
+            out[names.index(a)] = args[i + 1]
+            i += 2
+            continue
+        if not a.startswith("-"):
+            free.append(args[i])
+        i += 1
+    for k in range(len(out)):
+        if out[k] is None and free:
+            out[k] = free.pop(0)
+    return out
 
 
 def _start_process_args(args: list[str]) -> tuple[str | None, list[str], str | None]:
@@ -1998,7 +2236,7 @@ class _Cmd(_Base):
         for pipeline in _cmd_split(text):
             made: list[Invocation] = []
             for k, seg in enumerate(pipeline):
-                words = _cmd_words(seg.strip().lstrip("(").rstrip(")").strip())
+                words = _cmd_words(self.expand(seg).strip().lstrip("(").rstrip(")").strip())
                 if not words:
                     continue
                 before = len(self.out)
@@ -2008,6 +2246,18 @@ class _Cmd(_Base):
                     inv.upstream = tuple(m.name for m in made)
                 made.extend(self.out[before:])
         return self.result()
+
+    def expand(self, seg: str) -> str:
+        """%NAME% and delayed !NAME! of variables `set` earlier in the text (a batch file's
+        lines; on one line cmd expands %NAME% before `set` runs, so this over-reads, to the
+        safe side); unknown names stay as written."""
+        if not any(k.startswith("\x00cmdvar:") for k in self.env):
+            return seg
+
+        def sub(m: re.Match[str]) -> str:
+            return self.env.get("\x00cmdvar:" + m.group(2).lower(), m.group(0))
+
+        return re.sub(r"([%!])([A-Za-z_][\w.-]*)\1", sub, seg)
 
     def emit_cmd(self, words: list[str], raw: str, privileged: bool | None = None) -> None:
         priv = self.privileged if privileged is None else privileged
@@ -2038,7 +2288,13 @@ class _Cmd(_Base):
         if name == "cmd":
             for j, a in enumerate(rest):
                 if a.lower() in ("/c", "/k", "/r"):
-                    self.nested(" ".join(rest[j + 1 :]), "cmd", "cmd /c", privileged=priv)
+                    payload = " ".join(rest[j + 1 :])
+                    # cmd takes the rest of its line and drops one outer pair of quotes, so the
+                    # quotes inside (`cmd /c "start "t" rd ..."`) survive: read the raw text
+                    m = re.search(r'(?i)(?:^|[\s"])/[ckr]\s+(.*)$', self.expand(raw), re.S)
+                    if m and m.group(1).startswith('"') and m.group(1).rstrip().endswith('"'):
+                        payload = m.group(1).rstrip()[1:-1]
+                    self.nested(payload, "cmd", "cmd /c", privileged=priv)
                     return
         if name in ("powershell", "pwsh"):
             self._powershell_cli(rest, priv, (*self.wrappers, "powershell"))
@@ -2062,6 +2318,12 @@ class _Cmd(_Base):
         if name in ("sudo", "gsudo"):
             self.emit_cmd(rest, raw, privileged=True)
             return
+        if name == "set" and rest and not rest[0].lower().startswith(("/a", "/p")):
+            vname, eq, val = " ".join(rest).partition("=")
+            if eq and vname.strip():
+                self.env["\x00cmdvar:" + vname.strip().lower()] = val
+        if name == "forfiles":
+            self._forfiles(rest, priv)
         if name == "if":  # `if [not] exist X (CMD) [else (CMD)]`: both branches may run
             for body in _cmd_if_bodies(rest):
                 self.emit_cmd(body, raw, privileged=priv)
@@ -2110,6 +2372,34 @@ class _Cmd(_Base):
                 remote=self.remote,
             )
         )
+
+    def _forfiles(self, rest: list[str], priv: bool) -> None:
+        """forfiles /p DIR /m MASK [/s] [/d N] /c "CMD @path": CMD runs once per match."""
+        opts: dict[str, str] = {}
+        low = [w.lower() for w in rest]
+        for k, w in enumerate(low[:-1]):
+            if w in ("/p", "/m", "/c", "/d"):
+                opts[w] = rest[k + 1]
+        cmd = opts.get("/c")
+        if not cmd:
+            return
+        folder = opts.get("/p", ".").rstrip("\\") or "."
+        mask = opts.get("/m", "*")
+        target = folder + "\\" + mask
+        before = len(self.out)
+        self.nested(
+            re.sub(
+                r"(?i)@(path|relpath|file|fname)",
+                lambda m: f'"{target}"' if m.group(1).lower() in ("path", "relpath") else mask,
+                cmd.replace("0x22", '"'),
+            ),
+            "cmd",
+            "forfiles",
+            privileged=priv,
+        )
+        if mask != "*" or "/d" in opts:  # a filter limits what is matched, as for find -exec
+            for inv in self.out[before:]:
+                inv.filtered = True
 
 
 _CMD_COMPARE = frozenset(["==", "equ", "neq", "lss", "leq", "gtr", "geq"])

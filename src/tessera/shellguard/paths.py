@@ -20,6 +20,7 @@ Grades, from harmless to catastrophic:
 
 from __future__ import annotations
 
+import fnmatch
 import ntpath
 import posixpath
 import re
@@ -265,6 +266,28 @@ _DEVICE = re.compile(
     r"md\d+|dm-\d+|mapper/.+|disk/.+|loop\d+|sr\d+|rdisk\d+|disk\d+(s\d+)?|mem|kmem|port|nbd\d+|"
     r"[a-z]+/[a-z0-9_-]+)$"
 )
+_DEVICE_SAMPLES = tuple(
+    "/dev/" + d
+    for d in (
+        "sda",
+        "sdb1",
+        "nvme0n1",
+        "nvme0n1p1",
+        "hda",
+        "vda",
+        "vdb1",
+        "xvda",
+        "mmcblk0",
+        "mmcblk0p1",
+        "md0",
+        "dm-0",
+        "mapper/root",
+        "disk/by-id/x",
+        "loop0",
+        "nbd0",
+        "disk0",
+    )
+)
 _NULLS = {
     "/dev/null",
     "/dev/stdout",
@@ -312,7 +335,13 @@ def _grade_unix(p: str) -> str:
             ("/dev/fd/", "/dev/pts/", "/dev/shm/", "/dev/tcp/", "/dev/udp/")
         ):
             return "temp" if p.startswith("/dev/shm/") else "null"
-        return "device" if _DEVICE.match(p) else "sysconf"
+        if _DEVICE.match(p):
+            return "device"
+        if re.search(r"[*?\[]", p):  # /dev/sd*, /dev/nvme?n1: a glob that names disks
+            pat = re.compile(fnmatch.translate(p))
+            if any(pat.match(d) for d in _DEVICE_SAMPLES):
+                return "device"
+        return "sysconf"
     if "$" in p or "`" in p or p.startswith("<("):
         head = re.split(r"[$`<]", p, maxsplit=1)[0]
         if head.strip("/~.") == "" or ".." in p[len(head) :]:

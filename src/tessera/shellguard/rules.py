@@ -591,7 +591,9 @@ def r_disk_tool(inv: Invocation) -> Iterator[Finding]:
 def r_chmod(inv: Invocation) -> Iterator[Finding]:
     short, long, pos = split_flags(inv.args, frozenset({"--reference", "--from"}))
     recursive = "R" in short or "recursive" in long
-    if len(pos) < 2 and not (inv.name in ("chown", "chgrp") and len(pos) >= 2):
+    if len(pos) == 1 and inv.args_from_stdin:
+        pos = [pos[0], "$STDIN"]  # `... | xargs chmod 600`: the files are unknown here
+    if len(pos) < 2:
         return
     mode = pos[0]
     targets = pos[1:]
@@ -1263,10 +1265,11 @@ def r_security(inv: Invocation) -> Iterator[Finding]:
 
 _FILE_TOOLS = frozenset(
     ["chmod", "ls", "stat", "file", "sha256sum", "sha1sum", "md5sum", "b2sum", "get-item",
-     "get-filehash", "unblock-file"]
+     "get-filehash", "unblock-file", "tar", "unzip", "expand-archive", "gpg"]
 )  # fmt: skip
-"""Commands that look at a downloaded file (or make it executable) without running, moving or
-copying it: `cp`/`mv` give it a new name that may run later, so they are not among them."""
+"""Commands that look at a downloaded file (or make it executable, or unpack it) without
+running, moving or copying it: `cp`/`mv` give it a new name that may run later, so they are
+not among them."""
 
 
 def r_history(inv: Invocation) -> Iterator[Finding]:
@@ -1459,6 +1462,12 @@ def r_netcat(inv: Invocation) -> Iterator[Finding]:
         )
     ):
         yield _f(inv, R, "exfil", inv.name, "sends local data to another host")
+    sent = (inv.stdin_data or "") + (
+        inv.upstream_text if {"echo", "printf"} & set(inv.upstream) else ""
+    )
+    if re.search(r"\b(FLUSHALL|FLUSHDB)\b|\bDROP\s+(DATABASE|SCHEMA)\b", sent, re.I):
+        # printf 'FLUSHALL\r\n' | nc db 6379: the database's own protocol, typed by hand
+        yield _f(inv, B, "db", inv.name, "sends a database-wiping command over a socket")
 
 
 def r_fetch(inv: Invocation) -> Iterator[Finding]:
@@ -1489,6 +1498,18 @@ def r_fetch(inv: Invocation) -> Iterator[Finding]:
     )
     if upload and secret and re.search(r"@|-T|--upload-file|--post-file|--body-file", text):
         yield _f(inv, R, "exfil", inv.name, "uploads credentials or secrets")
+        return
+    urls = [x for x in a if re.match(r"(https?://|localhost|[\w.-]+:\d+/)", x)]
+    if method == "DELETE" and any(
+        re.search(r"^(?:https?://)?[^/]+/(?:_all|\*|_data_stream/\*)/?(?:[?#]|$)", u) for u in urls
+    ):  # Elasticsearch/OpenSearch: every index at once
+        yield _f(inv, B, "db", inv.name, "deletes every index of a search cluster")
+        return
+    if re.search(
+        r"<delete>\s*<query>\s*\*:\*\s*</query>|\"delete\"\s*:\s*\{\s*\"query\"\s*:\s*\"\*:\*\"",
+        text,
+    ):
+        yield _f(inv, B, "db", inv.name, "deletes every document of a Solr collection")
         return
     if method == "DELETE":
         yield _f(inv, R, "cloud-delete", inv.name, "sends an HTTP DELETE")
@@ -3758,12 +3779,14 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
             ("-path", "-literalpath", "-filepath"),
             ("-value", "-encoding", "-width", "-inputobject"),
         )[:1]
-        if n == "clear-content":
-            for t in targets:
-                g = grade(t, "powershell")
-                if g in ("log", "history"):
-                    yield _f(inv, B, "log-wipe", n, "empties a log")
-                    return
+        for t in targets:
+            g = grade(t, "powershell")
+            if (n == "clear-content" and g in ("log", "history")) or (
+                n != "add-content"
+                and re.search(r"psreadline.*history|consolehost_history", t, re.I)
+            ):
+                yield _f(inv, B, "log-wipe", n, "empties a log or the PowerShell history")
+                return
         yield from _write_target(
             inv, targets, truncate=n in ("set-content", "out-file", "clear-content"), rule=n
         )
@@ -3936,6 +3959,10 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
     if n in ("set-acl",):
         yield _f(inv, R, "perm", n, "changes access control")
         return
+    if n in ("remove-dbadatabase", "remove-sqldatabase"):
+        # dbatools / SqlServer module: DROP DATABASE by another name
+        yield _f(inv, B, "db", n, "drops a database")
+        return
     if n in ("invoke-sqlcmd",):
         q = _ps_pos(
             inv,
@@ -4014,6 +4041,8 @@ def r_ps(inv: Invocation) -> Iterator[Finding]:
         "erase",
         "rd",
         "rmdir",
+        "sdelete",
+        "sdelete64",
         "setx",
         "fsutil",
         "manage-bde",
@@ -4079,6 +4108,17 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
         if rec and g == "workspace" and any("*." in p for p in pos):
             level = R
         yield _f(inv, level, "destroy" if level > L else "workspace", n, f"deletes {g} files")
+        return
+    if n in ("sdelete", "sdelete64"):  # Sysinternals: overwrites, then deletes
+        files = [x for x in a if not x.startswith(("-", "/")) and not re.fullmatch(r"\d+", x)]
+        if {"-c", "-z"} & set(low):
+            yield _f(inv, R, "disk", n, "overwrites a drive's free space")
+        if files and not ({"-c", "-z"} & set(low)):
+            g = _worst_target(files, "cmd")
+            rec = bool({"-s", "-r"} & set(low))
+            level = (DELETE_TARGET_LEVEL if rec else FILE_TARGET_LEVEL).get(g, R)
+            level = max(level, R) if rec else level
+            yield _f(inv, level, "destroy" if level > L else "workspace", n, f"wipes {g} files")
         return
     if n in ("rd", "rmdir"):
         g = _worst_target(pos, "cmd") if pos else "unknown"
@@ -4251,6 +4291,19 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
             )
         return
     if n == "schtasks":
+        tr = next((a[k + 1] for k, x in enumerate(low[:-1]) if x == "/tr"), None)
+        if tr and ("/create" in switches or "/change" in switches):
+            # the task's command runs later, as /ru says: judge it as a command line
+            inner = assess(tr, "cmd")
+            if inner.level >= R:
+                yield _f(
+                    inv,
+                    inner.level,
+                    inner.reasons[0] if inner.reasons else "persistence",
+                    n,
+                    "schedules a command that is dangerous on its own",
+                )
+                return
         if "/create" in switches or "/change" in switches:
             yield _f(inv, R, "persistence", n, "creates or changes a scheduled task")
             return
@@ -4865,12 +4918,61 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
             "interpreter",
             f"deletes a {g} tree from code",
         )
-    for shell_cmd in re.findall(
-        r"(?:execSync|exec|system|popen|spawnSync|check_output|check_call|run|call|Popen|`)\s*\(?\s*"
-        r"(?:['\"]([^'\"]{3,})['\"]|qq?\{([^}]{3,})\})",
+    shell_cmds = [
+        a or b
+        for a, b in re.findall(
+            r"(?:execSync|exec|system|popen|spawnSync|check_output|check_call|run|call|Popen|`)\s*\(?\s*"
+            r"(?:['\"]([^'\"]{3,})['\"]|qq?\{([^}]{3,})\})",
+            code,
+        )
+    ]
+    # backticks, qx{...} (Perl), %x(...) (Ruby): the text runs in a shell
+    shell_cmds += re.findall(r"`([^`'\"]{3,})`", code)
+    shell_cmds += [
+        next(g for g in m if g)
+        for m in re.findall(
+            r"(?:\bqx|%x)\s*(?:\{([^}]{3,})\}|\(([^)]{3,})\)|\[([^\]]{3,})\]|/([^/]{3,})/|"
+            r"!([^!]{3,})!|\|([^|]{3,})\|)",
+            code,
+        )
+    ]
+    # subprocess.run(["rm", "-rf", "/etc"]), spawnSync("rm", ["-rf", "/etc"]): argument vectors
+    for first, vec in re.findall(
+        r"(?:run|call|check_call|check_output|Popen|spawnSync|spawn|execFileSync|execFile)\s*\(\s*"
+        r"(?:['\"]([^'\"]+)['\"]\s*,\s*)?\[([^\]]*)\]",
         code,
     ):
-        sub = assess(shell_cmd[0] or shell_cmd[1], "bash")
+        words = ([first] if first else []) + re.findall(r"['\"]([^'\"]*)['\"]", vec)
+        if words:
+            shell_cmds.append(shlex.join(words))
+    # files written or deleted by path: grade them as the shell's `>` or `rm -f` would
+    for path, mode in re.findall(
+        r"(?:\bopen|openSync|File\.open|IO\.open|fopen)\s*\(\s*['\"]([^'\"]+)['\"]\s*,\s*"
+        r"['\"]([rwabxt+]+)['\"]",
+        code,
+    ):
+        if re.search(r"[wa+x]", mode):
+            shell_cmds.append(f"echo x {'>>' if 'a' in mode else '>'} {shlex.quote(path)}")
+    for m in re.findall(
+        r"\bopen\s*\(?\s*(?:my\s+)?[$\w]+\s*,\s*(?:['\"](\+?[<>]{1,2})['\"]\s*,\s*['\"]([^'\"]+)['\"]|"
+        r"['\"](\+?[<>]{1,2})\s*([^'\"]+)['\"])",
+        code,
+    ):  # Perl: open(my $f, '>', '/dev/sda') / open(F, ">/dev/sda")
+        op, path = (m[0], m[1]) if m[1] else (m[2], m[3])
+        if ">" in op or "+" in op:
+            shell_cmds.append(f"echo x {'>>' if '>>' in op else '>'} {shlex.quote(path.strip())}")
+    for path in re.findall(
+        r"(?:writeFileSync|appendFileSync|writeFile|truncateSync)\s*\(\s*['\"]([^'\"]+)['\"]", code
+    ) + re.findall(r"Path\s*\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\.write_(?:text|bytes)\b", code):
+        shell_cmds.append(f"echo x > {shlex.quote(path)}")
+    for path in re.findall(
+        r"(?:os\.remove|os\.unlink|\bunlink|unlinkSync|File\.delete|FileUtils\.rm(?:_f)?)"
+        r"\s*\(?\s*['\"]([^'\"]+)['\"]",
+        code,
+    ):
+        shell_cmds.append(f"rm -f {shlex.quote(path)}")
+    for shell_cmd in shell_cmds:
+        sub = assess(shell_cmd, "bash")
         if sub.level >= L:
             yield _f(
                 inv,
@@ -5167,9 +5269,21 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
             continue
         img = i
         break
-    if img is None or img + 1 >= len(words) or not mounts:
+    if img is None or img + 1 >= len(words):
         return
     inner = words[img + 1 :]
+    if not mounts:
+        if words[0] == "exec":  # docker exec db rm -rf /var/lib/mysql: judged inside the container
+            sub = assess(shlex.join(inner), "bash")
+            if sub.level >= R:
+                yield _f(
+                    inv,
+                    sub.level,
+                    sub.reasons[0] if sub.reasons else "destroy",
+                    "docker",
+                    "runs a changing command inside a container",
+                )
+        return
     mapped = []
     for w in inner:
         for host, cont in mounts:
@@ -5179,8 +5293,6 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
                 w = re.sub(rf"(?<![\w/.-]){re.escape(c)}(?=/|$|\s|'|\")", h if h else "/", w)
                 w = w.replace("//", "/")
         mapped.append(w)
-    import shlex
-
     sub = assess(" ".join(shlex.quote(w) for w in mapped), "bash")
     if sub.level >= R:
         yield _f(
@@ -5448,6 +5560,8 @@ _CMD_TOOLS = {
     "manage-bde",
     "mountvol",
     "chkdsk",
+    "sdelete",
+    "sdelete64",
 }
 _CMD_MISC = {"copy", "xcopy", "move", "ren", "rename", "mklink", "md", "mkdir"}
 
@@ -5588,7 +5702,12 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
                     "installs an SSH key fetched from the network (a backdoor)",
                 )  # fmt: skip
     # download, then execute what was downloaded
-    fetched: list[tuple[str, bool]] = []
+    fetched: list[tuple[str, bool]] = [
+        (m, False)  # (New-Object Net.WebClient).DownloadFile(URL, 'a.exe')
+        for m in re.findall(
+            r"\.DownloadFile(?:Async)?\s*\(\s*[^,]+,\s*['\"]([^'\"]+)['\"]", line, re.I
+        )
+    ]
     for inv in invs:
         a = inv.args
         low = [x.lower() for x in a]

@@ -133,7 +133,9 @@ def r_destroy_table(inv: Invocation) -> Iterator[Finding]:
             if inv.name == "velero":
                 strong = "--all" in text or _is_prod(text)
             if inv.name == "zfs" and "@" in text:
-                strong = False  # one snapshot
+                # one snapshot; `pool/ds@%` (every snapshot) wipes the backups, as
+                # `vssadmin delete shadows /all` does
+                strong = bool(re.search(r"@%(\s|$)", text))
             if (
                 _is_nonprod(text) or re.search(r"(scratch|playground|sandbox|tmp|temp|demo)", text)
             ) and not _is_prod(text):
@@ -690,6 +692,20 @@ def delete_all_listed(inv: Invocation) -> Iterator[Finding]:
     """`doctl compute droplet delete $(doctl compute droplet list ...)`: a cloud delete of
     every resource an unfiltered listing of the same CLI returns (fleet scope)."""
     if inv.name not in _CLOUD_CLIS or not _DELETE_VERBS & set(inv.args):
+        return
+    listed = (
+        inv.upstream_text if inv.args_from_stdin else ""
+    )  # `CLI ... list | xargs CLI ... delete`
+    if (
+        listed.split()[:1] == [inv.name]
+        and re.search(r"\b(list|ls|describe)\b", listed)
+        and not re.search(
+            r"--filter|--query|--tag|--label|--selector|-l\b|\|\s*(grep|awk|jq|head)", listed
+        )
+    ):
+        yield _f(
+            inv, B, "cloud-delete", inv.name, "deletes every resource an unfiltered list returns"
+        )
         return
     for a in inv.args:
         sub = re.fullmatch(r"\$\((.*)\)|`(.*)`", a, re.S)
