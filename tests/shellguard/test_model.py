@@ -135,7 +135,7 @@ def test_rules_own_a_floor_the_model_can_only_raise(
         clf.head.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 50.0]))
     v = g.check("frobnicate --all", "bash")
     assert (
-        v.level == Level.BLOCKED and v.source == "rules+model" and v.reasons[0] == "model"
+        v.level == Level.RISKY and v.source == "rules+model" and v.reasons[0] == "model"
     )  # ... raises
     many = g.check_many(
         [
@@ -143,10 +143,19 @@ def test_rules_own_a_floor_the_model_can_only_raise(
             ("rm -rf /", "bash"),
             ("ls -la", "bash"),
             ("echo 'rm -rf /'", "bash"),
+            ("systemctl restart nginx", "bash"),
         ]
     )
-    # unknown tools may be raised all the way; tools the rules model by one level; mentions never
-    assert [x.level for x in many] == [Level.BLOCKED, Level.BLOCKED, Level.LOW, Level.SAFE]
+    # unknown tools may be raised to RISKY (approval), tools the rules model by one level,
+    # mentions never; only what the rules found RISKY may become BLOCKED
+    assert Guard("rules").check("systemctl restart nginx").level == Level.RISKY
+    assert [x.level for x in many] == [
+        Level.RISKY,
+        Level.BLOCKED,
+        Level.LOW,
+        Level.SAFE,
+        Level.BLOCKED,
+    ]
     assert Guard("rules").check("frobnicate --all").level == Level.SAFE
 
 
@@ -177,3 +186,24 @@ def test_shipped_artifact_is_small_and_loads_on_the_wheel_backbone() -> None:
     v = g.check("sudo rm -rf /var/lib/mysql")
     assert v.source == "rules+model" and v.level == Level.BLOCKED and v.probs is not None
     assert g.check("ls -la").level == Level.SAFE
+
+
+def test_combine_refuses_only_what_the_rules_found_risky() -> None:
+    import numpy as np
+
+    from tessera.shellguard.train import combine
+
+    sure_blocked = np.array([0.0, 0.0, 0.01, 0.99])
+    th = {"LOW": 0.9, "RISKY": 0.9, "BLOCKED": 0.5}
+    # an unknown tool the rules let through: the model may ask for approval, not refuse
+    assert combine(Level.SAFE, sure_blocked, th)[0] == Level.RISKY
+    assert combine(Level.LOW, sure_blocked, th)[0] == Level.RISKY
+    # a tool the rules model: one level at most
+    assert combine(Level.SAFE, sure_blocked, th, known=True)[0] == Level.LOW
+    # what the rules found RISKY may become BLOCKED; a mention never moves
+    assert combine(Level.RISKY, sure_blocked, th)[0] == Level.BLOCKED
+    assert combine(Level.RISKY, sure_blocked, th, known=True)[0] == Level.BLOCKED
+    assert combine(Level.SAFE, sure_blocked, th, inert=True)[0] == Level.SAFE
+    # below the threshold nothing is raised
+    unsure = np.array([0.5, 0.2, 0.2, 0.1])
+    assert combine(Level.SAFE, unsure, th)[0] == Level.SAFE

@@ -268,14 +268,19 @@ def combine(
 
     It raises to a level when its probability of *at least* that level reaches the level's
     threshold. It never raises a command the parser found inert (only prints, searches or
-    comments: a mention), and raises a command whose every tool the rules model by at most
-    one level (the rules are precise where they know the tool; the model covers the rest).
+    comments: a mention); it raises a command whose every tool the rules model by at most
+    one level (the rules are precise where they know the tool; the model covers the rest);
+    and it refuses (BLOCKED) only what the rules already found RISKY: where no rule saw a
+    risk, its word alone may ask for approval, not refuse (a wrong refusal is the costliest
+    error; on the held-out calibration rows it never raised SAFE/LOW to BLOCKED anyway).
     Returns the level and the confidence that the level is right.
     """
     th = thresholds or DEFAULT_THRESHOLDS
     if not inert:
         for lv in (Level.BLOCKED, Level.RISKY, Level.LOW):
-            if known and lv > rule_level + 1:
+            if (known and lv > rule_level + 1) or (
+                lv == Level.BLOCKED and rule_level < Level.RISKY
+            ):
                 continue
             at_least = float(probs[int(lv) :].sum())
             if lv > rule_level and at_least >= th[lv.name]:
