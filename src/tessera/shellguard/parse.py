@@ -27,6 +27,7 @@ from tessera.shellguard.levels import check_shell
 from tessera.shellguard.paths import grade, severity
 
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
+MAX_NESTED = 256  # nested parses in all for one command (a script running itself fans out)
 
 
 @dataclass
@@ -223,6 +224,7 @@ class _Base:
         self.syntax_error = False
         self.too_deep = False
         self.undecodable: list[str] = []
+        self.budget = [MAX_NESTED]  # nested parses left for the whole command (shared)
 
     def result(self) -> Parsed:
         return Parsed(
@@ -246,10 +248,11 @@ class _Base:
         wrappers: tuple[str, ...] = (),
     ) -> list[Invocation]:
         """Parse code that this command would run, and add its invocations."""
-        if self.depth >= MAX_DEPTH:
+        if self.depth >= MAX_DEPTH or self.budget[0] <= 0:
             self.undecodable.append(text[:80])
             self.too_deep = True
             return []
+        self.budget[0] -= 1
         cls: type[_Base] = {"bash": _Bash, "powershell": _PowerShell, "cmd": _Cmd}[shell]
         sub = cls(
             text,
@@ -260,6 +263,7 @@ class _Base:
             remote=remote or self.remote,
             env=self.env if shell == self.shell else None,
         )
+        sub.budget = self.budget
         res = sub.run()
         self.fork_bomb |= res.fork_bomb
         self.syntax_error |= res.syntax_error
@@ -532,6 +536,7 @@ class _Base:
                         self.remote,
                         self.env,
                     )
+                    sub.budget = self.budget
                     inv = sub.emit_unix(cmd, raw, [])
                     self.out.extend(sub.out)
                     if inv is not None:
@@ -773,7 +778,12 @@ class _Bash(_Base):
         )
         # `time { ...; }` and `! ( ... )`: the grammar reads the brace or parenthesis as a
         # word of a command named `time`/`{`; bash runs the group (the prefix changes nothing)
-        text = re.sub(r"(^|[;&|(\n]\s*)(?:(?:time(?:\s+-p)?|!)\s+)+(?=[{(]\s)", r"\1", text)
+        text = re.sub(
+            r"(^|[;&|(\n]\s*|\b(?:if|then|else|elif|do|while|until)\s+)"
+            r"(?:(?:time(?:\s+-p)?|!)\s+)+(?=\(|\{\s)",
+            r"\1",
+            text,
+        )
         self.src = text.encode("utf-8", "replace")
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
@@ -894,25 +904,64 @@ class _Bash(_Base):
         value = n.child_by_field_name("value")
         if name is None:
             return
-        key = self.text(name)
-        for k in [k for k in self.env if k.startswith(key + "[")]:
-            del self.env[k]
-        if value is not None and value.type == "array":
-            # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first
-            elems = [self.word(c) for c in value.named_children if c.type != "comment"]
-            if any(d for _, d in elems):
-                self.env.pop(key, None)
+        append = any(c.type == "+=" for c in n.children)
+        if name.type == "subscript":  # a[0]=rm: one element
+            base = name.child_by_field_name("name")
+            index = name.child_by_field_name("index")
+            if base is None or index is None:
                 return
-            self.env[key] = elems[0][0] if elems else ""
-            self.env[key + "[@]"] = " ".join(v for v, _ in elems)
-            for i, (v, _) in enumerate(elems):
-                self.env[f"{key}[{i}]"] = v
+            key, idx = self.text(base), self.text(index)
+            val, dyn = self.word(value) if value is not None else ("", False)
+            elems = self.elements(key)
+            if dyn or elems is None or not idx.isdigit():
+                self.forget(key)
+                return
+            k = int(idx)
+            elems += [""] * (k + 1 - len(elems))
+            elems[k] = (elems[k] + val) if append else val
+            self.set_array(key, elems)
+            return
+        key = self.text(name)
+        if value is not None and value.type == "array":
+            # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
+            # the value is read before the old one goes (a=("${a[@]}" /etc))
+            new = [self.word(c) for c in value.named_children if c.type != "comment"]
+            old = self.elements(key) if append else []
+            if any(d for _, d in new) or old is None:
+                self.forget(key)
+                return
+            self.set_array(key, old + [v for v, _ in new])
             return
         val, dyn = self.word(value) if value is not None else ("", False)
+        if append and not dyn:  # x+=" -rf /etc"
+            before, before_dyn = self.var(key)
+            val, dyn = before + val, before_dyn
+        self.forget(key)
         if not dyn:
             self.env[key] = val
-        else:
-            self.env.pop(key, None)
+
+    def elements(self, key: str) -> list[str] | None:
+        """The known elements of array `key` (a plain variable is a one-element array)."""
+        if key + "[@]" in self.env:
+            n = sum(1 for k in self.env if re.fullmatch(re.escape(key) + r"\[\d+\]", k))
+            return [self.env.get(f"{key}[{i}]", "") for i in range(n)]
+        if key in self.env:
+            return [self.env[key]]
+        if key in _DEFAULT_ENV or key in ("1", "2", "@", "*"):
+            return None
+        return []  # unset: empty
+
+    def set_array(self, key: str, elems: list[str]) -> None:
+        self.forget(key)
+        self.env[key] = elems[0] if elems else ""
+        self.env[key + "[@]"] = " ".join(elems)
+        for i, v in enumerate(elems):
+            self.env[f"{key}[{i}]"] = v
+
+    def forget(self, key: str) -> None:
+        self.env.pop(key, None)
+        for k in [k for k in self.env if k.startswith(key + "[")]:
+            del self.env[k]
 
     def walk_substitutions(self, n: Any) -> None:
         for c in n.named_children:
@@ -981,7 +1030,7 @@ class _Bash(_Base):
                 if key in self.env:
                     return self.env[key], False
                 return self.text(n), True
-            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)(?::?[-=](.*))?$", inner)
+            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?[-=](.*))?$", inner)
             if m:
                 v, d = self.var(m.group(1))
                 if d and m.group(2) is not None:
@@ -1058,10 +1107,10 @@ class _Bash(_Base):
         if (
             node.type == "string"
             and len(node.named_children) == 1
-            and node.named_children[0].type == "expansion"
-            and re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[[@*]\]\}", self.text(node)[1:-1])
+            and node.named_children[0].type in ("expansion", "simple_expansion")
+            and re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[@\]\}|\$\{?@\}?", self.text(node)[1:-1])
         ):
-            return True  # "${a[@]}": one word per element
+            return True  # "${a[@]}", "$@": one word per element
         if node.type in ("word", "concatenation") and re.fullmatch(
             r"\{[^{}\s]*,[^{}\s]*\}", self.text(node)
         ):
@@ -1083,6 +1132,7 @@ class _Bash(_Base):
                     self.assign(c)
             return
         procsubs: list[Any] = []
+        after_name = dyn_name = False
         for c in n.children:
             if c.type == "variable_assignment":
                 self.word(c.child_by_field_name("value")) if c.child_by_field_name(
@@ -1096,21 +1146,30 @@ class _Bash(_Base):
             elif c.type == "herestring_redirect":
                 data = self.word(c.named_children[-1])[0] if c.named_children else ""
             elif c == name_node:
+                after_name = True
                 inner = c.named_children[0] if c.named_children else None
                 if inner is None:
                     words.append(self.text(c))
                 else:
-                    val = self.word(inner)[0]
-                    # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command
+                    val, dyn = self.word(inner)
+                    # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command;
+                    # one known to be empty is no word at all (`e=; $e rm -rf /`)
                     unquoted = self._splits(inner)
-                    words.extend(self.fields(val) if unquoted and val.strip() else [val])
-            elif c.is_named and c.type not in ("comment",) and words:
+                    dyn_name = unquoted and dyn
+                    if not (unquoted and not dyn and not val.strip()):
+                        words.extend(self.fields(val) if unquoted and val.strip() else [val])
+            elif c.is_named and c.type not in ("comment",) and after_name:
                 val = self.word(c)[0]
                 words.extend(
                     self.fields(val)
                     if "$" not in val and self._splits(c) and val.strip()
                     else [val]
                 )
+        if dyn_name and len(words) > 1:
+            # `$SUDO rm -rf /`: an unknown name may expand to nothing, leaving the rest to run
+            rest_inv = self.emit_unix(words[1:], self.text(n), reds, data)
+            if rest_inv is not None:
+                self.out.append(rest_inv)
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
             return
@@ -1138,27 +1197,25 @@ class _Bash(_Base):
                     )
         body = self.functions.get(inv.name)
         if body is not None and inv.args and re.search(r"\$\{?[@*1-9]", body):
-            # f(){ "$@"; }; f rm -rf /etc: the body runs again with the call's arguments
-            args = [_quote(a) for a in inv.args]
-
-            def positional(m: re.Match[str]) -> str:
-                which = next(g for g in m.groups() if g)
-                if which in "@*":
-                    return " ".join(args)
-                k = int(which) - 1
-                return args[k] if k < len(args) else ""
-
+            # f(){ "$@"; }; f rm -rf /etc: the body runs again with the call's arguments as
+            # its positional parameters (values, never re-read as code)
+            names = ["@", "*", *map(str, range(1, 10))]
+            saved = {k: self.env.get(k) for k in names}
+            self.env["@"] = self.env["*"] = " ".join(inv.args)
+            for pos in range(1, 10):
+                self.env[str(pos)] = inv.args[pos - 1] if pos <= len(inv.args) else ""
             self.nested(
-                re.sub(
-                    r'"\$(?:\{([@*1-9])\}|([@*1-9]))"|\$(?:\{([@*1-9])\}|([@*1-9]))',
-                    positional,
-                    body,
-                ),
+                body,
                 "bash",
                 f"function {inv.name}",
                 privileged=inv.privileged,
                 wrappers=inv.wrappers,
             )
+            for name, v in saved.items():
+                if v is None:
+                    self.env.pop(name, None)
+                else:
+                    self.env[name] = v
         # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
         if data and inv.name in ("source", ".") and inv.args[:1] in (["/dev/stdin"], ["-"]):
             self.nested(
@@ -1180,9 +1237,11 @@ class _Bash(_Base):
         text: str | None = None
         if inv.name in ("echo", "printf"):
             vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
-            if inv.name == "printf" and len(vals) > 1 and "%s" in vals[0]:
-                vals = vals[1:]
-            text = " ".join(vals)
+            if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' /etc
+                fill = iter(vals[1:])
+                text = re.sub(r"%[sbd]", lambda m: next(fill, ""), vals[0])
+            else:
+                text = " ".join(vals)
             if inv.name == "printf" or "-e" in inv.args:
                 text = text.replace("\\n", "\n")
         elif inv.name == "cat" and data is not None and not inv.args:
@@ -1194,14 +1253,23 @@ class _Bash(_Base):
                     self.env[key(dest)] = before + text + "\n"
         runs: str | None = None
         if inv.name in ("source", ".") or inv.name in _SHELLS:
-            ops = [a for a in inv.args if not a.startswith("-")]
-            runs = ops[0] if ops else None
+            ops: list[str] = []
+            k = 0
+            while k < len(inv.args):  # bash -o errexit x.sh: -o/-O take a value
+                a = inv.args[k]
+                k += 2 if a in ("-o", "+o", "-O", "+O") else 1
+                if not a.startswith(("-", "+")):
+                    ops.append(a)
+            feeds = [dest for op, dest in reds if op == "<"]  # bash < x.sh
+            runs = ops[0] if ops else (feeds[0] if feeds else None)
         else:  # ./a.sh: the invocation keeps the base name; the raw text has the path
             runs = next(
                 (w for w in inv.raw.split() if "/" in w and _basename(w).lower() == inv.name),
                 None,
             )
-        if runs is not None and key(runs) in self.env:
+        running = "\x00running:" + key(runs or "")
+        if runs is not None and key(runs) in self.env and running not in self.env:
+            self.env[running] = "1"  # a script that runs itself is read once
             self.nested(
                 self.env[key(runs)],
                 "bash",
@@ -1209,6 +1277,7 @@ class _Bash(_Base):
                 privileged=inv.privileged,
                 wrappers=inv.wrappers,
             )
+            del self.env[running]
 
     def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
         """`echo DATA | base64 -d | gunzip | sh` and kin: decode the literal, parse what would run.
@@ -1844,9 +1913,15 @@ class _PowerShell(_Base):
                 val, dyn = self.value(right)
                 if name.startswith("$") and not dyn:
                     self.env[name] = val
-                table = _innermost(right)
-                if name.startswith("$") and table.type == "hash_literal_expression":
-                    # $p = @{Path='C:\Windows'; Recurse=$true}: `Remove-Item @p` passes these
+                table = _first_of(right, "hash_literal_expression")
+                self.env.pop("\x00splat:" + name[1:], None)
+                self.env.pop("\x00item:" + name[1:], None)
+                if (
+                    name.startswith("$")
+                    and table is not None
+                    and re.match(r"\s*(\[[\w.]+\]\s*)?@\{", self.text(right))
+                ):
+                    # $p = [ordered]@{Path='C:\Windows'; Recurse=$true}: `Remove-Item @p`
                     self.env["\x00splat:" + name[1:]] = "\x1f".join(self.splat_words(table))
                 if name.startswith("$env:"):
                     self.out.append(
@@ -1862,28 +1937,40 @@ class _PowerShell(_Base):
                             remote=self.remote,
                         )
                     )
+            before = len(self.out)
             for c in n.named_children[1:]:
                 self.walk(c)
+            got = self.out[before] if len(self.out) > before else None
+            if (
+                left is not None
+                and right is not None
+                and _innermost(right).type == "command"
+                and got is not None
+                and got.name in ("get-item", "get-childitem")
+                and _ps_item_path(got.args)
+            ):  # $d = Get-Item C:\Windows; $d.Delete($true)
+                self.env["\x00item:" + self.text(left).strip().lower()[1:]] = str(
+                    _ps_item_path(got.args)
+                )
             return
         if t == "invokation_expression" and n.named_children:
+            before = len(self.out)
             self.walk(n.named_children[0])
             member = next((c for c in n.named_children if c.type == "member_name"), None)
             target = _innermost(n.named_children[0])
-            if (
-                member is not None
-                and self.text(member).lower() == "delete"
-                and target.type == "command"
-                and self.out
-                and self.out[-1].name in ("get-item", "get-childitem")
-            ):
-                # (Get-Item C:\Windows).Delete($true): the item is deleted (recursively with $true)
-                got = self.out[-1]
-                paths = [a for a in got.args if not a.startswith("-")][:1]
+            path: str | None = None
+            if target.type == "command" and len(self.out) > before:
+                got = self.out[before]
+                if got.name in ("get-item", "get-childitem"):
+                    path = _ps_item_path(got.args)  # (Get-Item C:\Windows).Delete($true)
+            elif target.type == "variable":
+                path = self.env.get("\x00item:" + self.text(target).lower()[1:])
+            if member is not None and self.text(member).lower() == "delete" and path:
                 call = next((c for c in n.named_children if c.type == "argument_list"), None)
                 recurse = call is not None and "$true" in self.text(call).lower()
                 self.emit_ps(
                     "remove-item",
-                    [*paths, "-force", *(["-recurse"] if recurse else [])],
+                    [path, "-force", *(["-recurse"] if recurse else [])],
                     self.text(n),
                 )
             for c in n.named_children[1:]:
@@ -1924,9 +2011,9 @@ class _PowerShell(_Base):
                 key = self.text(entry.named_children[0]).strip().strip("'\"")
                 vnode = _innermost(entry.named_children[-1])
                 vtext = self.text(vnode).strip().lower()
-                if vtext in ("$true", "1"):
+                if vtext == "$true":
                     words.append("-" + key)
-                elif vtext in ("$false", "0"):
+                elif vtext == "$false":
                     words.append(f"-{key}:$false")
                 else:
                     words += ["-" + key, self.value(vnode)[0]]
@@ -2000,9 +2087,10 @@ class _PowerShell(_Base):
         if raw_name.lstrip().startswith("{"):
             return  # `& { ... }`: the walk finds the commands inside the block
         name = ps_canonical(raw_name)
-        name = self.env.get(
-            "\x00alias:" + raw_name.strip().lower(), name
-        )  # Set-Alias x Remove-Item
+        # Set-Alias x Remove-Item: x runs Remove-Item; a built-in alias may refuse to change
+        # (`ri`, `del` are read-only), so both names are judged and the worse one counts
+        alias = self.env.get("\x00alias:" + raw_name.strip().lower())
+        splatted = False
         args: list[str] = []
         for c in n.named_children:
             if c.type != "command_elements":
@@ -2041,6 +2129,7 @@ class _PowerShell(_Base):
                     args.extend(
                         ps_param(name, w) if w.startswith("-") and "-" in name else w for w in words
                     )
+                    splatted = True
                     continue
                 if e.type == "command_parameter":
                     raw_param = self.text(e)
@@ -2057,10 +2146,17 @@ class _PowerShell(_Base):
             "-" not in name
             and name not in PS_ALIASES.values()
             and not raw_name.lstrip().startswith(("$", "&", "("))
+            and not splatted  # `cmd @a`: the words are in the array, not in the text
         ):
             # a native program: PowerShell hands it its words; the cmdlet grammar mangles `-chdir=infra\prod`
             args = _split_arglist(raw[len(raw_name) :].strip().replace("\\", "\x00"))
             args = [a.replace("\x00", "\\") for a in args]
+        if alias is not None and alias != name:
+            self.emit_ps(
+                alias,
+                [ps_param(alias, a) if a.startswith("-") and "-" in alias else a for a in args],
+                raw,
+            )
         self.emit_ps(name, args, raw)
 
     def emit_ps(self, name: str, args: list[str], raw: str, privileged: bool | None = None) -> None:
@@ -2114,6 +2210,9 @@ class _PowerShell(_Base):
                     )
                 )
                 return
+        if name == "forfiles":  # a native program: its /c command line runs in cmd
+            self.nested(raw, "cmd", "forfiles", privileged=priv)
+            return
         if name in ("set-alias", "new-alias"):
             pos = _ps_named_or_positional(args, ("-name", "-value"))
             if pos[0] and pos[1]:
@@ -2144,6 +2243,33 @@ def _innermost(n: Any) -> Any:
     while len(n.named_children) == 1 and n.type not in ("command", "hash_literal_expression"):
         n = n.named_children[0]
     return n
+
+
+def _ps_item_path(args: list[str]) -> str | None:
+    """The path Get-Item / Get-ChildItem reads: -Path/-LiteralPath, else the first positional
+    word (a word after another parameter is that parameter's value; -Force is a switch)."""
+    low = [a.lower() for a in args]
+    for k, a in enumerate(low[:-1]):
+        if a in ("-path", "-literalpath"):
+            return args[k + 1]
+    k = 0
+    while k < len(args):
+        if low[k].startswith("-"):
+            k += 1 if low[k] in ("-force", "-recurse", "-name", "-directory", "-file") else 2
+            continue
+        return args[k]
+    return None
+
+
+def _first_of(n: Any, kind: str) -> Any:
+    """The first node of type `kind` in `n`'s subtree (breadth first), or None."""
+    queue = [n]
+    while queue:
+        m = queue.pop(0)
+        if m.type == kind:
+            return m
+        queue.extend(m.named_children)
+    return None
 
 
 def _ps_named_or_positional(args: list[str], names: tuple[str, ...]) -> list[str | None]:
@@ -2233,31 +2359,35 @@ class _Cmd(_Base):
             )
         ) or re.search(r":(\w+)\s+start\s+%0\s+goto\s+\1", text, re.I):
             self.fork_bomb = True
-        for pipeline in _cmd_split(text):
-            made: list[Invocation] = []
-            for k, seg in enumerate(pipeline):
-                words = _cmd_words(self.expand(seg).strip().lstrip("(").rstrip(")").strip())
-                if not words:
-                    continue
-                before = len(self.out)
-                self.emit_cmd(words, seg)
-                for inv in self.out[before:]:
-                    inv.upstream_text = " | ".join(pipeline[:k])
-                    inv.upstream = tuple(m.name for m in made)
-                made.extend(self.out[before:])
+        # cmd expands %NAME% when it reads a line, before splitting it at & and | (so a `set`
+        # takes effect on the next line), and delayed !NAME! as each command runs
+        for line in re.split(r"\r?\n", text):
+            for pipeline in _cmd_split(self.expand(line, "%")):
+                made: list[Invocation] = []
+                for k, seg in enumerate(pipeline):
+                    words = _cmd_words(
+                        self.expand(seg, "!").strip().lstrip("(").rstrip(")").strip()
+                    )
+                    if not words:
+                        continue
+                    before = len(self.out)
+                    self.emit_cmd(words, seg)
+                    for inv in self.out[before:]:
+                        inv.upstream_text = " | ".join(pipeline[:k])
+                        inv.upstream = tuple(m.name for m in made)
+                    made.extend(self.out[before:])
         return self.result()
 
-    def expand(self, seg: str) -> str:
-        """%NAME% and delayed !NAME! of variables `set` earlier in the text (a batch file's
-        lines; on one line cmd expands %NAME% before `set` runs, so this over-reads, to the
-        safe side); unknown names stay as written."""
+    def expand(self, seg: str, mark: str) -> str:
+        """%NAME% (mark "%") or delayed !NAME! (mark "!") of variables `set` before; unknown
+        names stay as written."""
         if not any(k.startswith("\x00cmdvar:") for k in self.env):
             return seg
 
         def sub(m: re.Match[str]) -> str:
-            return self.env.get("\x00cmdvar:" + m.group(2).lower(), m.group(0))
+            return self.env.get("\x00cmdvar:" + m.group(1).lower(), m.group(0))
 
-        return re.sub(r"([%!])([A-Za-z_][\w.-]*)\1", sub, seg)
+        return re.sub(re.escape(mark) + r"([A-Za-z_][\w.-]*)" + re.escape(mark), sub, seg)
 
     def emit_cmd(self, words: list[str], raw: str, privileged: bool | None = None) -> None:
         priv = self.privileged if privileged is None else privileged
@@ -2291,9 +2421,11 @@ class _Cmd(_Base):
                     payload = " ".join(rest[j + 1 :])
                     # cmd takes the rest of its line and drops one outer pair of quotes, so the
                     # quotes inside (`cmd /c "start "t" rd ..."`) survive: read the raw text
-                    m = re.search(r'(?i)(?:^|[\s"])/[ckr]\s+(.*)$', self.expand(raw), re.S)
+                    m = re.search(r'(?i)(?:^|[\s"])/[ckr]\s+(.*)$', self.expand(raw, "!"), re.S)
                     if m and m.group(1).startswith('"') and m.group(1).rstrip().endswith('"'):
                         payload = m.group(1).rstrip()[1:-1]
+                    elif m:
+                        payload = m.group(1).rstrip()
                     self.nested(payload, "cmd", "cmd /c", privileged=priv)
                     return
         if name in ("powershell", "pwsh"):
@@ -2320,8 +2452,8 @@ class _Cmd(_Base):
             return
         if name == "set" and rest and not rest[0].lower().startswith(("/a", "/p")):
             vname, eq, val = " ".join(rest).partition("=")
-            if eq and vname.strip():
-                self.env["\x00cmdvar:" + vname.strip().lower()] = val
+            if eq and vname.strip():  # cmd's line limit bounds a value (set X=%X%%X% ...)
+                self.env["\x00cmdvar:" + vname.strip().lower()] = val[:8191]
         if name == "forfiles":
             self._forfiles(rest, priv)
         if name == "if":  # `if [not] exist X (CMD) [else (CMD)]`: both branches may run
@@ -2376,7 +2508,7 @@ class _Cmd(_Base):
     def _forfiles(self, rest: list[str], priv: bool) -> None:
         """forfiles /p DIR /m MASK [/s] [/d N] /c "CMD @path": CMD runs once per match."""
         opts: dict[str, str] = {}
-        low = [w.lower() for w in rest]
+        low = ["/" + w[1:].lower() if w.startswith("-") else w.lower() for w in rest]  # -p, /p
         for k, w in enumerate(low[:-1]):
             if w in ("/p", "/m", "/c", "/d"):
                 opts[w] = rest[k + 1]
@@ -2397,7 +2529,7 @@ class _Cmd(_Base):
             "forfiles",
             privileged=priv,
         )
-        if mask != "*" or "/d" in opts:  # a filter limits what is matched, as for find -exec
+        if mask not in ("*", "*.*") or "/d" in opts:  # a filter limits what is matched
             for inv in self.out[before:]:
                 inv.filtered = True
 

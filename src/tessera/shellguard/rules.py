@@ -1265,11 +1265,12 @@ def r_security(inv: Invocation) -> Iterator[Finding]:
 
 _FILE_TOOLS = frozenset(
     ["chmod", "ls", "stat", "file", "sha256sum", "sha1sum", "md5sum", "b2sum", "get-item",
-     "get-filehash", "unblock-file", "tar", "unzip", "expand-archive", "gpg"]
+     "get-filehash", "unblock-file", "gpg", "cat", "head", "tail", "less", "jq", "get-content",
+     "import-csv", "type"]
 )  # fmt: skip
-"""Commands that look at a downloaded file (or make it executable, or unpack it) without
-running, moving or copying it: `cp`/`mv` give it a new name that may run later, so they are
-not among them."""
+"""Commands that look at a downloaded file (or make it executable) without running, moving or
+copying it: `cp`/`mv` give it a new name that may run later, and unpacking may run or place
+what it holds (`tar --to-command`, `unzip -d /etc`), so they are not among them."""
 
 
 def r_history(inv: Invocation) -> Iterator[Finding]:
@@ -1712,7 +1713,53 @@ def r_touch_mkdir(inv: Invocation) -> Iterator[Finding]:
         yield _f(inv, L, "workspace", inv.name, "creates files or folders")
 
 
+def _sed_scripts(args: list[str]) -> list[str]:
+    """The scripts of a sed command line: every -e/--expression value, else the first operand."""
+    scripts: list[str] = []
+    k = 0
+    first: str | None = None
+    while k < len(args):
+        a = args[k]
+        if a in ("-e", "--expression") and k + 1 < len(args):
+            scripts.append(args[k + 1])
+            k += 2
+            continue
+        if a.startswith("--expression="):
+            scripts.append(a.split("=", 1)[1])
+        elif a in ("-f", "--file", "-l", "--line-length") and k + 1 < len(args):
+            k += 1
+        elif not a.startswith("-") and first is None:
+            first = a
+        k += 1
+    return scripts or ([first] if first is not None else [])
+
+
+_SED_ADDR = r"(?:\d+|\$|/(?:[^/\\]|\\.)*/)"
+_SED_EXEC = re.compile(  # GNU sed's `e COMMAND`: runs COMMAND
+    rf"(?:^|[;\n{{}}])\s*(?:{_SED_ADDR}(?:\s*,\s*{_SED_ADDR})?)?\s*!?\s*e"
+    rf"(?:[ \t]+([^\n;}}]*)|\s*(?=$|[;\n}}]))"
+)
+_SED_S_EXEC = re.compile(
+    r"(?:^|[;\n{}])\s*(?:[^s;\n]*)s(.)(?:(?!\1).)*\1(?:(?!\1).)*\1[gpiImM0-9w]*e"
+)
+
+
 def r_sed(inv: Invocation) -> Iterator[Finding]:
+    for script in _sed_scripts(inv.args):
+        for cmd in _SED_EXEC.findall(script):
+            if not cmd.strip():  # a bare `e`: every input line runs as a command
+                yield _f(inv, R, "obfuscated", inv.name, "sed's e runs its input as commands")
+                continue
+            sub = assess(cmd.strip(), "bash")
+            yield _f(
+                inv,
+                max(sub.level, L),
+                sub.reasons[0] if sub.reasons and sub.level > L else "obfuscated",
+                inv.name,
+                "sed's e command runs a shell command",
+            )
+        if _SED_S_EXEC.search(script):
+            yield _f(inv, R, "obfuscated", inv.name, "s///e runs the pattern space as a command")
     inplace = any(
         a == "-i" or a.startswith("-i") or a.startswith("--in-place") for a in inv.args if a != "-i"
     )
@@ -4117,7 +4164,6 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
             g = _worst_target(files, "cmd")
             rec = bool({"-s", "-r"} & set(low))
             level = (DELETE_TARGET_LEVEL if rec else FILE_TARGET_LEVEL).get(g, R)
-            level = max(level, R) if rec else level
             yield _f(inv, level, "destroy" if level > L else "workspace", n, f"wipes {g} files")
         return
     if n in ("rd", "rmdir"):
@@ -4926,8 +4972,10 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
             code,
         )
     ]
-    # backticks, qx{...} (Perl), %x(...) (Ruby): the text runs in a shell
-    shell_cmds += re.findall(r"`([^`'\"]{3,})`", code)
+    # backticks, qx{...} (Perl), %x(...) (Ruby): the text runs in a shell (in Python a
+    # backtick is text, in JavaScript a template string)
+    shells_out = inv.name in ("perl", "ruby", "php")
+    shell_cmds += re.findall(r"`([^`'\"]{3,})`", code) if shells_out else []
     shell_cmds += [
         next(g for g in m if g)
         for m in re.findall(
@@ -4935,16 +4983,29 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
             r"!([^!]{3,})!|\|([^|]{3,})\|)",
             code,
         )
+        if shells_out
     ]
     # subprocess.run(["rm", "-rf", "/etc"]), spawnSync("rm", ["-rf", "/etc"]): argument vectors
     for first, vec in re.findall(
-        r"(?:run|call|check_call|check_output|Popen|spawnSync|spawn|execFileSync|execFile)\s*\(\s*"
+        r"(?:run|call|check_call|check_output|Popen|spawnSync|spawn|execFileSync|execFile|"
+        r"execvp?e?)\s*\(\s*"
         r"(?:['\"]([^'\"]+)['\"]\s*,\s*)?\[([^\]]*)\]",
         code,
     ):
-        words = ([first] if first else []) + re.findall(r"['\"]([^'\"]*)['\"]", vec)
+        argv = re.findall(r"['\"]([^'\"]*)['\"]", vec)
+        # execvp("rm", ["rm", ...]): the vector repeats the file as argv[0]
+        words = argv if first and argv[:1] == [first] else ([first] if first else []) + argv
         if words:
             shell_cmds.append(shlex.join(words))
+    for vec in re.findall(  # system("rm", "-rf", "/etc") (Perl, Ruby), os.execvp/execl(...)
+        r"(?:\bsystem|\bexec|execvp?e?|execlp?e?|spawnv?p?)\s*\(?\s*"
+        r"((?:['\"][^'\"]*['\"]\s*,\s*)+['\"][^'\"]*['\"])",
+        code,
+    ):
+        words = re.findall(r"['\"]([^'\"]*)['\"]", vec)
+        if inv.name in ("python", "python2", "python3") and re.search(r"exec[lv]p?e?\s*\(", code):
+            words = words[:1] + words[2:]  # os.execlp("rm", "rm", ...): argv[0] repeats the file
+        shell_cmds.append(shlex.join(words))
     # files written or deleted by path: grade them as the shell's `>` or `rm -f` would
     for path, mode in re.findall(
         r"(?:\bopen|openSync|File\.open|IO\.open|fopen)\s*\(\s*['\"]([^'\"]+)['\"]\s*,\s*"
@@ -5221,6 +5282,8 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
     """`docker run -v /:/host IMAGE CMD`: judge CMD with the mounts mapped back to host paths."""
     a = inv.args
     words = [x for x in a]
+    if words[:2] in (["compose", "exec"], ["container", "exec"]):
+        words = words[1:]  # docker compose exec SERVICE CMD: as docker exec
     if not words or (
         words[0] not in ("run", "exec", "create") and words[:2] != ["container", "run"]
     ):
