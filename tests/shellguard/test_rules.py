@@ -657,3 +657,19 @@ def test_self_running_scripts_and_doubling_variables_stay_bounded() -> None:
     doubling = _Cmd("\n".join(["set X=ab", *["set X=%X%%X%"] * 30, "echo %X%"]))
     doubling.run()
     assert len(doubling.env["\x00cmdvar:x"]) <= 8191
+
+
+@pytest.mark.parametrize(
+    "shell,command,level",
+    [  # found by grading the tldr and NL2Bash corpora before and after the escape fixes
+        ("cmd", "sdelete -p 3 D:", R),  # a bare drive letter: the free-space form
+        ("cmd", "sdelete -p 3 C:\\data\\a.docx", L),
+        ("bash", "find / -nouser | xargs -0 rm", R),  # -nouser, -inum, -newerXY filter
+        ("bash", "find /home -xdev -inum 2655341 | xargs rm", R),
+        ("bash", "find / -newerct '1 minute ago' -print | xargs rm", R),
+        ("bash", 'find /home/ -exec grep -l "mp3" {} \\; | xargs rm', R),  # grep's list
+        ("bash", "find /var/www -type f -print0 | xargs -0 chmod 644", R),  # chmod -R, in effect
+    ],
+)
+def test_corpus_regressions(shell: str, command: str, level: Level) -> None:
+    assert assess(command, shell).level == level

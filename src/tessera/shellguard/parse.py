@@ -659,6 +659,9 @@ _FIND_FILTERS = frozenset(
     {
         "-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-newer", "-mtime", "-mmin",
         "-atime", "-size", "-user", "-perm", "-empty", "-e", "--extension", "-g", "--glob",
+        "-nouser", "-nogroup", "-group", "-uid", "-gid", "-inum", "-samefile", "-links",
+        "-amin", "-cmin", "-ctime", "-used", "-lname", "-ilname", "-wholename", "-iwholename",
+        "-fstype", "-context",
     }
 )  # fmt: skip
 
@@ -677,22 +680,22 @@ def find_target(args: Sequence[str]) -> tuple[str, bool]:
             break
         roots.append(w)
     root = roots[0] if roots else "."
-    filtered = any(w in _FIND_FILTERS for w in args)
+    filtered = any(w in _FIND_FILTERS or re.fullmatch(r"-newer[aBcmt]{2}", w) for w in args)
     name_pat = next(
         (args[k + 1] for k in range(len(args) - 1) if args[k] in ("-name", "-iname")), "*"
     )
     return root.rstrip("/") + "/" + name_pat, filtered
 
 
-def _xargs_from_find(inv: Invocation, find: Invocation) -> None:
+def _xargs_from_find(inv: Invocation, find: Invocation, execs: bool = False) -> None:
     """`find ./logs -name P | xargs rm`: rm gets what find prints, as `find -exec` would: the
     flat ROOT/PAT, and for a deleting command the root too where the root grades higher
     (find recurses: `find / -name '*.conf' | xargs rm` puts all of / at stake). From an
     absolute root whose stake grades no higher than "unknown", the targets stay unknown (a
     flat ROOT/PAT would grade a key folder's files lower)."""
     target, filtered = find_target(find.args)
-    if is_dynamic(target):
-        return
+    if is_dynamic(target) or execs:
+        return  # `find ... -exec grep -l X {} \; | xargs rm`: the list is what grep printed
     root = target.rsplit("/", 1)[0] or "/"
     deeper = inv.name in _FIND_DESTROYERS and severity(grade(root)) > severity(grade(target))
     if root.startswith(("/", "~")) and max(
@@ -852,7 +855,8 @@ class _Bash(_Base):
                     inv.downstream = tuple(h for h in heads[i + 1 :] if h)
                     inv.upstream_text = " | ".join(texts[:i])
                     if inv.args_from_stdin and i and heads[i - 1] == "find":
-                        _xargs_from_find(inv, parts[i - 1][-1])
+                        execs = any(x.via == "find -exec" for x in parts[i - 1])
+                        _xargs_from_find(inv, parts[i - 1][-1], execs)
                 self.pipe_decode(parts[:i], p)
         elif t == "variable_assignment":
             self.assign(n)

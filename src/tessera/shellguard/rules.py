@@ -4157,8 +4157,14 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
         yield _f(inv, level, "destroy" if level > L else "workspace", n, f"deletes {g} files")
         return
     if n in ("sdelete", "sdelete64"):  # Sysinternals: overwrites, then deletes
-        files = [x for x in a if not x.startswith(("-", "/")) and not re.fullmatch(r"\d+", x)]
-        if {"-c", "-z"} & set(low):
+        ops = [x for x in a if not x.startswith(("-", "/"))]
+        if "-p" in low:  # -p N: passes
+            k = low.index("-p")
+            ops = [x for i, x in enumerate(a) if not x.startswith(("-", "/")) and i != k + 1]
+        # a bare drive letter or disk number is the free-space form (sdelete -p 3 D:)
+        free = {"-c", "-z"} & set(low) or any(re.fullmatch(r"[A-Za-z]:|\d+", x) for x in ops)
+        files = [x for x in ops if not re.fullmatch(r"[A-Za-z]:|\d+", x)]
+        if free:
             yield _f(inv, R, "disk", n, "overwrites a drive's free space")
         if files and not ({"-c", "-z"} & set(low)):
             g = _worst_target(files, "cmd")
