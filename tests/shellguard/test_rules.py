@@ -673,3 +673,29 @@ def test_self_running_scripts_and_doubling_variables_stay_bounded() -> None:
 )
 def test_corpus_regressions(shell: str, command: str, level: Level) -> None:
     assert assess(command, shell).level == level
+
+
+@pytest.mark.parametrize(
+    "shell,command,level",
+    [  # aliases and macros; scripts written and run on the same line in PowerShell and cmd
+        ("bash", "alias ll='rm -rf /etc'", R),  # a trap for the next line, judged by name alone
+        ("bash", "alias x='rm -rf'\nx /etc", B),  # expanded where it is used
+        ("bash", "alias gpf='git push --force'", S),  # defining runs nothing
+        ("bash", "alias k=kubectl; k get pods", S),
+        ("bash", 'alias rmc="find . -iname core -exec rm {} \\;"', S),
+        ("cmd", "doskey x=rd /s /q C:\\Windows", R),
+        ("cmd", "doskey ls=dir $*", S),
+        ("cmd", "echo rd /s /q C:\\Windows > x.bat & call x.bat", B),
+        ("cmd", "echo rd /s /q C:\\Windows > x.bat && x.bat", B),
+        ("cmd", "echo call x.bat > x.bat & x.bat", L),  # calls itself: read once
+        ("powershell", "Set-Content x.ps1 'Remove-Item C:\\Windows -Recurse -Force'; .\\x.ps1", B),
+        (
+            "powershell",
+            "'Remove-Item C:\\Windows -Recurse -Force' | Out-File x.ps1; powershell -File x.ps1",
+            B,
+        ),
+        ("powershell", "Set-Content -Path x.ps1 -Value 'Get-ChildItem'; .\\x.ps1", L),
+    ],
+)
+def test_aliases_and_written_scripts(shell: str, command: str, level: Level) -> None:
+    assert assess(command, shell).level == level

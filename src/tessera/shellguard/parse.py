@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ntpath
 import re
 import shlex
 import threading
@@ -28,6 +29,7 @@ from tessera.shellguard.paths import grade, severity
 
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
 MAX_NESTED = 256  # nested parses in all for one command (a script running itself fans out)
+ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Invocation:
     stdin_data: str | None = None  # heredoc / herestring fed to it
     cwd: str | None = None  # folder set by an earlier `cd` on the same line
     line: str = ""  # the whole command line this came from
+    defined_only: bool = False  # what an alias or doskey macro being defined would run
 
     @property
     def argv(self) -> list[str]:
@@ -582,6 +585,13 @@ class _Base:
                 )
                 return
             if lw in ("-file", "-f"):
+                script = (
+                    self.env.get("\x00file:" + ntpath.basename(rest[i + 1]).lower())
+                    if (i + 1 < len(rest))
+                    else None
+                )
+                if script is not None:  # powershell -File x.ps1, x.ps1 written on this line
+                    self.nested(script, "powershell", "powershell -File", privileged=privileged)
                 self.out.append(
                     Invocation(
                         self.shell,
@@ -1174,10 +1184,21 @@ class _Bash(_Base):
             rest_inv = self.emit_unix(words[1:], self.text(n), reds, data)
             if rest_inv is not None:
                 self.out.append(rest_inv)
+        alias = self.env.get("\x00alias:" + words[0]) if words else None
+        if alias is not None:  # alias x='rm -rf'; x /etc (on a later line bash expands it)
+            words = self.fields(alias) + words[1:]
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
             return
         self.out.append(inv)
+        if inv.name == "alias":
+            for a in inv.args:
+                aname, eq, val = a.partition("=")
+                if eq and aname and not aname.startswith("-"):
+                    self.env["\x00alias:" + aname] = val
+                    if val.strip():  # judged as a definition: see rules.assess_parsed
+                        for d in self.nested(val, "bash", ALIAS_VIA, privileged=inv.privileged):
+                            d.defined_only = True
         if inv.name in ("cd", "pushd") and inv.args and not is_dynamic(inv.args[0]):
             target = inv.args[0]
             base = self.env.get("\x00cwd")
@@ -2217,6 +2238,23 @@ class _PowerShell(_Base):
         if name == "forfiles":  # a native program: its /c command line runs in cmd
             self.nested(raw, "cmd", "forfiles", privileged=priv)
             return
+        if name in ("set-content", "add-content", "out-file"):
+            # Set-Content x.ps1 'CODE' / 'CODE' | Out-File x.ps1: a script written here
+            names = ("-filepath", "-inputobject") if name == "out-file" else ("-path", "-value")
+            path, value = _ps_named_or_positional(args, names)
+            upstream = getattr(self, "ctx_upstream", "").strip()
+            if value is None and re.fullmatch(r"'[^']*'|\"[^\"]*\"", upstream):
+                value = upstream[1:-1]
+            if path and value is not None and not is_dynamic(path):
+                key = "\x00file:" + ntpath.basename(path).lower()
+                keep = name == "add-content" or "-append" in [a.lower() for a in args]
+                self.env[key] = (self.env.get(key, "") if keep else "") + value + "\n"
+        script = self.env.get("\x00file:" + ntpath.basename(name).lower())
+        running = "\x00running:" + name
+        if script is not None and name.endswith(".ps1") and running not in self.env:
+            self.env[running] = "1"  # .\x.ps1 written on this line; read once
+            self.nested(script, "powershell", f"{name} (written on this line)", privileged=priv)
+            del self.env[running]
         if name in ("set-alias", "new-alias"):
             pos = _ps_named_or_positional(args, ("-name", "-value"))
             if pos[0] and pos[1]:
@@ -2460,6 +2498,46 @@ class _Cmd(_Base):
                 self.env["\x00cmdvar:" + vname.strip().lower()] = val[:8191]
         if name == "forfiles":
             self._forfiles(rest, priv)
+        if name == "doskey":  # doskey x=rd /s /q $*: a macro, judged as a definition
+            macro, eq, mbody = " ".join(rest).partition("=")
+            if eq and macro.strip() and not macro.startswith("/"):
+                self.env["\x00macro:" + macro.strip().lower()] = mbody
+                if mbody.strip():
+                    for d in self.nested(
+                        re.sub(r"\$[*1-9]", "", mbody), "cmd", ALIAS_VIA, privileged=priv
+                    ):
+                        d.defined_only = True
+        macro_body = self.env.get("\x00macro:" + name)
+        if macro_body is not None:
+            args = rest
+
+            def macro_arg(m: re.Match[str]) -> str:
+                k = m.group(1)
+                return (
+                    " ".join(args)
+                    if k == "*"
+                    else (args[int(k) - 1] if int(k) <= len(args) else "")
+                )
+
+            self.nested(
+                re.sub(r"\$([*1-9])", macro_arg, macro_body), "cmd", "doskey", privileged=priv
+            )
+        if name in ("echo",) and reds:  # echo rd /s /q C:\ > x.bat: a batch file written here
+            for op, dest in reds:
+                if op in (">", ">>") and dest:
+                    key = "\x00file:" + ntpath.basename(dest).lower()
+                    before = self.env.get(key, "") if op == ">>" else ""
+                    self.env[key] = before + " ".join(rest) + "\n"
+        script = self.env.get("\x00file:" + ntpath.basename(clean[0]).lower())
+        if script is None and name not in ("call", "start") and "." not in name:
+            script = self.env.get("\x00file:" + name + ".bat") or self.env.get(
+                "\x00file:" + name + ".cmd"
+            )
+        running = "\x00running:" + name
+        if script is not None and running not in self.env:
+            self.env[running] = "1"  # a batch file that calls itself is read once
+            self.nested(script, "cmd", f"{name} (written on this line)", privileged=priv)
+            del self.env[running]
         if name == "if":  # `if [not] exist X (CMD) [else (CMD)]`: both branches may run
             for body in _cmd_if_bodies(rest):
                 self.emit_cmd(body, raw, privileged=priv)

@@ -5906,6 +5906,14 @@ def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
         )
     for inv in parsed.invocations:
         fs = _rules_for(inv)
+        if inv.defined_only:
+            # alias x='CMD' / doskey x=CMD runs nothing yet; a name that would run a BLOCKED
+            # command is a trap for the next line, which would be judged by the name alone
+            if any(f.level == B for f in fs):
+                findings.append(
+                    _f(inv, R, "persistence", "alias", "defines a name that runs a BLOCKED command")
+                )
+            continue
         top = max((f.level for f in fs if f.rule != "redirect"), default=S)
         if inv.privileged and top >= L and top < R:
             fs.append(_f(inv, R, "priv", "privilege", "state change with elevated privileges"))
