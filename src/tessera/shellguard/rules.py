@@ -1273,6 +1273,47 @@ copying it: `cp`/`mv` give it a new name that may run later, and unpacking may r
 what it holds (`tar --to-command`, `unzip -d /etc`), so they are not among them."""
 
 
+_RUNS_INPUT = frozenset(
+    ["sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python2", "python3", "perl", "ruby",
+     "php", "node", "cmd", "powershell", "pwsh", "invoke-expression", "source", ".", "xargs"]
+)  # fmt: skip
+"""Commands that run what is piped into them."""
+
+
+def _piped_into_runner(inv: Invocation, invs: list[Invocation], line: str) -> bool:
+    """Whether what `inv` prints is piped into a shell or interpreter that runs it."""
+    if set(inv.downstream) & _RUNS_INPUT:
+        return True
+    if any(inv.name in j.upstream and j.name in _RUNS_INPUT for j in invs):
+        return True
+    return bool(re.search(r"\|\s*(powershell|pwsh)(\.exe)?\b", line, re.I))  # | powershell -
+
+
+def _unpacks_in_place(inv: Invocation) -> bool:
+    """tar/unzip/Expand-Archive that only unpacks (no command run on the members, nothing
+    placed in a system folder): unpacking a download is not running it."""
+    if inv.name not in ("tar", "unzip", "expand-archive"):
+        return False
+    low = [a.lower() for a in inv.args]
+    if any(
+        re.match(
+            r"--(to-command|checkpoint-action|use-compress-program|rmt-command|info-script)", a
+        )
+        or a in ("-i", "-f")
+        for a in low
+    ):
+        return False
+    dest = next(
+        (
+            inv.args[k + 1]
+            for k, a in enumerate(low[:-1])
+            if a in ("-c", "--directory", "-d", "-destinationpath")
+        ),
+        None,
+    )
+    return dest is None or severity(grade(dest, inv.shell)) < severity("sysconf")
+
+
 def r_history(inv: Invocation) -> Iterator[Finding]:
     if any(re.fullmatch(r"-[a-z]*c[a-z]*", a) for a in inv.args):  # -c, -cd 5, -dc 5
         yield _f(inv, B, "log-wipe", "history", "clears shell history")
@@ -1734,14 +1775,13 @@ def _sed_scripts(args: list[str]) -> list[str]:
     return scripts or ([first] if first is not None else [])
 
 
-_SED_ADDR = r"(?:\d+|\$|/(?:[^/\\]|\\.)*/)"
+_SED_ADDR = r"(?:\d+(?:~\d+)?|\$|/(?:[^/\\]|\\.)*/[IM]*|\\%[^%\n]*%[IM]*)"
+_SED_AT = rf"(?:^|[;\n{{}}])\s*(?:{_SED_ADDR}(?:\s*,\s*(?:{_SED_ADDR}|[+~]\d+))?\s*)?(?:!\s*)?"
+"""Where a sed command starts: after a separator, an optional address (range) and `!`."""
 _SED_EXEC = re.compile(  # GNU sed's `e COMMAND`: runs COMMAND
-    rf"(?:^|[;\n{{}}])\s*(?:{_SED_ADDR}(?:\s*,\s*{_SED_ADDR})?)?\s*!?\s*e"
-    rf"(?:[ \t]+([^\n;}}]*)|\s*(?=$|[;\n}}]))"
+    _SED_AT + r"e(?:[ \t]+([^\n;}]*)|(?=\s*(?:$|[;\n}])))"
 )
-_SED_S_EXEC = re.compile(
-    r"(?:^|[;\n{}])\s*(?:[^s;\n]*)s(.)(?:(?!\1).)*\1(?:(?!\1).)*\1[gpiImM0-9w]*e"
-)
+_SED_S_EXEC = re.compile(_SED_AT + r"s([^\w\s\\])(?:(?!\1).)*\1(?:(?!\1).)*\1[gpiImM0-9w]*e")
 
 
 def r_sed(inv: Invocation) -> Iterator[Finding]:
@@ -4991,6 +5031,8 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
         )
         if shells_out
     ]
+    # execSync(`rm -rf /etc`): a JavaScript template string handed to a shell
+    shell_cmds += re.findall(r"(?:execSync|exec|spawnSync|spawn)\s*\(\s*`([^`]{3,})`", code)
     # subprocess.run(["rm", "-rf", "/etc"]), spawnSync("rm", ["-rf", "/etc"]): argument vectors
     for first, vec in re.findall(
         r"(?:run|call|check_call|check_output|Popen|spawnSync|spawn|execFileSync|execFile|"
@@ -5288,8 +5330,14 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
     """`docker run -v /:/host IMAGE CMD`: judge CMD with the mounts mapped back to host paths."""
     a = inv.args
     words = [x for x in a]
-    if words[:2] in (["compose", "exec"], ["container", "exec"]):
-        words = words[1:]  # docker compose exec SERVICE CMD: as docker exec
+    if words[:1] == ["compose"]:  # docker compose [-f prod.yml] exec SERVICE CMD: as docker exec
+        k = 1
+        while k < len(words) and words[k].startswith("-"):
+            valued = ("-f", "--file", "-p", "--project-name", "--env-file", "--profile")
+            k += 2 if words[k] in valued else 1
+        words = words[k:] if words[k : k + 1] == ["exec"] else words
+    if words[:2] == ["container", "exec"]:
+        words = words[1:]
     if not words or (
         words[0] not in ("run", "exec", "create") and words[:2] != ["container", "run"]
     ):
@@ -5803,7 +5851,12 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         for d, lol in fetched:
             base = d.replace("\\", "/").rsplit("/", 1)[-1].lower()
             # chmod +x x, sha256sum x: x is not run (unless privileged or redirected somewhere)
-            handled = inv.name in _FILE_TOOLS and not inv.privileged and not inv.redirects
+            handled = (
+                (inv.name in _FILE_TOOLS or _unpacks_in_place(inv))
+                and not inv.privileged
+                and not inv.redirects
+                and not _piped_into_runner(inv, invs, line)  # type a.bat | cmd runs it
+            )
             names = {inv.name} | (
                 set()
                 if handled

@@ -278,11 +278,14 @@ def combine(
     th = thresholds or DEFAULT_THRESHOLDS
     if not inert:
         for lv in (Level.BLOCKED, Level.RISKY, Level.LOW):
-            if (known and lv > rule_level + 1) or (
-                lv == Level.BLOCKED and rule_level < Level.RISKY
-            ):
+            if known and lv > rule_level + 1:
                 continue
             at_least = float(probs[int(lv) :].sum())
             if lv > rule_level and at_least >= th[lv.name]:
+                if lv == Level.BLOCKED and rule_level < Level.RISKY:
+                    # a BLOCKED vote on what no rule found risky: ask for approval instead
+                    if known and rule_level + 1 < Level.RISKY:
+                        continue
+                    return Level.RISKY, float(probs[int(Level.RISKY) :].sum())
                 return lv, at_least
     return rule_level, float(probs[int(rule_level) :].sum())
