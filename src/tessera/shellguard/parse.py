@@ -28,7 +28,7 @@ from tessera.shellguard.levels import check_shell
 from tessera.shellguard.paths import grade, severity
 
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
-MAX_NESTED = 256  # nested parses in all for one command (a script running itself fans out)
+MAX_NESTED = 256  # nested parses per top-level statement (nested code can fan out)
 MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
@@ -229,7 +229,7 @@ class _Base:
         self.syntax_error = False
         self.too_deep = False
         self.undecodable: list[str] = []
-        self.budget = [MAX_NESTED]  # nested parses left for the whole command (shared)
+        self.budget = [MAX_NESTED]  # nested parses left for this statement (shared with subs)
 
     def result(self) -> Parsed:
         return Parsed(
@@ -503,10 +503,8 @@ class _Base:
         self, rest: list[str], raw: str, privileged: bool, wrappers: tuple[str, ...]
     ) -> None:
         target, filtered = find_target(rest)
-        root = target.rsplit("/", 1)[0] or "/"
-        # find / -name '*.conf' -exec rm {}: the matches lie anywhere below the root, so the
-        # root is at stake too (as for `find ROOT -delete`); the command gets both
-        deeper = root.startswith(("/", "~")) and severity(grade(root)) > severity(grade(target))
+        # find / -name '*.conf' -exec rm {}: the root is at stake too; the command gets both
+        root = _root_at_stake(target)
         i = 0
         while i < len(rest):
             if rest[i] in (
@@ -526,7 +524,7 @@ class _Base:
                     j += 1
                 cmd = [w.replace("{}", target) for w in cmd]  # of={} -> of=/dev/sda
                 if (
-                    deeper
+                    root is not None
                     and any("{}" in w for w in rest[i + 1 : j])
                     and {_basename(w) for w in cmd[:3]} & _FIND_DESTROYERS
                 ):
@@ -690,6 +688,16 @@ _FIND_DESTROYERS = frozenset({"rm", "shred", "unlink", "srm", "wipe", "truncate"
 """Commands whose `find -exec` use puts everything below find's root at stake."""
 
 
+def _root_at_stake(target: str) -> str | None:
+    """The root of find's ROOT/PAT target when it is absolute (or ~) and grades higher than
+    the target: find recurses, so a deleting command puts everything below it at stake (as
+    `find ROOT -delete` does)."""
+    root = target.rsplit("/", 1)[0] or "/"
+    if root.startswith(("/", "~")) and severity(grade(root)) > severity(grade(target)):
+        return root
+    return None
+
+
 def find_target(args: Sequence[str]) -> tuple[str, bool]:
     """What a `find` (or `fd`) with these arguments names, as one path pattern (its first
     root joined with its -name pattern), and whether a filter limits the files it matches:
@@ -716,10 +724,9 @@ def _xargs_from_find(inv: Invocation, find: Invocation, execs: bool = False) -> 
     target, filtered = find_target(find.args)
     if is_dynamic(target) or execs:
         return  # `find ... -exec grep -l X {} \; | xargs rm`: the list is what grep printed
-    root = target.rsplit("/", 1)[0] or "/"
-    deeper = inv.name in _FIND_DESTROYERS and severity(grade(root)) > severity(grade(target))
-    if root.startswith(("/", "~")) and max(
-        severity(grade(target)), severity(grade(root)) if deeper else 0
+    root = _root_at_stake(target) if inv.name in _FIND_DESTROYERS else None
+    if target.startswith(("/", "~")) and max(
+        severity(grade(target)), severity(grade(root)) if root else 0
     ) <= severity("unknown"):
         return  # an absolute root: "targets unknown" unless what is at stake grades higher
     inv.filtered = filtered
@@ -727,7 +734,7 @@ def _xargs_from_find(inv: Invocation, find: Invocation, execs: bool = False) -> 
         inv.args = [a.replace("{}", target) for a in inv.args]
     else:
         inv.args.append(target)
-    if deeper and root.startswith(("/", "~")):
+    if root is not None:
         inv.args.append(root)
 
 
