@@ -204,11 +204,10 @@ def test_combine_refuses_only_what_the_rules_found_risky() -> None:
     assert combine(Level.RISKY, sure_blocked, th)[0] == Level.BLOCKED
     assert combine(Level.RISKY, sure_blocked, th, known=True)[0] == Level.BLOCKED
     assert combine(Level.SAFE, sure_blocked, th, inert=True)[0] == Level.SAFE
-    # a BLOCKED vote above its threshold but below RISKY's still asks for approval
-    split = np.array([0.30, 0.0, 0.05, 0.65])
-    assert (
-        combine(Level.SAFE, split, {"LOW": 1.01, "RISKY": 0.94, "BLOCKED": 0.5})[0] == Level.RISKY
-    )
+    # a BLOCKED vote on what the rules let through counts for RISKY, at RISKY's threshold
+    shipped = {"LOW": 1.01, "RISKY": 0.94, "BLOCKED": 0.5}
+    assert combine(Level.SAFE, np.array([0.30, 0.0, 0.05, 0.65]), shipped)[0] == Level.SAFE
+    assert combine(Level.SAFE, np.array([0.02, 0.0, 0.03, 0.95]), shipped)[0] == Level.RISKY
     # below the threshold nothing is raised
     unsure = np.array([0.5, 0.2, 0.2, 0.1])
     assert combine(Level.SAFE, unsure, th)[0] == Level.SAFE

@@ -645,16 +645,17 @@ def test_escape_fix_review(shell: str, command: str, level: Level) -> None:
 
 
 def test_self_running_scripts_and_doubling_variables_stay_bounded() -> None:
-    from tessera.shellguard.parse import MAX_NESTED, _Cmd, parse
+    from tessera.shellguard.parse import MAX_NESTED, _Bash, _Cmd, parse
 
     # a script that runs itself twelve times fanned out exponentially: it is read once
     fan = parse("echo '" + "bash x.sh;" * 12 + "' > x.sh; bash x.sh", "bash")
     assert len(fan.invocations) < 30 and not fan.too_deep
-    # nested parses are capped per top-level statement, however they branch: what is left
-    # unread makes the statement RISKY, not BLOCKED; a long script of plain lines is fine
-    group = parse("{ " + "; ".join(["bash -c 'ls'"] * (MAX_NESTED + 1)) + "; }", "bash")
-    assert group.undecodable and not group.too_deep
-    long_script = "\n".join(f"ssh host{i} 'uptime'" for i in range(MAX_NESTED + 50))
+    # nested parses are capped per top-level statement, however they branch (past the cap
+    # the statement is "beyond what can be read"); a long script of plain lines is fine
+    group = _Bash("{ " + "; ".join(["bash -c 'ls'"] * (MAX_NESTED + 1)) + "; }").run()
+    assert group.too_deep  # (parse() itself reads at most MAX_CHARS)
+    assert not parse("{ " + "; ".join(["bash -c 'ls'"] * 300) + "; }", "bash").too_deep
+    long_script = "\n".join(f"ssh host{i} 'uptime'" for i in range(300))
     assert assess(long_script, "bash").level == S
     # set X=%X%%X% doubles a value per line: cmd's line limit bounds it
     doubling = _Cmd("\n".join(["set X=ab", *["set X=%X%%X%"] * 30, "echo %X%"]))
@@ -732,4 +733,42 @@ def test_aliases_and_written_scripts(shell: str, command: str, level: Level) -> 
     ],
 )
 def test_second_escape_fix_review(shell: str, command: str, level: Level) -> None:
+    assert assess(command, shell).level == level
+
+
+@pytest.mark.parametrize(
+    "shell,command,level",
+    [  # third review: aliases judged both ways, macros, continuations, unpacking, pipelines
+        ("bash", "alias rm=echo; rm -rf /", B),  # bash -c and the same line run rm itself
+        ("bash", "alias sudo=echo\nsudo rm -rf /", B),
+        ("bash", "alias x='echo hi; rm -rf /etc'\nx", B),  # the alias is code, not words
+        ("bash", "alias a='b'\nalias b='rm'\na -rf /", B),  # chained
+        ("bash", "alias ls='ls -la'\nls", S),  # names itself: expanded once
+        ("cmd", "doskey dir=dir /ogn $*", S),
+        ("cmd", "doskey cd=cd /d $*\ncd D:\\work", S),
+        ("bash", "$X$Y rm -rf /", B),
+        ("bash", '"$@" rm -rf /', B),
+        ("bash", "$(true) rm -rf /", B),
+        ("bash", '"$HOME/bin/tool" --version', S),
+        ("cmd", "echo a ^^\nrd /s /q C:\\Windows", B),  # ^^ is a caret: the line ends
+        ("cmd", 'echo "a ^\nrd /s /q C:\\Windows', B),  # a caret in quotes continues nothing
+        ("cmd", "echo " + "A" * 9000 + " & rd /s /q C:\\Windows", B),  # not cut at 8191
+        (
+            "powershell",
+            "Invoke-WebRequest https://x/a.zip -OutFile a.zip; "
+            "Expand-Archive a.zip -Dest C:\\Windows\\System32",
+            R,
+        ),
+        (
+            "powershell",
+            "Invoke-WebRequest https://x/a.zip -OutFile a.zip; "
+            "Expand-Archive a.zip -DestinationPath .\\tools",
+            L,
+        ),
+        ("bash", "curl -o data.csv https://x/d && cat data.csv | python3 process.py", L),
+        ("bash", "curl -o a.sh https://x/a.sh; cat a.sh | bash", R),
+        ("cmd", "curl -o d.json https://x/d & type d.json | python -m json.tool", L),
+    ],
+)
+def test_third_review(shell: str, command: str, level: Level) -> None:
     assert assess(command, shell).level == level

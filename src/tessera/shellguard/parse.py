@@ -28,7 +28,7 @@ from tessera.shellguard.levels import check_shell
 from tessera.shellguard.paths import grade, severity
 
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
-MAX_NESTED = 256  # nested parses per top-level statement (nested code can fan out)
+MAX_NESTED = 4096  # nested parses per top-level statement (nested code can fan out)
 MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
@@ -257,8 +257,9 @@ class _Base:
             self.undecodable.append(text[:80])
             self.too_deep = True
             return []
-        if self.budget[0] <= 0:  # work left for this statement spent: unread, not "obfuscated"
+        if self.budget[0] <= 0:  # more nested code in one statement than any script writes
             self.undecodable.append(text[:80])
+            self.too_deep = True
             return []
         self.budget[0] -= 1
         cls: type[_Base] = {"bash": _Bash, "powershell": _PowerShell, "cmd": _Cmd}[shell]
@@ -1193,7 +1194,19 @@ class _Bash(_Base):
                     # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command;
                     # one known to be empty is no word at all (`e=; $e rm -rf /`)
                     unquoted = self._splits(inner)
-                    dyn_name = dyn and inner.type in ("simple_expansion", "expansion")
+                    # a bare $X, $X$Y, "$@" or $(cmd) may expand to nothing; $X/path may not
+                    dyn_name = dyn and (
+                        inner.type in ("simple_expansion", "expansion", "command_substitution")
+                        or (
+                            inner.type in ("concatenation", "string")
+                            and bool(inner.named_children)
+                            and all(
+                                k.type in ("simple_expansion", "expansion", "command_substitution")
+                                for k in inner.named_children
+                            )
+                            and not re.search(r"[^\s$@*{}\w\"()]", self.text(inner))
+                        )
+                    )
                     if not (unquoted and not dyn and not val.strip()):
                         words.extend(self.fields(val) if unquoted and val.strip() else [val])
             elif c.is_named and c.type not in ("comment",) and after_name:
@@ -1209,8 +1222,18 @@ class _Bash(_Base):
             if rest_inv is not None:
                 self.out.append(rest_inv)
         alias = self.env.get("\x00alias:" + words[0]) if words else None
-        if alias is not None:  # alias x='rm -rf'; x /etc (on a later line bash expands it)
-            words = self.fields(alias) + words[1:]
+        expanding = "\x00expanding:" + (words[0] if words else "")
+        if alias is not None and expanding not in self.env:
+            # alias x='rm -rf'; x /etc: a later line (an interactive shell) runs the alias's
+            # code; `bash -c` and the same line run the name itself, judged below as well
+            self.env[expanding] = "1"
+            self.nested(
+                " ".join([alias, *(_quote(w) for w in words[1:])]),
+                "bash",
+                "alias",
+                privileged=self.privileged,
+            )
+            del self.env[expanding]
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
             return
@@ -2293,7 +2316,7 @@ class _PowerShell(_Base):
                 keep = name == "add-content" or "-append" in [a.lower() for a in args]
                 self.env[key] = (self.env.get(key, "") if keep else "") + value + "\n"
         script = self.env.get("\x00file:" + ntpath.basename(name).lower())
-        running = "\x00running:" + name
+        running = "\x00running:" + name + "\x00" + (script or "")
         if script is not None and name.endswith(".ps1") and running not in self.env:
             self.env[running] = "1"  # .\x.ps1 written on this line; read once
             self.nested(script, "powershell", f"{name} (written on this line)", privileged=priv)
@@ -2446,12 +2469,15 @@ class _Cmd(_Base):
             self.fork_bomb = True
         # cmd expands %NAME% when it reads a line, before splitting it at & and | (so a `set`
         # takes effect on the next line), and delayed !NAME! as each command runs
-        text = re.sub(r"\^\r?\n", "", text)  # ^ at the end of a line continues it
+        text = _cmd_join_continuations(text)
         for line in re.split(r"\r?\n", text):
             if self.depth == 0:
                 self.budget[0] = MAX_NESTED  # each line gets its own budget
-            # cmd refuses a line longer than 8191 characters once expanded
-            for pipeline in _cmd_split(self.expand(line, "%")[:8191]):
+            expanded = self.expand(line, "%")
+            if len(expanded) > 8191:  # past cmd's line limit: read as written, and unsure
+                self.undecodable.append(line[:80])
+                expanded = line
+            for pipeline in _cmd_split(expanded):
                 made: list[Invocation] = []
                 for k, seg in enumerate(pipeline):
                     words = _cmd_words(
@@ -2548,14 +2574,16 @@ class _Cmd(_Base):
         if name == "doskey":  # doskey x=rd /s /q $*: a macro, judged as a definition
             macro, eq, mbody = " ".join(rest).partition("=")
             if eq and macro.strip() and not macro.startswith("/"):
-                self.env["\x00macro:" + macro.strip().lower()] = mbody
                 if mbody.strip():
                     for d in self.nested(
                         re.sub(r"\$[*1-9]", "", mbody), "cmd", ALIAS_VIA, privileged=priv
                     ):
                         d.defined_only = True
+                self.env["\x00macro:" + macro.strip().lower()] = mbody  # after: not itself
         macro_body = self.env.get("\x00macro:" + name)
-        if macro_body is not None:
+        expanding = "\x00expanding:" + name
+        if macro_body is not None and expanding not in self.env:  # doskey does not recurse
+            self.env[expanding] = "1"
             args = rest
 
             def macro_arg(m: re.Match[str]) -> str:
@@ -2569,6 +2597,7 @@ class _Cmd(_Base):
             self.nested(
                 re.sub(r"\$([*1-9])", macro_arg, macro_body), "cmd", "doskey", privileged=priv
             )
+            del self.env[expanding]
         if name in ("echo",) and reds:  # echo rd /s /q C:\ > x.bat: a batch file written here
             for op, dest in reds:
                 if op in (">", ">>") and dest:
@@ -2580,7 +2609,7 @@ class _Cmd(_Base):
             script = self.env.get("\x00file:" + name + ".bat") or self.env.get(
                 "\x00file:" + name + ".cmd"
             )
-        running = "\x00running:" + name
+        running = "\x00running:" + name + "\x00" + (script or "")
         if script is not None and running not in self.env:
             self.env[running] = "1"  # a batch file that calls itself is read once
             self.nested(script, "cmd", f"{name} (written on this line)", privileged=priv)
@@ -2698,6 +2727,30 @@ def _cmd_if_bodies(rest: list[str]) -> list[list[str]]:
         if b:
             b[-1] = b[-1].rstrip(")") or b[-1]
     return [b for b in bodies if b]
+
+
+def _cmd_join_continuations(text: str) -> str:
+    """Join lines ended by an unescaped `^` outside double quotes (cmd's line continuation)."""
+    out: list[str] = []
+    inq = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            inq = not inq
+        elif ch == "\n":
+            inq = False  # a quote does not run past the end of a line
+        elif ch == "^" and not inq and i + 1 < len(text):
+            nxt = text[i + 1 : i + 3]
+            if nxt.startswith("\n") or nxt == "\r\n":
+                i += 1 + (2 if nxt == "\r\n" else 1)
+                continue
+            out.append(text[i : i + 2])  # ^^, ^&: escaped, kept for the splitter
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _cmd_split(text: str) -> list[list[str]]:

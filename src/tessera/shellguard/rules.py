@@ -1275,43 +1275,72 @@ what it holds (`tar --to-command`, `unzip -d /etc`), so they are not among them.
 
 _RUNS_INPUT = frozenset(
     ["sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python2", "python3", "perl", "ruby",
-     "php", "node", "cmd", "powershell", "pwsh", "invoke-expression", "source", ".", "xargs"]
+     "php", "node", "cmd", "powershell", "pwsh", "invoke-expression"]
 )  # fmt: skip
 """Commands that run what is piped into them."""
 
 
 def _piped_into_runner(inv: Invocation, invs: list[Invocation], line: str) -> bool:
-    """Whether what `inv` prints is piped into a shell or interpreter that runs it."""
-    if set(inv.downstream) & _RUNS_INPUT:
+    """Whether what `inv` prints is piped into a shell or interpreter that runs its input as
+    code (no script, -c/-e/-m or -Command of its own: `cat a.sh | bash`, `type a.bat | cmd`,
+    `Get-Content a.ps1 | powershell -`), not one that reads it as data (`| python3 x.py`)."""
+    for j in invs:
+        if inv.name in j.upstream and j.name in _RUNS_INPUT and _reads_code_from_stdin(j):
+            return True
+    return inv.shell == "powershell" and bool(
+        re.search(
+            r"\|\s*(powershell|pwsh)(\.exe)?(\s+-(nop\w*|noni\w*))*\s+-\s*($|[;|)])", line, re.I
+        )
+    )  # `| powershell -` leaves no invocation of its own
+
+
+def _reads_code_from_stdin(j: Invocation) -> bool:
+    if j.name == "invoke-expression":
         return True
-    if any(inv.name in j.upstream and j.name in _RUNS_INPUT for j in invs):
-        return True
-    return bool(re.search(r"\|\s*(powershell|pwsh)(\.exe)?\b", line, re.I))  # | powershell -
+    if j.name == "cmd":
+        return not any(a.lower() in ("/c", "/k", "/r") for a in j.args)
+    own = [
+        a for a in j.args if a != "-" and not re.fullmatch(r"-(nop\w*|noni\w*|u|b|i|q|s)", a, re.I)
+    ]
+    return not own  # a script file or -c/-e/-m/-Command: the input is data
+
+
+def _unpack_dest(inv: Invocation) -> str | None:
+    """Where tar -C/--directory, unzip -d or Expand-Archive -DestinationPath unpacks."""
+    a = inv.args
+    for k, x in enumerate(a):
+        nxt = a[k + 1] if k + 1 < len(a) else ""
+        if inv.name == "tar" and x in ("-C", "--directory"):
+            return nxt
+        if inv.name == "tar" and (x.startswith("--directory=") or re.fullmatch(r"-C.+", x)):
+            return x.split("=", 1)[1] if x.startswith("--") else x[2:]
+        if inv.name == "unzip" and x == "-d":
+            return nxt
+        if inv.name == "expand-archive" and x.lower().startswith("-dest"):
+            return x.split(":", 1)[1] if ":" in x else nxt
+    if inv.name == "expand-archive":
+        pos = [x for x in a if not x.startswith("-")]
+        return pos[1] if len(pos) >= 2 else None
+    return None
 
 
 def _unpacks_in_place(inv: Invocation) -> bool:
-    """tar/unzip/Expand-Archive that only unpacks (no command run on the members, nothing
-    placed in a system folder): unpacking a download is not running it."""
+    """tar/unzip/Expand-Archive that only unpacks into temp or the workspace, running no
+    command on the members: unpacking a download there is not running it."""
     if inv.name not in ("tar", "unzip", "expand-archive"):
         return False
-    low = [a.lower() for a in inv.args]
     if any(
         re.match(
-            r"--(to-command|checkpoint-action|use-compress-program|rmt-command|info-script)", a
+            r"--(to-command|checkpoint-action|use-compress-program|rmt-command|info-script)", x
         )
-        or a in ("-i", "-f")
-        for a in low
+        or re.fullmatch(r"-I.*|-F.*", x)
+        for x in inv.args
     ):
         return False
-    dest = next(
-        (
-            inv.args[k + 1]
-            for k, a in enumerate(low[:-1])
-            if a in ("-c", "--directory", "-d", "-destinationpath")
-        ),
-        None,
+    dest = _unpack_dest(inv)
+    return dest is None or (
+        not is_dynamic(dest) and severity(grade(dest, inv.shell)) <= severity("workspace")
     )
-    return dest is None or severity(grade(dest, inv.shell)) < severity("sysconf")
 
 
 def r_history(inv: Invocation) -> Iterator[Finding]:

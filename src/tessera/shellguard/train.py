@@ -271,8 +271,9 @@ def combine(
     comments: a mention); it raises a command whose every tool the rules model by at most
     one level (the rules are precise where they know the tool; the model covers the rest);
     and it refuses (BLOCKED) only what the rules already found RISKY: where no rule saw a
-    risk, its word alone may ask for approval, not refuse (a wrong refusal is the costliest
-    error; on the held-out calibration rows it never raised SAFE/LOW to BLOCKED anyway).
+    risk, its word alone may ask for approval (when P(at least RISKY) meets RISKY's
+    threshold), not refuse (a wrong refusal is the costliest error; on the held-out
+    calibration rows it never raised SAFE/LOW to BLOCKED anyway).
     Returns the level and the confidence that the level is right.
     """
     th = thresholds or DEFAULT_THRESHOLDS
@@ -281,11 +282,10 @@ def combine(
             if known and lv > rule_level + 1:
                 continue
             at_least = float(probs[int(lv) :].sum())
+            if lv == Level.BLOCKED and rule_level < Level.RISKY:
+                # on what no rule found risky, a BLOCKED vote is a vote for RISKY: it asks
+                # for approval only if it meets RISKY's own (calibrated) threshold
+                continue
             if lv > rule_level and at_least >= th[lv.name]:
-                if lv == Level.BLOCKED and rule_level < Level.RISKY:
-                    # a BLOCKED vote on what no rule found risky: ask for approval instead
-                    if known and rule_level + 1 < Level.RISKY:
-                        continue
-                    return Level.RISKY, float(probs[int(Level.RISKY) :].sum())
                 return lv, at_least
     return rule_level, float(probs[int(rule_level) :].sum())
