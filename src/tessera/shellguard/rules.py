@@ -27,6 +27,14 @@ def _f(inv: Invocation, level: Level, tag: str, rule: str, why: str) -> Finding:
     return Finding(level, tag, rule, inv.raw[:160], why)
 
 
+def _carried(
+    inv: Invocation, level: Level, inner: Verdict, fallback: str, rule: str, why: str
+) -> Finding:
+    """A finding for a command whose inner command line (`kubectl exec -- CMD`, a scheduled
+    task, code in an interpreter) was judged: the inner verdict's first reason is the tag."""
+    return _f(inv, level, inner.reasons[0] if inner.reasons else fallback, rule, why)
+
+
 # ---------------------------------------------------------------- argument helpers
 
 
@@ -2481,10 +2489,11 @@ def r_kubectl(inv: Invocation) -> Iterator[Finding]:
     if sub == "exec" and "--" in a:
         inner = assess(" ".join(shlex.quote(x) for x in a[a.index("--") + 1 :]), "bash")
         if inner.level >= L:
-            yield _f(
+            yield _carried(
                 inv,
                 max(inner.level, R),
-                inner.reasons[0] if inner.reasons else "remote",
+                inner,
+                "remote",
                 "kubectl",
                 "runs a changing command inside a pod",
             )
@@ -4417,10 +4426,11 @@ def r_cmd_tool(inv: Invocation) -> Iterator[Finding]:
             # the task's command runs later, as /ru says: judge it as a command line
             inner = assess(tr, "cmd")
             if inner.level >= R:
-                yield _f(
+                yield _carried(
                     inv,
                     inner.level,
-                    inner.reasons[0] if inner.reasons else "persistence",
+                    inner,
+                    "persistence",
                     n,
                     "schedules a command that is dangerous on its own",
                 )
@@ -5112,12 +5122,8 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
     for shell_cmd in shell_cmds:
         sub = assess(shell_cmd, "bash")
         if sub.level >= L:
-            yield _f(
-                inv,
-                sub.level,
-                sub.reasons[0] if sub.reasons else "workspace",
-                "interpreter",
-                "runs a shell command from code",
+            yield _carried(
+                inv, sub.level, sub, "workspace", "interpreter", "runs a shell command from code"
             )
     if re.search(r"os\.kill\(|process\.kill\(|Process\.kill\(", code):
         yield _f(inv, R, "process", "interpreter", "kills a process from code")
@@ -5346,12 +5352,8 @@ def r_parallel_ssh(inv: Invocation) -> Iterator[Finding]:
         return
     sub = assess(pos[-1], "bash")
     if sub.level >= L:
-        yield _f(
-            inv,
-            max(sub.level, R),
-            sub.reasons[0] if sub.reasons else "remote",
-            inv.name,
-            "runs a changing command on many hosts",
+        yield _carried(
+            inv, max(sub.level, R), sub, "remote", inv.name, "runs a changing command on many hosts"
         )
 
 
@@ -5422,10 +5424,11 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
         if words[0] == "exec":  # docker exec db rm -rf /var/lib/mysql: judged inside the container
             sub = assess(shlex.join(inner), "bash")
             if sub.level >= R:
-                yield _f(
+                yield _carried(
                     inv,
                     sub.level,
-                    sub.reasons[0] if sub.reasons else "destroy",
+                    sub,
+                    "destroy",
                     "docker",
                     "runs a changing command inside a container",
                 )
@@ -5441,10 +5444,11 @@ def r_docker_inner(inv: Invocation) -> Iterator[Finding]:
         mapped.append(w)
     sub = assess(" ".join(shlex.quote(w) for w in mapped), "bash")
     if sub.level >= R:
-        yield _f(
+        yield _carried(
             inv,
             sub.level,
-            sub.reasons[0] if sub.reasons else "destroy",
+            sub,
+            "destroy",
             "docker",
             "container command acts on host paths through a bind mount",
         )

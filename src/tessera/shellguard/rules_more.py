@@ -16,6 +16,7 @@ from tessera.shellguard.parse import Invocation, Parsed
 from tessera.shellguard.rules import (
     BASH_RULES,
     DEFENCES,
+    _carried,
     _f,
     _is_nonprod,
     _is_prod,
@@ -208,13 +209,7 @@ def r_fleet(inv: Invocation) -> Iterator[Finding]:
         many = "--targets" in inv.args or len(re.findall(r"\bi-[0-9a-f]{6,}", text)) > 1
     if sub.level >= R or (sub.level >= L and many):
         lvl = B if sub.level >= R and many else max(sub.level, R)
-        yield _f(
-            inv,
-            lvl,
-            sub.reasons[0] if sub.reasons else "remote",
-            inv.name,
-            "runs a changing command on many hosts",
-        )
+        yield _carried(inv, lvl, sub, "remote", inv.name, "runs a changing command on many hosts")
 
 
 def r_lolbin(inv: Invocation) -> Iterator[Finding]:
@@ -766,24 +761,14 @@ def more_line_rules(parsed: Parsed) -> Iterator[Finding]:
             )
             sub = assess(cmd, "bash") if cmd else None
             if sub is not None and sub.level > S:
-                yield _f(
-                    inv,
-                    sub.level,
-                    sub.reasons[0] if sub.reasons else "destroy",
-                    "awk",
-                    "awk runs a command",
-                )
+                yield _carried(inv, sub.level, sub, "destroy", "awk", "awk runs a command")
         if inv.name in ("vim", "vi", "nvim", "ex") and re.search(r":!\s*(.+?)['\"]?$", text):
             m = re.search(r":!\s*([^'\"]+)", text)
             if m:
                 sub = assess(m.group(1), "bash")
                 if sub.level > S:
-                    yield _f(
-                        inv,
-                        sub.level,
-                        sub.reasons[0] if sub.reasons else "destroy",
-                        "vim",
-                        "the editor runs a shell command",
+                    yield _carried(
+                        inv, sub.level, sub, "destroy", "vim", "the editor runs a shell command"
                     )
         if inv.name in ("perl", "python", "python3", "ruby") and re.search(
             r"(pack\(\"H\*\"|b64decode|fromhex|"
@@ -832,10 +817,11 @@ def more_line_rules(parsed: Parsed) -> Iterator[Finding]:
                 " ".join(shlex.quote(a) for a in inv.args[inv.args.index("--") + 1 :]), "bash"
             )
             if inner.level >= R:
-                yield _f(
+                yield _carried(
                     inv,
                     inner.level,
-                    inner.reasons[0] if inner.reasons else "remote",
+                    inner,
+                    "remote",
                     "kubectl",
                     "runs a dangerous command in a pod",
                 )
