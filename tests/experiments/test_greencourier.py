@@ -35,4 +35,9 @@ def test_rows_for_every_policy_and_variant(monkeypatch: pytest.MonkeyPatch) -> N
         assert m["invocations"] == 180 * 6 and m["rejected_share"] == 0
         # the bound holds for every policy (all draw the same workload, moves or not)
         assert m["gco2_per_invocation"] >= p["bound" + suffix]["gco2_per_invocation"] - 1e-9
+    for capped in ("-cap40", suffix):  # holding regions to every minute's cap costs carbon
+        assert (
+            p["ideal" + capped]["gco2_per_invocation"] >= p["bound" + capped]["gco2_per_invocation"]
+        )
+    assert "ideal" not in p and "strict-cap ideal" in res.headline
     assert "European regions, 40% cap, tessera-migrate: jan" in res.headline

@@ -11,7 +11,7 @@ from tessera.carbon.accounting import Usage, account
 from tessera.carbon.grid import CarbonTable, Latency
 from tessera.carbon.placement import Placement, PlacementSnapshot, create
 from tessera.core.errors import InputError
-from tessera.sim.carbon import CarbonScenario, fluid_bound, simulate
+from tessera.sim.carbon import CarbonScenario, fluid_bound, simulate, strict_cap_ideal
 
 REGIONS = ("r-a", "r-b", "r-c")
 
@@ -134,6 +134,47 @@ def test_the_capped_bound_lets_a_region_keep_what_it_held_while_the_total_shrink
         params = {"annual_means": {r: 1.0 for r in eu}} if kind == "static-greenest" else {}
         run = simulate(create({"kind": kind, **params}), sc, table, latency)
         assert fluid_bound(run, sc, table, latency) <= run.metrics()["gco2_per_invocation"]
+
+
+def test_the_strict_cap_ideal_holds_every_region_to_the_cap_of_each_minute() -> None:
+    """Five instances start at minute 0 and live 60 minutes, five more at minute 30 and live
+    30; A is 100 g/kWh, B 200, C 300 throughout, cap 40%. Minutes 0-29: 5 alive, at most 2 a
+    region: 2 x 100 + 2 x 200 + 1 x 300 = 900 per minute. Minutes 30-59: 10 alive, 4 a region:
+    4 x 100 + 4 x 200 + 2 x 300 = 1,800. Ideal = (30 x 900 + 30 x 1,800) / 10 instances
+    = 8,100 g/kWh-minutes each. The fluid bound lets A keep the 4 of minute 30 through minute
+    59 as well, the same here; with the two arrival groups swapped (ten at 0 living 30, five
+    at 30 living 30) the bound keeps A's 4 while only 5 are alive (4 x 100 + 1 x 200 = 600
+    per minute) where the strict ideal fills 2/2/1 (900)."""
+    table = CarbonTable(("A", "B", "C"), np.array([[100.0, 200.0, 300.0]] * 2), source="test")
+    latency = Latency(
+        zones_by_region={"r-a": "A", "r-b": "B", "r-c": "C"},
+        measured_ms={("r-a", "r-b"): 5.0, ("r-a", "r-c"): 5.0, ("r-b", "r-c"): 5.0},
+    )
+    per_minute = np.zeros(60)
+    per_minute[0], per_minute[30] = 5, 5
+    sc = CarbonScenario(
+        regions=("r-a", "r-b", "r-c"), origins={"r-a": 1.0}, per_minute=per_minute, cap=0.4,
+        lifetime_min=(30, 30),
+    )  # fmt: skip
+    unit = account(sc.usage, 1.0, sc.server).operational_g
+    run = simulate(create({"kind": "greencourier"}), sc, table, latency)
+    run.life[:5] = 60  # the first five live an hour (only the bound's input is changed)
+    assert strict_cap_ideal(run, sc, table, latency) == pytest.approx(8_100 * unit)
+    assert fluid_bound(run, sc, table, latency) == pytest.approx(8_100 * unit)
+    per_minute[0], per_minute[30] = 10, 5
+    shrink = simulate(create({"kind": "greencourier"}), sc, table, latency)
+    # minutes 0-29: 10 alive, 4/4/2 = 1,800; minutes 30-59: 5 alive
+    assert strict_cap_ideal(shrink, sc, table, latency) == pytest.approx(
+        (30 * 1_800 + 30 * 900) / 15 * unit
+    )
+    assert fluid_bound(shrink, sc, table, latency) == pytest.approx(
+        (30 * 1_800 + 30 * 600) / 15 * unit
+    )
+    # without a cap the two are the same fill
+    free = replace(sc, cap=None)
+    assert strict_cap_ideal(shrink, free, table, latency) == fluid_bound(
+        shrink, free, table, latency
+    )
 
 
 MOVER = {"kind": "tessera", "spread_beta": 0.0, "horizon_h": 1, "migrate_gain": 0.1}

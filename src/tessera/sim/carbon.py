@@ -345,7 +345,25 @@ def fluid_bound(
     while the total shrinks, so it may hold up to the largest such cap of any minute within
     the longest lifetime before (the last arrival there, after which its count only
     falls)."""
-    sc = scenario
+    return _greenest_fill(run, scenario, table, latency, strict=False)
+
+
+def strict_cap_ideal(
+    run: CarbonRun, scenario: CarbonScenario, table: CarbonTable, latency: Latency
+) -> float:
+    """Operational gCO2 per invocation of the best a policy can do if it keeps every region
+    within the cap at *every* minute (``ceil(cap x alive)``, the cap read strictly) while
+    moving every running instance every minute for free with the true intensity: the same
+    greenest-first fill as `fluid_bound`, each region up to the cap of that very minute.
+    Not a lower bound (the simulator lets a region keep what it holds while the total
+    shrinks, which `fluid_bound` allows for), but the reference for "no region above 40%
+    of the live instances"; without a cap it equals `fluid_bound`."""
+    return _greenest_fill(run, scenario, table, latency, strict=True)
+
+
+def _greenest_fill(
+    run: CarbonRun, sc: CarbonScenario, table: CarbonTable, latency: Latency, *, strict: bool
+) -> float:
     zones = [latency.zone_of(r) for r in sc.regions]
     series = np.stack([table.series(z) for z in zones])
     span = int(run.minute.max() + run.life.max() + 1) if len(run.minute) else 0
@@ -357,7 +375,7 @@ def fluid_bound(
         held = alive
     else:
         caps = np.ceil(sc.cap * alive).astype(np.int64)
-        longest = int(run.life.max()) if len(run.life) else 0
+        longest = 0 if strict or not len(run.life) else int(run.life.max())
         padded = np.concatenate([np.zeros(longest, dtype=np.int64), caps])
         held = np.lib.stride_tricks.sliding_window_view(padded, longest + 1).max(axis=1)
     first = int(sc.start_s // 60.0)
