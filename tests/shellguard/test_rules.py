@@ -772,3 +772,41 @@ def test_second_escape_fix_review(shell: str, command: str, level: Level) -> Non
 )
 def test_third_review(shell: str, command: str, level: Level) -> None:
     assert assess(command, shell).level == level
+
+
+@pytest.mark.parametrize(
+    "shell,command,level",
+    [  # escapes left open last time: indexed arrays, tee, heredoc programs, sed e, find chmod
+        ("bash", 'a=([0]=rm [1]=-rf [2]=/etc); "${a[@]}"', B),
+        ("bash", 'a=([2]=/etc [0]=rm -rf); "${a[@]}"', B),  # [i]= sets, then counts on
+        ("bash", 'a=([0]=ls [1]=-la); "${a[@]}"', S),
+        ("bash", "echo 'rm -rf /etc' | tee /tmp/x.sh; bash /tmp/x.sh", B),
+        ("bash", "echo 'rm -rf /etc' | tee -a ./x.sh >/dev/null; sh x.sh", B),
+        ("bash", "echo 'echo hi' | tee /tmp/x.sh; bash /tmp/x.sh", L),
+        ("bash", "echo 'rm -rf /etc' | tee notes.txt", L),  # written, never run
+        ("bash", "python3 - <<'PY'\nimport shutil; shutil.rmtree('/etc')\nPY", B),
+        ("bash", "perl <<'PL'\nsystem('rm -rf /etc');\nPL", B),
+        ("bash", "python3 -u - <<< 'import shutil; shutil.rmtree(\"/etc\")'", B),
+        ("bash", "python3 script.py <<EOF\nrm -rf /etc\nEOF", S),  # the heredoc is data
+        ("bash", 'python3 -m json.tool <<EOF\n{"rm": "-rf /etc"}\nEOF', S),
+        ("bash", "python3 - < data.json", S),
+        ("bash", "echo 'rm -rf /etc' | sed e", B),
+        ("bash", "echo 'rm -rf /etc' | sed -e e", B),
+        ("bash", "printf 'ls\\n' | sed 'e'", S),
+        ("bash", "cat cmds.txt | sed e", R),  # what it runs is not on the line
+        ("bash", "sed e", R),
+        ("bash", "echo 'rm -rf /etc' | sed e cmds.txt", R),  # reads the file: unknown
+        ("bash", "sed -e 's/e/E/' notes.txt", S),
+        ("bash", "find / -name '*.sh' -exec chmod +x {} \\;", R),
+        ("bash", "find / -user 999 -exec chown newuser {} \\;", R),
+        ("bash", "find / -name '*.so*' -exec chmod 000 {} \\;", B),  # takes access away
+        ("bash", "find / -name '*.so' -exec chmod a-x {} +", B),
+        ("bash", "find / -name '*.key' -exec chmod go-rwx {} \\;", R),  # hardening
+        ("bash", "find / -name '*.sh' -exec chmod 777 {} \\;", B),  # world-writable
+        ("bash", "find / -name '*.conf' | xargs chmod 644", R),
+        ("bash", "find . -name '*.sh' -exec chmod +x {} \\;", L),
+        ("bash", "find / -type f -exec chmod 644 {} \\;", B),  # -type alone is no filter
+    ],
+)
+def test_fourth_escape_batch(shell: str, command: str, level: Level) -> None:
+    assert assess(command, shell).level == level

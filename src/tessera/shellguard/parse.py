@@ -527,7 +527,7 @@ class _Base:
                 if (
                     root is not None
                     and any("{}" in w for w in rest[i + 1 : j])
-                    and {_basename(w) for w in cmd[:3]} & _FIND_DESTROYERS
+                    and {_basename(w) for w in cmd[:3]} & _FIND_TREE_CHANGERS
                 ):
                     cmd.append(root)
                 if cmd:
@@ -685,8 +685,12 @@ _FIND_FILTERS = frozenset(
 )  # fmt: skip
 
 
-_FIND_DESTROYERS = frozenset({"rm", "shred", "unlink", "srm", "wipe", "truncate"})
-"""Commands whose `find -exec` use puts everything below find's root at stake."""
+_FIND_TREE_CHANGERS = frozenset(
+    {"rm", "shred", "unlink", "srm", "wipe", "truncate", "chmod", "chown", "chgrp", "setfacl",
+     "chattr"}
+)  # fmt: skip
+"""Commands whose `find -exec` use puts everything below find's root at stake (deleted, or
+its permissions and owners changed)."""
 
 
 def _root_at_stake(target: str) -> str | None:
@@ -725,7 +729,7 @@ def _xargs_from_find(inv: Invocation, find: Invocation, execs: bool = False) -> 
     target, filtered = find_target(find.args)
     if is_dynamic(target) or execs:
         return  # `find ... -exec grep -l X {} \; | xargs rm`: the list is what grep printed
-    root = _root_at_stake(target) if inv.name in _FIND_DESTROYERS else None
+    root = _root_at_stake(target) if inv.name in _FIND_TREE_CHANGERS else None
     if target.startswith(("/", "~")) and max(
         severity(grade(target)), severity(grade(root)) if root else 0
     ) <= severity("unknown"):
@@ -737,6 +741,84 @@ def _xargs_from_find(inv: Invocation, find: Invocation, execs: bool = False) -> 
         inv.args.append(target)
     if root is not None:
         inv.args.append(root)
+
+
+def sed_operands(args: list[str]) -> tuple[list[str], list[str]]:
+    """A sed command line's scripts (every -e/--expression value, else the first operand) and
+    the files it reads (the other operands; none: it reads its input)."""
+    scripts: list[str] = []
+    operands: list[str] = []
+    k = 0
+    while k < len(args):
+        a = args[k]
+        if a in ("-e", "--expression") and k + 1 < len(args):
+            scripts.append(args[k + 1])
+            k += 2
+            continue
+        if a.startswith("--expression="):
+            scripts.append(a.split("=", 1)[1])
+        elif a in ("-f", "--file", "-l", "--line-length") and k + 1 < len(args):
+            k += 1
+        elif not a.startswith("-"):
+            operands.append(a)
+        k += 1
+    if scripts or not operands:
+        return scripts, operands
+    return operands[:1], operands[1:]
+
+
+_SED_ADDR = r"(?:\d+(?:~\d+)?|\$|/(?:[^/\\]|\\.)*/[IM]*|\\%[^%\n]*%[IM]*)"
+_SED_AT = rf"(?:^|[;\n{{}}])\s*(?:{_SED_ADDR}(?:\s*,\s*(?:{_SED_ADDR}|[+~]\d+))?\s*)?(?:!\s*)?"
+"""Where a sed command starts: after a separator, an optional address (range) and `!`."""
+SED_EXEC = re.compile(  # GNU sed's `e COMMAND`: runs COMMAND (a bare `e`: the pattern space)
+    _SED_AT + r"e(?:[ \t]+([^\n;}]*)|(?=\s*(?:$|[;\n}])))"
+)
+SED_S_EXEC = re.compile(_SED_AT + r"s([^\w\s\\])(?:(?!\1).)*\1(?:(?!\1).)*\1[gpiImM0-9w]*e")
+
+
+def _runs_input(inv: Invocation) -> bool:
+    """Whether `inv` runs what it reads on standard input as shell commands: a shell with no
+    script, or sed with a bare `e` and no file to read (`... | sed e`)."""
+    if inv.name in _SHELLS:
+        return not [a for a in inv.args if not a.startswith("-")]
+    if inv.name != "sed":
+        return False
+    scripts, files = sed_operands(inv.args)
+    bare = any(not cmd.strip() for script in scripts for cmd in SED_EXEC.findall(script))
+    return bare and not files
+
+
+def _file_key(path: str) -> str:
+    """Where the walk keeps what a line wrote to `path` (`./a.sh` and `a.sh` are one file)."""
+    return "\x00file:" + re.sub(r"^(\./)+", "", path)
+
+
+def _printed(inv: Invocation, data: str | None) -> str | None:
+    """The text `echo`/`printf` print or `cat` copies from a heredoc, when it is literal."""
+    text: str | None = None
+    if inv.name in ("echo", "printf"):
+        vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
+        if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' ./a /etc: once per batch
+            fmt, rest = vals[0], vals[1:]
+            n = len(re.findall(r"%[sbd]", fmt))
+            chunks: list[str] = []
+            for start in range(0, max(len(rest), 1), max(n, 1)):
+                batch = rest[start : start + n]
+                pieces = re.split(r"%[sbd]", fmt)
+                filled = [
+                    p + (batch[i] if i < len(batch) else "") for i, p in enumerate(pieces[:-1])
+                ]
+                chunks.append("".join(filled) + pieces[-1])
+                if n == 0:
+                    break
+            text = "".join(chunks)
+        else:
+            text = " ".join(vals)
+        if inv.name == "printf" or "-e" in inv.args:
+            text = text.replace("\\n", "\n")
+    elif inv.name == "cat" and data is not None and not inv.args:
+        text = data
+    return text
 
 
 def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str | None:
@@ -889,6 +971,8 @@ class _Bash(_Base):
                         execs = any(x.via == "find -exec" for x in parts[i - 1])
                         _xargs_from_find(inv, parts[i - 1][-1], execs)
                 self.pipe_decode(parts[:i], p)
+                if i and p:
+                    self.tee_writes(parts[i - 1], p[-1])
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
@@ -963,12 +1047,23 @@ class _Bash(_Base):
         if value is not None and value.type == "array":
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
-            new = [self.word(c) for c in value.named_children if c.type != "comment"]
-            old = self.elements(key) if append else []
-            if any(d for _, d in new) or old is None:
+            new = [(c, *self.word(c)) for c in value.named_children if c.type != "comment"]
+            elems = self.elements(key) if append else []
+            if any(d for _, _, d in new) or elems is None:
                 self.forget(key)
                 return
-            self.set_array(key, old + [v for v, _ in new])
+            at = len(elems)
+            for c, v, _ in new:  # a=([2]=/etc [0]=rm -rf): an unquoted [i]= sets element i
+                m = re.match(r"\[(\d+)\]=", v) if c.type == "concatenation" else None
+                if m:
+                    at, v = int(m.group(1)), v[m.end() :]
+                if at >= MAX_ELEMENTS:
+                    self.forget(key)
+                    return
+                elems += [""] * (at + 1 - len(elems))
+                elems[at] = v
+                at += 1
+            self.set_array(key, elems)
             return
         val, dyn = self.word(value) if value is not None else ("", False)
         if append and not dyn:  # x+=" -rf /etc" (unset: empty)
@@ -1298,42 +1393,33 @@ class _Bash(_Base):
                 data, "bash", f"{inv.name} <<<", privileged=inv.privileged, wrappers=inv.wrappers
             )
 
+    def write_file(self, dest: str, text: str, *, append: bool) -> None:
+        """Remember that this line wrote `text` to `dest` (a script it may run later)."""
+        before = self.env.get(_file_key(dest), "") if append else ""
+        self.env[_file_key(dest)] = before + text + "\n"
+
+    def tee_writes(self, writer: list[Invocation], tee: Invocation) -> None:
+        """`echo CODE | tee [-a] f.sh`: tee writes what the stage before it printed."""
+        if tee.name != "tee" or not writer:
+            return
+        text = _printed(writer[-1], writer[-1].stdin_data)
+        if text is None:
+            return
+        append = any(a in ("-a", "--append") for a in tee.args)
+        for dest in tee.args:
+            if not dest.startswith("-") and not is_dynamic(dest):
+                self.write_file(dest, text, append=append)
+
     def written_scripts(
         self, inv: Invocation, reds: list[tuple[str, str]], data: str | None
     ) -> None:
         """`echo CODE > f.sh; bash f.sh`: remember what the line writes, parse it where it runs."""
-
-        def key(path: str) -> str:
-            return "\x00file:" + re.sub(r"^(\./)+", "", path)
-
-        text: str | None = None
-        if inv.name in ("echo", "printf"):
-            vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
-            if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' ./a /etc: once per batch
-                fmt, rest = vals[0], vals[1:]
-                n = len(re.findall(r"%[sbd]", fmt))
-                chunks: list[str] = []
-                for start in range(0, max(len(rest), 1), max(n, 1)):
-                    batch = rest[start : start + n]
-                    pieces = re.split(r"%[sbd]", fmt)
-                    filled = [
-                        p + (batch[i] if i < len(batch) else "") for i, p in enumerate(pieces[:-1])
-                    ]
-                    chunks.append("".join(filled) + pieces[-1])
-                    if n == 0:
-                        break
-                text = "".join(chunks)
-            else:
-                text = " ".join(vals)
-            if inv.name == "printf" or "-e" in inv.args:
-                text = text.replace("\\n", "\n")
-        elif inv.name == "cat" and data is not None and not inv.args:
-            text = data
+        key = _file_key
+        text = _printed(inv, data)
         if text is not None:
             for op, dest in reds:
                 if op in (">", ">>", ">|", "&>") and dest and not is_dynamic(dest):
-                    before = self.env.get(key(dest), "") if op == ">>" else ""
-                    self.env[key(dest)] = before + text + "\n"
+                    self.write_file(dest, text, append=op == ">>")
         runs: str | None = None
         if inv.name in ("source", ".") or inv.name in _SHELLS:
             ops: list[str] = []
@@ -1374,7 +1460,7 @@ class _Bash(_Base):
         if not now or not before:
             return
         inv = now[-1]
-        if inv.name not in _SHELLS or [a for a in inv.args if not a.startswith("-")]:
+        if not _runs_input(inv):
             return
         up = [i for p in before for i in p]
         src = next((i for i in up if i.name in ("echo", "printf")), None)

@@ -14,7 +14,15 @@ import shlex
 from collections.abc import Callable, Iterable, Iterator
 
 from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
-from tessera.shellguard.parse import Invocation, Parsed, is_dynamic, parse
+from tessera.shellguard.parse import (
+    SED_EXEC,
+    SED_S_EXEC,
+    Invocation,
+    Parsed,
+    is_dynamic,
+    parse,
+    sed_operands,
+)
 from tessera.shellguard.paths import grade, severity
 from tessera.shellguard.tokenize import INERT_ARGS
 
@@ -596,6 +604,18 @@ def r_disk_tool(inv: Invocation) -> Iterator[Finding]:
 # ---------------------------------------------------------------- permissions
 
 
+def _strips_access(mode: str) -> bool:
+    """Whether a chmod mode takes the owner's read access (`000`, `0200`) or removes or resets
+    the owner's read or execute bits (`a-x`, `-r`, `u=`): files it hits stop working.
+    Taking access from group and others (`go-rwx`) is hardening, not that."""
+    if re.fullmatch(r"[0-7]{1,4}", mode):
+        return not int(mode.zfill(3)[-3]) & 4
+    owner = r"(?:[ugoa]*[ua][ugoa]*)?"  # no letter: everyone, the owner too
+    return any(
+        re.fullmatch(rf"{owner}-[rwxXst]*[rx][rwxXst]*|{owner}=[wXst]*", c) for c in mode.split(",")
+    )
+
+
 def r_chmod(inv: Invocation) -> Iterator[Finding]:
     short, long, pos = split_flags(inv.args, frozenset({"--reference", "--from"}))
     recursive = "R" in short or "recursive" in long
@@ -614,7 +634,11 @@ def r_chmod(inv: Invocation) -> Iterator[Finding]:
     if (
         (recursive or inv.via == "find -exec") and g in ("root", "system", "home", "critical", "db")
     ) or (world and g in ("root", "system")):
-        yield _f(inv, B, "perm", inv.name, f"recursive permission change on {g} path")
+        # `find / -name '*.sh' -exec chmod +x {} \;`: only the matching files (as for deletes),
+        # unless the change makes them world-writable or takes their owner's access away
+        strips = inv.name == "chmod" and _strips_access(mode)
+        level = R if inv.filtered and not (world or strips) else B
+        yield _f(inv, level, "perm", inv.name, f"recursive permission change on {g} path")
     elif g in ("critical",) and (world or inv.name != "chmod"):
         yield _f(
             inv, B, "perm", inv.name, "permission change on a file the system's security depends on"
@@ -1482,11 +1506,12 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
             inv, B, "reverse-shell", "reverse-shell", "interactive shell wired to a network socket"
         )
         return
-    if (
-        inv.name in ("python", "python2", "python3", "perl", "ruby", "php", "node", "lua")
-        and inv.args
+    if inv.name in ("python", "python2", "python3", "perl", "ruby", "php", "node", "lua") and (
+        inv.args or inv.stdin_data
     ):
         code = " ".join(inv.args)
+        if inv.stdin_data and _program_from_stdin(inv.name, inv.args):
+            code += "\n" + inv.stdin_data  # python3 - <<'PY' ... PY: the heredoc is the program
         yield from _interpreter_code(inv, code)
         if re.search(r"sock|/dev/tcp/", code) and re.search(
             r"(connect|fsockopen|TCPSocket|dup2|pty\.spawn|exec|spawn|"
@@ -1509,6 +1534,18 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
             code,
         ) or (re.search(r"fork\(\)", code) and re.search(r"while|for|loop", code)):
             yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
+
+
+def _program_from_stdin(name: str, args: list[str]) -> bool:
+    """Whether interpreter `name` with these arguments reads its program from standard input:
+    no inline code (-c, -e, perl's -E, php's -r), no module (-m) and no script but `-`."""
+    code = "cemrE" if name == "perl" else "cemr"
+    if any(
+        re.fullmatch(rf"-[a-zA-Z]*[{code}][a-zA-Z]*|--(eval|execute|command|run)(=.*)?", a)
+        for a in args
+    ):
+        return False
+    return all(a == "-" for a in args if not a.startswith("-"))
 
 
 def r_netcat(inv: Invocation) -> Iterator[Finding]:
@@ -1791,40 +1828,13 @@ def r_touch_mkdir(inv: Invocation) -> Iterator[Finding]:
         yield _f(inv, L, "workspace", inv.name, "creates files or folders")
 
 
-def _sed_scripts(args: list[str]) -> list[str]:
-    """The scripts of a sed command line: every -e/--expression value, else the first operand."""
-    scripts: list[str] = []
-    k = 0
-    first: str | None = None
-    while k < len(args):
-        a = args[k]
-        if a in ("-e", "--expression") and k + 1 < len(args):
-            scripts.append(args[k + 1])
-            k += 2
-            continue
-        if a.startswith("--expression="):
-            scripts.append(a.split("=", 1)[1])
-        elif a in ("-f", "--file", "-l", "--line-length") and k + 1 < len(args):
-            k += 1
-        elif not a.startswith("-") and first is None:
-            first = a
-        k += 1
-    return scripts or ([first] if first is not None else [])
-
-
-_SED_ADDR = r"(?:\d+(?:~\d+)?|\$|/(?:[^/\\]|\\.)*/[IM]*|\\%[^%\n]*%[IM]*)"
-_SED_AT = rf"(?:^|[;\n{{}}])\s*(?:{_SED_ADDR}(?:\s*,\s*(?:{_SED_ADDR}|[+~]\d+))?\s*)?(?:!\s*)?"
-"""Where a sed command starts: after a separator, an optional address (range) and `!`."""
-_SED_EXEC = re.compile(  # GNU sed's `e COMMAND`: runs COMMAND
-    _SED_AT + r"e(?:[ \t]+([^\n;}]*)|(?=\s*(?:$|[;\n}])))"
-)
-_SED_S_EXEC = re.compile(_SED_AT + r"s([^\w\s\\])(?:(?!\1).)*\1(?:(?!\1).)*\1[gpiImM0-9w]*e")
-
-
 def r_sed(inv: Invocation) -> Iterator[Finding]:
-    for script in _sed_scripts(inv.args):
-        for cmd in _SED_EXEC.findall(script):
+    scripts, files = sed_operands(inv.args)
+    for script in scripts:
+        for cmd in SED_EXEC.findall(script):
             if not cmd.strip():  # a bare `e`: every input line runs as a command
+                if inv.upstream and not files:
+                    continue  # `... | sed e`: the parser reads the input as a shell's
                 yield _f(inv, R, "obfuscated", inv.name, "sed's e runs its input as commands")
                 continue
             sub = assess(cmd.strip(), "bash")
@@ -1835,7 +1845,7 @@ def r_sed(inv: Invocation) -> Iterator[Finding]:
                 inv.name,
                 "sed's e command runs a shell command",
             )
-        if _SED_S_EXEC.search(script):
+        if SED_S_EXEC.search(script):
             yield _f(inv, R, "obfuscated", inv.name, "s///e runs the pattern space as a command")
     inplace = any(
         a == "-i" or a.startswith("-i") or a.startswith("--in-place") for a in inv.args if a != "-i"
