@@ -30,6 +30,7 @@ from tessera.shellguard.paths import grade, severity
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
 MAX_NESTED = 4096  # nested parses per top-level statement (nested code can fan out)
 MAX_ELEMENTS = 1024  # array elements tracked per variable
+MAX_TRACKED = 8192  # array elements tracked per line, all variables together
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -57,6 +58,8 @@ class Invocation:
     cwd: str | None = None  # folder set by an earlier `cd` on the same line
     line: str = ""  # the whole command line this came from
     defined_only: bool = False  # what an alias or doskey macro being defined would run
+    at_stake: str = ""  # find ROOT ... -exec chmod/chown: the tree it recurses through
+    input_read: bool = False  # what it runs from its input was parsed (`echo CODE | sed e`)
 
     @property
     def argv(self) -> list[str]:
@@ -527,7 +530,7 @@ class _Base:
                 if (
                     root is not None
                     and any("{}" in w for w in rest[i + 1 : j])
-                    and {_basename(w) for w in cmd[:3]} & _FIND_TREE_CHANGERS
+                    and {_basename(w) for w in cmd[:3]} & _FIND_DESTROYERS
                 ):
                     cmd.append(root)
                 if cmd:
@@ -547,6 +550,8 @@ class _Base:
                     inv = sub.emit_unix(cmd, raw, [])
                     self.out.extend(sub.out)
                     if inv is not None:
+                        if root is not None and inv.name in _FIND_PERMS:
+                            inv.at_stake = root
                         self.out.append(inv)
                     for x in self.out[before:]:
                         x.filtered = filtered
@@ -685,12 +690,11 @@ _FIND_FILTERS = frozenset(
 )  # fmt: skip
 
 
-_FIND_TREE_CHANGERS = frozenset(
-    {"rm", "shred", "unlink", "srm", "wipe", "truncate", "chmod", "chown", "chgrp", "setfacl",
-     "chattr"}
-)  # fmt: skip
-"""Commands whose `find -exec` use puts everything below find's root at stake (deleted, or
-its permissions and owners changed)."""
+_FIND_DESTROYERS = frozenset({"rm", "shred", "unlink", "srm", "wipe", "truncate"})
+"""Commands whose `find -exec` use puts everything below find's root at stake."""
+_FIND_PERMS = frozenset({"chmod", "chown", "chgrp", "setfacl", "chattr"})
+"""Commands whose `find -exec` use changes permissions or owners throughout find's root: the
+root is recorded as `at_stake` (graded apart, never lowering what the files grade)."""
 
 
 def _root_at_stake(target: str) -> str | None:
@@ -729,7 +733,9 @@ def _xargs_from_find(inv: Invocation, find: Invocation, execs: bool = False) -> 
     target, filtered = find_target(find.args)
     if is_dynamic(target) or execs:
         return  # `find ... -exec grep -l X {} \; | xargs rm`: the list is what grep printed
-    root = _root_at_stake(target) if inv.name in _FIND_TREE_CHANGERS else None
+    root = _root_at_stake(target) if inv.name in _FIND_DESTROYERS else None
+    if inv.name in _FIND_PERMS:
+        inv.at_stake = _root_at_stake(target) or ""
     if target.startswith(("/", "~")) and max(
         severity(grade(target)), severity(grade(root)) if root else 0
     ) <= severity("unknown"):
@@ -931,6 +937,7 @@ class _Bash(_Base):
             reds: list[tuple[str, str]] = list(redirects or [])
             data = stdin_data
             body = n.child_by_field_name("body")
+            piped: Any = None  # `cat <<'EOF' | bash`: the grammar hangs `| bash` on the heredoc
             for c in n.children:
                 if body is not None and c == body:
                     continue
@@ -943,9 +950,17 @@ class _Bash(_Base):
                     for cc in c.named_children:
                         if cc.type == "file_redirect":
                             reds.append(self.redirect(cc))
+                        elif cc.type == "pipeline":
+                            piped = cc
                 elif c.type == "heredoc_body":
                     data = self.text(c)
-            if body is not None:
+            if body is not None and piped is not None:
+                stages = [c for c in piped.named_children if c.type != "comment"]
+                self.pipe(
+                    [self.stmt(body, reds, data), *(self.stmt(c) for c in stages)],
+                    [self.text(body), *(self.text(c) for c in stages)],
+                )
+            elif body is not None:
                 self.stmt(body, reds, data)
             elif reds:
                 self.out.append(
@@ -954,25 +969,8 @@ class _Bash(_Base):
                     )
                 )
         elif t == "pipeline":
-            parts: list[list[Invocation]] = []
-            texts: list[str] = []
-            for c in n.named_children:
-                if c.type == "comment":
-                    continue
-                parts.append(self.stmt(c))
-                texts.append(self.text(c))
-            heads = [p[-1].name if p else "" for p in parts]
-            for i, p in enumerate(parts):
-                for inv in p:
-                    inv.upstream = tuple(h for h in heads[:i] if h)
-                    inv.downstream = tuple(h for h in heads[i + 1 :] if h)
-                    inv.upstream_text = " | ".join(texts[:i])
-                    if inv.args_from_stdin and i and heads[i - 1] == "find":
-                        execs = any(x.via == "find -exec" for x in parts[i - 1])
-                        _xargs_from_find(inv, parts[i - 1][-1], execs)
-                self.pipe_decode(parts[:i], p)
-                if i and p:
-                    self.tee_writes(parts[i - 1], p[-1])
+            stages = [c for c in n.named_children if c.type != "comment"]
+            self.pipe([self.stmt(c) for c in stages], [self.text(c) for c in stages])
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
@@ -1011,6 +1009,21 @@ class _Bash(_Base):
                 self.stmt(c, redirects if passed else None)
         return self.out[before:]
 
+    def pipe(self, parts: list[list[Invocation]], texts: list[str]) -> None:
+        """Wire up a pipeline's walked stages: who feeds whom, decoded input, tee's writes."""
+        heads = [p[-1].name if p else "" for p in parts]
+        for i, p in enumerate(parts):
+            for inv in p:
+                inv.upstream = tuple(h for h in heads[:i] if h)
+                inv.downstream = tuple(h for h in heads[i + 1 :] if h)
+                inv.upstream_text = " | ".join(texts[:i])
+                if inv.args_from_stdin and i and heads[i - 1] == "find":
+                    execs = any(x.via == "find -exec" for x in parts[i - 1])
+                    _xargs_from_find(inv, parts[i - 1][-1], execs)
+            self.pipe_decode(parts[:i], p)
+            if i and p:
+                self.tee_writes(parts[i - 1], p[-1])
+
     def heredoc(self, n: Any) -> str:
         for c in n.named_children:
             if c.type == "heredoc_body":
@@ -1032,7 +1045,7 @@ class _Bash(_Base):
             key, idx = self.text(base), self.text(index)
             val, dyn = self.word(value) if value is not None else ("", False)
             elems = self.elements(key)
-            if dyn or elems is None or not idx.isdigit():
+            if dyn or elems is None or not idx.isdigit() or len(idx) > 6:
                 self.forget(key)
                 return
             k = int(idx)
@@ -1055,8 +1068,9 @@ class _Bash(_Base):
             at = len(elems)
             for c, v, _ in new:  # a=([2]=/etc [0]=rm -rf): an unquoted [i]= sets element i
                 m = re.match(r"\[(\d+)\]=", v) if c.type == "concatenation" else None
-                if m:
-                    at, v = int(m.group(1)), v[m.end() :]
+                if m:  # (digits past MAX_ELEMENTS's are past it: no int of 5,000 digits)
+                    at = int(m.group(1)) if len(m.group(1)) < 7 else MAX_ELEMENTS
+                    v = v[m.end() :]
                 if at >= MAX_ELEMENTS:
                     self.forget(key)
                     return
@@ -1087,6 +1101,10 @@ class _Bash(_Base):
     def set_array(self, key: str, elems: list[str]) -> None:
         self.forget(key)
         elems = elems[:MAX_ELEMENTS]
+        used = int(self.env.get("\x00elements", "0")) + len(elems)
+        if used > MAX_TRACKED:  # thousands of arrays on one line: no longer tracked (unknown)
+            return
+        self.env["\x00elements"] = str(used)
         self.env[key] = elems[0] if elems else ""
         self.env[key + "[@]"] = " ".join(elems)
         for i, v in enumerate(elems):
@@ -1405,10 +1423,9 @@ class _Bash(_Base):
         text = _printed(writer[-1], writer[-1].stdin_data)
         if text is None:
             return
-        append = any(a in ("-a", "--append") for a in tee.args)
-        for dest in tee.args:
-            if not dest.startswith("-") and not is_dynamic(dest):
-                self.write_file(dest, text, append=append)
+        for dest in tee.args:  # kept beside what the line wrote before (`-a` or not: the
+            if not dest.startswith("-") and not is_dynamic(dest):  # write may not happen)
+                self.write_file(dest, text, append=True)
 
     def written_scripts(
         self, inv: Invocation, reds: list[tuple[str, str]], data: str | None
@@ -1463,9 +1480,11 @@ class _Bash(_Base):
         if not _runs_input(inv):
             return
         up = [i for p in before for i in p]
-        src = next((i for i in up if i.name in ("echo", "printf")), None)
+        src = next((i for i in up if i.name in ("echo", "printf") or _cat_heredoc(i)), None)
         data: str | None = None
-        if src is not None:
+        if src is not None and src.name == "cat":  # cat <<'EOF' | bash
+            data = src.stdin_data
+        elif src is not None:
             data = " ".join(a for a in src.args if not a.startswith("-"))
             if src.name == "printf" or "-e" in src.args:
                 data = data.replace("\\n", "\n").replace("\\t", "\t")
@@ -1475,6 +1494,7 @@ class _Bash(_Base):
         decoders = [i for i in steps if _decoder(i) is not None]
         if not decoders:
             if src is not None and len(up) == 1:  # `echo "rm -rf /" | sh`: the text is the program
+                inv.input_read = True
                 self.nested(
                     data or "", "bash", "stdin", privileged=inv.privileged, wrappers=inv.wrappers
                 )
@@ -1492,6 +1512,7 @@ class _Bash(_Base):
         if blob is None:
             self.undecodable.append(data[:80])
             return
+        inv.input_read = True
         self.nested(
             blob.decode("utf-8", "replace"),
             "bash",
@@ -1499,6 +1520,11 @@ class _Bash(_Base):
             privileged=inv.privileged,
             wrappers=inv.wrappers,
         )
+
+
+def _cat_heredoc(inv: Invocation) -> bool:
+    """`cat <<'EOF'` / `cat <<< TEXT`: prints the literal it is fed."""
+    return inv.name == "cat" and not inv.args and inv.stdin_data is not None
 
 
 def _decoder(inv: Invocation) -> Any:

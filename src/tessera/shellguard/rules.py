@@ -604,19 +604,18 @@ def r_disk_tool(inv: Invocation) -> Iterator[Finding]:
 # ---------------------------------------------------------------- permissions
 
 
-def _strips_access(mode: str) -> bool:
-    """Whether a chmod mode takes the owner's read access (`000`, `0200`) or removes or resets
-    the owner's read or execute bits (`a-x`, `-r`, `u=`): files it hits stop working.
-    Taking access from group and others (`go-rwx`) is hardening, not that."""
-    if re.fullmatch(r"[0-7]{1,4}", mode):
-        return not int(mode.zfill(3)[-3]) & 4
-    owner = r"(?:[ugoa]*[ua][ugoa]*)?"  # no letter: everyone, the owner too
-    return any(
-        re.fullmatch(rf"{owner}-[rwxXst]*[rx][rwxXst]*|{owner}=[wXst]*", c) for c in mode.split(",")
-    )
-
-
 def r_chmod(inv: Invocation) -> Iterator[Finding]:
+    found = list(_chmod(inv))
+    yield from found
+    stake = grade(inv.at_stake) if inv.at_stake else ""
+    if stake in ("root", "system", "critical", "db") and all(f.level < R for f in found):
+        # find / -name '*.sh' -exec chmod +x {} \;: the matching files anywhere under the root
+        yield _f(
+            inv, R, "perm", inv.name, f"changes permissions or owners throughout a {stake} tree"
+        )
+
+
+def _chmod(inv: Invocation) -> Iterator[Finding]:
     short, long, pos = split_flags(inv.args, frozenset({"--reference", "--from"}))
     recursive = "R" in short or "recursive" in long
     if len(pos) == 1 and inv.args_from_stdin:
@@ -629,16 +628,14 @@ def r_chmod(inv: Invocation) -> Iterator[Finding]:
     sev = severity(g)
     world = inv.name == "chmod" and bool(
         re.search(r"(^|[^0-7])[0-7]?[0-7][0-7]7$|o\+w|a\+w|\+w\b|777|666", mode)
+        # o+rwx, a=rw, ugo+rwx, +rw: the write bit for everyone among other bits
+        or re.search(r"(^|,)([ugoa]*[oa][ugoa]*|)[+=][rxXst]*w", mode)
     )
     setuid = inv.name == "chmod" and bool(re.search(r"u\+s|g\+s|^[2467][0-7]{3}$", mode))
     if (
         (recursive or inv.via == "find -exec") and g in ("root", "system", "home", "critical", "db")
     ) or (world and g in ("root", "system")):
-        # `find / -name '*.sh' -exec chmod +x {} \;`: only the matching files (as for deletes),
-        # unless the change makes them world-writable or takes their owner's access away
-        strips = inv.name == "chmod" and _strips_access(mode)
-        level = R if inv.filtered and not (world or strips) else B
-        yield _f(inv, level, "perm", inv.name, f"recursive permission change on {g} path")
+        yield _f(inv, B, "perm", inv.name, f"recursive permission change on {g} path")
     elif g in ("critical",) and (world or inv.name != "chmod"):
         yield _f(
             inv, B, "perm", inv.name, "permission change on a file the system's security depends on"
@@ -1510,9 +1507,16 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
         inv.args or inv.stdin_data
     ):
         code = " ".join(inv.args)
+        program = code
         if inv.stdin_data and _program_from_stdin(inv.name, inv.args):
-            code += "\n" + inv.stdin_data  # python3 - <<'PY' ... PY: the heredoc is the program
-        yield from _interpreter_code(inv, code)
+            program += "\n" + inv.stdin_data  # python3 - <<'PY' ... PY: the heredoc runs
+        yield from _interpreter_code(inv, program)
+        if re.search(
+            r"rmtree\(\s*['\"](/|~|/etc|/home|/usr)['\"]|os\.system\(\s*['\"]rm -rf /['\"]", program
+        ):
+            yield _f(inv, B, "destroy", "interpreter", "deletes a system tree from an interpreter")
+        # the one-line heuristics below read only code on the command line: a whole program
+        # (a heredoc) easily mentions a socket and `exec` or `fork()` and `for` without harm
         if re.search(r"sock|/dev/tcp/", code) and re.search(
             r"(connect|fsockopen|TCPSocket|dup2|pty\.spawn|exec|spawn|"
             r"subprocess|/bin/sh|/bin/bash|cmd\.exe)",
@@ -1526,26 +1530,50 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
                 "interpreter opens a socket and hands it a shell",
             )
         elif re.search(
-            r"rmtree\(\s*['\"](/|~|/etc|/home|/usr)['\"]|os\.system\(\s*['\"]rm -rf /['\"]", code
-        ):
-            yield _f(inv, B, "destroy", "interpreter", "deletes a system tree from an interpreter")
-        elif re.search(
             r"fork\s*(\(\))?\s*while\s*(fork|1|true)|while\s*\(?\s*1?\s*\)?\s*\{?\s*(os\.)?fork",
             code,
         ) or (re.search(r"fork\(\)", code) and re.search(r"while|for|loop", code)):
             yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
 
 
+_PROGRAM_FLAGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    # interpreter: (short flags giving the program, short flags taking a value, long ones)
+    "python": ("cm", "WXQ", ("--command",)),
+    "perl": ("eE", "IMmx", ()),
+    "ruby": ("e", "rIEC", ("--eval",)),
+    "node": ("ep", "r", ("--eval", "--print")),
+    "php": ("rBRF", "dcz", ("--run",)),
+    "lua": ("e", "l", ()),
+}
+
+
 def _program_from_stdin(name: str, args: list[str]) -> bool:
     """Whether interpreter `name` with these arguments reads its program from standard input:
-    no inline code (-c, -e, perl's -E, php's -r), no module (-m) and no script but `-`."""
-    code = "cemrE" if name == "perl" else "cemr"
-    if any(
-        re.fullmatch(rf"-[a-zA-Z]*[{code}][a-zA-Z]*|--(eval|execute|command|run)(=.*)?", a)
-        for a in args
-    ):
-        return False
-    return all(a == "-" for a in args if not a.startswith("-"))
+    no inline code or module (`python -c`/`-m`, `perl -e`, `php -r`, ...) and no script
+    before `-` (what follows `-` is the program's own arguments); options taking a value
+    (`-W ignore`, `-r dotenv/config`, `php -d x=1`) are skipped."""
+    code, valued, long_code = _PROGRAM_FLAGS["python" if name.startswith("python") else name]
+    k = 0
+    while k < len(args):
+        a = args[k]
+        if a == "-":
+            return True
+        if a == "--" or not a.startswith("-"):
+            return False  # a script (after `--`: one that starts with a dash)
+        if a.startswith("--"):
+            if a.split("=", 1)[0] in long_code:
+                return False
+            k += 1
+            continue
+        for j, letter in enumerate(a[1:], 1):
+            if letter in code:
+                return False
+            if letter in valued:
+                k += 1 if j < len(a) - 1 else 2  # glued (-Wignore) or the next word
+                break
+        else:
+            k += 1
+    return True
 
 
 def r_netcat(inv: Invocation) -> Iterator[Finding]:
@@ -1833,8 +1861,8 @@ def r_sed(inv: Invocation) -> Iterator[Finding]:
     for script in scripts:
         for cmd in SED_EXEC.findall(script):
             if not cmd.strip():  # a bare `e`: every input line runs as a command
-                if inv.upstream and not files:
-                    continue  # `... | sed e`: the parser reads the input as a shell's
+                if inv.input_read and not files:
+                    continue  # `echo CODE | sed e`: the parser read CODE as a shell's
                 yield _f(inv, R, "obfuscated", inv.name, "sed's e runs its input as commands")
                 continue
             sub = assess(cmd.strip(), "bash")
