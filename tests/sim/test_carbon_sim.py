@@ -170,6 +170,12 @@ def test_the_strict_cap_ideal_holds_every_region_to_the_cap_of_each_minute() -> 
     assert fluid_bound(shrink, sc, table, latency) == pytest.approx(
         (30 * 1_800 + 30 * 600) / 15 * unit
     )
+    # nothing placed: nothing charged (a capped empty run raised before)
+    empty = simulate(create({"kind": "greencourier"}), replace(sc, per_minute=np.zeros(5)), table,
+                     latency)  # fmt: skip
+    assert (
+        fluid_bound(empty, sc, table, latency) == strict_cap_ideal(empty, sc, table, latency) == 0
+    )
     # without a cap the two are the same fill
     free = replace(sc, cap=None)
     assert strict_cap_ideal(shrink, free, table, latency) == fluid_bound(

@@ -364,9 +364,11 @@ def strict_cap_ideal(
 def _greenest_fill(
     run: CarbonRun, sc: CarbonScenario, table: CarbonTable, latency: Latency, *, strict: bool
 ) -> float:
+    if not len(run.minute):
+        return 0.0  # nothing placed: nothing to charge
     zones = [latency.zone_of(r) for r in sc.regions]
     series = np.stack([table.series(z) for z in zones])
-    span = int(run.minute.max() + run.life.max() + 1) if len(run.minute) else 0
+    span = int(run.minute.max() + run.life.max() + 1)
     alive = np.zeros(span, dtype=np.int64)
     np.add.at(alive, run.minute, 1)
     np.subtract.at(alive, run.minute + run.life, 1)
@@ -375,7 +377,7 @@ def _greenest_fill(
         held = alive
     else:
         caps = np.ceil(sc.cap * alive).astype(np.int64)
-        longest = 0 if strict or not len(run.life) else int(run.life.max())
+        longest = 0 if strict else int(run.life.max())
         padded = np.concatenate([np.zeros(longest, dtype=np.int64), caps])
         held = np.lib.stride_tricks.sliding_window_view(padded, longest + 1).max(axis=1)
     first = int(sc.start_s // 60.0)
