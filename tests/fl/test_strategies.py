@@ -330,6 +330,26 @@ def test_fedbuff_refills_free_slots_uniformly() -> None:
     assert full.clients == () and "0 free slots" in full.reason
 
 
+def test_refills_within_a_round_draw_afresh() -> None:
+    """An asynchronous round is refilled at every arrival: each refill must draw anew, not
+    replay the round's first permutation over the changed idle pool (which re-picked the
+    client that had just finished, so fast clients were favoured: 38% of FedBuff's
+    invocations went to a 20% GPU share)."""
+    clients = [cv(f"c{i}") for i in range(40)]
+    first = snap(clients, 3)
+    assert first.rng_seed(0) == (0, 3, 0)  # a round's first draw: as before
+    later = [snap(clients, 3, selected=("c0",) * k, now_s=1000.0 + k) for k in range(1, 30)]
+    assert len({s.rng_seed(0) for s in later}) == len(later)
+    # one free slot, c0..c9 idle at every refill: the picks spread instead of repeating
+    idle10 = [cv(f"c{i}", busy=i >= 10) for i in range(40)]
+    picks = Counter(
+        picked(FedBuff().select(snap(idle10, 3, selected=("x",) * k, now_s=9.0 + k,
+                                     clients_per_round=31)))[0]
+        for k in range(1, 201)
+    )  # fmt: skip
+    assert len(picks) == 10 and max(picks.values()) < 40  # uniform: 20 each
+
+
 def test_fedbuff_waits_for_the_buffer_then_weighs_by_staleness() -> None:
     clients = [cv(f"c{i}", busy=i >= 3) for i in range(10)]
     one = (res("k0", "c0", 5, 100), res("k1", "c1", 4, 300))

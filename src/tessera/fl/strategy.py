@@ -135,8 +135,16 @@ class FlSnapshot:
     then aggregate what arrived (they need not keep a clock of their own)."""
 
     def rng(self, salt: int = 0) -> np.random.Generator:
-        """The strategy's random generator for this call (seeded by seed, round, salt)."""
-        return np.random.default_rng((self.seed, self.round, salt))
+        """The strategy's random generator for this call (seeded by `rng_seed`)."""
+        return np.random.default_rng(self.rng_seed(salt))
+
+    def rng_seed(self, salt: int = 0) -> tuple[int, ...]:
+        """(seed, round, salt) for a round's first call; once the round has selected clients
+        (an asynchronous refill), also how many and the time, so that every refill draws
+        afresh instead of repeating the round's first draw over a changed pool."""
+        if not self.selected:
+            return (self.seed, self.round, salt)
+        return (self.seed, self.round, salt, len(self.selected), round(self.now_s * 1e6))
 
 
 @dataclass(frozen=True, slots=True)

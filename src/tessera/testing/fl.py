@@ -52,8 +52,8 @@ def _only_snapshot_rng(snapshot: FlSnapshot) -> Iterator[None]:
     def guarded(seed: Any = None, *args: Any, **kwargs: Any) -> np.random.Generator:
         ok = (
             isinstance(seed, tuple)
-            and len(seed) == 3
-            and seed[:2] == (snapshot.seed, snapshot.round)
+            and len(seed) >= 3
+            and seed == snapshot.rng_seed(seed[2])
             and not args
             and not kwargs
         )
