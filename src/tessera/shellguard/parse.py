@@ -1014,12 +1014,9 @@ class _Bash(_Base):
 
     def pipe(self, parts: list[list[Invocation]], texts: list[str]) -> None:
         """Wire up a pipeline's walked stages: who feeds whom, decoded input, tee's writes."""
-        heads = [p[-1].name if p else "" for p in parts]
+        heads = _link_stages(parts, texts)
         for i, p in enumerate(parts):
             for inv in p:
-                inv.upstream = tuple(h for h in heads[:i] if h)
-                inv.downstream = tuple(h for h in heads[i + 1 :] if h)
-                inv.upstream_text = " | ".join(texts[:i])
                 if inv.args_from_stdin and i and heads[i - 1] == "find":
                     execs = any(x.via == "find -exec" for x in parts[i - 1])
                     _xargs_from_find(inv, parts[i - 1][-1], execs)
@@ -1528,6 +1525,18 @@ class _Bash(_Base):
             privileged=inv.privileged,
             wrappers=inv.wrappers,
         )
+
+
+def _link_stages(parts: list[list[Invocation]], texts: list[str]) -> list[str]:
+    """Tell each invocation of a pipeline's stages which commands feed it and which it feeds
+    (each stage by its last command) and the text upstream of it; returns those heads."""
+    heads = [p[-1].name if p else "" for p in parts]
+    for i, p in enumerate(parts):
+        for inv in p:
+            inv.upstream = tuple(h for h in heads[:i] if h)
+            inv.downstream = tuple(h for h in heads[i + 1 :] if h)
+            inv.upstream_text = " | ".join(texts[:i])
+    return heads
 
 
 _HEREDOC_PARTS = frozenset({"heredoc_start", "heredoc_body", "heredoc_end", "comment"})
@@ -2103,12 +2112,7 @@ class _PowerShell(_Base):
                     self.ctx_upstream = ""
                     made.append(self.out[before:] if c.type == "command" else [])
                 texts = [self.text(c) for c in elems]
-                heads = [m[-1].name if m else "" for m in made]
-                for i, m in enumerate(made):
-                    for inv in m:
-                        inv.upstream = tuple(h for h in heads[:i] if h)
-                        inv.downstream = tuple(h for h in heads[i + 1 :] if h)
-                        inv.upstream_text = " | ".join(texts[:i])
+                _link_stages(made, texts)
                 for r in reds:
                     pairs = []
                     for red in r.named_children:
