@@ -18,6 +18,7 @@ def test_every_strategy_runs_on_the_same_budget_and_reports_every_metric() -> No
     for name, r in runs.items():
         assert r.timeline, name
         assert r.timeline[-1][0] <= budget + 1e-9, name  # nobody gets more virtual time
+        assert r.timeline[-1][0] >= 0.8 * budget, name  # ...nor stops early
         m = r.metrics(target)
         assert set(KEYS) <= set(m), name
         assert 0 <= m["cold_start_share"] <= 1 and 0 <= m["eur"] <= 1, name
