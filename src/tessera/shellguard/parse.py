@@ -1436,7 +1436,6 @@ class _Bash(_Base):
         self, inv: Invocation, reds: list[tuple[str, str]], data: str | None
     ) -> None:
         """`echo CODE > f.sh; bash f.sh`: remember what the line writes, parse it where it runs."""
-        key = _file_key
         text = _printed(inv, data)
         if text is not None:
             for op, dest in reds:
@@ -1458,14 +1457,14 @@ class _Bash(_Base):
                 (w for w in inv.raw.split() if "/" in w and _basename(w).lower() == inv.name),
                 None,
             )
-        script = self.env.get(key(runs or ""))
-        running = "\x00running:" + key(runs or "") + "\x00" + (script or "")
+        script = self.env.get(_file_key(runs or ""))
+        running = "\x00running:" + _file_key(runs or "") + "\x00" + (script or "")
         if runs is not None and script is not None and running in self.env:
             self.undecodable.append(f"{runs} runs itself")  # endless: processes pile up
         if runs is not None and script is not None and running not in self.env:
             self.env[running] = "1"  # a script that runs itself is read once
             self.nested(
-                self.env[key(runs)],
+                self.env[_file_key(runs)],
                 "bash",
                 f"{inv.name} (written on this line)",
                 privileged=inv.privileged,
