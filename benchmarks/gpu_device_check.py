@@ -19,8 +19,11 @@ in its own try/except, under one time budget (`--budget-s`, default 270 s):
                    On an H200 one split into 8-SM groups gives 15 groups (+12 SMs), so the
                    first run is 4 x 24 SMs; 4 x 32 then uses a device split into 32-SM groups
                    (4 groups), falling back to a split that ignores SM coscheduling
+  g. colocation_models  the same comparison per (model, batch) (`--colo-mix`): whole-GPU
+                   solo rate, 4 tenants time-sliced at quota 0.25, solo and 4 disjoint on
+                   32-SM partitions, with SM clock and board power sampled per phase
   f. processes     4 tenant processes time-sliced (no MPS), then under MPS at 25%
-                   (real device only; MPS via tessera.gpu.mps)
+                   (real device only; MPS via tessera.gpu.mps; runs last)
 
 Needs only `src/` and the GPU machine's packages (torch, cuda-bindings;
 torchvision if present). `--simulate` runs the same parts on the
@@ -288,7 +291,7 @@ def resize(c: Check) -> dict[str, Any]:
 
 
 # -- e. co-location ------------------------------------------------------------------
-def _rates(w: GpuWorker, names: list[str], seconds: float) -> dict[str, Any]:
+def _rates(w: GpuWorker, names: list[str], seconds: float, batch: int = BATCH) -> dict[str, Any]:
     start = threading.Barrier(len(names))
     out: dict[str, Any] = {}
     gpu: dict[str, tuple[float, float]] = {}
@@ -297,7 +300,7 @@ def _rates(w: GpuWorker, names: list[str], seconds: float) -> dict[str, Any]:
         try:
             start.wait()
             t = time.perf_counter()
-            res = w.run_for(n, BATCH, seconds)
+            res = w.run_for(n, batch, seconds)
             span = time.perf_counter() - t
             out[n] = len(res) / span
             gpu[n] = (_p([r.gpu_ms for r in res], 0.5), sum(r.gpu_ms for r in res) / 1000 / span)
@@ -402,6 +405,174 @@ def colocation(c: Check) -> dict[str, Any]:
         "ideal_disjoint_total_per_s": 4 * REF_SOLO_32_PER_S,
     }
     return r
+
+
+# -- g. co-location across models and batch sizes -------------------------------------
+COLO_MIX = (
+    "resnet50:1,resnet50:8,resnet50:32,mobilenet_v3_large:1,mobilenet_v3_large:8,"
+    "bert_base:1,bert_base:8"
+)
+
+
+class _Clocks:
+    """SM clock (MHz) and board power (W) from `nvidia-smi --loop-ms`, stamped on arrival.
+
+    Tells whether a slowdown under co-location comes with a lower clock (power or
+    thermal limits) rather than contention in the memory system.
+    """
+
+    def __init__(self, period_ms: int = 100) -> None:
+        self.rows: list[tuple[float, float, float]] = []
+        self.error: str | None = None
+        self.proc: subprocess.Popen[str] | None = None
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    "nvidia-smi",
+                    "--query-gpu=clocks.sm,power.draw",
+                    "--format=csv,noheader,nounits",
+                    f"--loop-ms={period_ms}",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError as e:
+            self.error = f"{type(e).__name__}: {e}"
+            return
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                sm, watts = (float(x) for x in line.split(",")[:2])
+            except ValueError:
+                continue
+            self.rows.append((time.monotonic(), sm, watts))
+
+    def between(self, t0: float, t1: float) -> dict[str, Any]:
+        sel = [(sm, w) for t, sm, w in list(self.rows) if t0 <= t <= t1]
+        if not sel:
+            return {"samples": 0, **({"error": self.error} if self.error else {})}
+        return {
+            "samples": len(sel),
+            "sm_mhz_median": statistics.median(x[0] for x in sel),
+            "sm_mhz_min": min(x[0] for x in sel),
+            "power_w_median": statistics.median(x[1] for x in sel),
+        }
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _timed(clocks: _Clocks, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    t0 = time.monotonic()
+    r = fn()
+    r["clocks"] = clocks.between(t0, time.monotonic())
+    return r
+
+
+def _tenant_rates(
+    device: Device,
+    model: str,
+    batch: int,
+    sm_pct: float,
+    quota: float,
+    n: int,
+    seconds: float,
+    time_slice: str = "exclusive",
+) -> dict[str, Any]:
+    w = GpuWorker(device, time_slice=time_slice)  # type: ignore[arg-type]
+    names = [f"t{i}" for i in range(n)]
+    try:
+        for name in names:
+            w.add_instance(name, model, sm_pct, quota, quota, batches=(batch,))
+        return _rates(w, names, seconds, batch)
+    finally:
+        w.close()
+
+
+def _split32(c: Check) -> tuple[Device, int]:
+    """A device split whose whole groups hold 4 x 32 SMs (the H200's 8-SM split has 15 chunks)."""
+    info = c.device.info
+    if c.args.simulate or info.chunks // 4 * info.sm_granularity >= 32:
+        return c.device, min(32, info.chunks // 4 * info.sm_granularity)
+    from tessera.gpu.cuda_device import CudaDevice
+
+    try:
+        return CudaDevice(0, granularity=32), 32
+    except Exception:
+        return CudaDevice(0, coscheduling=False, cudnn_benchmark=False), 32
+
+
+def colocation_matrix(c: Check) -> dict[str, Any]:
+    """Per (model, batch): 4 tenants on disjoint partitions vs quota time-slicing of the GPU.
+
+    For each pair: the whole GPU's solo rate, 4 tenants time-sliced at quota 0.25 each
+    (exclusive turns), one tenant alone on a 32-SM partition, and 4 tenants on 4
+    disjoint 32-SM partitions; `ideal` = 4 x solo-32 / whole-GPU solo is what perfect
+    isolation would give. SM clock and board power are sampled during each phase.
+    """
+    s = c.args.seconds
+    mix = []
+    for item in filter(None, c.args.colo_mix.split(",")):
+        model, _, b = item.partition(":")
+        mix.append((model, int(b or BATCH)))
+    dev32, sms = _split32(c)
+    clocks = _Clocks() if not c.args.simulate else None
+    rows: dict[str, Any] = {}
+    try:
+        for model, batch in mix:
+            key = f"{model}_b{batch}"
+            if c.left_s() < 4 * s + 25:
+                rows[key] = {"status": "skipped: time budget"}
+                continue
+            try:
+                rows[key] = _colo_pair(c, dev32, sms, model, batch, clocks)
+            except Exception as e:
+                rows[key] = {"status": f"error: {type(e).__name__}: {e}"}
+            c.result["parts"]["g_colocation_models"] = {"status": "running", "by_pair": rows}
+            c.save()
+    finally:
+        if clocks is not None:
+            clocks.stop()
+    return {"partition_sms": sms, "seconds": s, "by_pair": rows}
+
+
+def _colo_pair(
+    c: Check, dev32: Device, sms: int, model: str, batch: int, clocks: _Clocks | None
+) -> dict[str, Any]:
+    s = c.args.seconds
+
+    def run(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return _timed(clocks, fn) if clocks is not None else fn()
+
+    whole = run(lambda: _tenant_rates(c.device, model, batch, 100, 1.0, 1, s))
+    sliced = run(lambda: _tenant_rates(c.device, model, batch, 100, 0.25, 4, s))
+    pct = dev32.info.sm_pct(sms)
+    solo = run(lambda: _tenant_rates(dev32, model, batch, pct, 1.0, 1, s))
+    four = run(lambda: _tenant_rates(dev32, model, batch, pct, 1.0, 4, s))
+    solo_r, whole_r = solo["total_per_s"], whole["total_per_s"]
+    each = [x for x in four["each_per_s"] if isinstance(x, float)]
+    vs_solo = [x / solo_r for x in each] if solo_r else []
+    return {
+        "whole_gpu_solo": whole,
+        "timesliced_quota_025": sliced,
+        f"solo_{sms}": solo,
+        f"disjoint_4x{sms}": four,
+        "disjoint_vs_timesliced": (
+            four["total_per_s"] / sliced["total_per_s"] if sliced["total_per_s"] else None
+        ),
+        "ideal_vs_whole": 4 * solo_r / whole_r if whole_r else None,
+        "each_vs_solo": vs_solo,
+        "isolation_within_10pct": len(vs_solo) == 4 and all(abs(v - 1) <= 0.10 for v in vs_solo),
+    }
 
 
 # -- f. processes (plain time-slicing, MPS) --------------------------------------------
@@ -559,6 +730,14 @@ def summarize(parts: dict[str, Any]) -> dict[str, Any]:
         "isolation_within_10pct",
     ):
         out[f"colocation_{k}"] = e.get(k)
+    for pair, v in (get("g_colocation_models", "by_pair") or {}).items():
+        if isinstance(v, dict) and "disjoint_vs_timesliced" in v:
+            out[f"colocation_{pair}"] = {
+                "disjoint_vs_timesliced": v["disjoint_vs_timesliced"],
+                "ideal_vs_whole": v["ideal_vs_whole"],
+                "each_vs_solo_min": min(v["each_vs_solo"], default=None),
+                "isolation_within_10pct": v["isolation_within_10pct"],
+            }
     for k in ("timesliced_4_procs", "mps_4_procs_25pct"):
         out[f"processes_{k}_per_s"] = get("f_processes", k, "total_per_s")
     return {k: v for k, v in out.items() if v is not None}
@@ -599,7 +778,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--reps", type=int, default=50, help="graph replays per SM count in the sweep")
     ap.add_argument("--budget-s", type=float, default=270.0, help="stop starting parts after this")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip (a..f names)")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip (a..g names)")
+    ap.add_argument(
+        "--colo-mix", default=COLO_MIX, help="part g's model:batch pairs, comma-separated"
+    )
     ap.add_argument("--tenant", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--tenant-dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -648,6 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         ("c_quota_change", s + 8, quota_change),
         ("d_resize", 15, resize),
         ("e_colocation", 4 * s + 20, colocation),
+        ("g_colocation_models", 4 * s + 25, colocation_matrix),
     ]
     if not args.simulate:
         parts.append(("f_processes", 2 * s + 60, processes))

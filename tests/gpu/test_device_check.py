@@ -33,7 +33,14 @@ def test_simulate_runs_every_part_and_writes_json(tmp_path: Path) -> None:
     out = json.loads((tmp_path / "gpu_device_check.json").read_text())
     assert out["mode"] == "simulate"
     parts = out["parts"]
-    assert set(parts) == {"a_sm_sweep", "b_quota", "c_quota_change", "d_resize", "e_colocation"}
+    assert set(parts) == {
+        "a_sm_sweep",
+        "b_quota",
+        "c_quota_change",
+        "d_resize",
+        "e_colocation",
+        "g_colocation_models",
+    }
     for key, part in parts.items():
         assert part["status"] == "ok", (key, part)
     assert sorted(int(k) for k in parts["a_sm_sweep"]["by_sms"]) == [8, 16, 32, 64, 132]
@@ -45,6 +52,24 @@ def test_simulate_runs_every_part_and_writes_json(tmp_path: Path) -> None:
     for k in ("timesliced_quota_025_exclusive", "disjoint_vs_timesliced_quota"):
         assert k in e
     assert "wrote" in p.stdout and "e_colocation" in p.stdout
+    g = parts["g_colocation_models"]
+    assert set(g["by_pair"]) == {
+        "resnet50_b1",
+        "resnet50_b8",
+        "resnet50_b32",
+        "mobilenet_v3_large_b1",
+        "mobilenet_v3_large_b8",
+        "bert_base_b1",
+        "bert_base_b8",
+    }
+    for pair, row in g["by_pair"].items():
+        # the simulated device has no interference between partitions: each tenant runs at
+        # its solo rate, and 4 disjoint tenants reach what the profile's SM curve allows
+        assert row["isolation_within_10pct"], (pair, row["each_vs_solo"])
+        assert row["disjoint_vs_timesliced"] > 1.0, pair
+        assert abs(row["disjoint_vs_timesliced"] / row["ideal_vs_whole"] - 1) < 0.25, pair
+        assert len(row["disjoint_4x32"]["each_per_s"]) == 4
+    assert out["summary"]["colocation_resnet50_b8"]["isolation_within_10pct"] is True
 
 
 def test_skip_and_budget_guard_leave_reasons(tmp_path: Path) -> None:
