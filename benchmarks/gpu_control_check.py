@@ -2,6 +2,8 @@
 
     PYTHONPATH=src python3 benchmarks/gpu_control_check.py --out $OUT              # CUDA (an H200)
     PYTHONPATH=src python3 benchmarks/gpu_control_check.py --simulate --seconds 20 --out /tmp/gcc.json
+    python benchmarks/gpu_control_check.py --real-from benchmarks/results/gpu_control_check_h200.json \
+        --service-profile benchmarks/results/gpu_profile_models_h200.csv --out /tmp/gcc.json
 
 For each policy (`has-gpu`, `tessera`; the registered objects, built with the
 device's SM step) it replays one short trace through `tessera.control.gpu`
@@ -17,6 +19,14 @@ co-location interference.
 Trace: per model, Poisson arrivals whose rate steps through `--rates`
 (default 20 -> 200 -> 50 rps, equal thirds of `--seconds`); SLO = `--slo-x`
 (5) x the model's whole-GPU batch-1 latency (`tessera.gpu.latency`).
+Per function and stage it also writes violations, latency and service time
+(`by_function_stage`), so a real/sim gap can be traced to the latency table
+(service differs) or to queueing (only latency differs). `--service-profile`
+adds `sim_profiled`: the same simulation with batches timed by a profile of
+the worker's own models measured on the device (`gpu_profile_models.py`)
+while the policy still plans with the table, as it did on the device;
+`--real-from` re-simulates against the real runs of an earlier output
+without a GPU.
 The JSON file is rewritten after each policy (temp file + rename), so a crash
 or timeout keeps what was measured. Needs only `src/`, numpy and torch (no
 pydantic: `tessera.sim`'s package imports the scenario loader, so without
@@ -59,6 +69,7 @@ def _light_sim_package() -> None:
 _light_sim_package()
 
 from tessera.control.gpu import GpuLoopConfig, replay  # noqa: E402
+from tessera.core.errors import InputError, require  # noqa: E402
 from tessera.gpu.device import Device, SimulatedDevice  # noqa: E402
 from tessera.gpu.latency import h200_latency_ms  # noqa: E402
 from tessera.gpu.worker import GpuWorker  # noqa: E402
@@ -118,39 +129,52 @@ def trace(
     return out
 
 
-def run_policy(
-    kind: str, device: Device, fns: list[GpuFunction], args: argparse.Namespace, simulated: bool
+def breakdown(res: Any, stages: int, seconds: float) -> dict[str, Any]:
+    """Per function and trace stage: requests, SLO violations, latency and service p50/p99 (ms).
+
+    Service = end - start of a request (its batch's run, token-window waits included), so a
+    real/sim gap there is the latency model's, and one in latency only is queueing.
+    """
+    stage_s = seconds / stages
+    out: dict[str, Any] = {}
+    for fn, arr in res.arrivals_s.items():
+        lat = res.latency_ms(fn)
+        met = res.slo_met(fn)
+        svc = (res.end_s[fn] - res.start_s[fn]) * 1000.0
+        rows = []
+        for k in range(stages):
+            sel = (arr >= k * stage_s) & (arr < (k + 1) * stage_s)
+            n = int(sel.sum())
+            ok = sel & np.isfinite(svc)
+            rows.append(
+                {
+                    "requests": n,
+                    "slo_violation_rate": float(1 - met[sel].mean()) if n else None,
+                    "latency_ms_p50": float(np.nanpercentile(lat[sel], 50)) if n else None,
+                    "latency_ms_p99": float(np.nanpercentile(lat[sel], 99)) if n else None,
+                    "service_ms_p50": float(np.percentile(svc[ok], 50)) if ok.any() else None,
+                    "service_ms_p99": float(np.percentile(svc[ok], 99)) if ok.any() else None,
+                }
+            )
+        out[fn] = rows
+    return out
+
+
+def run_real(
+    kind: str, device: Device, fns: list[GpuFunction], args: argparse.Namespace
 ) -> dict[str, Any]:
+    """Replay the trace through `tessera.control.gpu` on `device` with the registered policy."""
     info = device.info
-    step = 100.0 * info.sm_granularity / info.total_sms
-    params = {"kind": kind, "sm_step_pct": step, "predict_interval_s": args.interval_s}
+    params = {"kind": kind, "sm_step_pct": _step(info), "predict_interval_s": args.interval_s}
     worker = GpuWorker(device)
     t = time.monotonic()
     cfg_loop = GpuLoopConfig(drain_s=args.drain_s)
     real = replay(create(params), worker, fns, args.seconds, args.interval_s, config=cfg_loop)
     real_wall_s = time.monotonic() - t
-    cold = real.info.get("cold_start_mean_s", math.nan)
-    cfg = ClusterConfig(
-        n_gpus=1,
-        total_sms=info.total_sms,
-        sm_step_pct=step,
-        decide_interval_s=args.interval_s,
-        cold_start_s=cold if math.isfinite(cold) else ClusterConfig().cold_start_s,
-        interference=0.0 if simulated else ClusterConfig().interference,
-    )
-    t = time.monotonic()
-    sim = simulate(create(params), fns, h200_latency_ms, args.seconds, cfg)
-    sim_wall_s = time.monotonic() - t
-    ratio = {
-        k: (real.metrics[k] / sim.metrics[k] if sim.metrics[k] else math.nan) for k in COMPARED
-    }
     return {
         "real": real.metrics,
-        "sim": sim.metrics,
-        "ratio_real_over_sim": ratio,
+        "by_function_stage": {"real": breakdown(real.result, len(args.rates_), args.seconds)},
         "real_info": {**real.info, "wall_s": real_wall_s},
-        "sim_config": {"cold_start_s": cfg.cold_start_s, "interference": cfg.interference},
-        "sim_wall_s": sim_wall_s,
         "actions": [
             f"t={a.t_s:.2f}s {a.kind} {a.instance}: {a.detail} ({a.took_s * 1000:.1f} ms)"
             for a in real.actions[:60]
@@ -161,6 +185,59 @@ def run_policy(
         "decisions": [f"t={d.t_s:.2f}s {d.function}: {d.reason}" for d in real.decisions[: 2 * 12]],
         "errors": real.errors[:20],
     }
+
+
+def _step(info: Any) -> float:
+    return 100.0 * info.sm_granularity / info.total_sms
+
+
+def run_sims(
+    kind: str,
+    info: Any,
+    fns: list[GpuFunction],
+    args: argparse.Namespace,
+    r: dict[str, Any],
+    interference: float,
+    service: Any = None,
+) -> None:
+    """The simulator on the same arrivals and policy: with the H200 table, and (given
+    `service`) with batches timed by the device's own profile while the policy still
+    plans with the table, as it did on the device."""
+    params = {"kind": kind, "sm_step_pct": _step(info), "predict_interval_s": args.interval_s}
+    cold = r["real_info"].get("cold_start_mean_s", math.nan)
+    cold = cold if cold is not None and math.isfinite(cold) else ClusterConfig().cold_start_s
+    cfg = ClusterConfig(
+        n_gpus=1,
+        total_sms=info.total_sms,
+        sm_step_pct=_step(info),
+        decide_interval_s=args.interval_s,
+        cold_start_s=cold,
+        interference=interference,
+    )
+    r["sim_config"] = {"cold_start_s": cfg.cold_start_s, "interference": cfg.interference}
+    variants = [("sim", None)] + ([("sim_profiled", service)] if service is not None else [])
+    for label, svc in variants:
+        t = time.monotonic()
+        sim = simulate(create(params), fns, h200_latency_ms, args.seconds, cfg, svc)
+        r[f"{label}_wall_s"] = time.monotonic() - t
+        r[label] = sim.metrics
+        r["by_function_stage"][label] = breakdown(sim, len(args.rates_), args.seconds)
+        suffix = "" if label == "sim" else "_profiled"
+        r[f"ratio_real_over_sim{suffix}"] = {
+            k: (r["real"][k] / sim.metrics[k] if sim.metrics[k] else math.nan) for k in COMPARED
+        }
+
+
+def _profiled(path: str) -> Any:
+    """A latency model fitted to profile rows measured on the device (the worker's own models)."""
+    from tessera.gpu.latency import from_predictor
+    from tessera.gpu.predict import Predictor
+    from tessera.gpu.profiles import load_profiles
+
+    table = load_profiles(path)
+    gpus = sorted(set(table.gpu))
+    require(len(gpus) == 1, "--service-profile", path, "rows of one GPU")
+    return from_predictor(Predictor().fit(table), gpu=gpus[0])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,49 +263,91 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slo-x", type=float, default=5.0, help="SLO = this x whole-GPU b1 latency")
     ap.add_argument("--policies", default=",".join(POLICIES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--service-profile",
+        help="profile CSV measured on the device (benchmarks/gpu_profile_models.py): also "
+        "simulate with batches timed by it (`sim_profiled`)",
+    )
+    ap.add_argument(
+        "--real-from",
+        help="an earlier output of this script: take its real runs (metrics, per-stage "
+        "breakdown, cold starts) instead of driving a device, and simulate again",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     out = Path(args.out)
     path = out if out.suffix == ".json" else out / "gpu_control_check.json"
     models = [m for m in args.models.split(",") if m]
     rates = [float(r) for r in args.rates.split(",") if r]
+    args.rates_ = rates
     t0 = time.monotonic()
-    device = _device(args.simulate)
-    fns = trace(models, rates, args.seconds, args.slo_x, args.seed)
-    result: dict[str, Any] = {
-        "meta": {
+    service = _profiled(args.service_profile) if args.service_profile else None
+    prev: dict[str, Any] | None = None
+    info: Any
+    if args.real_from:
+        prev = json.loads(Path(args.real_from).read_text())
+        info = types.SimpleNamespace(**prev["meta"]["device"])
+        meta = {**prev["meta"], "real_from": args.real_from}
+        simulated = prev["meta"]["mode"] == "simulate"
+    else:
+        device = _device(args.simulate)
+        info = device.info
+        simulated = args.simulate
+        meta = {
             "mode": "simulate" if args.simulate else "cuda",
             "device": {
-                "name": device.info.name,
-                "total_sms": device.info.total_sms,
-                "sm_granularity": device.info.sm_granularity,
-                "chunks": device.info.chunks,
+                "name": info.name,
+                "total_sms": info.total_sms,
+                "sm_granularity": info.sm_granularity,
+                "chunks": info.chunks,
             },
-            "seconds": args.seconds,
-            "interval_s": args.interval_s,
-            "rates_rps": rates,
-            "functions": {f.name: {"slo_ms": f.slo_ms, "requests": len(f.arrivals_s)} for f in fns},
             "device_init_s": time.monotonic() - t0,
             "pydantic_loaded": "pydantic" in sys.modules,
         }
-    }
+    fns = trace(models, rates, args.seconds, args.slo_x, args.seed)
+    meta.update(
+        seconds=args.seconds,
+        interval_s=args.interval_s,
+        rates_rps=rates,
+        functions={f.name: {"slo_ms": f.slo_ms, "requests": len(f.arrivals_s)} for f in fns},
+        service_profile=args.service_profile,
+    )
+    if prev is not None:
+        for k in ("seconds", "interval_s", "rates_rps", "functions"):
+            require(prev["meta"][k] == meta[k], "--real-from", k, f"the same as the run: {meta[k]}")
+    result: dict[str, Any] = {"meta": meta}
+    # no co-location interference where the device models none (--simulate)
+    interference = 0.0 if simulated else ClusterConfig().interference
     status = 0
     for kind in [p for p in args.policies.split(",") if p]:
         try:
-            result[kind] = run_policy(kind, device, fns, args, args.simulate)
+            if prev is not None:
+                keep = {"by_function_stage", "real", "real_info", "actions", "rejections"}
+                r = {k: v for k, v in prev[kind].items() if k in keep | {"decisions", "errors"}}
+                r["by_function_stage"] = {"real": r["by_function_stage"]["real"]}
+            else:
+                r = run_real(kind, device, fns, args)
+            run_sims(kind, info, fns, args, r, interference, service)
+            result[kind] = r
         except Exception as e:
             status = 1
             result[kind] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
         result["meta"]["elapsed_s"] = time.monotonic() - t0
         _save(path, result)
         r = result[kind]
-        if "real" in r:
+        if "sim" in r:
             print(f"{kind}:")
             for k in COMPARED:
-                print(
+                line = (
                     f"  {k:20s} real {r['real'][k]:10.4g}  sim {r['sim'][k]:10.4g}  "
                     f"real/sim {r['ratio_real_over_sim'][k]:.3g}"
                 )
+                if "sim_profiled" in r:
+                    line += (
+                        f"  sim(profiled) {r['sim_profiled'][k]:10.4g}  "
+                        f"real/sim {r['ratio_real_over_sim_profiled'][k]:.3g}"
+                    )
+                print(line)
             print(f"  rejected plans {r['real']['rejected_plans']:.0f}, info {r['real_info']}")
         else:
             print(f"{kind}: {r['error']}")
@@ -236,5 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+def _cli() -> int:
+    try:
+        return main()
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_cli())

@@ -250,3 +250,22 @@ def test_measured_quota_model_reads_the_latency_at_the_slice() -> None:
         ClusterConfig(quota_model="fluid")
     with pytest.raises(InputError, match=r"cluster\.a_star_batches"):
         ClusterConfig(a_star_batches=())
+
+
+def test_service_latency_serves_batches_while_the_policy_plans_with_its_own_model() -> None:
+    arrivals = np.arange(0.0, 5.0, 0.1)
+    pol = fixed({"f": [("new:0", 50.0, 100.0, 1)]})
+    cfg = ClusterConfig(interference=0.0, cold_start_s=0.0)
+    planned = simulate(pol, [fn("f", arrivals)], const_latency(10.0), 5.0, cfg)
+    real = simulate(
+        pol,
+        [fn("f", arrivals)],
+        const_latency(10.0),
+        5.0,
+        cfg,
+        service_latency_ms=const_latency(4.0),
+    )
+    np.testing.assert_allclose(planned.latency_ms("f"), 10.0)
+    np.testing.assert_allclose(real.latency_ms("f"), 4.0)  # the hardware's time, not the plan's
+    # a* (the least area a request needs) is the planning model's: same packing efficiency
+    assert real.metrics["packing_efficiency"] == planned.metrics["packing_efficiency"]

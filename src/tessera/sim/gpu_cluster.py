@@ -24,7 +24,8 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   first takes the next batch: up to its `batch` requests that have arrived by
   then (fewer when the queue is shorter). A request that would start more than
   `timeout_s` after its arrival is dropped.
-- Batch time: `latency_ms(model, m, sm_pct, 100)` of GPU time (the solo,
+- Batch time (`service_latency_ms` if given, else the policy's `latency_ms`):
+  `latency_ms(model, m, sm_pct, 100)` of GPU time (the solo,
   whole-time latency of the slice), times the interference slowdown
   `1 + interference x A_other`, where `A_other` (capped at 1) is the summed
   area (sm x quota) of the other ready or draining instances on the same GPU.
@@ -198,6 +199,7 @@ class GpuCluster:
         functions: Sequence[GpuFunction],
         latency_ms: LatencyModel,
         config: ClusterConfig | None = None,
+        service_latency_ms: LatencyModel | None = None,
     ) -> None:
         require(len(functions) > 0, "functions", len(functions), "at least one function")
         names = [f.name for f in functions]
@@ -206,6 +208,11 @@ class GpuCluster:
         self.functions = {f.name: f for f in functions}
         self.cfg = config or ClusterConfig()
         self.latency: LatencyModel = functools.lru_cache(maxsize=None)(latency_ms)
+        self.service: LatencyModel = (
+            self.latency
+            if service_latency_ms is None
+            else functools.lru_cache(maxsize=None)(service_latency_ms)
+        )
         self.gpu_ids = [f"gpu{k}" for k in range(self.cfg.n_gpus)]
         self._views = {
             g: GpuView(g, self.cfg.gpu_type, self.cfg.total_sms, self.cfg.sm_step_pct)
@@ -349,7 +356,7 @@ class GpuCluster:
         timeout = self.cfg.timeout_s
         window_s = self.cfg.window_ms / 1000.0
         measured = self.cfg.quota_model == "measured"
-        lat = self.latency
+        lat = self.service
         heap = [(i.free_s, i.id, i) for i in insts]
         heapq.heapify(heap)
         nan = math.nan
@@ -489,9 +496,16 @@ def simulate(
     latency_ms: LatencyModel,
     horizon_s: float,
     config: ClusterConfig | None = None,
+    service_latency_ms: LatencyModel | None = None,
 ) -> GpuClusterResult:
-    """Run `policy` over `functions` for `horizon_s` seconds of simulated time."""
-    return GpuCluster(policy, functions, latency_ms, config).run(horizon_s)
+    """Run `policy` over `functions` for `horizon_s` seconds of simulated time.
+
+    `latency_ms` is what the policy plans with (its snapshot's model) and, by
+    default, what a batch takes; `service_latency_ms`, when given, is what a
+    batch takes instead (the hardware), so a planning model's error shows up
+    as it would on a real GPU. Packing efficiency's a* stays `latency_ms`'s.
+    """
+    return GpuCluster(policy, functions, latency_ms, config, service_latency_ms).run(horizon_s)
 
 
 # -- arrival processes (vectorised) ------------------------------------------------------

@@ -1,0 +1,89 @@
+"""benchmarks/gpu_control_check.py: the simulated run, and re-simulating an earlier run's real half."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "gpu_control_check.py"
+PROFILE = ROOT / "benchmarks" / "results" / "gpu_profile_models_h200.csv"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+def test_real_from_resimulates_with_the_device_profile_and_keeps_the_real_half(
+    tmp_path: Path,
+) -> None:
+    first = tmp_path / "first.json"
+    common = ["--seconds", "6", "--policies", "tessera", "--rates", "20,100,20"]
+    p = run("--simulate", *common, "--out", str(first))
+    assert p.returncode == 0, p.stdout + p.stderr
+    a = json.loads(first.read_text())
+    stages = a["tessera"]["by_function_stage"]
+    assert set(stages) == {"real", "sim"}
+    for side in ("real", "sim"):
+        for fn, rows in stages[side].items():
+            assert len(rows) == 3
+            assert sum(r["requests"] for r in rows) == a["meta"]["functions"][fn]["requests"]
+
+    second = tmp_path / "second.json"
+    p = run(
+        *common,
+        "--real-from",
+        str(first),
+        "--service-profile",
+        str(PROFILE),
+        "--out",
+        str(second),
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    b = json.loads(second.read_text())["tessera"]
+    assert b["real"] == a["tessera"]["real"]  # taken over, not re-run
+    assert b["by_function_stage"]["real"] == stages["real"]
+    assert b["sim"] == a["tessera"]["sim"]  # same arrivals, policy and table: same simulation
+    assert set(b["by_function_stage"]) == {"real", "sim", "sim_profiled"}
+    # the profile measured on the H200 serves BERT about twice as fast as the table says
+    svc = b["by_function_stage"]
+    assert svc["sim_profiled"]["bert_base"][1]["service_ms_p50"] < (
+        0.8 * svc["sim"]["bert_base"][1]["service_ms_p50"]
+    )
+    assert b["sim_profiled"]["cost_gpu_s"] == b["sim"]["cost_gpu_s"]  # same plans, same area
+
+    p = run("--seconds", "7", "--policies", "tessera", "--real-from", str(first), "--out", str(tmp_path / "x.json"))  # fmt: skip
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "--real-from" in p.stderr
+
+
+def test_profile_models_script_writes_profile_rows_the_predictor_reads(tmp_path: Path) -> None:
+    from tessera.gpu.profiles import load_profiles
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    script = ROOT / "benchmarks" / "gpu_profile_models.py"
+    p = subprocess.run(
+        [sys.executable, str(script), "--simulate", "--models", "resnet50,bert_base",
+         "--batches", "1,4", "--sms", "8,32,132", "--replays", "3", "--out", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    table = load_profiles(tmp_path / "gpu_profile_models.csv")
+    assert len(table.model) == 2 * 2 * 3
+    assert set(table.model) == {"resnet50", "bert_base"}
+    detail = json.loads((tmp_path / "gpu_profile_models.json").read_text())
+    assert len(detail["models"]["bert_base"]["points"]) == 6
+    # more SMs never slower by more than noise on the simulated device's profile
+    pts = [x for x in detail["models"]["resnet50"]["points"] if x["batch"] == 4]
+    assert pts[0]["mean_ms"] > pts[-1]["mean_ms"]
