@@ -30,6 +30,8 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from tessera.gpu.profiles import FloatArray, ProfileTable, load_profiles
 
 V100_ANCHOR_SM = (20.0, 50.0, 100.0)
 H200_ANCHOR_SM = (8, 64, 132)
+DEVICE_PROFILE = Path(__file__).resolve().parent / "results" / "gpu_profile_models_h200.csv"
 
 
 def mape(pred: FloatArray, true: FloatArray) -> float:
@@ -129,11 +132,37 @@ def h200_sm_out(h: ProfileTable, counts: tuple[int, ...]) -> dict[str, float]:
     return summary(pb, po, pp, np.concatenate(yt))
 
 
+def h200_device_models(h: ProfileTable, path: Path) -> dict[str, float]:
+    """Models profiled on an H200 by `gpu_profile_models.py` (the worker's own builds), as
+    models never seen: renamed, trained on ../shared's H200 rows plus their 8/64/132-SM
+    anchors, scored on every other row. None of these rows was seen while building the
+    predictor."""
+    d = load_profiles(path)
+    d = ProfileTable.from_rows(replace(r, model=f"device-{r.model}") for r in d)
+    sms = np.rint(d.sm_pct * 132 / 100).astype(int)
+    anchor = np.isin(sms, H200_ANCHOR_SM)
+    train = ProfileTable.concat([h, d.take(anchor)])
+    test = d.take(~anchor)
+    assert test.latency_ms is not None
+    b, o, p = score(train, test, None)
+    out = summary([b], [o], [p], test.latency_ms)
+    for m in sorted(set(test.model.tolist())):
+        own = test.model == m
+        out[f"predictor, {m}"] = mape(p[own], test.latency_ms[own])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--folds", type=int, default=10, help="folds for V100 configurations")
     ap.add_argument("--models", type=int, default=0, help="V100 models to hold out (0: all)")
+    ap.add_argument(
+        "--device-profile",
+        type=Path,
+        default=DEVICE_PROFILE,
+        help="H200 rows of the worker's own models (benchmarks/gpu_profile_models.py)",
+    )
     args = ap.parse_args(argv)
     path = find("gpu/profiles.csv.gz")
     if path is None:
@@ -157,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
             h, np.isin(h_sms, H200_ANCHOR_SM), sorted(set(h.model.tolist()))
         ),
     }
+    if args.device_profile.is_file():
+        results["h200 device-profiled models, unseen (target <= 8.0)"] = h200_device_models(
+            h, args.device_profile
+        )
     wall_s = time.perf_counter() - t0
     if args.json:
         print(json.dumps({"mape_pct": results, "wall_s": round(wall_s, 1)}))
