@@ -218,6 +218,10 @@ def test_has_gpu_experiment_quick() -> None:
     assert light[0]["cost_gpu_s"] == res.policies["has-gpu"]["cost_gpu_s"]
     ours = next(p for p in light if p["label"] == "slo x0.45, util 0.5")
     assert ours["cost_gpu_s"] == res.policies["tessera"]["cost_gpu_s"]
+    # the committed H200 control-loop check is quoted, both policies, real beside simulated
+    device = [n for n in res.notes if n.startswith("On a real H200")]
+    assert len(device) == 1 and "has-gpu 10.2% real vs 49.9% simulated" in device[0]
+    assert "tessera 1.4% real vs 1.4% simulated" in device[0]
 
 
 def test_matched_cost_picks_the_cheapest_point_with_no_more_violations() -> None:
