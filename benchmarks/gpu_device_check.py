@@ -619,7 +619,7 @@ def tenant_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_tenants(c: Check, env_extra: dict[str, str] | None) -> dict[str, Any]:
+def _run_tenants(c: Check, env_extra: dict[str, str] | None, n: int = 4) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as td:
         d = Path(td)
         env = {
@@ -643,11 +643,11 @@ def _run_tenants(c: Check, env_extra: dict[str, str] | None) -> dict[str, Any]:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
-            for i in range(4)
+            for i in range(n)
         ]
         try:
             limit = time.monotonic() + min(90.0, c.left_s() - c.args.seconds - 10)
-            while sum((d / f"ready-{i}").exists() for i in range(4)) < 4:
+            while sum((d / f"ready-{i}").exists() for i in range(n)) < n:
                 if time.monotonic() > limit or any(p.poll() not in (None, 0) for p in procs):
                     raise RuntimeError(
                         "tenants not ready: " + "; ".join(f"rc={p.poll()}" for p in procs)
@@ -657,7 +657,7 @@ def _run_tenants(c: Check, env_extra: dict[str, str] | None) -> dict[str, Any]:
             for p in procs:
                 p.wait(timeout=c.args.seconds + 30)
             each = []
-            for i in range(4):
+            for i in range(n):
                 f = d / f"result-{i}.json"
                 each.append(json.loads(f.read_text())["per_s"] if f.exists() else None)
         finally:
@@ -677,14 +677,23 @@ def processes(c: Check) -> dict[str, Any]:
     from tessera.gpu.mps import MpsDaemon, MpsInstance
 
     r: dict[str, Any] = {"timesliced_4_procs": _run_tenants(c, None)}
-    if c.left_s() < c.args.seconds + 60:
+    if c.left_s() < 2 * c.args.seconds + 60:
         r["mps_4_procs_25pct"] = {"status": "skipped: time budget"}
         return r
     with tempfile.TemporaryDirectory() as td:
         daemon = MpsDaemon.under(td)
         try:
             daemon.start()
-            r["mps_4_procs_25pct"] = _run_tenants(c, MpsInstance(daemon, 25).env())
+            env = MpsInstance(daemon, 25).env()
+            # isolation under MPS: one process alone at 25%, then four at once
+            r["mps_1_proc_25pct"] = _run_tenants(c, env, n=1)
+            r["mps_4_procs_25pct"] = _run_tenants(c, env)
+            solo = r["mps_1_proc_25pct"]["total_per_s"]
+            each = [x for x in r["mps_4_procs_25pct"]["each_per_s"] if x is not None]
+            r["mps_each_vs_solo"] = [x / solo for x in each] if solo else None
+            r["mps_isolation_within_10pct"] = (
+                bool(solo) and len(each) == 4 and all(abs(x / solo - 1) <= 0.10 for x in each)
+            )
         except Exception as e:
             r["mps_4_procs_25pct"] = {"status": f"error: {type(e).__name__}: {e}"}
         finally:
