@@ -129,11 +129,17 @@ def trace(
     return out
 
 
+def _pct(x: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(x, q)) if len(x) else None
+
+
 def breakdown(res: Any, stages: int, seconds: float) -> dict[str, Any]:
     """Per function and trace stage: requests, SLO violations, latency and service p50/p99 (ms).
 
     Service = end - start of a request (its batch's run, token-window waits included), so a
-    real/sim gap there is the latency model's, and one in latency only is queueing.
+    real/sim gap there is the latency model's, and one in latency only is queueing. Real
+    arrivals are stamped when the driver submits them, so a request near a stage boundary
+    can count in the neighbouring stage (a few of thousands).
     """
     stage_s = seconds / stages
     out: dict[str, Any] = {}
@@ -145,15 +151,17 @@ def breakdown(res: Any, stages: int, seconds: float) -> dict[str, Any]:
         for k in range(stages):
             sel = (arr >= k * stage_s) & (arr < (k + 1) * stage_s)
             n = int(sel.sum())
-            ok = sel & np.isfinite(svc)
+            ok = sel & np.isfinite(svc)  # dropped requests: violations, no latency or service
+            served = sel & np.isfinite(lat)
             rows.append(
                 {
                     "requests": n,
+                    "dropped": int(n - served.sum()),
                     "slo_violation_rate": float(1 - met[sel].mean()) if n else None,
-                    "latency_ms_p50": float(np.nanpercentile(lat[sel], 50)) if n else None,
-                    "latency_ms_p99": float(np.nanpercentile(lat[sel], 99)) if n else None,
-                    "service_ms_p50": float(np.percentile(svc[ok], 50)) if ok.any() else None,
-                    "service_ms_p99": float(np.percentile(svc[ok], 99)) if ok.any() else None,
+                    "latency_ms_p50": _pct(lat[served], 50),
+                    "latency_ms_p99": _pct(lat[served], 99),
+                    "service_ms_p50": _pct(svc[ok], 50),
+                    "service_ms_p99": _pct(svc[ok], 99),
                 }
             )
         out[fn] = rows
@@ -228,7 +236,7 @@ def run_sims(
         }
 
 
-def _profiled(path: str) -> Any:
+def _profiled(path: str, models: list[str]) -> Any:
     """A latency model fitted to profile rows measured on the device (the worker's own models)."""
     from tessera.gpu.latency import from_predictor
     from tessera.gpu.predict import Predictor
@@ -237,6 +245,13 @@ def _profiled(path: str) -> Any:
     table = load_profiles(path)
     gpus = sorted(set(table.gpu))
     require(len(gpus) == 1, "--service-profile", path, "rows of one GPU")
+    have = set(table.model.tolist())
+    require(
+        all(m in have for m in models),
+        "--service-profile",
+        f"{path} (models {sorted(have)})",
+        f"rows of every --models entry: {models}",
+    )
     return from_predictor(Predictor().fit(table), gpu=gpus[0])
 
 
@@ -281,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = [float(r) for r in args.rates.split(",") if r]
     args.rates_ = rates
     t0 = time.monotonic()
-    service = _profiled(args.service_profile) if args.service_profile else None
+    service = _profiled(args.service_profile, models) if args.service_profile else None
     prev: dict[str, Any] | None = None
     info: Any
     if args.real_from:
@@ -319,7 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     # no co-location interference where the device models none (--simulate)
     interference = 0.0 if simulated else ClusterConfig().interference
     status = 0
-    for kind in [p for p in args.policies.split(",") if p]:
+    kinds = [p for p in args.policies.split(",") if p]
+    if prev is not None:
+        for kind in kinds:
+            r0 = prev.get(kind)
+            require(
+                isinstance(r0, dict) and "by_function_stage" in r0 and "real_info" in r0,
+                "--real-from",
+                f"{args.real_from} [{kind}]",
+                "an output of this script (since 2026-11-30) with a real run of every policy "
+                "in --policies",
+            )
+    for kind in kinds:
         try:
             if prev is not None:
                 keep = {"by_function_stage", "real", "real_info", "actions", "rejections"}
@@ -327,15 +353,16 @@ def main(argv: list[str] | None = None) -> int:
                 r["by_function_stage"] = {"real": r["by_function_stage"]["real"]}
             else:
                 r = run_real(kind, device, fns, args)
+            result[kind] = r  # the real run is kept whatever the simulations do
             run_sims(kind, info, fns, args, r, interference, service)
-            result[kind] = r
         except Exception as e:
             status = 1
-            result[kind] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
-        result["meta"]["elapsed_s"] = time.monotonic() - t0
+            err = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
+            result[kind] = {**result.get(kind, {}), **err}
+        result["meta"]["resimulated_s" if prev is not None else "elapsed_s"] = time.monotonic() - t0
         _save(path, result)
         r = result[kind]
-        if "sim" in r:
+        if "sim" in r and "error" not in r:
             print(f"{kind}:")
             for k in COMPARED:
                 line = (

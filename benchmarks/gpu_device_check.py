@@ -429,6 +429,8 @@ class _Clocks:
             self.proc = subprocess.Popen(
                 [
                     "nvidia-smi",
+                    "-i",
+                    "0",
                     "--query-gpu=clocks.sm,power.draw",
                     "--format=csv,noheader,nounits",
                     f"--loop-ms={period_ms}",
@@ -471,13 +473,6 @@ class _Clocks:
                 self.proc.kill()
 
 
-def _timed(clocks: _Clocks, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    t0 = time.monotonic()
-    r = fn()
-    r["clocks"] = clocks.between(t0, time.monotonic())
-    return r
-
-
 def _tenant_rates(
     device: Device,
     model: str,
@@ -486,29 +481,44 @@ def _tenant_rates(
     quota: float,
     n: int,
     seconds: float,
-    time_slice: str = "exclusive",
+    clocks: _Clocks | None = None,
 ) -> dict[str, Any]:
-    w = GpuWorker(device, time_slice=time_slice)  # type: ignore[arg-type]
+    """`n` tenants of `model` on `device`, measured together; clocks sampled over the run only."""
+    w = GpuWorker(device)
     names = [f"t{i}" for i in range(n)]
     try:
         for name in names:
             w.add_instance(name, model, sm_pct, quota, quota, batches=(batch,))
-        return _rates(w, names, seconds, batch)
+        t0 = time.monotonic()
+        r = _rates(w, names, seconds, batch)
+        if clocks is not None:
+            r["clocks"] = clocks.between(t0, time.monotonic())
+        return r
     finally:
         w.close()
 
 
-def _split32(c: Check) -> tuple[Device, int]:
+def _split32(c: Check) -> tuple[Device, int, dict[str, Any]]:
     """A device split whose whole groups hold 4 x 32 SMs (the H200's 8-SM split has 15 chunks)."""
     info = c.device.info
     if c.args.simulate or info.chunks // 4 * info.sm_granularity >= 32:
-        return c.device, min(32, info.chunks // 4 * info.sm_granularity)
+        fit = min(32, info.chunks // 4 * info.sm_granularity)
+        return c.device, fit, {"split": "the device's own", "partition_sms": fit}
     from tessera.gpu.cuda_device import CudaDevice
 
-    try:
-        return CudaDevice(0, granularity=32), 32
-    except Exception:
-        return CudaDevice(0, coscheduling=False, cudnn_benchmark=False), 32
+    tried: list[str] = []
+    for label, kw in (("32-SM groups", {"granularity": 32}),
+                      ("32-SM groups ignoring coscheduling",
+                       {"granularity": 32, "coscheduling": False})):  # fmt: skip
+        try:
+            dev = CudaDevice(0, **kw)  # type: ignore[arg-type]
+        except Exception as e:
+            tried.append(f"{label}: {type(e).__name__}: {e}")
+            continue
+        if dev.info.chunks * dev.info.sm_granularity >= 128:
+            return dev, 32, {"split": label, **dev.describe(), "failed_before": tried}
+        tried.append(f"{label}: {dev.info.chunks} groups of {dev.info.sm_granularity} SMs")
+    raise RuntimeError("no split holds 4 x 32 SMs: " + "; ".join(tried))
 
 
 def colocation_matrix(c: Check) -> dict[str, Any]:
@@ -524,7 +534,7 @@ def colocation_matrix(c: Check) -> dict[str, Any]:
     for item in filter(None, c.args.colo_mix.split(",")):
         model, _, b = item.partition(":")
         mix.append((model, int(b or BATCH)))
-    dev32, sms = _split32(c)
+    dev32, sms, split = _split32(c)
     clocks = _Clocks() if not c.args.simulate else None
     rows: dict[str, Any] = {}
     try:
@@ -542,22 +552,18 @@ def colocation_matrix(c: Check) -> dict[str, Any]:
     finally:
         if clocks is not None:
             clocks.stop()
-    return {"partition_sms": sms, "seconds": s, "by_pair": rows}
+    return {"partition_sms": sms, "split": split, "seconds": s, "by_pair": rows}
 
 
 def _colo_pair(
     c: Check, dev32: Device, sms: int, model: str, batch: int, clocks: _Clocks | None
 ) -> dict[str, Any]:
     s = c.args.seconds
-
-    def run(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        return _timed(clocks, fn) if clocks is not None else fn()
-
-    whole = run(lambda: _tenant_rates(c.device, model, batch, 100, 1.0, 1, s))
-    sliced = run(lambda: _tenant_rates(c.device, model, batch, 100, 0.25, 4, s))
+    whole = _tenant_rates(c.device, model, batch, 100, 1.0, 1, s, clocks)
+    sliced = _tenant_rates(c.device, model, batch, 100, 0.25, 4, s, clocks)
     pct = dev32.info.sm_pct(sms)
-    solo = run(lambda: _tenant_rates(dev32, model, batch, pct, 1.0, 1, s))
-    four = run(lambda: _tenant_rates(dev32, model, batch, pct, 1.0, 4, s))
+    solo = _tenant_rates(dev32, model, batch, pct, 1.0, 1, s, clocks)
+    four = _tenant_rates(dev32, model, batch, pct, 1.0, 4, s, clocks)
     solo_r, whole_r = solo["total_per_s"], whole["total_per_s"]
     each = [x for x in four["each_per_s"] if isinstance(x, float)]
     vs_solo = [x / solo_r for x in each] if solo_r else []

@@ -132,12 +132,15 @@ def h200_sm_out(h: ProfileTable, counts: tuple[int, ...]) -> dict[str, float]:
     return summary(pb, po, pp, np.concatenate(yt))
 
 
-def h200_device_models(h: ProfileTable, path: Path) -> dict[str, float]:
+def h200_device_models(h: ProfileTable, path: Path, strict: bool = False) -> dict[str, float]:
     """Models profiled on an H200 by `gpu_profile_models.py` (the worker's own builds), as
     models never seen: renamed, trained on ../shared's H200 rows plus their 8/64/132-SM
     anchors, scored on every other row. None of these rows was seen while building the
-    predictor."""
+    predictor. ../shared holds other builds of the same three models under their names;
+    `strict` leaves those out of the training rows too."""
     d = load_profiles(path)
+    if strict:
+        h = h.take(~np.isin(h.model, sorted(set(d.model.tolist()))))
     d = ProfileTable.from_rows(replace(r, model=f"device-{r.model}") for r in d)
     sms = np.rint(d.sm_pct * 132 / 100).astype(int)
     anchor = np.isin(sms, H200_ANCHOR_SM)
@@ -149,6 +152,7 @@ def h200_device_models(h: ProfileTable, path: Path) -> dict[str, float]:
     for m in sorted(set(test.model.tolist())):
         own = test.model == m
         out[f"predictor, {m}"] = mape(p[own], test.latency_ms[own])
+    out["training_models"] = sorted(set(train.model.tolist()))  # type: ignore[assignment]
     return out
 
 
@@ -189,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.device_profile.is_file():
         results["h200 device-profiled models, unseen (target <= 8.0)"] = h200_device_models(
             h, args.device_profile
+        )
+        results["h200 device-profiled models, no build of them trained (target <= 8.0)"] = (
+            h200_device_models(h, args.device_profile, strict=True)
         )
     wall_s = time.perf_counter() - t0
     if args.json:

@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         detail["elapsed_s"] = time.monotonic() - t0
         _atomic(out / "gpu_profile_models.json", json.dumps(detail, indent=1))
         print(f"{model}: {len(points)} points in {time.monotonic() - t:.1f}s", flush=True)
+    if not rows:
+        print("no model could be profiled", file=sys.stderr)
+        return 1
     print(f"wrote {out} in {time.monotonic() - t0:.1f}s")
     return 0
 

@@ -84,6 +84,39 @@ def test_profile_models_script_writes_profile_rows_the_predictor_reads(tmp_path:
     assert set(table.model) == {"resnet50", "bert_base"}
     detail = json.loads((tmp_path / "gpu_profile_models.json").read_text())
     assert len(detail["models"]["bert_base"]["points"]) == 6
-    # more SMs never slower by more than noise on the simulated device's profile
-    pts = [x for x in detail["models"]["resnet50"]["points"] if x["batch"] == 4]
-    assert pts[0]["mean_ms"] > pts[-1]["mean_ms"]
+    # points come in SM order, and more SMs are faster on the simulated device's table
+    for model in ("resnet50", "bert_base"):
+        for b in (1, 4):
+            pts = [x for x in detail["models"][model]["points"] if x["batch"] == b]
+            assert [round(x["sm_pct"]) for x in pts] == [6, 24, 100]
+            ms = [x["mean_ms"] for x in pts]
+            assert ms == sorted(ms, reverse=True) and ms[0] > ms[-1], (model, b, ms)
+
+
+def test_breakdown_counts_dropped_requests_as_violations_without_latency() -> None:
+    import importlib.util
+
+    import numpy as np
+
+    from tessera.core.gpu_run import GpuClusterResult
+
+    spec = importlib.util.spec_from_file_location("gpu_control_check", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    nan = float("nan")
+    arr = np.array([0.1, 0.2, 1.1, 1.2])  # two stages of 1 s
+    start = np.array([0.1, 0.2, nan, nan])  # stage 2: both dropped
+    end = np.array([0.102, 0.230, nan, nan])  # 2 ms (met) and 30 ms (late at a 10 ms SLO)
+    res = GpuClusterResult(
+        {"f": arr}, {"f": start}, {"f": end}, {"f": 10.0},
+        np.zeros(0), np.zeros(0), np.zeros(0),
+    )  # fmt: skip
+    first, second = mod.breakdown(res, 2, 2.0)["f"]
+    assert first["requests"] == 2 and first["dropped"] == 0
+    assert first["slo_violation_rate"] == 0.5
+    assert abs(first["service_ms_p50"] - 16.0) < 1e-6  # median of 2 and 30
+    assert second == {
+        "requests": 2, "dropped": 2, "slo_violation_rate": 1.0, "latency_ms_p50": None,
+        "latency_ms_p99": None, "service_ms_p50": None, "service_ms_p99": None,
+    }  # fmt: skip

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,3 +93,34 @@ def test_without_cuda_it_exits_at_once_with_a_clear_message(tmp_path: Path) -> N
     assert p.returncode == 2
     assert "no CUDA device" in p.stdout and "--simulate" in p.stdout
     assert not (tmp_path / "gpu_device_check.json").exists()
+
+
+def test_clock_sampler_reads_nvidia_smi_lines_and_stops(tmp_path: Path, monkeypatch: Any) -> None:
+    import importlib.util
+    import time
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text(
+        '#!/bin/sh\necho "1980, 150.5"\necho "garbage"\necho "1950, 300.0"\nexec sleep 30\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    spec = importlib.util.spec_from_file_location("gpu_device_check", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    t0 = time.monotonic()
+    clocks = mod._Clocks()
+    deadline = t0 + 10
+    while len(clocks.rows) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    got = clocks.between(t0, time.monotonic())
+    clocks.stop()
+    assert got == {
+        "samples": 2,
+        "sm_mhz_median": 1965.0,
+        "sm_mhz_min": 1950.0,
+        "power_w_median": 225.25,
+    }
+    assert clocks.proc.poll() is not None  # stopped
+    assert clocks.between(0.0, t0 - 1)["samples"] == 0

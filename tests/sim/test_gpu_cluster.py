@@ -271,5 +271,8 @@ def test_service_latency_serves_batches_while_the_policy_plans_with_its_own_mode
     )
     np.testing.assert_allclose(planned.latency_ms("f"), 10.0)
     np.testing.assert_allclose(real.latency_ms("f"), 4.0)  # the hardware's time, not the plan's
+    # what the policy was shown is still its own model
+    assert all(snap.extra["latency_ms"]("m", 1, 50.0, 100.0) == 10.0 for snap in pol.seen)
+    assert pol.seen
     # a* (the least area a request needs) is the planning model's: same packing efficiency
     assert real.metrics["packing_efficiency"] == planned.metrics["packing_efficiency"]
