@@ -236,6 +236,22 @@ def run_sims(
         }
 
 
+def _earlier(path: str) -> dict[str, Any]:
+    """An earlier output of this script, checked enough to re-simulate it (else one line, 2)."""
+    try:
+        prev = json.loads(Path(path).read_text())
+        meta = prev["meta"]
+        ok = isinstance(meta["device"], dict) and meta["mode"] in ("cuda", "simulate")
+        for k in ("seconds", "interval_s", "rates_rps", "functions"):
+            _ = meta[k]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(
+            "--real-from", path, f"a readable output of this script ({type(e).__name__}: {e})"
+        ) from None
+    require(ok, "--real-from", path, "an output of this script")
+    return dict(prev)
+
+
 def _profiled(path: str, models: list[str]) -> Any:
     """A latency model fitted to profile rows measured on the device (the worker's own models)."""
     from tessera.gpu.latency import from_predictor
@@ -300,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     prev: dict[str, Any] | None = None
     info: Any
     if args.real_from:
-        prev = json.loads(Path(args.real_from).read_text())
+        prev = _earlier(args.real_from)
         info = types.SimpleNamespace(**prev["meta"]["device"])
         meta = {**prev["meta"], "real_from": args.real_from}
         simulated = prev["meta"]["mode"] == "simulate"
@@ -326,10 +342,19 @@ def main(argv: list[str] | None = None) -> int:
         rates_rps=rates,
         functions={f.name: {"slo_ms": f.slo_ms, "requests": len(f.arrivals_s)} for f in fns},
         service_profile=args.service_profile,
+        seed=args.seed,
+        slo_x=args.slo_x,
     )
     if prev is not None:
-        for k in ("seconds", "interval_s", "rates_rps", "functions"):
-            require(prev["meta"][k] == meta[k], "--real-from", k, f"the same as the run: {meta[k]}")
+        for k in ("seconds", "interval_s", "rates_rps", "functions", "seed", "slo_x"):
+            if k not in prev["meta"] and k in ("seed", "slo_x"):
+                continue  # files of the first H200 run do not record them (defaults: 0, 5)
+            require(
+                prev["meta"].get(k) == meta[k],
+                "--real-from",
+                f"{args.real_from}: {k} = {prev['meta'].get(k)!r}",
+                f"the value this run would use ({meta[k]!r}): pass the same options",
+            )
     result: dict[str, Any] = {"meta": meta}
     # no co-location interference where the device models none (--simulate)
     interference = 0.0 if simulated else ClusterConfig().interference

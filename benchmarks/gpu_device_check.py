@@ -22,8 +22,9 @@ in its own try/except, under one time budget (`--budget-s`, default 270 s):
   g. colocation_models  the same comparison per (model, batch) (`--colo-mix`): whole-GPU
                    solo rate, 4 tenants time-sliced at quota 0.25, solo and 4 disjoint on
                    32-SM partitions, with SM clock and board power sampled per phase
-  f. processes     4 tenant processes time-sliced (no MPS), then under MPS at 25%
-                   (real device only; MPS via tessera.gpu.mps; runs last)
+  f. processes     4 tenant processes time-sliced (no MPS), then under MPS at 25%: one
+                   process alone, then four (isolation under MPS) (real device only; MPS via
+                   tessera.gpu.mps; runs last)
 
 Needs only `src/` and the GPU machine's packages (torch, cuda-bindings;
 torchvision if present). `--simulate` runs the same parts on the
@@ -414,6 +415,12 @@ COLO_MIX = (
 )
 
 
+def _visible_gpu() -> str:
+    """nvidia-smi's index of CUDA device 0 (the first of CUDA_VISIBLE_DEVICES, when set)."""
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    return first or "0"
+
+
 class _Clocks:
     """SM clock (MHz) and board power (W) from `nvidia-smi --loop-ms`, stamped on arrival.
 
@@ -430,7 +437,7 @@ class _Clocks:
                 [
                     "nvidia-smi",
                     "-i",
-                    "0",
+                    _visible_gpu(),
                     "--query-gpu=clocks.sm,power.draw",
                     "--format=csv,noheader,nounits",
                     f"--loop-ms={period_ms}",
@@ -456,7 +463,9 @@ class _Clocks:
     def between(self, t0: float, t1: float) -> dict[str, Any]:
         sel = [(sm, w) for t, sm, w in list(self.rows) if t0 <= t <= t1]
         if not sel:
-            return {"samples": 0, **({"error": self.error} if self.error else {})}
+            rc = self.proc.poll() if self.proc is not None else None
+            error = self.error or (f"nvidia-smi exited with {rc}" if rc is not None else None)
+            return {"samples": 0, **({"error": error} if error else {})}
         return {
             "samples": len(sel),
             "sm_mhz_median": statistics.median(x[0] for x in sel),
@@ -753,8 +762,10 @@ def summarize(parts: dict[str, Any]) -> dict[str, Any]:
                 "each_vs_solo_min": min(v["each_vs_solo"], default=None),
                 "isolation_within_10pct": v["isolation_within_10pct"],
             }
-    for k in ("timesliced_4_procs", "mps_4_procs_25pct"):
+    for k in ("timesliced_4_procs", "mps_1_proc_25pct", "mps_4_procs_25pct"):
         out[f"processes_{k}_per_s"] = get("f_processes", k, "total_per_s")
+    if mps := get("f_processes", "mps_each_vs_solo"):
+        out["processes_mps_each_vs_solo_min"] = min(mps)
     return {k: v for k, v in out.items() if v is not None}
 
 

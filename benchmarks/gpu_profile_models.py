@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
             measured = profile(dev, model, batches, sms, [100.0], replays=args.replays)
         except Exception as e:  # keep the other models
             detail["models"][model] = {"error": f"{type(e).__name__}: {e}"}
+            detail["elapsed_s"] = time.monotonic() - t0
+            _atomic(out / "gpu_profile_models.json", json.dumps(detail, indent=1))
             print(f"{model}: {type(e).__name__}: {e}", flush=True)
             continue
         points = []
@@ -111,10 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         detail["elapsed_s"] = time.monotonic() - t0
         _atomic(out / "gpu_profile_models.json", json.dumps(detail, indent=1))
         print(f"{model}: {len(points)} points in {time.monotonic() - t:.1f}s", flush=True)
-    if not rows:
-        print("no model could be profiled", file=sys.stderr)
-        return 1
+    failed = [m for m, d in detail["models"].items() if "error" in d]
     print(f"wrote {out} in {time.monotonic() - t0:.1f}s")
+    if failed:
+        print(f"not profiled: {', '.join(failed)} (errors in the JSON)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_control_check.py"
@@ -120,3 +121,41 @@ def test_breakdown_counts_dropped_requests_as_violations_without_latency() -> No
         "requests": 2, "dropped": 2, "slo_violation_rate": 1.0, "latency_ms_p50": None,
         "latency_ms_p99": None, "service_ms_p50": None, "service_ms_p99": None,
     }  # fmt: skip
+
+
+def _module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_control_check_t", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_failing_simulation_keeps_the_real_run(tmp_path: Path, monkeypatch: Any) -> None:
+    mod = _module()
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("simulator broke")
+
+    monkeypatch.setattr(mod, "simulate", broken)
+    out = tmp_path / "r.json"
+    rc = mod.main(
+        ["--simulate", "--seconds", "3", "--policies", "tessera", "--models", "resnet50",
+         "--rates", "20,40,20", "--out", str(out)]
+    )  # fmt: skip
+    assert rc == 1
+    r = json.loads(out.read_text())["tessera"]
+    assert "simulator broke" in r["error"]
+    assert r["real"]["requests"] > 0 and "real" in r["by_function_stage"]  # measured, kept
+
+
+def test_service_profile_must_cover_every_model(tmp_path: Path) -> None:
+    p = run(
+        "--simulate", "--seconds", "3", "--models", "resnet50,vit_b_16",
+        "--service-profile", str(PROFILE), "--out", str(tmp_path / "x.json"),
+    )  # fmt: skip
+    assert p.returncode == 2 and p.stderr.count("\n") == 1
+    assert "--service-profile" in p.stderr and "vit_b_16" in p.stderr
+    assert not (tmp_path / "x.json").exists()  # refused before any device work
