@@ -95,16 +95,11 @@ def test_profile_models_script_writes_profile_rows_the_predictor_reads(tmp_path:
 
 
 def test_breakdown_counts_dropped_requests_as_violations_without_latency() -> None:
-    import importlib.util
-
     import numpy as np
 
     from tessera.core.gpu_run import GpuClusterResult
 
-    spec = importlib.util.spec_from_file_location("gpu_control_check", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _module()
     nan = float("nan")
     arr = np.array([0.1, 0.2, 1.1, 1.2])  # two stages of 1 s
     start = np.array([0.1, 0.2, nan, nan])  # stage 2: both dropped
