@@ -196,7 +196,7 @@ def run_real(
 
 
 def _step(info: Any) -> float:
-    return 100.0 * info.sm_granularity / info.total_sms
+    return 100.0 * float(info.sm_granularity) / float(info.total_sms)
 
 
 def run_sims(
@@ -268,7 +268,18 @@ def _profiled(path: str, models: list[str]) -> Any:
         f"{path} (models {sorted(have)})",
         f"rows of every --models entry: {models}",
     )
-    return from_predictor(Predictor().fit(table), gpu=gpus[0])
+    fitted = from_predictor(Predictor().fit(table), gpu=gpus[0])
+    top = {m: int(max(table.batch[table.model == m])) for m in have}
+    full = {m: set(table.quota_pct[table.model == m].tolist()) == {100.0} for m in have}
+
+    def service(model: str, batch: int, sm_pct: float, quota_pct: float = 100.0) -> float:
+        # past the profiled batches: linear in batch from the largest (no extrapolated
+        # saving); a profile measured at full quota only: stretched by 1/quota (fluid)
+        b = min(batch, top[model])
+        ms = float(fitted(model, b, sm_pct, 100.0 if full[model] else quota_pct)) * batch / b
+        return ms * 100.0 / quota_pct if full[model] else ms
+
+    return service
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -309,7 +320,21 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     path = out if out.suffix == ".json" else out / "gpu_control_check.json"
     models = [m for m in args.models.split(",") if m]
-    rates = [float(r) for r in args.rates.split(",") if r]
+    require(bool(models), "--models", args.models, "comma-separated model keys")
+    try:
+        rates = [float(r) for r in args.rates.split(",") if r]
+    except ValueError:
+        rates = []
+    require(
+        bool(rates) and all(math.isfinite(r) and r >= 0 for r in rates),
+        "--rates",
+        args.rates,
+        "comma-separated rates in rps, >= 0",
+    )
+    kinds = [p for p in args.policies.split(",") if p]
+    require(bool(kinds), "--policies", args.policies, "comma-separated GPU policy names")
+    for kind in kinds:
+        create({"kind": kind})  # an unknown name: one line naming the registered ones
     args.rates_ = rates
     t0 = time.monotonic()
     service = _profiled(args.service_profile, models) if args.service_profile else None
@@ -359,7 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     # no co-location interference where the device models none (--simulate)
     interference = 0.0 if simulated else ClusterConfig().interference
     status = 0
-    kinds = [p for p in args.policies.split(",") if p]
     if prev is not None:
         for kind in kinds:
             r0 = prev.get(kind)

@@ -43,7 +43,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +59,19 @@ REF_P50_MS = {8: 6.573, 16: 3.725, 32: 2.255, 64: 1.49, 132: 1.112}
 REF_SOLO_32_PER_S, REF_TIMESLICED_PROCS_PER_S = 443.0, 874.0
 
 
+def _out_file(out: str) -> Path:
+    """`--out` names a folder for gpu_device_check.json, or the .json file itself."""
+    p = Path(out)
+    return p if p.suffix == ".json" else p / "gpu_device_check.json"
+
+
 class Check:
     def __init__(self, args: argparse.Namespace, device: Device) -> None:
         self.args = args
         self.device = device
         self.t0 = time.monotonic()
         self.deadline = self.t0 + args.budget_s
-        self.out_path = Path(args.out) / "gpu_device_check.json"
+        self.out_path = _out_file(args.out)
         self.result: dict[str, Any] = {
             "mode": "simulate" if args.simulate else "cuda",
             "seconds_per_measurement": args.seconds,
@@ -530,6 +536,21 @@ def _split32(c: Check) -> tuple[Device, int, dict[str, Any]]:
     raise RuntimeError("no split holds 4 x 32 SMs: " + "; ".join(tried))
 
 
+def parse_mix(text: str, known: Sequence[str]) -> list[tuple[str, int]]:
+    """`--colo-mix` as (model, batch) pairs; one line naming the bad item otherwise."""
+    pairs: list[tuple[str, int]] = []
+    for item in text.split(","):
+        model, sep, b = item.strip().partition(":")
+        ok = bool(sep) and model in known and b.strip().isdigit() and int(b) >= 1
+        if not ok or (model, int(b)) in pairs:
+            raise ValueError(
+                f"--colo-mix: got {item.strip()!r}; accepted: distinct MODEL:BATCH items, "
+                f"MODEL one of {sorted(known)}, BATCH an integer >= 1"
+            )
+        pairs.append((model, int(b)))
+    return pairs
+
+
 def colocation_matrix(c: Check) -> dict[str, Any]:
     """Per (model, batch): 4 tenants on disjoint partitions vs quota time-slicing of the GPU.
 
@@ -539,10 +560,7 @@ def colocation_matrix(c: Check) -> dict[str, Any]:
     isolation would give. SM clock and board power are sampled during each phase.
     """
     s = c.args.seconds
-    mix = []
-    for item in filter(None, c.args.colo_mix.split(",")):
-        model, _, b = item.partition(":")
-        mix.append((model, int(b or BATCH)))
+    mix = c.args.colo_pairs
     dev32, sms, split = _split32(c)
     clocks = _Clocks() if not c.args.simulate else None
     rows: dict[str, Any] = {}
@@ -796,7 +814,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
-        "--out", default=os.environ.get("OUT", "out"), help="folder for gpu_device_check.json"
+        "--out",
+        default=os.environ.get("OUT", "out"),
+        help="a folder for gpu_device_check.json, or a .json file",
     )
     ap.add_argument("--simulate", action="store_true", help="run on the SimulatedDevice (no GPU)")
     ap.add_argument(
@@ -813,13 +833,27 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.tenant is not None:
         return tenant_main(args)
+    if args.simulate:
+        from tessera.gpu.latency import known_models
+    else:
+        from tessera.gpu.models import MODELS as known_models_tuple
+
+        def known_models() -> list[str]:
+            return list(known_models_tuple)
+
+    try:
+        args.colo_pairs = parse_mix(args.colo_mix, known_models())
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     t_start = time.monotonic()
     try:
         device = _device(args)
     except Exception as e:
         traceback.print_exc()
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "gpu_device_check.json").write_text(
+        out_file = _out_file(args.out)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(
             json.dumps(
                 {
                     "mode": "cuda",
@@ -869,6 +903,10 @@ def main(argv: list[str] | None = None) -> int:
     c.save()
     print("summary:\n" + json.dumps(_clean(c.result["summary"]), indent=1), flush=True)
     print(f"wrote {c.out_path} in {time.monotonic() - t_start:.1f}s", flush=True)
+    failed = [k for k, v in c.result["parts"].items() if v.get("status") == "error"]
+    if failed:
+        print(f"parts with errors: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

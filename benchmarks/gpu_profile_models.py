@@ -67,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--replays", type=int, default=30)
     args = ap.parse_args(argv)
+    if Path(args.out).suffix in (".csv", ".json"):
+        print(
+            f"error: --out: got {args.out!r}; accepted: a folder (the script writes "
+            "gpu_profile_models.csv and .json into it)",
+            file=sys.stderr,
+        )
+        return 2
     t0 = time.monotonic()
     dev = _device(args.simulate)
     info = dev.info

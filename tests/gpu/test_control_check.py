@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -39,7 +40,10 @@ def test_real_from_resimulates_with_the_device_profile_and_keeps_the_real_half(
     for side in ("real", "sim"):
         for fn, rows in stages[side].items():
             assert len(rows) == 3
-            assert sum(r["requests"] for r in rows) == a["meta"]["functions"][fn]["requests"]
+            n, want = sum(r["requests"] for r in rows), a["meta"]["functions"][fn]["requests"]
+            # the real loop stamps a request when its driver submits it: one due in the last
+            # milliseconds can fall past the horizon on a loaded machine
+            assert n == want if side == "sim" else want - 3 <= n <= want, (side, fn, n, want)
 
     second = tmp_path / "second.json"
     p = run(
@@ -154,3 +158,32 @@ def test_service_profile_must_cover_every_model(tmp_path: Path) -> None:
     assert p.returncode == 2 and p.stderr.count("\n") == 1
     assert "--service-profile" in p.stderr and "vit_b_16" in p.stderr
     assert not (tmp_path / "x.json").exists()  # refused before any device work
+
+
+def test_bad_options_are_refused_before_any_run(tmp_path: Path) -> None:
+    for bad, field in (
+        (["--policies", "tessera,has_gpu"], "gpu_policy.kind"),
+        (["--rates", "20,x"], "--rates"),
+        (["--models", ","], "--models"),
+    ):
+        p = run("--simulate", "--seconds", "2", *bad, "--out", str(tmp_path / "x.json"))
+        assert p.returncode == 2 and p.stderr.count("\n") == 1 and field in p.stderr, bad
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_device_profile_service_model_stays_inside_what_was_measured() -> None:
+    f = _module()._profiled(str(PROFILE), ["resnet50", "bert_base"])
+    b8 = f("bert_base", 8, 100.0, 100.0)
+    assert math.isclose(f("bert_base", 64, 100.0, 100.0), 8 * b8)  # linear past batch 8
+    # measured at full quota only: a quarter quota takes four times as long (fluid)
+    assert math.isclose(f("resnet50", 8, 24.242, 25.0), 4 * f("resnet50", 8, 24.242, 100.0))
+
+
+def test_profile_script_wants_a_folder(tmp_path: Path) -> None:
+    script = ROOT / "benchmarks" / "gpu_profile_models.py"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    p = subprocess.run(
+        [sys.executable, str(script), "--simulate", "--out", str(tmp_path / "p.json")],
+        env=env, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert p.returncode == 2 and "--out" in p.stderr and not (tmp_path / "p.json").exists()

@@ -64,13 +64,17 @@ def test_simulate_runs_every_part_and_writes_json(tmp_path: Path) -> None:
         "bert_base_b8",
     }
     for pair, row in g["by_pair"].items():
-        # the simulated device has no interference between partitions: each tenant runs at
-        # its solo rate, and 4 disjoint tenants reach what the profile's SM curve allows
-        assert row["isolation_within_10pct"], (pair, row["each_vs_solo"])
+        # every phase measured; the rates themselves are wall-clock threads on a shared CPU
+        # here, so only the ordering that holds with a wide margin is asserted: disjoint
+        # partitions overlap (ideal 1.6-3.5x the time-sliced rate), time-slicing does not
+        assert row["ideal_vs_whole"] > 1.4, pair
         assert row["disjoint_vs_timesliced"] > 1.0, pair
-        assert abs(row["disjoint_vs_timesliced"] / row["ideal_vs_whole"] - 1) < 0.25, pair
         assert len(row["disjoint_4x32"]["each_per_s"]) == 4
-    assert out["summary"]["colocation_resnet50_b8"]["isolation_within_10pct"] is True
+        assert len(row["each_vs_solo"]) == 4 and all(x > 0 for x in row["each_vs_solo"])
+        assert isinstance(row["isolation_within_10pct"], bool)
+    assert set(out["summary"]["colocation_resnet50_b8"]) == {
+        "disjoint_vs_timesliced", "ideal_vs_whole", "each_vs_solo_min", "isolation_within_10pct",
+    }  # fmt: skip
 
 
 def test_skip_and_budget_guard_leave_reasons(tmp_path: Path) -> None:
@@ -124,3 +128,19 @@ def test_clock_sampler_reads_nvidia_smi_lines_and_stops(tmp_path: Path, monkeypa
     }
     assert clocks.proc.poll() is not None  # stopped
     assert clocks.between(0.0, t0 - 1)["samples"] == 0
+
+
+def test_colo_mix_is_checked_before_any_part_runs(tmp_path: Path) -> None:
+    for bad in ("resnet50:x", "foo:1", "resnet50:0", "", "resnet50:1,resnet50:1"):
+        p = run("--simulate", "--colo-mix", bad, "--out", str(tmp_path))
+        assert p.returncode == 2, bad
+        assert p.stderr.count("\n") == 1 and "--colo-mix" in p.stderr, (bad, p.stderr)
+    assert not (tmp_path / "gpu_device_check.json").exists()
+    out = tmp_path / "named.json"  # --out may name the file itself
+    p = run(
+        "--simulate", "--seconds", "0.1", "--skip", "a,b,c,d,e", "--colo-mix", "bert_base:2",
+        "--out", str(out),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    pairs = json.loads(out.read_text())["parts"]["g_colocation_models"]["by_pair"]
+    assert list(pairs) == ["bert_base_b2"]

@@ -292,11 +292,15 @@ def _on_device() -> list[str]:
                     "device's own profile)"
                 )
             parts.append(text)
+        meta = data["meta"]
+        fns = " + ".join(meta["functions"])
+        rates = "/".join(f"{r:g}" for r in meta["rates_rps"])
+        seconds = float(meta["seconds"])
     except (OSError, KeyError, TypeError, ValueError):
         return []
     return [
         "On a real H200 (benchmarks/gpu_control_check.py; the same policy objects drive the GPU "
-        "worker through tessera.control.gpu, 60 s of ResNet-50 + BERT-base at 20/200/50 rps, "
+        f"worker through tessera.control.gpu, {seconds:g} s of {fns} at {rates} rps, "
         "H200 latency table): " + "; ".join(parts) + "."
     ]
 
