@@ -66,8 +66,8 @@ def test_simulate_runs_every_part_and_writes_json(tmp_path: Path) -> None:
     for pair, row in g["by_pair"].items():
         # every phase measured; the rates themselves are wall-clock threads on a shared CPU
         # here, so only the ordering that holds with a wide margin is asserted: disjoint
-        # partitions overlap (ideal 1.6-3.5x the time-sliced rate), time-slicing does not
-        assert row["ideal_vs_whole"] > 1.4, pair
+        # partitions overlap (ideal 1.6-3.5x the time-sliced rate here), time-slicing does not
+        assert row["ideal_vs_whole"] > 1.2, pair
         assert row["disjoint_vs_timesliced"] > 1.0, pair
         assert len(row["disjoint_4x32"]["each_per_s"]) == 4
         assert len(row["each_vs_solo"]) == 4 and all(x > 0 for x in row["each_vs_solo"])
