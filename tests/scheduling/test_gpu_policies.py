@@ -670,3 +670,57 @@ def test_tessera_tail_mode_sizes_for_the_slo_tail() -> None:
     assert wait_beyond(n, 1.2 * 30.0, 1000.0 / ms, (200.0 - ms) / 1000.0) <= 0.01
     with pytest.raises(InputError, match="tail"):
         TesseraPolicy(tail=1.5)
+
+
+def test_tessera_keeps_its_shape_within_the_hysteresis() -> None:
+    # 50 rps x 1.2 headroom on linear latency needs 0.6 of a GPU's area; the instance holds
+    # 0.72 (80% SMs x 90% quota), within 1.25 x 0.6 = 0.75: kept as it is, and it says so
+    cur = GpuInstanceView(3, "gpu-0", 80.0, 90.0)
+    kw = {"latency_ms": linear_ms, "batches": (1,), "max_utilization": 1.0, "interference": 0}
+    kept = TesseraPolicy(**kw).decide(snap(fn("f", 50.0, (cur,)))).decisions[0]  # type: ignore[arg-type]
+    assert [(p.instance_id, p.sm_pct, p.quota_pct) for p in kept.instances] == [(3, 80.0, 90.0)]
+    assert "keeping its shape" in kept.reason and "resize" not in kept.reason
+    # without hysteresis the same instance is resized to the least area
+    moved = TesseraPolicy(hysteresis=0.0, **kw).decide(snap(fn("f", 50.0, (cur,)))).decisions[0]  # type: ignore[arg-type]
+    assert "resize #3" in moved.reason and "keeping its shape" not in moved.reason
+    assert moved.area == pytest.approx(0.6)
+    # a shape past the hysteresis is left: 0.6 x 1.25 < 0.81
+    wide = GpuInstanceView(3, "gpu-0", 90.0, 90.0)
+    left = TesseraPolicy(**kw).decide(snap(fn("f", 50.0, (wide,)))).decisions[0]  # type: ignore[arg-type]
+    assert "resize #3" in left.reason and left.area == pytest.approx(0.6)
+    with pytest.raises(InputError, match=r"tessera\.hysteresis"):
+        TesseraPolicy(hysteresis=-0.1)
+
+
+def test_tessera_does_not_shrink_a_ready_instance_while_others_start() -> None:
+    # 150 rps x 1.2 needs two instances; the cheapest pair is two 0.9-area slices, so the
+    # whole-GPU instance would shrink to 90 rps while its partner cold-starts
+    kw = {"latency_ms": linear_ms, "batches": (1,), "max_utilization": 1.0, "interference": 0}
+    policy = TesseraPolicy(hysteresis=0.0, **kw)  # type: ignore[arg-type]
+    big = GpuInstanceView(3, "gpu-0", 100.0, 100.0)
+    d = policy.decide(snap(fn("f", 150.0, (big,)), gpus=2)).decisions[0]
+    kept = [p for p in d.instances if p.instance_id == 3]
+    assert [(p.sm_pct, p.quota_pct) for p in kept] == [(100.0, 100.0)]
+    assert len(d.instances) == 2 and "#3 not shrunk below 100.0 rps" in d.reason
+    # once the partner is ready, the pair is brought down to the least area
+    partner = GpuInstanceView(4, "gpu-1", 90.0, 100.0)
+    starting = GpuInstanceView(4, "gpu-1", 90.0, 100.0, state=InstanceState.STARTING)
+    d = policy.decide(snap(fn("f", 150.0, (big, starting)), gpus=2)).decisions[0]
+    assert (100.0, 100.0) in [(p.sm_pct, p.quota_pct) for p in d.instances]
+    d = policy.decide(snap(fn("f", 150.0, (big, partner)), gpus=2)).decisions[0]
+    assert "resize #3" in d.reason and d.area == pytest.approx(1.8)
+
+
+def test_tessera_knows_its_slice_as_the_driver_reports_it() -> None:
+    # an H200 driver reports 24 of 132 SMs as 18.181818...%, the 8-SM grid holds 18.181818:
+    # the same slice, so neither a resize nor a lost shape over the rounding
+    step = 100.0 * 8 / 132
+    policy = TesseraPolicy(
+        latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0, sm_step_pct=step
+    )
+    sm = 100.0 * 24 / 132
+    assert sm not in grid(step)
+    cur = GpuInstanceView(5, "gpu-0", sm, 100.0)
+    d = policy.decide(snap(fn("f", 12.5, (cur,)))).decisions[0]
+    assert [(p.instance_id, p.sm_pct, p.quota_pct) for p in d.instances] == [(5, sm, 100.0)]
+    assert "keeping its shape" in d.reason and "resize" not in d.reason

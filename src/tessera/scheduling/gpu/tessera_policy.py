@@ -24,12 +24,17 @@ decision:
    the count must also keep P(wait > SLO - service) <= tail in an M/M/n
    queue (`serves`): tighter at one instance, looser when many pool a queue
    (has-gpu experiment: cheaper under heavy load, dearer under light load,
-   so it is off by default). Instances are
+   so it is off by default). Against flapping between shapes (one large
+   batched slice vs many small ones: each switch reshapes every instance),
+   the shape the function runs now is kept while its total area is within
+   (1 + `hysteresis`) (0.25) x the least. Instances are
    only removed once `cooldown_s` passed since the count last grew (resizing
    is free: no cold start).
 4. Keeps existing instances (ready first, largest first) and resizes each in place
    to the target configuration, or to the cheapest other candidate that still
-   fits on its GPU; an instance no candidate fits keeps its slice. New
+   fits on its GPU; an instance no candidate fits keeps its slice. While
+   instances of the function start (cold), a ready one is not shrunk below
+   the throughput it has now: it carries the load until they are ready. New
    instances are packed with MaxRects onto held GPUs (the fullest first, so
    the fewest GPUs stay held) before a new GPU is asked for.
 5. Scales to zero after `idle_s` (30 s) without a request when `min_replicas`
@@ -142,6 +147,12 @@ class _Item:
     batch: int
 
 
+def _same(c: Config, sm: float, quota: float, batch: int) -> bool:
+    """Whether `c` is the slice (sm, quota, batch): SM shares compared to 1e-6 %, as a
+    driver reports a granted share computed another way than the grid's."""
+    return abs(c.sm_pct - sm) <= 1e-6 and abs(c.quota_pct - quota) <= 1e-6 and c.batch == batch
+
+
 def _pack(items: list[_Item]) -> dict[int, Rect] | None:
     """Lay the items out on one GPU (largest first), keyed by list index; None if they don't fit."""
     packer = MaxRects()
@@ -179,12 +190,14 @@ class TesseraPolicy:
         max_utilization: float = 0.5,
         consolidate_below: float = 0.5,
         tail: float | None = None,
+        hysteresis: float = 0.25,
         latency_ms: LatencyModel | None = None,
     ) -> None:
         require(tail is None or 0 < tail < 1, "tessera.tail", tail, "None or a probability")
         require(
             0 <= consolidate_below <= 1, "tessera.consolidate_below", consolidate_below, "in [0, 1]"
         )
+        require(hysteresis >= 0, "tessera.hysteresis", hysteresis, ">= 0")
         require(0 < max_utilization <= 1, "tessera.max_utilization", max_utilization, "in (0, 1]")
         require(predict_interval_s > 0, "tessera.predict_interval_s", predict_interval_s, "> 0")
         require(interference >= 0, "tessera.interference", interference, ">= 0")
@@ -218,6 +231,7 @@ class TesseraPolicy:
         self.max_utilization = max_utilization
         self.consolidate_below = consolidate_below
         self.tail = tail
+        self.hysteresis = hysteresis
         self.latency_ms = latency_ms
         self._slowed: dict[tuple[object, float], LatencyModel] = {}
         self._configs: ChoiceMemo[Profile] = ChoiceMemo()
@@ -291,27 +305,52 @@ class TesseraPolicy:
             return False
         return wait_beyond(n, rate, c.rps, slack_s) <= self.tail
 
-    def count(self, prof: Profile, rate: float, slo_ms: float) -> int:
+    def _smallest(self, c: Config, rate: float, slo_ms: float) -> int | None:
+        """The fewest instances of `c` that serve `rate`, or None past `_MAX_COUNT`."""
+        n = max(1, self.min_replicas, math.ceil(rate / c.rps - _EPS) if c.rps > 0 else 1)
+        while n <= _MAX_COUNT and not self.serves(c, n, rate, slo_ms):
+            n += 1
+        return n if n <= _MAX_COUNT else None
+
+    def count(
+        self, prof: Profile, rate: float, slo_ms: float, current: Config | None = None
+    ) -> tuple[int, Config | None]:
         """Instances to run: those of the configuration whose smallest count that `serves`
-        the rate reserves the least area in total (fewer instances on ties)."""
+        the rate reserves the least area in total (fewer instances on ties). With
+        `hysteresis` h and the `current` shape (a config of the profile), that shape is
+        kept while its total area is within (1 + h) x the least; returns the count and
+        the shape kept (None: the cheapest)."""
         best: tuple[float, int] | None = None
         for c in prof.frontier:
-            n = max(1, self.min_replicas, math.ceil(rate / c.rps - _EPS) if c.rps > 0 else 1)
-            while n <= _MAX_COUNT and not self.serves(c, n, rate, slo_ms):
-                n += 1
-            if n > _MAX_COUNT:
+            n = self._smallest(c, rate, slo_ms)
+            if n is None:
                 continue
             key = (round(n * c.area, 9), n)
             if best is None or key < best:
                 best = key
         if best is None:  # not even _MAX_COUNT of the fastest serve it: as many as allowed
-            return _MAX_COUNT
-        return best[1]
+            return _MAX_COUNT, None
+        if current is not None and self.hysteresis > 0:
+            n_cur = self._smallest(current, rate, slo_ms)
+            if n_cur is not None and n_cur * current.area <= best[0] * (1 + self.hysteresis):
+                return n_cur, current
+        return best[1], None
 
     def candidates(self, prof: Profile, n: int, rate: float, slo_ms: float) -> list[Config]:
         """Configs whose n instances serve `rate` (`serves`), cheapest (area, then area
         per rps) first."""
         return [c for c in prof.by_area if self.serves(c, n, rate, slo_ms)]
+
+    @staticmethod
+    def _shape(prof: Profile, active: list[GpuInstanceView]) -> Config | None:
+        """The profile's config of the first (largest ready) active instance, if any."""
+        if not active:
+            return None
+        i = active[0]
+        for c in prof.configs:
+            if _same(c, i.sm_pct, i.quota_pct, i.batch):
+                return c
+        return None
 
     # -- deciding -----------------------------------------------------------------------
 
@@ -338,11 +377,12 @@ class TesseraPolicy:
                 key=lambda i: (i.gpu_id in evac, i.state is not InstanceState.READY, -i.area, i.id),
             )
             idle_for = now - st.last_active_s
+            keep_shape = None
             if idle_for >= self.idle_s - _EPS and self.min_replicas == 0:
                 n = 0
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
-                n = self.count(prof, rate, fv.slo_ms)
+                n, keep_shape = self.count(prof, rate, fv.slo_ms, self._shape(prof, active))
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
                 elif n < len(active):
@@ -360,6 +400,10 @@ class TesseraPolicy:
                 st = _FnState(st.kalman, st.last_active_s, now)
             states[name] = st
             cands = self.candidates(prof, max(n, 1), rate, fv.slo_ms)
+            if keep_shape is not None and keep_shape in cands:
+                cands.remove(keep_shape)
+                cands.insert(0, keep_shape)
+                why += f"; keeping its shape (area within {1 + self.hysteresis:g} x the least)"
             if not cands:  # rate above what n of the best cover cannot happen; be safe
                 cands = sorted(prof.configs, key=lambda c: -c.rps)[:1]
             why += f"; {n} instance(s) of {cands[0].label()} ({cands[0].rps:.1f} rps), {prof.why}{slow_why}"
@@ -378,11 +422,23 @@ class TesseraPolicy:
             n, rate, cands, kept, _ = targets[name]
             fv = snapshot.functions[name]
             cap = 0.0
+            # while instances start, a ready one is not shrunk below what it serves now
+            starting = n > len(kept) or any(k.state is not InstanceState.READY for k in kept)
             for inst in kept:
                 items, item = on_gpu[inst.gpu_id], mine[(name, inst.id)]
                 old = (item.sm, item.quota, item.batch)
-                for c in cands:
-                    item.sm, item.quota, item.batch = c.sm_pct, c.quota_pct, c.batch
+                fits = cands
+                if starting and inst.state is InstanceState.READY:
+                    now_rps = config(planned, fv.model, *old).rps
+                    fits = [c for c in cands if c.rps >= now_rps - _EPS]
+                    if cands[0] not in fits:
+                        notes[name].append(
+                            f"#{inst.id} not shrunk below {now_rps:.1f} rps while instances start"
+                        )
+                for c in fits:
+                    # its own slice stays as the driver reports it (not resized by a rounding)
+                    size = old if _same(c, *old) else (c.sm_pct, c.quota_pct, c.batch)
+                    item.sm, item.quota, item.batch = size
                     if _pack(items) is not None:
                         break
                     item.sm, item.quota, item.batch = old
