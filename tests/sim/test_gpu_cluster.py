@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -209,7 +210,23 @@ def test_has_gpu_experiment_quick() -> None:
         assert row["served"] > 0
         assert 0 <= row["slo_violation_rate"] <= 1
     assert res.policies["kserve-kpa"]["cost_gpu_s"] > res.policies["has-gpu"]["cost_gpu_s"]
-    assert len(res.figures) == 3 and res.headline
+    assert len(res.figures) == 4 and res.headline
+    # the SLO-scale runs: the default multiple is the policies' own rows; kserve-kpa does not
+    # plan with the SLO, so a looser one never adds violations and never changes its cost
+    from tessera.experiments.has_gpu import SLO_SCALES, SLO_X
+
+    scale = res.meta["slo_scale"]
+    assert list(scale) == [f"{x:g}" for x in SLO_SCALES]
+    for name in POLICIES:
+        assert scale[f"{SLO_X:g}"][name]["cost_gpu_s"] == res.policies[name]["cost_gpu_s"]
+        assert (
+            scale[f"{SLO_X:g}"][name]["slo_violation_rate"]
+            == res.policies[name]["slo_violation_rate"]
+        )
+    kpa = [scale[x]["kserve-kpa"] for x in scale]
+    assert all(a["slo_violation_rate"] >= b["slo_violation_rate"] for a, b in pairwise(kpa))
+    assert len({r["cost_gpu_s"] for r in kpa}) == 1
+    assert any(n.startswith("SLO scale") and "hold" in n for n in res.notes)
     for f in res.meta["frontier"].values():
         assert len(f["matched"]) == len(HAS_GPU_KNOBS)
         assert len(f["points"]) == len(HAS_GPU_KNOBS) + len(TESSERA_KNOBS)

@@ -45,6 +45,9 @@ POLICIES = ("kserve-kpa", "exclusive-batched", "fast-gshare", "has-gpu", "tesser
 STAGES = 50
 STAGE_S = 5.0
 SLO_X = 5.0
+SLO_SCALES = (5.0, 10.0, 20.0, 40.0)
+"""SLO multiples (of whole-GPU batch-1 latency) every policy also runs at, in the first setting:
+the 40 ms token window makes slicing policies' violations depend on how loose the SLO is."""
 SETTINGS: dict[str, tuple[float, float]] = {
     "5-15rps": (5.0, 15.0),
     "1-20rps": (1.0, 20.0),
@@ -66,9 +69,9 @@ CLUSTER = ClusterConfig(
 )  # fmt: skip
 
 
-def slo_ms(model: str) -> float:
-    """SLO: `SLO_X` times the model's whole-GPU batch-1 latency on the V100 grid."""
-    return SLO_X * v100_latency_ms(model, 1, 100.0, 100.0)
+def slo_ms(model: str, slo_x: float = SLO_X) -> float:
+    """SLO: `slo_x` times the model's whole-GPU batch-1 latency on the V100 grid."""
+    return slo_x * v100_latency_ms(model, 1, 100.0, 100.0)
 
 
 def policy(name: str, **knobs: Any) -> Any:
@@ -135,14 +138,16 @@ def stage_rates(counts: np.ndarray, start: int, lo: float, hi: float) -> np.ndar
     return out
 
 
-def functions(seed: int, lo: float, hi: float) -> tuple[list[GpuFunction], str]:
+def functions(
+    seed: int, lo: float, hi: float, slo_x: float = SLO_X
+) -> tuple[list[GpuFunction], str]:
     rng = np.random.default_rng(seed)
     counts, source = _minute_counts(rng)
     out = []
     for m in MODELS:
         start = int(rng.integers(0, len(counts) - STAGES))
         rates = stage_rates(counts, start, lo, hi)
-        out.append(GpuFunction(m, m, slo_ms(m), piecewise_poisson(rng, rates, STAGE_S)))
+        out.append(GpuFunction(m, m, slo_ms(m, slo_x), piecewise_poisson(rng, rates, STAGE_S)))
     return out, source
 
 
@@ -173,7 +178,11 @@ def run(cfg: RunConfig) -> ExperimentResult:
     results: dict[str, GpuClusterResult] = {}
     source = ""
     sweep = frontier_points()
-    total = (len(SETTINGS) * len(POLICIES) + len(FRONTIER_SETTINGS) * len(sweep)) * len(seeds)
+    total = (
+        len(SETTINGS) * len(POLICIES)
+        + len(FRONTIER_SETTINGS) * len(sweep)
+        + len(SLO_SCALES) * len(POLICIES)
+    ) * len(seeds)
     step = 0
     frontier: dict[str, dict[str, Any]] = {}
     for r_i, (setting, (lo, hi)) in enumerate(SETTINGS.items()):
@@ -206,6 +215,24 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 for name, label, knobs in sweep
             ]  # fmt: skip
             frontier[setting] = {"points": points, "matched": matched_cost(points)}
+    first_lo, first_hi = next(iter(SETTINGS.values()))
+    by_scale: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for x in SLO_SCALES:
+        for seed in seeds:
+            fns, _ = functions(seed, first_lo, first_hi, x)
+            for name in POLICIES:
+                cfg.progress(step / total, f"SLO {x:g}x: {name} seed {seed}")
+                step += 1
+                res = simulate(policy(name), fns, v100_latency_ms, horizon_s, CLUSTER)
+                by_scale.setdefault(f"{x:g}", {}).setdefault(name, []).append(_row(res))
+    slo_scale = {
+        x: {
+            name: {k: float(np.median([r[k] for r in runs]))
+                   for k in ("cost_gpu_s", "slo_violation_rate", "p99_latency_ms")}
+            for name, runs in per_policy.items()
+        }
+        for x, per_policy in by_scale.items()
+    }  # fmt: skip
     cfg.progress(1.0, "done")
     per = {
         setting: {p: rows[p if i == 0 else f"{p}@{setting}"] for p in POLICIES}
@@ -236,6 +263,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "slo_ms": {m: slo_ms(m) for m in MODELS},
             "seeds": seeds,
             "frontier": frontier,
+            "slo_scale": slo_scale,
         },
         headline=headline,
         notes=[
@@ -260,6 +288,8 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 f"seeds, taken separately): {_frontier_line(f['matched'])}"
                 for setting, f in frontier.items()
             ),
+            f"SLO scale ({next(iter(SETTINGS))}, each policy at its default): "
+            + _slo_scale_line(slo_scale),
             "KServe's concurrency is estimated by Little's law from the rate (the snapshot carries "
             "no concurrency window). The first decision's instances start warm.",
             *_on_device(),
@@ -270,6 +300,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
     if frontier:
         result.figures.append(("Cost-violation frontiers, each policy's knob swept",
                                _frontier_plot(frontier)))  # fmt: skip
+    result.figures.append(("SLO violations vs how loose the SLO is", _slo_scale_plot(slo_scale)))
     return result
 
 
@@ -303,6 +334,50 @@ def _on_device() -> list[str]:
         f"worker through tessera.control.gpu, {seconds:g} s of {fns} at {rates} rps, "
         "H200 latency table): " + "; ".join(parts) + "."
     ]
+
+
+def _slo_scale_line(slo_scale: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Per SLO multiple: the paper's has-gpu vs kserve-kpa comparison and tessera vs has-gpu."""
+    parts = []
+    for x, r in slo_scale.items():
+        h, k, t = r["has-gpu"], r["kserve-kpa"], r["tessera"]
+        holds = (
+            _ratio(k["cost_gpu_s"], h["cost_gpu_s"]) >= 5
+            and h["slo_violation_rate"] <= k["slo_violation_rate"]
+        )
+        parts.append(
+            f"{x}x: has-gpu {h['slo_violation_rate']:.2%} vs kserve-kpa "
+            f"{k['slo_violation_rate']:.2%} violations at "
+            f"{_ratio(k['cost_gpu_s'], h['cost_gpu_s']):.0f}x lower cost "
+            f"({'holds' if holds else 'does not hold'}: >= 5x cheaper with no more violations), "
+            f"tessera {t['slo_violation_rate']:.2%} at {t['cost_gpu_s']:.1f} GPU-s vs has-gpu "
+            f"{h['cost_gpu_s']:.1f}"
+        )
+    return "; ".join(parts)
+
+
+def _slo_scale_plot(slo_scale: dict[str, dict[str, dict[str, float]]]) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [float(x) for x in slo_scale]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for name in next(iter(slo_scale.values())):
+        a1.plot(xs, [100 * slo_scale[x][name]["slo_violation_rate"] for x in slo_scale],
+                marker="o", lw=1, label=name)  # fmt: skip
+        a2.plot(xs, [slo_scale[x][name]["cost_gpu_s"] for x in slo_scale], marker="o", lw=1)
+    for ax in (a1, a2):
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:g}x" for x in xs])
+        ax.set_xlabel("SLO (x whole-GPU batch-1 latency)")
+    a1.set_ylabel("SLO violations (%)")
+    a2.set_ylabel("tenant cost (GPU-seconds)")
+    a2.set_yscale("log")
+    a1.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def _frontier_line(matched: list[dict[str, Any]], detail: bool = True) -> str:
