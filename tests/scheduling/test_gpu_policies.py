@@ -722,5 +722,46 @@ def test_tessera_knows_its_slice_as_the_driver_reports_it() -> None:
     assert sm not in grid(step)
     cur = GpuInstanceView(5, "gpu-0", sm, 100.0)
     d = policy.decide(snap(fn("f", 12.5, (cur,)))).decisions[0]
-    assert [(p.instance_id, p.sm_pct, p.quota_pct) for p in d.instances] == [(5, sm, 100.0)]
+    (p,) = d.instances
+    assert p.instance_id == 5 and p.sm_pct == pytest.approx(sm, abs=1e-6) and p.quota_pct == 100
     assert "keeping its shape" in d.reason and "resize" not in d.reason
+
+
+def test_tessera_keeps_a_shape_only_when_it_costs_no_cold_start() -> None:
+    # one ready 10%-SM slice (10 rps) and a jump to 75 rps: ten of its shape would be within
+    # the hysteresis on linear latency, but one resize in place serves it without cold starts
+    kw = {"latency_ms": linear_ms, "batches": (1,), "max_utilization": 1.0, "interference": 0}
+    one = GpuInstanceView(0, "gpu-0", 10.0, 100.0)
+    d = TesseraPolicy(**kw).decide(snap(fn("f", 75.0, (one,)))).decisions[0]  # type: ignore[arg-type]
+    assert [(p.instance_id, p.sm_pct) for p in d.instances] == [(0, 90.0)]
+    assert "keeping its shape" not in d.reason
+
+
+def test_tessera_recompares_a_kept_shape_at_a_count_raised_by_the_cooldown() -> None:
+    from tessera.scheduling.gpu.tessera_policy import _FnState, _State
+
+    # four 0.5-area slices, the load fell to 40 rps 5 s into the 10 s cooldown: four stay,
+    # each brought down to the least area four need, not kept at 4 x 0.5
+    kw = {"latency_ms": linear_ms, "batches": (1,), "max_utilization": 1.0, "interference": 0}
+    insts = tuple(GpuInstanceView(i, f"gpu-{i}", 50.0, 100.0) for i in range(4))
+    state = _State({"f": _FnState(None, 100.0, 95.0)})
+    policy = TesseraPolicy(consolidate_below=0, **kw)  # type: ignore[arg-type]
+    d = policy.decide(snap(fn("f", 40.0, insts), gpus=4, state=state)).decisions[0]
+    assert "(cooldown)" in d.reason and "keeping its shape" not in d.reason
+    assert len(d.instances) == 4 and d.area == pytest.approx(0.48)
+
+
+def test_tessera_moves_a_slice_out_of_the_budget_while_others_start() -> None:
+    # a crowded GPU stretches the planned latency past the budget of the instance's batch-8
+    # slice: even while new instances start it goes to the fastest slice within the budget
+    lat = batched_ms
+    busy = GpuInstanceView(9, "gpu-0", 100.0, 100.0)
+    big = GpuInstanceView(1, "gpu-1", 100.0, 100.0, batch=8)
+    policy = TesseraPolicy(latency_ms=lat, hysteresis=0.0)  # type: ignore[arg-type]
+    s = snap(fn("f", 200.0, (big,), slo_ms=30.0), fn("g", 0.1, (busy,)), gpus=3)
+    d = {x.function: x for x in policy.decide(s).decisions}["f"]
+    assert "#1 to the fastest slice while instances start" in d.reason
+    assert len(d.instances) >= 2
+    budget = policy.slo_fraction * 30.0
+    for p in d.instances:
+        assert 1.376 * lat("m", p.batch, p.sm_pct, p.quota_pct) <= budget + 1e-9

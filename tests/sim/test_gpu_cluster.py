@@ -226,7 +226,9 @@ def test_has_gpu_experiment_quick() -> None:
     kpa = [scale[x]["kserve-kpa"] for x in scale]
     assert all(a["slo_violation_rate"] >= b["slo_violation_rate"] for a, b in pairwise(kpa))
     assert len({r["cost_gpu_s"] for r in kpa}) == 1
-    assert any(n.startswith("SLO scale") and "hold" in n for n in res.notes)
+    (line,) = [n for n in res.notes if n.startswith("SLO scale")]
+    verdicts = line.count("(holds:") + line.count("(does not hold:")
+    assert verdicts == len(SLO_SCALES) and all(f"{x:g}x: has-gpu" in line for x in SLO_SCALES)
     for f in res.meta["frontier"].values():
         assert len(f["matched"]) == len(HAS_GPU_KNOBS)
         assert len(f["points"]) == len(HAS_GPU_KNOBS) + len(TESSERA_KNOBS)

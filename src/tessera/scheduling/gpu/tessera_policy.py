@@ -147,10 +147,19 @@ class _Item:
     batch: int
 
 
-def _same(c: Config, sm: float, quota: float, batch: int) -> bool:
-    """Whether `c` is the slice (sm, quota, batch): SM shares compared to 1e-6 %, as a
+def _same(a: tuple[float, float, int], b: tuple[float, float, int]) -> bool:
+    """Whether two (sm %, quota %, batch) slices are one: shares compared to 1e-6 %, as a
     driver reports a granted share computed another way than the grid's."""
-    return abs(c.sm_pct - sm) <= 1e-6 and abs(c.quota_pct - quota) <= 1e-6 and c.batch == batch
+    return abs(a[0] - b[0]) <= 1e-6 and abs(a[1] - b[1]) <= 1e-6 and a[2] == b[2]
+
+
+def _fits(items: list[_Item], item: _Item, c: Config) -> bool:
+    """Whether `item` (one of `items`, one GPU's) packs there resized to `c`; unchanged."""
+    old = (item.sm, item.quota, item.batch)
+    item.sm, item.quota, item.batch = c.sm_pct, c.quota_pct, c.batch
+    ok = _pack(items) is not None
+    item.sm, item.quota, item.batch = old
+    return ok
 
 
 def _pack(items: list[_Item]) -> dict[int, Rect] | None:
@@ -313,26 +322,38 @@ class TesseraPolicy:
         return n if n <= _MAX_COUNT else None
 
     def count(
-        self, prof: Profile, rate: float, slo_ms: float, current: Config | None = None
+        self,
+        prof: Profile,
+        rate: float,
+        slo_ms: float,
+        current: Config | None = None,
+        running: int = 0,
     ) -> tuple[int, Config | None]:
         """Instances to run: those of the configuration whose smallest count that `serves`
         the rate reserves the least area in total (fewer instances on ties). With
-        `hysteresis` h and the `current` shape (a config of the profile), that shape is
-        kept while its total area is within (1 + h) x the least; returns the count and
-        the shape kept (None: the cheapest)."""
+        `hysteresis` h and the `current` shape (a config of the profile) of `running`
+        instances, that shape is kept while its total area is within (1 + h) x the least
+        and it needs no more instances than the cheapest plan or those running (keeping a
+        shape never costs a cold start a resize would spare); returns the count and the
+        shape kept (None: the cheapest, or the current shape is the cheapest anyway)."""
         best: tuple[float, int] | None = None
+        best_c: Config | None = None
         for c in prof.frontier:
             n = self._smallest(c, rate, slo_ms)
             if n is None:
                 continue
             key = (round(n * c.area, 9), n)
             if best is None or key < best:
-                best = key
+                best, best_c = key, c
         if best is None:  # not even _MAX_COUNT of the fastest serve it: as many as allowed
             return _MAX_COUNT, None
-        if current is not None and self.hysteresis > 0:
+        if current is not None and self.hysteresis > 0 and current != best_c:
             n_cur = self._smallest(current, rate, slo_ms)
-            if n_cur is not None and n_cur * current.area <= best[0] * (1 + self.hysteresis):
+            if (
+                n_cur is not None
+                and n_cur <= max(best[1], running)
+                and n_cur * current.area <= best[0] * (1 + self.hysteresis)
+            ):
                 return n_cur, current
         return best[1], None
 
@@ -348,7 +369,7 @@ class TesseraPolicy:
             return None
         i = active[0]
         for c in prof.configs:
-            if _same(c, i.sm_pct, i.quota_pct, i.batch):
+            if _same((c.sm_pct, c.quota_pct, c.batch), (i.sm_pct, i.quota_pct, i.batch)):
                 return c
         return None
 
@@ -377,12 +398,14 @@ class TesseraPolicy:
                 key=lambda i: (i.gpu_id in evac, i.state is not InstanceState.READY, -i.area, i.id),
             )
             idle_for = now - st.last_active_s
-            keep_shape = None
+            keep_shape, n_counted = None, 0
             if idle_for >= self.idle_s - _EPS and self.min_replicas == 0:
                 n = 0
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
-                n, keep_shape = self.count(prof, rate, fv.slo_ms, self._shape(prof, active))
+                shape = self._shape(prof, active)
+                n, keep_shape = self.count(prof, rate, fv.slo_ms, shape, len(active))
+                n_counted = n
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
                 elif n < len(active):
@@ -400,7 +423,12 @@ class TesseraPolicy:
                 st = _FnState(st.kalman, st.last_active_s, now)
             states[name] = st
             cands = self.candidates(prof, max(n, 1), rate, fv.slo_ms)
-            if keep_shape is not None and keep_shape in cands:
+            if (
+                keep_shape is not None
+                and keep_shape in cands
+                # a count raised since (cooldown, new ones starting): compared again there
+                and (n == n_counted or keep_shape.area <= (1 + self.hysteresis) * cands[0].area)
+            ):
                 cands.remove(keep_shape)
                 cands.insert(0, keep_shape)
                 why += f"; keeping its shape (area within {1 + self.hysteresis:g} x the least)"
@@ -431,18 +459,18 @@ class TesseraPolicy:
                 if starting and inst.state is InstanceState.READY:
                     now_rps = config(planned, fv.model, *old).rps
                     fits = [c for c in cands if c.rps >= now_rps - _EPS]
-                    if cands[0] not in fits:
+                    if not fits:  # its own slice left the latency budget: the fastest that meets it
+                        fits = [max(cands, key=lambda c: c.rps)]
+                        notes[name].append(f"#{inst.id} to the fastest slice while instances start")
+                    elif cands[0] not in fits and _fits(items, item, cands[0]):
                         notes[name].append(
                             f"#{inst.id} not shrunk below {now_rps:.1f} rps while instances start"
                         )
                 for c in fits:
-                    # its own slice stays as the driver reports it (not resized by a rounding)
-                    size = old if _same(c, *old) else (c.sm_pct, c.quota_pct, c.batch)
-                    item.sm, item.quota, item.batch = size
-                    if _pack(items) is not None:
+                    if _fits(items, item, c):
+                        item.sm, item.quota, item.batch = c.sm_pct, c.quota_pct, c.batch
                         break
-                    item.sm, item.quota, item.batch = old
-                if (item.sm, item.quota, item.batch) != old:
+                if not _same((item.sm, item.quota, item.batch), old):
                     notes[name].append(
                         f"resize #{inst.id} sm {old[0]:g}%->{item.sm:g}%, "
                         f"quota {old[1]:g}%->{item.quota:g}%, batch {old[2]}->{item.batch}"
