@@ -332,16 +332,44 @@ def test_kalman_converges_on_constant_rate() -> None:
     assert st_ is not None and st_.rate_rps == pytest.approx(12.0, abs=1e-3)
 
 
+def plain_has_gpu(**kw: object) -> HasGpu:
+    """has-gpu's scaling with the measured rate as its prediction (no over-estimate)."""
+    return HasGpu(initial_rps=None, offset_sigmas=0.0, min_buffer_rps=0.0, **kw)  # type: ignore[arg-type]
+
+
 def test_has_gpu_filter_converges_through_decide() -> None:
-    policy = HasGpu()
     inst = GpuInstanceView(1, "gpu-0", 50.0, 50.0)
-    state: object = None
-    for k in range(40):
-        rate = 3.0 if k < 5 else 8.0
-        r = policy.decide(snap(fn("f", rate, (inst,)), now_s=2.0 * k, state=state))
-        state = r.state
-    assert isinstance(state, dict)
-    assert state["f"].rate_rps == pytest.approx(8.0, abs=0.05)
+    for policy, lead in ((plain_has_gpu(), 0.0), (HasGpu(), None)):
+        state: object = None
+        for k in range(40):
+            rate = 3.0 if k < 5 else 8.0
+            r = policy.decide(snap(fn("f", rate, (inst,)), now_s=2.0 * k, state=state))
+            state = r.state
+        assert isinstance(state, dict)
+        if lead is None:
+            # HAS-GPU's filter (Q 1, R 10) settles at variance p with p^2 + p = 10, and its
+            # sqrt(p) offset per update keeps the estimate sqrt(p) / gain above the rate
+            p = (math.sqrt(41.0) - 1.0) / 2.0
+            lead = math.sqrt(p) / ((p + 1.0) / (p + 11.0))
+            assert lead == pytest.approx(6.08, abs=0.01)
+        assert state["f"].rate_rps == pytest.approx(8.0 + lead, abs=0.05)
+
+
+def test_has_gpu_step_offsets_and_floors_the_estimate() -> None:
+    from tessera.scheduling.gpu.has_gpu import has_gpu_step
+
+    # from 30 rps / variance 1, measuring 16: prior 2, gain 1/6, estimate 30 - 14/6,
+    # variance 5/3, plus one standard deviation; above the floor 16 + 5
+    prev = KalmanState(30.0, 1.0, 0.0)
+    st = has_gpu_step(prev, 16.0, 2.0, 1.0, 10.0, 0.0, 5.0)
+    assert (st.rate_rps, st.var) == (pytest.approx(30.0 - 14.0 / 6.0), pytest.approx(5.0 / 3.0))
+    up = has_gpu_step(prev, 16.0, 2.0, 1.0, 10.0, 1.0, 5.0)
+    assert up.rate_rps == pytest.approx(30.0 - 14.0 / 6.0 + math.sqrt(5.0 / 3.0))
+    # the first update starts from 0 rps and lands on the floor: measurement + 5
+    assert has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 1.0, 5.0).rate_rps == pytest.approx(21.0)
+    # never below the measurement, even without a buffer
+    assert has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 0.0, 0.0).rate_rps == 16.0
+    assert has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 0.0, 0.0, initial_rps=None).rate_rps == 16.0
 
 
 def test_has_gpu_updates_prediction_only_every_interval() -> None:
@@ -355,7 +383,7 @@ def test_has_gpu_updates_prediction_only_every_interval() -> None:
 def test_has_gpu_scales_vertically_first() -> None:
     # linear_ms: instance (50%, 30%) serves 15 rps; 16 rps predicted > 0.9 x 15
     inst = GpuInstanceView(1, "gpu-0", 50.0, 30.0)
-    d = HasGpu().decide(snap(fn("f", 16.0, (inst,)), gpus=2)).decisions[0]
+    d = plain_has_gpu().decide(snap(fn("f", 16.0, (inst,)), gpus=2)).decisions[0]
     assert len(d.instances) == 1
     assert d.instances[0].instance_id == 1 and d.instances[0].quota_pct == 40.0
     assert "rate 16.0 rps predicted > 0.9 x capacity 15.0: quota 30% -> 40%" in d.reason
@@ -390,7 +418,7 @@ def test_has_gpu_keeps_at_most_two_rows_per_gpu() -> None:
 
 
 def test_has_gpu_respects_cooldown_and_never_goes_to_zero() -> None:
-    policy = HasGpu()
+    policy = plain_has_gpu()
     insts = (GpuInstanceView(1, "gpu-0", 50.0, 100.0), GpuInstanceView(2, "gpu-1", 50.0, 100.0))
     recent = {"f": KalmanState(0.0, 1.0, 100.0, last_scale_s=95.0)}
     held = policy.decide(snap(fn("f", 0.0, insts), gpus=2, now_s=101.0, state=recent))
@@ -405,6 +433,10 @@ def test_has_gpu_respects_cooldown_and_never_goes_to_zero() -> None:
     # and the scale-down started a new cooldown
     again = policy.decide(snap(fn("f", 0.0, insts[:1]), gpus=2, now_s=107.0, state=later.state))
     assert "cooldown" in again.decisions[0].reason
+    # a scale-up does not (as in HAS-GPU's controller: only scale-downs that act)
+    grown = policy.decide(snap(fn("f", 60.0, insts[:1]), gpus=2, now_s=108.0, state=again.state))
+    assert "> 0.9 x capacity" in grown.decisions[0].reason
+    assert len(grown.decisions[0].instances) == 2 and grown.state["f"].last_scale_s == 106.0
 
 
 def test_has_gpu_holds_between_thresholds() -> None:
@@ -426,7 +458,7 @@ def test_has_gpu_vertical_growth_respects_the_row() -> None:
 
 def test_has_gpu_cost_is_reserved_area() -> None:
     inst = GpuInstanceView(1, "gpu-0", 50.0, 30.0)
-    d = HasGpu().decide(snap(fn("f", 16.0, (inst,)))).decisions[0]
+    d = plain_has_gpu().decide(snap(fn("f", 16.0, (inst,)))).decisions[0]
     assert d.area == pytest.approx(0.5 * 0.4)
 
 
@@ -722,8 +754,9 @@ def test_tessera_knows_its_slice_as_the_driver_reports_it() -> None:
     assert sm not in grid(step)
     cur = GpuInstanceView(5, "gpu-0", sm, 100.0)
     d = policy.decide(snap(fn("f", 12.5, (cur,)))).decisions[0]
-    (p,) = d.instances
-    assert p.instance_id == 5 and p.sm_pct == pytest.approx(sm, abs=1e-6) and p.quota_pct == 100
+    # handed back exactly as the driver has it (a grid value rounded up would grant one more
+    # 8-SM chunk at every decision)
+    assert [(p.instance_id, p.sm_pct, p.quota_pct) for p in d.instances] == [(5, sm, 100.0)]
     assert "keeping its shape" in d.reason and "resize" not in d.reason
 
 
@@ -760,8 +793,36 @@ def test_tessera_moves_a_slice_out_of_the_budget_while_others_start() -> None:
     policy = TesseraPolicy(latency_ms=lat, hysteresis=0.0)  # type: ignore[arg-type]
     s = snap(fn("f", 200.0, (big,), slo_ms=30.0), fn("g", 0.1, (busy,)), gpus=3)
     d = {x.function: x for x in policy.decide(s).decisions}["f"]
-    assert "#1 to the fastest slice while instances start" in d.reason
+    assert "#1 to the fastest slice that fits while instances start" in d.reason
     assert len(d.instances) >= 2
     budget = policy.slo_fraction * 30.0
     for p in d.instances:
         assert 1.376 * lat("m", p.batch, p.sm_pct, p.quota_pct) <= budget + 1e-9
+
+
+def test_tessera_finishes_emptying_a_gpu_with_a_kept_shape() -> None:
+    from tessera.scheduling.gpu.tessera_policy import _FnState, _State
+
+    # gpu-1 is being emptied: its ready 30% slice has a copy starting on gpu-0. The old one
+    # must not count as running when the shape is kept, or the copy stays doubled for good
+    kw = {"latency_ms": linear_ms, "batches": (1,), "max_utilization": 1.0, "interference": 0}
+    policy = TesseraPolicy(**kw)  # type: ignore[arg-type]
+    other = GpuInstanceView(9, "gpu-0", 50.0, 100.0)
+    state: object = _State({"f": _FnState(None, 100.0, 50.0)}, ("gpu-1",))
+    insts = {
+        1: GpuInstanceView(1, "gpu-1", 30.0, 100.0),
+        2: GpuInstanceView(2, "gpu-0", 30.0, 100.0, state=InstanceState.STARTING),
+    }
+    for step in range(4):
+        s = snap(fn("f", 22.5, tuple(insts.values())), fn("g", 40.0, (other,)), gpus=2,
+                 state=state, now_s=100.0 + 2 * step)  # fmt: skip
+        r = policy.decide(s)
+        state = r.state
+        d = next(d for d in r.decisions if d.function == "f")
+        insts = {
+            p.instance_id: GpuInstanceView(p.instance_id, p.gpu_id, p.sm_pct, p.quota_pct)
+            for p in d.instances
+            if p.instance_id is not None
+        }
+    assert [i.gpu_id for i in insts.values()] == ["gpu-0"]
+    assert isinstance(state, _State) and state.evacuating == ()

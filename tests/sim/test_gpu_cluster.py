@@ -303,3 +303,15 @@ def test_service_latency_serves_batches_while_the_policy_plans_with_its_own_mode
     assert pol.seen
     # a* (the least area a request needs) is the planning model's: same packing efficiency
     assert real.metrics["packing_efficiency"] == planned.metrics["packing_efficiency"]
+
+
+def test_even_stages_send_each_stage_whole_number_rate_evenly() -> None:
+    from tessera.sim.gpu_cluster import even_stages
+
+    got = even_stages([2.4, 0.0, 1.0], 2.0)
+    assert got.tolist() == [0.0, 0.5, 1.0, 1.5, 4.0, 5.0]
+    rates = np.array([5.2, 14.6, 9.5])
+    many = even_stages(rates, 5.0)
+    assert len(many) == int(np.rint(rates).sum() * 5) and np.all(np.diff(many) > 0)
+    with pytest.raises(InputError, match="rates_rps"):
+        even_stages([-1.0], 5.0)

@@ -523,6 +523,21 @@ def piecewise_poisson(
     return out
 
 
+def even_stages(rates_rps: Sequence[float] | np.ndarray, step_s: float) -> np.ndarray:
+    """HAS-GPU's load client: during stage k, round(`rates_rps[k]`) requests in every second,
+    evenly spaced within it (their client sends a stage's whole-number rate that way)."""
+    rates = np.asarray(rates_rps, dtype=float)
+    require(bool(np.all(rates >= 0)), "rates_rps", rates_rps, "rates >= 0")
+    out: list[float] = []
+    for k, r in enumerate(np.rint(rates).astype(int)):
+        t0 = k * step_s
+        for sec in range(math.ceil(step_s - 1e-9)):
+            start = t0 + sec
+            span = min(1.0, t0 + step_s - start)
+            out.extend(start + span * i / r for i in range(r) if r > 0)
+    return np.asarray(out, dtype=float)
+
+
 def minute_replay(
     rng: np.random.Generator, counts_per_min: np.ndarray, scale: float = 1.0
 ) -> np.ndarray:

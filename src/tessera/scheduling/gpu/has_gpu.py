@@ -1,9 +1,15 @@
 """HAS-GPU: hybrid GPU autoscaling, vertical (quota) first, then horizontal.
 
-Every `predict_interval_s` (2 s) a scalar Kalman filter (random-walk model:
-process noise `process_var`, measurement noise `measurement_var`) updates its
-estimate of each function's request rate from the last interval's measured
-rate; the estimate and its variance live in the returned policy state.
+Every `predict_interval_s` (2 s) HAS-GPU's scalar Kalman filter (random-walk
+model: process noise `process_var` 1, measurement noise `measurement_var` 10,
+starting at 0 rps with variance 1) updates its estimate of each function's
+request rate from the rate measured over the last `measure_window_s` (10 s,
+their Prometheus `rate[10s]`), then adds `offset_sigmas` (1) x the filter's
+standard deviation to the estimate and keeps it at least `min_buffer_rps` (5)
+above the measurement: a deliberate over-estimate (about +6 rps at a steady
+rate) that is the policy's headroom. The estimate, offset included, and its
+variance live in the returned policy state (as in their code, the offset
+carries into the next update).
 
 Capacity is the summed throughput of the function's ready and starting
 instances (from the latency model). When the predicted rate exceeds
@@ -16,10 +22,20 @@ the most efficient one) (into a row's free time, or as a new row
 while the GPU has fewer than `max_rows` (2) SM rows and free SMs), else the
 most resource-efficient configuration on a new GPU. Below `down_threshold`
 (0.3) x capacity, and only once `cooldown_s` (10 s) passed since the last
-scaling action, it scales down to the same target: removing whole instances
-(lowest throughput first), then lowering quotas in steps while the SLO still
-holds. It never goes below one instance. Scale-up is not delayed by the
-cooldown.
+scale-down that changed something, it scales down to the same target: removing
+whole instances (lowest throughput first), then lowering quotas in steps while
+the SLO still holds. It never goes below one instance. Scale-up is not delayed
+by the cooldown.
+
+Where this differs from their public controller (KontonGu/HAS-GPU,
+internal/controller), on purpose: their configurations carry no SLO (any
+predicted throughput counts; on the V100 grid their rule picks batch-8 slices
+whose batch-1 latency is twice our 5x SLO), here every configuration must meet
+the function's SLO; the batch is one knob (`batch`, default 1) where theirs is
+inherited from the first pod's profile; their scale-down lowers quotas first
+(overshooting the target) and then removes pods, ours removes whole instances
+first; their capacity is 1000/(L + 70 ms) x (b + 1)/2 for a batch latency L
+(a serving-path allowance), ours b x 1000/L from the latency model.
 
 Rows: the instances on one GPU sharing an SM partition (same SM offset and
 width) time-share it, so their quotas add up to at most 100%; a GPU holds at
@@ -65,7 +81,32 @@ class KalmanState:
     rate_rps: float
     var: float
     updated_s: float
-    last_scale_s: float = -math.inf
+    last_scale_s: float = -math.inf  # has-gpu: the last scale-down that changed something
+
+
+def has_gpu_step(
+    st: KalmanState | None,
+    z: float,
+    now_s: float,
+    q: float,
+    r: float,
+    offset_sigmas: float,
+    min_buffer_rps: float,
+    initial_rps: float | None = 0.0,
+) -> KalmanState:
+    """HAS-GPU's update: a Kalman step (the first from `initial_rps`, None: from `z`, with
+    variance 1), then the estimate raised by `offset_sigmas` standard deviations and to at
+    least `min_buffer_rps` above `z`."""
+    if st is None:
+        x, var, last = (z if initial_rps is None else initial_rps), 1.0, -math.inf
+    else:
+        x, var, last = st.rate_rps, st.var, st.last_scale_s
+    p_prior = var + q
+    gain = p_prior / (p_prior + r)
+    x += gain * (z - x)
+    var = (1 - gain) * p_prior
+    x = max(x + offset_sigmas * math.sqrt(var), z + min_buffer_rps)
+    return KalmanState(x, var, now_s, last)
 
 
 def kalman_step(st: KalmanState | None, z: float, now_s: float, q: float, r: float) -> KalmanState:
@@ -148,10 +189,23 @@ class HasGpu:
         max_rows: int = 2,
         batch: int = 1,
         process_var: float = 1.0,
-        measurement_var: float = 4.0,
+        measurement_var: float = 10.0,
+        measure_window_s: float = 10.0,
+        offset_sigmas: float = 1.0,
+        min_buffer_rps: float = 5.0,
+        initial_rps: float | None = 0.0,
         latency_ms: LatencyModel | None = None,
     ) -> None:
         require(predict_interval_s > 0, "has-gpu.predict_interval_s", predict_interval_s, "> 0")
+        require(measure_window_s > 0, "has-gpu.measure_window_s", measure_window_s, "> 0")
+        require(offset_sigmas >= 0, "has-gpu.offset_sigmas", offset_sigmas, ">= 0")
+        require(min_buffer_rps >= 0, "has-gpu.min_buffer_rps", min_buffer_rps, "rps >= 0")
+        require(
+            initial_rps is None or initial_rps >= 0,
+            "has-gpu.initial_rps",
+            initial_rps,
+            "None (the first measurement) or rps >= 0",
+        )
         require(
             0 < down_threshold < up_threshold <= 1,
             "has-gpu.thresholds",
@@ -175,6 +229,10 @@ class HasGpu:
         self.batch = batch
         self.process_var = process_var
         self.measurement_var = measurement_var
+        self.measure_window_s = measure_window_s
+        self.offset_sigmas = offset_sigmas
+        self.min_buffer_rps = min_buffer_rps
+        self.initial_rps = initial_rps
         self.latency_ms = latency_ms
 
     def decide(self, snapshot: GpuSnapshot) -> GpuPolicyResult:
@@ -189,11 +247,14 @@ class HasGpu:
             fv = snapshot.functions[name]
             st = prev.get(name)
             if st is None or snapshot.now_s - st.updated_s >= self.predict_interval_s - _EPS:
-                z = recent_rate(fv, self.predict_interval_s)
-                st = kalman_step(st, z, snapshot.now_s, self.process_var, self.measurement_var)
+                z = recent_rate(fv, self.measure_window_s)
+                st = has_gpu_step(
+                    st, z, snapshot.now_s, self.process_var, self.measurement_var,
+                    self.offset_sigmas, self.min_buffer_rps, self.initial_rps,
+                )  # fmt: skip
             mine = insts[name]
-            steps, scaled = self._scale(snapshot.now_s, fv, st, mine, gpus, opened, latency)
-            if scaled:
+            steps, down = self._scale(snapshot.now_s, fv, st, mine, gpus, opened, latency)
+            if down:  # the cooldown runs from the last scale-down that changed something
                 st = KalmanState(st.rate_rps, st.var, st.updated_s, snapshot.now_s)
             states[name] = st
             plans = tuple(
@@ -244,6 +305,7 @@ class HasGpu:
         opened: list[_Gpu],
         latency: LatencyModel,
     ) -> tuple[str, bool]:
+        """Scale toward the predicted rate; returns why, and whether it scaled down."""
         pred = st.rate_rps
         cap = sum(i.cfg.rps for i in mine)
         head = f"rate {pred:.1f} rps predicted"
@@ -254,7 +316,7 @@ class HasGpu:
                 why = f"{head}, no instance (never zero)"
             steps = self._up(fv, target, mine, gpus, opened, latency)
             cap2 = sum(i.cfg.rps for i in mine)
-            return f"{why}: {'; '.join(steps)} (capacity {cap2:.1f})", True
+            return f"{why}: {'; '.join(steps)} (capacity {cap2:.1f})", False
         if pred < self.down_threshold * cap - _EPS:
             why = f"{head} < {self.down_threshold:g} x capacity {cap:.1f}"
             wait = st.last_scale_s + self.cooldown_s - now_s

@@ -27,14 +27,20 @@ decision:
    so it is off by default). Against flapping between shapes (one large
    batched slice vs many small ones: each switch reshapes every instance),
    the shape the function runs now is kept while its total area is within
-   (1 + `hysteresis`) (0.25) x the least. Instances are
+   (1 + `hysteresis`) (0.25) x the least and it needs no more instances
+   than the cheapest plan or than run now off a GPU being emptied (keeping a
+   shape never costs a cold start a resize would spare); when the cooldown
+   raises the count it is compared again at that count. Instances are
    only removed once `cooldown_s` passed since the count last grew (resizing
    is free: no cold start).
 4. Keeps existing instances (ready first, largest first) and resizes each in place
    to the target configuration, or to the cheapest other candidate that still
    fits on its GPU; an instance no candidate fits keeps its slice. While
    instances of the function start (cold), a ready one is not shrunk below
-   the throughput it has now: it carries the load until they are ready. New
+   the throughput it has now: it carries the load until they are ready (if
+   its slice left the latency budget, it takes the fastest that fits). Slices
+   are planned on the grid; one a driver reports off it by a rounding (an
+   H200's 24/132 SMs) is the grid's, and handed back as the driver has it. New
    instances are packed with MaxRects onto held GPUs (the fullest first, so
    the fewest GPUs stay held) before a new GPU is asked for.
 5. Scales to zero after `idle_s` (30 s) without a request when `min_replicas`
@@ -151,6 +157,15 @@ def _same(a: tuple[float, float, int], b: tuple[float, float, int]) -> bool:
     """Whether two (sm %, quota %, batch) slices are one: shares compared to 1e-6 %, as a
     driver reports a granted share computed another way than the grid's."""
     return abs(a[0] - b[0]) <= 1e-6 and abs(a[1] - b[1]) <= 1e-6 and a[2] == b[2]
+
+
+def _size(c: Config) -> tuple[float, float, int]:
+    return (c.sm_pct, c.quota_pct, c.batch)
+
+
+def _snap(x: float, values: tuple[float, ...]) -> float:
+    """`x`, or the grid value within 1e-6 of it."""
+    return next((v for v in values if abs(v - x) <= 1e-6), x)
 
 
 def _fits(items: list[_Item], item: _Item, c: Config) -> bool:
@@ -342,7 +357,7 @@ class TesseraPolicy:
             n = self._smallest(c, rate, slo_ms)
             if n is None:
                 continue
-            key = (round(n * c.area, 9), n)
+            key = (round(n * c.area, 6), n)  # (the grid's 6-decimal shares: ties stay ties)
             if best is None or key < best:
                 best, best_c = key, c
         if best is None:  # not even _MAX_COUNT of the fastest serve it: as many as allowed
@@ -387,10 +402,11 @@ class TesseraPolicy:
         # phase 1: per function, the rate, the target count and the instances kept
         states: dict[str, _FnState] = {}
         targets: dict[str, tuple[int, float, list[Config], list[GpuInstanceView], str]] = {}
+        prof_of: dict[str, Profile] = {}
         for name in names:
             fv = snapshot.functions[name]
             st, rate, why = self._predict(fv, prev.get(name), now)
-            prof = self.configs(planned, fv)
+            prof = prof_of[name] = self.configs(planned, fv)
             # keep those off a GPU being emptied first, then the ready ones, the largest
             # first: a scale-in keeps capacity
             active = sorted(
@@ -404,7 +420,8 @@ class TesseraPolicy:
                 why += f"; idle {idle_for:.0f}s >= {self.idle_s:g}s: scale to zero"
             else:
                 shape = self._shape(prof, active)
-                n, keep_shape = self.count(prof, rate, fv.slo_ms, shape, len(active))
+                staying = sum(1 for i in active if i.gpu_id not in evac)
+                n, keep_shape = self.count(prof, rate, fv.slo_ms, shape, staying)
                 n_counted = n
                 if not active:
                     why += f"; from zero: start {n} (cold start)"
@@ -439,9 +456,14 @@ class TesseraPolicy:
         # phase 2: the kept instances at their current size, per GPU
         on_gpu: dict[str, list[_Item]] = {g: [] for g in sorted(snapshot.gpus)}
         mine: dict[tuple[str, int], _Item] = {}
+        reported: dict[int, tuple[float, float, int]] = {}
+        sm_grid, q_grid = grid(self.sm_step_pct), grid(self.quota_step_pct)
         for name in names:
             for i in targets[name][3]:
-                item = mine[(name, i.id)] = _Item(i.id, i.sm_pct, i.quota_pct, i.batch)
+                # packed at the grid's values (a driver's share differs by a rounding)
+                sm, quota = _snap(i.sm_pct, sm_grid), _snap(i.quota_pct, q_grid)
+                item = mine[(name, i.id)] = _Item(i.id, sm, quota, i.batch)
+                reported[id(item)] = (i.sm_pct, i.quota_pct, i.batch)
                 on_gpu.setdefault(i.gpu_id, []).append(item)
         opened: list[list[_Item]] = []
         plans: dict[str, list[tuple[str, _Item]]] = {n: [] for n in names}
@@ -455,20 +477,26 @@ class TesseraPolicy:
             for inst in kept:
                 items, item = on_gpu[inst.gpu_id], mine[(name, inst.id)]
                 old = (item.sm, item.quota, item.batch)
-                fits = cands
-                if starting and inst.state is InstanceState.READY:
-                    now_rps = config(planned, fv.model, *old).rps
-                    fits = [c for c in cands if c.rps >= now_rps - _EPS]
-                    if not fits:  # its own slice left the latency budget: the fastest that meets it
-                        fits = [max(cands, key=lambda c: c.rps)]
-                        notes[name].append(f"#{inst.id} to the fastest slice while instances start")
-                    elif cands[0] not in fits and _fits(items, item, cands[0]):
-                        notes[name].append(
-                            f"#{inst.id} not shrunk below {now_rps:.1f} rps while instances start"
-                        )
+                fits, own = cands, None
+                hold = starting and inst.state is InstanceState.READY
+                if hold:
+                    own = next((c for c in prof_of[name].configs if _same(_size(c), old)), None)
+                    if own is None:  # its slice left the latency budget: the fastest that fits
+                        fits = sorted(prof_of[name].configs, key=lambda c: -c.rps)
+                    else:
+                        fits = [c for c in cands if c.rps >= own.rps * (1 - 1e-6) or c == own]
+                        if cands[0] not in fits and _fits(items, item, cands[0]):
+                            notes[name].append(
+                                f"#{inst.id} not shrunk below {own.rps:.1f} rps while "
+                                "instances start"
+                            )
                 for c in fits:
                     if _fits(items, item, c):
-                        item.sm, item.quota, item.batch = c.sm_pct, c.quota_pct, c.batch
+                        item.sm, item.quota, item.batch = _size(c)
+                        if hold and own is None:
+                            notes[name].append(
+                                f"#{inst.id} to the fastest slice that fits while instances start"
+                            )
                         break
                 if not _same((item.sm, item.quota, item.batch), old):
                     notes[name].append(
@@ -506,12 +534,16 @@ class TesseraPolicy:
             ps = []
             for gpu, item in plans[name]:
                 at = where.get(id(item))
+                size = (item.sm, item.quota, item.batch)
+                was = reported.get(id(item))
+                if was is not None and _same(size, was):  # unchanged: as the driver has it
+                    size = was
                 ps.append(
                     GpuInstancePlan(
                         gpu,
-                        item.sm,
-                        item.quota,
-                        item.batch,
+                        size[0],
+                        size[1],
+                        size[2],
                         item.instance_id,
                         None if at is None else at.x,
                         None if at is None else at.y,
