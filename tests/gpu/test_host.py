@@ -36,6 +36,7 @@ def test_a_share_is_rounded_up_to_whole_chunks_or_the_whole_gpu(host: GpuHost) -
     assert grant_sm_pct(info, 99) == 100.0  # more than 16 chunks: only the whole GPU has it
     # a policy's grid share rounded up to 6 decimals names the same partition, not the next
     assert grant_sm_pct(info, 54.545455) == pytest.approx(100 * 72 / 132)
+    assert grant_sm_pct(info, 54.5455) == pytest.approx(100 * 72 / 132)  # as device hints print
     assert grant_sm_pct(info, 54.5456) == pytest.approx(100 * 80 / 132)
 
 

@@ -793,7 +793,7 @@ def test_tessera_moves_a_slice_out_of_the_budget_while_others_start() -> None:
     policy = TesseraPolicy(latency_ms=lat, hysteresis=0.0)  # type: ignore[arg-type]
     s = snap(fn("f", 200.0, (big,), slo_ms=30.0), fn("g", 0.1, (busy,)), gpus=3)
     d = {x.function: x for x in policy.decide(s).decisions}["f"]
-    assert "#1 to the fastest slice that fits while instances start" in d.reason
+    assert "#1 into the profile while instances start" in d.reason
     assert len(d.instances) >= 2
     budget = policy.slo_fraction * 30.0
     for p in d.instances:

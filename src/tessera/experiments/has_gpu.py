@@ -284,7 +284,9 @@ def run(cfg: RunConfig) -> ExperimentResult:
         headline=headline,
         notes=[
             f"Workload: {source}; per model a random 50-minute segment, min-max scaled to the "
-            "rps range, 5 s per minute-stage, Poisson within a stage.",
+            "rps range, 5 s per minute-stage, Poisson within a stage (in "
+            f"{', '.join(EVEN_SETTINGS)}: HAS-GPU's client, each second the stage's "
+            "whole-number rate evenly spaced, on the same segments).",
             f"SLO: {SLO_X:g}x each model's whole-GPU batch-1 latency. Latency: the measured V100 "
             "RaPP grid (its quota columns already hold the 40 ms token window's effect and a "
             "10-20 ms host floor), co-location with a slowdown of 1 + 0.376 x others' area "
@@ -468,10 +470,21 @@ def _papers_claims(r: dict[str, dict[str, float]]) -> str:
     return (
         f"has-gpu vs kserve-kpa: {_ratio(k['cost_gpu_s'], h['cost_gpu_s']):.1f}x lower tenant "
         f"cost, SLO violations {h['slo_violation_rate']:.2%} vs {k['slo_violation_rate']:.2%}; "
-        f"vs fast-gshare: {_ratio(f['cost_gpu_s'], h['cost_gpu_s']):.2f}x lower cost, "
-        f"{_ratio(f['slo_violation_rate'], h['slo_violation_rate']):.2f}x fewer violations "
-        "(paper: 10.8x with better SLOs; 1.72x and 4.8x)"
+        f"vs fast-gshare: {_times(f['cost_gpu_s'], h['cost_gpu_s'], 'lower', 'higher')} cost, "
+        f"{_times(f['slo_violation_rate'], h['slo_violation_rate'], 'fewer', 'more')} "
+        "violations (paper: 10.8x with better SLOs; 1.72x and 4.8x)"
     )
+
+
+def _times(theirs: float, ours: float, better: str, worse: str) -> str:
+    """'2.00x fewer' / '1.50x more' (of ours against theirs); 'none either' when both are 0,
+    'none vs X' or 'X vs none' when one is."""
+    if theirs == ours == 0:
+        return "equal (none either)"
+    if ours == 0 or theirs == 0:
+        return f"{ours:.3g} vs {theirs:.3g}"
+    r = theirs / ours
+    return f"{r:.2f}x {better}" if r >= 1 else f"{1 / r:.2f}x {worse}"
 
 
 def _vs_exclusive(h: dict[str, float], e: dict[str, float], who: str = "has-gpu") -> str:

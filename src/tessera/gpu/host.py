@@ -78,8 +78,8 @@ def grant_sm_pct(info: DeviceInfo, sm_pct: float) -> float:
         sm_pct,
         "a percentage in (0, 100]",
     )
-    # (1e-6 of a chunk: a share rounded up to a few decimals still names its partition)
-    n = math.ceil(sm_pct * info.total_sms / 100.0 / info.sm_granularity - 1e-6)
+    # (1e-5 of a chunk: a share rounded up to 4 decimals still names its partition)
+    n = math.ceil(sm_pct * info.total_sms / 100.0 / info.sm_granularity - 1e-5)
     return 100.0 if n > info.chunks else info.sm_pct(n * info.sm_granularity)
 
 

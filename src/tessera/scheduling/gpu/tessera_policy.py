@@ -37,8 +37,9 @@ decision:
    to the target configuration, or to the cheapest other candidate that still
    fits on its GPU; an instance no candidate fits keeps its slice. While
    instances of the function start (cold), a ready one is not shrunk below
-   the throughput it has now: it carries the load until they are ready (if
-   its slice left the latency budget, it takes the fastest that fits). Slices
+   the throughput it has now: it carries the load until they are ready (a
+   slice off the profile, e.g. past the latency budget, moves to the cheapest
+   profile slice at least as fast that fits, else the fastest). Slices
    are planned on the grid; one a driver reports off it by a rounding (an
    H200's 24/132 SMs) is the grid's, and handed back as the driver has it. New
    instances are packed with MaxRects onto held GPUs (the fullest first, so
@@ -480,9 +481,16 @@ class TesseraPolicy:
                 fits, own = cands, None
                 hold = starting and inst.state is InstanceState.READY
                 if hold:
-                    own = next((c for c in prof_of[name].configs if _same(_size(c), old)), None)
-                    if own is None:  # its slice left the latency budget: the fastest that fits
-                        fits = sorted(prof_of[name].configs, key=lambda c: -c.rps)
+                    prof = prof_of[name]
+                    own = next((c for c in prof.configs if _same(_size(c), old)), None)
+                    if own is None:  # off the profile (over the budget, or off the grid):
+                        # a profile slice at least as fast, cheapest first, else the fastest
+                        now_rps = config(planned, fv.model, *old).rps * (1 - 1e-6)
+                        fits = [
+                            *(c for c in cands if c.rps >= now_rps),
+                            *(c for c in prof.by_area if c.rps >= now_rps),
+                            *sorted(prof.configs, key=lambda c: -c.rps),
+                        ]
                     else:
                         fits = [c for c in cands if c.rps >= own.rps * (1 - 1e-6) or c == own]
                         if cands[0] not in fits and _fits(items, item, cands[0]):
@@ -494,9 +502,7 @@ class TesseraPolicy:
                     if _fits(items, item, c):
                         item.sm, item.quota, item.batch = _size(c)
                         if hold and own is None:
-                            notes[name].append(
-                                f"#{inst.id} to the fastest slice that fits while instances start"
-                            )
+                            notes[name].append(f"#{inst.id} into the profile while instances start")
                         break
                 if not _same((item.sm, item.quota, item.batch), old):
                     notes[name].append(
