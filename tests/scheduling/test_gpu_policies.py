@@ -365,8 +365,9 @@ def test_has_gpu_step_offsets_and_floors_the_estimate() -> None:
     assert (st.rate_rps, st.var) == (pytest.approx(30.0 - 14.0 / 6.0), pytest.approx(5.0 / 3.0))
     up = has_gpu_step(prev, 16.0, 2.0, 1.0, 10.0, 1.0, 5.0)
     assert up.rate_rps == pytest.approx(30.0 - 14.0 / 6.0 + math.sqrt(5.0 / 3.0))
-    # the first update starts from 0 rps and lands on the floor: measurement + 5
-    assert has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 1.0, 5.0).rate_rps == pytest.approx(21.0)
+    # the first update starts from 0 rps with variance 1 and lands on the floor: measurement + 5
+    first = has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 1.0, 5.0)
+    assert (first.rate_rps, first.var) == (pytest.approx(21.0), pytest.approx(5.0 / 3.0))
     # never below the measurement, even without a buffer
     assert has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 0.0, 0.0).rate_rps == 16.0
     assert has_gpu_step(None, 16.0, 0.0, 1.0, 10.0, 0.0, 0.0, initial_rps=None).rate_rps == 16.0
@@ -826,3 +827,42 @@ def test_tessera_finishes_emptying_a_gpu_with_a_kept_shape() -> None:
         }
     assert [i.gpu_id for i in insts.values()] == ["gpu-0"]
     assert isinstance(state, _State) and state.evacuating == ()
+
+
+def test_has_gpu_measures_the_rate_over_the_last_ten_seconds() -> None:
+    # 8 s at 0 rps then 2 s at 50: the filter's measurement is the 10-s mean (10 rps), so the
+    # first estimate is that plus the 5-rps floor, not 50 + 5
+    view = GpuFunctionView("f", "m", 1000.0, (), (0.0,) * 8 + (50.0,) * 2, (), bucket_s=1.0)
+    r = HasGpu().decide(GpuSnapshot(10.0, {"gpu-0": GpuView("gpu-0")}, {"f": view}, None,
+                                    {"latency_ms": linear_ms}))  # fmt: skip
+    assert r.state["f"].rate_rps == pytest.approx(15.0)
+    two = HasGpu(measure_window_s=2.0).decide(
+        GpuSnapshot(10.0, {"gpu-0": GpuView("gpu-0")}, {"f": view}, None, {"latency_ms": linear_ms})
+    )
+    assert two.state["f"].rate_rps == pytest.approx(55.0)
+
+
+def test_tessera_breaks_area_ties_toward_fewer_instances_on_the_h200_grid() -> None:
+    # on the 8-SM grid (shares rounded to 6 decimals) three 30.30303% slices and one 90.909091%
+    # slice at 50% quota reserve the same area up to 1e-7: the single instance wins the tie
+    policy = TesseraPolicy(
+        latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0,
+        sm_step_pct=100 * 8 / 132, quota_step_pct=10.0,
+    )  # fmt: skip
+    prof = policy.configs(linear_ms, fn("f", 37.0))
+    assert policy.count(prof, 44.4, 1000.0) == (1, None)
+
+
+def test_tessera_packs_a_driver_share_beside_a_grid_share() -> None:
+    # a device in 2-SM chunks reports 44 of 132 SMs as 33.333...%; a new 66.666667% grid slice
+    # fits beside it on the same GPU (a share compared unsnapped would overfill it by 3e-7)
+    step = 100.0 * 2 / 132
+    policy = TesseraPolicy(
+        latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0,
+        consolidate_below=0, sm_step_pct=step, quota_step_pct=100.0,
+    )  # fmt: skip
+    z = GpuInstanceView(1, "gpu-0", 100.0 * 44 / 132, 100.0)
+    # "a" is planned before "z", while z's slice is still as the driver reported it
+    r = policy.decide(snap(fn("a", 55.5555556, ()), fn("z", 27.7, (z,)), gpus=2))
+    a = {d.function: d for d in r.decisions}["a"]
+    assert [p.gpu_id for p in a.instances] == ["gpu-0"]
