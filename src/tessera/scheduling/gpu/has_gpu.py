@@ -105,23 +105,24 @@ def has_gpu_step(
         x, var, last = (z if initial_rps is None else initial_rps), 1.0, -math.inf
     else:
         x, var, last = st.rate_rps, st.var, st.last_scale_s
-    p_prior = var + q
-    gain = p_prior / (p_prior + r)
-    x += gain * (z - x)
-    var = (1 - gain) * p_prior
+    x, var = _kalman_update(x, var, z, q, r)
     x = max(x + offset_sigmas * math.sqrt(var), z + min_buffer_rps)
     return KalmanState(x, var, now_s, last)
+
+
+def _kalman_update(x: float, var: float, z: float, q: float, r: float) -> tuple[float, float]:
+    """One random-walk Kalman step: (estimate, variance) after measuring `z`."""
+    p_prior = var + q
+    gain = p_prior / (p_prior + r)
+    return x + gain * (z - x), (1 - gain) * p_prior
 
 
 def kalman_step(st: KalmanState | None, z: float, now_s: float, q: float, r: float) -> KalmanState:
     """One scalar Kalman update of the rate estimate with measurement `z` (rps)."""
     if st is None:
         return KalmanState(z, r, now_s)
-    p_prior = st.var + q
-    gain = p_prior / (p_prior + r)
-    return KalmanState(
-        st.rate_rps + gain * (z - st.rate_rps), (1 - gain) * p_prior, now_s, st.last_scale_s
-    )
+    x, var = _kalman_update(st.rate_rps, st.var, z, q, r)
+    return KalmanState(x, var, now_s, st.last_scale_s)
 
 
 @dataclass(slots=True)

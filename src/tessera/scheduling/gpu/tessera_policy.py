@@ -172,7 +172,7 @@ def _snap(x: float, values: tuple[float, ...]) -> float:
 def _fits(items: list[_Item], item: _Item, c: Config) -> bool:
     """Whether `item` (one of `items`, one GPU's) packs there resized to `c`; unchanged."""
     old = (item.sm, item.quota, item.batch)
-    item.sm, item.quota, item.batch = c.sm_pct, c.quota_pct, c.batch
+    item.sm, item.quota, item.batch = _size(c)
     ok = _pack(items) is not None
     item.sm, item.quota, item.batch = old
     return ok
@@ -385,7 +385,7 @@ class TesseraPolicy:
             return None
         i = active[0]
         for c in prof.configs:
-            if _same((c.sm_pct, c.quota_pct, c.batch), (i.sm_pct, i.quota_pct, i.batch)):
+            if _same(_size(c), (i.sm_pct, i.quota_pct, i.batch)):
                 return c
         return None
 
