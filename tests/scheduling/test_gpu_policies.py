@@ -30,7 +30,7 @@ from tessera.scheduling.gpu import (
     TesseraPolicy,
     create,
 )
-from tessera.scheduling.gpu.base import grid
+from tessera.scheduling.gpu.base import config, grid, profile
 from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
 from tessera.scheduling.gpu.maxrects import MaxRects, Rect
 from tessera.testing.conformance import ConformanceError
@@ -546,9 +546,41 @@ def test_tessera_config_meets_the_headroom_slo() -> None:
                 d = policy.decide(snap(fn("f", rate, slo_ms=slo), gpus=4)).decisions[0]
                 assert d.instances and d.reason
                 for p in d.instances:
-                    ms = latency("resnet50", p.batch, p.sm_pct, p.quota_pct)  # type: ignore[operator]
-                    assert ms <= policy.slo_fraction * slo + 1e-9
+                    c = config(latency, "resnet50", p.sm_pct, p.quota_pct, p.batch)  # type: ignore[arg-type]
+                    # it waits for the batch running, then runs: both within 2 x the fraction
+                    assert c.latency_ms + c.busy_ms <= 2 * policy.slo_fraction * slo + 1e-9
                     assert p.batch in policy.batches
+
+
+def flat_quota_ms(model: str, batch: int, sm_pct: float, quota_pct: float) -> float:
+    """A grid measured one request at a time: a lone request does not feel the quota."""
+    return 10.0 * batch * (100.0 / sm_pct)
+
+
+def test_a_slice_sustains_its_quota_share_of_its_whole_time_throughput() -> None:
+    whole = config(flat_quota_ms, "m", 100.0, 100.0, 1)
+    quarter = config(flat_quota_ms, "m", 100.0, 25.0, 1)
+    assert quarter.latency_ms == whole.latency_ms == 10.0
+    # 10 ms within a 10 ms budget per 40 ms window: one batch per window back to back
+    assert whole.rps == pytest.approx(100.0) and quarter.rps == pytest.approx(25.0)
+    assert quarter.busy_ms == pytest.approx(40.0)
+    # a lone request that fit a window's budget used at most q x window of GPU time, so the
+    # period is at most the window, however low the quota
+    assert config(flat_quota_ms, "m", 100.0, 10.0, 1).busy_ms == pytest.approx(40.0)
+    # one that spanned windows was throttled as it would be back to back: its latency
+    assert config(flat_quota_ms, "m", 20.0, 50.0, 1).busy_ms == pytest.approx(50.0)
+    # where the latency already shows the quota it is not counted twice
+    assert config(linear_ms, "m", 50.0, 25.0, 1).rps == pytest.approx(12.5)
+    # tessera will not plan on a quota whose back-to-back period breaks the budget: at a 60 ms
+    # SLO (2 x 27 ms) a 10% quota of a 25 ms batch holds the slice for a 40 ms window
+    policy = TesseraPolicy(latency_ms=flat_quota_ms, batches=(1,), interference=0)
+    for p in policy.decide(snap(fn("f", 20.0, slo_ms=60.0), gpus=2)).decisions[0].instances:
+        c = config(flat_quota_ms, "m", p.sm_pct, p.quota_pct, p.batch)
+        assert c.latency_ms + c.busy_ms <= 54.0 + 1e-9
+    # ... which a latency-only budget (27 ms) would have let through
+    grid_pct = grid(10.0)
+    lone = profile(flat_quota_ms, "m", 27.0, grid_pct, grid_pct, (1,))
+    assert any(c.latency_ms + c.busy_ms > 54.0 for c in lone)
 
 
 def test_tessera_scales_to_zero_after_idle_and_back_on_traffic() -> None:

@@ -283,6 +283,28 @@ def test_measured_quota_model_reads_the_latency_at_the_slice() -> None:
         ClusterConfig(a_star_batches=())
 
 
+def test_measured_quota_caps_what_a_slice_sustains_back_to_back() -> None:
+    # a grid measured one request at a time: the quota does not show in a lone latency
+    def flat(model: str, batch: int, sm: float, quota: float) -> float:
+        return 10.0
+
+    burst = [fn("f", [1.0, 1.0, 1.0])]
+    pol = fixed({"f": [("new:0", 50.0, 25.0, 1)]})
+    cfg = ClusterConfig(interference=0.0, quota_model="measured")
+    res = simulate(pol, burst, flat, 5.0, cfg)
+    # each takes its 10 ms, but a 25% quota starts the next only 10 / 0.25 = 40 ms later
+    np.testing.assert_allclose(res.latency_ms("f"), [10.0, 50.0, 90.0])
+    whole = simulate(fixed({"f": [("new:0", 50.0, 100.0, 1)]}), burst, flat, 5.0, cfg)
+    np.testing.assert_allclose(whole.latency_ms("f"), [10.0, 20.0, 30.0])
+
+    # a latency already stretched by the quota (time-sliced) is not stretched again
+    def sliced(model: str, batch: int, sm: float, quota: float) -> float:
+        return 10.0 * 100.0 / quota
+
+    res = simulate(pol, burst, sliced, 5.0, cfg)
+    np.testing.assert_allclose(res.latency_ms("f"), [40.0, 80.0, 120.0])
+
+
 def test_service_latency_serves_batches_while_the_policy_plans_with_its_own_model() -> None:
     arrivals = np.arange(0.0, 5.0, 0.1)
     pol = fixed({"f": [("new:0", 50.0, 100.0, 1)]})

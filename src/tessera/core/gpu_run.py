@@ -62,6 +62,35 @@ class GpuClusterResult:
         return met
 
 
+WINDOW_MS = 40.0  # FaST-GShare's token window
+
+
+def busy_ms(
+    latency: LatencyModel,
+    model: str,
+    sm: float,
+    quota: float,
+    batch: int,
+    window_ms: float = WINDOW_MS,
+) -> float:
+    """How long a batch keeps its slice busy back to back, from its latency L_q at quota q
+    measured one request at a time (the V100 RaPP grid) and its whole-time latency L_100.
+
+    A quota grants q x `window_ms` of GPU time per window. A batch that needed several
+    windows was throttled as it would be back to back, so L_q is its period. One that
+    finished within a window's budget used g <= q x window of GPU time, and g <= L_100, but
+    back to back it still gets only q of the time: g / q <= min(L_100 / q, window). So the
+    period is max(L_q, min(L_100 / q, window)) - the most a slice sustains, where a lone
+    request's latency near L_100 would say it sustains 1 / q times more than its quota.
+    For a latency model that stretches by 100 / q (a fluid time slice) it is L_q.
+    """
+    ms = float(latency(model, batch, sm, quota))
+    if quota < 100.0:
+        whole = float(latency(model, batch, sm, 100.0))
+        ms = max(ms, min(whole * 100.0 / quota, window_ms))
+    return ms
+
+
 def min_area_per_request_s(
     latency: LatencyModel,
     model: str,

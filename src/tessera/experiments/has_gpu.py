@@ -5,7 +5,8 @@ GPU cluster (`tessera.sim.gpu_cluster`) with the latencies HAS-GPU's own
 predictor was trained on: five models of the V100 RaPP grid shipped in
 `tessera.gpu.rapp_table` (SM 5-100% x quota 10-100% x batch 1-8, measured
 under MPS partitions and 40 ms token windows), served with
-`quota_model="measured"` (a batch takes the measured latency at its slice).
+`quota_model="measured"` (a batch takes the measured latency at its slice;
+the slice takes the next one no sooner than its quota allows, `busy_ms`).
 Each model is one function; its load is 50 stages of 5 s whose rates come from
 a 50-minute segment of the Azure Functions 2019 per-minute trace, min-max
 scaled to 5-15 rps and to 1-20 rps (HAS-GPU's two settings), Poisson within a
@@ -289,8 +290,13 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "whole-number rate evenly spaced, on the same segments).",
             f"SLO: {SLO_X:g}x each model's whole-GPU batch-1 latency. Latency: the measured V100 "
             "RaPP grid (its quota columns already hold the 40 ms token window's effect and a "
-            "10-20 ms host floor), co-location with a slowdown of 1 + 0.376 x others' area "
-            "(0.78x speed at four quarter tenants, H200 data).",
+            "10-20 ms host floor, measured one request at a time), co-location with a slowdown "
+            "of 1 + 0.376 x others' area (0.78x speed at four quarter tenants, H200 data). Back "
+            "to back a slice computes at most its quota's share of the time: it takes its next "
+            "batch max(L_q, min(L_100 / q, 40 ms)) after the last one started (busy_ms; since "
+            "2026-11-30 - before, a low-quota slice whose lone latency was near the whole-time "
+            "one served up to 1/q times what its quota grants, and every slicing policy "
+            "planned on that).",
             "cost_gpu_s is the tenant's reserved SM x quota area over time (HAS-GPU's charge); "
             "gpus_held_mean the provider's GPUs holding any instance; packing_efficiency = served "
             "x a* / GPU-seconds held, area_efficiency the same over cost_gpu_s (a* = least SM-time "
@@ -350,7 +356,9 @@ def _on_device() -> list[str]:
     return [
         "On a real H200 (benchmarks/gpu_control_check.py; the same policy objects drive the GPU "
         f"worker through tessera.control.gpu, {seconds:g} s of {fns} at {rates} rps, "
-        "H200 latency table): " + "; ".join(parts) + "."
+        "H200 latency table): " + "; ".join(parts) + ". Measured with the policies as they "
+        "were then: has-gpu's port before its Kalman offset and cooldown fix, tessera before "
+        "its shape hysteresis and no-shrink rule (both changed since, on 2026-11-30)."
     ]
 
 
@@ -514,7 +522,7 @@ def _tessera_vs_has_gpu(t: dict[str, float], h: dict[str, float]) -> str:
     slo = "fewer" if tv < hv else "more" if tv > hv else "as many"
     wins = cost >= 1 and tv <= hv
     return (
-        f"tessera has {cheaper} tenant cost and {slo} SLO violations than has-gpu "
+        f"tessera vs has-gpu: {cheaper} tenant cost, {slo} SLO violations "
         f"({tv:.2%} vs {hv:.2%}) - {'a win on both' if wins else 'not a win on both'}"
     )
 

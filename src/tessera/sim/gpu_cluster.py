@@ -42,6 +42,11 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   slowdown) at once, for latency models measured under real time-slicing
   (the V100 RaPP grid, `tessera.gpu.rapp_table`), whose quota columns already
   hold what the token server does to a request, host-side floor included.
+  Such grids are measured one request at a time, so a low quota's latency is
+  often near the whole-time one (a lone request fits a fresh window's
+  budget); back to back a slice with quota q still computes at most q of the
+  time, so it takes its next batch only `busy_ms` (at least whole-time
+  latency / q) after the last one started.
 - Accounting: tenant cost `cost_gpu_s` = ∫ Σ area dt over starting, ready and
   draining instances (whole-GPU-seconds); provider cost `gpu_s_held` = ∫ GPUs
   holding ≥1 instance dt; both exact over [0, horizon). Work queued at the
@@ -86,6 +91,7 @@ from tessera.core.gpu_run import (  # re-exported: the simulator's API since the
 )
 from tessera.core.gpu_run import GpuClusterResult as GpuClusterResult
 from tessera.core.gpu_run import GpuFunction as GpuFunction
+from tessera.core.gpu_run import busy_ms
 from tessera.core.gpu_run import min_area_per_request_s as min_area_per_request_s
 from tessera.core.gpu_run import summarize as summarize
 from tessera.core.policy import InstanceState
@@ -152,7 +158,7 @@ class _Inst:
         self.draining = False
         self.win_k, self.used_s = -1, 0.0
         self.slow = 1.0
-        self.cache: dict[int, float] = {}
+        self.cache: dict[int, tuple[float, float]] = {}  # batch -> (latency, busy) s
         self.view: GpuInstanceView | None = None
         self.sm_off: float | None = None
         self.q_off: float | None = None
@@ -375,12 +381,19 @@ class GpuCluster:
             b = inst.batch
             k = idx + 1 if b == 1 else bisect.bisect_right(arr, t, idx, min(n, idx + b))
             m = k - idx
-            work = inst.cache.get(m)
-            if work is None:
-                at_q = inst.quota if measured else 100.0
-                work = lat(model, m, inst.sm, at_q) * inst.slow / 1000.0
-                inst.cache[m] = work
-            e = t + work if measured else inst.serve(t, work, window_s)
+            cached = inst.cache.get(m)
+            if cached is None:
+                if measured:  # the batch's latency; the slice is busy at least latency(100) / q
+                    work = lat(model, m, inst.sm, inst.quota) * inst.slow / 1000.0
+                    busy = busy_ms(lat, model, inst.sm, inst.quota, m) * inst.slow / 1000.0
+                else:
+                    work = busy = lat(model, m, inst.sm, 100.0) * inst.slow / 1000.0
+                cached = inst.cache[m] = (work, busy)
+            work, busy = cached
+            if measured:
+                e, free = t + work, t + busy
+            else:
+                e = free = inst.serve(t, work, window_s)
             if m == 1:
                 starts.append(t)
                 ends.append(e)
@@ -388,8 +401,8 @@ class GpuCluster:
                 starts.extend([t] * m)
                 ends.extend([e] * m)
             idx = k
-            inst.free_s = e
-            heapq.heapreplace(heap, (e, iid, inst))
+            inst.free_s = free
+            heapq.heapreplace(heap, (free, iid, inst))
         return idx
 
     # -- the run --------------------------------------------------------------------------

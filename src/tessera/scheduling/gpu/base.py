@@ -21,6 +21,7 @@ from tessera.core.gpu_policy import (
     GpuSnapshot,
     LatencyModel,
 )
+from tessera.core.gpu_run import busy_ms
 from tessera.core.registry import Registry
 from tessera.scheduling.gpu.maxrects import MaxRects, Rect
 
@@ -61,6 +62,11 @@ class Config:
         return self.sm_pct * self.quota_pct / 10_000.0
 
     @property
+    def busy_ms(self) -> float:
+        """How long a full batch keeps the slice busy back to back (`busy_ms` of gpu_run)."""
+        return self.batch * 1000.0 / self.rps if self.rps > 0 else math.inf
+
+    @property
     def area_per_rps(self) -> float:
         """Resource per request/s (FaST-GShare's efficiency measure): lower is better."""
         return self.sm_pct * self.quota_pct / self.rps
@@ -91,10 +97,11 @@ def partial_batches(batch: int) -> tuple[int, ...]:
 def config(latency: LatencyModel, model: str, sm: float, quota: float, batch: int) -> Config:
     """A slice's latency (the worst of its partial batches, as a dynamic batcher runs fewer
     requests when fewer wait; measured profiles are not always monotonic in the batch) and its
-    throughput at full batches."""
+    sustained throughput at full batches (`busy_ms`)."""
     full = float(latency(model, batch, sm, quota))
     ms = max([full, *(float(latency(model, m, sm, quota)) for m in partial_batches(batch)[:-1])])
-    return Config(sm, quota, batch, ms, batch * 1000.0 / full if full > 0 else math.inf)
+    busy = busy_ms(latency, model, sm, quota, batch)
+    return Config(sm, quota, batch, ms, batch * 1000.0 / busy if busy > 0 else math.inf)
 
 
 def profile(

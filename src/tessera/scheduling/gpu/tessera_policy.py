@@ -9,10 +9,12 @@ decision:
    `predict_interval_s`), but never below the last interval's measured rate
    (bursts are not smoothed away), times `headroom` (1.2).
 2. Profiles the SM % x quota % x batch grid with the latency model, keeping the
-   configurations whose batch latency is at most `slo_fraction` (0.45) x SLO:
-   a request that arrives while a batch runs waits for it and then runs in
-   the next, so 2 x batch latency must fit, with a margin for co-location
-   slowdown. A batch's latency is its worst partial batch (`base.config`). If none meets it,
+   configurations whose batch latency plus busy time is at most 2 x
+   `slo_fraction` (0.45) x SLO: a request that arrives while a batch runs
+   waits for it and then runs in the next, so both must fit, with a margin for
+   co-location slowdown. A batch's latency is its worst partial batch, its
+   busy time how long it holds the slice back to back (at least its
+   whole-time latency / quota: `base.config`). If none meets it,
    those meeting the SLO itself; if none does, the whole GPU at batch 1.
    The latency model is first stretched by the co-location slowdown expected
    on the held GPUs (`slowed`).
@@ -270,12 +272,13 @@ class TesseraPolicy:
     def _profile(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
         sms, qs = grid(self.sm_step_pct), grid(self.quota_step_pct)
         budget = self.slo_fraction * fv.slo_ms
-        found = profile(latency, fv.model, budget, sms, qs, self.batches)
-        if found:
-            return Profile.of(
-                tuple(found), f"latency <= {budget:g} ms ({self.slo_fraction:g} x SLO)"
-            )
         found = profile(latency, fv.model, fv.slo_ms, sms, qs, self.batches)
+        roomy = [c for c in found if c.latency_ms + c.busy_ms <= 2 * budget + _EPS]
+        if roomy:
+            return Profile.of(
+                tuple(roomy),
+                f"latency + busy time <= {2 * budget:g} ms (2 x {self.slo_fraction:g} x SLO)",
+            )
         if found:
             return Profile.of(tuple(found), f"no headroom config; latency <= SLO {fv.slo_ms:g} ms")
         c = config(latency, fv.model, 100.0, 100.0, min(self.batches))
@@ -324,7 +327,7 @@ class TesseraPolicy:
             return False
         if self.tail is None:
             return True
-        service_ms = c.latency_ms * (2.0 if c.batch > 1 else 1.0)
+        service_ms = c.latency_ms + (c.busy_ms if c.batch > 1 else 0.0)
         slack_s = (slo_ms - service_ms) / 1000.0
         if slack_s <= 0:
             return False
