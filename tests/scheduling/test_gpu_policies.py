@@ -539,7 +539,7 @@ def test_tessera_resizes_in_place_before_adding() -> None:
 
 
 def test_tessera_config_meets_the_headroom_slo() -> None:
-    for latency in (linear_ms, sublinear_ms, batched_ms, h200_latency_ms):
+    for latency in (linear_ms, sublinear_ms, batched_ms, h200_latency_ms, flat_quota_ms):
         policy = TesseraPolicy(latency_ms=latency)  # type: ignore[arg-type]
         for rate in (1.0, 30.0, 300.0):
             for slo in (50.0, 200.0, 1000.0):
@@ -548,7 +548,7 @@ def test_tessera_config_meets_the_headroom_slo() -> None:
                 for p in d.instances:
                     c = config(latency, "resnet50", p.sm_pct, p.quota_pct, p.batch)  # type: ignore[arg-type]
                     # it waits for the batch running, then runs: both within 2 x the fraction
-                    assert c.latency_ms + c.busy_ms <= 2 * policy.slo_fraction * slo + 1e-9
+                    assert c.latency_ms + c.wait_ms <= 2 * policy.slo_fraction * slo + 1e-9
                     assert p.batch in policy.batches
 
 
@@ -560,27 +560,42 @@ def flat_quota_ms(model: str, batch: int, sm_pct: float, quota_pct: float) -> fl
 def test_a_slice_sustains_its_quota_share_of_its_whole_time_throughput() -> None:
     whole = config(flat_quota_ms, "m", 100.0, 100.0, 1)
     quarter = config(flat_quota_ms, "m", 100.0, 25.0, 1)
-    assert quarter.latency_ms == whole.latency_ms == 10.0
-    # 10 ms within a 10 ms budget per 40 ms window: one batch per window back to back
-    assert whole.rps == pytest.approx(100.0) and quarter.rps == pytest.approx(25.0)
-    assert quarter.busy_ms == pytest.approx(40.0)
-    # a lone request that fit a window's budget used at most q x window of GPU time, so the
-    # period is at most the window, however low the quota
-    assert config(flat_quota_ms, "m", 100.0, 10.0, 1).busy_ms == pytest.approx(40.0)
-    # one that spanned windows was throttled as it would be back to back: its latency
-    assert config(flat_quota_ms, "m", 20.0, 50.0, 1).busy_ms == pytest.approx(50.0)
+    tenth = config(flat_quota_ms, "m", 100.0, 10.0, 1)
+    assert quarter.latency_ms == tenth.latency_ms == whole.latency_ms == 10.0
+    # back to back a slice gets q of the time: 10 ms of work every 10 / q ms
+    assert whole.rps == pytest.approx(100.0) and whole.wait_ms == pytest.approx(10.0)
+    assert quarter.rps == pytest.approx(25.0) and quarter.wait_ms == pytest.approx(40.0)
+    assert tenth.rps == pytest.approx(10.0) and tenth.wait_ms == pytest.approx(100.0)
     # where the latency already shows the quota it is not counted twice
     assert config(linear_ms, "m", 50.0, 25.0, 1).rps == pytest.approx(12.5)
+    # the wait is the longest busy period of the batches it runs: a partial batch may be slower
+    lumpy = config(lumpy_batch_ms, "m", 100.0, 50.0, 4)
+    assert lumpy.rps == pytest.approx(4 * 1000.0 / 20.0)  # full batches: 10 ms / 0.5
+    assert lumpy.wait_ms == pytest.approx(30.0)  # a batch of 2: 15 ms / 0.5
     # tessera will not plan on a quota whose back-to-back period breaks the budget: at a 60 ms
-    # SLO (2 x 27 ms) a 10% quota of a 25 ms batch holds the slice for a 40 ms window
+    # SLO (2 x 27 ms) a 10% quota of a 25 ms batch holds the slice for 250 ms
     policy = TesseraPolicy(latency_ms=flat_quota_ms, batches=(1,), interference=0)
     for p in policy.decide(snap(fn("f", 20.0, slo_ms=60.0), gpus=2)).decisions[0].instances:
         c = config(flat_quota_ms, "m", p.sm_pct, p.quota_pct, p.batch)
-        assert c.latency_ms + c.busy_ms <= 54.0 + 1e-9
+        assert c.latency_ms + c.wait_ms <= 54.0 + 1e-9
     # ... which a latency-only budget (27 ms) would have let through
     grid_pct = grid(10.0)
     lone = profile(flat_quota_ms, "m", 27.0, grid_pct, grid_pct, (1,))
-    assert any(c.latency_ms + c.busy_ms > 54.0 for c in lone)
+    assert any(c.latency_ms + c.wait_ms > 54.0 for c in lone)
+
+
+def lumpy_batch_ms(model: str, batch: int, sm_pct: float, quota_pct: float) -> float:
+    """A measured grid's non-monotone batch axis: batch 2 slower than batch 4, quota unseen."""
+    return {1: 5.0, 2: 15.0, 4: 10.0}.get(batch, 10.0 * batch / 4)
+
+
+def test_tessera_tail_mode_waits_for_the_slowest_batch_before() -> None:
+    # batched tail mode: service = latency + the wait for the batch before (its longest busy)
+    policy = TesseraPolicy(latency_ms=lumpy_batch_ms, batches=(4,), interference=0, tail=0.01)
+    c = config(lumpy_batch_ms, "m", 100.0, 50.0, 4)
+    # SLO 44 ms: latency 15 + wait 30 = 45 ms leaves no slack, whatever the instance count
+    assert not any(policy.serves(c, n, 1.0, 44.0) for n in (1, 4, 16))
+    assert policy.serves(c, 1, 1.0, 200.0)
 
 
 def test_tessera_scales_to_zero_after_idle_and_back_on_traffic() -> None:

@@ -184,6 +184,26 @@ def test_min_area_per_request() -> None:
     assert min_area_per_request_s(const_latency(10.0), "m", 5.0) == float("inf")
 
 
+def test_packing_bound_is_a_star_over_a_gpu_full_of_one_slice() -> None:
+    from tessera.core.gpu_run import packing_bound
+
+    def linear(model: str, batch: int, sm: float, quota: float) -> float:
+        return 10.0 * batch * (100.0 / sm) * (100.0 / quota)  # every SM's work the same
+
+    def bound(slices: list[tuple[float, float]], interference: float) -> float:
+        return packing_bound(linear, "m", 1e6, slices, (1,), interference, 100, (1,))
+
+    # a* is any slice's area per request; GPUs tile exactly: without interference, 1
+    assert bound([(50.0, 100.0)], 0.0) == pytest.approx(1.0)
+    # two halves slow each other by the other's half; three 30% slices leave 10% idle
+    assert bound([(50.0, 100.0)], 0.376) == pytest.approx(1 / (1 + 0.376 * 0.5))
+    assert bound([(30.0, 100.0)], 0.376) == pytest.approx(0.9 / (1 + 0.376 * 0.6))
+    # the best slice counts: a whole GPU has no co-tenant
+    assert bound([(30.0, 100.0), (100.0, 100.0)], 0.376) == pytest.approx(1.0)
+    # a slice that misses the SLO does not
+    assert packing_bound(linear, "m", 15.0, [(50.0, 100.0)], (1,), 0.0, 100, (1,)) == 0.0
+
+
 def test_same_seed_same_metrics_with_a_real_policy() -> None:
     from tessera.gpu.latency import h200_latency_ms
     from tessera.scheduling.gpu import create
@@ -289,20 +309,48 @@ def test_measured_quota_caps_what_a_slice_sustains_back_to_back() -> None:
         return 10.0
 
     burst = [fn("f", [1.0, 1.0, 1.0])]
-    pol = fixed({"f": [("new:0", 50.0, 25.0, 1)]})
     cfg = ClusterConfig(interference=0.0, quota_model="measured")
-    res = simulate(pol, burst, flat, 5.0, cfg)
-    # each takes its 10 ms, but a 25% quota starts the next only 10 / 0.25 = 40 ms later
-    np.testing.assert_allclose(res.latency_ms("f"), [10.0, 50.0, 90.0])
-    whole = simulate(fixed({"f": [("new:0", 50.0, 100.0, 1)]}), burst, flat, 5.0, cfg)
-    np.testing.assert_allclose(whole.latency_ms("f"), [10.0, 20.0, 30.0])
+
+    def lat(quota: float, functions: list[GpuFunction] = burst, **plans: list[Plan]) -> np.ndarray:
+        res = simulate(fixed({"f": [("gpu0", 50.0, quota, 1)], **plans}), functions, flat, 5.0, cfg)
+        out: np.ndarray = res.latency_ms("f")
+        return out
+
+    # each takes its 10 ms, but with quota q the next starts only 10 / q ms after the last
+    np.testing.assert_allclose(lat(100.0), [10.0, 20.0, 30.0])
+    np.testing.assert_allclose(lat(25.0), [10.0, 50.0, 90.0])
+    np.testing.assert_allclose(lat(10.0), [10.0, 110.0, 210.0])
+    # a co-tenant's slowdown stretches the latency and the period alike
+    cfg = ClusterConfig(interference=0.376, quota_model="measured")
+    slow = 1 + 0.376 * 0.5
+    both = [*burst, fn("g", [])]
+    np.testing.assert_allclose(
+        lat(25.0, both, g=[("gpu0", 50.0, 100.0, 1)]),
+        [10.0 * slow, 50.0 * slow, 90.0 * slow],
+    )
 
     # a latency already stretched by the quota (time-sliced) is not stretched again
     def sliced(model: str, batch: int, sm: float, quota: float) -> float:
         return 10.0 * 100.0 / quota
 
-    res = simulate(pol, burst, sliced, 5.0, cfg)
+    cfg = ClusterConfig(interference=0.0, quota_model="measured")
+    res = simulate(fixed({"f": [("gpu0", 50.0, 25.0, 1)]}), burst, sliced, 5.0, cfg)
     np.testing.assert_allclose(res.latency_ms("f"), [40.0, 80.0, 120.0])
+
+
+def test_a_drained_slice_is_charged_until_its_batch_ends_not_its_quota_period() -> None:
+    def script(now: float) -> dict[str, list[Plan]]:
+        return {"f": [("gpu0", 100.0, 10.0, 1)] if now < 2 else []}
+
+    def flat(model: str, batch: int, sm: float, quota: float) -> float:
+        return 100.0
+
+    cfg = ClusterConfig(decide_interval_s=1.0, quota_model="measured", interference=0.0)
+    res = simulate(Scripted(script), [fn("f", [1.95])], flat, 4.0, cfg)
+    np.testing.assert_allclose(res.end_s["f"], [2.05])
+    # charged 2 s, then until 2.05 (the batch's end), not until 1.95 + 100 ms / 10%
+    assert res.metrics["cost_gpu_s"] == pytest.approx(0.1 * 2.05)
+    assert res.metrics["gpu_s_held"] == pytest.approx(2.05)
 
 
 def test_service_latency_serves_batches_while_the_policy_plans_with_its_own_model() -> None:

@@ -43,10 +43,10 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   (the V100 RaPP grid, `tessera.gpu.rapp_table`), whose quota columns already
   hold what the token server does to a request, host-side floor included.
   Such grids are measured one request at a time, so a low quota's latency is
-  often near the whole-time one (a lone request fits a fresh window's
-  budget); back to back a slice with quota q still computes at most q of the
-  time, so it takes its next batch only `busy_ms` (at least whole-time
-  latency / q) after the last one started.
+  often near the whole-time one; back to back a slice with quota q still
+  computes at most q of the time, so it takes its next batch only
+  `busy_ms` = max(latency, whole-time latency / q) (times the slowdown)
+  after the last one started; the batch's requests end at its latency.
 - Accounting: tenant cost `cost_gpu_s` = ∫ Σ area dt over starting, ready and
   draining instances (whole-GPU-seconds); provider cost `gpu_s_held` = ∫ GPUs
   holding ≥1 instance dt; both exact over [0, horizon). Work queued at the
@@ -147,7 +147,7 @@ class _Inst:
     """One instance in the simulation (mutable; the policy sees `GpuInstanceView`s)."""
 
     __slots__ = (
-        "batch", "cache", "draining", "fn", "free_s", "gpu", "id", "q_off", "quota",
+        "batch", "cache", "done_s", "draining", "fn", "free_s", "gpu", "id", "q_off", "quota",
         "ready_s", "slow", "sm", "sm_off", "used_s", "view", "win_k",
     )  # fmt: skip
 
@@ -155,6 +155,7 @@ class _Inst:
         self.id, self.fn, self.gpu = iid, fn, gpu
         self.sm, self.quota, self.batch = sm, quota, batch
         self.ready_s = self.free_s = 0.0
+        self.done_s = 0.0  # when the requests of its last batch end (free_s: its next may start)
         self.draining = False
         self.win_k, self.used_s = -1, 0.0
         self.slow = 1.0
@@ -240,13 +241,13 @@ class GpuCluster:
         inst = _Inst(self._next_id, fn, gpu, sm, q, b)
         self._next_id += 1
         warm = self.cfg.warm_start and self.decisions <= 1
-        inst.ready_s = inst.free_s = now + (0.0 if warm else self.cfg.cold_start_s)
+        inst.ready_s = inst.free_s = inst.done_s = now + (0.0 if warm else self.cfg.cold_start_s)
         return inst
 
     def _drain(self, inst: _Inst, now: float) -> None:
         inst.draining, inst.view = True, None
-        inst.free_s = max(inst.free_s, now)
-        if inst.free_s > now + _EPS:
+        inst.done_s = max(inst.done_s, now)
+        if inst.done_s > now + _EPS:
             self.draining.append(inst)
 
     def apply(self, decisions: Sequence[GpuDecision], now: float) -> None:
@@ -383,7 +384,7 @@ class GpuCluster:
             m = k - idx
             cached = inst.cache.get(m)
             if cached is None:
-                if measured:  # the batch's latency; the slice is busy at least latency(100) / q
+                if measured:  # the batch's latency; the slice busy max(it, latency(100) / q)
                     work = lat(model, m, inst.sm, inst.quota) * inst.slow / 1000.0
                     busy = busy_ms(lat, model, inst.sm, inst.quota, m) * inst.slow / 1000.0
                 else:
@@ -401,7 +402,7 @@ class GpuCluster:
                 starts.extend([t] * m)
                 ends.extend([e] * m)
             idx = k
-            inst.free_s = free
+            inst.free_s, inst.done_s = free, e
             heapq.heapreplace(heap, (free, iid, inst))
         return idx
 
@@ -455,11 +456,11 @@ class GpuCluster:
                     gpu_time[i.gpu] = dt
             alive = []
             for i in self.draining:
-                stay = min(i.free_s, t_end) - now
+                stay = min(i.done_s, t_end) - now
                 cost += i.area * stay
                 area += i.area
                 gpu_time[i.gpu] = max(gpu_time.get(i.gpu, 0.0), stay)
-                if i.free_s > t_end + _EPS:
+                if i.done_s > t_end + _EPS:
                     alive.append(i)
             self.draining = alive
             held_s += sum(gpu_time.values())

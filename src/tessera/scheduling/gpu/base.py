@@ -56,15 +56,13 @@ class Config:
     batch: int
     latency_ms: float
     rps: float
+    wait_ms: float = 0.0
+    """The longest a batch of it keeps the slice busy back to back, partial batches included
+    (`busy_ms`): what a request arriving while one runs may wait for it."""
 
     @property
     def area(self) -> float:
         return self.sm_pct * self.quota_pct / 10_000.0
-
-    @property
-    def busy_ms(self) -> float:
-        """How long a full batch keeps the slice busy back to back (`busy_ms` of gpu_run)."""
-        return self.batch * 1000.0 / self.rps if self.rps > 0 else math.inf
 
     @property
     def area_per_rps(self) -> float:
@@ -101,7 +99,8 @@ def config(latency: LatencyModel, model: str, sm: float, quota: float, batch: in
     full = float(latency(model, batch, sm, quota))
     ms = max([full, *(float(latency(model, m, sm, quota)) for m in partial_batches(batch)[:-1])])
     busy = busy_ms(latency, model, sm, quota, batch)
-    return Config(sm, quota, batch, ms, batch * 1000.0 / busy if busy > 0 else math.inf)
+    wait = max([busy, *(busy_ms(latency, model, sm, quota, m) for m in partial_batches(batch))])
+    return Config(sm, quota, batch, ms, batch * 1000.0 / busy if busy > 0 else math.inf, wait)
 
 
 def profile(

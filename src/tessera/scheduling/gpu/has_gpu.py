@@ -36,9 +36,9 @@ inherited from the first pod's profile; their scale-down lowers quotas first
 (overshooting the target) and then removes pods, ours removes whole instances
 first; their capacity is 1000/(L + 70 ms) x (b + 1)/2 for a batch latency L
 (a serving-path allowance), ours b x 1000 / the batch's sustained period
-(`tessera.core.gpu_run.busy_ms`: L, but no more than the quota lets a slice
-compute back to back - where a lone request's low-quota latency is near the
-whole-time one, their rule counts capacity the quota does not grant); their
+(`tessera.core.gpu_run.busy_ms`: L, or the whole-time latency / quota if
+longer - where a lone request's low-quota latency is near the whole-time one,
+their rule counts capacity the quota does not grant); their
 controller keeps one rate filter for all functions (their runs deploy one),
 ours one per function; they add or remove the gap between the prediction and
 0.9 x capacity (a target of prediction + 0.1 x capacity), ours scales to

@@ -13,8 +13,8 @@ decision:
    `slo_fraction` (0.45) x SLO: a request that arrives while a batch runs
    waits for it and then runs in the next, so both must fit, with a margin for
    co-location slowdown. A batch's latency is its worst partial batch, its
-   busy time how long it holds the slice back to back (at least its
-   whole-time latency / quota: `base.config`). If none meets it,
+   busy time the longest it holds the slice back to back (its latency, or its
+   whole-time latency / quota if longer: `base.config`). If none meets it,
    those meeting the SLO itself; if none does, the whole GPU at batch 1.
    The latency model is first stretched by the co-location slowdown expected
    on the held GPUs (`slowed`).
@@ -266,14 +266,15 @@ class TesseraPolicy:
     # -- profiling ----------------------------------------------------------------------
 
     def configs(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
-        """Configurations meeting `slo_fraction` x SLO (else the SLO; else the whole GPU)."""
+        """Configurations whose latency plus wait for the batch before fit 2 x `slo_fraction` x
+        SLO (else those meeting the SLO; else the whole GPU)."""
         return self._configs.get(latency, fv, self._profile)
 
     def _profile(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
         sms, qs = grid(self.sm_step_pct), grid(self.quota_step_pct)
         budget = self.slo_fraction * fv.slo_ms
         found = profile(latency, fv.model, fv.slo_ms, sms, qs, self.batches)
-        roomy = [c for c in found if c.latency_ms + c.busy_ms <= 2 * budget + _EPS]
+        roomy = [c for c in found if c.latency_ms + c.wait_ms <= 2 * budget + _EPS]
         if roomy:
             return Profile.of(
                 tuple(roomy),
@@ -316,8 +317,8 @@ class TesseraPolicy:
         """Whether n instances of `c` (one FIFO queue) keep the SLO at `rate`.
 
         Always: utilisation at most `max_utilization`. With `tail` set, also the
-        tail: a request's time is its wait plus the batch latency (twice it when
-        batching: it may wait for the batch being formed), the wait taken from
+        tail: a request's time is its wait plus the batch latency (plus the batch
+        before it when batching: it may wait for the one being formed), the wait taken from
         the M/M/n queue (Erlang C, conservative for the near-constant service
         times of a slice): P(wait > SLO - service) <= `tail`.
         """
@@ -327,7 +328,7 @@ class TesseraPolicy:
             return False
         if self.tail is None:
             return True
-        service_ms = c.latency_ms + (c.busy_ms if c.batch > 1 else 0.0)
+        service_ms = c.latency_ms + (c.wait_ms if c.batch > 1 else 0.0)
         slack_s = (slo_ms - service_ms) / 1000.0
         if slack_s <= 0:
             return False
