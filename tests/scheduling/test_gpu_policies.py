@@ -539,7 +539,14 @@ def test_tessera_resizes_in_place_before_adding() -> None:
 
 
 def test_tessera_config_meets_the_headroom_slo() -> None:
-    for latency in (linear_ms, sublinear_ms, batched_ms, h200_latency_ms, flat_quota_ms):
+    for latency in (
+        linear_ms,
+        sublinear_ms,
+        batched_ms,
+        h200_latency_ms,
+        flat_quota_ms,
+        lumpy_batch_ms,
+    ):
         policy = TesseraPolicy(latency_ms=latency)  # type: ignore[arg-type]
         for rate in (1.0, 30.0, 300.0):
             for slo in (50.0, 200.0, 1000.0):

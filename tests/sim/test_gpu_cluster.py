@@ -203,6 +203,18 @@ def test_packing_bound_is_a_star_over_a_gpu_full_of_one_slice() -> None:
     # a slice that misses the SLO does not
     assert packing_bound(linear, "m", 15.0, [(50.0, 100.0)], (1,), 0.0, 100, (1,)) == 0.0
 
+    # a lone latency that ignores the quota: half a quota sustains half the throughput
+    def flat(model: str, batch: int, sm: float, quota: float) -> float:
+        return 10.0 * (100.0 / sm) * (1.0 if batch == 1 else 1.5)  # batch 2 in 1.5x batch 1
+
+    # a* at batch 2: 1.5 x 10 ms / 2 of a whole GPU; four 50% x 50% copies fill one
+    def flat_bound(batches: tuple[int, ...]) -> float:
+        return packing_bound(flat, "m", 1e6, [(50.0, 50.0)], batches, 0.0, 100, (1, 2))
+
+    assert flat_bound((2,)) == pytest.approx(1.0)  # 30 ms per batch of 2 at quota 50%
+    assert flat_bound((2, 1)) == pytest.approx(1.0)  # the best batch counts, not the last
+    assert flat_bound((1,)) == pytest.approx(7.5 / 10.0)
+
 
 def test_same_seed_same_metrics_with_a_real_policy() -> None:
     from tessera.gpu.latency import h200_latency_ms

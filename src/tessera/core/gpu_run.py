@@ -112,12 +112,16 @@ def packing_bound(
     total_sms: int = 132,
     a_star_batches: Sequence[int] = A_STAR_BATCHES,
 ) -> float:
-    """The most packing efficiency any policy can reach on one model: GPUs filled with as many
-    copies of one (sm %, quota %) slice of `slices` x batch as fit by area, each meeting the
+    """A yardstick for packing efficiency on one model: GPUs each filled with as many copies of
+    one (sm %, quota %) slice of `slices` x batch of `batches` as fit by area, each meeting the
     SLO, busy back to back with full batches (`busy_ms`), each slowed by 1 + `interference` x
     the others' area; the best over the slices of a* / GPU-seconds held per request.
 
-    An upper bound: no queueing, no partial batches, no cold starts, one model per GPU.
+    Optimistic where serving is concerned (no queueing, no partial batches, no cold starts),
+    but not a bound on every policy: one slice shape per GPU (mixing slices or models can
+    fill the area copies of one leave idle, at the co-tenants' slowdown), only `batches`
+    (a latency model extrapolated past its measured batches can make larger ones cheaper),
+    and a GPU's area at most 1 (the simulator does not check what a policy packs).
     """
     a_star = min_area_per_request_s(latency, model, slo_ms, total_sms, a_star_batches)
     best = 0.0

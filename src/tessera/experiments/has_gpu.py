@@ -15,8 +15,8 @@ packing efficiency means something, and `5-15rps-even` with HAS-GPU's own load
 client's arrivals (evenly spaced, the stage's whole-number rate each second).
 The SLO of each model is 5x its whole-GPU batch-1 latency; every policy also
 runs at 10/20/40x in the first setting (`slo_scale`). Policies: `kserve-kpa` (whole GPUs, the paper's
-baseline), `exclusive-batched` (whole GPUs with dynamic batching, the strong
-baseline), `fast-gshare`, `has-gpu` and `tessera` (ours: SM and quota resized
+baseline), `exclusive-batched` (whole GPUs with dynamic batching at the
+grid's batches 1-8, the strong baseline), `fast-gshare`, `has-gpu` and `tessera` (ours: SM and quota resized
 in place, batching, scale to zero). Every slicing policy profiles the same
 5%-SM x 10%-quota grid; the latency model is passed to simulator and
 policies as one callable.
@@ -33,7 +33,7 @@ import numpy as np
 from tessera.core.data import find
 from tessera.core.gpu_run import packing_bound
 from tessera.experiments.base import ExperimentResult, RunConfig, register
-from tessera.gpu.rapp_table import MODELS, V100_SMS, v100_latency_ms
+from tessera.gpu.rapp_table import BATCHES, MODELS, V100_SMS, v100_latency_ms
 from tessera.scheduling.gpu import create
 from tessera.scheduling.gpu.base import grid
 from tessera.sim.gpu_cluster import (
@@ -89,6 +89,8 @@ def policy(name: str, **knobs: Any) -> Any:
     params: dict[str, Any] = {"kind": name, **knobs}
     if name in ("fast-gshare", "has-gpu", "tessera"):
         params["sm_step_pct"] = SM_STEP_PCT
+    if name == "exclusive-batched":  # the grid's measured batches: past 8 the table extrapolates
+        params.setdefault("batches", BATCHES)
     return create(params)
 
 
@@ -107,8 +109,9 @@ def frontier_points() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def packing_bounds() -> dict[str, float]:
-    """Per model, the packing efficiency no policy can pass on the slicing policies' grid
-    (`tessera.core.gpu_run.packing_bound`, with the cluster's slowdown and a* batches)."""
+    """Per model, the packing efficiency of GPUs each full of copies of one slice of the slicing
+    policies' grid at the measured batches (`tessera.core.gpu_run.packing_bound`, with the
+    cluster's slowdown): a yardstick, not a bound on every policy."""
     slices = [(sm, q) for sm in grid(SM_STEP_PCT) for q in grid(10.0)]
     return {
         m: packing_bound(
@@ -318,11 +321,10 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "cost_gpu_s is the tenant's reserved SM x quota area over time (HAS-GPU's charge); "
             "gpus_held_mean the provider's GPUs holding any instance; packing_efficiency = served "
             "x a* / GPU-seconds held, area_efficiency the same over cost_gpu_s (a* = least SM-time "
-            "area per request meeting the SLO). No policy can pass packing_bound (meta): GPUs "
-            "filled with copies of one grid slice, busy back to back with full batches, under "
-            "the co-location slowdown - "
-            + ", ".join(f"{m} {b:.2f}" for m, b in bounds.items())
-            + ".",
+            "area per request meeting the SLO). A yardstick, packing_bound (meta): GPUs each "
+            "full of copies of one grid slice at batch <= 8, busy back to back with full "
+            "batches, no queueing, under the co-location slowdown (mixing slices on a GPU can "
+            "do a little better) - " + ", ".join(f"{m} {b:.2f}" for m, b in bounds.items()) + ".",
             *(f"{setting}: {_papers_claims(r)}" for setting, r in per.items()),
             *(
                 f"{setting}: {_vs_exclusive(r['tessera'], r['exclusive-batched'], 'tessera')}"

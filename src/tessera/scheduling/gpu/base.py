@@ -56,7 +56,7 @@ class Config:
     batch: int
     latency_ms: float
     rps: float
-    wait_ms: float = 0.0
+    wait_ms: float
     """The longest a batch of it keeps the slice busy back to back, partial batches included
     (`busy_ms`): what a request arriving while one runs may wait for it."""
 
@@ -94,8 +94,9 @@ def partial_batches(batch: int) -> tuple[int, ...]:
 
 def config(latency: LatencyModel, model: str, sm: float, quota: float, batch: int) -> Config:
     """A slice's latency (the worst of its partial batches, as a dynamic batcher runs fewer
-    requests when fewer wait; measured profiles are not always monotonic in the batch) and its
-    sustained throughput at full batches (`busy_ms`)."""
+    requests when fewer wait; measured profiles are not always monotonic in the batch), its
+    sustained throughput at full batches (`busy_ms`) and the longest busy period of a batch
+    it runs (`wait_ms`)."""
     full = float(latency(model, batch, sm, quota))
     ms = max([full, *(float(latency(model, m, sm, quota)) for m in partial_batches(batch)[:-1])])
     busy = busy_ms(latency, model, sm, quota, batch)

@@ -278,7 +278,8 @@ class TesseraPolicy:
         if roomy:
             return Profile.of(
                 tuple(roomy),
-                f"latency + busy time <= {2 * budget:g} ms (2 x {self.slo_fraction:g} x SLO)",
+                f"latency + wait for the batch before <= {2 * budget:g} ms "
+                f"(2 x {self.slo_fraction:g} x SLO)",
             )
         if found:
             return Profile.of(tuple(found), f"no headroom config; latency <= SLO {fv.slo_ms:g} ms")
