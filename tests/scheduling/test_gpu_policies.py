@@ -840,19 +840,50 @@ def test_tessera_recompares_a_kept_shape_at_a_count_raised_by_the_cooldown() -> 
 
 
 def test_tessera_moves_a_slice_out_of_the_budget_while_others_start() -> None:
-    # a crowded GPU stretches the planned latency past the budget of the instance's batch-8
-    # slice: even while new instances start it goes to the fastest slice within the budget
+    from tessera.scheduling.gpu.tessera_policy import Planned
+
+    # crowded GPUs stretch the planned latency of the instance's batch-8 slice (90% of the
+    # SMs: co-tenants in the other 10%) past the budget: even while new instances start it
+    # goes to the fastest slice within the budget
     lat = batched_ms
     busy = GpuInstanceView(9, "gpu-0", 100.0, 100.0)
-    big = GpuInstanceView(1, "gpu-1", 100.0, 100.0, batch=8)
+    big = GpuInstanceView(1, "gpu-1", 90.0, 100.0, batch=8)
     policy = TesseraPolicy(latency_ms=lat, hysteresis=0.0)  # type: ignore[arg-type]
-    s = snap(fn("f", 200.0, (big,), slo_ms=30.0), fn("g", 0.1, (busy,)), gpus=3)
+    budget = policy.slo_fraction * 30.0
+    assert lat("m", 8, 90.0, 100.0) <= budget < 1.0376 * lat("m", 8, 90.0, 100.0)
+    s = snap(fn("f", 400.0, (big,), slo_ms=30.0), fn("g", 0.1, (busy,)), gpus=3)
     d = {x.function: x for x in policy.decide(s).decisions}["f"]
     assert "#1 into the profile while instances start" in d.reason
     assert len(d.instances) >= 2
-    budget = policy.slo_fraction * 30.0
+    planned = Planned(lat, 1.0, policy.interference)  # the held GPUs' area per GPU, rounded up
     for p in d.instances:
-        assert 1.376 * lat("m", p.batch, p.sm_pct, p.quota_pct) <= budget + 1e-9
+        assert planned("m", p.batch, p.sm_pct, p.quota_pct) <= budget + 1e-9
+
+
+def test_tessera_expects_no_co_tenant_beside_a_whole_gpu_slice() -> None:
+    from tessera.scheduling.gpu.tessera_policy import Planned
+
+    planned = Planned(linear_ms, 0.8, 0.376)
+    # a whole GPU leaves no room: no slowdown; half a GPU at most half a GPU of others
+    assert planned("m", 1, 100.0, 100.0) == linear_ms("m", 1, 100.0, 100.0)
+    assert planned.factor(50.0, 100.0) == pytest.approx(1 + 0.376 * 0.5)
+    assert planned.factor(100.0, 50.0) == pytest.approx(1 + 0.376 * 0.5)
+    assert planned.factor(10.0, 100.0) == pytest.approx(1 + 0.376 * 0.8)  # the crowd caps it
+    # a slice's latency and its busy period stretch alike (the simulator's slowdown)
+    c, raw = planned.config("m", 50.0, 50.0, 1), config(linear_ms, "m", 50.0, 50.0, 1)
+    f = planned.factor(50.0, 50.0)
+    assert (c.latency_ms, c.wait_ms, c.rps) == pytest.approx(
+        (raw.latency_ms * f, raw.wait_ms * f, raw.rps / f)
+    )
+    # so a policy on a crowded cluster keeps a whole-GPU batch its budget allows unstretched
+    busy = GpuInstanceView(9, "gpu-0", 100.0, 100.0)
+    whole = GpuInstanceView(1, "gpu-1", 100.0, 100.0, batch=8)
+    policy = TesseraPolicy(latency_ms=batched_ms, batches=(8,), hysteresis=0.0)
+    s = snap(fn("f", 400.0, (whole,), slo_ms=30.0), fn("g", 0.1, (busy,)), gpus=3)
+    d = {x.function: x for x in policy.decide(s).decisions}["f"]
+    first = d.instances[0]
+    assert (first.instance_id, first.sm_pct, first.quota_pct) == (1, 100.0, 100.0)
+    assert "#1 into the profile" not in d.reason
 
 
 def test_tessera_finishes_emptying_a_gpu_with_a_kept_shape() -> None:

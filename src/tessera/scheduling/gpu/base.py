@@ -92,16 +92,22 @@ def partial_batches(batch: int) -> tuple[int, ...]:
     return tuple(sorted(sizes))
 
 
-def config(latency: LatencyModel, model: str, sm: float, quota: float, batch: int) -> Config:
+def config(
+    latency: LatencyModel, model: str, sm: float, quota: float, batch: int, slow: float = 1.0
+) -> Config:
     """A slice's latency (the worst of its partial batches, as a dynamic batcher runs fewer
     requests when fewer wait; measured profiles are not always monotonic in the batch), its
     sustained throughput at full batches (`busy_ms`) and the longest busy period of a batch
-    it runs (`wait_ms`)."""
+    it runs (`wait_ms`); all stretched by `slow` (a co-location slowdown the slice expects)."""
     full = float(latency(model, batch, sm, quota))
     ms = max([full, *(float(latency(model, m, sm, quota)) for m in partial_batches(batch)[:-1])])
-    busy = busy_ms(latency, model, sm, quota, batch)
-    wait = max([busy, *(busy_ms(latency, model, sm, quota, m) for m in partial_batches(batch))])
-    return Config(sm, quota, batch, ms, batch * 1000.0 / busy if busy > 0 else math.inf, wait)
+    busy = busy_ms(latency, model, sm, quota, batch) * slow
+    wait = max(
+        [busy, *(busy_ms(latency, model, sm, quota, m) * slow for m in partial_batches(batch))]
+    )
+    return Config(
+        sm, quota, batch, ms * slow, batch * 1000.0 / busy if busy > 0 else math.inf, wait
+    )
 
 
 def profile(

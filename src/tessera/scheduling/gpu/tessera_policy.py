@@ -17,7 +17,9 @@ decision:
    whole-time latency / quota if longer: `base.config`). If none meets it,
    those meeting the SLO itself; if none does, the whole GPU at batch 1.
    The latency model is first stretched by the co-location slowdown expected
-   on the held GPUs (`slowed`).
+   on the held GPUs, per slice: co-tenants hold the area reserved per held
+   GPU, but never more than the slice leaves (a whole GPU has none;
+   `slowed`, `Planned`).
 3. Targets the instance count n and configuration that reserve the least
    area in total while n instances cover the predicted rate at
    `max_utilization` (0.5) of their throughput (n x rps x 0.5 >= rate:
@@ -85,7 +87,6 @@ from tessera.scheduling.gpu.base import (
     efficiency_key,
     grid,
     latency_model,
-    profile,
     recent_rate,
 )
 from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
@@ -107,6 +108,29 @@ def wait_beyond(n: int, rate: float, mu: float, t_s: float) -> float:
         b = a * b / (k + a * b)
     c = b / (1.0 - (a / n) * (1.0 - b))
     return min(1.0, c * math.exp(-(n * mu - rate) * t_s))
+
+
+@dataclass(frozen=True, eq=False)
+class Planned:
+    """The latency model a decision plans with: `raw`, each slice stretched by the co-location
+    slowdown it expects, 1 + `interference` x the others' area, where the others hold the
+    area reserved per held GPU (`crowd`) but never more than the slice leaves (1 - its own
+    area: a whole GPU has no co-tenant). Build configurations with `config`, which stretches
+    a slice's latency and its busy period alike (as the simulator does)."""
+
+    raw: LatencyModel
+    crowd: float = 0.0
+    interference: float = 0.0
+
+    def factor(self, sm: float, quota: float) -> float:
+        others = min(self.crowd, max(0.0, 1.0 - sm * quota / 10_000.0))
+        return 1.0 + self.interference * others
+
+    def __call__(self, model: str, batch: int, sm: float, quota: float) -> float:
+        return self.factor(sm, quota) * float(self.raw(model, batch, sm, quota))
+
+    def config(self, model: str, sm: float, quota: float, batch: int) -> Config:
+        return config(self.raw, model, sm, quota, batch, self.factor(sm, quota))
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +284,7 @@ class TesseraPolicy:
         self.tail = tail
         self.hysteresis = hysteresis
         self.latency_ms = latency_ms
-        self._slowed: dict[tuple[object, float], LatencyModel] = {}
+        self._slowed: dict[tuple[object, float], Planned] = {}
         self._configs: ChoiceMemo[Profile] = ChoiceMemo()
 
     # -- profiling ----------------------------------------------------------------------
@@ -268,12 +292,20 @@ class TesseraPolicy:
     def configs(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
         """Configurations whose latency plus wait for the batch before fit 2 x `slo_fraction` x
         SLO (else those meeting the SLO; else the whole GPU)."""
-        return self._configs.get(latency, fv, self._profile)
+        planned = latency if isinstance(latency, Planned) else self._planned(latency, 0.0)
+        return self._configs.get(planned, fv, self._profile)
 
     def _profile(self, latency: LatencyModel, fv: GpuFunctionView) -> Profile:
+        planned = latency if isinstance(latency, Planned) else Planned(latency)
         sms, qs = grid(self.sm_step_pct), grid(self.quota_step_pct)
         budget = self.slo_fraction * fv.slo_ms
-        found = profile(latency, fv.model, fv.slo_ms, sms, qs, self.batches)
+        found = [
+            c
+            for sm in sms
+            for q in qs
+            for b in self.batches
+            if (c := planned.config(fv.model, sm, q, b)).latency_ms <= fv.slo_ms
+        ]
         roomy = [c for c in found if c.latency_ms + c.wait_ms <= 2 * budget + _EPS]
         if roomy:
             return Profile.of(
@@ -283,36 +315,39 @@ class TesseraPolicy:
             )
         if found:
             return Profile.of(tuple(found), f"no headroom config; latency <= SLO {fv.slo_ms:g} ms")
-        c = config(latency, fv.model, 100.0, 100.0, min(self.batches))
+        c = planned.config(fv.model, 100.0, 100.0, min(self.batches))
         return Profile.of(
             (c,), f"no slice meets SLO {fv.slo_ms:g} ms; whole GPU ({c.latency_ms:.1f} ms)"
         )
 
-    def slowed(self, latency: LatencyModel, snapshot: GpuSnapshot) -> tuple[LatencyModel, str]:
+    def slowed(self, latency: LatencyModel, snapshot: GpuSnapshot) -> tuple[Planned, str]:
         """The latency model with the co-location slowdown expected on the held GPUs.
 
         A batch on a GPU whose other tenants hold area A runs 1 + interference x A
         times slower (the H200 co-location data: 0.78x speed at four quarter
         tenants). Expected A: the area all instances reserve now per held GPU,
-        at most 1, rounded up to 0.1 so a few models cover every decision.
+        at most 1, rounded up to 0.1 so a few models cover every decision, and
+        never more than the slice leaves to others (`Planned`).
         """
         held = {i.gpu_id for fv in snapshot.functions.values() for i in fv.active}
         area = sum(i.area for fv in snapshot.functions.values() for i in fv.active)
         crowd = min(1.0, math.ceil(10 * area / max(1, len(held)) - 1e-9) / 10)
         factor = round(1.0 + self.interference * crowd, 6)
         if factor == 1.0:
-            return latency, ""
-        key = (latency, factor)
-        fn = self._slowed.get(key)
-        if fn is None:
+            return self._planned(latency, 0.0), ""
+        return self._planned(latency, crowd), (
+            f"; co-location slowdown up to x{factor:g} (area {crowd:g} per GPU)"
+        )
+
+    def _planned(self, latency: LatencyModel, crowd: float) -> Planned:
+        """One `Planned` per (model, crowd), so the profile memo sees the same key again."""
+        key = (latency, crowd)
+        got = self._slowed.get(key)
+        if got is None:
             if len(self._slowed) > 64:
                 self._slowed.clear()
-
-            def fn(model: str, batch: int, sm: float, quota: float) -> float:
-                return factor * float(latency(model, batch, sm, quota))
-
-            self._slowed[key] = fn
-        return fn, f"; co-location slowdown x{factor:g} (area {crowd:g} per GPU)"
+            got = self._slowed[key] = Planned(latency, crowd, self.interference if crowd else 0.0)
+        return got
 
     def serves(self, c: Config, n: int, rate: float, slo_ms: float) -> bool:
         """Whether n instances of `c` (one FIFO queue) keep the SLO at `rate`.
@@ -490,7 +525,7 @@ class TesseraPolicy:
                     own = next((c for c in prof.configs if _same(_size(c), old)), None)
                     if own is None:  # off the profile (over the budget, or off the grid):
                         # a profile slice at least as fast, cheapest first, else the fastest
-                        now_rps = config(planned, fv.model, *old).rps * (1 - 1e-6)
+                        now_rps = planned.config(fv.model, *old).rps * (1 - 1e-6)
                         fits = [
                             *(c for c in cands if c.rps >= now_rps),
                             *(c for c in prof.by_area if c.rps >= now_rps),
@@ -514,7 +549,7 @@ class TesseraPolicy:
                         f"resize #{inst.id} sm {old[0]:g}%->{item.sm:g}%, "
                         f"quota {old[1]:g}%->{item.quota:g}%, batch {old[2]}->{item.batch}"
                     )
-                cfg = config(planned, fv.model, item.sm, item.quota, item.batch)
+                cfg = planned.config(fv.model, item.sm, item.quota, item.batch)
                 cap += cfg.rps * self.max_utilization
                 plans[name].append((inst.gpu_id, item))
             added = 0
