@@ -869,12 +869,18 @@ def test_tessera_expects_no_co_tenant_beside_a_whole_gpu_slice() -> None:
     assert planned.factor(50.0, 100.0) == pytest.approx(1 + 0.376 * 0.5)
     assert planned.factor(100.0, 50.0) == pytest.approx(1 + 0.376 * 0.5)
     assert planned.factor(10.0, 100.0) == pytest.approx(1 + 0.376 * 0.8)  # the crowd caps it
-    # a slice's latency and its busy period stretch alike (the simulator's slowdown)
-    c, raw = planned.config("m", 50.0, 50.0, 1), config(linear_ms, "m", 50.0, 50.0, 1)
+    # a slice's latency and its busy period stretch alike (the simulator's slowdown), also
+    # where the quota does not show in the latency (busy = whole-time latency / q) and for
+    # partial batches (lumpy: batch 2 is the slowest of a batch-4 slice)
     f = planned.factor(50.0, 50.0)
-    assert (c.latency_ms, c.wait_ms, c.rps) == pytest.approx(
-        (raw.latency_ms * f, raw.wait_ms * f, raw.rps / f)
-    )
+    for model in (linear_ms, flat_quota_ms, lumpy_batch_ms):
+        stretched = Planned(model, 0.8, 0.376)
+        for b in (1, 4):
+            c, raw = stretched.config("m", 50.0, 50.0, b), config(model, "m", 50.0, 50.0, b)
+            assert (c.latency_ms, c.wait_ms, c.rps) == pytest.approx(
+                (raw.latency_ms * f, raw.wait_ms * f, raw.rps / f)
+            )
+    assert config(flat_quota_ms, "m", 50.0, 50.0, 1).wait_ms == pytest.approx(40.0)
     # so a policy on a crowded cluster keeps a whole-GPU batch its budget allows unstretched
     busy = GpuInstanceView(9, "gpu-0", 100.0, 100.0)
     whole = GpuInstanceView(1, "gpu-1", 100.0, 100.0, batch=8)
@@ -884,6 +890,8 @@ def test_tessera_expects_no_co_tenant_beside_a_whole_gpu_slice() -> None:
     first = d.instances[0]
     assert (first.instance_id, first.sm_pct, first.quota_pct) == (1, 100.0, 100.0)
     assert "#1 into the profile" not in d.reason
+    # kept inside the budget at its full speed, not as a fallback past it
+    assert "no headroom config" not in d.reason and "(666.7 rps)" in d.reason
 
 
 def test_tessera_finishes_emptying_a_gpu_with_a_kept_shape() -> None:

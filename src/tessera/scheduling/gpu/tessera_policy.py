@@ -127,6 +127,8 @@ class Planned:
         return 1.0 + self.interference * others
 
     def __call__(self, model: str, batch: int, sm: float, quota: float) -> float:
+        """The stretched latency of one slice (not for `base.config` or `busy_ms`: they call
+        the model at quota 100 too, which would take another slice's factor)."""
         return self.factor(sm, quota) * float(self.raw(model, batch, sm, quota))
 
     def config(self, model: str, sm: float, quota: float, batch: int) -> Config:
@@ -284,7 +286,7 @@ class TesseraPolicy:
         self.tail = tail
         self.hysteresis = hysteresis
         self.latency_ms = latency_ms
-        self._slowed: dict[tuple[object, float], Planned] = {}
+        self._slowed: dict[tuple[object, float, float], Planned] = {}
         self._configs: ChoiceMemo[Profile] = ChoiceMemo()
 
     # -- profiling ----------------------------------------------------------------------
@@ -341,7 +343,7 @@ class TesseraPolicy:
 
     def _planned(self, latency: LatencyModel, crowd: float) -> Planned:
         """One `Planned` per (model, crowd), so the profile memo sees the same key again."""
-        key = (latency, crowd)
+        key = (latency, crowd, self.interference)
         got = self._slowed.get(key)
         if got is None:
             if len(self._slowed) > 64:
