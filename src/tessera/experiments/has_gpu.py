@@ -14,12 +14,13 @@ stage, plus a `dense` setting (50-150 rps) where the load fills GPUs, so
 packing efficiency means something, and `5-15rps-even` with HAS-GPU's own load
 client's arrivals (evenly spaced, the stage's whole-number rate each second).
 The SLO of each model is 5x its whole-GPU batch-1 latency; every policy also
-runs at 10/20/40x in the first setting (`slo_scale`). Policies: `kserve-kpa` (whole GPUs, the paper's
-baseline), `exclusive-batched` (whole GPUs with dynamic batching at the
-grid's batches 1-8, the strong baseline), `fast-gshare`, `has-gpu` and `tessera` (ours: SM and quota resized
-in place, batching, scale to zero). Every slicing policy profiles the same
-5%-SM x 10%-quota grid; the latency model is passed to simulator and
-policies as one callable.
+runs at 10/20/40x in the first setting (`slo_scale`). Policies: `kserve-kpa`
+(whole GPUs, the paper's baseline), `exclusive-batched` (whole GPUs with
+dynamic batching at the grid's batches 1-8, the strong baseline),
+`fast-gshare`, `has-gpu` and `tessera` (ours: SM and quota resized in place,
+batching, scale to zero). Every slicing policy profiles the same 5%-SM x
+10%-quota grid; the latency model is passed to simulator and policies as one
+callable.
 """
 
 from __future__ import annotations
@@ -382,7 +383,8 @@ def _on_device() -> list[str]:
         f"worker through tessera.control.gpu, {seconds:g} s of {fns} at {rates} rps, "
         "H200 latency table): " + "; ".join(parts) + ". Measured with the policies as they "
         "were then: has-gpu's port before its Kalman offset and cooldown fix, tessera before "
-        "its shape hysteresis and no-shrink rule (both changed since, on 2026-11-30)."
+        "its shape hysteresis, no-shrink rule and per-slice co-location slowdown (all changed "
+        "later on 2026-11-30)."
     ]
 
 

@@ -40,8 +40,8 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   With `quota_model="measured"` the token window is not simulated: a batch
   takes `latency_ms(model, m, sm_pct, quota_pct)` (times the interference
   slowdown) at once, for latency models measured under real time-slicing
-  (the V100 RaPP grid, `tessera.gpu.rapp_table`), whose quota columns already
-  hold what the token server does to a request, host-side floor included.
+  (the V100 RaPP grid, `tessera.gpu.rapp_table`), whose quota columns hold
+  what the token server did to a lone request, host-side floor included.
   Such grids are measured one request at a time, so a low quota's latency is
   often near the whole-time one; back to back a slice with quota q still
   computes at most q of the time, so it takes its next batch only
