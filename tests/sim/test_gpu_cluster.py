@@ -132,6 +132,30 @@ def test_cost_integrates_sm_times_quota_exactly() -> None:
     assert res.metrics["gpus_held_mean"] == pytest.approx(1.6)
 
 
+def test_a_gpu_holds_at_most_its_area_new_instances_past_it_are_rejected() -> None:
+    # two 60%-SM slices on one GPU: the second planned is rejected, counted, never charged
+    plans = {"f": [("gpu0", 60.0, 100.0, 1)], "g": [("gpu0", 60.0, 100.0, 1)]}
+    res = simulate(fixed(plans), [fn("f", []), fn("g", [])], const_latency(1.0), 4.0)
+    assert res.metrics["rejected_plans"] == 2  # g's, at each of the two decisions
+    assert res.metrics["cost_gpu_s"] == pytest.approx(0.6 * 4.0)
+    # side by side within the area both stay, to the 1e-6 of a grid's rounded shares
+    plans = {"f": [("gpu0", 100 / 3, 100.0, 1), ("gpu0", 200 / 3 + 1e-7, 100.0, 1)]}
+    res = simulate(fixed(plans), [fn("f", [])], const_latency(1.0), 4.0)
+    assert res.metrics["rejected_plans"] == 0
+
+    # a draining instance does not count: g's whole GPU starts while f's last batch runs
+    def script(now: float) -> dict[str, list[Plan]]:
+        whole: list[Plan] = [("gpu0", 100.0, 100.0, 1)]
+        return {"f": whole, "g": []} if now < 2 else {"f": [], "g": whole}
+
+    cfg = ClusterConfig(decide_interval_s=1.0, cold_start_s=0.0, interference=0.0)
+    fns = [fn("f", [1.99]), fn("g", [2.5])]
+    res = simulate(Scripted(script), fns, const_latency(100.0), 4.0, cfg)
+    assert res.metrics["rejected_plans"] == 0
+    np.testing.assert_allclose(res.end_s["f"], [2.09])  # still running when g started
+    np.testing.assert_allclose(res.end_s["g"], [2.6])
+
+
 def test_replacing_an_instance_cold_starts_the_new_one_and_drains_the_old() -> None:
     def script(now: float) -> dict[str, list[Plan]]:
         return {"f": [("gpu0", 100, 100, 1)] if now < 4 else [(new_gpu_id(0), 100, 100, 1)]}

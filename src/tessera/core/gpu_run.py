@@ -119,9 +119,8 @@ def packing_bound(
 
     Optimistic where serving is concerned (no queueing, no partial batches, no cold starts),
     but not a bound on every policy: one slice shape per GPU (mixing slices or models can
-    fill the area copies of one leave idle, at the co-tenants' slowdown), only `batches`
-    (a latency model extrapolated past its measured batches can make larger ones cheaper),
-    and a GPU's area at most 1 (the simulator does not check what a policy packs).
+    fill the area copies of one leave idle, at the co-tenants' slowdown) and only `batches`
+    (a latency model extrapolated past its measured batches can make larger ones cheaper).
     """
     a_star = min_area_per_request_s(latency, model, slo_ms, total_sms, a_star_batches)
     best = 0.0

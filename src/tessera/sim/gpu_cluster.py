@@ -16,8 +16,12 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   another GPU is a new instance plus a drain); other plans start a new
   instance after `cold_start_s` on the named GPU, or for `new:<k>` on the
   lowest-numbered GPU holding nothing (equal k, same GPU; none left: the plan
-  is rejected and counted). Instances left out drain: they finish the batch
-  they run, take no more work, and are charged until then.
+  is rejected and counted). A GPU holds at most its whole area (Σ sm x quota
+  of its ready and starting instances <= 1, to 1e-6): new instances that
+  would overfill one are rejected and counted, the last planned first
+  (draining ones do not count: they leave as their batch ends). Instances
+  left out drain: they finish the batch they run, take no more work, and are
+  charged until then.
   With `warm_start` the first decision's instances are ready at once (the
   service was deployed before the run), so every policy starts warm.
 - Service: each function has one FIFO queue; the instance that frees up
@@ -229,6 +233,7 @@ class GpuCluster:
         self.draining: list[_Inst] = []
         self._next_id = 0
         self.rejected = 0
+        self._first_new = 0  # the first instance id the decision being applied starts
         self.decisions = 0
 
     # -- applying decisions ---------------------------------------------------------------
@@ -252,6 +257,7 @@ class GpuCluster:
 
     def apply(self, decisions: Sequence[GpuDecision], now: float) -> None:
         """Make each decided function's instances its target set (see the module docstring)."""
+        self._first_new = self._next_id
         new_map: dict[str, str] = {}
         for d in decisions:
             if d.function not in self.active:
@@ -280,6 +286,30 @@ class GpuCluster:
             for inst in current.values():
                 self._drain(inst, now)
             self.active[d.function] = kept
+        self._reject_overfill(now)
+
+    def _reject_overfill(self, now: float) -> None:
+        """Drop the instances started by this decision (the last first) from any GPU whose
+        active area now exceeds 1; a GPU overfilled by resizes alone stays (nothing new to
+        drop) - no policy here does that, and the slowdown caps others' area at 1."""
+        area: dict[str, float] = {}
+        for insts in self.active.values():
+            for i in insts:
+                area[i.gpu] = area.get(i.gpu, 0.0) + i.area
+        for gpu, total in area.items():
+            if total <= 1.0 + 1e-6:
+                continue
+            fresh = sorted(
+                (i for insts in self.active.values() for i in insts
+                 if i.gpu == gpu and i.id >= self._first_new),
+                key=lambda i: -i.id,
+            )  # fmt: skip
+            for i in fresh:
+                if total <= 1.0 + 1e-6:
+                    break
+                self.active[i.fn].remove(i)
+                total -= i.area
+                self.rejected += 1
 
     def _resolve(self, gpu_id: str, new_map: dict[str, str], kept: list[_Inst]) -> str | None:
         if not is_new_gpu(gpu_id):
