@@ -860,6 +860,18 @@ def test_tessera_moves_a_slice_out_of_the_budget_while_others_start() -> None:
         assert planned("m", p.batch, p.sm_pct, p.quota_pct) <= budget + 1e-9
 
 
+def test_tessera_counts_a_kept_slice_at_its_stretched_throughput() -> None:
+    # f's 50% slice shares a full GPU with g: 50 rps alone, 50 / 1.188 = 42.1 rps planned
+    # with the co-tenant; no larger slice fits there, so for 45 rps it must add an instance
+    mine = GpuInstanceView(1, "gpu-0", 50.0, 100.0)
+    other = GpuInstanceView(2, "gpu-0", 50.0, 100.0)
+    policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,), max_utilization=1.0)
+    s = snap(fn("f", 37.5, (mine,)), fn("g", 0.1, (other,)), gpus=2)
+    d = {x.function: x for x in policy.decide(s).decisions}["f"]
+    assert d.instances[0].instance_id == 1 and len(d.instances) == 2
+    assert "add " in d.reason
+
+
 def test_tessera_expects_no_co_tenant_beside_a_whole_gpu_slice() -> None:
     from tessera.scheduling.gpu.tessera_policy import Planned
 

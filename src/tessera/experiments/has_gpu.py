@@ -115,10 +115,10 @@ def packing_bounds() -> dict[str, float]:
     cluster's slowdown): a yardstick, not a bound on every policy."""
     slices = [(sm, q) for sm in grid(SM_STEP_PCT) for q in grid(10.0)]
     return {
-        m: packing_bound(
+        m: round(packing_bound(
             v100_latency_ms, m, slo_ms(m), slices, CLUSTER.a_star_batches,
             CLUSTER.interference, CLUSTER.total_sms, CLUSTER.a_star_batches,
-        )
+        ), 4)
         for m in MODELS
     }  # fmt: skip
 
