@@ -292,6 +292,8 @@ class GpuCluster:
         """Drop the instances started by this decision (the last first) from any GPU whose
         active area now exceeds 1; a GPU overfilled by resizes alone stays (nothing new to
         drop) - no policy here does that, and the slowdown caps others' area at 1."""
+        if self._next_id == self._first_new:  # nothing started: nothing to drop
+            return
         area: dict[str, float] = {}
         for insts in self.active.values():
             for i in insts:

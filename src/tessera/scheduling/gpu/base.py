@@ -101,10 +101,8 @@ def config(
     it runs (`wait_ms`); all stretched by `slow` (a co-location slowdown the slice expects)."""
     full = float(latency(model, batch, sm, quota))
     ms = max([full, *(float(latency(model, m, sm, quota)) for m in partial_batches(batch)[:-1])])
-    busy = busy_ms(latency, model, sm, quota, batch) * slow
-    wait = max(
-        [busy, *(busy_ms(latency, model, sm, quota, m) * slow for m in partial_batches(batch))]
-    )
+    busies = {m: busy_ms(latency, model, sm, quota, m) * slow for m in partial_batches(batch)}
+    busy, wait = busies[batch], max(busies.values())
     return Config(
         sm, quota, batch, ms * slow, batch * 1000.0 / busy if busy > 0 else math.inf, wait
     )
@@ -117,15 +115,18 @@ def profile(
     sms: Iterable[float],
     quotas: Iterable[float],
     batches: Iterable[int],
+    slowdown: Callable[[float, float], float] | None = None,
 ) -> list[Config]:
-    """Every configuration of the grid whose predicted batch latency meets `slo_ms`."""
+    """Every configuration of the grid whose predicted batch latency meets `slo_ms`, each
+    stretched by `slowdown(sm, quota)` when given (`config`'s `slow`)."""
     qs = tuple(quotas)
     bs = tuple(batches)
     out = []
     for sm in sms:
         for q in qs:
+            slow = 1.0 if slowdown is None else slowdown(sm, q)
             for b in bs:
-                c = config(latency, model, sm, q, b)
+                c = config(latency, model, sm, q, b, slow)
                 if c.latency_ms <= slo_ms:
                     out.append(c)
     return out

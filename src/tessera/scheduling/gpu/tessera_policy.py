@@ -87,6 +87,7 @@ from tessera.scheduling.gpu.base import (
     efficiency_key,
     grid,
     latency_model,
+    profile,
     recent_rate,
 )
 from tessera.scheduling.gpu.has_gpu import KalmanState, kalman_step
@@ -301,13 +302,7 @@ class TesseraPolicy:
         planned = latency if isinstance(latency, Planned) else Planned(latency)
         sms, qs = grid(self.sm_step_pct), grid(self.quota_step_pct)
         budget = self.slo_fraction * fv.slo_ms
-        found = [
-            c
-            for sm in sms
-            for q in qs
-            for b in self.batches
-            if (c := planned.config(fv.model, sm, q, b)).latency_ms <= fv.slo_ms
-        ]
+        found = profile(planned.raw, fv.model, fv.slo_ms, sms, qs, self.batches, planned.factor)
         roomy = [c for c in found if c.latency_ms + c.wait_ms <= 2 * budget + _EPS]
         if roomy:
             return Profile.of(
