@@ -421,3 +421,17 @@ def test_even_stages_send_each_stage_whole_number_rate_evenly() -> None:
     assert len(many) == int(np.rint(rates).sum() * 5) and np.all(np.diff(many) > 0)
     with pytest.raises(InputError, match="rates_rps"):
         even_stages([-1.0], 5.0)
+
+
+def test_an_instance_dropped_while_starting_is_cancelled_not_charged_to_its_ready_time() -> None:
+    def script(now: float) -> dict[str, list[Plan]]:
+        # gpu0 serves throughout; a second slice is planned at t=1 and dropped at t=2
+        plans = [("gpu0", 50.0, 100.0, 1)]
+        return {"f": [*plans, ("gpu0", 50.0, 100.0, 1)] if now == 1.0 else plans}
+
+    cfg = ClusterConfig(decide_interval_s=1.0, cold_start_s=5.0, interference=0.5)
+    res = simulate(Scripted(script), [fn("f", [2.5])], const_latency(100.0), 4.0, cfg)
+    # the extra slice was charged from 1 s to 2 s only (not to its ready time, 6 s)
+    assert res.metrics["cost_gpu_s"] == pytest.approx(0.5 * 4.0 + 0.5 * 1.0)
+    # and did not slow the request served at 2.5 s (it never ran)
+    np.testing.assert_allclose(res.end_s["f"], [2.6])

@@ -21,7 +21,8 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   would overfill one are rejected and counted, the last planned first
   (draining ones do not count: they leave as their batch ends). Instances
   left out drain: they finish the batch they run, take no more work, and are
-  charged until then.
+  charged until then; one left out while still starting is cancelled at once
+  (charged, and slowing its co-tenants, only until then).
   With `warm_start` the first decision's instances are ready at once (the
   service was deployed before the run), so every policy starts warm.
 - Service: each function has one FIFO queue; the instance that frees up
@@ -251,6 +252,8 @@ class GpuCluster:
 
     def _drain(self, inst: _Inst, now: float) -> None:
         inst.draining, inst.view = True, None
+        if inst.ready_s > now + _EPS:  # still starting: it never served; the start is cancelled
+            inst.done_s = inst.ready_s = inst.free_s = now
         inst.done_s = max(inst.done_s, now)
         if inst.done_s > now + _EPS:
             self.draining.append(inst)
