@@ -112,3 +112,37 @@ def test_bad_shell_is_input_error() -> None:
 def test_powershell_array_arguments_stay_with_their_command(cmd: str, args: list[str]) -> None:
     invs = parse(cmd, "powershell").invocations
     assert [(i.name, i.args) for i in invs] == [(invs[0].name, args)]
+
+
+@pytest.mark.parametrize(
+    "text,env,value",
+    [
+        ("0", {}, 0),
+        ("0x1f", {}, 31),
+        ("010", {}, 8),  # leading zero: octal, as bash
+        ("2#101", {}, 5),
+        ("36#z", {}, 35),
+        ("1+2*3", {}, 7),
+        ("(1+2)*3", {}, 9),
+        ("7/2", {}, 3),
+        ("-7/2+4", {}, 1),  # division truncates toward zero: -3 + 4
+        ("7%3", {}, 1),
+        ("-(1)", {}, None),  # negative: counts from the end, not followed
+        ("i+1", {"i": "2"}, 3),
+        ("$i*2", {"i": "0x2"}, 4),
+        ("${i}", {"i": "3"}, 3),
+        ("i", {}, None),  # unknown variable: unknown (bash would read 0 only if unset)
+        ("i", {"i": "rm"}, None),
+        ("1/0", {}, None),
+        ("1+", {}, None),
+        ("(1", {}, None),
+        ("08", {}, None),  # not an octal number
+        ("65#1", {}, None),
+        ("9" * 80, {}, None),
+        ("1 + 1", {}, 2),
+    ],
+)
+def test_array_subscript_arithmetic(text: str, env: dict[str, str], value: int | None) -> None:
+    from tessera.shellguard.parse import _arith
+
+    assert _arith(text, env.get) == value

@@ -20,7 +20,7 @@ import ntpath
 import re
 import shlex
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +32,7 @@ MAX_NESTED = 4096  # nested parses per top-level statement (nested code can fan 
 MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
+_ASSOC = "\x00assoc:"  # env marker: an associative array (declare -A), keys are strings
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -708,16 +709,133 @@ def _root_at_stake(target: str) -> str | None:
     return None
 
 
+_ARITH_TOKEN = re.compile(
+    r"\s*(?:(?P<num>0[xX][0-9a-fA-F]+|\d+#[0-9a-zA-Z@_]+|\d+)|\$?\{?(?P<var>[A-Za-z_]\w*)\}?"
+    r"|(?P<op>[-+*/%()]))"
+)
+
+
+def _arith(text: str, lookup: Callable[[str], str | None], depth: int = 0) -> int | None:
+    """A bash arithmetic subscript made of integer literals (decimal, 0x hex, 0 octal, base#n),
+    + - * / % and parentheses, and variables that hold one; None for anything else, a negative
+    result (counts from the end) or more than 64 characters."""
+    if len(text) > 64 or depth > 4:
+        return None
+    vals: list[int | str | None] = []
+    pos = 0
+    text = text.strip()
+    while pos < len(text):
+        m = _ARITH_TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            return None
+        pos = m.end()
+        if m.group("num"):
+            vals.append(_arith_number(m.group("num")))
+        elif m.group("var"):
+            held = lookup(m.group("var"))
+            sub = None if held is None else _arith(held, lookup, depth + 1)
+            if sub is None:
+                return None
+            vals.append(sub)
+        else:
+            vals.append(m.group("op"))
+    if any(v is None for v in vals):
+        return None
+    out = _arith_expr(vals)
+    return out if out is not None and out >= 0 else None
+
+
+def _arith_number(word: str) -> int | None:
+    try:
+        if word[:2] in ("0x", "0X"):
+            return int(word, 16)
+        if "#" in word:
+            base, digits = word.split("#", 1)
+            b = int(base)
+            if not 2 <= b <= 36 or len(digits) > 20:  # bash's 37..64 use @ and _: not followed
+                return None
+            return int(digits, b)
+        if len(word) > 18:
+            return None
+        return int(word, 8) if len(word) > 1 and word[0] == "0" else int(word)
+    except ValueError:
+        return None
+
+
+def _arith_expr(toks: list[int | str | None]) -> int | None:
+    """Evaluate integer tokens with + - * / % ( ) and unary +/-, bash precedence; None when
+    malformed or dividing by zero. Division truncates toward zero, as in bash."""
+    pos = 0
+
+    def atom() -> int | None:
+        nonlocal pos
+        if pos >= len(toks):
+            return None
+        t = toks[pos]
+        pos += 1
+        if t in ("+", "-"):
+            v = atom()
+            return None if v is None else (v if t == "+" else -v)
+        if t == "(":
+            v = expr()
+            if v is None or pos >= len(toks) or toks[pos] != ")":
+                return None
+            pos += 1
+            return v
+        return t if isinstance(t, int) else None
+
+    def term() -> int | None:
+        nonlocal pos
+        v = atom()
+        while v is not None and pos < len(toks) and toks[pos] in ("*", "/", "%"):
+            op = toks[pos]
+            pos += 1
+            w = atom()
+            if w is None or (op != "*" and w == 0):
+                return None
+            if op == "*":
+                v = v * w
+            else:
+                q = abs(v) // abs(w) * (1 if (v >= 0) == (w >= 0) else -1)
+                v = q if op == "/" else v - q * w
+            if abs(v) > 1 << 62:
+                return None
+        return v
+
+    def expr() -> int | None:
+        nonlocal pos
+        v = term()
+        while v is not None and pos < len(toks) and toks[pos] in ("+", "-"):
+            op = toks[pos]
+            pos += 1
+            w = term()
+            if w is None:
+                return None
+            v = v + w if op == "+" else v - w
+        return v
+
+    out = expr()
+    return out if pos == len(toks) else None
+
+
+def _unquote_key(sub: str) -> str:
+    """An associative array's key as written in ${a[KEY]}: quotes removed."""
+    if len(sub) >= 2 and sub[0] == sub[-1] and sub[0] in "'\"":
+        return sub[1:-1]
+    return sub
+
+
 def find_target(args: Sequence[str]) -> tuple[str, bool]:
-    """What a `find` (or `fd`) with these arguments names, as one path pattern (its first
-    root joined with its -name pattern), and whether a filter limits the files it matches:
-    the target of `find ... -exec CMD {}` and of `find ... | xargs CMD`."""
+    """What a `find` (or `fd`) with these arguments names, as one path pattern (the root
+    that grades worst - `find /tmp /etc ...` is about /etc - joined with its -name pattern),
+    and whether a filter limits the files it matches: the target of `find ... -exec CMD {}`
+    and of `find ... | xargs CMD`."""
     roots = []
     for w in args:
         if w.startswith("-") or w in ("(", "!"):
             break
         roots.append(w)
-    root = roots[0] if roots else "."
+    root = max(roots, key=lambda r: severity(grade(r)), default=".")  # the first of equals
     filtered = any(w in _FIND_FILTERS or re.fullmatch(r"-newer[aBcmt]{2}", w) for w in args)
     name_pat = next(
         (args[k + 1] for k in range(len(args) - 1) if args[k] in ("-name", "-iname")), "*"
@@ -883,7 +1001,18 @@ def _drop_exec(rest: list[str]) -> list[str]:
 # ---------------------------------------------------------------- bash
 
 
-_DEFAULT_ENV = {"HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": "."}
+_DEFAULT_ENV = {
+    "HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": ".",
+    "SHELL": "/bin/sh",  # `$SHELL -c CODE` runs CODE
+}  # fmt: skip
+
+
+_HEREDOC_THEN_REDIRECTS = re.compile(
+    r"(?P<start><<-?[ \t]*(?P<q>['\"]?)[A-Za-z_][A-Za-z0-9_]*(?P=q))"
+    r"(?P<reds>(?:[ \t]+(?:\d+|&)?(?:>>|>&|<&|&>>|&>|>|<)[ \t]*[^\s|;&<>()]+)+)"
+    r"(?=[ \t]*(?:\|\|?|&&|;|\n))"
+)
+"""A heredoc's start followed by file redirects, then a pipe, list operator or line end."""
 
 
 class _Bash(_Base):
@@ -907,6 +1036,15 @@ class _Bash(_Base):
         self.src = text.encode("utf-8", "replace")
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
+        if root.has_error:
+            # `cat <<'EOF' 2>/dev/null | bash`: the grammar fails on a redirect between a
+            # heredoc's start and the pipe, and the pipe is lost; bash runs it as
+            # `cat 2>/dev/null <<'EOF' | bash` (other fds than the heredoc's: same meaning)
+            fixed = _HEREDOC_THEN_REDIRECTS.sub(r"\g<reds> \g<start>", text)
+            if fixed != text:
+                tree2 = _ts_parser("bash").parse(fixed.encode("utf-8", "replace"))
+                if not tree2.root_node.has_error:
+                    self.src, root = fixed.encode("utf-8", "replace"), tree2.root_node
         self.syntax_error = root.has_error
         self.functions: dict[str, str] = {}
         for top in root.named_children:  # each top-level statement gets its own budget
@@ -977,9 +1115,20 @@ class _Bash(_Base):
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
+            assoc = any(
+                re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", self.text(c)) for c in n.named_children
+            )  # declare -A / local -A / typeset -A: keys are strings
             for c in n.named_children:
                 if c.type == "variable_assignment":
+                    if assoc:
+                        base = c.child_by_field_name("name")
+                        if base is not None:
+                            self.forget(self.text(base))
+                            self.env[_ASSOC + self.text(base)] = "1"
                     self.assign(c)
+                elif assoc and c.type == "variable_name":
+                    self.forget(self.text(c))
+                    self.env[_ASSOC + self.text(c)] = "1"
             self.walk_substitutions(n)
             head = self.text(n).split()[:1]
             if head:
@@ -1044,13 +1193,19 @@ class _Bash(_Base):
                 return
             key, idx = self.text(base), self.text(index)
             val, dyn = self.word(value) if value is not None else ("", False)
-            elems = self.elements(key)
-            if dyn or elems is None or not idx.isdigit() or len(idx) > 6:
-                self.forget(key)
+            if _ASSOC + key in self.env:  # declare -A a; a[x]=rm
+                sub = self.key_of(index)
+                if dyn or sub is None:
+                    self.forget(key)
+                    self.env[_ASSOC + key] = "1"
+                else:
+                    prev = self.env.get(f"{key}[{sub}]", "") if append else ""
+                    self.env[f"{key}[{sub}]"] = (prev + val)[:MAX_VALUE]
                 return
-            k = int(idx)
-            if k >= MAX_ELEMENTS:  # a[99999999999]=x: not tracked
-                self.forget(key)
+            elems = self.elements(key)
+            k = self.arith(idx)
+            if dyn or elems is None or k is None or k >= MAX_ELEMENTS:
+                self.forget(key)  # a[$i]=x, a[99999999999]=x: not tracked
                 return
             elems += [""] * (k + 1 - len(elems))
             elems[k] = (elems[k] + val) if append else val
@@ -1061,15 +1216,27 @@ class _Bash(_Base):
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
             new = [(c, *self.word(c)) for c in value.named_children if c.type != "comment"]
+            if _ASSOC + key in self.env:  # declare -A a=([x]=rm [y]=-rf)
+                if not append:
+                    self.forget(key)
+                for c, v, d in new:
+                    m = re.match(r"\[([^\]]*)\]=", v) if c.type == "concatenation" else None
+                    if d or m is None:  # a dynamic value, or a word bash refuses: unknown
+                        self.forget(key)
+                        break
+                    self.env[f"{key}[{m.group(1)}]"] = v[m.end() :][:MAX_VALUE]
+                self.env[_ASSOC + key] = "1"
+                return
             elems = self.elements(key) if append else []
             if any(d for _, _, d in new) or elems is None:
                 self.forget(key)
                 return
             at = len(elems)
             for c, v, _ in new:  # a=([2]=/etc [0]=rm -rf): an unquoted [i]= sets element i
-                m = re.match(r"\[(\d+)\]=", v) if c.type == "concatenation" else None
-                if m:  # (digits past MAX_ELEMENTS's are past it: no int of 5,000 digits)
-                    at = int(m.group(1)) if len(m.group(1)) < 7 else MAX_ELEMENTS
+                m = re.match(r"\[([^\]]*)\]=", v) if c.type == "concatenation" else None
+                if m:  # [0x2]=, [1+1]=: arithmetic; [$i]= or [i]= unknown here
+                    k = self.arith(m.group(1))
+                    at = MAX_ELEMENTS if k is None else k
                     v = v[m.end() :]
                 if at >= MAX_ELEMENTS:
                     self.forget(key)
@@ -1089,7 +1256,7 @@ class _Bash(_Base):
 
     def elements(self, key: str) -> list[str] | None:
         """The known elements of array `key` (a plain variable is a one-element array)."""
-        if _UNTRACKED + key in self.env:
+        if _UNTRACKED + key in self.env or _ASSOC + key in self.env:
             return None
         if key + "[@]" in self.env:
             n = sum(1 for k in self.env if re.fullmatch(re.escape(key) + r"\[\d+\]", k))
@@ -1117,8 +1284,19 @@ class _Bash(_Base):
     def forget(self, key: str) -> None:
         self.env.pop(key, None)
         self.env.pop(_UNTRACKED + key, None)
+        self.env.pop(_ASSOC + key, None)
         for k in [k for k in self.env if k.startswith(key + "[")]:
             del self.env[k]
+
+    def arith(self, text: str) -> int | None:
+        """An indexed array's subscript as bash computes it (`0x2`, `010`, `2#10`, `1+1`,
+        `i` or `$i` holding a number on this line), or None when it is unknown here."""
+        return _arith(text, lambda v: self.env.get(v) if v in self.env else None)
+
+    def key_of(self, index: Any) -> str | None:
+        """An associative array's key (`a[x]`, `a["x y"]`, `a[$k]` when $k is known)."""
+        v, dyn = self.word(index)
+        return None if dyn else v
 
     def walk_substitutions(self, n: Any) -> None:
         for c in n.named_children:
@@ -1181,11 +1359,18 @@ class _Bash(_Base):
         if t == "expansion":
             self.walk_substitutions(n)  # ${x:-$(cmd)} may run cmd
             inner = self.text(n)[2:-1]
-            arr = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\[([@*]|\d+)\]", inner)
+            arr = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\[([^\]]+)\]", inner)
             if arr:
-                key = f"{arr.group(1)}[{'@' if arr.group(2) in '@*' else arr.group(2)}]"
-                if key in self.env:
-                    return self.env[key], False
+                name, sub = arr.group(1), arr.group(2)
+                if sub in ("@", "*"):
+                    at: str | None = None if _ASSOC + name in self.env else "@"
+                elif _ASSOC + name in self.env:
+                    at = _unquote_key(sub)
+                else:
+                    k = self.arith(sub)
+                    at = None if k is None else str(k)
+                if at is not None and f"{name}[{at}]" in self.env:
+                    return self.env[f"{name}[{at}]"], False
                 return self.text(n), True
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?[-=](.*))?$", inner)
             if m:

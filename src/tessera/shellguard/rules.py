@@ -9,6 +9,7 @@ level, and every finding is kept for `tessera guard explain`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator
@@ -1481,7 +1482,11 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
         script_args = []
     from_net = bool(set(inv.upstream) & _FETCHERS)
     sub = " ".join(inv.args)
-    if not from_net and re.search(r"<\(\s*(curl|wget|fetch)\b|\$\(\s*(curl|wget|fetch)\b", sub):
+    # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh
+    if not from_net and re.search(
+        r"(<\(|\$\(|`)\s*(curl|wget|fetch)\b",
+        sub + (" " + inv.upstream_text if _reads_code_from_stdin(inv) else ""),
+    ):
         from_net = True
     if from_net and (
         not script_args or re.search(r"(curl|wget|fetch)", sub) or script_args[0] in ("-",)
@@ -5632,6 +5637,50 @@ _reg(
 )
 
 
+_RUNTIME_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9@*])\b")
+"""A command name that is still a variable after parsing (`$CMD -rf /etc`, `"${1}" x`): its
+value is only known when the line runs."""
+_STAND_INS = ("rm", "chmod", "chown", "dd", "mkfs", "wipefs", "truncate")
+"""What a run-time command name is tried as: commands whose arguments alone say how much is at
+stake (paths, devices, modes). Not shred: any file it names is RISKY, so every `$EDITOR FILE`
+would be."""
+
+
+def _runtime_name(inv: Invocation) -> Iterator[Finding]:
+    """A command whose name is decided at run time. With arguments, it is tried as each of
+    `_STAND_INS`: if any would be RISKY or worse with these arguments, it is RISKY (ask: it may
+    be that command; it may be `ls`). Without arguments but run as code by `eval`, `sh -c` or
+    a shell reading its input (`eval "$X"`, `echo "$X" | sh`), the whole program is unknown:
+    RISKY."""
+    m = re.search(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9@*])\}?", inv.raw)
+    var = m.group(0) if m else inv.name
+    if not inv.args:
+        if inv.via in ("eval", "stdin") or inv.via.endswith(" -c"):
+            yield _f(
+                inv,
+                R,
+                "obfuscated",
+                "runtime-name",
+                f"runs code held in {var}, known only when run",
+            )
+        return
+    worst: tuple[Level, str] = (S, "")
+    for name in _STAND_INS:
+        stand_in = dataclasses.replace(inv, name=name, args=list(inv.args), redirects=[])
+        top = max((f.level for f in _rules_for(stand_in)), default=S)
+        if top > worst[0]:
+            worst = (top, name)
+    if worst[0] >= R:
+        yield _f(
+            inv,
+            R,
+            "obfuscated",
+            "runtime-name",
+            f"the command is {var}, known only when run; as {worst[1]} this would be "
+            f"{worst[0].name}",
+        )
+
+
 def _rules_for(inv: Invocation) -> list[Finding]:
     """Every finding for one invocation, including the cross-cutting ones."""
     out: list[Finding] = []
@@ -5676,6 +5725,8 @@ def _rules_for(inv: Invocation) -> list[Finding]:
             fn = r_win_pkg
         if inv.name in ("powershell", "pwsh"):
             fn = None
+    if fn is None and inv.shell == "bash" and _RUNTIME_NAME.match(inv.name):
+        out.extend(_runtime_name(inv))
     if fn is not None and _trap_cleanup(inv):
         out.append(_f(inv, L, "workspace", "trap", "an exit trap removes the script's own file"))
     elif fn is not None:
