@@ -146,6 +146,18 @@ class OwnGenerator(_Base):
         return Selection((), "own")
 
 
+class OwnBitGenerator(_Base):
+    def select(self, snapshot: FlSnapshot) -> Selection:
+        np.random.Generator(np.random.PCG64(snapshot.round))  # replays one draw per round
+        return Selection((), "own")
+
+
+class OwnRandom(_Base):
+    def select(self, snapshot: FlSnapshot) -> Selection:
+        random.Random(snapshot.round)
+        return Selection((), "own")
+
+
 class PicksBusy(_Base):
     def select(self, snapshot: FlSnapshot) -> Selection:
         busy = [c.id for c in snapshot.clients.values() if c.busy]
@@ -190,6 +202,8 @@ class Flaky(_Base):
     [
         (GlobalRandom(), "global random"),
         (OwnGenerator(), "snapshot.rng"),
+        (OwnBitGenerator(), "np.random.PCG64"),
+        (OwnRandom(), "random.Random"),
         (PicksBusy(), "busy client"),
         (TooMany(), "needed"),
         (NoReason(), "no reason"),

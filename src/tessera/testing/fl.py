@@ -7,7 +7,8 @@ checks:
 
 - same snapshot -> same answer (`select` and `aggregate` asked twice);
 - no clock, file, network, environment or global randomness while deciding
-  (`forbid_impurity`), and randomness only through `snapshot.rng(salt)`;
+  (`forbid_impurity`), and randomness only through `snapshot.rng(salt)` (no
+  generator, bit generator, seed sequence or `random.Random` of its own);
 - the snapshot is left unchanged;
 - `select` picks known, idle clients, each once, never one already selected
   this round by a synchronous strategy, and never more than needed
@@ -23,8 +24,9 @@ checks:
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 from unittest import mock
@@ -63,8 +65,30 @@ def _only_snapshot_rng(snapshot: FlSnapshot) -> Iterator[None]:
             )
         return _REAL_DEFAULT_RNG(seed)
 
-    with mock.patch.object(np.random, "default_rng", guarded):
+    def refused(name: str) -> type:
+        """A class that cannot be built (a class, so numpy's own isinstance checks work)."""
+
+        class Refused:
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                raise ConformanceError(f"strategy built {name}; use snapshot.rng(salt)")
+
+        return Refused
+
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(np.random, "default_rng", guarded))
+        # every other way to a generator of its own: a bit generator or seed sequence seeded
+        # by the strategy (Generator(PCG64(round)) replays one draw), the legacy RandomState,
+        # a private random.Random
+        for name in _OTHER_GENERATORS:
+            stack.enter_context(mock.patch.object(np.random, name, refused(f"np.random.{name}")))
+        stack.enter_context(mock.patch.object(random, "Random", refused("random.Random")))
         yield
+
+
+_OTHER_GENERATORS = (
+    "Generator", "PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937", "SeedSequence",
+    "RandomState",
+)  # fmt: skip
 
 
 def fl_snapshots(seed: int = 0, count: int = 40) -> list[FlSnapshot]:
