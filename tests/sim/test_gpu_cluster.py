@@ -435,3 +435,26 @@ def test_an_instance_dropped_while_starting_is_cancelled_not_charged_to_its_read
     assert res.metrics["cost_gpu_s"] == pytest.approx(0.5 * 4.0 + 0.5 * 1.0)
     # and did not slow the request served at 2.5 s (it never ran)
     np.testing.assert_allclose(res.end_s["f"], [2.6])
+
+
+def test_the_slowdown_follows_co_tenants_that_leave_or_arrive_within_a_step() -> None:
+    # g's slice on gpu0 is dropped at t=2 while a batch runs (ends ~2.1): f's batch at 2.5
+    # runs alone, not slowed for the rest of the 2-s step
+    def leaves(now: float) -> dict[str, list[Plan]]:
+        return {"f": [("gpu0", 50.0, 100.0, 1)], "g": [("gpu0", 50.0, 100.0, 1)] if now < 2 else []}
+
+    cfg = ClusterConfig(cold_start_s=0.5, interference=0.5)
+    fns = [fn("f", [2.5]), fn("g", [1.95])]
+    res = simulate(Scripted(leaves), fns, const_latency(100.0), 6.0, cfg)
+    np.testing.assert_allclose(res.end_s["g"], [1.95 + 0.125])  # slowed by f: 1 + 0.5 x 0.5
+    np.testing.assert_allclose(res.end_s["f"], [2.6])
+
+    # g's slice is planned at t=2 and ready at 2.5: f's batch at 2.7 is slowed by it
+    def arrives(now: float) -> dict[str, list[Plan]]:
+        return {
+            "f": [("gpu0", 50.0, 100.0, 1)],
+            "g": [("gpu0", 50.0, 100.0, 1)] if now >= 2 else [],
+        }
+
+    res = simulate(Scripted(arrives), [fn("f", [2.7]), fn("g", [])], const_latency(100.0), 6.0, cfg)
+    np.testing.assert_allclose(res.end_s["f"], [2.7 + 0.125])

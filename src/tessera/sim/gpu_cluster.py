@@ -33,7 +33,10 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   `latency_ms(model, m, sm_pct, 100)` of GPU time (the solo,
   whole-time latency of the slice), times the interference slowdown
   `1 + interference x A_other`, where `A_other` (capped at 1) is the summed
-  area (sm x quota) of the other ready or draining instances on the same GPU.
+  area (sm x quota) of the other ready instances on the same GPU and the
+  draining ones still running a batch, when the batch starts (recomputed
+  wherever that changes inside a control step: an instance becomes ready, a
+  draining one ends its last batch).
   The default 0.376 reproduces the H200 co-location data: four tenants on
   disjoint quarter partitions each ran at ~0.78 of solo speed (A_other 0.75).
 - Time quota, exactly: windows of `window_ms` (40 ms) on the absolute clock;
@@ -73,6 +76,7 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -368,14 +372,30 @@ class GpuCluster:
 
     # -- serving --------------------------------------------------------------------------
 
+    def _members(self) -> list[_Inst]:
+        return [i for insts in self.active.values() for i in insts] + self.draining
+
+    def _cuts(self, now: float, t_end: float) -> list[float]:
+        """Times inside (now, t_end) where a GPU's co-tenants change: an instance becomes
+        ready, or a draining one ends its last batch."""
+        at = {i.done_s if i.draining else i.ready_s for i in self._members()}
+        return sorted(t for t in at if now + _EPS < t < t_end - _EPS)
+
     def _slowdowns(self, now: float) -> None:
+        """Each instance's slowdown for batches starting from `now`: co-tenants are the ready
+        instances and the draining ones still running a batch."""
         area: dict[str, float] = {}
-        members = [i for insts in self.active.values() for i in insts] + self.draining
+        members = self._members()
+        present = {
+            i.id
+            for i in members
+            if (i.done_s > now + _EPS if i.draining else i.ready_s <= now + _EPS)
+        }
         for i in members:
-            if i.ready_s <= now + _EPS or i.draining:
+            if i.id in present:
                 area[i.gpu] = area.get(i.gpu, 0.0) + i.area
         for i in members:
-            own = i.area if (i.ready_s <= now + _EPS or i.draining) else 0.0
+            own = i.area if i.id in present else 0.0
             other = min(1.0, max(0.0, area.get(i.gpu, 0.0) - own))
             slow = 1.0 + self.cfg.interference * other
             if slow != i.slow:
@@ -474,12 +494,15 @@ class GpuCluster:
                 if d.function in reasons and len(reasons[d.function]) < 50:
                     reasons[d.function].append(f"t={now:g}s: {d.reason}")
             self.apply(res.decisions, now)
-            self._slowdowns(now)
-            for name, f in self.functions.items():
-                idx[name] = self._serve(
-                    self.active[name], arrs[name], idx[name], t_end, f.model,
-                    starts[name], ends[name],
-                )  # fmt: skip
+            # the slowdown is set per batch start: recomputed wherever co-tenants change
+            bounds = [now, *self._cuts(now, t_end), t_end]
+            for t0, t1 in itertools.pairwise(bounds):
+                self._slowdowns(t0)
+                for name, f in self.functions.items():
+                    idx[name] = self._serve(
+                        self.active[name], arrs[name], idx[name], t1, f.model,
+                        starts[name], ends[name],
+                    )  # fmt: skip
             # accounting over [now, t_end)
             dt = t_end - now
             gpu_time: dict[str, float] = {}
