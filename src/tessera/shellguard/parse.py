@@ -20,7 +20,7 @@ import ntpath
 import re
 import shlex
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,7 @@ MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 _ASSOC = "\x00assoc:"  # env marker: an associative array (declare -A), keys are strings
+_LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -710,18 +711,25 @@ def _root_at_stake(target: str) -> str | None:
 
 
 _ARITH_TOKEN = re.compile(
-    r"\s*(?:(?P<num>0[xX][0-9a-fA-F]+|\d+#[0-9a-zA-Z@_]+|\d+)|\$?\{?(?P<var>[A-Za-z_]\w*)\}?"
-    r"|(?P<op>[-+*/%()]))"
+    r"[ \t]*(?:(?P<num>[0-9]+#[0-9a-zA-Z]+|0[xX][0-9a-fA-F]+|[0-9]+)|(?P<op>[-+*/%()]))"
 )
+_INT64 = 1 << 64
 
 
-def _arith(text: str, lookup: Callable[[str], str | None], depth: int = 0) -> int | None:
-    """A bash arithmetic subscript made of integer literals (decimal, 0x hex, 0 octal, base#n),
-    + - * / % and parentheses, and variables that hold one; None for anything else, a negative
-    result (counts from the end) or more than 64 characters."""
-    if len(text) > 64 or depth > 4:
+def _wrap(v: int) -> int:
+    """Bash arithmetic is signed 64-bit: values wrap around."""
+    return (v + (1 << 63)) % _INT64 - (1 << 63)
+
+
+def _arith(text: str) -> int | None:
+    """An indexed array's subscript as bash computes it, when it is made of integer literals
+    (decimal, 0x hex, 0 octal, base#n for bases 2-36), + - * / % and parentheses; None for
+    anything else: a variable (its value on this line may be stale: `let`, `(( ))`, `read`,
+    `for` and subshells change it), `++`/`--`, an assignment, a negative result (it counts
+    from the end) or more than 64 characters."""
+    if len(text) > 64 or "++" in text or "--" in text:
         return None
-    vals: list[int | str | None] = []
+    toks: list[int | str] = []
     pos = 0
     text = text.strip()
     while pos < len(text):
@@ -730,91 +738,89 @@ def _arith(text: str, lookup: Callable[[str], str | None], depth: int = 0) -> in
             return None
         pos = m.end()
         if m.group("num"):
-            vals.append(_arith_number(m.group("num")))
-        elif m.group("var"):
-            held = lookup(m.group("var"))
-            sub = None if held is None else _arith(held, lookup, depth + 1)
-            if sub is None:
+            v = _arith_number(m.group("num"))
+            if v is None:
                 return None
-            vals.append(sub)
+            toks.append(v)
         else:
-            vals.append(m.group("op"))
-    if any(v is None for v in vals):
-        return None
-    out = _arith_expr(vals)
+            toks.append(m.group("op"))
+    out = _arith_expr(toks)
     return out if out is not None and out >= 0 else None
 
 
 def _arith_number(word: str) -> int | None:
-    try:
-        if word[:2] in ("0x", "0X"):
-            return int(word, 16)
-        if "#" in word:
-            base, digits = word.split("#", 1)
-            b = int(base)
-            if not 2 <= b <= 36 or len(digits) > 20:  # bash's 37..64 use @ and _: not followed
-                return None
-            return int(digits, b)
-        if len(word) > 18:
+    """A bash integer literal (wrapped to 64 bits), or None where bash reports an error."""
+    if "#" in word:
+        base, digits = word.split("#", 1)
+        b = int(base)
+        if not 2 <= b <= 36:  # bash's 37..64 use @ and _: not followed
             return None
-        return int(word, 8) if len(word) > 1 and word[0] == "0" else int(word)
-    except ValueError:
-        return None
+        v = 0
+        for c in digits:  # int() would accept `_` and a 0x prefix, which bash refuses
+            d = int(c, 36)  # the token is ASCII letters and digits
+            if d >= b:
+                return None
+            v = v * b + d
+        return _wrap(v)
+    if word[:2] in ("0x", "0X"):
+        return _wrap(int(word, 16))
+    if len(word) > 1 and word[0] == "0":
+        return _wrap(int(word, 8)) if all(c in "01234567" for c in word) else None
+    return _wrap(int(word))
 
 
-def _arith_expr(toks: list[int | str | None]) -> int | None:
-    """Evaluate integer tokens with + - * / % ( ) and unary +/-, bash precedence; None when
-    malformed or dividing by zero. Division truncates toward zero, as in bash."""
+def _arith_expr(toks: list[int | str]) -> int | None:
+    """Evaluate integer tokens with + - * / % ( ) and unary +/-, bash precedence and signed
+    64-bit wrap-around; None when malformed or dividing by zero. Division and remainder
+    truncate toward zero, as in C."""
     pos = 0
 
-    def atom() -> int | None:
+    def atom(depth: int) -> int | None:
         nonlocal pos
-        if pos >= len(toks):
+        if pos >= len(toks) or depth > 64:
             return None
         t = toks[pos]
         pos += 1
         if t in ("+", "-"):
-            v = atom()
-            return None if v is None else (v if t == "+" else -v)
+            v = atom(depth + 1)
+            return None if v is None else (v if t == "+" else _wrap(-v))
         if t == "(":
-            v = expr()
+            v = expr(depth + 1)
             if v is None or pos >= len(toks) or toks[pos] != ")":
                 return None
             pos += 1
             return v
         return t if isinstance(t, int) else None
 
-    def term() -> int | None:
+    def term(depth: int) -> int | None:
         nonlocal pos
-        v = atom()
+        v = atom(depth)
         while v is not None and pos < len(toks) and toks[pos] in ("*", "/", "%"):
             op = toks[pos]
             pos += 1
-            w = atom()
+            w = atom(depth)
             if w is None or (op != "*" and w == 0):
                 return None
             if op == "*":
-                v = v * w
+                v = _wrap(v * w)
             else:
                 q = abs(v) // abs(w) * (1 if (v >= 0) == (w >= 0) else -1)
-                v = q if op == "/" else v - q * w
-            if abs(v) > 1 << 62:
-                return None
+                v = _wrap(q) if op == "/" else _wrap(v - q * w)
         return v
 
-    def expr() -> int | None:
+    def expr(depth: int) -> int | None:
         nonlocal pos
-        v = term()
+        v = term(depth)
         while v is not None and pos < len(toks) and toks[pos] in ("+", "-"):
             op = toks[pos]
             pos += 1
-            w = term()
+            w = term(depth)
             if w is None:
                 return None
-            v = v + w if op == "+" else v - w
+            v = _wrap(v + w if op == "+" else v - w)
         return v
 
-    out = expr()
+    out = expr(0)
     return out if pos == len(toks) else None
 
 
@@ -825,16 +831,26 @@ def _unquote_key(sub: str) -> str:
     return sub
 
 
+def find_roots(args: Sequence[str]) -> list[str]:
+    """The folders `find` walks: the words before its expression, after its global options
+    (`-H`, `-L`, `-P`, `-D OPTS`, `-O LEVEL`); none given means `.`, said by an empty list."""
+    k = 0
+    while k < len(args) and (args[k] in ("-H", "-L", "-P") or args[k][:2] in ("-D", "-O")):
+        k += 2 if args[k] in ("-D", "-O") else 1
+    roots = []
+    for w in args[k:]:
+        if w.startswith("-") or w in ("(", "!"):
+            break
+        roots.append(w)
+    return roots
+
+
 def find_target(args: Sequence[str]) -> tuple[str, bool]:
     """What a `find` (or `fd`) with these arguments names, as one path pattern (the root
     that grades worst - `find /tmp /etc ...` is about /etc - joined with its -name pattern),
     and whether a filter limits the files it matches: the target of `find ... -exec CMD {}`
     and of `find ... | xargs CMD`."""
-    roots = []
-    for w in args:
-        if w.startswith("-") or w in ("(", "!"):
-            break
-        roots.append(w)
+    roots = find_roots(args)
     root = max(roots, key=lambda r: severity(grade(r)), default=".")  # the first of equals
     filtered = any(w in _FIND_FILTERS or re.fullmatch(r"-newer[aBcmt]{2}", w) for w in args)
     name_pat = next(
@@ -1003,16 +1019,66 @@ def _drop_exec(rest: list[str]) -> list[str]:
 
 _DEFAULT_ENV = {
     "HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": ".",
-    "SHELL": "/bin/sh",  # `$SHELL -c CODE` runs CODE
+    # programs the environment names: `$SHELL -c CODE` runs CODE; `$EDITOR F` edits F
+    "SHELL": "/bin/sh", "EDITOR": "vi", "VISUAL": "vi", "GIT_EDITOR": "vi", "PAGER": "less",
+    "MANPAGER": "less",
 }  # fmt: skip
 
 
-_HEREDOC_THEN_REDIRECTS = re.compile(
-    r"(?P<start><<-?[ \t]*(?P<q>['\"]?)[A-Za-z_][A-Za-z0-9_]*(?P=q))"
-    r"(?P<reds>(?:[ \t]+(?:\d+|&)?(?:>>|>&|<&|&>>|&>|>|<)[ \t]*[^\s|;&<>()]+)+)"
-    r"(?=[ \t]*(?:\|\|?|&&|;|\n))"
+_HEREDOC_LINE = re.compile(
+    r"(?P<start>(?<!<)<<(?!<)-?[ \t]*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s|;&<>()'\"]+))"
+    r"(?P<reds>(?:[ \t]+(?:\d+|&|\{[A-Za-z_][A-Za-z0-9_]*\})?(?:>>|>&|&>>|&>|>)[ \t]*"
+    r"[^\s|;&<>()'\"]+)*)"
+    r"[ \t]*(?P<op>\|\||\||&&|;|&)?(?P<rest>[^\n]*)$",
+    re.M,
 )
-"""A heredoc's start followed by file redirects, then a pipe, list operator or line end."""
+"""A heredoc's start, then only output redirects, then an operator and the rest of its line."""
+
+
+def _unhide_mid_word_hashes(src: bytes, root: Any) -> bytes | None:
+    """`src` with a backslash before each `#` the grammar read as a comment's start in the
+    middle of a word (bash starts comments only at a word's start), or None if none."""
+    starts: list[int] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "comment":
+            at = n.start_byte
+            if at > 0 and src[at - 1 : at] not in b" \t\n;&|(){}":
+                starts.append(at)
+            continue
+        stack.extend(n.children)
+    if not starts:
+        return None
+    out = bytearray(src)
+    for at in sorted(starts, reverse=True):
+        out[at:at] = b"\\"
+    return bytes(out)
+
+
+def _stdin_op(op: str) -> bool:
+    """A redirect operator that gives a command's input (`<`, `<>`, `<&`; `<|` is `<` with
+    a pipe the grammar swallowed), not a heredoc or herestring."""
+    return op[:1] == "<" and op[:2] != "<<"
+
+
+def _repair_heredoc_lines(text: str) -> str:
+    """Forms tree-sitter-bash fails on after a heredoc's start, rewritten to ones it reads and
+    that run the same commands: output redirects moved before the `<<` (`cat <<'EOF'
+    2>/dev/null | bash`: the pipe was lost), a space before a glued `|`, and `;` or `&`
+    before another command read as `&&` (both run either way; only the exit status between
+    them differs). A trailing `&` (in the background) is dropped. Input redirects stay: the
+    last one bash reads wins over the heredoc."""
+
+    def fix(m: re.Match[str]) -> str:
+        reds = m.group("reds").strip()
+        op, rest = m.group("op") or "", m.group("rest").strip()
+        if op in (";", "&"):
+            op = "&&" if rest else ""
+        head = (reds + " " if reds else "") + m.group("start")
+        return head + (" " + op if op else "") + (" " + rest if rest else "")
+
+    return _HEREDOC_LINE.sub(fix, text)
 
 
 class _Bash(_Base):
@@ -1037,14 +1103,19 @@ class _Bash(_Base):
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
         if root.has_error:
-            # `cat <<'EOF' 2>/dev/null | bash`: the grammar fails on a redirect between a
-            # heredoc's start and the pipe, and the pipe is lost; bash runs it as
-            # `cat 2>/dev/null <<'EOF' | bash` (other fds than the heredoc's: same meaning)
-            fixed = _HEREDOC_THEN_REDIRECTS.sub(r"\g<reds> \g<start>", text)
-            if fixed != text:
-                tree2 = _ts_parser("bash").parse(fixed.encode("utf-8", "replace"))
-                if not tree2.root_node.has_error:
-                    self.src, root = fixed.encode("utf-8", "replace"), tree2.root_node
+            # `cat <<'EOF' 2>/dev/null | bash`, `cat <<EOF|bash`, `cat <<EOF; rm ...`: the
+            # grammar fails after the heredoc's start and what follows it is lost
+            fixed = _repair_heredoc_lines(text)
+            if fixed != text:  # (kept even if an unrelated error remains)
+                self.src = fixed.encode("utf-8", "replace")
+                root = _ts_parser("bash").parse(self.src).root_node
+        if b"#" in self.src:
+            # `a[#]=x; rm -rf /etc`: the grammar starts a comment at a `#` inside a word, where
+            # bash does not (only a word's first character starts one); escape such `#`s
+            fixed_src = _unhide_mid_word_hashes(self.src, root)
+            if fixed_src is not None:
+                self.src = fixed_src
+                root = _ts_parser("bash").parse(self.src).root_node
         self.syntax_error = root.has_error
         self.functions: dict[str, str] = {}
         for top in root.named_children:  # each top-level statement gets its own budget
@@ -1083,6 +1154,9 @@ class _Bash(_Base):
                     continue
                 if c.type == "file_redirect":
                     reds.append(self.redirect(c))
+                    fd = next((x for x in c.children if x.type == "file_descriptor"), None)
+                    if _stdin_op(reds[-1][0]) and (fd is None or self.text(fd) == "0"):
+                        data = None  # `cat <<'EOF' <file`: the last stdin redirect wins
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -1090,6 +1164,12 @@ class _Bash(_Base):
                     for cc in c.named_children:
                         if cc.type == "file_redirect":
                             reds.append(self.redirect(cc))
+                            fd = next((x for x in cc.children if x.type == "file_descriptor"), None)
+                            if _stdin_op(reds[-1][0]) and (fd is None or self.text(fd) == "0"):
+                                data = None  # `cat <<'EOF' <file`: the file is the input
+                                if any(x.type == "ERROR" for x in cc.children):
+                                    # `cat <<'EOF' <file | bash`: the grammar loses the pipe
+                                    self.undecodable.append(self.text(cc)[:80])
                         elif cc.type not in _HEREDOC_PARTS:
                             _heredoc_tail(cc, stages, later)
                 elif c.type == "heredoc_body":
@@ -1115,20 +1195,27 @@ class _Bash(_Base):
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
-            assoc = any(
-                re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", self.text(c)) for c in n.named_children
-            )  # declare -A / local -A / typeset -A: keys are strings
+            # declare -A / local -A / typeset -A (also quoted: "-A"): keys are strings; a flag
+            # known only at run time (-$o) leaves every name it declares unknown
+            flags = [
+                self.word(c)
+                for c in n.named_children
+                if c.type not in ("variable_assignment", "variable_name")
+            ]
+            assoc = any(re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", v) for v, _ in flags)
+            unsure = any(d for _, d in flags)
             for c in n.named_children:
+                base = c.child_by_field_name("name") if c.type == "variable_assignment" else c
+                if c.type not in ("variable_assignment", "variable_name") or base is None:
+                    continue
+                if assoc:
+                    self.forget(self.text(base))
+                    self.env[_ASSOC + self.text(base)] = "1"
                 if c.type == "variable_assignment":
-                    if assoc:
-                        base = c.child_by_field_name("name")
-                        if base is not None:
-                            self.forget(self.text(base))
-                            self.env[_ASSOC + self.text(base)] = "1"
                     self.assign(c)
-                elif assoc and c.type == "variable_name":
-                    self.forget(self.text(c))
-                    self.env[_ASSOC + self.text(c)] = "1"
+                if unsure:
+                    self.forget(self.text(base))
+                    self.env[_UNTRACKED + self.text(base)] = "1"
             self.walk_substitutions(n)
             head = self.text(n).split()[:1]
             if head:
@@ -1141,12 +1228,19 @@ class _Bash(_Base):
             body = n.child_by_field_name("body")
             if name is not None and body is not None:
                 self.functions[self.text(name)] = self.text(body)
-                self.stmt(body)
+                for inv in self.stmt(body):
+                    if not inv.args and re.fullmatch(r"\$\{?[@*0-9]\}?", inv.name):
+                        self.out.remove(inv)  # f() { "$@"; }: its arguments, judged per call
         elif t in ("command_substitution", "process_substitution"):
             for c in n.named_children:
                 self.stmt(c)
         elif t == "unset_command":
             words = [self.word(c)[0] for c in n.children]
+            if "-f" not in words:  # unset NAME: empty from here (and no longer an array)
+                for w in words[1:]:
+                    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", w):
+                        self.forget(w)
+                        self.env[w] = ""
             unset_inv = self.emit_unix(words, self.text(n), redirects or [])
             if unset_inv is not None:
                 self.out.append(unset_inv)
@@ -1250,7 +1344,13 @@ class _Bash(_Base):
         if append and not dyn:  # x+=" -rf /etc" (unset: empty)
             old = self.elements(key)
             val, dyn = ((old[0] if old else "") + val, False) if old is not None else (val, True)
+        assoc = _ASSOC + key in self.env
         self.forget(key)
+        if assoc:  # declare -A a; a=x: still associative (x is a[0])
+            self.env[_ASSOC + key] = "1"
+            if not dyn:
+                self.env[f"{key}[0]"] = val[:MAX_VALUE]
+            return
         if not dyn:
             self.env[key] = val[:MAX_VALUE]  # x="$x$x" doubles: bounded
 
@@ -1259,7 +1359,7 @@ class _Bash(_Base):
         if _UNTRACKED + key in self.env or _ASSOC + key in self.env:
             return None
         if key + "[@]" in self.env:
-            n = sum(1 for k in self.env if re.fullmatch(re.escape(key) + r"\[\d+\]", k))
+            n = int(self.env.get(key + "[#]", "0"))
             return [self.env.get(f"{key}[{i}]", "") for i in range(n)]
         if key in self.env:
             return [self.env[key]]
@@ -1270,7 +1370,7 @@ class _Bash(_Base):
     def set_array(self, key: str, elems: list[str]) -> None:
         self.forget(key)
         elems = elems[:MAX_ELEMENTS]
-        live = sum(1 for k in self.env if k.endswith("]") and not k.endswith("[@]"))
+        live = int(self.env.get(_LIVE, "0"))  # elements held by every indexed array here
         if live + len(elems) > MAX_TRACKED:  # thousands of elements held on one line: this
             self.env[_UNTRACKED + key] = "1"  # array is unknown from here, and the line unsure
             self.undecodable.append(f"array {key}: more elements than are followed")
@@ -1278,24 +1378,46 @@ class _Bash(_Base):
         self.env.pop(_UNTRACKED + key, None)
         self.env[key] = elems[0] if elems else ""
         self.env[key + "[@]"] = " ".join(elems)
+        self.env[key + "[#]"] = str(len(elems))  # how many (${#a[@]})
+        self.env[_LIVE] = str(live + len(elems))
         for i, v in enumerate(elems):
             self.env[f"{key}[{i}]"] = v
 
     def forget(self, key: str) -> None:
         self.env.pop(key, None)
         self.env.pop(_UNTRACKED + key, None)
-        self.env.pop(_ASSOC + key, None)
-        for k in [k for k in self.env if k.startswith(key + "[")]:
-            del self.env[k]
+        if self.env.pop(_ASSOC + key, None) is not None:  # an associative array: by key
+            for k in [k for k in self.env if k.startswith(key + "[")]:
+                del self.env[k]
+            return
+        held = self.env.pop(key + "[#]", None)
+        if held is not None:  # an indexed array: its elements by number
+            self.env[_LIVE] = str(int(self.env.get(_LIVE, "0")) - int(held))
+            self.env.pop(key + "[@]", None)
+            for i in range(int(held)):
+                self.env.pop(f"{key}[{i}]", None)
 
-    def arith(self, text: str) -> int | None:
-        """An indexed array's subscript as bash computes it (`0x2`, `010`, `2#10`, `1+1`,
-        `i` or `$i` holding a number on this line), or None when it is unknown here."""
-        return _arith(text, lambda v: self.env.get(v) if v in self.env else None)
+    @staticmethod
+    def arith(text: str) -> int | None:
+        """An indexed array's subscript as bash computes it (`0x2`, `010`, `2#10`, `1+1`),
+        or None when it is unknown here (see `_arith`)."""
+        return _arith(text)
 
     def key_of(self, index: Any) -> str | None:
         """An associative array's key (`a[x]`, `a["x y"]`, `a[$k]` when $k is known)."""
         v, dyn = self.word(index)
+        return None if dyn else v
+
+    def key_text(self, sub: str) -> str | None:
+        """An associative array's key as written in ${a[KEY]}: quotes removed, `$k` or `${k}`
+        read as assignments on this line left it; None when it is not known here."""
+        key = _unquote_key(sub)
+        if sub[:1] == "'" or "$" not in key:
+            return key
+        m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", key)
+        if m is None:
+            return None
+        v, dyn = self.var(m.group(1))
         return None if dyn else v
 
     def walk_substitutions(self, n: Any) -> None:
@@ -1365,7 +1487,7 @@ class _Bash(_Base):
                 if sub in ("@", "*"):
                     at: str | None = None if _ASSOC + name in self.env else "@"
                 elif _ASSOC + name in self.env:
-                    at = _unquote_key(sub)
+                    at = self.key_text(sub)
                 else:
                     k = self.arith(sub)
                     at = None if k is None else str(k)
@@ -1562,6 +1684,12 @@ class _Bash(_Base):
             # as for `source FILE`)
             for ps in procsubs:
                 static = self.static_output(ps)
+                cmds = [c for c in ps.named_children if c.type == "command"]
+                head = cmds[0].child_by_field_name("name") if len(cmds) == 1 else None
+                if static is None and head is not None and self.text(head) in ("echo", "printf"):
+                    # source <(echo "$X"): runs what $X holds, as `eval "$X"` would
+                    words = [self.word(c)[0] for c in cmds[0].children_by_field_name("argument")]
+                    static = " ".join(w for w in words if not re.fullmatch(r"-[neE]+", w))
                 if static is not None:
                     self.nested(
                         static,
@@ -1673,9 +1801,11 @@ class _Bash(_Base):
         data: str | None = None
         if src is not None and src.name == "cat":  # cat <<'EOF' | bash
             data = src.stdin_data
+        elif src is not None and src.name == "printf":  # printf %s "$X" | sh: its format filled
+            data = (_printed(src, None) or "").replace("\\t", "\t")
         elif src is not None:
             data = " ".join(a for a in src.args if not a.startswith("-"))
-            if src.name == "printf" or "-e" in src.args:
+            if "-e" in src.args:
                 data = data.replace("\\n", "\n").replace("\\t", "\t")
         else:
             data = next((i.stdin_data for i in up if i.stdin_data), None)

@@ -20,6 +20,7 @@ from tessera.shellguard.parse import (
     SED_S_EXEC,
     Invocation,
     Parsed,
+    find_roots,
     is_dynamic,
     parse,
     sed_operands,
@@ -315,12 +316,7 @@ def r_shred(inv: Invocation) -> Iterator[Finding]:
 
 def r_find(inv: Invocation) -> Iterator[Finding]:
     if "-delete" in inv.args:
-        roots = []
-        for a in inv.args:
-            if a.startswith("-") or a in ("(", "!"):
-                break
-            roots.append(a)
-        roots = roots or ["."]
+        roots = find_roots(inv.args) or ["."]
         filt = any(
             a in inv.args
             for a in (
@@ -1329,6 +1325,23 @@ def _reads_code_from_stdin(j: Invocation) -> bool:
         return True
     if j.name == "cmd":
         return not any(a.lower() in ("/c", "/k", "/r") for a in j.args)
+    if j.name in ("sh", "bash", "zsh", "dash", "ksh", "ash"):
+        # options (-x, -e, -o pipefail, --norc) do not name a script; -c gives the code;
+        # after -s or `--` the words are the program's arguments, read from stdin
+        k = 0
+        while k < len(j.args):
+            a = j.args[k]
+            if a in ("-s", "--", "-"):
+                return True
+            if a in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+                k += 2
+                continue
+            if not a.startswith(("-", "+")):
+                return False  # a script
+            if a.startswith("-") and not a.startswith("--") and "c" in a[1:]:
+                return False  # -c CODE
+            k += 1
+        return True
     own = [
         a for a in j.args if a != "-" and not re.fullmatch(r"-(nop\w*|noni\w*|u|b|i|q|s)", a, re.I)
     ]
@@ -1473,6 +1486,13 @@ _SHELL_LIKE = {
 }
 
 
+_FETCH_SUBST = re.compile(
+    r"(<\(|\$\(|`)\s*(?:\\|(?:command|sudo|busybox|env|exec|nohup)\s+|[^\s;|&()`]*/)*"
+    r"(curl|wget|fetch)\b"
+)
+"""A download's output used as code: a process or command substitution running a fetcher."""
+
+
 def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     """A shell or interpreter that reads code from its input or from a download."""
     if inv.name not in _SHELL_LIKE:
@@ -1482,11 +1502,12 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
         script_args = []
     from_net = bool(set(inv.upstream) & _FETCHERS)
     sub = " ".join(inv.args)
-    # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh
-    if not from_net and re.search(
-        r"(<\(|\$\(|`)\s*(curl|wget|fetch)\b",
-        sub + (" " + inv.upstream_text if _reads_code_from_stdin(inv) else ""),
-    ):
+    # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh,
+    # bash <<< "$(curl URL)" (also /usr/bin/curl, \\curl, command/sudo/busybox curl)
+    read = (
+        " ".join((inv.upstream_text, inv.stdin_data or "")) if _reads_code_from_stdin(inv) else ""
+    )
+    if not from_net and _FETCH_SUBST.search(sub + " " + read):
         from_net = True
     if from_net and (
         not script_args or re.search(r"(curl|wget|fetch)", sub) or script_args[0] in ("-",)
@@ -5637,48 +5658,50 @@ _reg(
 )
 
 
-_RUNTIME_NAME = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9@*])\b")
-"""A command name that is still a variable after parsing (`$CMD -rf /etc`, `"${1}" x`): its
-value is only known when the line runs."""
-_STAND_INS = ("rm", "chmod", "chown", "dd", "mkfs", "wipefs", "truncate")
+_RUNTIME_VAR = re.compile(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?!$-])")
+"""An expansion left in a command name after parsing (`$CMD`, `"${1}"`, `"$@"`, `${!p}`,
+`r${x}m`): its value is only known when the line runs."""
+_STAND_INS = ("rm", "chmod", "chown", "dd", "mkfs")
 """What a run-time command name is tried as: commands whose arguments alone say how much is at
-stake (paths, devices, modes). Not shred: any file it names is RISKY, so every `$EDITOR FILE`
-would be."""
+stake (paths, devices, modes)."""
 
 
-def _runtime_name(inv: Invocation) -> Iterator[Finding]:
-    """A command whose name is decided at run time. With arguments, it is tried as each of
-    `_STAND_INS`: if any would be RISKY or worse with these arguments, it is RISKY (ask: it may
-    be that command; it may be `ls`). Without arguments but run as code by `eval`, `sh -c` or
-    a shell reading its input (`eval "$X"`, `echo "$X" | sh`), the whole program is unknown:
-    RISKY."""
-    m = re.search(r"\$\{?([A-Za-z_][A-Za-z0-9_]*|[0-9@*])\}?", inv.raw)
+def _runtime_kind(name: str) -> str | None:
+    """ "var" for a command name holding a variable's value, "subst" for one that is a command
+    substitution's output (`$(printf ...) ARGS`), None for a plain name."""
+    if "$" not in name and "`" not in name:
+        return None
+    if name.startswith(("$(", "`")):
+        return "subst"
+    return "var" if _RUNTIME_VAR.search(name) else None
+
+
+def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
+    """A command whose name is decided at run time. With arguments it is tried as each of
+    `_STAND_INS`, and is RISKY (ask: it may be that command; it may be `ls`) where one of
+    them would be BLOCKED with these arguments - `$CMD -rf /etc`, not `$CC -o foo foo.c` or
+    `$CMD *`. Without arguments, a variable's value run as the whole command (`$x`,
+    `"$@"`, `eval "$X"`, `sh -c "$X"`, `echo "$X" | sh`) is an unknown program: RISKY; a
+    command substitution's (`eval "$(ssh-agent -s)"`) is judged by the command it runs."""
+    m = _RUNTIME_VAR.search(inv.raw) or _RUNTIME_VAR.search(inv.name)
     var = m.group(0) if m else inv.name
     if not inv.args:
-        if inv.via in ("eval", "stdin") or inv.via.endswith(" -c"):
+        if kind == "var":
+            yield _f(
+                inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
+            )
+        return
+    for name in _STAND_INS:
+        stand_in = dataclasses.replace(inv, name=name, args=list(inv.args), redirects=[])
+        if any(f.level == B for f in _rules_for(stand_in)):
             yield _f(
                 inv,
                 R,
                 "obfuscated",
                 "runtime-name",
-                f"runs code held in {var}, known only when run",
+                f"the command is {var}, known only when run; as {name} this would be BLOCKED",
             )
-        return
-    worst: tuple[Level, str] = (S, "")
-    for name in _STAND_INS:
-        stand_in = dataclasses.replace(inv, name=name, args=list(inv.args), redirects=[])
-        top = max((f.level for f in _rules_for(stand_in)), default=S)
-        if top > worst[0]:
-            worst = (top, name)
-    if worst[0] >= R:
-        yield _f(
-            inv,
-            R,
-            "obfuscated",
-            "runtime-name",
-            f"the command is {var}, known only when run; as {worst[1]} this would be "
-            f"{worst[0].name}",
-        )
+            return
 
 
 def _rules_for(inv: Invocation) -> list[Finding]:
@@ -5725,8 +5748,9 @@ def _rules_for(inv: Invocation) -> list[Finding]:
             fn = r_win_pkg
         if inv.name in ("powershell", "pwsh"):
             fn = None
-    if fn is None and inv.shell == "bash" and _RUNTIME_NAME.match(inv.name):
-        out.extend(_runtime_name(inv))
+    kind = _runtime_kind(inv.name) if fn is None and inv.shell == "bash" else None
+    if kind is not None:
+        out.extend(_runtime_name(inv, kind))
     if fn is not None and _trap_cleanup(inv):
         out.append(_f(inv, L, "workspace", "trap", "an exit trap removes the script's own file"))
     elif fn is not None:
