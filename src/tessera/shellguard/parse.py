@@ -32,7 +32,8 @@ MAX_NESTED = 4096  # nested parses per top-level statement (nested code can fan 
 MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
-_ASSOC = "\x00assoc:"  # env marker: an associative array (declare -A), keys are strings
+_ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: its keys
+_AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
@@ -63,6 +64,7 @@ class Invocation:
     defined_only: bool = False  # what an alias or doskey macro being defined would run
     at_stake: str = ""  # find ROOT ... -exec chmod/chown: the tree it recurses through
     input_read: bool = False  # what it runs from its input was parsed (`echo CODE | sed e`)
+    if_empty: bool = False  # what runs if the name before it expands to nothing (`$SUDO rm`)
 
     @property
     def argv(self) -> list[str]:
@@ -837,6 +839,8 @@ def find_roots(args: Sequence[str]) -> list[str]:
     k = 0
     while k < len(args) and (args[k] in ("-H", "-L", "-P") or args[k][:2] in ("-D", "-O")):
         k += 2 if args[k] in ("-D", "-O") else 1
+    if args[k : k + 1] == ["--"]:
+        k += 1
     roots = []
     for w in args[k:]:
         if w.startswith("-") or w in ("(", "!"):
@@ -934,11 +938,21 @@ def _file_key(path: str) -> str:
     return "\x00file:" + re.sub(r"^(\./)+", "", path)
 
 
+def _plain_format(args: list[str]) -> bool:
+    """Whether printf's arguments start with a format whose directives are all plain `%s`,
+    `%b`, `%d` or `%%` (what `_printed` fills in), with at least one of them."""
+    fmt = next((a for a in args if a != "--"), "")
+    directives = re.findall(r"%(.)", fmt)
+    return bool(directives) and all(d in "sbd%" for d in directives)
+
+
 def _printed(inv: Invocation, data: str | None) -> str | None:
     """The text `echo`/`printf` print or `cat` copies from a heredoc, when it is literal."""
     text: str | None = None
     if inv.name in ("echo", "printf"):
         vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
+        if inv.name == "printf" and vals[:1] == ["--"]:
+            vals = vals[1:]  # printf -- FORMAT ...
         if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' ./a /etc: once per batch
             fmt, rest = vals[0], vals[1:]
             n = len(re.findall(r"%[sbd]", fmt))
@@ -1019,9 +1033,7 @@ def _drop_exec(rest: list[str]) -> list[str]:
 
 _DEFAULT_ENV = {
     "HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": ".",
-    # programs the environment names: `$SHELL -c CODE` runs CODE; `$EDITOR F` edits F
-    "SHELL": "/bin/sh", "EDITOR": "vi", "VISUAL": "vi", "GIT_EDITOR": "vi", "PAGER": "less",
-    "MANPAGER": "less",
+    "SHELL": "/bin/sh",  # `$SHELL -c CODE` runs CODE
 }  # fmt: skip
 
 
@@ -1033,6 +1045,19 @@ _HEREDOC_LINE = re.compile(
     re.M,
 )
 """A heredoc's start, then only output redirects, then an operator and the rest of its line."""
+
+
+def _errors(root: Any) -> int:
+    """How many ERROR or missing nodes a tree has."""
+    count = 0
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.type == "ERROR" or n.is_missing:
+            count += 1
+        if n.has_error:
+            stack.extend(n.children)
+    return count
 
 
 def _unhide_mid_word_hashes(src: bytes, root: Any) -> bytes | None:
@@ -1056,25 +1081,30 @@ def _unhide_mid_word_hashes(src: bytes, root: Any) -> bytes | None:
     return bytes(out)
 
 
-def _stdin_op(op: str) -> bool:
-    """A redirect operator that gives a command's input (`<`, `<>`, `<&`; `<|` is `<` with
-    a pipe the grammar swallowed), not a heredoc or herestring."""
-    return op[:1] == "<" and op[:2] != "<<"
+def _stdin_op(op: str, dest: str) -> bool:
+    """A redirect that replaces a command's input (`<`, `<>`, `<&`; `<|` is `<` with a pipe
+    the grammar swallowed), not a heredoc or herestring and not the input itself (`<&0`,
+    `</dev/stdin`)."""
+    same = dest in ("0", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+    return op[:1] == "<" and op[:2] != "<<" and not same
 
 
 def _repair_heredoc_lines(text: str) -> str:
     """Forms tree-sitter-bash fails on after a heredoc's start, rewritten to ones it reads and
     that run the same commands: output redirects moved before the `<<` (`cat <<'EOF'
-    2>/dev/null | bash`: the pipe was lost), a space before a glued `|`, and `;` or `&`
-    before another command read as `&&` (both run either way; only the exit status between
-    them differs). A trailing `&` (in the background) is dropped. Input redirects stay: the
-    last one bash reads wins over the heredoc."""
+    2>/dev/null | bash`: the pipe was lost) and a space before a glued `|`. Input redirects
+    stay (the last one bash reads wins over the heredoc), and so do `;` and an `&` before
+    more (read as `&&` they would change how the rest of the line nests: `{ cat <<EOF; } ;
+    rm ...`); an `&` ending the line is dropped (the same commands, in the background)."""
 
     def fix(m: re.Match[str]) -> str:
+        op = m.group("op") or ""
+        rest = m.group("rest").strip()
+        if op == ";" or (op == "&" and rest):
+            return m.group(0)
+        if op == "&":  # `| bash &` at the line's end: in the background, the same commands
+            op = ""
         reds = m.group("reds").strip()
-        op, rest = m.group("op") or "", m.group("rest").strip()
-        if op in (";", "&"):
-            op = "&&" if rest else ""
         head = (reds + " " if reds else "") + m.group("start")
         return head + (" " + op if op else "") + (" " + rest if rest else "")
 
@@ -1103,17 +1133,20 @@ class _Bash(_Base):
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
         if root.has_error:
-            # `cat <<'EOF' 2>/dev/null | bash`, `cat <<EOF|bash`, `cat <<EOF; rm ...`: the
-            # grammar fails after the heredoc's start and what follows it is lost
+            # `cat <<'EOF' 2>/dev/null | bash`, `cat <<EOF|bash`: the grammar fails after the
+            # heredoc's start and the pipe is lost; kept only where it reads cleanly then
             fixed = _repair_heredoc_lines(text)
-            if fixed != text:  # (kept even if an unrelated error remains)
-                self.src = fixed.encode("utf-8", "replace")
-                root = _ts_parser("bash").parse(self.src).root_node
+            if fixed != text:
+                tree2 = _ts_parser("bash").parse(fixed.encode("utf-8", "replace"))
+                if _errors(tree2.root_node) < _errors(root):
+                    self.src, root = fixed.encode("utf-8", "replace"), tree2.root_node
         if b"#" in self.src:
             # `a[#]=x; rm -rf /etc`: the grammar starts a comment at a `#` inside a word, where
             # bash does not (only a word's first character starts one); escape such `#`s
-            fixed_src = _unhide_mid_word_hashes(self.src, root)
-            if fixed_src is not None:
+            for _ in range(8):  # each pass may expose the next (`a[#]=x; b[#]=y`)
+                fixed_src = _unhide_mid_word_hashes(self.src, root)
+                if fixed_src is None:
+                    break
                 self.src = fixed_src
                 root = _ts_parser("bash").parse(self.src).root_node
         self.syntax_error = root.has_error
@@ -1155,17 +1188,19 @@ class _Bash(_Base):
                 if c.type == "file_redirect":
                     reds.append(self.redirect(c))
                     fd = next((x for x in c.children if x.type == "file_descriptor"), None)
-                    if _stdin_op(reds[-1][0]) and (fd is None or self.text(fd) == "0"):
+                    if _stdin_op(*reds[-1]) and (fd is None or self.text(fd) == "0"):
                         data = None  # `cat <<'EOF' <file`: the last stdin redirect wins
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
                     data = self.heredoc(c)
                     for cc in c.named_children:
+                        if cc.type == "heredoc_body":  # unquoted: its $(...) run as it is read
+                            self.walk_substitutions(cc)
                         if cc.type == "file_redirect":
                             reds.append(self.redirect(cc))
                             fd = next((x for x in cc.children if x.type == "file_descriptor"), None)
-                            if _stdin_op(reds[-1][0]) and (fd is None or self.text(fd) == "0"):
+                            if _stdin_op(*reds[-1]) and (fd is None or self.text(fd) == "0"):
                                 data = None  # `cat <<'EOF' <file`: the file is the input
                                 if any(x.type == "ERROR" for x in cc.children):
                                     # `cat <<'EOF' <file | bash`: the grammar loses the pipe
@@ -1174,6 +1209,7 @@ class _Bash(_Base):
                             _heredoc_tail(cc, stages, later)
                 elif c.type == "heredoc_body":
                     data = self.text(c)
+                    self.walk_substitutions(c)
             if body is not None and stages:
                 self.pipe(
                     [self.stmt(body, reds, data), *(self.stmt(c) for c in stages)],
@@ -1195,27 +1231,21 @@ class _Bash(_Base):
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
-            # declare -A / local -A / typeset -A (also quoted: "-A"): keys are strings; a flag
-            # known only at run time (-$o) leaves every name it declares unknown
-            flags = [
-                self.word(c)
+            # declare -A / local -A / typeset -A (also quoted: "-A"): keys are strings
+            assoc = any(
+                re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", self.word(c)[0])
                 for c in n.named_children
                 if c.type not in ("variable_assignment", "variable_name")
-            ]
-            assoc = any(re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", v) for v, _ in flags)
-            unsure = any(d for _, d in flags)
+            )
             for c in n.named_children:
                 base = c.child_by_field_name("name") if c.type == "variable_assignment" else c
                 if c.type not in ("variable_assignment", "variable_name") or base is None:
                     continue
                 if assoc:
                     self.forget(self.text(base))
-                    self.env[_ASSOC + self.text(base)] = "1"
+                    self.env[_ASSOC + self.text(base)] = ""
                 if c.type == "variable_assignment":
                     self.assign(c)
-                if unsure:
-                    self.forget(self.text(base))
-                    self.env[_UNTRACKED + self.text(base)] = "1"
             self.walk_substitutions(n)
             head = self.text(n).split()[:1]
             if head:
@@ -1236,11 +1266,8 @@ class _Bash(_Base):
                 self.stmt(c)
         elif t == "unset_command":
             words = [self.word(c)[0] for c in n.children]
-            if "-f" not in words:  # unset NAME: empty from here (and no longer an array)
-                for w in words[1:]:
-                    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", w):
-                        self.forget(w)
-                        self.env[w] = ""
+            # (values are kept: an unset in a subshell, function or branch that does not run
+            # would otherwise hide them; at worst a line is graded as if it had not run)
             unset_inv = self.emit_unix(words, self.text(n), redirects or [])
             if unset_inv is not None:
                 self.out.append(unset_inv)
@@ -1290,16 +1317,22 @@ class _Bash(_Base):
             if _ASSOC + key in self.env:  # declare -A a; a[x]=rm
                 sub = self.key_of(index)
                 if dyn or sub is None:
-                    self.forget(key)
-                    self.env[_ASSOC + key] = "1"
+                    self.assoc_unknown(key)
                 else:
-                    prev = self.env.get(f"{key}[{sub}]", "") if append else ""
-                    self.env[f"{key}[{sub}]"] = (prev + val)[:MAX_VALUE]
+                    prev = (self.assoc_get(key, sub) or "") if append else ""
+                    self.assoc_set(key, sub, prev + val)
                 return
             elems = self.elements(key)
             k = self.arith(idx)
             if dyn or elems is None or k is None or k >= MAX_ELEMENTS:
                 self.forget(key)  # a[$i]=x, a[99999999999]=x: not tracked
+                return
+            if k < len(elems) and key + "[@]" in self.env:  # one element of a held array
+                elems[k] = ((elems[k] + val) if append else val)[:MAX_VALUE]
+                self.env[f"{key}[{k}]"] = elems[k]
+                self.env[key + "[@]"] = " ".join(elems)
+                if k == 0:
+                    self.env[key] = elems[0]
                 return
             elems += [""] * (k + 1 - len(elems))
             elems[k] = (elems[k] + val) if append else val
@@ -1313,13 +1346,13 @@ class _Bash(_Base):
             if _ASSOC + key in self.env:  # declare -A a=([x]=rm [y]=-rf)
                 if not append:
                     self.forget(key)
+                    self.env[_ASSOC + key] = ""
                 for c, v, d in new:
                     m = re.match(r"\[([^\]]*)\]=", v) if c.type == "concatenation" else None
                     if d or m is None:  # a dynamic value, or a word bash refuses: unknown
-                        self.forget(key)
+                        self.assoc_unknown(key)
                         break
-                    self.env[f"{key}[{m.group(1)}]"] = v[m.end() :][:MAX_VALUE]
-                self.env[_ASSOC + key] = "1"
+                    self.assoc_set(key, m.group(1), v[m.end() :])
                 return
             elems = self.elements(key) if append else []
             if any(d for _, _, d in new) or elems is None:
@@ -1344,13 +1377,13 @@ class _Bash(_Base):
         if append and not dyn:  # x+=" -rf /etc" (unset: empty)
             old = self.elements(key)
             val, dyn = ((old[0] if old else "") + val, False) if old is not None else (val, True)
-        assoc = _ASSOC + key in self.env
-        self.forget(key)
-        if assoc:  # declare -A a; a=x: still associative (x is a[0])
-            self.env[_ASSOC + key] = "1"
-            if not dyn:
-                self.env[f"{key}[0]"] = val[:MAX_VALUE]
+        if _ASSOC + key in self.env:  # declare -A a; a=x: still associative (x is a[0])
+            if dyn:
+                self.assoc_unknown(key)
+            else:
+                self.assoc_set(key, "0", val)
             return
+        self.forget(key)
         if not dyn:
             self.env[key] = val[:MAX_VALUE]  # x="$x$x" doubles: bounded
 
@@ -1386,9 +1419,10 @@ class _Bash(_Base):
     def forget(self, key: str) -> None:
         self.env.pop(key, None)
         self.env.pop(_UNTRACKED + key, None)
-        if self.env.pop(_ASSOC + key, None) is not None:  # an associative array: by key
-            for k in [k for k in self.env if k.startswith(key + "[")]:
-                del self.env[k]
+        keys = self.env.pop(_ASSOC + key, None)
+        if keys is not None:  # an associative array: its values by key
+            for sub in keys.split("\x1f") if keys else ():
+                self.env.pop(_AVAL + key + "\x1f" + sub, None)
             return
         held = self.env.pop(key + "[#]", None)
         if held is not None:  # an indexed array: its elements by number
@@ -1396,6 +1430,28 @@ class _Bash(_Base):
             self.env.pop(key + "[@]", None)
             for i in range(int(held)):
                 self.env.pop(f"{key}[{i}]", None)
+
+    def assoc_get(self, key: str, sub: str) -> str | None:
+        """Associative array `key`'s value at `sub`, or None when unknown or unset."""
+        if _UNTRACKED + key in self.env:
+            return None
+        return self.env.get(_AVAL + key + "\x1f" + sub)
+
+    def assoc_set(self, key: str, sub: str, val: str) -> None:
+        keys = self.env.get(_ASSOC + key, "")
+        have = keys.split("\x1f") if keys else []
+        if "\x1f" in sub or (sub not in have and len(have) >= MAX_ELEMENTS):
+            self.assoc_unknown(key)
+            return
+        if sub not in have:
+            self.env[_ASSOC + key] = "\x1f".join([*have, sub])
+        self.env[_AVAL + key + "\x1f" + sub] = val[:MAX_VALUE]
+
+    def assoc_unknown(self, key: str) -> None:
+        """Associative array `key` holds what is not known here (it stays associative)."""
+        self.forget(key)
+        self.env[_ASSOC + key] = ""
+        self.env[_UNTRACKED + key] = "1"
 
     @staticmethod
     def arith(text: str) -> int | None:
@@ -1484,15 +1540,23 @@ class _Bash(_Base):
             arr = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\[([^\]]+)\]", inner)
             if arr:
                 name, sub = arr.group(1), arr.group(2)
+                if _ASSOC + name in self.env:
+                    keys = self.env[_ASSOC + name]
+                    got: str | None = None
+                    if sub in ("@", "*"):  # bash's order is its hash's: known for one key
+                        if keys and "\x1f" not in keys:
+                            got = self.assoc_get(name, keys)
+                    else:
+                        at = self.key_text(sub)
+                        got = self.assoc_get(name, at) if at is not None else None
+                    return (got, False) if got is not None else (self.text(n), True)
                 if sub in ("@", "*"):
-                    at: str | None = None if _ASSOC + name in self.env else "@"
-                elif _ASSOC + name in self.env:
-                    at = self.key_text(sub)
+                    at2: str | None = "@"
                 else:
                     k = self.arith(sub)
-                    at = None if k is None else str(k)
-                if at is not None and f"{name}[{at}]" in self.env:
-                    return self.env[f"{name}[{at}]"], False
+                    at2 = None if k is None else str(k)
+                if at2 is not None and f"{name}[{at2}]" in self.env:
+                    return self.env[f"{name}[{at2}]"], False
                 return self.text(n), True
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?[-=](.*))?$", inner)
             if m:
@@ -1517,6 +1581,9 @@ class _Bash(_Base):
     def var(self, name: str) -> tuple[str, bool]:
         if name == "IFS":
             return self.env.get("IFS") or " ", False
+        if _ASSOC + name in self.env:  # $a of an associative array is ${a[0]}
+            got = self.assoc_get(name, "0")
+            return (got, False) if got is not None else ("$" + name, True)
         if name in self.env:
             return self.env[name], False
         if name in _DEFAULT_ENV:
@@ -1645,6 +1712,7 @@ class _Bash(_Base):
             # `$SUDO rm -rf /`: an unknown name may expand to nothing, leaving the rest to run
             rest_inv = self.emit_unix(words[1:], self.text(n), reds, data)
             if rest_inv is not None:
+                rest_inv.if_empty = True
                 self.out.append(rest_inv)
         alias = self.env.get("\x00alias:" + words[0]) if words else None
         expanding = "\x00expanding:" + (words[0] if words else "")
@@ -1689,6 +1757,8 @@ class _Bash(_Base):
                 if static is None and head is not None and self.text(head) in ("echo", "printf"):
                     # source <(echo "$X"): runs what $X holds, as `eval "$X"` would
                     words = [self.word(c)[0] for c in cmds[0].children_by_field_name("argument")]
+                    if self.text(head) == "printf" and words and "%" in words[0]:
+                        words = words[1:]  # printf '%s\n' "$X": the arguments are printed
                     static = " ".join(w for w in words if not re.fullmatch(r"-[neE]+", w))
                 if static is not None:
                     self.nested(
@@ -1801,8 +1871,11 @@ class _Bash(_Base):
         data: str | None = None
         if src is not None and src.name == "cat":  # cat <<'EOF' | bash
             data = src.stdin_data
-        elif src is not None and src.name == "printf":  # printf %s "$X" | sh: its format filled
-            data = (_printed(src, None) or "").replace("\\t", "\t")
+        elif src is not None and src.name == "printf" and _plain_format(src.args):
+            data = (_printed(src, None) or "").replace("\\t", "\t")  # printf %s "$X" | sh
+        elif src is not None and src.name == "printf":  # printf %-20s ...: every word
+            data = " ".join(a for a in src.args if a != "--" and not a.startswith("%"))
+            data = data.replace("\\n", "\n").replace("\\t", "\t")
         elif src is not None:
             data = " ".join(a for a in src.args if not a.startswith("-"))
             if "-e" in src.args:

@@ -1333,14 +1333,18 @@ def _reads_code_from_stdin(j: Invocation) -> bool:
             a = j.args[k]
             if a in ("-s", "--", "-"):
                 return True
-            if a in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
-                k += 2
+            if a in ("--rcfile", "--init-file") or (
+                re.fullmatch(r"[-+][a-zA-Z]+", a) and a[-1] in "oO"
+            ):
+                k += 2  # -o pipefail, -euxo pipefail: the option's name
                 continue
             if not a.startswith(("-", "+")):
                 return False  # a script
             if a.startswith("-") and not a.startswith("--") and "c" in a[1:]:
                 return False  # -c CODE
             k += 1
+        return True
+    if j.name in ("source", ".") and j.args[:1] in (["/dev/stdin"], ["-"]):
         return True
     own = [
         a for a in j.args if a != "-" and not re.fullmatch(r"-(nop\w*|noni\w*|u|b|i|q|s)", a, re.I)
@@ -1487,8 +1491,8 @@ _SHELL_LIKE = {
 
 
 _FETCH_SUBST = re.compile(
-    r"(<\(|\$\(|`)\s*(?:\\|(?:command|sudo|busybox|env|exec|nohup)\s+|[^\s;|&()`]*/)*"
-    r"(curl|wget|fetch)\b"
+    r"(<\(|\$\(|`)\s*(?:\\|['\"]|(?:command|sudo|busybox|env|exec|nohup)\s+|timeout\s+\S+\s+"
+    r"|[^\s;|&()`]*/)*(curl|wget|fetch)\b"
 )
 """A download's output used as code: a process or command substitution running a fetcher."""
 
@@ -1498,8 +1502,12 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     if inv.name not in _SHELL_LIKE:
         return
     script_args = [a for a in inv.args if not a.startswith("-")]
-    if "-s" in inv.args or "--" in inv.args[:2]:
-        script_args = []
+    if (
+        "-s" in inv.args
+        or "--" in inv.args[:2]
+        or (inv.name in ("sh", "bash", "zsh", "dash", "ksh", "ash") and _reads_code_from_stdin(inv))
+    ):
+        script_args = []  # bash -euxo pipefail reads its program from stdin
     from_net = bool(set(inv.upstream) & _FETCHERS)
     sub = " ".join(inv.args)
     # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh,
@@ -1510,7 +1518,9 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     if not from_net and _FETCH_SUBST.search(sub + " " + read):
         from_net = True
     if from_net and (
-        not script_args or re.search(r"(curl|wget|fetch)", sub) or script_args[0] in ("-",)
+        not script_args
+        or re.search(r"(curl|wget|fetch)", sub)
+        or script_args[0] in ("-", "/dev/stdin")
     ):
         yield _f(
             inv,
@@ -5661,6 +5671,8 @@ _reg(
 _RUNTIME_VAR = re.compile(r"\$(\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?!$-])")
 """An expansion left in a command name after parsing (`$CMD`, `"${1}"`, `"$@"`, `${!p}`,
 `r${x}m`): its value is only known when the line runs."""
+_PROGRAM_VARS = frozenset({"EDITOR", "VISUAL", "GIT_EDITOR", "PAGER", "MANPAGER", "BROWSER"})
+"""Variables that name a program opening files: not tried as destroyers."""
 _STAND_INS = ("rm", "chmod", "chown", "dd", "mkfs")
 """What a run-time command name is tried as: commands whose arguments alone say how much is at
 stake (paths, devices, modes)."""
@@ -5685,8 +5697,10 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
     command substitution's (`eval "$(ssh-agent -s)"`) is judged by the command it runs."""
     m = _RUNTIME_VAR.search(inv.raw) or _RUNTIME_VAR.search(inv.name)
     var = m.group(0) if m else inv.name
+    if var.strip("${}") in _PROGRAM_VARS and kind == "var":
+        return  # $EDITOR FILE, $PAGER FILE: they open files (and if empty, the rest is judged)
     if not inv.args:
-        if kind == "var":
+        if kind == "var" and not inv.if_empty:
             yield _f(
                 inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
             )
@@ -5749,7 +5763,13 @@ def _rules_for(inv: Invocation) -> list[Finding]:
         if inv.name in ("powershell", "pwsh"):
             fn = None
     kind = _runtime_kind(inv.name) if fn is None and inv.shell == "bash" else None
-    if kind is not None:
+    if inv.shell == "bash" and _FETCH_SUBST.match(inv.raw.lstrip(" \t\"'")):
+        # $(curl URL), eval "$(curl URL)": the command word is a download's output
+        out.append(
+            _f(inv, B if inv.privileged else R, "net-exec", "pipe-exec",
+               "runs code downloaded from the network")
+        )  # fmt: skip
+    elif kind is not None:
         out.extend(_runtime_name(inv, kind))
     if fn is not None and _trap_cleanup(inv):
         out.append(_f(inv, L, "workspace", "trap", "an exit trap removes the script's own file"))
