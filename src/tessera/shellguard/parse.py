@@ -1033,14 +1033,12 @@ def _drop_exec(rest: list[str]) -> list[str]:
 
 _DEFAULT_ENV = {
     "HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": ".",
-    "SHELL": "/bin/sh",  # `$SHELL -c CODE` runs CODE
 }  # fmt: skip
 
 
 _HEREDOC_LINE = re.compile(
     r"(?P<start>(?<!<)<<(?!<)-?[ \t]*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s|;&<>()'\"]+))"
-    r"(?P<reds>(?:[ \t]+(?:\d+|&|\{[A-Za-z_][A-Za-z0-9_]*\})?(?:>>|>&|&>>|&>|>)[ \t]*"
-    r"[^\s|;&<>()'\"]+)*)"
+    r"(?P<reds>(?:[ \t]+(?:\d+|&)?(?:>>|>&|&>>|&>|>)[ \t]*[^\s|;&<>()'\"{}]+)*)"
     r"[ \t]*(?P<op>\|\||\||&&|;|&)?(?P<rest>[^\n]*)$",
     re.M,
 )
@@ -1085,14 +1083,24 @@ def _stdin_op(op: str, dest: str) -> bool:
     """A redirect that replaces a command's input (`<`, `<>`, `<&`; `<|` is `<` with a pipe
     the grammar swallowed), not a heredoc or herestring and not the input itself (`<&0`,
     `</dev/stdin`)."""
-    same = dest in ("0", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+    target = re.split(r"[\s;|&]", dest, maxsplit=1)[0]  # `<&0 ;ls`: the grammar glues them
+    same = target in ("0", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
     return op[:1] == "<" and op[:2] != "<<" and not same
+
+
+_HEREDOC_PROGRAMS = frozenset(
+    {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua", "source", ".", "sudo"}
+)
+"""Commands whose heredoc is a program (besides the shells): their lines are not rewritten."""
 
 
 def _repair_heredoc_lines(text: str) -> str:
     """Forms tree-sitter-bash fails on after a heredoc's start, rewritten to ones it reads and
     that run the same commands: output redirects moved before the `<<` (`cat <<'EOF'
-    2>/dev/null | bash`: the pipe was lost) and a space before a glued `|`. Input redirects
+    2>/dev/null | bash`: the pipe was lost) and a space before a glued `|` - only on a line
+    whose first simple command (not a shell or interpreter: their heredoc is a program) takes
+    the heredoc and is followed by plain `| CMD ARGS` stages at most; elsewhere the walk of
+    the rewritten tree would mis-link the line's other commands. Input redirects
     stay (the last one bash reads wins over the heredoc), and so do `;` and an `&` before
     more (read as `&&` they would change how the rest of the line nests: `{ cat <<EOF; } ;
     rm ...`); an `&` ending the line is dropped (the same commands, in the background)."""
@@ -1100,7 +1108,17 @@ def _repair_heredoc_lines(text: str) -> str:
     def fix(m: re.Match[str]) -> str:
         op = m.group("op") or ""
         rest = m.group("rest").strip()
-        if op == ";" or (op == "&" and rest):
+        if rest.endswith("&") and not rest.endswith("&&"):
+            rest = rest[:-1].rstrip()  # `| bash &`: in the background, the same commands
+        line = m.string[m.string.rfind("\n", 0, m.start()) + 1 : m.start()]
+        head_cmd = re.fullmatch(r"\s*(?:sudo\s+)?([\w./-]+)(?:\s+[^\s|;&<>()`$'\"]+)*\s*", line)
+        if (
+            head_cmd is None  # the heredoc's command is not the line's first simple command
+            or _basename(head_cmd.group(1)) in _SHELLS | _HEREDOC_PROGRAMS
+            or op not in ("", "|", "&")
+            or (op == "&" and rest)
+            or re.search(r"[;&<>()`]|\|\|", rest)  # only plain `| CMD ARGS` stages after it
+        ):
             return m.group(0)
         if op == "&":  # `| bash &` at the line's end: in the background, the same commands
             op = ""
@@ -1187,9 +1205,6 @@ class _Bash(_Base):
                     continue
                 if c.type == "file_redirect":
                     reds.append(self.redirect(c))
-                    fd = next((x for x in c.children if x.type == "file_descriptor"), None)
-                    if _stdin_op(*reds[-1]) and (fd is None or self.text(fd) == "0"):
-                        data = None  # `cat <<'EOF' <file`: the last stdin redirect wins
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -1200,20 +1215,48 @@ class _Bash(_Base):
                         if cc.type == "file_redirect":
                             reds.append(self.redirect(cc))
                             fd = next((x for x in cc.children if x.type == "file_descriptor"), None)
-                            if _stdin_op(*reds[-1]) and (fd is None or self.text(fd) == "0"):
-                                data = None  # `cat <<'EOF' <file`: the file is the input
-                                if any(x.type == "ERROR" for x in cc.children):
-                                    # `cat <<'EOF' <file | bash`: the grammar loses the pipe
-                                    self.undecodable.append(self.text(cc)[:80])
+                            if (
+                                _stdin_op(*reds[-1])
+                                and (fd is None or self.text(fd) == "0")
+                                and any(x.type == "ERROR" for x in cc.children)
+                            ):
+                                # `cat <<'EOF' <file | bash`: the file is the input (the last
+                                # stdin redirect wins) and the grammar lost the pipe: unsure.
+                                # (The heredoc is still read too: grading takes the worse.)
+                                self.undecodable.append(self.text(cc)[:80])
                         elif cc.type not in _HEREDOC_PARTS:
                             _heredoc_tail(cc, stages, later)
                 elif c.type == "heredoc_body":
                     data = self.text(c)
                     self.walk_substitutions(c)
+            head: list[Any] = []  # pipeline stages before the heredoc's own command
+            while body is not None and stages and body.type in ("list", "pipeline"):
+                # `A && cat <<EOF | b`, `A | cat <<EOF | b`: the grammar hangs the heredoc and
+                # its pipe on the whole list; the pipe belongs to the heredoc's command (the
+                # last), a list's earlier commands run before it, a pipeline's feed it
+                kids = [x for x in body.named_children if x.type != "comment"]
+                if not kids:
+                    break
+                if body.type == "list":
+                    for x in kids[:-1]:
+                        self.stmt(x)
+                else:
+                    head = [*kids[:-1], *head]
+                body = kids[-1]
             if body is not None and stages:
-                self.pipe(
-                    [self.stmt(body, reds, data), *(self.stmt(c) for c in stages)],
-                    [self.text(body), *(self.text(c) for c in stages)],
+                made = self.stmt(body, reds, data)
+                top = min((i.depth for i in made), default=0)
+                self.pipe(  # (what the heredoc's command runs nested keeps its own links)
+                    [
+                        *(self.stmt(c) for c in head),
+                        [i for i in made if i.depth == top],
+                        *(self.stmt(c) for c in stages),
+                    ],
+                    [
+                        *(self.text(c) for c in head),
+                        self.text(body),
+                        *(self.text(c) for c in stages),
+                    ],
                 )
             elif body is not None:
                 self.stmt(body, reds, data)
@@ -1241,9 +1284,12 @@ class _Bash(_Base):
                 base = c.child_by_field_name("name") if c.type == "variable_assignment" else c
                 if c.type not in ("variable_assignment", "variable_name") or base is None:
                     continue
-                if assoc:
-                    self.forget(self.text(base))
-                    self.env[_ASSOC + self.text(base)] = ""
+                name = self.text(base)
+                if assoc and name not in self.env and _ASSOC + name not in self.env:
+                    # (bash refuses to convert an indexed array, and a declare in a subshell,
+                    # branch or function may not run: a name holding values keeps them)
+                    self.forget(name)
+                    self.env[_ASSOC + name] = ""
                 if c.type == "variable_assignment":
                     self.assign(c)
             self.walk_substitutions(n)
@@ -1259,7 +1305,14 @@ class _Bash(_Base):
             if name is not None and body is not None:
                 self.functions[self.text(name)] = self.text(body)
                 for inv in self.stmt(body):
-                    if not inv.args and re.fullmatch(r"\$\{?[@*0-9]\}?", inv.name):
+                    if (
+                        not inv.args
+                        and not inv.redirects
+                        and inv.stdin_data is None
+                        and not inv.upstream
+                        and not inv.privileged  # sudo "$@": asked as before
+                        and re.fullmatch(r"\$\{?[@*0-9]\}?", inv.name)
+                    ):
                         self.out.remove(inv)  # f() { "$@"; }: its arguments, judged per call
         elif t in ("command_substitution", "process_substitution"):
             for c in n.named_children:
@@ -1343,13 +1396,21 @@ class _Bash(_Base):
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
             new = [(c, *self.word(c)) for c in value.named_children if c.type != "comment"]
+            keyed = all(
+                c.type == "concatenation" and re.match(r"\[([^\]]*)\]=", v) for c, v, _ in new
+            )
+            if _ASSOC + key in self.env and not keyed:
+                # declare -A a; a=(rm -rf /etc): bash 5.1 reads key-value pairs, older ones
+                # refuse the words; the declare may also not have run (`true || declare -A
+                # a`): read as the indexed array the words make, the worse reading
+                self.forget(key)
             if _ASSOC + key in self.env:  # declare -A a=([x]=rm [y]=-rf)
                 if not append:
                     self.forget(key)
                     self.env[_ASSOC + key] = ""
-                for c, v, d in new:
-                    m = re.match(r"\[([^\]]*)\]=", v) if c.type == "concatenation" else None
-                    if d or m is None:  # a dynamic value, or a word bash refuses: unknown
+                for _c, v, d in new:
+                    m = re.match(r"\[([^\]]*)\]=", v)
+                    if d or m is None:  # a dynamic element: what the array holds is unknown
                         self.assoc_unknown(key)
                         break
                     self.assoc_set(key, m.group(1), v[m.end() :])
@@ -1432,9 +1493,8 @@ class _Bash(_Base):
                 self.env.pop(f"{key}[{i}]", None)
 
     def assoc_get(self, key: str, sub: str) -> str | None:
-        """Associative array `key`'s value at `sub`, or None when unknown or unset."""
-        if _UNTRACKED + key in self.env:
-            return None
+        """Associative array `key`'s value at `sub`, or None when unknown or unset (a key set
+        after the array became unknown is known)."""
         return self.env.get(_AVAL + key + "\x1f" + sub)
 
     def assoc_set(self, key: str, sub: str, val: str) -> None:
@@ -1543,9 +1603,15 @@ class _Bash(_Base):
                 if _ASSOC + name in self.env:
                     keys = self.env[_ASSOC + name]
                     got: str | None = None
-                    if sub in ("@", "*"):  # bash's order is its hash's: known for one key
-                        if keys and "\x1f" not in keys:
-                            got = self.assoc_get(name, keys)
+                    if sub in ("@", "*") and keys and _UNTRACKED + name not in self.env:
+                        # bash's order is its hash's; read in the order an indexed array of the
+                        # same keys would have (numbers ascending, else as assigned): a guess
+                        # that keeps `a[0]=rm a[1]=-rf a[2]=/etc` what it looks like
+                        order = keys.split("\x1f")
+                        if all(k.isdecimal() and k.isascii() for k in order):
+                            order.sort(key=int)
+                        vals = [self.assoc_get(name, k) or "" for k in order]
+                        got = " ".join(vals)
                     else:
                         at = self.key_text(sub)
                         got = self.assoc_get(name, at) if at is not None else None
@@ -1714,6 +1780,11 @@ class _Bash(_Base):
             if rest_inv is not None:
                 rest_inv.if_empty = True
                 self.out.append(rest_inv)
+        if words and re.fullmatch(r"\$\{?SHELL\}?", words[0]):
+            # `$SHELL -c CODE`: the user's shell, which runs CODE (read beside the other readings)
+            as_sh = self.emit_unix(["sh", *words[1:]], self.text(n), reds, data)
+            if as_sh is not None:
+                self.out.append(as_sh)
         alias = self.env.get("\x00alias:" + words[0]) if words else None
         expanding = "\x00expanding:" + (words[0] if words else "")
         if alias is not None and expanding not in self.env:

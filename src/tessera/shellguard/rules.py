@@ -5700,7 +5700,15 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
     if var.strip("${}") in _PROGRAM_VARS and kind == "var":
         return  # $EDITOR FILE, $PAGER FILE: they open files (and if empty, the rest is judged)
     if not inv.args:
-        if kind == "var" and not inv.if_empty:
+        # not: the reading where an empty name leaves this one to run, a remote host's
+        # command (judged as remote), a script's own arguments run directly (`exec "$@"`)
+        positional = re.search(r"\$\{?[@*0-9]", inv.name) is not None
+        if (
+            kind == "var"
+            and not inv.if_empty
+            and inv.remote is None
+            and not (positional and not inv.via)
+        ):
             yield _f(
                 inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
             )
