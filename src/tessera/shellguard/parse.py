@@ -1038,7 +1038,7 @@ _DEFAULT_ENV = {
 
 _HEREDOC_LINE = re.compile(
     r"(?P<start>(?<!<)<<(?!<)-?[ \t]*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s|;&<>()'\"]+))"
-    r"(?P<reds>(?:[ \t]+(?:\d+|&)?(?:>>|>&|&>>|&>|>)[ \t]*[^\s|;&<>()'\"{}]+)*)"
+    r"(?P<reds>(?:[ \t]+(?:\d+|&)?(?:>>|>&|>\||&>>|&>|>)[ \t]*[^\s|;&<>()'\"{}]+)*)"
     r"[ \t]*(?P<op>\|\||\||&&|;|&)?(?P<rest>[^\n]*)$",
     re.M,
 )
@@ -1092,6 +1092,48 @@ _HEREDOC_PROGRAMS = frozenset(
     {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua", "source", ".", "sudo"}
 )
 """Commands whose heredoc is a program (besides the shells): their lines are not rewritten."""
+
+
+_HEREDOC_START = re.compile(
+    r"(?<!<)<<(?!<)(?P<dash>-?)[ \t]*(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<w>[^\s|;&<>()'\"]+))"
+)
+
+
+def _move_after_heredoc(text: str) -> str:
+    """`cat <<EOF; rm -rf /etc` (then the body): the grammar fails on a `;` after a heredoc's
+    start and loses what follows. Bash reads the body after the line anyway, and a newline
+    ends a command as `;` does, so the rest of the line moved to a line of its own after the
+    heredoc's terminator means the same (`{ cat <<EOF; } ; rm` -> `{ cat <<EOF`, body,
+    terminator, `} ; rm`). Only lines with one heredoc, no quote or backquote before the
+    `;`, and a terminator that is found."""
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _HEREDOC_START.search(line)
+        if m is None or len(_HEREDOC_START.findall(line)) != 1:
+            i += 1
+            continue
+        sm = re.match(r"(?P<keep>[^;'\"`]*?)[ \t]*;[ \t]*(?P<rest>\S.*)$", line[m.end() :])
+        delim = m.group("sq") or m.group("dq") or (m.group("w") or "").replace("\\", "")
+        if sm is None or not delim or sm.group("rest").startswith(";"):
+            i += 1
+            continue
+        end = next(
+            (
+                j
+                for j in range(i + 1, len(lines))
+                if (lines[j].lstrip("\t") if m.group("dash") else lines[j]) == delim
+            ),
+            None,
+        )
+        if end is None:
+            i += 1
+            continue
+        lines[i] = line[: m.end()] + sm.group("keep")
+        lines.insert(end + 1, sm.group("rest"))
+        i += 1
+    return "\n".join(lines)
 
 
 def _repair_heredoc_lines(text: str) -> str:
@@ -1151,9 +1193,10 @@ class _Bash(_Base):
         tree = _ts_parser("bash").parse(self.src)
         root = tree.root_node
         if root.has_error:
-            # `cat <<'EOF' 2>/dev/null | bash`, `cat <<EOF|bash`: the grammar fails after the
-            # heredoc's start and the pipe is lost; kept only where it reads cleanly then
-            fixed = _repair_heredoc_lines(text)
+            # `cat <<'EOF' 2>/dev/null | bash`, `cat <<EOF|bash`, `cat <<EOF; rm ...`: the
+            # grammar fails after the heredoc's start and what follows it is lost; kept only
+            # where it leaves fewer parse errors
+            fixed = _repair_heredoc_lines(_move_after_heredoc(text))
             if fixed != text:
                 tree2 = _ts_parser("bash").parse(fixed.encode("utf-8", "replace"))
                 if _errors(tree2.root_node) < _errors(root):
@@ -1209,9 +1252,14 @@ class _Bash(_Base):
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
                     data = self.heredoc(c)
+                    start = next((x for x in c.named_children if x.type == "heredoc_start"), None)
+                    quoted = start is None or bool(re.search(r"['\"\\]", self.text(start)))
                     for cc in c.named_children:
-                        if cc.type == "heredoc_body":  # unquoted: its $(...) run as it is read
+                        if cc.type == "heredoc_body" and not quoted:
+                            # unquoted: its $(...) and `...` run as the heredoc is read
                             self.walk_substitutions(cc)
+                            for code in re.findall(r"(?<!\\)`([^`]+)`", self.text(cc))[:64]:
+                                self.nested(code, "bash", "heredoc `...`")
                         if cc.type == "file_redirect":
                             reds.append(self.redirect(cc))
                             fd = next((x for x in cc.children if x.type == "file_descriptor"), None)
@@ -1269,8 +1317,17 @@ class _Bash(_Base):
             for c in later:
                 self.stmt(c)
         elif t == "pipeline":
+            # `a | b > FILE`: the grammar hangs the redirect on the whole pipeline; bash gives
+            # it (and a heredoc or herestring) to the last command
             stages = [c for c in n.named_children if c.type != "comment"]
-            self.pipe([self.stmt(c) for c in stages], [self.text(c) for c in stages])
+            last = len(stages) - 1
+            self.pipe(
+                [
+                    self.stmt(c, redirects, stdin_data) if k == last else self.stmt(c)
+                    for k, c in enumerate(stages)
+                ],
+                [self.text(c) for c in stages],
+            )
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
