@@ -5693,8 +5693,11 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
     `_STAND_INS`, and is RISKY (ask: it may be that command; it may be `ls`) where one of
     them would be BLOCKED with these arguments - `$CMD -rf /etc`, not `$CC -o foo foo.c` or
     `$CMD *`. Without arguments, a variable's value run as the whole command (`$x`,
-    `"$@"`, `eval "$X"`, `sh -c "$X"`, `echo "$X" | sh`) is an unknown program: RISKY; a
-    command substitution's (`eval "$(ssh-agent -s)"`) is judged by the command it runs."""
+    `eval "$X"`, `sh -c "$X"`, `echo "$X" | sh`, `eval "$@"`) is an unknown program: RISKY -
+    not a script's own arguments run directly (`exec "$@"`), a remote host's command, or the
+    reading where an empty name before it leaves it to run; a command substitution's
+    (`eval "$(ssh-agent -s)"`) is judged by the command it runs. `$EDITOR`/`$PAGER` open
+    files and are not tried as stand-ins."""
     m = _RUNTIME_VAR.search(inv.raw) or _RUNTIME_VAR.search(inv.name)
     var = m.group(0) if m else inv.name
     if var.strip("${}") in _PROGRAM_VARS and kind == "var":
