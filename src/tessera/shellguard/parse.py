@@ -1031,9 +1031,7 @@ def _drop_exec(rest: list[str]) -> list[str]:
 # ---------------------------------------------------------------- bash
 
 
-_DEFAULT_ENV = {
-    "HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": ".",
-}  # fmt: skip
+_DEFAULT_ENV = {"HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": "."}
 
 
 _HEREDOC_LINE = re.compile(
