@@ -35,6 +35,7 @@ _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: its keys
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
+_SUBSCRIPT = re.compile(r"\[([^\]]*)\]=")  # an array literal's `[KEY]=` element prefix
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -1034,8 +1035,12 @@ def _drop_exec(rest: list[str]) -> list[str]:
 _DEFAULT_ENV = {"HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": "."}
 
 
+_HEREDOC_START = re.compile(
+    r"(?<!<)<<(?!<)(?P<dash>-?)[ \t]*(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<w>[^\s|;&<>()'\"]+))"
+)
+"""A heredoc's start (`<<EOF`, `<<-'EOF'`; not a herestring) and its delimiter's parts."""
 _HEREDOC_LINE = re.compile(
-    r"(?P<start>(?<!<)<<(?!<)-?[ \t]*(?:'[^'\n]*'|\"[^\"\n]*\"|[^\s|;&<>()'\"]+))"
+    r"(?P<start>" + _HEREDOC_START.pattern + r")"
     r"(?P<reds>(?:[ \t]+(?:\d+|&)?(?:>>|>&|>\||&>>|&>|>)[ \t]*[^\s|;&<>()'\"{}]+)*)"
     r"[ \t]*(?P<op>\|\||\||&&|;|&)?(?P<rest>[^\n]*)$",
     re.M,
@@ -1090,11 +1095,6 @@ _HEREDOC_PROGRAMS = frozenset(
     {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua", "source", ".", "sudo"}
 )
 """Commands whose heredoc is a program (besides the shells): their lines are not rewritten."""
-
-
-_HEREDOC_START = re.compile(
-    r"(?<!<)<<(?!<)(?P<dash>-?)[ \t]*(?:'(?P<sq>[^'\n]*)'|\"(?P<dq>[^\"\n]*)\"|(?P<w>[^\s|;&<>()'\"]+))"
-)
 
 
 def _move_after_heredoc(text: str) -> str:
@@ -1431,7 +1431,7 @@ class _Bash(_Base):
                     self.assoc_set(key, sub, prev + val)
                 return
             elems = self.elements(key)
-            k = self.arith(idx)
+            k = _arith(idx)
             if dyn or elems is None or k is None or k >= MAX_ELEMENTS:
                 self.forget(key)  # a[$i]=x, a[99999999999]=x: not tracked
                 return
@@ -1451,9 +1451,7 @@ class _Bash(_Base):
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
             new = [(c, *self.word(c)) for c in value.named_children if c.type != "comment"]
-            keyed = all(
-                c.type == "concatenation" and re.match(r"\[([^\]]*)\]=", v) for c, v, _ in new
-            )
+            keyed = all(c.type == "concatenation" and _SUBSCRIPT.match(v) for c, v, _ in new)
             if _ASSOC + key in self.env and not keyed:
                 # declare -A a; a=(rm -rf /etc): bash 5.1 reads key-value pairs, older ones
                 # refuse the words; the declare may also not have run (`true || declare -A
@@ -1464,7 +1462,7 @@ class _Bash(_Base):
                     self.forget(key)
                     self.env[_ASSOC + key] = ""
                 for _c, v, d in new:
-                    m = re.match(r"\[([^\]]*)\]=", v)
+                    m = _SUBSCRIPT.match(v)
                     if d or m is None:  # a dynamic element: what the array holds is unknown
                         self.assoc_unknown(key)
                         break
@@ -1476,9 +1474,9 @@ class _Bash(_Base):
                 return
             at = len(elems)
             for c, v, _ in new:  # a=([2]=/etc [0]=rm -rf): an unquoted [i]= sets element i
-                m = re.match(r"\[([^\]]*)\]=", v) if c.type == "concatenation" else None
+                m = _SUBSCRIPT.match(v) if c.type == "concatenation" else None
                 if m:  # [0x2]=, [1+1]=: arithmetic; [$i]= or [i]= unknown here
-                    k = self.arith(m.group(1))
+                    k = _arith(m.group(1))
                     at = MAX_ELEMENTS if k is None else k
                     v = v[m.end() :]
                 if at >= MAX_ELEMENTS:
@@ -1567,12 +1565,6 @@ class _Bash(_Base):
         self.forget(key)
         self.env[_ASSOC + key] = ""
         self.env[_UNTRACKED + key] = "1"
-
-    @staticmethod
-    def arith(text: str) -> int | None:
-        """An indexed array's subscript as bash computes it (`0x2`, `010`, `2#10`, `1+1`),
-        or None when it is unknown here (see `_arith`)."""
-        return _arith(text)
 
     def key_of(self, index: Any) -> str | None:
         """An associative array's key (`a[x]`, `a["x y"]`, `a[$k]` when $k is known)."""
@@ -1674,7 +1666,7 @@ class _Bash(_Base):
                 if sub in ("@", "*"):
                     at2: str | None = "@"
                 else:
-                    k = self.arith(sub)
+                    k = _arith(sub)
                     at2 = None if k is None else str(k)
                 if at2 is not None and f"{name}[{at2}]" in self.env:
                     return self.env[f"{name}[{at2}]"], False

@@ -1320,12 +1320,15 @@ def _piped_into_runner(inv: Invocation, invs: list[Invocation], line: str) -> bo
     )  # `| powershell -` leaves no invocation of its own
 
 
+_POSIX_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash"})
+
+
 def _reads_code_from_stdin(j: Invocation) -> bool:
     if j.name == "invoke-expression":
         return True
     if j.name == "cmd":
         return not any(a.lower() in ("/c", "/k", "/r") for a in j.args)
-    if j.name in ("sh", "bash", "zsh", "dash", "ksh", "ash"):
+    if j.name in _POSIX_SHELLS:
         # options (-x, -e, -o pipefail, --norc) do not name a script; -c gives the code;
         # after -s or `--` the words are the program's arguments, read from stdin
         k = 0
@@ -1502,19 +1505,14 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     if inv.name not in _SHELL_LIKE:
         return
     script_args = [a for a in inv.args if not a.startswith("-")]
-    if (
-        "-s" in inv.args
-        or "--" in inv.args[:2]
-        or (inv.name in ("sh", "bash", "zsh", "dash", "ksh", "ash") and _reads_code_from_stdin(inv))
-    ):
+    stdin_code = _reads_code_from_stdin(inv)
+    if "-s" in inv.args or "--" in inv.args[:2] or (inv.name in _POSIX_SHELLS and stdin_code):
         script_args = []  # bash -euxo pipefail reads its program from stdin
     from_net = bool(set(inv.upstream) & _FETCHERS)
     sub = " ".join(inv.args)
     # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh,
     # bash <<< "$(curl URL)" (also /usr/bin/curl, \\curl, command/sudo/busybox curl)
-    read = (
-        " ".join((inv.upstream_text, inv.stdin_data or "")) if _reads_code_from_stdin(inv) else ""
-    )
+    read = " ".join((inv.upstream_text, inv.stdin_data or "")) if stdin_code else ""
     if not from_net and _FETCH_SUBST.search(sub + " " + read):
         from_net = True
     if from_net and (
