@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tessera.experiments.base import Experiment, ExperimentResult, RunConfig
-from tessera.report.html import render, write_atomic
+from tessera.report.html import PngFigure, render, write_atomic
 
 
 def _exp(name: str) -> Experiment:
@@ -46,3 +46,31 @@ def test_write_atomic_keeps_old_file_on_failure(tmp_path: Path) -> None:
         write_atomic(p, 123)  # type: ignore[arg-type]
     assert p.read_text() == "old"
     assert os.listdir(tmp_path) == ["r.html"]
+
+
+def test_frozen_figures_are_closed_and_embedded(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tessera.demo.run import run_demo
+    from tessera.experiments.base import EXPERIMENTS
+
+    def run(cfg: RunConfig) -> ExperimentResult:
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [1, 0])
+        return ExperimentResult("figs", {"p": {"m": 1.0}}, figures=[("a line", fig)])
+
+    plt.close("all")
+    exp = Experiment("figs-test", "Figures", "summary", run)
+    EXPERIMENTS.register(exp.name)(lambda: exp)
+    try:
+        demo = run_demo(tmp_path, only=["figs-test"])
+    finally:
+        del EXPERIMENTS._items[exp.name]
+    assert plt.get_fignums() == []  # closed as soon as the experiment returned
+    ((_, res, _),) = demo.runs
+    assert res is not None and isinstance(res.figures[0][1], PngFigure)
+    page = (tmp_path / "report.html").read_text()
+    assert f"base64,{res.figures[0][1].b64}" in page and "a line" in page

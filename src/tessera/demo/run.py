@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tessera.experiments import EXPERIMENTS  # noqa: F401  (imports register the experiments)
 from tessera.experiments.base import Experiment, ExperimentResult, RunConfig, all_experiments
-from tessera.report.html import render, write_atomic
+from tessera.report.html import freeze_figures, render, write_atomic
 
 
 @dataclass
@@ -44,6 +44,7 @@ def run_demo(
         t0 = time.perf_counter()
         try:
             res = exp.run(RunConfig(quick=quick, seed=seed, out_dir=out_dir, progress=on_progress))
+            freeze_figures(res)
             demo.runs.append((exp, res, None))
         except Exception as e:  # keep the other experiments' results
             demo.runs.append((exp, None, f"{type(e).__name__}: {e}"))

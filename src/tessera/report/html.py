@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,27 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+@dataclass(frozen=True)
+class PngFigure:
+    """A figure already rendered: base64 PNG, the matplotlib figure closed."""
+
+    b64: str
+
+
 def _figure_png(fig: Any) -> str:
+    if isinstance(fig, PngFigure):
+        return fig.b64
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def freeze_figures(res: ExperimentResult) -> None:
+    """Render `res`'s figures to PNG now and close them (a long demo keeps no figure open)."""
+    res.figures = [(caption, PngFigure(_figure_png(fig))) for caption, fig in res.figures]
 
 
 def _table(policies: dict[str, dict[str, Any]]) -> str:
