@@ -156,3 +156,52 @@ def test_array_subscript_arithmetic(text: str, value: int | None) -> None:
     from tessera.shellguard.parse import _arith
 
     assert _arith(text.encode().decode("unicode_escape")) == value
+
+
+@pytest.mark.parametrize(
+    ("head", "open_", "close", "per_level"),
+    [
+        ("echo ", "$(echo ", ")", 1),
+        ("echo ", '"$(echo ', ')"', 1),
+        ("echo ", "$(echo a | base64 -d ", ")", 2),
+        ("source ", "<(echo $(echo ", "))", 4),
+    ],
+)
+def test_nested_echo_substitutions_are_walked_once(
+    head: str, open_: str, close: str, per_level: int
+) -> None:
+    # what `$(echo ...)` prints was read by evaluating its words a second time, which walked
+    # every inner substitution again: 2^depth walks (a 166-character line took 36 s)
+    depth = 12
+    p = parse(head + open_ * depth + "x" + close * depth)
+    assert len(p.invocations) <= per_level * depth + 1
+    assert {"echo"} <= {i.name for i in p.invocations}
+
+
+@pytest.mark.parametrize(
+    ("cmd", "name", "args"),
+    [
+        ('a=(); a+=(touch); a+=(/tmp/x y); "${a[@]}"', "touch", ["/tmp/x", "y"]),
+        ('a=(ls); a[2]=z; a[0]=touch; "${a[@]}"', "touch", ["z"]),
+        ('a=(touch /q); a[1]+=/r; "${a[@]}"', "touch", ["/q/r"]),
+        ('a=(touch); a+=("$z"); "${a[@]}" /t', None, None),  # a dynamic element: unknown
+    ],
+)
+def test_arrays_grown_in_place(cmd: str, name: str | None, args: list[str] | None) -> None:
+    # appends and element assignments change a held array in place (a line of them rebuilt
+    # it each time: quadratic); what "${a[@]}" gives is unchanged
+    got = [(i.name, i.args) for i in parse(cmd).invocations]
+    if name is None:
+        assert all(n != "touch" for n, _ in got)
+    else:
+        assert (name, args) in got
+
+
+def test_array_growth_stops_at_the_element_limit() -> None:
+    from tessera.shellguard.parse import MAX_ELEMENTS
+
+    grow = "; ".join("a+=(x)" for _ in range(MAX_ELEMENTS + 5))
+    assert parse(f'a=(); {grow}; "${{a[@]}}"').invocations[-1].name == "x"
+    one_by_one = "; ".join(f"a[{i}]=x" for i in range(MAX_ELEMENTS + 5))
+    p = parse(f"a=(); {one_by_one}; ${{a[3]}} /z")
+    assert "x" not in [i.name for i in p.invocations]  # a[1024]= left the array untracked

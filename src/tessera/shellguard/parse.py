@@ -239,6 +239,11 @@ class _Base:
         self.too_deep = False
         self.undecodable: list[str] = []
         self.budget = [MAX_NESTED]  # nested parses left for this statement (shared with subs)
+        # the words each command's walk computed, by (start, end, type) of the word node, with
+        # the walk's serial: what `$(echo ...)` prints is read from the walk just done instead of
+        # evaluating the words again (which doubled the work at each level of `$(echo $(...))`)
+        self._serial = 0
+        self._seen: dict[tuple[int, int, str], tuple[int, tuple[str, bool]]] = {}
 
     def result(self) -> Parsed:
         return Parsed(
@@ -1430,17 +1435,17 @@ class _Bash(_Base):
                     prev = (self.assoc_get(key, sub) or "") if append else ""
                     self.assoc_set(key, sub, prev + val)
                 return
-            elems = self.elements(key)
             k = _arith(idx)
+            if (
+                not dyn
+                and k is not None
+                and k < MAX_ELEMENTS
+                and self.set_element(key, k, val, append)
+            ):
+                return
+            elems = self.elements(key)
             if dyn or elems is None or k is None or k >= MAX_ELEMENTS:
                 self.forget(key)  # a[$i]=x, a[99999999999]=x: not tracked
-                return
-            if k < len(elems) and key + "[@]" in self.env:  # one element of a held array
-                elems[k] = ((elems[k] + val) if append else val)[:MAX_VALUE]
-                self.env[f"{key}[{k}]"] = elems[k]
-                self.env[key + "[@]"] = " ".join(elems)
-                if k == 0:
-                    self.env[key] = elems[0]
                 return
             elems += [""] * (k + 1 - len(elems))
             elems[k] = (elems[k] + val) if append else val
@@ -1467,6 +1472,8 @@ class _Bash(_Base):
                         self.assoc_unknown(key)
                         break
                     self.assoc_set(key, m.group(1), v[m.end() :])
+                return
+            if append and self.extend_array(key, new):
                 return
             elems = self.elements(key) if append else []
             if any(d for _, _, d in new) or elems is None:
@@ -1524,11 +1531,57 @@ class _Bash(_Base):
             return
         self.env.pop(_UNTRACKED + key, None)
         self.env[key] = elems[0] if elems else ""
-        self.env[key + "[@]"] = " ".join(elems)
+        self.env[key + "[@]"] = ""  # a held indexed array; "${a[@]}" is joined when read
         self.env[key + "[#]"] = str(len(elems))  # how many (${#a[@]})
         self.env[_LIVE] = str(live + len(elems))
         for i, v in enumerate(elems):
             self.env[f"{key}[{i}]"] = v
+
+    def _held(self, key: str) -> int | None:
+        """How many elements indexed array `key` holds, when it is one and known."""
+        if key + "[@]" not in self.env or _UNTRACKED + key in self.env or _ASSOC + key in self.env:
+            return None
+        return int(self.env.get(key + "[#]", "0"))
+
+    def set_element(self, key: str, k: int, val: str, append: bool) -> bool:
+        """`a[k]=val` (`+=`) on a held array in place (rebuilding it made a line of such
+        assignments quadratic); False where `set_array` must decide (not held, or past the
+        elements a line may hold)."""
+        n = self._held(key)
+        if n is None:
+            return False
+        live = int(self.env.get(_LIVE, "0"))
+        if k >= n and live + (k + 1 - n) > MAX_TRACKED:
+            return False
+        for i in range(n, k):
+            self.env[f"{key}[{i}]"] = ""
+        old = self.env.get(f"{key}[{k}]", "") if k < n else ""
+        self.env[f"{key}[{k}]"] = ((old + val) if append else val)[:MAX_VALUE]
+        if k == 0:
+            self.env[key] = self.env[f"{key}[0]"]
+        if k >= n:
+            self.env[key + "[#]"] = str(k + 1)
+            self.env[_LIVE] = str(live + k + 1 - n)
+        return True
+
+    def extend_array(self, key: str, new: list[tuple[Any, str, bool]]) -> bool:
+        """`a+=(x y)` on a held array, in place; False where `set_array` must decide (not held,
+        a dynamic or `[i]=` element, or past the elements an array or a line may hold)."""
+        n = self._held(key)
+        if n is None or any(
+            d or (c.type == "concatenation" and _SUBSCRIPT.match(v)) for c, v, d in new
+        ):
+            return False
+        live = int(self.env.get(_LIVE, "0"))
+        if n + len(new) > MAX_ELEMENTS or live + len(new) > MAX_TRACKED:
+            return False
+        for j, (_c, v, _d) in enumerate(new):
+            self.env[f"{key}[{n + j}]"] = v
+        if n == 0 and new:
+            self.env[key] = new[0][1]
+        self.env[key + "[#]"] = str(n + len(new))
+        self.env[_LIVE] = str(live + len(new))
+        return True
 
     def forget(self, key: str) -> None:
         self.env.pop(key, None)
@@ -1668,6 +1721,8 @@ class _Bash(_Base):
                 else:
                     k = _arith(sub)
                     at2 = None if k is None else str(k)
+                if at2 == "@" and self._held(name) is not None:
+                    return " ".join(self.elements(name) or []), False
                 if at2 is not None and f"{name}[{at2}]" in self.env:
                     return self.env[f"{name}[{at2}]"], False
                 return self.text(n), True
@@ -1679,8 +1734,9 @@ class _Bash(_Base):
                 return v, d
             return self.text(n), True
         if t == "command_substitution":
+            mark = self._serial
             self.stmt(n)
-            static = self.static_output(n)
+            static = self.static_output(n, mark)
             if static is not None:
                 return static, False
             return self.text(n), True
@@ -1703,15 +1759,21 @@ class _Bash(_Base):
             return _DEFAULT_ENV[name], False
         return "$" + name, True
 
-    def static_output(self, n: Any) -> str | None:
-        """`$(echo rm)` / `$(printf '%s' rm)`: the text a literal echo would produce."""
+    def seen_word(self, n: Any, since: int) -> tuple[str, bool]:
+        """`word(n)` as a command walk after serial `since` computed it, else computed now."""
+        rec = self._seen.get((n.start_byte, n.end_byte, n.type))
+        return rec[1] if rec is not None and rec[0] > since else self.word(n)
+
+    def static_output(self, n: Any, since: int) -> str | None:
+        """`$(echo rm)` / `$(printf '%s' rm)`: the text a literal echo would produce (`n` walked
+        after serial `since`: its words are read from that walk)."""
         cmds = [c for c in n.named_children if c.type == "command"]
         pipes = [c for c in n.named_children if c.type == "pipeline"]
         if len(pipes) == 1 and len(n.named_children) == 1:
             parts = [c for c in pipes[0].named_children if c.type == "command"]
             if len(parts) == 2:
-                first = self.static_echo(parts[0])
-                second = [self.word(c)[0] for c in parts[1].children if c.is_named]
+                first = self.static_echo(parts[0], since)
+                second = [self.seen_word(c, since)[0] for c in parts[1].children if c.is_named]
                 if (
                     first is not None
                     and second[:1] == ["base64"]
@@ -1722,14 +1784,14 @@ class _Bash(_Base):
             return None
         if len(cmds) != 1 or len(n.named_children) != 1:
             return None
-        return self.static_echo(cmds[0])
+        return self.static_echo(cmds[0], since)
 
-    def static_echo(self, cmd: Any) -> str | None:
+    def static_echo(self, cmd: Any, since: int) -> str | None:
         cmds = [cmd]
         name = cmds[0].child_by_field_name("name")
         if name is None or self.text(name) not in ("echo", "printf"):
             return None
-        words = [self.word(c) for c in cmds[0].children_by_field_name("argument")]
+        words = [self.seen_word(c, since) for c in cmds[0].children_by_field_name("argument")]
         if any(d for _, d in words):
             return None
         vals = [w for w, _ in words if not w.startswith("-")]
@@ -1770,6 +1832,8 @@ class _Bash(_Base):
         words: list[str] = []
         reds = list(redirects)
         data = stdin_data
+        self._serial += 1
+        mark = serial = self._serial
         if name_node is None:
             for c in n.named_children:
                 if c.type == "variable_assignment":
@@ -1815,7 +1879,9 @@ class _Bash(_Base):
                     if not (unquoted and not dyn and not val.strip()):
                         words.extend(self.fields(val) if unquoted and val.strip() else [val])
             elif c.is_named and c.type not in ("comment",) and after_name:
-                val = self.word(c)[0]
+                got = self.word(c)
+                self._seen[(c.start_byte, c.end_byte, c.type)] = (serial, got)
+                val = got[0]
                 words.extend(
                     self.fields(val)
                     if "$" not in val and self._splits(c) and val.strip()
@@ -1869,12 +1935,15 @@ class _Bash(_Base):
             # (other substitutions' commands are walked as words; what they print is unknown,
             # as for `source FILE`)
             for ps in procsubs:
-                static = self.static_output(ps)
+                static = self.static_output(ps, mark)
                 cmds = [c for c in ps.named_children if c.type == "command"]
                 head = cmds[0].child_by_field_name("name") if len(cmds) == 1 else None
                 if static is None and head is not None and self.text(head) in ("echo", "printf"):
                     # source <(echo "$X"): runs what $X holds, as `eval "$X"` would
-                    words = [self.word(c)[0] for c in cmds[0].children_by_field_name("argument")]
+                    words = [
+                        self.seen_word(c, mark)[0]
+                        for c in cmds[0].children_by_field_name("argument")
+                    ]
                     if self.text(head) == "printf" and words and "%" in words[0]:
                         words = words[1:]  # printf '%s\n' "$X": the arguments are printed
                     static = " ".join(w for w in words if not re.fullmatch(r"-[neE]+", w))
