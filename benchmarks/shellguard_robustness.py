@@ -188,18 +188,19 @@ def main() -> None:
             old = _grade_all(rows, _base_src(a.base, Path(tmp)))
         new = _grade_all(rows, None)
         lower = [r for r, o, n in zip(rows, old, new, strict=True) if n[0] < o[0]]
-        higher = sum(n[0] > o[0] for o, n in zip(old, new, strict=True))
+        higher = [r for r, o, n in zip(rows, old, new, strict=True) if n[0] > o[0]]
         reasons = sum(o != n for o, n in zip(old, new, strict=True))
         res["base"] = {
             "rev": a.base,
             "commands": len(rows),
             "lower": len(lower),
-            "higher": higher,
+            "higher": len(higher),
             "changed": reasons,
             "lower_examples": [f"{s}: {c[:160]!r}" for c, s in lower[:20]],
+            "higher_examples": [f"{s}: {c[:160]!r}" for c, s in higher[:20]],
         }
         print(
-            f"vs {a.base}: {len(rows)} commands, {len(lower)} lower, {higher} higher, "
+            f"vs {a.base}: {len(rows)} commands, {len(lower)} lower, {len(higher)} higher, "
             f"{reasons} with another level or reasons",
             flush=True,
         )

@@ -1001,3 +1001,49 @@ def test_fourth_batch_review(shell: str, command: str, level: Level) -> None:
 )
 def test_fifth_escape_batch(shell: str, command: str, level: Level) -> None:
     assert assess(command, shell).level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # ${CMD:-ls} runs ls only where CMD is unset or empty: CMD may hold another program
+        ("${CMD:-ls} -rf /etc", R),
+        ('"${CMD:-ls}" -rf /etc', R),
+        ("${CMD-ls} -rf /etc", R),
+        ("${CMD:=ls} -rf /etc", R),
+        ("${CMD:-ls -l} -rf /etc", R),
+        ("${CMD:-rm} -rf /etc", B),  # the default's own reading still counts
+        ("CMD=ls; ${CMD:-ls} -rf /etc", S),  # set on the line: known
+        ("${CMD:-ls} /tmp", S),
+        ("${PYTHON:-python3} script.py", S),
+    ],
+)
+def test_defaulted_command_name_is_also_known_only_when_run(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # builtins that set a variable from what they read: its old value no longer holds
+        ("x=ls; read x; $x -rf /etc", R),
+        ("x=ls; IFS= read -r x; $x -rf /etc", R),
+        ("x=ls; read -rp 'go? ' x; $x -rf /etc", R),
+        ("x=ls; read a x; $x -rf /etc", R),
+        ("x=ls; read -a x; ${x[0]} -rf /etc", R),
+        ("x=ls; while read x; do $x -rf /etc; done < f", R),
+        ("x=ls; printf -v x rm; $x -rf /etc", R),
+        ("x=ls; mapfile -t x < f; ${x[0]} -rf /etc", R),
+        ("x=ls; readarray x < f; $x -rf /etc", R),
+        ("x=ls; getopts ab x; $x -rf /etc", R),
+        ("x=ls; read y; $x -rf /etc", S),  # another variable: x still holds ls
+        ("x=ls; read -p x y; $x -rf /etc", S),  # -p's value is the prompt, not a name
+        # for/select: the loop variable takes the words; one literal word is known
+        ("x=ls; for x in rm; do $x -rf /etc; done", B),
+        ("x=ls; for x in rm ls; do $x -rf /etc; done", R),
+        ("x=ls; for x in $(cat f); do $x -rf /etc; done", R),
+        ("for x in a; do echo x; done > /etc/passwd", B),  # the loop's redirect
+    ],
+)
+def test_values_set_at_run_time_are_not_trusted(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

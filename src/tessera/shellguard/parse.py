@@ -36,6 +36,7 @@ _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: it
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
 _SUBSCRIPT = re.compile(r"\[([^\]]*)\]=")  # an array literal's `[KEY]=` element prefix
+_DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9@*]):?[-=].*\}", re.S)
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -129,6 +130,65 @@ def _b64(text: str) -> bytes | None:
 
 
 _local = threading.local()
+
+
+_COMPOUND = frozenset(
+    [
+        "subshell",
+        "compound_statement",
+        "do_group",
+        "while_statement",
+        "if_statement",
+        "elif_clause",
+        "else_clause",
+        "case_statement",
+        "case_item",
+        "c_style_for_statement",
+    ]
+)
+_OPT_ARGS = {"read": "dinNptu", "mapfile": "dnOsuCc", "readarray": "dnOsuCc", "printf": "v"}
+
+
+def _set_by(inv: Invocation) -> list[str]:
+    """The variables a builtin sets from what it reads at run time (`read x y`, `read -a a`,
+    `mapfile -t a`, `printf -v x`, `getopts ab x`)."""
+    if inv.name == "getopts":
+        return inv.args[1:2]
+    takes = _OPT_ARGS.get(inv.name)
+    if takes is None:
+        return []
+    names: list[str] = []
+    plain: list[str] = []
+    args = list(inv.args)
+    k = 0
+    while k < len(args):
+        a = args[k]
+        k += 1
+        if a == "--":
+            plain.extend(args[k:])
+            break
+        if not (a.startswith("-") and len(a) > 1) or plain:
+            plain.append(a)
+            continue
+        for j, ch in enumerate(a[1:], 1):
+            if ch in takes:  # the option's value: the rest of the word, else the next word
+                val = a[j + 1 :] or (args[k] if k < len(args) else "")
+                if not a[j + 1 :]:
+                    k += 1
+                if (inv.name, ch) in (("read", "a"), ("printf", "v")):
+                    names.append(val)
+                break
+            if inv.name == "read" and ch == "a":
+                val = a[j + 1 :] or (args[k] if k < len(args) else "")
+                if not a[j + 1 :]:
+                    k += 1
+                names.append(val)
+                break
+    if inv.name == "read":
+        names.extend(plain or ["REPLY"])
+    elif inv.name in ("mapfile", "readarray"):
+        names.append(plain[0] if plain else "MAPFILE")
+    return [n.split("[", 1)[0] for n in names if n and not is_dynamic(n)]
 
 
 def _ts_parser(lang: str) -> Any:
@@ -1377,6 +1437,18 @@ class _Bash(_Base):
         elif t in ("command_substitution", "process_substitution"):
             for c in n.named_children:
                 self.stmt(c)
+        elif t == "for_statement":  # for/select X in WORDS; do BODY; done
+            var = n.child_by_field_name("variable")
+            vals = [self.word(c) for c in n.children_by_field_name("value")]
+            if var is not None:
+                # X takes the words' values: one literal word is known, anything else is not
+                name = self.text(var)
+                self.forget(name)
+                if len(vals) == 1 and not vals[0][1] and len(self.fields(vals[0][0])) == 1:
+                    self.env[name] = vals[0][0][:MAX_VALUE]
+            body = n.child_by_field_name("body")
+            if body is not None:  # the loop's redirects reach every command inside
+                self.stmt(body, redirects)
         elif t == "unset_command":
             words = [self.word(c)[0] for c in n.children]
             # (values are kept: an unset in a subshell, function or branch that does not run
@@ -1387,11 +1459,10 @@ class _Bash(_Base):
         else:
             kids = [c for c in n.named_children if c.type != "comment"]
             for k, c in enumerate(kids):
-                # a subshell's or block's redirects reach every command inside; the grammar
-                # hangs `a && b > f`'s redirect on the list, and bash gives it to b
-                passed = t in ("subshell", "compound_statement") or (
-                    t == "list" and k == len(kids) - 1
-                )
+                # a subshell's, block's or compound command's redirects reach every command
+                # inside (`while ...; done > f`); the grammar hangs `a && b > f`'s redirect on
+                # the list, and bash gives it to b
+                passed = t in _COMPOUND or (t == "list" and k == len(kids) - 1)
                 self.stmt(c, redirects if passed else None)
         return self.out[before:]
 
@@ -1841,6 +1912,8 @@ class _Bash(_Base):
             return
         procsubs: list[Any] = []
         after_name = dyn_name = False
+        defaulted: str | None = None  # `${CMD:-ls}` with CMD unknown here
+        n_name = 0  # how many words the name gave
         for c in n.children:
             if c.type == "variable_assignment":
                 self.word(c.child_by_field_name("value")) if c.child_by_field_name(
@@ -1878,6 +1951,15 @@ class _Bash(_Base):
                     )
                     if not (unquoted and not dyn and not val.strip()):
                         words.extend(self.fields(val) if unquoted and val.strip() else [val])
+                    n_name = len(words)
+                    bare = self.text(inner).removeprefix('"').removesuffix('"')
+                    dm = (
+                        _DEFAULTED.fullmatch(bare)
+                        if inner.type in ("expansion", "string")
+                        else None
+                    )
+                    if dm is not None and not dyn and self.var(dm.group(1))[1]:
+                        defaulted = self.text(inner)
             elif c.is_named and c.type not in ("comment",) and after_name:
                 got = self.word(c)
                 self._seen[(c.start_byte, c.end_byte, c.type)] = (serial, got)
@@ -1893,6 +1975,12 @@ class _Bash(_Base):
             if rest_inv is not None:
                 rest_inv.if_empty = True
                 self.out.append(rest_inv)
+        if defaulted is not None:
+            # `${CMD:-ls} -rf /etc`: the default runs only where CMD is unset or empty, and CMD
+            # may be set where the line runs (exported earlier): also a name known only then
+            alt = self.emit_unix([defaulted, *words[n_name:]], self.text(n), reds, data)
+            if alt is not None:
+                self.out.append(alt)
         if words and re.fullmatch(r"\$\{?SHELL\}?", words[0]):
             # `$SHELL -c CODE`: the user's shell, which runs CODE (read beside the other readings)
             as_sh = self.emit_unix(["sh", *words[1:]], self.text(n), reds, data)
@@ -1915,6 +2003,8 @@ class _Bash(_Base):
         if inv is None:
             return
         self.out.append(inv)
+        for name in _set_by(inv):  # read x, printf -v x, mapfile x: a value known only when run
+            self.forget(name)
         if inv.name == "alias":
             for a in inv.args:
                 aname, eq, val = a.partition("=")
