@@ -12,7 +12,7 @@ import time
 import typer
 from rich.table import Table
 
-from tessera.cli.client import gateway_url, request
+from tessera.cli.client import gateway_url, request, token_segment
 from tessera.cli.console import console
 from tessera.cli.fn import GatewayOpt, _ok
 from tessera.platforms.local.auth import parse_scope
@@ -54,6 +54,7 @@ def revoke(
     gateway: str | None = GatewayOpt,
 ) -> None:
     """Revoke a token at once (the next request with it gets 401)."""
+    token_id = token_segment("TOKEN_ID", token_id)
     r = request("DELETE", gateway_url(gateway), f"/system/tokens/{token_id}")
     _ok(r, "revoke")
     console.print(f"revoked {token_id}")

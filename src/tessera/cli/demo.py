@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tessera.cli.console import console, progress_bar
 from tessera.demo.run import run_demo
@@ -39,7 +40,7 @@ def demo(
     t.add_column("result")
     t.add_column("s", justify="right")
     for exp, res, err in run.runs:
-        summary = f"[red]FAILED: {err}[/]" if err else (res.headline if res else "")
+        summary = Text(f"FAILED: {err}", style="red") if err else Text(res.headline if res else "")
         t.add_row(exp.name, summary, f"{run.seconds[exp.name]:.1f}")
     console.print(t)
     console.print(f"report: {run.report}")

@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from tessera.cli.client import gateway_url, request
-from tessera.cli.console import console, err_console
+from tessera.cli.client import gateway_url, name_segment, request
+from tessera.cli.console import console, err_console, print_error
 from tessera.core.errors import InputError
 from tessera.functions.package import pack_dir
 
@@ -27,7 +27,7 @@ def _ok(r: object, what: str) -> None:
         hint = ""
         if r.status_code in (401, 403):
             hint = " (set TESSERA_TOKEN, or run where `tessera up` wrote TESSERA_HOME/admin.token)"
-        err_console.print(f"[bold red]error:[/] {what}: {r.text.strip()}{hint}", highlight=False)
+        print_error(f"{what}: {r.text.strip()}{hint}")
         raise typer.Exit(2 if r.status_code in (400, 401, 403, 404, 405, 413) else 1)
 
 
@@ -120,14 +120,17 @@ def deploy(
 ) -> None:
     """Deploy (or update) the function in DIRECTORY on the local platform or on --platform."""
     if platform != "local":
+        from tessera.platforms import BUILDERS
         from tessera.platforms.deploy import NotDeployable
         from tessera.platforms.deploy import deploy as deploy_to
 
+        if platform not in BUILDERS:
+            raise InputError("--platform", platform, ", ".join(["local", *sorted(BUILDERS)]))
         try:
             done = deploy_to(directory, platform, out, context)
-        except NotDeployable as e:
-            typer.echo(f"tessera: cannot deploy to {platform}: {e}", err=True)
-            raise typer.Exit(1) from None
+        except NotDeployable as e:  # what this machine lacks for that platform
+            print_error(f"--platform {platform}: cannot deploy from here: {e}")
+            raise typer.Exit(2) from None
         for a in done:
             console.print(
                 f"applied {a.kind} {a.name}" + (f" in {a.namespace}" if a.namespace else "")
@@ -188,6 +191,7 @@ def invoke(
     headers = {"content-type": "application/json"}
     if callback:
         headers["x-callback-url"] = callback
+    name = name_segment("NAME", name)
     path = f"/async-function/{name}" if async_ else f"/function/{name}"
     t0 = time.perf_counter()
     r = request("POST", gateway_url(gateway), path, content=body, headers=headers)
@@ -196,6 +200,8 @@ def invoke(
         _ok(r, "invoke")
         typer.echo(r.json()["id"])
         return
+    if r.status_code >= 400 and "x-tessera-invocation" not in r.headers:
+        _ok(r, "invoke")  # the gateway's refusal (not deployed, no token, too big): no invocation
     cold = r.headers.get("x-tessera-cold-start-ms")
     err_console.print(
         f"{r.status_code} in {ms:.1f} ms" + (f" (cold start {cold} ms)" if cold else "")
@@ -212,6 +218,7 @@ def logs(
     gateway: str | None = GatewayOpt,
 ) -> None:
     """Print the last lines of NAME's log (handler output and context.logger)."""
+    name = name_segment("NAME", name)
     r = request("GET", gateway_url(gateway), f"/system/logs/{name}", params={"lines": lines})
     _ok(r, "logs")
     sys.stdout.write(r.text)
@@ -258,6 +265,7 @@ def invocations(
 @app.command("delete")
 def delete(name: str = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
     """Remove NAME (its instances stop; its records stay)."""
+    name = name_segment("NAME", name)
     r = request("DELETE", gateway_url(gateway), f"/system/functions/{name}")
     _ok(r, "delete")
     console.print(f"deleted {name}")

@@ -85,6 +85,7 @@ def _check_jsonl(g, default_shell: str, batch: int = 64) -> None:  # type: ignor
     bad = 0
     pending: list[tuple[int, str, str]] = []
     out: dict[int, str] = {}
+    ids: dict[int, object] = {}
     next_out = 0
 
     def flush() -> None:
@@ -92,7 +93,10 @@ def _check_jsonl(g, default_shell: str, batch: int = 64) -> None:  # type: ignor
         if pending:
             verdicts = g.check_many([(c, s) for _, c, s in pending])
             for (n, _, _), v in zip(pending, verdicts, strict=True):
-                out[n] = json.dumps(v.as_json())
+                got = v.as_json()
+                if n in ids:  # the caller's own id, echoed to match answers to questions
+                    got = {"id": ids.pop(n), **got}
+                out[n] = json.dumps(got)
             pending.clear()
         while next_out in out:
             sys.stdout.write(out.pop(next_out) + "\n")
@@ -109,7 +113,12 @@ def _check_jsonl(g, default_shell: str, batch: int = 64) -> None:  # type: ignor
             d = json.loads(line)
             if not isinstance(d, dict) or not isinstance(d.get("command"), str):
                 raise InputError(f"line {n + 1} command", d, 'an object with a string "command"')
+            extra = sorted(set(d) - {"command", "shell", "id"})
+            if extra:
+                raise InputError(f"line {n + 1} key", extra[0], "command, shell, id")
             pending.append((n, d["command"], check_shell(str(d.get("shell", default_shell)))))
+            if "id" in d:
+                ids[n] = d["id"]
         except (json.JSONDecodeError, InputError, RecursionError) as e:
             if isinstance(e, InputError):
                 msg = str(e)

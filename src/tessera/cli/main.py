@@ -17,7 +17,7 @@ from tessera.cli import secret as secret_cmd
 from tessera.cli import sim as sim_cmd
 from tessera.cli import up as up_cmd
 from tessera.cli import wasm as wasm_cmd
-from tessera.cli.console import err_console
+from tessera.cli.console import err_console, print_error
 from tessera.core.errors import InputError
 
 app = typer.Typer(
@@ -55,9 +55,7 @@ def _root(
 
 
 def _fail(message: str) -> None:
-    err_console.print(
-        f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True
-    )
+    print_error(message)
     sys.exit(2)
 
 
@@ -73,8 +71,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(e.format_message().replace("\n", " ") + hint)
     except InputError as e:
         _fail(str(e))
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as e:
-        _fail(str(e))
+    except OSError as e:  # a path given on the command line that cannot be read or written
+        where = f"{e.filename}: " if e.filename else ""
+        _fail(f"{where}{e.strerror or e}")
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)

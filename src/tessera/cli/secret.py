@@ -17,7 +17,7 @@ import time
 import typer
 from rich.table import Table
 
-from tessera.cli.client import gateway_url, request
+from tessera.cli.client import gateway_url, name_segment, request
 from tessera.cli.console import console
 from tessera.cli.fn import GatewayOpt, _ok
 from tessera.core.errors import InputError
@@ -31,6 +31,7 @@ def set_secret(
     gateway: str | None = GatewayOpt,
 ) -> None:
     """Set NAME from stdin (or a hidden prompt); redeploy the functions that use it."""
+    name = name_segment("NAME", name)
     if sys.stdin.isatty():
         value = getpass.getpass(f"value for {name}: ").encode()
     else:
@@ -56,6 +57,7 @@ def list_secrets(gateway: str | None = GatewayOpt) -> None:
 @app.command("rm")
 def rm(name: str = typer.Argument(...), gateway: str | None = GatewayOpt) -> None:
     """Delete NAME (a function that needs it is refused at its next deploy or start)."""
+    name = name_segment("NAME", name)
     r = request("DELETE", gateway_url(gateway), f"/system/secrets/{name}")
     _ok(r, "secret rm")
     console.print(f"deleted {name}")

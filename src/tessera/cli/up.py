@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ def up(
 
     if not 0 <= port <= 65535:
         raise InputError("--port", port, "0..65535")
-    if interval_s <= 0:
-        raise InputError("--interval", interval_s, "seconds > 0")
+    if not (math.isfinite(interval_s) and 0.01 <= interval_s <= 3600):
+        raise InputError("--interval", interval_s, "seconds, 0.01 to 3600")
     cfg = _autoscaler(autoscaler)
     create(cfg)  # validate before anything starts
     from tessera.functions.manifest import load_function_dir
@@ -85,6 +86,16 @@ def up(
         for flag, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
             if not path.is_file():
                 raise InputError(flag, str(path), "an existing PEM file")
+        import ssl
+
+        try:  # a certificate and key that do not load fail here, not once the server starts
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(tls_cert, tls_key)
+        except (ssl.SSLError, ValueError) as e:
+            raise InputError(
+                "--tls-cert/--tls-key",
+                f"{tls_cert}, {tls_key}",
+                f"a PEM certificate and its private key ({getattr(e, 'reason', None) or e})",
+            ) from None
         tls = (tls_cert, tls_key)
     from tessera.platforms.local.sandbox import SandboxUnavailable, resolve
 

@@ -13,9 +13,34 @@ app = typer.Typer(help="MPI programs compiled to WebAssembly, run by the host's 
 _PASS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
+# clang options whose value is the next word when written apart
+_CLANG_TAKES_VALUE = frozenset(
+    [
+        "-I",
+        "-D",
+        "-U",
+        "-include",
+        "-isystem",
+        "-iquote",
+        "-idirafter",
+        "-L",
+        "-l",
+        "-x",
+        "-MF",
+        "-MT",
+        "-MQ",
+        "-Xclang",
+        "-Xlinker",
+        "-mllvm",
+        "-target",
+        "--target",
+    ]
+)
+
+
 @app.command("cc", context_settings=_PASS)
 def cc(ctx: typer.Context) -> None:
-    """Compile C/C++ MPI sources to wasm32-wasi: tessera wasm cc SRC... -o APP.wasm [clang flags].
+    r"""Compile C/C++ MPI sources to wasm32-wasi: tessera wasm cc SRC... -o APP.wasm \[clang flags].
 
     Uses Tessera's mpi.h; -O2, SIMD and stripping by default (override with your own flags).
     """
@@ -34,6 +59,12 @@ def cc(ctx: typer.Context) -> None:
             out = Path(argv[i + 1])
             i += 2
             continue
+        if a in _CLANG_TAKES_VALUE:  # `-I inc`, `-D X=1`: the next word is the flag's value
+            if i + 1 >= len(argv):
+                raise InputError(a, "missing", f"a value after {a}")
+            flags += [a, argv[i + 1]]
+            i += 2
+            continue
         if a.startswith("-"):
             flags.append(a)
         else:
@@ -41,6 +72,8 @@ def cc(ctx: typer.Context) -> None:
         i += 1
     if out is None:
         raise InputError("-o", "missing", "an output path ending in .wasm")
+    if out.is_dir():
+        raise InputError("-o", str(out), "a file path ending in .wasm (this is a folder)")
     try:
         built = compile_wasm(sources, out, flags)
     except CompileError as e:

@@ -8,6 +8,7 @@ crashed run never leaves half a report.
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import io
 import math
@@ -145,8 +146,13 @@ def render(
 def write_atomic(path: str | Path, text: str) -> Path:
     """Write `text` to `path` via a temporary file in the same folder and a rename."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    if p.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file", str(p))
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    except OSError as e:  # name the path asked for, not a parent's or the temporary file's
+        raise OSError(e.errno, e.strerror, str(p)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -71,6 +71,11 @@ def load_rules(path: Path) -> list[UserRule]:
     for i, it in enumerate(items, 1):
         if not isinstance(it, dict):
             raise InputError(f"RULES rule {i}", it, "an object with pattern and action")
+        extra = sorted(set(it) - {"action", "pattern", "name"})
+        if extra:  # `patern: x` would otherwise be a rule with no pattern, silently
+            raise InputError(
+                f"RULES {it.get('name', f'rule {i}')} key", extra[0], "action, pattern, name"
+            )
         action = str(it.get("action", "")).lower()
         if action not in ACTIONS:
             raise InputError(
@@ -107,9 +112,18 @@ def load_commands(path: Path, default_shell: str = "bash") -> list[tuple[str, st
                 raise InputError(
                     f"--commands line {n}", line[:40], 'an object with a string "command"'
                 )
-            out.append((d["command"], check_shell(str(d.get("shell", default_shell)))))
+            extra = sorted(set(d) - {"command", "shell", "id"})
+            if extra:
+                raise InputError(f"--commands line {n} key", extra[0], "command, shell, id")
+            try:
+                shell = check_shell(str(d.get("shell", default_shell)))
+            except InputError as e:
+                raise InputError(f"--commands line {n} shell", e.value, e.accepted) from None
+            out.append((d["command"], shell))
         else:
             out.append((line, default_shell))
+    if not out:
+        raise InputError("--commands", str(path), "a file with at least one command")
     return out
 
 

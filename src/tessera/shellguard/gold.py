@@ -89,7 +89,7 @@ def load_file(path: Path) -> list[GoldRow]:
 def load(split: str | None = None) -> list[GoldRow]:
     """Every gold row (optionally only `dev` or `test`), de-duplicated by (shell, command)."""
     if split not in (None, "dev", "test"):
-        raise InputError("split", split, "dev, test or none")
+        raise InputError("--split", split, "dev or test")
     seen: set[tuple[str, str]] = set()
     out: list[GoldRow] = []
     for p in sorted(gold_dir().glob("*.jsonl")):

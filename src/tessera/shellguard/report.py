@@ -31,7 +31,9 @@ def run_eval(
     """Scores (and per-command latency) of the chosen systems on one split of the gold set."""
     from tessera.core.errors import InputError
 
-    chosen = list(systems or SYSTEMS)
+    chosen = list(SYSTEMS if systems is None else systems)
+    if not chosen:
+        raise InputError("--systems", "", "one or more of " + ", ".join(SYSTEMS))
     unknown = [s for s in chosen if s not in SYSTEMS]
     if unknown:
         raise InputError("systems", unknown, ", ".join(SYSTEMS))
