@@ -132,3 +132,13 @@ def test_wasm_cc_reads_flag_values_apart(
     (tmp_path / "d.wasm").mkdir()
     m = assert_one_error_line(*run_cli(["wasm", "cc", "a.c", "-o", "d.wasm"], capsys))
     assert m.group("field") == "-o"
+
+
+def test_guard_explain_prints_commands_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(["guard", "explain", 'echo "[/]" [bold]x', "--mode", "rules"], capsys)
+    assert code == 0 and "[/] [bold]x" in out and "Traceback" not in err
+
+
+def test_guard_explain_checks_mode_before_printing(capsys: pytest.CaptureFixture[str]) -> None:
+    m = assert_one_error_line(*run_cli(["guard", "explain", "ls", "--mode", "x"], capsys))
+    assert m.group("value") == "'x'"

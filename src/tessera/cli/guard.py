@@ -17,6 +17,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from tessera.cli.console import console, err_console
 from tessera.core.errors import InputError
@@ -162,6 +163,7 @@ def explain(
     from tessera.shellguard.tokenize import model_text
 
     sh = check_shell(shell)
+    guard = _guard(mode)  # a bad --mode fails before anything is printed
     parsed = parse(command, sh, cwd)
     t = Table("#", "command", "arguments", "context", title="What would execute")
     for i, inv in enumerate(parsed.invocations, 1):
@@ -178,18 +180,18 @@ def explain(
             ctx.append("stdin from " + " | ".join(inv.upstream))
         if inv.redirects:
             ctx.append(" ".join(f"{op} {t}" for op, t in inv.redirects))
-        t.add_row(str(i), inv.name, " ".join(inv.args)[:80], "; ".join(ctx))
+        t.add_row(str(i), Text(inv.name), Text(" ".join(inv.args)[:80]), Text("; ".join(ctx)))
     console.print(t)
     if parsed.fork_bomb:
         console.print("[bold red]fork bomb[/] detected")
-    v = _guard(mode).check(command, sh, cwd=cwd)
+    v = guard.check(command, sh, cwd=cwd)
     f = Table("level", "reason", "rule", "why", "segment", title="Rules that fired")
     for fd in sorted(v.findings, key=lambda x: -int(x.level)):
-        f.add_row(fd.level.name, fd.tag, fd.rule, fd.why, fd.segment[:60])
+        f.add_row(fd.level.name, fd.tag, fd.rule, Text(fd.why), Text(fd.segment[:60]))
     console.print(f if v.findings else "no rule fired")
     if v.probs is not None:
         probs = ", ".join(f"{lv.name} {p:.2f}" for lv, p in zip(LEVELS, v.probs, strict=True))
-        console.print(f"model input: {model_text(parsed)}", highlight=False)
+        console.print(f"model input: {model_text(parsed)}", highlight=False, markup=False)
         console.print(f"model: {probs}")
     console.print(
         f"verdict: [bold]{v.level.name}[/] ({v.source}); reasons: "
@@ -232,24 +234,25 @@ def audit(
         title=f"Missing: {report['missing_total']} risky commands the rules allow",
     )
     for tag, d in report["missing"].items():
-        m.add_row(tag, str(d["count"]), d["examples"][0]["command"][:70])
+        m.add_row(tag, str(d["count"]), Text(d["examples"][0]["command"][:70]))
     console.print(m)
     b = Table("rule", "pattern", "fires", "on SAFE/LOW", "example", title="Too broad")
     for d in report["too_broad"]:
         b.add_row(
-            d["rule"],
-            d["pattern"][:30],
+            Text(d["rule"]),
+            Text(d["pattern"][:30]),
             str(d["fires"]),
             f"{d['on_safe_or_low']} ({d['share']:.0%})",
-            d["examples"][0][:50],
+            Text(d["examples"][0][:50]),
         )
     console.print(b)
     for d in report["too_weak"]:
         console.print(
-            f"too weak: {d['rule']} only asks about {d['blocked_commands']} BLOCKED command(s)"
+            f"too weak: {d['rule']} only asks about {d['blocked_commands']} BLOCKED command(s)",
+            markup=False,
         )
     if report["unused_rules"]:
-        console.print("never fired: " + ", ".join(report["unused_rules"]))
+        console.print("never fired: " + ", ".join(report["unused_rules"]), markup=False)
 
 
 @app.command("train")
