@@ -7,27 +7,59 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tessera.core.errors import InputError
 
+if TYPE_CHECKING:
+    from tessera.gpu.device import Device
+    from tessera.gpu.predict import Predictor
+    from tessera.gpu.profiler import Measured
+    from tessera.gpu.profiles import ProfileTable
+
 app = typer.Typer(help="GPU slices: latency prediction from profiles.")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder and a rename."""
+def _check_out(path: Path) -> Path:
+    """`path` resolved, once sure a file can be created there (`InputError` naming ``--out``).
+
+    Run before any long work, so a bad ``--out`` fails at once, not after it.
+    """
     target = path.resolve()
     if target.is_dir():
         raise InputError("--out", str(path), "a file path, not a directory")
     if not target.parent.is_dir():
         raise InputError("--out", str(path), "a path in an existing directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:  # the one sure test (root passes os.access, /proc refuses new files anyway)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise InputError(
+            "--out", str(path), f"a path in a directory where files can be created ({e.strerror})"
+        ) from None
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder and a rename."""
+    target = _check_out(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as e:  # name the user's path, never the temp file's
+        raise InputError("--out", str(path), f"a writable path ({e.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; profiles and predictions are shared
         os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError("--out", str(path), f"a writable path ({e.strerror})") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -51,15 +83,24 @@ def predict(
     Rows come out in query order; --out is written atomically (temp file + rename).
     """
     from tessera.gpu.predict import Predictor
-    from tessera.gpu.profiles import load_profiles, load_queries, open_text
+    from tessera.gpu.profiles import ProfileTable, read_csv, read_table, table_from_csv
 
-    table = load_profiles(*profiles, *(more_profiles or []))
-    q = load_queries(queries)
-    lat = Predictor().fit(table).predict_many(q)
-    with open_text(queries) as fh:
-        rows = [r for r in csv.reader(fh)]
-    header, body = rows[0], [r for r in rows[1:] if r and any(x.strip() for x in r)]
-    names = [h.strip() for h in header]
+    if out is not None:
+        _check_out(out)
+    paths = [*profiles, *(more_profiles or [])]
+    table = ProfileTable.concat([read_table(p, option="--profiles") for p in paths])
+    if len(table) == 0:
+        shown = str(paths[0]) if len(paths) == 1 else ", ".join(map(str, paths))
+        raise InputError(
+            "--profiles", shown, "profile CSV file(s) with data rows (these hold only a header)"
+        )
+    data = read_csv(queries, option="--queries")
+    q = table_from_csv(data, with_latency=False)
+    predictor = Predictor().fit(table)
+    _check_known(predictor, q, [n for n, _ in data.rows], data.label)
+    lat = predictor.predict_many(q)
+    header, body = data.header, [r for _, r in data.rows]
+    names = data.names
     col = names.index("latency_ms") if "latency_ms" in names else None
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -72,6 +113,22 @@ def predict(
         sys.stdout.flush()
     else:
         _write_atomic(out, buf.getvalue())
+
+
+def _check_known(predictor: Predictor, q: ProfileTable, lines: list[int], label: str) -> None:
+    """The predictor's error for the first query row it has no profile for, with its line."""
+    import numpy as np
+
+    known = set(predictor.known())
+    for i, (gpu, model) in enumerate(zip(q.gpu.tolist(), q.model.tolist(), strict=True)):
+        if (gpu.lower(), model) in known:
+            continue
+        try:
+            predictor.predict_many(q.take(np.array([i], dtype=np.intp)))
+        except InputError as e:
+            field = f"{label}: line {lines[i]}: column {e.field}"
+            raise InputError(field, e.value, e.accepted) from None
+        return
 
 
 def _ints(option: str, text: str) -> list[int]:
@@ -94,7 +151,20 @@ def _floats(option: str, text: str) -> list[float]:
     return vals
 
 
-def _profile_device(kind: str) -> object:
+def _device_models(dev: Device) -> list[str]:
+    """The models `dev` can load: the simulated device's table, or those `models.build` makes."""
+    from tessera.gpu.device import SimulatedDevice
+
+    if isinstance(dev, SimulatedDevice):
+        from tessera.gpu.latency import WEIGHTS_MIB, known_models
+
+        return [m for m in known_models() if m in WEIGHTS_MIB]
+    from tessera.gpu.models import MODELS
+
+    return list(MODELS)
+
+
+def _profile_device(kind: str) -> Device:
     from tessera.gpu.clock import FakeClock
     from tessera.gpu.device import SimulatedDevice
 
@@ -120,10 +190,14 @@ def _profile_device(kind: str) -> object:
 @app.command("profile")
 def profile(
     model: str = typer.Option(..., "--model", help="resnet50, mobilenet_v3_large, bert_base, ..."),
-    batches: str = typer.Option("1,8,32", "--batches", help="Batch sizes, comma-separated."),
+    batches: str = typer.Option(
+        "1,8,32", "--batches", help="Batch sizes, comma-separated (each 1..65536)."
+    ),
     sms: str = typer.Option("8,16,32,64,132", "--sms", help="SM counts (whole GPU or groups)."),
     quotas: str = typer.Option("100", "--quotas", help="Time quotas in percent."),
-    replays: int = typer.Option(30, "--replays", help="Timed batches per point (mean kept)."),
+    replays: int = typer.Option(
+        30, "--replays", help="Timed batches per point, 1..10000 (mean kept)."
+    ),
     device: str = typer.Option("auto", "--device", help="auto (CUDA if present), cuda, sim."),
     out: Path | None = typer.Option(None, "--out", help="Profile CSV to write (default: stdout)."),
 ) -> None:
@@ -136,24 +210,30 @@ def profile(
     from rich.progress import Progress
 
     from tessera.cli.console import err_console
+    from tessera.gpu.profiler import check_grid
     from tessera.gpu.profiler import profile as run_profile
     from tessera.gpu.profiles import PROFILE_COLUMNS
 
-    dev = _profile_device(device)
+    # every check before the device starts work or the progress display appears
+    if out is not None:
+        _check_out(out)
     b, s, q = _ints("--batches", batches), _ints("--sms", sms), _floats("--quotas", quotas)
-    if replays < 1:
-        raise InputError("--replays", replays, "an integer >= 1")
-    with Progress(console=err_console, transient=True) as bar:
-        task = bar.add_task(f"profiling {model}", total=len(b) * len(s) * len(q))
-        rows = run_profile(
-            dev,  # type: ignore[arg-type]
-            model,
-            b,
-            s,
-            q,
-            replays=replays,
-            progress=lambda done, _total: bar.update(task, completed=done),
-        )
+    dev = _profile_device(device)
+    options = {"batches": "--batches", "sms": "--sms", "quotas": "--quotas", "replays": "--replays"}
+    check_grid(dev.info, b, s, q, replays=replays, fields=options)
+    models = _device_models(dev)
+    if model not in models:
+        raise InputError("--model", model, "one of " + ", ".join(models))
+
+    def run(progress: Callable[[int, int], None] | None) -> list[Measured]:
+        return run_profile(dev, model, b, s, q, replays=replays, progress=progress)
+
+    if err_console.is_terminal and not err_console.is_dumb_terminal:
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task(f"profiling {model}", total=len(b) * len(s) * len(q))
+            rows = run(lambda done, _total: bar.update(task, completed=done))
+    else:  # a log or a pipe: no progress display (a transient one still leaves a blank line)
+        rows = run(None)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(PROFILE_COLUMNS)

@@ -18,13 +18,16 @@ the whole path runs in CI.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tessera.core.errors import require
-from tessera.gpu.device import Device
-from tessera.gpu.profiles import ProfileRow
+from tessera.gpu.device import Device, DeviceInfo
+from tessera.gpu.profiles import MAX_BATCH, ProfileRow
 from tessera.gpu.worker import GpuWorker
+
+MAX_REPLAYS = 10_000
+"""Most timed batches per grid point: 10,000 back-to-back batches of a slow model take hours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,51 @@ def _quantile(xs: Sequence[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
+def check_grid(
+    info: DeviceInfo,
+    batches: Iterable[int],
+    sms: Iterable[int],
+    quotas: Iterable[float],
+    *,
+    replays: int,
+    fields: Mapping[str, str] | None = None,
+) -> list[tuple[int, int, float]]:
+    """The (batch, SMs, quota) points in `profile`'s order; `InputError` for any bad one.
+
+    Batches are integers in 1..`MAX_BATCH`, SM counts the whole GPU or multiples of its
+    granularity, quotas percentages in (0, 100], `replays` an integer in 1..`MAX_REPLAYS`.
+    ``fields`` renames the fields in errors (``{"batches": "--batches"}``): the names a
+    caller's user typed; keys ``batches``, ``sms``, ``quotas``, ``replays``.
+    """
+    name = {k: k for k in ("batches", "sms", "quotas", "replays")} | dict(fields or {})
+    bs, ss, qs = list(batches), list(sms), list(quotas)
+    grid = [(b, s, q) for b in bs for s in ss for q in qs]
+    require(bool(grid), "grid", "empty", "at least one batch, one SM count and one quota")
+    require(
+        isinstance(replays, int) and 1 <= replays <= MAX_REPLAYS,
+        name["replays"],
+        replays,
+        f"an integer in 1..{MAX_REPLAYS}",
+    )
+    for b in bs:
+        require(
+            isinstance(b, int) and 1 <= b <= MAX_BATCH,
+            name["batches"],
+            b,
+            f"integers in 1..{MAX_BATCH}",
+        )
+    for q in qs:
+        require(0 < q <= 100, name["quotas"], q, "percentages in (0, 100]")
+    for s in ss:
+        require(
+            s == info.total_sms or (0 < s < info.total_sms and s % info.sm_granularity == 0),
+            name["sms"],
+            s,
+            f"{info.total_sms} or a multiple of {info.sm_granularity} below it",
+        )
+    return grid
+
+
 def profile(
     device: Device,
     model: str,
@@ -55,21 +103,10 @@ def profile(
     """One `Measured` per (batch, SMs, quota) point, in that nesting order.
 
     `sms` are SM counts (the whole GPU or multiples of the device's granularity);
-    `quotas` are percentages in (0, 100].
+    `quotas` are percentages in (0, 100]; see `check_grid` for the bounds.
     """
     info = device.info
-    grid = [(b, s, q) for b in batches for s in sms for q in quotas]
-    require(bool(grid), "grid", "empty", "at least one batch, one SM count and one quota")
-    require(replays >= 1, "replays", replays, "an integer >= 1")
-    for b, s, q in grid:
-        require(isinstance(b, int) and b >= 1, "batches", b, "integers >= 1")
-        require(0 < q <= 100, "quotas", q, "percentages in (0, 100]")
-        require(
-            s == info.total_sms or (0 < s < info.total_sms and s % info.sm_granularity == 0),
-            "sms",
-            s,
-            f"{info.total_sms} or a multiple of {info.sm_granularity} below it",
-        )
+    grid = check_grid(info, batches, sms, quotas, replays=replays)
     gpu = info.name.lower().removeprefix("nvidia ").replace(" ", "-")
     out = []
     worker = GpuWorker(device)

@@ -5,7 +5,10 @@ measurements) shares one schema, ``gpu, model, batch, sm_pct, quota_pct, latency
 predictor learns from all of them. A query file is the same schema without ``latency_ms``.
 Rows live in a `ProfileTable` (parallel numpy columns) because the predictor works on whole
 columns; `ProfileRow` is the one-row view for callers that think in rows. Files may be gzipped.
-Bad input raises `InputError` naming the file, line and column, and nothing is half-loaded.
+Bad input raises `InputError` naming the file, line and column, and nothing is half-loaded:
+every row must have as many fields as the header, each header name appears once, and
+``batch`` is an integer in 1..`MAX_BATCH` (65,536: far past any batch a GPU holds, and small
+enough that no arithmetic on it overflows).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,8 @@ from tessera.core.errors import InputError
 
 QUERY_COLUMNS: tuple[str, ...] = ("gpu", "model", "batch", "sm_pct", "quota_pct")
 PROFILE_COLUMNS: tuple[str, ...] = (*QUERY_COLUMNS, "latency_ms")
+MAX_BATCH = 65_536
+"""Largest ``batch`` a profile or query row may hold (and `tessera gpu profile --batches`)."""
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -129,8 +135,8 @@ def empty_table() -> ProfileTable:
 
 
 def _check_values(where: str, batch: int, sm: float, quota: float, lat: float | None) -> None:
-    if batch < 1:
-        raise InputError(f"{where}: batch", batch, "an integer >= 1")
+    if not (1 <= batch <= MAX_BATCH):
+        raise InputError(f"{where}: batch", batch, f"an integer in 1..{MAX_BATCH}")
     if not (0.0 < sm <= 100.0):
         raise InputError(f"{where}: sm_pct", sm, "a number in (0, 100]")
     if not (0.0 < quota <= 100.0):
@@ -139,67 +145,130 @@ def _check_values(where: str, batch: int, sm: float, quota: float, lat: float | 
         raise InputError(f"{where}: latency_ms", lat, "a finite number > 0")
 
 
-def open_text(path: Path) -> io.TextIOBase:
-    """The file as text, gunzipped when it starts with the gzip magic bytes."""
+def open_text(path: Path, *, option: str | None = None) -> io.TextIOBase:
+    """The file as text, gunzipped when it starts with the gzip magic bytes.
+
+    ``option`` names how the user gave the path (``--queries``) in errors; default ``file``.
+    """
+    field = option or "file"
     if not path.exists():
-        raise InputError("file", str(path), "an existing CSV file (optionally .gz)")
+        raise InputError(field, str(path), "an existing CSV file (optionally .gz)")
     if path.is_dir():
-        raise InputError("file", str(path), "a CSV file, not a directory")
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+        raise InputError(field, str(path), "a CSV file, not a directory")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+        if magic == b"\x1f\x8b":  # utf-8-sig: a byte-order mark (spreadsheet exports) is no text
+            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+        return path.open("r", encoding="utf-8-sig", newline="")
+    except OSError as e:
+        raise InputError(field, str(path), f"a readable CSV file ({e.strerror or e})") from None
 
 
-def read_table(path: str | Path, *, with_latency: bool = True) -> ProfileTable:
-    """Load one profile CSV (``with_latency``) or query CSV; raise `InputError` on bad input.
+@dataclass(frozen=True, slots=True)
+class CsvRecords:
+    """A CSV file's header and non-blank records, each with its line number, checked for shape.
+
+    ``label`` names the file in errors: its path, after the option that gave it if any.
+    """
+
+    label: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+
+    @property
+    def names(self) -> list[str]:
+        """The header's column names, stripped."""
+        return [h.strip() for h in self.header]
+
+
+def read_csv(path: str | Path, *, option: str | None = None) -> CsvRecords:
+    """Read a CSV file (gzip allowed) whole; raise `InputError` on bad input.
+
+    The file must be UTF-8 (or a gzip of such), start with a header whose names each appear
+    once, and every non-blank record must have exactly as many fields as the header. An
+    empty file reads as no columns and no rows.
+    """
+    p = Path(path)
+    label = f"{option} {p}" if option else str(p)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        with open_text(p, option=option) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, [])  # an empty file: no columns, reported by the caller
+            names = [h.strip() for h in header]
+            dup = sorted({n for n in names if n and names.count(n) > 1})
+            if dup:
+                raise InputError(
+                    f"{label}: line 1: header",
+                    ",".join(names),
+                    "each column name once (repeated: " + ", ".join(dup) + ")",
+                )
+            for line_no, rec in enumerate(reader, start=2):
+                if not rec or all(not x.strip() for x in rec):
+                    continue
+                if header and len(rec) != len(names):  # no header: the caller reports it
+                    raise InputError(
+                        f"{label}: line {line_no}: row",
+                        ",".join(rec),
+                        f"{len(names)} fields, as in the header (this row has {len(rec)})",
+                    )
+                rows.append((line_no, rec))
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{label}: contents", "bytes that are not UTF-8", "a UTF-8 CSV file (optionally .gz)"
+        ) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise InputError(
+            f"{label}: contents",
+            f"corrupt or truncated gzip data ({e or type(e).__name__})",
+            "a CSV file or a whole gzip of one",
+        ) from None
+    except csv.Error as e:
+        raise InputError(f"{label}: contents", f"malformed CSV ({e})", "a UTF-8 CSV file") from None
+    except OSError as e:
+        raise InputError(
+            option or "file", str(p), f"a readable CSV file ({e.strerror or e})"
+        ) from None
+    return CsvRecords(label, header, rows)
+
+
+def table_from_csv(data: CsvRecords, *, with_latency: bool = True) -> ProfileTable:
+    """The rows of a read CSV as a profile table (``with_latency``) or query table.
 
     The header must hold the schema's columns (any order; extra columns are ignored).
     """
-    p = Path(path)
+    label = data.label
     want = PROFILE_COLUMNS if with_latency else QUERY_COLUMNS
+    names = data.names
+    missing = [c for c in want if c not in names]
+    if missing:
+        raise InputError(f"{label}: line 1: header", ",".join(names), ",".join(want))
+    col = {c: names.index(c) for c in want}
     gpu: list[str] = []
     model: list[str] = []
     batch: list[int] = []
     sm: list[float] = []
     quota: list[float] = []
     lat: list[float] = []
-    try:
-        with open_text(p) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                raise InputError(f"{p}: header", "", "a header line: " + ",".join(want))
-            names = [h.strip() for h in header]
-            missing = [c for c in want if c not in names]
-            if missing:
-                raise InputError(f"{p}: line 1: header", ",".join(names), ",".join(want))
-            col = {c: names.index(c) for c in want}
-            for line_no, rec in enumerate(reader, start=2):
-                if not rec or all(not x.strip() for x in rec):
-                    continue
-                where = f"{p}: line {line_no}"
-                if len(rec) < len(names):
-                    raise InputError(f"{where}: row", ",".join(rec), f"{len(names)} fields")
-                vals = {c: rec[i].strip() for c, i in col.items()}
-                for c in ("gpu", "model"):
-                    if not vals[c]:
-                        raise InputError(f"{where}: column {c}", vals[c], "a non-empty name")
-                b = _parse_int(where, "batch", vals["batch"])
-                s = _parse_float(where, "sm_pct", vals["sm_pct"])
-                q = _parse_float(where, "quota_pct", vals["quota_pct"])
-                y = _parse_float(where, "latency_ms", vals["latency_ms"]) if with_latency else None
-                _check_values(where + ": column", b, s, q, y)
-                gpu.append(vals["gpu"].lower())
-                model.append(vals["model"])
-                batch.append(b)
-                sm.append(s)
-                quota.append(q)
-                if y is not None:
-                    lat.append(y)
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError, csv.Error) as e:
-        raise InputError(f"{p}: contents", type(e).__name__, "a UTF-8 CSV file") from e
+    for line_no, rec in data.rows:
+        where = f"{label}: line {line_no}"
+        vals = {c: rec[i].strip() for c, i in col.items()}
+        for c in ("gpu", "model"):
+            if not vals[c]:
+                raise InputError(f"{where}: column {c}", vals[c], "a non-empty name")
+        b = _parse_int(where, "batch", vals["batch"], MAX_BATCH)
+        s = _parse_float(where, "sm_pct", vals["sm_pct"])
+        q = _parse_float(where, "quota_pct", vals["quota_pct"])
+        y = _parse_float(where, "latency_ms", vals["latency_ms"]) if with_latency else None
+        _check_values(where + ": column", b, s, q, y)
+        gpu.append(vals["gpu"].lower())
+        model.append(vals["model"])
+        batch.append(b)
+        sm.append(s)
+        quota.append(q)
+        if y is not None:
+            lat.append(y)
     return ProfileTable(
         np.array(gpu, dtype=np.str_),
         np.array(model, dtype=np.str_),
@@ -210,13 +279,24 @@ def read_table(path: str | Path, *, with_latency: bool = True) -> ProfileTable:
     )
 
 
-def _parse_int(where: str, column: str, text: str) -> int:
+def read_table(
+    path: str | Path, *, with_latency: bool = True, option: str | None = None
+) -> ProfileTable:
+    """Load one profile CSV (``with_latency``) or query CSV; raise `InputError` on bad input.
+
+    The header must hold the schema's columns (any order; extra columns are ignored).
+    ``option`` names how the user gave the path (``--profiles``), for the errors.
+    """
+    return table_from_csv(read_csv(path, option=option), with_latency=with_latency)
+
+
+def _parse_int(where: str, column: str, text: str, high: int) -> int:
     try:
         f = float(text)
     except ValueError:
         f = float("nan")
-    if not (np.isfinite(f) and f.is_integer()):
-        raise InputError(f"{where}: column {column}", text, "an integer")
+    if not (np.isfinite(f) and f.is_integer() and 1 <= f <= high):
+        raise InputError(f"{where}: column {column}", text, f"an integer in 1..{high}")
     return int(f)
 
 
@@ -230,13 +310,13 @@ def _parse_float(where: str, column: str, text: str) -> float:
     return f
 
 
-def load_profiles(*paths: str | Path) -> ProfileTable:
+def load_profiles(*paths: str | Path, option: str | None = None) -> ProfileTable:
     """All rows of one or more profile CSV files (gzip allowed), in file order."""
     if not paths:
-        raise InputError("profiles", [], "at least one profile CSV file")
-    return ProfileTable.concat([read_table(p, with_latency=True) for p in paths])
+        raise InputError(option or "profiles", [], "at least one profile CSV file")
+    return ProfileTable.concat([read_table(p, with_latency=True, option=option) for p in paths])
 
 
-def load_queries(path: str | Path) -> ProfileTable:
+def load_queries(path: str | Path, *, option: str | None = None) -> ProfileTable:
     """Query rows (the profile schema without ``latency_ms``) in file order."""
-    return read_table(path, with_latency=False)
+    return read_table(path, with_latency=False, option=option)
