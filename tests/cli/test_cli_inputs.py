@@ -142,3 +142,27 @@ def test_guard_explain_prints_commands_as_text(capsys: pytest.CaptureFixture[str
 def test_guard_explain_checks_mode_before_printing(capsys: pytest.CaptureFixture[str]) -> None:
     m = assert_one_error_line(*run_cli(["guard", "explain", "ls", "--mode", "x"], capsys))
     assert m.group("value") == "'x'"
+
+
+@pytest.mark.parametrize("cmd", [["experiment", "sim-queueing", "--quick"], ["demo"]])
+def test_out_is_checked_before_the_work(
+    cmd: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import tessera.cli.demo
+    import tessera.cli.experiment
+
+    def no_work(*a: object, **k: object) -> None:
+        raise AssertionError("the work started before --out was checked")
+
+    monkeypatch.setattr(tessera.cli.demo, "run_demo", no_work)
+    monkeypatch.setattr(tessera.cli.experiment, "progress_bar", no_work)
+    (tmp_path / "afile").write_text("x")
+    m = assert_one_error_line(*run_cli([*cmd, "--out", "afile"], capsys))
+    assert m.group("field") == "--out" and "this is a file" in m.group("accepted")
+    (tmp_path / "outd" / "report.html").mkdir(parents=True)
+    m = assert_one_error_line(*run_cli([*cmd, "--out", "outd"], capsys))
+    assert "report.html" in m.group("accepted")
+    assert not (tmp_path / "outd" / "results.json").exists()  # nothing half-written

@@ -6,6 +6,8 @@ bounds, appending the reason when it had to: policies stay free of that rule.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +16,15 @@ from tessera.core.ports import Autoscaler
 from tessera.core.registry import Registry
 
 AUTOSCALERS: Registry[Autoscaler] = Registry("autoscaler")
+
+
+def is_number(value: object) -> bool:
+    """A finite real number, not a bool (YAML's true/false are not numbers)."""
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def create(config: Mapping[str, Any]) -> Autoscaler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 from tessera.autoscaling.base import AUTOSCALERS
@@ -19,7 +20,12 @@ class Fixed:
     def __init__(self, replicas: int | Mapping[str, int] = 1) -> None:
         values = replicas.values() if isinstance(replicas, Mapping) else [replicas]
         for v in values:
-            require(isinstance(v, int) and v >= 0, "autoscaler.replicas", v, "an integer >= 0")
+            require(
+                isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0,
+                "autoscaler.replicas",
+                v,
+                "an integer >= 0",
+            )
         self.replicas = replicas
 
     def decide(self, snapshot: Snapshot) -> AutoscaleResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from tessera.autoscaling.base import AUTOSCALERS
+from tessera.autoscaling.base import AUTOSCALERS, is_number
 from tessera.core.errors import require
 from tessera.core.policy import AutoscaleResult, Decision, InstanceState, Snapshot
 
@@ -22,7 +22,12 @@ class KeepAlive:
     reactive = True  # drivers re-evaluate when a request finds no free instance
 
     def __init__(self, keep_alive_s: float = 600.0) -> None:
-        require(keep_alive_s >= 0, "autoscaler.keep_alive_s", keep_alive_s, "seconds >= 0")
+        require(
+            is_number(keep_alive_s) and keep_alive_s >= 0,
+            "autoscaler.keep_alive_s",
+            keep_alive_s,
+            "seconds >= 0 (finite)",
+        )
         self.keep_alive_s = keep_alive_s
 
     def decide(self, snapshot: Snapshot) -> AutoscaleResult:

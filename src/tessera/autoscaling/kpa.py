@@ -15,9 +15,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from tessera.autoscaling.base import AUTOSCALERS
+from tessera.autoscaling.base import AUTOSCALERS, is_number
 from tessera.core.errors import require
 from tessera.core.policy import AutoscaleResult, Decision, FunctionView, Snapshot
+
+MIN_TARGET = 0.01
+"""Smallest target concurrency, and smallest target utilisation (Knative's minimums: a target
+of 0.01, a utilisation of 1%)."""
+MAX_RATE = 1e6
+"""Largest scale-up or scale-down factor per decision (Knative's defaults: 1000 and 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,39 +54,53 @@ class Kpa:
         scale_to_zero_grace_s: float = 30.0,
     ) -> None:
         require(
-            target_concurrency is None or target_concurrency > 0,
+            target_concurrency is None
+            or (is_number(target_concurrency) and target_concurrency >= MIN_TARGET),
             "autoscaler.target_concurrency",
             target_concurrency,
-            "a number > 0",
+            f"a number >= {MIN_TARGET:g} (Knative's minimum target), or unset",
         )
         require(
-            0 < target_utilization <= 1,
+            is_number(target_utilization) and MIN_TARGET <= target_utilization <= 1,
             "autoscaler.target_utilization",
             target_utilization,
-            "a fraction in (0, 1]",
+            f"a fraction in [{MIN_TARGET:g}, 1]",
         )
-        require(stable_window_s > 0, "autoscaler.stable_window_s", stable_window_s, "seconds > 0")
         require(
-            0 < panic_window_pct <= 100,
+            is_number(stable_window_s) and stable_window_s > 0,
+            "autoscaler.stable_window_s",
+            stable_window_s,
+            "seconds > 0 (finite)",
+        )
+        require(
+            is_number(panic_window_pct) and 0 < panic_window_pct <= 100,
             "autoscaler.panic_window_pct",
             panic_window_pct,
             "a percentage in (0, 100]",
         )
         require(
-            panic_threshold_pct > 100,
+            is_number(panic_threshold_pct) and panic_threshold_pct > 100,
             "autoscaler.panic_threshold_pct",
             panic_threshold_pct,
-            "a percentage > 100",
-        )
-        require(max_scale_up_rate > 1, "autoscaler.max_scale_up_rate", max_scale_up_rate, "> 1")
-        require(
-            max_scale_down_rate > 1, "autoscaler.max_scale_down_rate", max_scale_down_rate, "> 1"
+            "a percentage > 100 (finite)",
         )
         require(
-            scale_to_zero_grace_s >= 0,
+            is_number(max_scale_up_rate) and 1 < max_scale_up_rate <= MAX_RATE,
+            "autoscaler.max_scale_up_rate",
+            max_scale_up_rate,
+            f"a factor in (1, {MAX_RATE:g}]",
+        )
+        require(
+            is_number(max_scale_down_rate) and 1 < max_scale_down_rate <= MAX_RATE,
+            "autoscaler.max_scale_down_rate",
+            max_scale_down_rate,
+            f"a factor in (1, {MAX_RATE:g}]",
+        )
+        require(
+            is_number(scale_to_zero_grace_s) and scale_to_zero_grace_s >= 0,
             "autoscaler.scale_to_zero_grace_s",
             scale_to_zero_grace_s,
-            "seconds >= 0",
+            "seconds >= 0 (finite)",
         )
         self.target_concurrency = target_concurrency
         self.target_utilization = target_utilization

@@ -10,8 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from tessera.cli.console import console, progress_bar
+from tessera.core.errors import require
 from tessera.demo.run import run_demo
 from tessera.experiments.base import Experiment
+from tessera.report.html import check_out_dir
 
 
 def demo(
@@ -20,6 +22,8 @@ def demo(
     full: bool = typer.Option(False, "--full", help="Full-size experiments (slow)."),
 ) -> None:
     """Run every registered experiment and write OUT/report.html."""
+    require(seed >= 0, "--seed", seed, "an integer >= 0")
+    check_out_dir(out, ("results.json", "report.html"))
     t0 = time.perf_counter()
     with progress_bar() as progress:
         overall = progress.add_task("demo", total=1.0, step="")

@@ -9,10 +9,10 @@ import typer
 from rich.table import Table
 
 from tessera.cli.console import console, err_console, progress_bar
-from tessera.core.errors import InputError
+from tessera.core.errors import InputError, require
 from tessera.experiments import EXPERIMENTS
 from tessera.experiments.base import Experiment, RunConfig, all_experiments
-from tessera.report.html import render, write_atomic
+from tessera.report.html import check_out_dir, render, write_atomic
 
 
 def experiment(
@@ -32,9 +32,12 @@ def experiment(
             t.add_row(e.name, e.summary)
         console.print(t)
         return
+    require(seed >= 0, "--seed", seed, "an integer >= 0")
     if name is None or name not in EXPERIMENTS.names():
         raise InputError("experiment", name, "one of " + ", ".join(EXPERIMENTS.names()))
     exp: Experiment = EXPERIMENTS.create(name)
+    if out is not None:
+        check_out_dir(out, ("results.json", "report.html"))
     with progress_bar(transient=as_json) as progress:
         task = progress.add_task(exp.name, total=1.0, step="")
 

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 from rich.table import Table
@@ -190,6 +191,11 @@ def invoke(
             raise InputError("--data", data, "a JSON document (or '-' for stdin)") from None
     headers = {"content-type": "application/json"}
     if callback:
+        if not async_:
+            raise InputError("--callback", callback, "only with --async (a sync call answers here)")
+        u = urlsplit(callback)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise InputError("--callback", callback, "an http(s) URL with a host")
         headers["x-callback-url"] = callback
     name = name_segment("NAME", name)
     path = f"/async-function/{name}" if async_ else f"/function/{name}"
@@ -218,6 +224,8 @@ def logs(
     gateway: str | None = GatewayOpt,
 ) -> None:
     """Print the last lines of NAME's log (handler output and context.logger)."""
+    if not 1 <= lines <= 100_000:
+        raise InputError("--lines", lines, "1..100000")
     name = name_segment("NAME", name)
     r = request("GET", gateway_url(gateway), f"/system/logs/{name}", params={"lines": lines})
     _ok(r, "logs")
@@ -231,6 +239,8 @@ def invocations(
     gateway: str | None = GatewayOpt,
 ) -> None:
     """The most recent invocation records (newest first)."""
+    if not 1 <= limit <= 10_000:
+        raise InputError("--limit", limit, "1..10000")
     params: dict[str, str | int] = {"limit": limit}
     if name:
         params["function"] = name

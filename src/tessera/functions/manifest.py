@@ -28,7 +28,7 @@ _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 GPU_MODELS = ("resnet50", "mobilenet_v3_large", "bert_base")
@@ -121,6 +121,19 @@ class FunctionManifest(_Strict):
         )
 
 
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "resources": ResourcesConfig,
+    "scale": ScaleConfig,
+    "gpu": GpuConfig,
+}
+
+
+def _section(parent: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model of the section at `parent` (where an unknown key was found)."""
+    last = next((p for p in reversed(parent) if isinstance(p, str)), None)
+    return FunctionManifest if last is None else _SECTIONS.get(last, FunctionManifest)
+
+
 def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
     """Validate a parsed manifest; raise `InputError` naming the first bad key."""
     if not isinstance(data, dict):
@@ -135,7 +148,7 @@ def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
             raise InputError(
                 f"{where}: {loc}",
                 "(unknown key)",
-                "keys " + ", ".join(FunctionManifest.model_fields),
+                "keys " + ", ".join(_section(err["loc"][:-1]).model_fields),
             ) from None
         raise InputError(f"{where}: {loc}", err.get("input"), str(err["msg"])) from None
     try:
@@ -189,8 +202,17 @@ def read_manifest(path: str | Path) -> FunctionManifest:
     mf = d / MANIFEST
     if not mf.is_file():
         raise InputError("function dir", str(path), f"a folder containing {MANIFEST}")
+    raw = mf.read_bytes()
     try:
-        data = yaml.safe_load(mf.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            str(mf),
+            f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})",
+            "a UTF-8 text file",
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -143,6 +143,29 @@ def render(
     )
 
 
+def check_out_dir(out: Path, files: Sequence[str], field: str = "--out") -> None:
+    """Make sure `files` can be written into folder `out` (created if missing) before the work
+    that produces them starts: a bad --out fails at once, and never after half the files."""
+    from tessera.core.errors import InputError
+
+    if out.exists() and not out.is_dir():
+        raise InputError(field, str(out), "a folder (this is a file)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise InputError(
+            field, str(out), f"a folder where files can be written ({e.strerror})"
+        ) from None
+    for name in files:
+        if (out / name).is_dir():
+            raise InputError(
+                field, str(out), f"a folder where {name} can be written (it is a folder)"
+            )
+
+
 def write_atomic(path: str | Path, text: str) -> Path:
     """Write `text` to `path` via a temporary file in the same folder and a rename."""
     p = Path(path)

@@ -9,8 +9,9 @@ per-invocation records the function models write.
 from __future__ import annotations
 
 import math
+import numbers
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from tessera.sim.function import FunctionModel
 from tessera.sim.kernel import URGENT, Environment
 from tessera.sim.metrics import embodied_g_per_s, function_metrics
 from tessera.sim.scenario import (
+    WINDOW_S,  # how much metric history snapshots carry
     Deterministic,
     Diurnal,
     Exponential,
@@ -39,10 +41,9 @@ from tessera.sim.scenario import (
     Scenario,
     Trace,
     Uniform,
+    check_arrivals,
     resolve_path,
 )
-
-WINDOW_S = 300.0  # how much metric history snapshots carry
 
 
 def _variate(cfg: Any, rng: np.random.Generator) -> rv.Variate:
@@ -67,11 +68,18 @@ def _arrivals(cfg: Any, rng: np.random.Generator, base_dir: str) -> Iterator[flo
     if isinstance(cfg, Diurnal):
         return wl.diurnal(rng, cfg.mean_rate_per_s, cfg.amplitude, cfg.period_s)
     if isinstance(cfg, Trace):
-        counts = wl.read_minute_counts(resolve_path(cfg.path, base_dir), cfg.column)
-        end = None if cfg.minutes is None else cfg.start_minute + cfg.minutes
-        counts = counts[cfg.start_minute : end]
-        return wl.replay_counts(rng, counts, cfg.scale)
+        return wl.replay_counts(rng, _trace_counts(cfg, base_dir), cfg.scale)
     raise InputError("workload.kind", cfg, "poisson, deterministic, diurnal, trace")
+
+
+def _trace_counts(cfg: Trace, base_dir: str) -> np.ndarray:
+    """The per-minute counts a trace workload replays (checked: `workload.check_counts`)."""
+    path = resolve_path(cfg.path, base_dir)
+    counts = wl.read_minute_counts(path, cfg.column)
+    end = None if cfg.minutes is None else cfg.start_minute + cfg.minutes
+    counts = counts[cfg.start_minute : end]
+    wl.check_counts(counts, cfg.scale, path)
+    return counts
 
 
 @dataclass
@@ -146,8 +154,25 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
         self._t0 = time.perf_counter()  # wall_s covers set-up, the run and the metrics
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+        ):
+            raise InputError("seed", seed, "an integer >= 0")
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
+        self._progress: Callable[[float], None] | None = None
+        # Trace files are read and checked here, before any event runs.
+        traces: dict[int, np.ndarray] = {}
+        trace_arrivals: dict[int, float] = {}
+        minutes = math.ceil(scenario.duration_s / 60)  # the minutes that start before the horizon
+        for i, fc in enumerate(scenario.functions):
+            if isinstance(fc.workload, Trace):
+                try:
+                    traces[i] = _trace_counts(fc.workload, scenario.base_dir)
+                except InputError as e:
+                    raise InputError(f"functions[{i}].{e.field}", e.value, e.accepted) from None
+                trace_arrivals[i] = float(traces[i][:minutes].sum()) * fc.workload.scale
+        check_arrivals(scenario, trace_arrivals)
         self.env = Environment()
         self.autoscaler: Autoscaler = create(scenario.autoscaler)
         self._state: Any = None
@@ -159,13 +184,18 @@ class Simulation:
         self._configs: dict[str, FunctionConfig] = {}
         bucket = scenario.autoscaler_interval_s
         reactive = bool(getattr(self.autoscaler, "reactive", False))
-        for fc, ss in zip(scenario.functions, children, strict=True):
+        for i, (fc, ss) in enumerate(zip(scenario.functions, children, strict=True)):
             a_rng, s_rng, c_rng = (np.random.default_rng(s) for s in ss.spawn(3))
             self._configs[fc.name] = fc
+            arrivals = (
+                wl.replay_counts(a_rng, traces[i], fc.workload.scale)
+                if isinstance(fc.workload, Trace)
+                else _arrivals(fc.workload, a_rng, scenario.base_dir)
+            )
             self.models[fc.name] = FunctionModel(
                 env=self.env,
                 name=fc.name,
-                arrivals=_arrivals(fc.workload, a_rng, scenario.base_dir),
+                arrivals=arrivals,
                 service=_variate(fc.service_time, s_rng),
                 cold_start=_variate(fc.cold_start_s, c_rng),
                 concurrency=fc.concurrency,
@@ -206,6 +236,8 @@ class Simulation:
         # requests at a function the policy keeps at zero are reported as unfinished.
         if self.env.now < self.scenario.duration_s or any(m.in_flight and m.live for m in models):
             self.env.schedule(self.scenario.autoscaler_interval_s, self._tick)
+        if self._progress is not None:
+            self._progress(min(1.0, self.env.now / self.scenario.duration_s))
 
     def _poke(self, model: FunctionModel) -> None:
         """A request found no free instance: let the policy react now (the activator's role)."""
@@ -218,7 +250,10 @@ class Simulation:
         self._poked.discard(model.name)
         self._decide([model])
 
-    def run(self) -> SimResult:
+    def run(self, progress: Callable[[float], None] | None = None) -> SimResult:
+        """Run to the end; `progress(fraction of duration_s simulated)` is called after every
+        autoscaler decision (1.0 while admitted work drains after the horizon)."""
+        self._progress = progress
         models = list(self.models.values())
         self._decide(models, warm=True)  # the deployment: initial replicas are warm
         for m in models:

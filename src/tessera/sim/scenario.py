@@ -1,49 +1,92 @@
 """The scenario file format (YAML), validated at the boundary with pydantic.
 
-Unknown keys and bad values fail with one message that names the key, the
-value and what is accepted. Distributions and workloads are tagged unions on
-`kind`; the autoscaler is any registered plugin, `{kind: NAME, ...params}`.
+Unknown keys, keys written twice and bad values fail with one message that
+names the key, the value and what is accepted. Distributions and workloads are
+tagged unions on `kind`; the autoscaler is any registered plugin,
+`{kind: NAME, ...params}`.
+
+Every number must be finite (no `.inf`/`.nan`) and no number may be written as
+`true`/`false`. The limits below keep a run to minutes of work and memory: a
+scenario past them is refused before the run starts, naming the limit.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from tessera.autoscaling import create as create_autoscaler
 from tessera.core.data import data_dir
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 
+# --- limits (documented in the module docstring and in each refusal) ---------------------
+MAX_TIME_S = 86_400.0
+"""Longest service time or cold start (a fixed value, a mean or a uniform's high end): one
+day. Work admitted before `duration_s` completes, so longer times only stretch the run."""
+MAX_CV = 10.0
+"""Largest coefficient of variation of a lognormal."""
+MIN_INTERARRIVAL_S = 1e-6
+"""Shortest interval of a deterministic workload (a million arrivals per second)."""
+MIN_PERIOD_S = 1e-3
+"""Shortest period of a diurnal workload."""
+MIN_AUTOSCALER_INTERVAL_S = 1e-3
+"""Shortest autoscaler interval (the simulated control loop's period; Knative's is 2 s)."""
+MIN_TARGET = 0.01
+"""Smallest target concurrency per instance (Knative's minimum target)."""
+MAX_INSTANCES = 100_000
+"""Largest `scale.max` of one function."""
+MAX_ARRIVALS = 50_000_000
+"""Most arrivals one run may generate, all functions together (each costs ~200 bytes of
+records and a few microseconds): rate x duration_s, or a trace's counts within duration_s."""
+MAX_WINDOW_READS = 1e9
+"""Most metric-window buckets one run may read: every autoscaler decision reads each
+function's `WINDOW_S` window of `WINDOW_S / autoscaler_interval_s` buckets."""
+WINDOW_S = 300.0
+"""How much metric history snapshots carry."""
+
+
+def _no_bool(value: Any) -> Any:
+    """YAML's true/false are not numbers (pydantic would read them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_number", "a number, not true/false")
+    return value
+
+
+Float = Annotated[float, BeforeValidator(_no_bool)]
+Int = Annotated[int, BeforeValidator(_no_bool)]
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --- distributions of a duration ---------------------------------------------------------
 class Exponential(_Strict):
     kind: Literal["exponential"]
-    mean_s: float = Field(gt=0)
+    mean_s: Float = Field(gt=0, le=MAX_TIME_S)
 
 
 class Deterministic(_Strict):
     kind: Literal["deterministic"]
-    s: float = Field(ge=0)
+    s: Float = Field(ge=0, le=MAX_TIME_S)
 
 
 class LogNormal(_Strict):
     kind: Literal["lognormal"]
-    mean_s: float = Field(gt=0)
-    cv: float = Field(gt=0, description="coefficient of variation, std/mean")
+    mean_s: Float = Field(gt=0, le=MAX_TIME_S)
+    cv: Float = Field(gt=0, le=MAX_CV, description="coefficient of variation, std/mean")
 
 
 class Uniform(_Strict):
     kind: Literal["uniform"]
-    low_s: float = Field(ge=0)
-    high_s: float = Field(gt=0)
+    low_s: Float = Field(ge=0, le=MAX_TIME_S)
+    high_s: Float = Field(gt=0, le=MAX_TIME_S)
 
 
 Duration = Annotated[Exponential | Deterministic | LogNormal | Uniform, Field(discriminator="kind")]
@@ -52,28 +95,28 @@ Duration = Annotated[Exponential | Deterministic | LogNormal | Uniform, Field(di
 # --- workloads ---------------------------------------------------------------------------
 class Poisson(_Strict):
     kind: Literal["poisson"]
-    rate_per_s: float = Field(gt=0)
+    rate_per_s: Float = Field(gt=0)
 
 
 class Periodic(_Strict):
     kind: Literal["deterministic"]
-    interval_s: float = Field(gt=0)
+    interval_s: Float = Field(ge=MIN_INTERARRIVAL_S)
 
 
 class Diurnal(_Strict):
     kind: Literal["diurnal"]
-    mean_rate_per_s: float = Field(gt=0)
-    amplitude: float = Field(ge=0, le=1)
-    period_s: float = Field(default=86_400.0, gt=0)
+    mean_rate_per_s: Float = Field(gt=0)
+    amplitude: Float = Field(ge=0, le=1)
+    period_s: Float = Field(default=86_400.0, ge=MIN_PERIOD_S)
 
 
 class Trace(_Strict):
     kind: Literal["trace"]
     path: str
-    scale: float = Field(default=1.0, gt=0)
+    scale: Float = Field(default=1.0, gt=0)
     column: str | None = None
-    start_minute: int = Field(default=0, ge=0)
-    minutes: int | None = Field(default=None, gt=0)
+    start_minute: Int = Field(default=0, ge=0)
+    minutes: Int | None = Field(default=None, gt=0)
 
 
 Workload = Annotated[Poisson | Periodic | Diurnal | Trace, Field(discriminator="kind")]
@@ -81,32 +124,32 @@ Workload = Annotated[Poisson | Periodic | Diurnal | Trace, Field(discriminator="
 
 # --- the scenario ------------------------------------------------------------------------
 class ScaleConfig(_Strict):
-    min: int = Field(default=0, ge=0)
-    max: int = Field(default=1000, ge=1)
-    target: float = Field(default=1.0, gt=0, description="target concurrency per instance")
+    min: Int = Field(default=0, ge=0, le=MAX_INSTANCES)
+    max: Int = Field(default=1000, ge=1, le=MAX_INSTANCES)
+    target: Float = Field(default=1.0, ge=MIN_TARGET, description="target concurrency per instance")
 
 
 class FunctionConfig(_Strict):
     name: str
     workload: Workload
     service_time: Duration
-    cold_start_s: Annotated[float, Field(ge=0)] | Duration = 0.0
-    concurrency: int = Field(default=1, ge=1)
-    memory_mib: int = Field(default=256, gt=0)
+    cold_start_s: Annotated[Float, Field(ge=0, le=MAX_TIME_S)] | Duration = 0.0
+    concurrency: Int = Field(default=1, ge=1)
+    memory_mib: Int = Field(default=256, gt=0)
     scale: ScaleConfig = ScaleConfig()
 
 
 class EnergyConfig(_Strict):
     """Power and price model of one instance; defaults are a 1-vCPU container share."""
 
-    idle_w: float = Field(default=3.0, ge=0, description="instance power while idle, W")
-    busy_w: float = Field(default=12.0, ge=0, description="instance power while fully busy, W")
-    pue: float = Field(default=1.12, ge=1)
-    gco2_per_kwh: float = Field(default=400.0, ge=0, description="grid carbon intensity")
-    usd_per_gib_s: float = Field(
+    idle_w: Float = Field(default=3.0, ge=0, description="instance power while idle, W")
+    busy_w: Float = Field(default=12.0, ge=0, description="instance power while fully busy, W")
+    pue: Float = Field(default=1.12, ge=1)
+    gco2_per_kwh: Float = Field(default=400.0, ge=0, description="grid carbon intensity")
+    usd_per_gib_s: Float = Field(
         default=0.0000166667, ge=0, description="AWS Lambda's x86 price per GiB-second"
     )
-    embodied_g_per_s: float | None = Field(
+    embodied_g_per_s: Float | None = Field(
         default=None,
         ge=0,
         description="embodied gCO2e per instance-second; None: one vCPU and the function's "
@@ -116,10 +159,10 @@ class EnergyConfig(_Strict):
 
 class Scenario(_Strict):
     name: str = "scenario"
-    seed: int = 0
-    duration_s: float = Field(gt=0)
-    warmup_s: float = Field(default=0.0, ge=0, description="arrivals before this are not measured")
-    autoscaler_interval_s: float = Field(default=2.0, gt=0)
+    seed: Int = Field(default=0, ge=0)
+    duration_s: Float = Field(gt=0)
+    warmup_s: Float = Field(default=0.0, ge=0, description="arrivals before this are not measured")
+    autoscaler_interval_s: Float = Field(default=2.0, ge=MIN_AUTOSCALER_INTERVAL_S)
     functions: list[FunctionConfig] = Field(min_length=1)
     autoscaler: dict[str, Any] = Field(default_factory=lambda: {"kind": "fixed", "replicas": 1})
     energy: EnergyConfig = EnergyConfig()
@@ -148,13 +191,17 @@ _MODEL_AT: dict[str | None, Any] = {
 _WRONG_BRANCH = {"float_type", "float_parsing", "int_type", "int_parsing", "model_attributes_type"}
 
 
+_LABELS = ("tagged-union[", "constrained-", "function-", "lax-or-strict[", "json-or-python[")
+
+
 def _named(loc: tuple[int | str, ...]) -> list[int | str]:
-    """The location as a reader wrote it: no union-branch or tag segments."""
+    """The location as a reader wrote it: no union-branch, validator or tag segments (pydantic
+    names those like `constrained-float`, `function-after[...]`, `tagged-union[...]`)."""
     return [
         p
         for p in loc
         if isinstance(p, int)
-        or not (p in _TAGS or p.startswith("tagged-union[") or p in ("float", "int"))
+        or not (p in _TAGS or p.startswith(_LABELS) or p in ("float", "int", "none"))
     ]
 
 
@@ -207,14 +254,19 @@ def _check(sc: Scenario) -> None:
         if f.name in seen:
             raise InputError(f"functions[{i}].name", f.name, "names unique within a scenario")
         seen.add(f.name)
-        if isinstance(f.service_time, Uniform) and f.service_time.high_s < f.service_time.low_s:
+        for key in ("service_time", "cold_start_s"):
+            dist = getattr(f, key)
+            if isinstance(dist, Uniform) and dist.high_s < dist.low_s:
+                raise InputError(
+                    f"functions[{i}].{key}.high_s", dist.high_s, f"a value >= low_s={dist.low_s:g}"
+                )
+        if f.scale.max < f.scale.min:
             raise InputError(
-                f"functions[{i}].service_time.high_s",
-                f.service_time.high_s,
-                f"a value >= low_s={f.service_time.low_s:g}",
+                f"functions[{i}].scale.max", f.scale.max, f"an integer >= scale.min={f.scale.min}"
             )
     if sc.warmup_s >= sc.duration_s:
         raise InputError("warmup_s", sc.warmup_s, f"seconds < duration_s={sc.duration_s:g}")
+    _check_size(sc)
     if "kind" not in sc.autoscaler:
         raise InputError("autoscaler.kind", None, "the name of a registered autoscaler")
     create_autoscaler(sc.autoscaler)  # unknown kinds and bad parameters fail here, not mid-run
@@ -229,6 +281,63 @@ def _check(sc: Scenario) -> None:
                 "a CSV of per-minute counts, relative to the scenario file, the working "
                 "directory or $TESSERA_DATA",
             )
+
+
+def expected_arrivals(workload: Any, duration_s: float) -> float | None:
+    """How many arrivals `workload` generates in `duration_s` (None for a trace: it depends on
+    the file; `tessera.sim.engine` counts those)."""
+    if isinstance(workload, Poisson):
+        return workload.rate_per_s * duration_s
+    if isinstance(workload, Periodic):
+        return duration_s / workload.interval_s
+    if isinstance(workload, Diurnal):  # drawn at the peak rate, then thinned
+        return workload.mean_rate_per_s * (1 + workload.amplitude) * duration_s
+    return None
+
+
+def check_arrivals(sc: Scenario, trace_arrivals: dict[int, float] | None = None) -> None:
+    """Refuse a run that would generate more than `MAX_ARRIVALS` arrivals (`trace_arrivals`:
+    function index -> arrivals of its trace within `duration_s`, as the engine counted them)."""
+    per: dict[int, float] = {}
+    for i, f in enumerate(sc.functions):
+        n = expected_arrivals(f.workload, sc.duration_s)
+        if n is None:
+            n = (trace_arrivals or {}).get(i, 0.0)
+        per[i] = n
+    total = math.fsum(per.values())
+    if total <= MAX_ARRIVALS:
+        return
+    i = max(per, key=per.__getitem__)
+    w = sc.functions[i].workload
+    key = {Poisson: "rate_per_s", Periodic: "interval_s", Diurnal: "mean_rate_per_s"}.get(
+        type(w), "scale"
+    )
+    also = f" ({total:.3g} with the other functions)" if len(per) > 1 else ""
+    raise InputError(
+        f"functions[{i}].workload.{key}",
+        getattr(w, key),
+        f"a workload of at most {MAX_ARRIVALS:,} arrivals per run: this one makes "
+        f"{per[i]:.3g} in duration_s={sc.duration_s:g}{also}",
+    )
+
+
+def _check_size(sc: Scenario) -> None:
+    """Refuse runs whose size alone would take hours or exhaust memory."""
+    check_arrivals(sc)
+    interval = sc.autoscaler_interval_s
+    buckets = max(1, math.ceil(WINDOW_S / interval))
+    reads = sc.duration_s / interval * buckets * len(sc.functions)
+    if reads > MAX_WINDOW_READS:
+        longest = MAX_WINDOW_READS / (buckets * len(sc.functions)) * interval
+        raise InputError(
+            "duration_s",
+            sc.duration_s,
+            f"at most {longest:,.0f} s at autoscaler_interval_s={interval:g} with "
+            f"{len(sc.functions)} function(s) (each decision reads every function's "
+            f"{WINDOW_S:g} s metric window, {buckets:,} buckets; at most "
+            f"{MAX_WINDOW_READS:.0e} bucket reads per run): a longer autoscaler_interval_s "
+            "allows a longer run",
+        )
 
 
 def resolve_path(path: str, base_dir: str) -> Path:
@@ -266,13 +375,63 @@ def from_dict(data: Any, base_dir: str | Path = ".") -> Scenario:
     return sc
 
 
+def _check_duplicate_keys(node: yaml.Node, path: list[int | str], seen: set[int]) -> None:
+    """Raise on a key written twice in one mapping (YAML would keep the last silently)."""
+    if id(node) in seen:  # an alias of a node already walked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[object, int] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else None
+            if key is not None and key != "<<":
+                if key in lines:
+                    raise InputError(
+                        _path([*path, key]),
+                        f"(written twice, lines {lines[key]} and {k.start_mark.line + 1})",
+                        "each key once per mapping",
+                    )
+                lines[key] = k.start_mark.line + 1
+            _check_duplicate_keys(v, [*path, key] if isinstance(key, str) else path, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for j, item in enumerate(node.value):
+            _check_duplicate_keys(item, [*path, j], seen)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse one YAML document as `yaml.safe_load` does, refusing duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_duplicate_keys(node, [], set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def read_text(path: Path, field: str) -> str:
+    """The file's text, which must be UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(
+            field,
+            str(path),
+            f"a UTF-8 text file (not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start})",
+        ) from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file."""
     p = Path(path)
     if not p.is_file():
         raise InputError("scenario", str(path), "a path to an existing YAML file")
+    text = read_text(p, "scenario")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = parse_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -48,15 +48,28 @@ def diurnal(
             yield t
 
 
+MAX_PER_MINUTE = 10_000_000
+"""Most invocations a trace may replay in one minute, after `scale`."""
+_MAX_COUNT = 2.0**53
+"""Largest count a CSV cell may hold (integers up to here are exact in a float)."""
+
+
 def read_minute_counts(path: str | Path, column: str | None = None) -> np.ndarray:
     """Per-minute invocation counts from a CSV (first integer column unless `column` is named)."""
     p = Path(path)
     if not p.is_file():
         raise InputError("workload.path", str(path), "an existing CSV file of per-minute counts")
-    with p.open(newline="") as f:
-        reader = csv.DictReader(f)
-        fields: Sequence[str] = reader.fieldnames or []
-        rows = list(reader)
+    try:
+        with p.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields: Sequence[str] = reader.fieldnames or []
+            rows = list(reader)
+    except UnicodeDecodeError as e:
+        raise InputError(
+            "workload.path",
+            str(path),
+            f"a UTF-8 CSV file (not UTF-8 text: byte 0x{e.object[e.start]:02x})",
+        ) from None
     if not rows:
         raise InputError("workload.path", str(path), "a CSV with a header and at least one row")
     if column is None:
@@ -67,19 +80,36 @@ def read_minute_counts(path: str | Path, column: str | None = None) -> np.ndarra
             )
     elif column not in fields:
         raise InputError("workload.column", column, f"one of {list(fields)}")
+    accepted = "a column of non-negative integers (each at most 2^53)"
     try:
-        counts = np.array([int(float(r[column])) for r in rows], dtype=np.int64)
+        values = [float(r[column]) for r in rows]
     except (TypeError, ValueError):
-        raise InputError("workload.column", column, "a column of non-negative integers") from None
-    if (counts < 0).any():
-        raise InputError("workload.column", column, "a column of non-negative integers")
-    return counts
+        raise InputError("workload.column", column, accepted) from None
+    for row, v in enumerate(values, start=2):  # line 1 is the header
+        if not 0 <= v <= _MAX_COUNT:  # also refuses nan and inf
+            raise InputError("workload.column", column, f"{accepted}; line {row} has {v:g}")
+    return np.array([int(v) for v in values], dtype=np.int64)
+
+
+def check_counts(counts: np.ndarray, scale: float, path: str | Path) -> None:
+    """Refuse a replay of more than `MAX_PER_MINUTE` invocations in any minute."""
+    if not len(counts):
+        return
+    busiest = int(np.argmax(counts))
+    if float(counts[busiest]) * scale > MAX_PER_MINUTE:
+        field, value = ("workload.scale", scale) if scale != 1 else ("workload.path", str(path))
+        raise InputError(
+            field,
+            value,
+            f"at most {MAX_PER_MINUTE:,} invocations per minute after scaling: replayed minute "
+            f"{busiest} has {int(counts[busiest]):,} x scale {scale:g}",
+        )
 
 
 def _is_int(s: str | None) -> bool:
     try:
         return s is not None and float(s) == int(float(s))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
 
 
