@@ -166,3 +166,15 @@ def test_out_is_checked_before_the_work(
     m = assert_one_error_line(*run_cli([*cmd, "--out", "outd"], capsys))
     assert "report.html" in m.group("accepted")
     assert not (tmp_path / "outd" / "results.json").exists()  # nothing half-written
+
+
+def test_a_wrong_tessera_data_is_noted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TESSERA_DATA", str(tmp_path / "absent"))
+    code, out, err = run_cli(["--version"], capsys)
+    assert code == 0 and out.startswith("tessera ")
+    assert err.strip() == (
+        f"note: TESSERA_DATA={tmp_path / 'absent'} is not a folder; using the built-in "
+        "defaults instead"
+    )

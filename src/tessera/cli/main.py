@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -61,6 +63,14 @@ def _fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; bad input of any kind ends in one `error:` line on stderr and exit code 2."""
+    data = os.environ.get("TESSERA_DATA")
+    if data and not Path(data).expanduser().is_dir():  # set, but wrong: say so, then go on
+        err_console.print(
+            f"note: TESSERA_DATA={data} is not a folder; using the built-in defaults instead",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     try:
         code = app(args=argv, prog_name="tessera", standalone_mode=False)
     except typer.TyperException as e:  # bad option values, unknown options, missing arguments
