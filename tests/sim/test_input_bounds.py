@@ -134,6 +134,11 @@ def test_trace_scale_must_be_finite(tmp_path: Path) -> None:
     assert (e.field, e.value) == ("functions[0].workload.scale", math.inf)
 
 
+def test_trace_start_minute_past_the_end_is_refused(tmp_path: Path) -> None:
+    e = refused_at_build(trace(tmp_path, "count\n5\n3\n", start_minute=100))
+    assert e.field == "functions[0].workload.start_minute" and e.accepted.startswith("0..1 ")
+
+
 def test_trace_errors_name_the_function(tmp_path: Path) -> None:
     e = refused_at_build(trace(tmp_path, "count\n5\n", column="nope"))
     assert e.field == "functions[0].workload.column"

@@ -76,6 +76,12 @@ def _trace_counts(cfg: Trace, base_dir: str) -> np.ndarray:
     """The per-minute counts a trace workload replays (checked: `workload.check_counts`)."""
     path = resolve_path(cfg.path, base_dir)
     counts = wl.read_minute_counts(path, cfg.column)
+    if cfg.start_minute >= len(counts):
+        raise InputError(
+            "workload.start_minute",
+            cfg.start_minute,
+            f"0..{len(counts) - 1} ({path} has {len(counts)} minutes)",
+        )
     end = None if cfg.minutes is None else cfg.start_minute + cfg.minutes
     counts = counts[cfg.start_minute : end]
     wl.check_counts(counts, cfg.scale, path)
