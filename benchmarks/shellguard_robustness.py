@@ -50,8 +50,20 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "heredocs": lambda n: "\n".join(f"cat <<E{i}\nline $(echo {i})\nE{i}" for i in range(n)),
     "functions": lambda n: "; ".join(f"f{i}(){{ echo {i}; f{max(0, i - 1)}; }}" for i in range(n)),
     "pipeline": lambda n: " | ".join(f"grep x{i}" for i in range(n)),
+    "nested $(declare x=...)": lambda d: "echo " + "$(declare x=" * d + "x" + ")" * d,
+    "nested $(declare ...)": lambda d: "echo " + "$(declare " * d + "x" + ")" * d,
+    'array "${b[@]}" read n times': lambda n: _B1024 + "x=" + "${b[@]}" * n,
+    'declare "${b[@]}" n times': lambda n: _B1024 + 'declare "' + "${b[@]}" * n + '"',
+    "eval of ${b[@]} n times": lambda n: _B1024 + "eval " + "${b[@]}" * n,
+    "echo $x (doubled 15 times) n times": lambda n: (
+        "x='x '; " + "x=$x$x; " * 15 + "echo " + "$x " * n
+    ),
+    "eval $x (doubled 15 times) n times": lambda n: (
+        "x='x '; " + "x=$x$x; " * 15 + "eval " + "$x" * n
+    ),
 }
 SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+_B1024 = "b=(" + " ".join(["x"] * 1024) + "); "  # an array of 1,024 elements
 
 _SOUP_WORDS = [
     "echo", "ls", "cat", "grep", "x", "-f", "--all", "/tmp/a", "~", "$x", "${y}", "$(", ")", "`",

@@ -165,6 +165,8 @@ def test_array_subscript_arithmetic(text: str, value: int | None) -> None:
         ("echo ", '"$(echo ', ')"', 1),
         ("echo ", "$(echo a | base64 -d ", ")", 2),
         ("source ", "<(echo $(echo ", "))", 4),
+        ("echo ", "$(declare x=", ")", 1),  # a declaration's words were evaluated 2-4 times
+        ("echo ", "$(declare ", ")", 1),
     ],
 )
 def test_nested_echo_substitutions_are_walked_once(
@@ -175,7 +177,7 @@ def test_nested_echo_substitutions_are_walked_once(
     depth = 12
     p = parse(head + open_ * depth + "x" + close * depth)
     assert len(p.invocations) <= per_level * depth + 1
-    assert {"echo"} <= {i.name for i in p.invocations}
+    assert "echo" in {i.name for i in p.invocations}
 
 
 @pytest.mark.parametrize(

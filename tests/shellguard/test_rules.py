@@ -1047,3 +1047,49 @@ def test_defaulted_command_name_is_also_known_only_when_run(command: str, level:
 )
 def test_values_set_at_run_time_are_not_trusted(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a review of the above: the set may not reach this shell (a subshell, a pipe, a
+        # branch, a function not called, an empty list, select at end of input), so the value
+        # held before is kept beside the run-time reading
+        ("x=rm; (for x in ls; do :; done); $x -rf /etc", B),
+        ("x=rm; echo | for x in ls; do :; done; $x -rf /etc", B),
+        ("x=rm; true || for x in ls; do :; done; $x -rf /etc", B),
+        ("x=rm; select x in ls; do break; done; $x -rf /etc", B),
+        ("x=rm; for x in; do :; done; $x -rf /etc", B),
+        ("x=rm; for x in $(true); do :; done; $x -rf /etc", B),
+        ("x=rm; echo foo | read x; $x -rf /etc", B),
+        ("x=rm; (read x); $x -rf /etc", B),
+        ("x=rm; true || read x; $x -rf /etc", B),
+        ("x=rm; f() { read x; }; $x -rf /etc", B),
+        ("x=rm; (printf -v x %s ls); $x -rf /etc", B),
+        ('a=(rm -rf /etc); echo | mapfile -t a; "${a[@]}"', B),
+        # a glob, a brace list or an expansion is not one literal word
+        ("for x in /bin/r?; do $x -rf /etc; done", R),
+        ("for x in {l,r}m; do $x -rf /etc; done", R),
+        ("for x in ${y:-ls}; do $x -rf /etc; done", R),
+        ("for x in /tmp/{x,../etc}; do rm -rf $x; done", R),
+        # $(( ... )) runs the commands inside it
+        ("for x in $(( $(rm -rf /etc) )); do :; done", B),
+        ("echo $(( $(rm -rf /etc) ))", B),
+        ("x=$(( $(rm -rf /etc) ))", B),
+        # programs that open files stay themselves when defaulted
+        ("git log | ${PAGER:-less}", S),
+        ("${PAGER:-less} /var/log/syslog", S),
+        ("${EDITOR:-vi}", L),
+    ],
+)
+def test_run_time_values_keep_what_was_known(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+def test_values_doubled_past_what_is_followed_are_not_read() -> None:
+    # `x=$x$x` fifteen times and then thousands of uses: bounded (it took 12 s and 23 GB)
+    doubled = "x='x '; " + "x=$x$x; " * 15
+    eval_line = doubled + "eval " + "$x" * 4000
+    assert assess(eval_line, "bash").level == B  # too long to read: obfuscated
+    echo_line = doubled + "echo " + "$x " * 3000
+    assert assess(echo_line, "bash").level == R  # a mention too big to follow: ask

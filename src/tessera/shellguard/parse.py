@@ -36,7 +36,9 @@ _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: it
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
 _SUBSCRIPT = re.compile(r"\[([^\]]*)\]=")  # an array literal's `[KEY]=` element prefix
+_PLAIN_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9@*]):?[-=].*\}", re.S)
+MAX_EXPANDED = 1 << 20  # characters of expanded values followed per line (then: unknown)
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
@@ -132,6 +134,10 @@ def _b64(text: str) -> bytes | None:
 _local = threading.local()
 
 
+_DIRTY = "\x00dirty"  # an array's joined "${a[@]}" after an element changed: joined when read
+_MAYBE = "\x00maybe:"  # env entry: the variable may hold another value when the line runs
+# a word whose text is its value: no expansion, glob or brace list (`for x in rm`)
+_LITERAL_WORD = re.compile(r"[A-Za-z0-9_./:@%+=,-]+|'[^']*'")
 _COMPOUND = frozenset(
     [
         "subshell",
@@ -304,6 +310,8 @@ class _Base:
         # evaluating the words again (which doubled the work at each level of `$(echo $(...))`)
         self._serial = 0
         self._seen: dict[tuple[int, int, str], tuple[int, tuple[str, bool]]] = {}
+        self._expanded = 0  # characters variables expanded to on this line (MAX_EXPANDED)
+        self._too_much = False
 
     def result(self) -> Parsed:
         return Parsed(
@@ -332,6 +340,10 @@ class _Base:
             self.too_deep = True
             return []
         if self.budget[0] <= 0:  # more nested code in one statement than any script writes
+            self.undecodable.append(text[:80])
+            self.too_deep = True
+            return []
+        if len(text) > MAX_CHARS:  # code built from expanded values, longer than a line may be
             self.undecodable.append(text[:80])
             self.too_deep = True
             return []
@@ -1394,12 +1406,15 @@ class _Bash(_Base):
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
-            # declare -A / local -A / typeset -A (also quoted: "-A"): keys are strings
-            assoc = any(
-                re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", self.word(c)[0])
+            # declare -A / local -A / typeset -A (also quoted: "-A"): keys are strings. Each
+            # word is evaluated once (evaluating them again walked nested `$(declare ...)`
+            # once more per level: exponential)
+            plain = {
+                (c.start_byte, c.end_byte): self.word(c)[0]
                 for c in n.named_children
                 if c.type not in ("variable_assignment", "variable_name")
-            )
+            }
+            assoc = any(re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", w) for w in plain.values())
             for c in n.named_children:
                 base = c.child_by_field_name("name") if c.type == "variable_assignment" else c
                 if c.type not in ("variable_assignment", "variable_name") or base is None:
@@ -1412,10 +1427,19 @@ class _Bash(_Base):
                     self.env[_ASSOC + name] = ""
                 if c.type == "variable_assignment":
                     self.assign(c)
-            self.walk_substitutions(n)
+                    if base.type == "subscript":  # a[$(cmd)]=x: the index's commands run too
+                        index = base.child_by_field_name("index")
+                        if index is not None:
+                            self.walk_substitutions(index)
             head = self.text(n).split()[:1]
             if head:
-                words = [head[0], *[self.word(c)[0] for c in n.named_children]]
+                words = [
+                    head[0],
+                    *[
+                        plain.get((c.start_byte, c.end_byte), self.text(c))
+                        for c in n.named_children
+                    ],
+                ]
                 decl = self.emit_unix(words, self.text(n), redirects or [])
                 if decl is not None:
                     self.out.append(decl)
@@ -1439,16 +1463,37 @@ class _Bash(_Base):
                 self.stmt(c)
         elif t == "for_statement":  # for/select X in WORDS; do BODY; done
             var = n.child_by_field_name("variable")
-            vals = [self.word(c) for c in n.children_by_field_name("value")]
-            if var is not None:
-                # X takes the words' values: one literal word is known, anything else is not
-                name = self.text(var)
-                self.forget(name)
-                if len(vals) == 1 and not vals[0][1] and len(self.fields(vals[0][0])) == 1:
-                    self.env[name] = vals[0][0][:MAX_VALUE]
+            nodes = n.children_by_field_name("value")
+            vals = [self.word(c) for c in nodes]
+            for c in n.children:
+                if c.type == "ERROR":
+                    self.walk_substitutions(c)
             body = n.child_by_field_name("body")
+            loop_var = self.text(var) if var is not None else None
+            # inside the body X holds each word in turn: one plain literal word is known there;
+            # after the loop (or where it may not run: a subshell, a pipe, an empty list, a
+            # select at end of input) X may still hold what it held
+            literal = (
+                len(nodes) == 1
+                and not vals[0][1]
+                and _LITERAL_WORD.fullmatch(self.text(nodes[0])) is not None
+                and loop_var is not None
+                and loop_var + "[@]" not in self.env
+                and _ASSOC + loop_var not in self.env
+            )
+            held = self.env.get(loop_var) if loop_var is not None else None
+            if loop_var is not None:
+                if literal:
+                    self.forget(loop_var)
+                    self.env[loop_var] = vals[0][0][:MAX_VALUE]
+                else:
+                    self.maybe(loop_var)
             if body is not None:  # the loop's redirects reach every command inside
                 self.stmt(body, redirects)
+            if loop_var is not None and literal:
+                if held is not None:
+                    self.env[loop_var] = held
+                self.maybe(loop_var)
         elif t == "unset_command":
             words = [self.word(c)[0] for c in n.children]
             # (values are kept: an unset in a subshell, function or branch that does not run
@@ -1602,11 +1647,17 @@ class _Bash(_Base):
             return
         self.env.pop(_UNTRACKED + key, None)
         self.env[key] = elems[0] if elems else ""
-        self.env[key + "[@]"] = ""  # a held indexed array; "${a[@]}" is joined when read
+        self.env[key + "[@]"] = " ".join(elems)  # "${a[@]}" (_DIRTY: to be joined when read)
         self.env[key + "[#]"] = str(len(elems))  # how many (${#a[@]})
         self.env[_LIVE] = str(live + len(elems))
         for i, v in enumerate(elems):
             self.env[f"{key}[{i}]"] = v
+
+    def maybe(self, key: str) -> None:
+        """`key` may hold a value known only when the line runs (`read key`, a loop's variable
+        after the loop): what it holds now is kept (the set may not run: a subshell, a pipe, a
+        branch), and a command named by it is also read as a name known only when run."""
+        self.env[_MAYBE + key] = "1"
 
     def _held(self, key: str) -> int | None:
         """How many elements indexed array `key` holds, when it is one and known."""
@@ -1626,8 +1677,16 @@ class _Bash(_Base):
             return False
         for i in range(n, k):
             self.env[f"{key}[{i}]"] = ""
-        old = self.env.get(f"{key}[{k}]", "") if k < n else ""
-        self.env[f"{key}[{k}]"] = ((old + val) if append else val)[:MAX_VALUE]
+        if k < n:  # (as before: only a held element's rewrite is bounded)
+            old = self.env.get(f"{key}[{k}]", "")
+            self.env[f"{key}[{k}]"] = ((old + val) if append else val)[:MAX_VALUE]
+            self.env[key + "[@]"] = _DIRTY  # joined again when read, not at every write
+        else:
+            self.env[f"{key}[{k}]"] = val
+            joined = self.env[key + "[@]"]
+            if joined != _DIRTY:
+                added = " ".join([""] * (k - n) + [val])
+                self.env[key + "[@]"] = f"{joined} {added}" if n else added
         if k == 0:
             self.env[key] = self.env[f"{key}[0]"]
         if k >= n:
@@ -1648,6 +1707,10 @@ class _Bash(_Base):
             return False
         for j, (_c, v, _d) in enumerate(new):
             self.env[f"{key}[{n + j}]"] = v
+        joined = self.env[key + "[@]"]
+        if joined != _DIRTY:
+            added = " ".join(v for _c, v, _d in new)
+            self.env[key + "[@]"] = f"{joined} {added}" if n and new else joined + added
         if n == 0 and new:
             self.env[key] = new[0][1]
         self.env[key + "[#]"] = str(n + len(new))
@@ -1729,6 +1792,18 @@ class _Bash(_Base):
         return op, dest
 
     def word(self, n: Any) -> tuple[str, bool]:
+        """The text word `n` stands for, and whether it is known only when run."""
+        got = self._word(n)
+        if not got[1] and n.type in ("simple_expansion", "expansion", "string", "concatenation"):
+            self._expanded += len(got[0])
+            if self._expanded > MAX_EXPANDED:  # `x=$x$x` doubled, then used thousands of times
+                if not self._too_much:
+                    self._too_much = True
+                    self.undecodable.append("values expanded past what is followed")
+                return self.text(n), True
+        return got
+
+    def _word(self, n: Any) -> tuple[str, bool]:
         t = n.type
         if t in ("word", "concatenation") and re.fullmatch(r"\{[^{}\s]*,[^{}\s]*\}", self.text(n)):
             return " ".join(self.text(n)[1:-1].split(",")), False  # `{rm,-rf,/x}` runs `rm -rf /x`
@@ -1793,7 +1868,9 @@ class _Bash(_Base):
                     k = _arith(sub)
                     at2 = None if k is None else str(k)
                 if at2 == "@" and self._held(name) is not None:
-                    return " ".join(self.elements(name) or []), False
+                    if self.env[name + "[@]"] == _DIRTY:
+                        self.env[name + "[@]"] = " ".join(self.elements(name) or [])
+                    return self.env[name + "[@]"], False
                 if at2 is not None and f"{name}[{at2}]" in self.env:
                     return self.env[f"{name}[{at2}]"], False
                 return self.text(n), True
@@ -1814,8 +1891,11 @@ class _Bash(_Base):
         if t == "process_substitution":
             self.stmt(n)
             return self.text(n), True
-        if t in ("arithmetic_expansion", "brace_expression"):
-            return self.text(n), t == "arithmetic_expansion"
+        if t == "arithmetic_expansion":
+            self.walk_substitutions(n)  # $(( $(cmd) )) runs cmd
+            return self.text(n), True
+        if t == "brace_expression":
+            return self.text(n), False
         return self.text(n), False
 
     def var(self, name: str) -> tuple[str, bool]:
@@ -1905,6 +1985,7 @@ class _Bash(_Base):
         data = stdin_data
         self._serial += 1
         mark = serial = self._serial
+        prints = name_node is not None and self.text(name_node) in ("echo", "printf", "base64")
         if name_node is None:
             for c in n.named_children:
                 if c.type == "variable_assignment":
@@ -1912,7 +1993,8 @@ class _Bash(_Base):
             return
         procsubs: list[Any] = []
         after_name = dyn_name = False
-        defaulted: str | None = None  # `${CMD:-ls}` with CMD unknown here
+        defaulted: str | None = None  # `${CMD:-ls}` with CMD unknown here, or `$x` after `read x`
+        maybe_name = False
         n_name = 0  # how many words the name gave
         for c in n.children:
             if c.type == "variable_assignment":
@@ -1953,16 +2035,18 @@ class _Bash(_Base):
                         words.extend(self.fields(val) if unquoted and val.strip() else [val])
                     n_name = len(words)
                     bare = self.text(inner).removeprefix('"').removesuffix('"')
-                    dm = (
-                        _DEFAULTED.fullmatch(bare)
-                        if inner.type in ("expansion", "string")
-                        else None
-                    )
-                    if dm is not None and not dyn and self.var(dm.group(1))[1]:
-                        defaulted = self.text(inner)
+                    if inner.type in ("expansion", "string", "simple_expansion"):
+                        dm = _DEFAULTED.fullmatch(bare)
+                        vm = _PLAIN_VAR.fullmatch(bare)
+                        if dm is not None and not dyn and self.var(dm.group(1))[1]:
+                            defaulted = self.text(inner)  # only with arguments (below)
+                        elif vm is not None and not dyn and _MAYBE + vm.group(1) in self.env:
+                            defaulted = self.text(inner)
+                            maybe_name = True
             elif c.is_named and c.type not in ("comment",) and after_name:
                 got = self.word(c)
-                self._seen[(c.start_byte, c.end_byte, c.type)] = (serial, got)
+                if prints:  # what static_echo/static_output read again (echo, printf, base64)
+                    self._seen[(c.start_byte, c.end_byte, c.type)] = (serial, got)
                 val = got[0]
                 words.extend(
                     self.fields(val)
@@ -1975,9 +2059,10 @@ class _Bash(_Base):
             if rest_inv is not None:
                 rest_inv.if_empty = True
                 self.out.append(rest_inv)
-        if defaulted is not None:
+        if defaulted is not None and (maybe_name or words[n_name:]):
             # `${CMD:-ls} -rf /etc`: the default runs only where CMD is unset or empty, and CMD
-            # may be set where the line runs (exported earlier): also a name known only then
+            # may be set where the line runs (exported earlier); `read x; $x -rf /etc`: x holds
+            # what was read: also a name known only when run
             alt = self.emit_unix([defaulted, *words[n_name:]], self.text(n), reds, data)
             if alt is not None:
                 self.out.append(alt)
@@ -2004,7 +2089,7 @@ class _Bash(_Base):
             return
         self.out.append(inv)
         for name in _set_by(inv):  # read x, printf -v x, mapfile x: a value known only when run
-            self.forget(name)
+            self.maybe(name)
         if inv.name == "alias":
             for a in inv.args:
                 aname, eq, val = a.partition("=")
