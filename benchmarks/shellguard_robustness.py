@@ -61,9 +61,16 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "eval $x (doubled 15 times) n times": lambda n: (
         "x='x '; " + "x=$x$x; " * 15 + "eval " + "$x" * n
     ),
+    "f() expanding a doubled $x, called n times": lambda n: (
+        _XSP + "f() { : $1" + " $x" * 16 + "; }; " + "f a; " * n
+    ),
+    'eval "$y" of a doubled $x, n times': lambda n: (
+        "y=': " + "$x " * 20 + "'; " + _XSP + 'eval "$y"; ' * n
+    ),
 }
 SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _B1024 = "b=(" + " ".join(["x"] * 1024) + "); "  # an array of 1,024 elements
+_XSP = "x='" + "a " * 500 + "'; " + "x=$x$x; " * 6  # 64,000 characters, 32,000 words
 
 _SOUP_WORDS = [
     "echo", "ls", "cat", "grep", "x", "-f", "--all", "/tmp/a", "~", "$x", "${y}", "$(", ")", "`",

@@ -1086,10 +1086,35 @@ def test_run_time_values_keep_what_was_known(command: str, level: Level) -> None
     assert assess(command, "bash").level == level
 
 
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a second review: an array index's commands run (in a declaration and outside one)
+        ("declare a[$(rm -rf /etc)]=x", B),
+        ("local a[`rm -rf /etc`]=x", B),
+        ("a[$(rm -rf /etc)]=x", B),
+        # only $PAGER, ${PAGER} and ${PAGER:-literal} open a file; other forms run another
+        ("${PAGER:+rm} -rf /etc", R),
+        ("X=rm; ${PAGER:-$X} -rf /etc", R),
+        ("${PAGER:0:2} -rf /etc", R),
+        # what a loop body set its variable to is kept after the loop
+        ("x=true; for x in a; do x='rm -rf /etc'; done; eval \"$x\"", B),
+        ("x=/tmp/t; for x in a; do x=/etc; done; rm -rf $x", B),
+    ],
+)
+def test_second_review_of_run_time_values(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
 def test_values_doubled_past_what_is_followed_are_not_read() -> None:
-    # `x=$x$x` fifteen times and then thousands of uses: bounded (it took 12 s and 23 GB)
+    # `x=$x$x` doubled, then expanded thousands of times (12 s and 23 GB before), in one
+    # command, in eval'd code or in a function called again and again: past 1 MB of expanded
+    # values the line is obfuscated (BLOCKED), and what comes after is not graded lower
     doubled = "x='x '; " + "x=$x$x; " * 15
-    eval_line = doubled + "eval " + "$x" * 4000
-    assert assess(eval_line, "bash").level == B  # too long to read: obfuscated
-    echo_line = doubled + "echo " + "$x " * 3000
-    assert assess(echo_line, "bash").level == R  # a mention too big to follow: ask
+    assert assess(doubled + "eval " + "$x" * 4000, "bash").level == B
+    assert assess(doubled + "echo " + "$x " * 3000, "bash").level == B
+    split = "x='" + "a " * 500 + "'; " + "x=$x$x; " * 6
+    calls = split + "f() { : $1" + " $x" * 16 + "; }; " + "f a; " * 200
+    assert assess(calls, "bash").level == B
+    pad = "x=" + "A" * 1000 + "; " + "x=$x$x; " * 6 + ": " + " ".join(["$x"] * 18) + "; "
+    assert assess(pad + 'bash -c "rm -rf /"', "bash").level == B

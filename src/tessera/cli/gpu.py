@@ -246,4 +246,6 @@ def profile(
         sys.stdout.write(buf.getvalue())
     else:
         _write_atomic(out, buf.getvalue())
-        err_console.print(f"{len(rows)} rows -> {out}")
+        err_console.print(
+            f"{len(rows)} rows -> {out}", soft_wrap=True, markup=False, highlight=False
+        )

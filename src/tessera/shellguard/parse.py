@@ -310,8 +310,8 @@ class _Base:
         # evaluating the words again (which doubled the work at each level of `$(echo $(...))`)
         self._serial = 0
         self._seen: dict[tuple[int, int, str], tuple[int, tuple[str, bool]]] = {}
-        self._expanded = 0  # characters variables expanded to on this line (MAX_EXPANDED)
-        self._too_much = False
+        # characters variables expanded to on this line, nested code included (MAX_EXPANDED)
+        self._expanded = [0]
 
     def result(self) -> Parsed:
         return Parsed(
@@ -359,6 +359,7 @@ class _Base:
             env=self.env if shell == self.shell else None,
         )
         sub.budget = self.budget
+        sub._expanded = self._expanded
         res = sub.run()
         self.fork_bomb |= res.fork_bomb
         self.syntax_error |= res.syntax_error
@@ -630,6 +631,7 @@ class _Base:
                         self.env,
                     )
                     sub.budget = self.budget
+                    sub._expanded = self._expanded
                     inv = sub.emit_unix(cmd, raw, [])
                     self.out.extend(sub.out)
                     if inv is not None:
@@ -1427,10 +1429,6 @@ class _Bash(_Base):
                     self.env[_ASSOC + name] = ""
                 if c.type == "variable_assignment":
                     self.assign(c)
-                    if base.type == "subscript":  # a[$(cmd)]=x: the index's commands run too
-                        index = base.child_by_field_name("index")
-                        if index is not None:
-                            self.walk_substitutions(index)
             head = self.text(n).split()[:1]
             if head:
                 words = [
@@ -1491,7 +1489,9 @@ class _Bash(_Base):
             if body is not None:  # the loop's redirects reach every command inside
                 self.stmt(body, redirects)
             if loop_var is not None and literal:
-                if held is not None:
+                # the body may have set it (kept); else it holds the word, or (the loop not
+                # run here) what it held before, which is kept beside the run-time reading
+                if held is not None and self.env.get(loop_var) == vals[0][0][:MAX_VALUE]:
                     self.env[loop_var] = held
                 self.maybe(loop_var)
         elif t == "unset_command":
@@ -1537,6 +1537,7 @@ class _Bash(_Base):
             return
         append = any(c.type == "+=" for c in n.children)
         if name.type == "subscript":  # a[0]=rm: one element
+            self.walk_substitutions(name)  # a[$(cmd)]=x: the index's commands run too
             base = name.child_by_field_name("name")
             index = name.child_by_field_name("index")
             if base is None or index is None:
@@ -1795,11 +1796,11 @@ class _Bash(_Base):
         """The text word `n` stands for, and whether it is known only when run."""
         got = self._word(n)
         if not got[1] and n.type in ("simple_expansion", "expansion", "string", "concatenation"):
-            self._expanded += len(got[0])
-            if self._expanded > MAX_EXPANDED:  # `x=$x$x` doubled, then used thousands of times
-                if not self._too_much:
-                    self._too_much = True
+            self._expanded[0] += len(got[0])
+            if self._expanded[0] > MAX_EXPANDED:  # `x=$x$x` doubled, then used thousands of times
+                if not self.too_deep:
                     self.undecodable.append("values expanded past what is followed")
+                self.too_deep = True  # obfuscation: past what can be read
                 return self.text(n), True
         return got
 

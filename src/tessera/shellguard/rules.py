@@ -5698,8 +5698,9 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
     files and are not tried as stand-ins."""
     m = _RUNTIME_VAR.search(inv.raw) or _RUNTIME_VAR.search(inv.name)
     var = m.group(0) if m else inv.name
-    named = re.match(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", var)
-    if named is not None and named.group(1) in _PROGRAM_VARS and kind == "var":
+    # $PAGER, ${PAGER}, ${PAGER:-less}: not ${PAGER:+rm} or ${PAGER:-$X}, which run another
+    opens = re.fullmatch(r"\$(?:([A-Za-z_]\w*)|\{([A-Za-z_]\w*)(?::?-[^$`}]*)?\})", var)
+    if opens is not None and (opens.group(1) or opens.group(2)) in _PROGRAM_VARS and kind == "var":
         return  # $EDITOR FILE, $PAGER FILE: they open files (and if empty, the rest is judged)
     if not inv.args:
         # not: the reading where an empty name leaves this one to run, a remote host's
