@@ -21,7 +21,7 @@ import tessera
 from tessera.cli.main import main
 from tessera.experiments import EXPERIMENTS
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # colours, and the cursor codes of bars
 ERROR_LINE = re.compile(r"^error: (?P<field>.+?): got (?P<value>.*); accepted: (?P<accepted>.*)$")
 
 SUMMARY_KEYS = ("mean", "p50", "p95", "p99")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +17,13 @@ import tessera.cli.console as console_mod
 import tessera.cli.demo as demo_cmd
 import tessera.cli.experiment as experiment_cmd
 import tessera.cli.sim as sim_cmd
-from tessera.cli.main import main
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-SCENARIO: dict[str, Any] = {
-    "name": "mmc",
-    "duration_s": 200,
-    "functions": [
-        {
-            "name": "f",
-            "workload": {"kind": "poisson", "rate_per_s": 8.0},
-            "service_time": {"kind": "exponential", "mean_s": 0.5},
-        }
-    ],
-    "autoscaler": {"kind": "fixed", "replicas": 5},
-}
+from tests.cli.test_cli import ANSI, run_cli
+from tests.sim.test_input_bounds import BASE as SCENARIO
 
 
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out, err = capsys.readouterr()
-    return code, ANSI.sub("", out), ANSI.sub("", err)
 
 
 def one_error_line(code: int, out: str, err: str) -> str:

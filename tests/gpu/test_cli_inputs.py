@@ -8,7 +8,6 @@ work is replaced by a stub that fails the test if it is reached).
 from __future__ import annotations
 
 import gzip
-import re
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tessera.gpu.clock import FakeClock
 from tessera.gpu.device import SimulatedDevice
 from tessera.gpu.profiler import profile
 from tessera.gpu.profiles import load_profiles, load_queries
+from tests.cli.test_cli import run_cli
 
 HEADER = "gpu,model,batch,sm_pct,quota_pct"
 PROFILE = (
@@ -30,19 +30,6 @@ PROFILE = (
         for s in (25, 50, 100)
     )
 )
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from tessera.cli.main import main
-
-    capsys.readouterr()
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 0
-    out, err = capsys.readouterr()
-    return code, out, re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", err)
 
 
 def one_error_line(code: int, err: str) -> str:
