@@ -38,7 +38,7 @@ _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_
 _SUBSCRIPT = re.compile(r"\[([^\]]*)\]=")  # an array literal's `[KEY]=` element prefix
 _PLAIN_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9@*]):?[-=].*\}", re.S)
-MAX_EXPANDED = 1 << 20  # characters of expanded values followed per line (then: unknown)
+MAX_EXPANDED = 1 << 20  # characters of expanded values followed per line (past it: obfuscated)
 MAX_VALUE = 65536  # characters kept of one variable's value
 ALIAS_VIA = "alias definition"  # the `via` of what an alias / doskey macro would run
 
