@@ -1100,6 +1100,11 @@ def test_run_time_values_keep_what_was_known(command: str, level: Level) -> None
         # what a loop body set its variable to is kept after the loop
         ("x=true; for x in a; do x='rm -rf /etc'; done; eval \"$x\"", B),
         ("x=/tmp/t; for x in a; do x=/etc; done; rm -rf $x", B),
+        # code read at run time and run: eval / sh -c of a variable set by read
+        ('x=ls; read x; eval "$x"', R),
+        ('x=ls; read x; bash -c "$x"', R),
+        ('x=ls; read y; eval "$x"', S),
+        ('while read f; do cat "$f"; done < list', S),
     ],
 )
 def test_second_review_of_run_time_values(command: str, level: Level) -> None:

@@ -1996,6 +1996,7 @@ class _Bash(_Base):
         after_name = dyn_name = False
         defaulted: str | None = None  # `${CMD:-ls}` with CMD unknown here, or `$x` after `read x`
         maybe_name = False
+        code_args: list[tuple[int, str]] = []  # (word index, text) of `$x` args with a maybe value
         n_name = 0  # how many words the name gave
         for c in n.children:
             if c.type == "variable_assignment":
@@ -2049,11 +2050,29 @@ class _Bash(_Base):
                 if prints:  # what static_echo/static_output read again (echo, printf, base64)
                     self._seen[(c.start_byte, c.end_byte, c.type)] = (serial, got)
                 val = got[0]
+                vm = _PLAIN_VAR.fullmatch(self.text(c).removeprefix('"').removesuffix('"'))
+                if vm is not None and not got[1] and _MAYBE + vm.group(1) in self.env:
+                    code_args.append((len(words), self.text(c)))
                 words.extend(
                     self.fields(val)
                     if "$" not in val and self._splits(c) and val.strip()
                     else [val]
                 )
+        for at, expansion in code_args:
+            # `read x; eval "$x"`, `sh -c "$x"`: the code is what was read, known only when
+            # run (beside the reading of what x held before)
+            runs_code = bool(words) and (
+                words[0] == "eval"
+                or (
+                    _basename(words[0]) in _SHELLS
+                    and 2 <= at <= len(words)
+                    and words[at - 1] == "-c"
+                )
+            )
+            if runs_code:
+                alt_code = self.emit_unix([expansion], self.text(n), reds, data)
+                if alt_code is not None:
+                    self.out.append(alt_code)
         if dyn_name and len(words) > 1:
             # `$SUDO rm -rf /`: an unknown name may expand to nothing, leaving the rest to run
             rest_inv = self.emit_unix(words[1:], self.text(n), reds, data)
