@@ -21,6 +21,8 @@ from tessera.core.registry import Registry
 from tessera.sim.engine import Simulation
 from tessera.sim.scenario import MAX_ARRIVALS, from_dict, load_scenario
 from tessera.sim.workload import MAX_PER_MINUTE
+from tests.sim.test_scenario import build_error as refused_at_build
+from tests.sim.test_scenario import raises_input_error as refused
 
 BASE: dict[str, Any] = {
     "name": "mmc",
@@ -46,20 +48,6 @@ def function(**changes: Any) -> dict[str, Any]:
     data = scenario()
     data["functions"][0].update(changes)
     return data
-
-
-def refused(data: Any, base_dir: str | Path = ".") -> InputError:
-    """The error validation gives (nothing is simulated)."""
-    with pytest.raises(InputError) as info:
-        from_dict(data, base_dir=base_dir)
-    return info.value
-
-
-def refused_at_build(data: Any, base_dir: str | Path = ".") -> InputError:
-    """The error validating and building the simulation gives (still no event runs)."""
-    with pytest.raises(InputError) as info:
-        Simulation(from_dict(data, base_dir=base_dir))
-    return info.value
 
 
 def trace(tmp_path: Path, body: bytes | str, **workload: Any) -> dict[str, Any]:

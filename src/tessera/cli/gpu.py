@@ -46,23 +46,15 @@ def _check_out(path: Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder and a rename."""
+    """Write `text` to `path` (temp file + rename: `report.html.write_atomic`); a failure is a
+    bad --out, named as the user gave it."""
+    from tessera.report.html import write_atomic
+
     target = _check_out(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as e:  # name the user's path, never the temp file's
-        raise InputError("--out", str(path), f"a writable path ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; profiles and predictions are shared
-        os.replace(tmp, target)
+        write_atomic(target, text)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise InputError("--out", str(path), f"a writable path ({e.strerror})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @app.command("predict")

@@ -152,7 +152,7 @@ _COMPOUND = frozenset(
         "c_style_for_statement",
     ]
 )
-_OPT_ARGS = {"read": "dinNptu", "mapfile": "dnOsuCc", "readarray": "dnOsuCc", "printf": "v"}
+_OPT_ARGS = {"read": "adinNptu", "mapfile": "dnOsuCc", "readarray": "dnOsuCc", "printf": "v"}
 
 
 def _set_by(inv: Invocation) -> list[str]:
@@ -181,14 +181,8 @@ def _set_by(inv: Invocation) -> list[str]:
                 val = a[j + 1 :] or (args[k] if k < len(args) else "")
                 if not a[j + 1 :]:
                     k += 1
-                if (inv.name, ch) in (("read", "a"), ("printf", "v")):
+                if (inv.name, ch) in (("read", "a"), ("printf", "v")):  # a variable's name
                     names.append(val)
-                break
-            if inv.name == "read" and ch == "a":
-                val = a[j + 1 :] or (args[k] if k < len(args) else "")
-                if not a[j + 1 :]:
-                    k += 1
-                names.append(val)
                 break
     if inv.name == "read":
         names.extend(plain or ["REPLY"])
