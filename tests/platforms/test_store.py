@@ -222,6 +222,23 @@ def test_failed_batch_leaves_no_partial_rows(store: Store) -> None:
     assert store.count_records() == 2
 
 
+def test_a_large_batch_is_stored_whole_across_statement_sizes(store: Store) -> None:
+    # 150 rows: multi-row INSERTs of 64, 64, 16, 4 and single rows, in order
+    batch = [rec(f"r{i:03d}", float(i), error=f"e{i}", cpu_s=i / 1000) for i in range(150)]
+    batch[70] = rec("r070", 70.0, error="x", cpu_s=None, cold=True)
+    store.add_records(batch)
+    assert store.count_records() == 150
+    assert sorted(store.records(limit=1000), key=lambda r: r.id) == batch
+
+
+def test_a_bad_row_late_in_a_large_batch_rolls_all_of_it_back(store: Store) -> None:
+    unbindable: Any = object()
+    batch = [rec(f"r{i:03d}", float(i)) for i in range(149)] + [rec("bad", error=unbindable)]
+    with pytest.raises(sqlite3.Error):
+        store.add_records(batch)
+    assert store.count_records() == 0
+
+
 # -- async queue ---------------------------------------------------------------------------
 
 

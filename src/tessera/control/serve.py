@@ -80,6 +80,8 @@ def uvicorn_config(
     """`tls`: (certificate, key) PEM files to serve HTTPS instead of HTTP."""
     import uvicorn
 
+    from tessera.platforms.local.http import OneWriteHttpToolsProtocol
+
     loop = "uvloop"
     try:
         import uvloop  # noqa: F401
@@ -90,7 +92,7 @@ def uvicorn_config(
         host=host,
         port=port,
         loop=loop,
-        http="httptools",
+        http=OneWriteHttpToolsProtocol,  # httptools, each response in one write
         lifespan="on",
         access_log=False,
         log_level=log_level,

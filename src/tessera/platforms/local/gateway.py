@@ -55,7 +55,8 @@ def safe_headers(headers: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     out = []
     for k, v in headers.items():
         key, val = str(k), str(v)
-        if key.lower() in _FRAMING or any(c in key + val for c in "\r\n\0"):
+        both = key + val
+        if "\r" in both or "\n" in both or "\0" in both or key.lower() in _FRAMING:
             continue
         try:
             out.append((key.encode("latin-1"), val.encode("latin-1")))
@@ -164,7 +165,9 @@ class Gateway:
                 await _text(send, 405, "use POST")
                 return
             name = path[10:].rstrip("/")
-            if await self._denied(send, self._allowed(scope, "invoke", name)):
+            verdict = self._allowed(scope, "invoke", name)
+            if verdict.status:
+                await self._deny(send, verdict)
                 return
             await self._invoke(scope, name, body, send)
         elif not self.admin and (path.startswith(("/system/", "/async-function/"))):
@@ -172,11 +175,15 @@ class Gateway:
         elif path.startswith("/async-function/") and method == "POST":
             name = path[16:].rstrip("/")
             action = "callback" if self._header(scope, b"x-callback-url") else "invoke"
-            if await self._denied(send, self._allowed(scope, action, name)):
+            verdict = self._allowed(scope, action, name)
+            if verdict.status:
+                await self._deny(send, verdict)
                 return
             await self._enqueue(scope, name, body, send)
         elif path.startswith("/system/"):
-            if await self._denied(send, self._allowed(scope, "admin")):
+            verdict = self._allowed(scope, "admin")
+            if verdict.status:
+                await self._deny(send, verdict)
                 return
             await self._system(scope, method, path[8:], body, send)
         elif path == "/healthz":
@@ -202,12 +209,10 @@ class Gateway:
         return decide(held, action, function, private)
 
     @staticmethod
-    async def _denied(send: Send, verdict: Verdict) -> bool:
-        if verdict.status == 0:
-            return False
+    async def _deny(send: Send, verdict: Verdict) -> None:
+        """Answer a refused request (`verdict.status` 401 or 403) with its reason."""
         headers = [*_TEXT, (b"www-authenticate", b"Bearer")] if verdict.status == 401 else _TEXT
         await _send(send, verdict.status, headers, (verdict.reason + "\n").encode())
-        return True
 
     @staticmethod
     def _header(scope: Scope, name: bytes) -> str | None:

@@ -170,7 +170,10 @@ class Worker:
         self.ready_s = 0.0
         self.transport: asyncio.Transport | None = None
         self._waiting: dict[str, asyncio.Future[tuple[dict[str, Any], bytes]]] = {}
-        self._ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        # the loop it serves on, kept: asyncio.get_running_loop() costs a getpid() syscall
+        # per call on Python < 3.12, and `call` runs once per invocation
+        self._loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future[dict[str, Any]] = self._loop.create_future()
         self.gone: str | None = None
         self.busy = 0
         self.served = 0
@@ -246,7 +249,7 @@ class Worker:
         """Send one request; raise TimeoutError (and kill the worker) past `timeout_s`."""
         if self.gone is not None or self.transport is None:
             raise WorkerGone(self.gone or "not connected")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         fut: asyncio.Future[tuple[dict[str, Any], bytes]] = loop.create_future()
         self._waiting[inv_id] = fut
         self.transport.write(pack(meta, body))

@@ -70,6 +70,7 @@ class FunctionPool:
         self.gpu = gpu
         self._tasks: set[asyncio.Task[None]] = set()
         self._unplacing: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None  # see acquire
 
     async def start(self) -> None:
         """Prove the code loads before the version takes traffic: the template imports it, or,
@@ -123,7 +124,9 @@ class FunctionPool:
             if w.busy >= self.spec.concurrency:
                 self.free.pop()
             return w, False
-        loop = asyncio.get_running_loop()
+        loop = self._loop  # kept: get_running_loop() is a getpid() syscall on Python < 3.12
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         fut: asyncio.Future[Grant] = loop.create_future()
         self.waiters.append(fut)
         if self.reactive or (not self.workers and self.starting == 0):

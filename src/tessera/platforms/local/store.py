@@ -179,9 +179,25 @@ def _async_row(r: Sequence[Any]) -> AsyncRow:
 _ROW_VALUES = operator.attrgetter(*_RECORD_FIELDS)  # one C call per row, in field order
 
 
-def _record_params(rows: Sequence[RecordRow]) -> Iterator[tuple[Any, ...]]:
-    for row in rows:  # lazily, so a bad row fails inside the transaction, mid-batch
-        yield _ROW_VALUES(row)
+_INSERT_CHUNKS = (64, 16, 4, 1)
+"""Rows per INSERT statement, largest first: a batch is written as a few multi-row INSERTs
+(one SQLite step each) instead of one step per row. Each step releases the GIL and takes
+it back, a hand-off with the gateway's event loop thread that cost more than the insert."""
+_INSERT_RECORDS = {
+    n: f"INSERT OR IGNORE INTO records ({_RECORD_COLS}) VALUES "
+    + ", ".join([f"({_RECORD_MARKS})"] * n)
+    for n in _INSERT_CHUNKS
+}
+
+
+def _record_chunks(rows: Sequence[RecordRow]) -> Iterator[tuple[str, list[Any]]]:
+    """(statement, flat parameters) covering `rows` in order, lazily (a bad row fails inside
+    the transaction, mid-batch)."""
+    i, n = 0, len(rows)
+    for size in _INSERT_CHUNKS:
+        while n - i >= size:
+            yield _INSERT_RECORDS[size], [v for row in rows[i : i + size] for v in _ROW_VALUES(row)]
+            i += size
 
 
 class Store:
@@ -407,10 +423,8 @@ class Store:
         if not rows:
             return
         with self._tx() as conn:
-            conn.executemany(
-                f"INSERT OR IGNORE INTO records ({_RECORD_COLS}) VALUES ({_RECORD_MARKS})",
-                _record_params(rows),
-            )
+            for sql, params in _record_chunks(rows):
+                conn.execute(sql, params)
 
     def records(
         self, function: str | None = None, since_s: float | None = None, limit: int = 1000

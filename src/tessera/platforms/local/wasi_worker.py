@@ -24,7 +24,7 @@ from typing import Any
 
 from tessera.functions.contract import decode_event
 from tessera.functions.runtimes import WASI, module_file
-from tessera.platforms.local.protocol import pack, recv_frame
+from tessera.platforms.local.protocol import FrameReader, pack
 from tessera.platforms.local.worker import (
     function_logger,
     launch_parser,
@@ -250,7 +250,8 @@ class WasiFunction:
 
 def _serve(sock: socket.socket, fn: WasiFunction, log: logging.Logger) -> None:
     """Answer requests one at a time until the socket closes (or the module traps)."""
-    while (frame := recv_frame(sock)) is not None:
+    frames = FrameReader(sock)
+    while (frame := frames.next()) is not None:
         meta, body = frame
         t0 = time.perf_counter()
         c0 = process_cpu_s()

@@ -29,7 +29,7 @@ from tessera.functions.contract import Context, GpuAccess
 from tessera.functions.invoke import call_handler
 from tessera.functions.loader import Handler, HandlerError, load_handler
 from tessera.gpu.client import INSTANCE_ENV, InstanceClient
-from tessera.platforms.local.protocol import pack, recv_frame
+from tessera.platforms.local.protocol import FrameReader, pack
 
 
 def lower_priority() -> None:
@@ -121,9 +121,10 @@ def serve(
         sock.sendall(pack({"type": "failed", "error": f"{type(e).__name__}: {e}"}))
         return
     sock.sendall(pack({"type": "ready", "pid": os.getpid()}))
+    frames = FrameReader(sock)
     try:
         if concurrency <= 1:
-            while (frame := recv_frame(sock)) is not None:
+            while (frame := frames.next()) is not None:
                 sock.sendall(_run_one(handler, function, version, log, gpu, *frame))
         else:
             lock = threading.Lock()
@@ -135,7 +136,7 @@ def serve(
                     sock.sendall(out)
 
             with ThreadPoolExecutor(concurrency) as pool:
-                while (frame := recv_frame(sock)) is not None:
+                while (frame := frames.next()) is not None:
                     pool.submit(work, *frame)
     except (BrokenPipeError, ConnectionResetError):
         pass
