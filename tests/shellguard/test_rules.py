@@ -1123,3 +1123,42 @@ def test_values_doubled_past_what_is_followed_are_not_read() -> None:
     assert assess(calls, "bash").level == B
     pad = "x=" + "A" * 1000 + "; " + "x=$x$x; " * 6 + ": " + " ".join(["$x"] * 18) + "; "
     assert assess(pad + 'bash -c "rm -rf /"', "bash").level == B
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a compound command's herestring or input reaches the shell inside it (the grammar
+        # reads `{ bash; } <<<` as `<<` and `<`)
+        ("{ bash; } <<< 'rm -rf /etc'", B),
+        ("( sh ) <<< 'rm -rf /etc'", B),
+        ("if true; then bash; fi <<< 'rm -rf /etc'", B),
+        ("{ cat; } <<< 'rm -rf /etc'", S),
+        ("{ bash; } < script.sh", S),
+        # a shell's input from a process substitution is what it prints
+        ("bash < <(echo 'rm -rf /etc')", B),
+        ("sh < <(printf 'rm -rf /etc')", B),
+        ("bash < <(echo 'ls -la')", S),
+        ("wc -l < <(echo 'rm -rf /etc')", S),
+        # code written into a shell's startup file by echo/printf itself
+        ("echo 'rm -rf ~' >> ~/.bashrc", B),
+        ("echo 'alias ll=\"ls -la\"' >> ~/.bashrc", L),
+        # a pattern as the command name runs whatever it matches
+        ("/bin/r? -rf /etc", R),
+        ("/bin/r* -rf /etc", R),
+        ("r[m] -rf /etc", R),
+        ("/usr/bin/l? -la", S),
+        ("./build-*.sh", S),
+        ("a[1]=x; echo ${a[1]}", S),
+        # ${X/PATTERN/TEXT}: the substitution's result is the name
+        ("${PAGER/*/rm} -rf /etc", B),
+        ("x=foo; ${x/foo/rm} -rf /etc", B),
+        ("x=farm; ${x/#fa/} -rf /etc", B),
+        ("x=rmx; ${x/%x/} -rf /etc", B),
+        ("x=r-m; ${x//-/} -rf /etc", B),
+        ("x=rm; ${x/rm/ls} -rf /etc", S),
+        ("f=a.txt; cat ${f/.txt/.md}", S),
+    ],
+)
+def test_sixth_escape_batch(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

@@ -117,8 +117,56 @@ def is_dynamic(word: str) -> bool:
 
 def _basename(word: str) -> str:
     w = word.replace("\\", "/").rstrip("/")
-    base = w.rsplit("/", 1)[-1] if "/" in w else w
-    return base
+    # a `/` inside `${X/a/b}` is the substitution's, not a directory's (`${X/*/rm}` is not `rm}`)
+    cut = re.sub(r"\$\{[^}]*\}", lambda m: "_" * len(m.group(0)), w).rfind("/")
+    return w[cut + 1 :] if cut >= 0 else w
+
+
+_SUBST = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(//|/#|/%|/)([^/]*)(?:/(.*))?", re.S)
+"""`${X/PATTERN/TEXT}` and its `//` (every match), `/#` (at the start), `/%` (at the end)."""
+
+
+def _glob_regex(pattern: str) -> str:
+    """A shell pattern as a regular expression (unanchored; `*` matches as much as it can)."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif ch == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            neg = body[:1] in ("!", "^")
+            body = body[1:] if neg else body
+            out.append("[" + ("^" if neg else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+def substitute(value: str, op: str, pattern: str, text: str) -> str:
+    """What bash makes of `${X<op>PATTERN/TEXT}` where X holds `value`."""
+    if not pattern:
+        return value
+    try:
+        rx = re.compile(
+            ("^" if op == "/#" else "")
+            + "(?:"
+            + _glob_regex(pattern)
+            + ")"
+            + ("$" if op == "/%" else ""),
+            re.S,
+        )
+    except re.error:
+        return value
+    return rx.sub(lambda _m: text, value, count=0 if op == "//" else 1)
 
 
 def _b64(text: str) -> bytes | None:
@@ -1252,6 +1300,13 @@ class _Bash(_Base):
             lambda m: m.group(1) + " ".join(w for w in m.group(2).split(",") if w),
             self.command,
         )
+        # `r[m] -rf /etc`: a bracket pattern opening a command the grammar reads as an array
+        # element; escaped, it is the word bash globs (rules grade a pattern for a name)
+        text = re.sub(
+            r"(^|[;&|(\n]\s*)([\w./-]*)(\[[^\]\s\[=]+\][\w./\[\]-]*)(?=[ \t]|$)",
+            lambda m: m.group(1) + m.group(2) + "\\" + m.group(3),
+            text,
+        )
         # `time { ...; }` and `! ( ... )`: the grammar reads the brace or parenthesis as a
         # word of a command named `time`/`{`; bash runs the group (the prefix changes nothing)
         text = re.sub(
@@ -1314,11 +1369,25 @@ class _Bash(_Base):
             body = n.child_by_field_name("body")
             stages: list[Any] = []  # `cat <<'EOF' | bash`: the grammar hangs `| bash` on the
             later: list[Any] = []  # heredoc, and `&& CMD` too
+            split_at = -1  # `{ bash; } <<< CODE`: the grammar reads `<<` (ERROR) and `< CODE`
             for c in n.children:
                 if body is not None and c == body:
                     continue
-                if c.type == "file_redirect":
+                if c.type == "ERROR" and self.text(c) == "<<":
+                    split_at = c.end_byte
+                elif c.type == "file_redirect" and c.start_byte == split_at and c.named_children:
+                    data = self.word(c.named_children[-1])[0]  # a herestring after all
+                elif c.type == "file_redirect":
+                    mark = self._serial
                     reds.append(self.redirect(c))
+                    for ps in c.named_children if _stdin_op(*reds[-1]) else []:
+                        # `bash < <(echo CODE)` reads CODE, as `bash <<< CODE` does
+                        out = (
+                            self.static_output(ps, mark)
+                            if ps.type == "process_substitution"
+                            else None
+                        )
+                        data = out if out is not None else data
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -1498,11 +1567,11 @@ class _Bash(_Base):
         else:
             kids = [c for c in n.named_children if c.type != "comment"]
             for k, c in enumerate(kids):
-                # a subshell's, block's or compound command's redirects reach every command
-                # inside (`while ...; done > f`); the grammar hangs `a && b > f`'s redirect on
-                # the list, and bash gives it to b
+                # a subshell's, block's or compound command's redirects and input reach every
+                # command inside (`while ...; done > f`, `{ bash; } <<< CODE`); the grammar
+                # hangs `a && b > f`'s redirect on the list, and bash gives it to b
                 passed = t in _COMPOUND or (t == "list" and k == len(kids) - 1)
-                self.stmt(c, redirects if passed else None)
+                self.stmt(c, redirects if passed else None, stdin_data if passed else None)
         return self.out[before:]
 
     def pipe(self, parts: list[list[Invocation]], texts: list[str]) -> None:
@@ -1875,6 +1944,15 @@ class _Bash(_Base):
                 if d and m.group(2) is not None:
                     return m.group(2), False
                 return v, d
+            sub = _SUBST.fullmatch(inner)
+            if sub is not None and not re.search(r"[$`]", inner):
+                name, op, pattern, text = sub.groups()
+                v, d = self.var(name)
+                if not d:
+                    return substitute(v, op, pattern, text or ""), False
+                if pattern.strip("*") == "" and op in ("/", "//"):
+                    # `${X/*/rm}`: whatever X holds, it becomes `rm` (or stays empty)
+                    return text or "", True
             return self.text(n), True
         if t == "command_substitution":
             mark = self._serial
@@ -2002,6 +2080,8 @@ class _Bash(_Base):
                 procsubs.append(c)
             if c.type == "file_redirect":
                 reds.append(self.redirect(c))
+                if _stdin_op(*reds[-1]):  # `bash < <(echo CODE)`: its input is what it prints
+                    procsubs += [x for x in c.named_children if x.type == "process_substitution"]
             elif c.type == "herestring_redirect":
                 data = self.word(c.named_children[-1])[0] if c.named_children else ""
             elif c == name_node:

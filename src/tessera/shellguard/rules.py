@@ -10,6 +10,7 @@ level, and every finding is kept for `tessera guard explain`.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator
@@ -5676,11 +5677,17 @@ _STAND_INS = ("rm", "chmod", "chown", "dd", "mkfs")
 stake (paths, devices, modes)."""
 
 
+_GLOB_NAME = re.compile(r"[*?]|\[[^\]]+\]")
+"""A pattern in a command name (`/bin/r? -rf /etc`, `r[m]`): the shell runs what it matches."""
+
+
 def _runtime_kind(name: str) -> str | None:
     """ "var" for a command name holding a variable's value, "subst" for one that is a command
-    substitution's output (`$(printf ...) ARGS`), None for a plain name."""
+    substitution's output (`$(printf ...) ARGS`), "glob" for a filename pattern (the files it
+    matches where the line runs), None for a plain name."""
     if "$" not in name and "`" not in name:
-        return None
+        # (a name of `*`s alone is whatever file comes first: no name to try it as)
+        return "glob" if _GLOB_NAME.search(name) and name.strip("*") else None
     if name.startswith(("$(", "`")):
         return "subst"
     return "var" if _RUNTIME_VAR.search(name) else None
@@ -5716,7 +5723,12 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
                 inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
             )
         return
-    for name in _STAND_INS:
+    if kind == "glob":  # the commands the pattern can match, of those the rules know
+        var = inv.name
+        names: Iterable[str] = (n for n in BASH_RULES if fnmatch.fnmatchcase(n, inv.name))
+    else:
+        names = _STAND_INS
+    for name in names:
         stand_in = dataclasses.replace(inv, name=name, args=list(inv.args), redirects=[])
         if any(f.level == B for f in _rules_for(stand_in)):
             yield _f(
@@ -6099,6 +6111,8 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         ):
             continue
         payload = inv.stdin_data or ""
+        if not payload and inv.name in ("echo", "printf"):
+            payload = " ".join(inv.args)  # `echo CODE >> ~/.bashrc`: what it prints is the code
         if not payload and inv.upstream_text:
             up = parse(inv.upstream_text, "bash") if parsed.shell == "bash" else None
             if up is not None:
