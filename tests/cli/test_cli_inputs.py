@@ -141,7 +141,22 @@ def test_guard_explain_prints_commands_as_text(capsys: pytest.CaptureFixture[str
 
 def test_guard_explain_checks_mode_before_printing(capsys: pytest.CaptureFixture[str]) -> None:
     m = assert_one_error_line(*run_cli(["guard", "explain", "ls", "--mode", "x"], capsys))
-    assert m.group("value") == "'x'"
+    assert m.group("value") == "'x'" and m.group("field") == "--mode"
+    m = assert_one_error_line(*run_cli(["guard", "check", "ls", "--mode", "x"], capsys))
+    assert m.group("field") == "--mode"
+
+
+@pytest.mark.parametrize("stdin", [b"not json", b"", b"\xff\xfe"])
+def test_fn_invoke_data_from_stdin_must_be_json_too(
+    stdin: bytes, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    argv = ["fn", "invoke", "f", "--data", "-", "--gateway", "http://127.0.0.1:9"]
+    m = assert_one_error_line(*run_cli(argv, capsys))  # before any connection (port 9)
+    assert m.group("field") == "--data" and "stdin" in m.group("value")
 
 
 @pytest.mark.parametrize("cmd", [["experiment", "sim-queueing", "--quick"], ["demo"]])

@@ -60,3 +60,6 @@ async def test_gateway_refusal_is_an_error_line_and_a_function_error_exit_1(
         assert err.strip() == "error: invoke: function 'nosuch' is not deployed"
         code, out, err = await _cli(url, home, "fn", "invoke", "boom", "--data", "{}")
         assert code == 1 and "500" in err, (code, out, err)  # the function's own failure
+        # records of a function that never ran: a line saying so, not an empty table
+        code, out, err = await _cli(url, home, "fn", "invocations", "nosuch")
+        assert code == 0 and out.strip() == "no invocation records of nosuch", (code, out, err)

@@ -184,11 +184,12 @@ def invoke(
 ) -> None:
     """Invoke NAME and print its response body."""
     body = sys.stdin.buffer.read() if data == "-" else (data or "").encode()
-    if data not in (None, "-"):
+    if data is not None:
         try:
             json.loads(body)
         except ValueError:
-            raise InputError("--data", data, "a JSON document (or '-' for stdin)") from None
+            shown = "- (stdin: not JSON)" if data == "-" else data
+            raise InputError("--data", shown, "a JSON document (or '-' for stdin)") from None
     headers = {"content-type": "application/json"}
     if callback:
         if not async_:
@@ -246,6 +247,9 @@ def invocations(
         params["function"] = name
     r = request("GET", gateway_url(gateway), "/system/invocations", params=params)
     _ok(r, "invocations")
+    if not r.json():  # not an empty table: say there is nothing (a deleted function keeps its)
+        console.print(f"no invocation records{f' of {name}' if name else ''}", markup=False)
+        return
     t = Table()
     for col in ("function", "status", "http", "cold", "queue ms", "exec ms", "energy J"):
         t.add_column(col)

@@ -35,8 +35,10 @@ EXIT_CODES = {Level.SAFE: 0, Level.LOW: 0, Level.RISKY: 3, Level.BLOCKED: 4}
 
 
 def _guard(mode: str):  # type: ignore[no-untyped-def]
-    from tessera.shellguard.guard import Guard
+    from tessera.shellguard.guard import MODES, Guard
 
+    if mode not in MODES:  # named as the user typed it
+        raise InputError("--mode", mode, ", ".join(MODES))
     return Guard(mode)
 
 
