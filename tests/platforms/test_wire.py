@@ -203,6 +203,18 @@ async def test_gathering_transport_sends_one_turns_writes_at_once_in_order() -> 
 
 
 @async_test(10)
+async def test_gathering_transport_sends_at_once_past_its_limit() -> None:
+    real = RecordingTransport()
+    t = GatheringTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    chunk = b"x" * (GatheringTransport.LIMIT // 4)
+    for _ in range(4):
+        t.write(chunk)
+    assert real.calls == []  # at the limit: still gathered
+    t.write(b"y")  # past it: the real transport gets it all now (its buffer limits apply)
+    assert real.sent() == chunk * 4 + b"y" and t.get_write_buffer_size() == 0
+
+
+@async_test(10)
 async def test_gathering_transport_abort_drops_what_is_gathered() -> None:
     real = RecordingTransport()
     t = GatheringTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]

@@ -25,12 +25,17 @@ class GatheringTransport:
     transport's. Data written after the transport started closing goes straight to it.
     """
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_loop", "_pending", "_size", "_transport")
+
+    LIMIT = 1 << 16
+    """Past this many bytes gathered, they go at once: the real transport's buffer limits
+    (pause_writing, so uvicorn's drain) see a large or fast-streamed response as before."""
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._size = 0
 
     def write(self, data: bytes) -> None:
         if self._transport.is_closing():
@@ -39,6 +44,9 @@ class GatheringTransport:
         if not self._pending:
             self._loop.call_soon(self.flush)
         self._pending.append(data)
+        self._size += len(data)
+        if self._size > self.LIMIT:
+            self.flush()
 
     def writelines(self, chunks: Any) -> None:
         for data in chunks:
@@ -49,7 +57,7 @@ class GatheringTransport:
         pending = self._pending
         if not pending:
             return
-        self._pending = []
+        self._pending, self._size = [], 0
         if self._transport.is_closing():
             return  # the connection went away meanwhile: nobody to send it to
         if len(pending) == 1:
@@ -66,11 +74,11 @@ class GatheringTransport:
         self._transport.write_eof()
 
     def abort(self) -> None:
-        self._pending = []
+        self._pending, self._size = [], 0
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(len(d) for d in self._pending)
+        return self._transport.get_write_buffer_size() + self._size
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
