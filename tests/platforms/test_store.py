@@ -231,6 +231,23 @@ def test_a_large_batch_is_stored_whole_across_statement_sizes(store: Store) -> N
     assert sorted(store.records(limit=1000), key=lambda r: r.id) == batch
 
 
+def test_large_batches_fit_an_older_sqlites_parameter_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_connect = sqlite3.connect
+
+    def connect_999(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # SQLite before 3.32
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect_999)
+    old = Store(tmp_path / "old.db")
+    old.add_records([rec(f"r{i:03d}", float(i)) for i in range(150)])
+    assert old.count_records() == 150
+    old.close()
+
+
 def test_a_bad_row_late_in_a_large_batch_rolls_all_of_it_back(store: Store) -> None:
     unbindable: Any = object()
     batch = [rec(f"r{i:03d}", float(i)) for i in range(149)] + [rec("bad", error=unbindable)]

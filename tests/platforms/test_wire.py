@@ -215,6 +215,24 @@ async def test_gathering_transport_sends_at_once_past_its_limit() -> None:
 
 
 @async_test(10)
+async def test_gathering_transport_keeps_what_was_written_not_a_buffer_reused_after() -> None:
+    real = RecordingTransport()
+    t = GatheringTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    buf = bytearray(b"AAAA")
+    t.write(buf)  # type: ignore[arg-type]
+    buf[:] = b"BBBB"  # the app may reuse its buffer once send() returned
+    t.write(memoryview(buf))  # type: ignore[arg-type]
+    t.flush()
+    assert real.sent() == b"AAAABBBB"
+
+
+def test_the_gateway_serves_with_the_one_write_protocol() -> None:
+    from tessera.control.serve import uvicorn_config
+
+    assert uvicorn_config(object(), "127.0.0.1", 0).http is OneWriteHttpToolsProtocol
+
+
+@async_test(10)
 async def test_gathering_transport_abort_drops_what_is_gathered() -> None:
     real = RecordingTransport()
     t = GatheringTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]

@@ -43,7 +43,8 @@ class GatheringTransport:
             return
         if not self._pending:
             self._loop.call_soon(self.flush)
-        self._pending.append(data)
+        # a copy of a bytearray or memoryview: the app may reuse it once send() returns
+        self._pending.append(data if type(data) is bytes else bytes(data))
         self._size += len(data)
         if self._size > self.LIMIT:
             self.flush()

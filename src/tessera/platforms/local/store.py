@@ -190,11 +190,13 @@ _INSERT_RECORDS = {
 }
 
 
-def _record_chunks(rows: Sequence[RecordRow]) -> Iterator[tuple[str, list[Any]]]:
+def _record_chunks(
+    rows: Sequence[RecordRow], sizes: Sequence[int] = _INSERT_CHUNKS
+) -> Iterator[tuple[str, list[Any]]]:
     """(statement, flat parameters) covering `rows` in order, lazily (a bad row fails inside
-    the transaction, mid-batch)."""
+    the transaction, mid-batch); `sizes` from largest to 1."""
     i, n = 0, len(rows)
-    for size in _INSERT_CHUNKS:
+    for size in sizes:
         while n - i >= size:
             yield _INSERT_RECORDS[size], [v for row in rows[i : i + size] for v in _ROW_VALUES(row)]
             i += size
@@ -227,6 +229,9 @@ class Store:
             conn.close()
             raise
         self._conn: sqlite3.Connection | None = conn
+        # multi-row INSERTs within this build's bound-parameter limit (999 before SQLite 3.32)
+        limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._chunks = tuple(n for n in _INSERT_CHUNKS if n * len(_RECORD_FIELDS) <= limit) or (1,)
         try:
             self._migrate()
         except BaseException:
@@ -423,7 +428,7 @@ class Store:
         if not rows:
             return
         with self._tx() as conn:
-            for sql, params in _record_chunks(rows):
+            for sql, params in _record_chunks(rows, self._chunks):
                 conn.execute(sql, params)
 
     def records(
