@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ntpath
 import re
 import shlex
@@ -33,6 +34,7 @@ MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: its keys
+_NAMEREF = "\x00nameref:"  # env entry: declare -n REF=NAME; value: the name it stands for
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
 _SUBSCRIPT = re.compile(r"\[([^\]]*)\]=")  # an array literal's `[KEY]=` element prefix
@@ -126,47 +128,123 @@ _SUBST = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(//|/#|/%|/)([^/]*)(?:/(.*))?", re
 """`${X/PATTERN/TEXT}` and its `//` (every match), `/#` (at the start), `/%` (at the end)."""
 
 
+_CLASSES = {
+    "alpha": "a-zA-Z", "digit": "0-9", "alnum": "a-zA-Z0-9", "upper": "A-Z", "lower": "a-z",
+    "space": r"\s", "blank": r" \t", "xdigit": "0-9A-Fa-f", "word": r"\w",
+    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"), "cntrl": r"\x00-\x1f\x7f",
+    "print": r"\x20-\x7e", "graph": r"\x21-\x7e",
+}  # fmt: skip
+"""POSIX character classes in a bracket expression (`[[:digit:]]`), as regex set members."""
+
+
+def _bracket(pattern: str, i: int) -> tuple[str, int] | None:
+    """The bracket expression opening at `pattern[i]` as a regex set and the index of its
+    `]`; None when it does not close (then `[` is itself)."""
+    j, members = i + 1, []
+    stop = min(len(pattern), i + 256)  # a longer one is not read as a set (bounded work)
+    neg = j < stop and pattern[j] in "!^"
+    j += neg
+    if j < stop and pattern[j] == "]":  # `[]m]`: a first `]` is a member
+        members.append(r"\]")
+        j += 1
+    while j < stop:
+        ch = pattern[j]
+        if ch == "]":
+            return "[" + ("^" if neg else "") + "".join(members) + "]", j
+        cls = re.match(r"\[:([a-z]+):\]", pattern[j : j + 12])
+        if cls is not None and cls.group(1) in _CLASSES:
+            members.append(_CLASSES[cls.group(1)])
+            j += cls.end()
+            continue
+        if ch == "\\" and j + 1 < stop:
+            j += 1
+            ch = pattern[j]
+        if (
+            ch == "-"
+            and members
+            and members[-1] != "-"
+            and j + 1 < stop
+            and pattern[j + 1] not in "]-"
+        ):
+            members.append("-")  # a range (`a-z`; never `--`, which Python reads otherwise)
+        else:
+            members.append(re.escape(ch))
+        j += 1
+    return None
+
+
 def _glob_regex(pattern: str) -> str:
-    """A shell pattern as a regular expression (unanchored; `*` matches as much as it can)."""
-    out, i = [], 0
+    """A shell pattern as a regular expression (unanchored; `*` matches as much as it can;
+    runs of `*` are one)."""
+    out: list[str] = []
+    i = 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "*":
-            out.append(".*")
+            if not out or out[-1] != ".*":
+                out.append(".*")
         elif ch == "?":
             out.append(".")
         elif ch == "\\" and i + 1 < len(pattern):
             i += 1
             out.append(re.escape(pattern[i]))
-        elif ch == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            neg = body[:1] in ("!", "^")
-            body = body[1:] if neg else body
-            out.append("[" + ("^" if neg else "") + body.replace("\\", "\\\\") + "]")
-            i = end
+        elif ch == "[" and (got := _bracket(pattern, i)) is not None:
+            out.append(got[0])
+            i = got[1]
         else:
             out.append(re.escape(ch))
         i += 1
     return "".join(out)
 
 
-def substitute(value: str, op: str, pattern: str, text: str) -> str:
-    """What bash makes of `${X<op>PATTERN/TEXT}` where X holds `value`."""
+@functools.lru_cache(maxsize=512)
+def _glob_compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile("(?:" + _glob_regex(pattern) + r")\Z", re.S)
+    except re.error:
+        return None
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    """Whether shell pattern `pattern` matches all of `name` (bash's brackets: `[!x]`, `[^x]`,
+    `[[:alpha:]]`, `[]x]`)."""
+    rx = _glob_compiled(pattern)
+    return rx is not None and rx.match(name) is not None
+
+
+def has_glob(word: str) -> bool:
+    """Whether `word` holds a pattern bash would expand (`*`, `?`, a closed `[...]`)."""
+    return bool(re.search(r"[*?]", word)) or any(
+        _bracket(word, m.start()) is not None for m in re.finditer(r"\[", word)
+    )
+
+
+_UNQUOTE = re.compile(r"'([^']*)'|\"((?:[^\"\\]|\\.)*)\"|\\(.)", re.S)
+MAX_SUBST_VALUE = 4096  # characters of a value a ${X/P/T} is worked out on (past it: unknown)
+
+
+def substitute(value: str, op: str, pattern: str, text: str) -> str | None:
+    """What bash makes of `${X<op>PATTERN/TEXT}` where X holds `value` (None: not worked out -
+    a long value or a pattern with many `*`, which backtracking would make slow)."""
+    text = _UNQUOTE.sub(lambda m: next(g for g in m.groups() if g is not None), text)
+    pattern = _UNQUOTE.sub(
+        lambda m: re.sub(r"([*?\[\\])", r"\\\1", next(g for g in m.groups() if g is not None)),
+        pattern,
+    )
     if not pattern:
-        return value
+        return text + value if op == "/#" else value + text if op == "/%" else value
+    regex = _glob_regex(pattern)
+    stars = regex.count(".*")  # a search tries every start: ~len(value) ** (1 + stars) steps
+    if stars > 2 or len(value) > (MAX_SUBST_VALUE if stars < 2 else 256):
+        return None
     try:
         rx = re.compile(
-            ("^" if op == "/#" else "")
-            + "(?:"
-            + _glob_regex(pattern)
-            + ")"
-            + ("$" if op == "/%" else ""),
-            re.S,
+            ("^" if op == "/#" else "") + "(?:" + regex + ")" + ("$" if op == "/%" else ""), re.S
         )
     except re.error:
-        return value
-    return rx.sub(lambda _m: text, value, count=0 if op == "//" else 1)
+        return None
+    # an empty match replaces nothing (`${x//*/rm}` is `rm`, not `rmrm`)
+    return rx.sub(lambda m: text if m.group(0) else "", value, count=0 if op == "//" else 1)
 
 
 def _b64(text: str) -> bytes | None:
@@ -295,6 +373,10 @@ _PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run", "runuser"}
 _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh"}
 _INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"}
 _PS_NAMES = {"powershell", "pwsh", "powershell.exe", "pwsh.exe"}
+_RUNS_OTHERS = frozenset(
+    {*_WRAPPERS, *_SHELLS, *_INTERPRETERS, "env", "eval", "source", "xargs", "command", "su"}
+)
+"""Commands whose arguments or input are themselves code or a command."""
 _SSH_ARG_OPTS = set("bcDEeFIiJLlmOopQRSWw")
 
 
@@ -426,6 +508,13 @@ class _Base:
         from_stdin = False
         while words:
             name = _basename(words[0]).lower()
+            if has_glob(name) and name.strip("*"):
+                # `[b]ash -c CODE`, `/bin/?h`, `s[u]do`: a pattern that can only be one of the
+                # commands read here as running others is read as that command
+                hits = [c for c in _RUNS_OTHERS if glob_match(name, c)]
+                if len(hits) == 1:
+                    words = [hits[0], *words[1:]]
+                    name = hits[0]
             rest = words[1:]
             if name in _WRAPPERS:
                 own = rest[: len(rest) - len(_strip_options(rest, _WRAPPERS[name]))]
@@ -1300,11 +1389,13 @@ class _Bash(_Base):
             lambda m: m.group(1) + " ".join(w for w in m.group(2).split(",") if w),
             self.command,
         )
-        # `r[m] -rf /etc`: a bracket pattern opening a command the grammar reads as an array
-        # element; escaped, it is the word bash globs (rules grade a pattern for a name)
+        # `r[m] -rf /etc`, `su?o rm`: a pattern opening a command the grammar reads as an array
+        # element or a variable; escaped, it is the word bash globs (the parser and the rules
+        # read a pattern for a name). A space goes before it: a backslash opening a line
+        # joins it to the line before
         text = re.sub(
-            r"(^|[;&|(\n]\s*)([\w./-]*)(\[[^\]\s\[=]+\][\w./\[\]-]*)(?=[ \t]|$)",
-            lambda m: m.group(1) + m.group(2) + "\\" + m.group(3),
+            r"(^|[;&|(\n]\s*)([\w./-]*)(\?[^\s=;&|()<>]*|\[[^\]\s=]+\][^\s=;&|()<>]*)(?=[ \t]|$)",
+            lambda m: m.group(1) + " " + m.group(2) + "\\" + m.group(3),
             text,
         )
         # `time { ...; }` and `! ( ... )`: the grammar reads the brace or parenthesis as a
@@ -1381,13 +1472,11 @@ class _Bash(_Base):
                     mark = self._serial
                     reds.append(self.redirect(c))
                     for ps in c.named_children if _stdin_op(*reds[-1]) else []:
-                        # `bash < <(echo CODE)` reads CODE, as `bash <<< CODE` does
-                        out = (
-                            self.static_output(ps, mark)
-                            if ps.type == "process_substitution"
-                            else None
-                        )
-                        data = out if out is not None else data
+                        # `bash < <(echo CODE)` reads CODE, as `bash <<< CODE` does; what an
+                        # unknown one prints stands as its text (`< <(curl URL)`: a download)
+                        if ps.type == "process_substitution":
+                            out = self.static_output(ps, mark)
+                            data = out if out is not None else self.text(ps)
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -1463,7 +1552,11 @@ class _Bash(_Base):
             last = len(stages) - 1
             self.pipe(
                 [
-                    self.stmt(c, redirects, stdin_data) if k == last else self.stmt(c)
+                    # (input given to the pipeline itself, from a group around it, is the
+                    # first stage's: `{ sh | cat; } <<< CODE`)
+                    self.stmt(c, redirects, stdin_data)
+                    if k == last
+                    else self.stmt(c, None, stdin_data if k == 0 else None)
                     for k, c in enumerate(stages)
                 ],
                 [self.text(c) for c in stages],
@@ -1480,11 +1573,22 @@ class _Bash(_Base):
                 if c.type not in ("variable_assignment", "variable_name")
             }
             assoc = any(re.fullmatch(r"-[a-zA-Z]*A[a-zA-Z]*", w) for w in plain.values())
+            nameref = any(re.fullmatch(r"-[a-zA-Z]*n[a-zA-Z]*", w) for w in plain.values())
             for c in n.named_children:
                 base = c.child_by_field_name("name") if c.type == "variable_assignment" else c
                 if c.type not in ("variable_assignment", "variable_name") or base is None:
                     continue
                 name = self.text(base)
+                if nameref and c.type == "variable_assignment":
+                    # declare -n r=x: $r reads x, r=v sets x (an unknown target: r is unknown)
+                    value = c.child_by_field_name("value")
+                    target, dyn = self.word(value) if value is not None else ("", True)
+                    self.forget(name)
+                    if not dyn and re.fullmatch(r"[A-Za-z_]\w*", target) and target != name:
+                        self.env[_NAMEREF + name] = target
+                    else:
+                        self.maybe(name)
+                    continue
                 if assoc and name not in self.env and _ASSOC + name not in self.env:
                     # (bash refuses to convert an indexed array, and a declare in a subshell,
                     # branch or function may not run: a name holding values keeps them)
@@ -1549,8 +1653,8 @@ class _Bash(_Base):
                     self.env[loop_var] = vals[0][0][:MAX_VALUE]
                 else:
                     self.maybe(loop_var)
-            if body is not None:  # the loop's redirects reach every command inside
-                self.stmt(body, redirects)
+            if body is not None:  # the loop's redirects and input reach every command inside
+                self.stmt(body, redirects, stdin_data)
             if loop_var is not None and literal:
                 # the body may have set it (kept); else it holds the word, or (the loop not
                 # run here) what it held before, which is kept beside the run-time reading
@@ -1571,7 +1675,9 @@ class _Bash(_Base):
                 # command inside (`while ...; done > f`, `{ bash; } <<< CODE`); the grammar
                 # hangs `a && b > f`'s redirect on the list, and bash gives it to b
                 passed = t in _COMPOUND or (t == "list" and k == len(kids) - 1)
-                self.stmt(c, redirects if passed else None, stdin_data if passed else None)
+                # (input given to a list is read by any command of it: `{ bash && x; } <<< C`)
+                fed = passed or t == "list"
+                self.stmt(c, redirects if passed else None, stdin_data if fed else None)
         return self.out[before:]
 
     def pipe(self, parts: list[list[Invocation]], texts: list[str]) -> None:
@@ -1632,6 +1738,7 @@ class _Bash(_Base):
             self.set_array(key, elems)
             return
         key = self.text(name)
+        key = self.env.get(_NAMEREF + key, key)  # declare -n r=x; r=rm sets x
         if value is not None and value.type == "array":
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
@@ -1717,11 +1824,29 @@ class _Bash(_Base):
         for i, v in enumerate(elems):
             self.env[f"{key}[{i}]"] = v
 
+    def set_positional(self, args: list[str]) -> None:
+        """`set -- rm -rf /etc` (or `set rm ...`): "$@", $1.. hold the words from here on."""
+        if "--" in args:
+            words = args[args.index("--") + 1 :]
+        elif not args[0].startswith(("-", "+")):
+            words = args
+        else:
+            return  # options only (set -e, set -o pipefail)
+        for k in ("@", "*", *map(str, range(1, 10))):
+            self.env.pop(k, None)
+        if any(is_dynamic(w) for w in words):
+            for k in ("@", "*", *map(str, range(1, 10))):
+                self.maybe(k)
+            return
+        self.env["@"] = self.env["*"] = " ".join(words)
+        for pos in range(1, 10):
+            self.env[str(pos)] = words[pos - 1] if pos <= len(words) else ""
+
     def maybe(self, key: str) -> None:
         """`key` may hold a value known only when the line runs (`read key`, a loop's variable
         after the loop): what it holds now is kept (the set may not run: a subshell, a pipe, a
         branch), and a command named by it is also read as a name known only when run."""
-        self.env[_MAYBE + key] = "1"
+        self.env[_MAYBE + self.env.get(_NAMEREF + key, key)] = "1"
 
     def _held(self, key: str) -> int | None:
         """How many elements indexed array `key` holds, when it is one and known."""
@@ -1948,11 +2073,12 @@ class _Bash(_Base):
             if sub is not None and not re.search(r"[$`]", inner):
                 name, op, pattern, text = sub.groups()
                 v, d = self.var(name)
-                if not d:
-                    return substitute(v, op, pattern, text or ""), False
-                if pattern.strip("*") == "" and op in ("/", "//"):
+                got = None if d else substitute(v, op, pattern, text or "")
+                if got is not None:
+                    return got, False
+                if d and pattern and pattern.strip("*") == "":
                     # `${X/*/rm}`: whatever X holds, it becomes `rm` (or stays empty)
-                    return text or "", True
+                    return substitute("x", op, pattern, text or "") or "", True
             return self.text(n), True
         if t == "command_substitution":
             mark = self._serial
@@ -1972,6 +2098,11 @@ class _Bash(_Base):
         return self.text(n), False
 
     def var(self, name: str) -> tuple[str, bool]:
+        for _ in range(8):  # declare -n chains (bash refuses a circular one)
+            target = self.env.get(_NAMEREF + name)
+            if target is None:
+                break
+            name = target
         if name == "IFS":
             return self.env.get("IFS") or " ", False
         if _ASSOC + name in self.env:  # $a of an associative array is ${a[0]}
@@ -2184,6 +2315,8 @@ class _Bash(_Base):
         self.out.append(inv)
         for name in _set_by(inv):  # read x, printf -v x, mapfile x: a value known only when run
             self.maybe(name)
+        if inv.name == "set" and inv.args:
+            self.set_positional(inv.args)
         if inv.name == "alias":
             for a in inv.args:
                 aname, eq, val = a.partition("=")

@@ -10,7 +10,6 @@ level, and every finding is kept for `tessera guard explain`.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +21,8 @@ from tessera.shellguard.parse import (
     Invocation,
     Parsed,
     find_roots,
+    glob_match,
+    has_glob,
     is_dynamic,
     parse,
     sed_operands,
@@ -5677,17 +5678,13 @@ _STAND_INS = ("rm", "chmod", "chown", "dd", "mkfs")
 stake (paths, devices, modes)."""
 
 
-_GLOB_NAME = re.compile(r"[*?]|\[[^\]]+\]")
-"""A pattern in a command name (`/bin/r? -rf /etc`, `r[m]`): the shell runs what it matches."""
-
-
 def _runtime_kind(name: str) -> str | None:
     """ "var" for a command name holding a variable's value, "subst" for one that is a command
     substitution's output (`$(printf ...) ARGS`), "glob" for a filename pattern (the files it
     matches where the line runs), None for a plain name."""
     if "$" not in name and "`" not in name:
         # (a name of `*`s alone is whatever file comes first: no name to try it as)
-        return "glob" if _GLOB_NAME.search(name) and name.strip("*") else None
+        return "glob" if has_glob(name) and name.strip("*") else None
     if name.startswith(("$(", "`")):
         return "subst"
     return "var" if _RUNTIME_VAR.search(name) else None
@@ -5725,7 +5722,7 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
         return
     if kind == "glob":  # the commands the pattern can match, of those the rules know
         var = inv.name
-        names: Iterable[str] = (n for n in BASH_RULES if fnmatch.fnmatchcase(n, inv.name))
+        names: Iterable[str] = (n for n in BASH_RULES if glob_match(inv.name, n))
     else:
         names = _STAND_INS
     for name in names:
@@ -6102,8 +6099,9 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         )
         if not any(
             re.search(
-                r"/etc/cron|/var/spool/cron|rc\.local|\.bashrc|\.profile|systemd/system|"
-                r"authorized_keys|\\run\b|startup",
+                r"/etc/cron|/var/spool/cron|rc\.local|\.(bash|zsh|mksh|k)rc\b|\.(bash_)?profile\b|"
+                r"\.bash_login|\.z(profile|shenv|login)\b|config\.fish|/etc/profile|"
+                r"systemd/system|authorized_keys|\\run\b|\\startup\\",
                 t,
                 re.I,
             )
@@ -6112,7 +6110,15 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             continue
         payload = inv.stdin_data or ""
         if not payload and inv.name in ("echo", "printf"):
-            payload = " ".join(inv.args)  # `echo CODE >> ~/.bashrc`: what it prints is the code
+            # `echo CODE >> ~/.bashrc`: what it prints is the code (not echo's -n/-e/-E, not a
+            # printf format before its arguments)
+            words = list(inv.args)
+            if inv.name == "echo":
+                while words and re.fullmatch(r"-[neE]+", words[0]):
+                    words.pop(0)
+            elif len(words) > 1 and "%" in words[0]:
+                words.pop(0)
+            payload = " ".join(words)
         if not payload and inv.upstream_text:
             up = parse(inv.upstream_text, "bash") if parsed.shell == "bash" else None
             if up is not None:
