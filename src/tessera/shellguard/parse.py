@@ -142,6 +142,8 @@ def _bracket(pattern: str, i: int) -> tuple[str, int] | None:
     `]`; None when it does not close (then `[` is itself)."""
     j, members = i + 1, []
     stop = min(len(pattern), i + 256)  # a longer one is not read as a set (bounded work)
+    if pattern.find("]", j, stop) < 0:
+        return None
     neg = j < stop and pattern[j] in "!^"
     j += neg
     if j < stop and pattern[j] == "]":  # `[]m]`: a first `]` is a member
@@ -151,7 +153,7 @@ def _bracket(pattern: str, i: int) -> tuple[str, int] | None:
         ch = pattern[j]
         if ch == "]":
             return "[" + ("^" if neg else "") + "".join(members) + "]", j
-        cls = re.match(r"\[:([a-z]+):\]", pattern[j : j + 12])
+        cls = re.match(r"\[:([a-z]+):\]", pattern[j : j + 12]) if ch == "[" else None
         if cls is not None and cls.group(1) in _CLASSES:
             members.append(_CLASSES[cls.group(1)])
             j += cls.end()
@@ -214,9 +216,11 @@ def glob_match(pattern: str, name: str) -> bool:
 
 def has_glob(word: str) -> bool:
     """Whether `word` holds a pattern bash would expand (`*`, `?`, a closed `[...]`)."""
-    return bool(re.search(r"[*?]", word)) or any(
-        _bracket(word, m.start()) is not None for m in re.finditer(r"\[", word)
-    )
+    if re.search(r"[*?]", word):
+        return True
+    if re.search(r"\[[^\]]*\]", word) is None:
+        return False
+    return any(_bracket(word, m.start()) is not None for m in re.finditer(r"\[", word))
 
 
 _UNQUOTE = re.compile(r"'([^']*)'|\"((?:[^\"\\]|\\.)*)\"|\\(.)", re.S)
@@ -234,8 +238,11 @@ def substitute(value: str, op: str, pattern: str, text: str) -> str | None:
     if not pattern:
         return text + value if op == "/#" else value + text if op == "/%" else value
     regex = _glob_regex(pattern)
-    stars = regex.count(".*")  # a search tries every start: ~len(value) ** (1 + stars) steps
-    if stars > 2 or len(value) > (MAX_SUBST_VALUE if stars < 2 else 256):
+    # a search tries every start and backtracks each `*`: ~(n + 1) ** (1 + stars) steps
+    # (times the single characters after them); past a budget the value is unknown
+    stars = regex.count(".*")
+    cost = (len(value) + 1) ** (1 + stars) * (1 + regex.count("."))
+    if len(value) > MAX_SUBST_VALUE or cost > 20_000_000:
         return None
     try:
         rx = re.compile(
@@ -243,6 +250,8 @@ def substitute(value: str, op: str, pattern: str, text: str) -> str | None:
         )
     except re.error:
         return None
+    if not value:  # a set, empty X: `${x/*/rm}` is `rm`
+        return text if rx.fullmatch("") else ""
     # an empty match replaces nothing (`${x//*/rm}` is `rm`, not `rmrm`)
     return rx.sub(lambda m: text if m.group(0) else "", value, count=0 if op == "//" else 1)
 
@@ -374,8 +383,10 @@ _SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tc
 _INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"}
 _PS_NAMES = {"powershell", "pwsh", "powershell.exe", "pwsh.exe"}
 _RUNS_OTHERS = frozenset(
-    {*_WRAPPERS, *_SHELLS, *_INTERPRETERS, "env", "eval", "source", "xargs", "command", "su"}
-)
+    {*_WRAPPERS, *_SHELLS, *_INTERPRETERS, "env", "eval", "source", "xargs", "command", "su",
+     "timeout", "chroot", "flock", "script", "trap", "find", "ssh", "tmux", "screen", "pwsh",
+     "powershell"}
+)  # fmt: skip
 """Commands whose arguments or input are themselves code or a command."""
 _SSH_ARG_OPTS = set("bcDEeFIiJLlmOopQRSWw")
 
@@ -502,17 +513,21 @@ class _Base:
         raw: str,
         redirects: list[tuple[str, str]],
         stdin_data: str | None = None,
+        resolve_globs: bool = True,
     ) -> Invocation | None:
         privileged = self.privileged
         wrappers = self.wrappers
         from_stdin = False
         while words:
             name = _basename(words[0]).lower()
-            if has_glob(name) and name.strip("*"):
+            if resolve_globs and has_glob(name) and name.strip("*"):
                 # `[b]ash -c CODE`, `/bin/?h`, `s[u]do`: a pattern that can only be one of the
                 # commands read here as running others is read as that command
-                hits = [c for c in _RUNS_OTHERS if glob_match(name, c)]
-                if len(hits) == 1:
+                hits = sorted(c for c in _RUNS_OTHERS if glob_match(name, c))
+                # (`python?`, `?ash`: whichever of one family the system has)
+                if len(hits) == 1 or (
+                    hits and any(all(h in fam for h in hits) for fam in (_SHELLS, _INTERPRETERS))
+                ):
                     words = [hits[0], *words[1:]]
                     name = hits[0]
             rest = words[1:]
@@ -1394,9 +1409,11 @@ class _Bash(_Base):
         # read a pattern for a name). A space goes before it: a backslash opening a line
         # joins it to the line before
         text = re.sub(
-            r"(^|[;&|(\n]\s*)([\w./-]*)(\?[^\s=;&|()<>]*|\[[^\]\s=]+\][^\s=;&|()<>]*)(?=[ \t]|$)",
+            r"(^|[;&|{!\n]\s*|\b(?:then|do|else|if|elif|while|until)\s+)([\w./-]*)"
+            r"(\?[\w./\[\]:!^?*-]*|\[[^\]\s=]+\][\w./\[\]:!^?*-]*)(?=[\s;&|<>)]|\Z)",
             lambda m: m.group(1) + " " + m.group(2) + "\\" + m.group(3),
             text,
+            flags=re.M,
         )
         # `time { ...; }` and `! ( ... )`: the grammar reads the brace or parenthesis as a
         # word of a command named `time`/`{`; bash runs the group (the prefix changes nothing)
@@ -1472,11 +1489,10 @@ class _Bash(_Base):
                     mark = self._serial
                     reds.append(self.redirect(c))
                     for ps in c.named_children if _stdin_op(*reds[-1]) else []:
-                        # `bash < <(echo CODE)` reads CODE, as `bash <<< CODE` does; what an
-                        # unknown one prints stands as its text (`< <(curl URL)`: a download)
+                        # `bash < <(echo CODE)` reads CODE, as `bash <<< CODE` does
                         if ps.type == "process_substitution":
                             out = self.static_output(ps, mark)
-                            data = out if out is not None else self.text(ps)
+                            data = out if out is not None else data
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -1580,14 +1596,14 @@ class _Bash(_Base):
                     continue
                 name = self.text(base)
                 if nameref and c.type == "variable_assignment":
-                    # declare -n r=x: $r reads x, r=v sets x (an unknown target: r is unknown)
+                    # declare -n r=x: $r reads x and r=v sets x - where the declare ran, which
+                    # a function, subshell or branch may not: both are known only when run
                     value = c.child_by_field_name("value")
                     target, dyn = self.word(value) if value is not None else ("", True)
-                    self.forget(name)
-                    if not dyn and re.fullmatch(r"[A-Za-z_]\w*", target) and target != name:
+                    self.maybe(name)
+                    if not dyn and re.fullmatch(r"[A-Za-z_]\w*", target):
                         self.env[_NAMEREF + name] = target
-                    else:
-                        self.maybe(name)
+                        self.maybe(target)
                     continue
                 if assoc and name not in self.env and _ASSOC + name not in self.env:
                     # (bash refuses to convert an indexed array, and a declare in a subshell,
@@ -1738,7 +1754,8 @@ class _Bash(_Base):
             self.set_array(key, elems)
             return
         key = self.text(name)
-        key = self.env.get(_NAMEREF + key, key)  # declare -n r=x; r=rm sets x
+        if _NAMEREF + key in self.env:  # declare -n r=x; r=rm may set x
+            self.maybe(self.env[_NAMEREF + key])
         if value is not None and value.type == "array":
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
@@ -1825,18 +1842,26 @@ class _Bash(_Base):
             self.env[f"{key}[{i}]"] = v
 
     def set_positional(self, args: list[str]) -> None:
-        """`set -- rm -rf /etc` (or `set rm ...`): "$@", $1.. hold the words from here on."""
-        if "--" in args:
-            words = args[args.index("--") + 1 :]
-        elif not args[0].startswith(("-", "+")):
-            words = args
-        else:
+        """`set -- rm -rf /etc`: "$@", $1.. hold the words from here on. Only the line's first
+        such set is followed; a later one (which a subshell or branch may not run, or which
+        options may precede), `shift`, or unknown words leave them unknown."""
+        k, plain = 0, False
+        while k < len(args) and args[k] != "--":
+            if args[k] in ("-o", "+o"):
+                k += 1  # its option's name
+            elif not args[k].startswith(("-", "+")):
+                plain = True
+                break
+            k += 1
+        if not plain and k >= len(args):
             return  # options only (set -e, set -o pipefail)
-        for k in ("@", "*", *map(str, range(1, 10))):
-            self.env.pop(k, None)
-        if any(is_dynamic(w) for w in words):
-            for k in ("@", "*", *map(str, range(1, 10))):
-                self.maybe(k)
+        keys = ("@", "*", *map(str, range(1, 10)))
+        first = "\x00positional" not in self.env
+        self.env["\x00positional"] = "1"
+        for key in keys:
+            self.env.pop(key, None)
+        words = args[1:] if args[0] == "--" else None
+        if not first or words is None or any(is_dynamic(w) for w in words):
             return
         self.env["@"] = self.env["*"] = " ".join(words)
         for pos in range(1, 10):
@@ -1846,7 +1871,10 @@ class _Bash(_Base):
         """`key` may hold a value known only when the line runs (`read key`, a loop's variable
         after the loop): what it holds now is kept (the set may not run: a subshell, a pipe, a
         branch), and a command named by it is also read as a name known only when run."""
-        self.env[_MAYBE + self.env.get(_NAMEREF + key, key)] = "1"
+        self.env[_MAYBE + key] = "1"
+        target = self.env.get(_NAMEREF + key)
+        if target is not None:  # read r, with r a reference: its target too
+            self.env[_MAYBE + target] = "1"
 
     def _held(self, key: str) -> int | None:
         """How many elements indexed array `key` holds, when it is one and known."""
@@ -2098,11 +2126,6 @@ class _Bash(_Base):
         return self.text(n), False
 
     def var(self, name: str) -> tuple[str, bool]:
-        for _ in range(8):  # declare -n chains (bash refuses a circular one)
-            target = self.env.get(_NAMEREF + name)
-            if target is None:
-                break
-            name = target
         if name == "IFS":
             return self.env.get("IFS") or " ", False
         if _ASSOC + name in self.env:  # $a of an associative array is ${a[0]}
@@ -2309,6 +2332,13 @@ class _Bash(_Base):
                 privileged=self.privileged,
             )
             del self.env[expanding]
+        if words and _basename(words[0]) in ("eval", "source", "."):
+            self.set_positional(["-", words[0]])  # code not followed here may set $1..
+        if words and has_glob(_basename(words[0])):
+            # the pattern as itself too (`/bin/[rs][mh]` is read as sh, and matches rm)
+            as_glob = self.emit_unix(words, self.text(n), reds, data, resolve_globs=False)
+            if as_glob is not None:
+                self.out.append(as_glob)
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
             return
@@ -2317,6 +2347,8 @@ class _Bash(_Base):
             self.maybe(name)
         if inv.name == "set" and inv.args:
             self.set_positional(inv.args)
+        elif inv.name == "shift":
+            self.set_positional(["-", "shift"])  # the positional words move: unknown
         if inv.name == "alias":
             for a in inv.args:
                 aname, eq, val = a.partition("=")

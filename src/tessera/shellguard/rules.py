@@ -1515,6 +1515,8 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh,
     # bash <<< "$(curl URL)" (also /usr/bin/curl, \\curl, command/sudo/busybox curl)
     read = " ".join((inv.upstream_text, inv.stdin_data or "")) if stdin_code else ""
+    if stdin_code:  # bash < <(curl URL): the input is what the substitution prints
+        read += " " + " ".join(d for op, d in inv.redirects if op == "<" and d.startswith("<("))
     if not from_net and _FETCH_SUBST.search(sub + " " + read):
         from_net = True
     if from_net and (
@@ -6099,9 +6101,9 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         )
         if not any(
             re.search(
-                r"/etc/cron|/var/spool/cron|rc\.local|\.(bash|zsh|mksh|k)rc\b|\.(bash_)?profile\b|"
+                r"/etc/cron|/var/spool/cron|rc\.local|\.(bash|zsh|mksh|ksh)rc\b|\.(bash_)?profile\b|"
                 r"\.bash_login|\.z(profile|shenv|login)\b|config\.fish|/etc/profile|"
-                r"systemd/system|authorized_keys|\\run\b|\\startup\\",
+                r"systemd/system|authorized_keys|\\run\b|[\\/]startup[\\/]",
                 t,
                 re.I,
             )
