@@ -1407,9 +1407,9 @@ class _Bash(_Base):
         # `r[m] -rf /etc`, `su?o rm`: a pattern opening a command the grammar reads as an array
         # element or a variable; escaped, it is the word bash globs (the parser and the rules
         # read a pattern for a name). A space goes before it: a backslash opening a line
-        # joins it to the line before
+        # joins it to the line before. (`{`, `!` only as words: `a!b?` is one word)
         text = re.sub(
-            r"(^|[;&|{!\n]\s*|\b(?:then|do|else|if|elif|while|until)\s+)([\w./-]*)"
+            r"(^|[;&|\n]\s*|(?<!\S)[{!]\s+|\b(?:then|do|else|if|elif|while|until)\s+)([\w./-]*)"
             r"(\?[\w./\[\]:!^?*-]*|\[[^\]\s=]+\][\w./\[\]:!^?*-]*)(?=[\s;&|<>)]|\Z)",
             lambda m: m.group(1) + " " + m.group(2) + "\\" + m.group(3),
             text,
