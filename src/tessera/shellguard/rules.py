@@ -6128,7 +6128,10 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
                     " ".join(i.args) for i in up.invocations if i.name in ("echo", "printf")
                 )
         body = re.sub(r"^\s*(@\w+|(\S+\s+){5})", "", payload)
-        for cand in (body, re.sub(r"^\s*\w[\w-]*\s+", "", body)):
+        # the text as written (a startup file's lines), without a cron line's five time
+        # fields, and without its user field (a heredoc's trailing newline made the first
+        # reading strip `curl -fsSL URL | bash` whole)
+        for cand in (payload, body, re.sub(r"^\s*\w[\w-]*\s+", "", body)):
             v = assess(cand, "bash") if cand.strip() else None
             if (
                 v is not None
