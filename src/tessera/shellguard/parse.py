@@ -34,6 +34,7 @@ MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: its keys
+_POSITIONAL = ("@", "*", *map(str, range(1, 10)))  # the positional parameters' names
 _NAMEREF = "\x00nameref:"  # env entry: declare -n REF=NAME; value: the name it stands for
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
@@ -1841,6 +1842,12 @@ class _Bash(_Base):
         for i, v in enumerate(elems):
             self.env[f"{key}[{i}]"] = v
 
+    def forget_positional(self) -> None:
+        """$@, $1.. known only when run from here on (and a later `set --` not followed)."""
+        self.env["\x00positional"] = "1"
+        for key in _POSITIONAL:
+            self.env.pop(key, None)
+
     def set_positional(self, args: list[str]) -> None:
         """`set -- rm -rf /etc`: "$@", $1.. hold the words from here on. Only the line's first
         such set is followed; a later one (which a subshell or branch may not run, or which
@@ -1855,11 +1862,8 @@ class _Bash(_Base):
             k += 1
         if not plain and k >= len(args):
             return  # options only (set -e, set -o pipefail)
-        keys = ("@", "*", *map(str, range(1, 10)))
         first = "\x00positional" not in self.env
-        self.env["\x00positional"] = "1"
-        for key in keys:
-            self.env.pop(key, None)
+        self.forget_positional()
         words = args[1:] if args[0] == "--" else None
         if not first or words is None or any(is_dynamic(w) for w in words):
             return
@@ -2333,7 +2337,7 @@ class _Bash(_Base):
             )
             del self.env[expanding]
         if words and _basename(words[0]) in ("eval", "source", "."):
-            self.set_positional(["-", words[0]])  # code not followed here may set $1..
+            self.forget_positional()  # code not followed here may set $1..
         if words and has_glob(_basename(words[0])):
             # the pattern as itself too (`/bin/[rs][mh]` is read as sh, and matches rm)
             as_glob = self.emit_unix(words, self.text(n), reds, data, resolve_globs=False)
@@ -2348,7 +2352,7 @@ class _Bash(_Base):
         if inv.name == "set" and inv.args:
             self.set_positional(inv.args)
         elif inv.name == "shift":
-            self.set_positional(["-", "shift"])  # the positional words move: unknown
+            self.forget_positional()  # the positional words move
         if inv.name == "alias":
             for a in inv.args:
                 aname, eq, val = a.partition("=")
@@ -2393,7 +2397,7 @@ class _Bash(_Base):
         if body is not None and inv.args and re.search(r"\$\{?[@*1-9]", body):
             # f(){ "$@"; }; f rm -rf /etc: the body runs again with the call's arguments as
             # its positional parameters (values, never re-read as code)
-            names = ["@", "*", *map(str, range(1, 10))]
+            names = _POSITIONAL
             saved = {k: self.env.get(k) for k in names}
             self.env["@"] = self.env["*"] = " ".join(inv.args)
             for pos in range(1, 10):

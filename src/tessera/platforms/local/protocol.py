@@ -72,16 +72,20 @@ def _frame_size(ml: int, bl: int) -> int:
     return HEADER.size + ml + bl
 
 
+def _fill(sock: socket.socket, buf: bytearray, got: int = 0) -> bool:
+    """Receive into `buf` from index `got` until it is full; False at end of stream."""
+    view = memoryview(buf)
+    while got < len(buf):
+        k = sock.recv_into(view[got:], len(buf) - got)
+        if k == 0:
+            return False
+        got += k
+    return True
+
+
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = sock.recv_into(view[got:], n - got)
-        if k == 0:
-            return None
-        got += k
-    return bytes(buf)
+    return bytes(buf) if _fill(sock, buf) else None
 
 
 def recv_frame(sock: socket.socket) -> tuple[dict[str, Any], bytes] | None:
@@ -137,13 +141,9 @@ class FrameReader:
         have = len(buf)
         whole[:have] = buf
         del buf[:]
-        view = memoryview(whole)
-        while have < end:
-            k = self._sock.recv_into(view[have:], end - have)
-            if k == 0:
-                return None
-            have += k
-        body = view[HEADER.size + ml :].tobytes()
+        if not _fill(self._sock, whole, have):
+            return None
+        body = memoryview(whole)[HEADER.size + ml :].tobytes()
         return decode_meta(whole[HEADER.size : HEADER.size + ml]), body
 
 
