@@ -72,6 +72,7 @@ class Invocation:
     at_stake: str = ""  # find ROOT ... -exec chmod/chown: the tree it recurses through
     input_read: bool = False  # what it runs from its input was parsed (`echo CODE | sed e`)
     if_empty: bool = False  # what runs if the name before it expands to nothing (`$SUDO rm`)
+    set_here: bool = False  # named by $@/$1.. that a `set -- $(cmd)` on the line filled
 
     @property
     def argv(self) -> list[str]:
@@ -158,6 +159,11 @@ def _bracket(pattern: str, i: int) -> tuple[str, int] | None:
         if cls is not None and cls.group(1) in _CLASSES:
             members.append(_CLASSES[cls.group(1)])
             j += cls.end()
+            continue
+        sym = re.match(r"\[([.=])(.)\1\]", pattern[j : j + 5]) if ch == "[" else None
+        if sym is not None:  # a collating symbol or equivalence class of one character: it
+            members.append(re.escape(sym.group(2)))  # (`[[.m.]]`, `[[=m=]]` match `m`)
+            j += sym.end()
             continue
         if ch == "\\" and j + 1 < stop:
             j += 1
@@ -1308,6 +1314,37 @@ def _unhide_mid_word_hashes(src: bytes, root: Any) -> bytes | None:
     return bytes(out)
 
 
+def _fd_zero_inputs(src: bytes, root: Any) -> bytes | None:
+    """`src` without the `0` of `0<`, `0<<<`, `0<&N` and `0<<EOF` (None if there is none).
+
+    The grammar reads such a `0` as a command's argument (`bash 0< <(echo CODE)` became
+    `bash 0`, a script named 0) or as part of a heredoc's start, where bash reads file
+    descriptor 0, which a plain `<` means already."""
+    cuts: list[tuple[int, int]] = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        stack.extend(n.children)
+        at, end = n.start_byte, n.end_byte
+        if n.type == "number" and n.parent is not None and n.parent.type == "command":
+            glued = src[end : end + 1] == b"<" and at > 0 and src[at - 1 : at] in b" \t"
+            if glued and re.fullmatch(rb"0+", src[at:end]):
+                cuts.append((at, end))
+        elif (
+            n.type == "heredoc_start"
+            and at > 0
+            and src[at - 1 : at] in b" \t"
+            and (m := re.match(rb"0+(?=<<)", src[at:end]))
+        ):
+            cuts.append((at, at + m.end()))
+    if not cuts:
+        return None
+    out = bytearray(src)
+    for at, end in sorted(cuts, reverse=True):
+        del out[at:end]
+    return bytes(out)
+
+
 def _stdin_op(op: str, dest: str) -> bool:
     """A redirect that replaces a command's input (`<`, `<>`, `<&`; `<|` is `<` with a pipe
     the grammar swallowed), not a heredoc or herestring and not the input itself (`<&0`,
@@ -1436,6 +1473,10 @@ class _Bash(_Base):
                 tree2 = _ts_parser("bash").parse(fixed.encode("utf-8", "replace"))
                 if _errors(tree2.root_node) < _errors(root):
                     self.src, root = fixed.encode("utf-8", "replace"), tree2.root_node
+        fixed_fd = _fd_zero_inputs(self.src, root)
+        if fixed_fd is not None:
+            self.src = fixed_fd
+            root = _ts_parser("bash").parse(self.src).root_node
         if b"#" in self.src:
             # `a[#]=x; rm -rf /etc`: the grammar starts a comment at a `#` inside a word, where
             # bash does not (only a word's first character starts one); escape such `#`s
@@ -1844,7 +1885,7 @@ class _Bash(_Base):
 
     def forget_positional(self) -> None:
         """$@, $1.. known only when run from here on (and a later `set --` not followed)."""
-        self.env["\x00positional"] = "1"
+        self.env.setdefault("\x00positional", "1")  # (a `set -- $(cmd)` before stays known)
         for key in _POSITIONAL:
             self.env.pop(key, None)
 
@@ -1865,6 +1906,8 @@ class _Bash(_Base):
         first = "\x00positional" not in self.env
         self.forget_positional()
         words = args[1:] if args[0] == "--" else None
+        if any(re.search(r"\$\(|`|\$\{?[A-Za-z_]", w) for w in words or args[k:]):
+            self.env["\x00positional"] = "run-time"  # `set -- $(cat f)`: what cat prints
         if not first or words is None or any(is_dynamic(w) for w in words):
             return
         self.env["@"] = self.env["*"] = " ".join(words)
@@ -2166,7 +2209,25 @@ class _Bash(_Base):
             return None
         if len(cmds) != 1 or len(n.named_children) != 1:
             return None
-        return self.static_echo(cmds[0], since)
+        return self.static_herestring(cmds[0], since) or self.static_echo(cmds[0], since)
+
+    def static_herestring(self, cmd: Any, since: int) -> str | None:
+        """`base64 -d <<< TEXT` (decoded) or `cat <<< TEXT`: what it prints, when literal."""
+        name = cmd.child_by_field_name("name")
+        here = [c for c in cmd.children if c.type == "herestring_redirect" and c.named_children]
+        if name is None or not here:
+            return None
+        args = [self.seen_word(c, since) for c in cmd.children_by_field_name("argument")]
+        text, dyn = self.seen_word(here[-1].named_children[-1], since)
+        if dyn or any(d for _, d in args):
+            return None
+        prog, flags = self.text(name), [w for w, _ in args]
+        if prog == "cat" and not flags:
+            return text
+        if prog == "base64" and flags and all(f in ("-d", "--decode", "-D", "-i") for f in flags):
+            raw = _b64(text)
+            return raw.decode("utf-8", "replace") if raw is not None else None
+        return None
 
     def static_echo(self, cmd: Any, since: int) -> str | None:
         cmds = [cmd]
@@ -2176,9 +2237,17 @@ class _Bash(_Base):
         words = [self.seen_word(c, since) for c in cmds[0].children_by_field_name("argument")]
         if any(d for _, d in words):
             return None
-        vals = [w for w, _ in words if not w.startswith("-")]
-        if self.text(name) == "printf" and vals and "%s" in vals[0]:
-            vals = vals[1:]
+        vals = [w for w, _ in words]
+        if self.text(name) == "echo":  # its options lead (`echo -n rm -rf /etc` prints -rf)
+            while vals and re.fullmatch(r"-[neE]+", vals[0]):
+                vals.pop(0)
+        else:
+            if vals[:1] == ["--"]:
+                vals.pop(0)
+            if vals and vals[0].startswith("-"):  # `printf -v x ...` prints nothing
+                return None
+            if vals and "%s" in vals[0]:
+                vals = vals[1:]
         return " ".join(vals)
 
     def fields(self, val: str) -> list[str]:
@@ -2190,7 +2259,7 @@ class _Bash(_Base):
 
     def _splits(self, node: Any) -> bool:
         """Unquoted expansions split into words (`$CMD`, `rm${IFS}-rf${IFS}/`, `{rm,-rf,/}`); quotes do not."""
-        if node.type in ("simple_expansion", "expansion"):
+        if node.type in ("simple_expansion", "expansion", "command_substitution"):
             return True
         if (
             node.type == "string"
@@ -2251,7 +2320,10 @@ class _Bash(_Base):
                     val, dyn = self.word(inner)
                     # an unquoted expansion splits on whitespace: `$CMD` may hold a whole command;
                     # one known to be empty is no word at all (`e=; $e rm -rf /`)
-                    unquoted = self._splits(inner)
+                    # (an output not worked out stays one word: its text is not its value)
+                    unquoted = self._splits(inner) and not (
+                        dyn and inner.type == "command_substitution"
+                    )
                     # a bare $X, $X$Y, "$@" or $(cmd) may expand to nothing; $X/path may not
                     dyn_name = dyn and (
                         inner.type in ("simple_expansion", "expansion", "command_substitution")
@@ -2287,7 +2359,10 @@ class _Bash(_Base):
                     code_args.append((len(words), self.text(c)))
                 words.extend(
                     self.fields(val)
-                    if "$" not in val and self._splits(c) and val.strip()
+                    if "$" not in val
+                    and self._splits(c)
+                    and val.strip()
+                    and not (got[1] and c.type == "command_substitution")
                     else [val]
                 )
         for at, expansion in code_args:
@@ -2343,9 +2418,15 @@ class _Bash(_Base):
             as_glob = self.emit_unix(words, self.text(n), reds, data, resolve_globs=False)
             if as_glob is not None:
                 self.out.append(as_glob)
+        if words == ["exec"] and (data is not None or any(_stdin_op(*r) for r in reds)):
+            # `exec < <(echo CODE)`, `exec <<< CODE`: an interactive shell reads its next
+            # commands from there, as `bash < <(echo CODE)` would
+            words = ["bash"]
         inv = self.emit_unix(words, self.text(n), reds, data)
         if inv is None:
             return
+        if self.env.get("\x00positional") == "run-time" and re.match(r"\$\{?[@*0-9]", inv.name):
+            inv.set_here = True
         self.out.append(inv)
         for name in _set_by(inv):  # read x, printf -v x, mapfile x: a value known only when run
             self.maybe(name)

@@ -390,7 +390,7 @@ def _write_target(
         elif re.search(
             r"(authorized_keys|/etc/profile|/etc/bash\.bashrc|/etc/cron|/var/spool/cron|"
             r"cron\.d/|rc\.local|"
-            r"systemd/system|init\.d|\\run\\|startup|\.config/autostart|ld\.so\.preload)",
+            r"systemd/(system|user)|init\.d|\\run\\|startup|\.config/autostart|ld\.so\.preload)",
             low,
         ):
             yield _f(
@@ -5710,13 +5710,14 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
         return  # $EDITOR FILE, $PAGER FILE: they open files (and if empty, the rest is judged)
     if not inv.args:
         # not: the reading where an empty name leaves this one to run, a remote host's
-        # command (judged as remote), a script's own arguments run directly (`exec "$@"`)
+        # command (judged as remote), a script's own arguments run directly (`exec "$@"`;
+        # not after `set -- $(cmd)` on the line, which fills them with what cmd prints)
         positional = re.search(r"\$\{?[@*0-9]", inv.name) is not None
         if (
             kind == "var"
             and not inv.if_empty
             and inv.remote is None
-            and not (positional and not inv.via)
+            and not (positional and not inv.via and not inv.set_here)
         ):
             yield _f(
                 inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
@@ -5918,8 +5919,9 @@ _CRADLE = re.compile(
     re.I,
 )
 _AUTORUN = re.compile(
-    r"(/etc/cron|/var/spool/cron|cron\.d/|rc\.local|systemd/system|init\.d/|apt\.conf\.d/|"
+    r"(/etc/cron|/var/spool/cron|cron\.d/|rc\.local|systemd/(system|user)|init\.d/|apt\.conf\.d/|"
     r"udev/rules\.d/|/etc/profile|bash\.bashrc|\.bashrc|\.bash_profile|\.profile$|\.zshrc|"
+    r"\.t?cshrc$|\.login$|\.x(profile|initrc|session|sessionrc)$|"
     r"\.config/autostart|\\startup\\)",
     re.I,
 )
@@ -6103,7 +6105,8 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             re.search(
                 r"/etc/cron|/var/spool/cron|rc\.local|\.(bash|zsh|mksh|ksh)rc\b|\.(bash_)?profile\b|"
                 r"\.bash_login|\.z(profile|shenv|login)\b|config\.fish|/etc/profile|"
-                r"systemd/system|authorized_keys|\\run\b|[\\/]startup[\\/]",
+                r"\.t?cshrc\b|(^|/)\.login$|\.x(profile|initrc|session|sessionrc)\b|"
+                r"systemd/(system|user)|authorized_keys|\\run\b|[\\/]startup[\\/]",
                 t,
                 re.I,
             )
