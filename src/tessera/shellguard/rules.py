@@ -18,14 +18,18 @@ from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
 from tessera.shellguard.parse import (
     SED_EXEC,
     SED_S_EXEC,
+    STDIN_PATHS,
     Invocation,
     Parsed,
+    echo_output,
     find_roots,
     glob_match,
     has_glob,
     is_dynamic,
     parse,
+    printf_output,
     sed_operands,
+    shell_script,
 )
 from tessera.shellguard.paths import grade, severity
 from tessera.shellguard.tokenize import INERT_ARGS
@@ -1331,25 +1335,14 @@ def _reads_code_from_stdin(j: Invocation) -> bool:
     if j.name == "cmd":
         return not any(a.lower() in ("/c", "/k", "/r") for a in j.args)
     if j.name in _POSIX_SHELLS:
-        # options (-x, -e, -o pipefail, --norc) do not name a script; -c gives the code;
-        # after -s or `--` the words are the program's arguments, read from stdin
-        k = 0
-        while k < len(j.args):
-            a = j.args[k]
-            if a in ("-s", "--", "-"):
-                return True
-            if a in ("--rcfile", "--init-file") or (
-                re.fullmatch(r"[-+][a-zA-Z]+", a) and a[-1] in "oO"
-            ):
-                k += 2  # -o pipefail, -euxo pipefail: the option's name
-                continue
-            if not a.startswith(("-", "+")):
-                return False  # a script
-            if a.startswith("-") and not a.startswith("--") and "c" in a[1:]:
-                return False  # -c CODE
-            k += 1
-        return True
-    if j.name in ("source", ".") and j.args[:1] in (["/dev/stdin"], ["-"]):
+        # options (-x, -e, -o pipefail) do not name a script; -c gives the code; after -s
+        # the words are the program's arguments, read from stdin; /dev/stdin is stdin
+        script = shell_script(j.args)
+        before = j.args if script is None else j.args[: j.args.index(script)]
+        if any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a) for a in before):
+            return False  # -c CODE
+        return script is None or script in STDIN_PATHS
+    if j.name in ("source", ".") and j.args[:1] and j.args[0] in {*STDIN_PATHS, "-"}:
         return True
     own = [
         a for a in j.args if a != "-" and not re.fullmatch(r"-(nop\w*|noni\w*|u|b|i|q|s)", a, re.I)
@@ -1510,6 +1503,8 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     stdin_code = _reads_code_from_stdin(inv)
     if "-s" in inv.args or "--" in inv.args[:2] or (inv.name in _POSIX_SHELLS and stdin_code):
         script_args = []  # bash -euxo pipefail reads its program from stdin
+    if inv.name in ("source", ".") and stdin_code:
+        script_args = []  # . /dev/fd/0
     from_net = bool(set(inv.upstream) & _FETCHERS)
     sub = " ".join(inv.args)
     # bash <(curl URL), sh -c "$(curl URL)", and what it reads: echo "$(curl URL)" | sh,
@@ -5688,7 +5683,8 @@ def _runtime_kind(name: str) -> str | None:
         # (a name of `*`s alone is whatever file comes first: no name to try it as)
         return "glob" if has_glob(name) and name.strip("*") else None
     if name.startswith(("$(", "`")):
-        return "subst"
+        closed = name.count("(") == name.count(")") and name.count("`") % 2 == 0
+        return "subst" if closed else "var"  # (an unclosed one: a value known only when run)
     return "var" if _RUNTIME_VAR.search(name) else None
 
 
@@ -5722,6 +5718,10 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
             yield _f(
                 inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
             )
+        elif kind == "subst" and re.search(r"[^|]\|[^|]", inv.name):
+            # eval "$(find ... | awk '{print "cp " ...}')": code a pipeline builds (not a tool
+            # that prints its own setup code, as `eval "$(ssh-agent -s)"`)
+            yield _f(inv, R, "obfuscated", "runtime-name", "runs code a pipeline prints")
         return
     if kind == "glob":  # the commands the pattern can match, of those the rules know
         var = inv.name
@@ -6119,11 +6119,11 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             # printf format before its arguments)
             words = list(inv.args)
             if inv.name == "echo":
-                while words and re.fullmatch(r"-[neE]+", words[0]):
-                    words.pop(0)
-            elif len(words) > 1 and "%" in words[0]:
-                words.pop(0)
-            payload = " ".join(words)
+                payload = echo_output(words)
+            else:
+                words = words[1:] if words[:1] == ["--"] else words
+                printed = printf_output(words[0], words[1:]) if words else ""
+                payload = printed if printed is not None else " ".join(words[1:])
         if not payload and inv.upstream_text:
             up = parse(inv.upstream_text, "bash") if parsed.shell == "bash" else None
             if up is not None:
