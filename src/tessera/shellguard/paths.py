@@ -357,10 +357,19 @@ def _grade_unix(p: str) -> str:
         n = posixpath.normpath(p)
         if n.startswith("//"):
             n = n[1:]
+        # /proc/self/root/etc is /etc (the process's root directory)
+        n = re.sub(r"^/proc/(?:self|thread-self|\d+)/root(?=/|$)", "", n) or "/"
         if n in ("/", "/*", "/.", "/.*", "/..") or re.fullmatch(r"/[*?]+|/\{.*\}", n):
             return "root"
         parts = n.strip("/").split("/")
         top = parts[0]
+        if re.search(r"[*?\[]", top) and top not in ("*", ".*"):
+            # /[e]tc, /e*, /et?: the system folders the pattern matches, the worst of them
+            hits = [t for t in sorted(_SYSTEM_TOP) if fnmatch.fnmatchcase(t, top)]
+            if hits:
+                return max(
+                    (_grade_unix("/" + "/".join([t, *parts[1:]])) for t in hits), key=severity
+                )
         rel = "/".join(parts)
         if top in ("tmp", "var") and (top == "tmp" or rel.startswith("var/tmp")):
             return "temp"

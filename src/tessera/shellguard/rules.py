@@ -320,24 +320,18 @@ def r_shred(inv: Invocation) -> Iterator[Finding]:
         yield from _delete(inv, pos, True, "shred")
 
 
+_FIND_DELETE_FILTERS = frozenset(
+    {"-name", "-iname", "-path", "-regex", "-mtime", "-mmin", "-size", "-newer", "-user",
+     "-empty", "-atime"}
+)  # fmt: skip
+
+
 def r_find(inv: Invocation) -> Iterator[Finding]:
     if "-delete" in inv.args:
         roots = find_roots(inv.args) or ["."]
         filt = any(
-            a in inv.args
-            for a in (
-                "-name",
-                "-iname",
-                "-path",
-                "-regex",
-                "-mtime",
-                "-mmin",
-                "-size",
-                "-newer",
-                "-user",
-                "-empty",
-                "-atime",
-            )
+            a in _FIND_DELETE_FILTERS and inv.args[k + 1 : k + 2] != ["*"]  # -name '*': all
+            for k, a in enumerate(inv.args)
         )
         g = _worst_target(roots, inv.shell)
         level = DELETE_TARGET_LEVEL.get(g, R)
@@ -1853,8 +1847,23 @@ def r_ssh(inv: Invocation) -> Iterator[Finding]:
 # ---------------------------------------------------------------- plain file changes
 
 
+def _target_dir(args: list[str]) -> str | None:
+    """The directory of `-t DIR` / `-tDIR` / `--target-directory[=]DIR` (mv, cp, install)."""
+    for k, x in enumerate(args):
+        if x in ("-t", "--target-directory") and k + 1 < len(args):
+            return args[k + 1]
+        if x.startswith("--target-directory="):
+            return x.split("=", 1)[1]
+        if re.fullmatch(r"-[a-zA-Z]*t.+", x) and not x.startswith("--"):
+            return x[x.index("t") + 1 :]
+    return None
+
+
 def r_mv(inv: Invocation) -> Iterator[Finding]:
     _, _long, pos = split_flags(inv.args, frozenset({"-t", "-S", "--target-directory", "--suffix"}))
+    tdir = _target_dir(inv.args)
+    if tdir is not None:  # mv -t /tmp /etc: every operand is a source
+        pos = [*pos, tdir]
     if len(pos) < 2:
         return
     src, dst = pos[:-1], pos[-1]
@@ -5631,6 +5640,62 @@ _reg(BASH_RULES, "curl wget aria2c http xh", r_fetch)
 _reg(BASH_RULES, "scp rsync sftp rclone", r_copy_remote)
 _reg(BASH_RULES, "ssh ssh-copy-id", r_ssh)
 _reg(BASH_RULES, "mv cp install", r_mv)
+
+
+def r_trash(inv: Invocation) -> Iterator[Finding]:
+    """`trash /etc`, `gio trash /etc`: the paths move away (as `mv PATH ~/.Trash`)."""
+    a = inv.args[1:] if inv.name == "gio" else inv.args
+    if inv.name == "gio" and inv.args[:1] != ["trash"]:
+        return
+    if inv.name == "trash" and a[:1] and a[0] in ("list", "restore", "empty", "put", "rm"):
+        a = a[1:] if a[0] == "put" else []  # trash-cli's subcommands (`trash put FILE` trashes)
+    moved = dataclasses.replace(inv, name="mv", args=[*a, "~/.local/share/Trash/files"])
+    yield from r_mv(moved)
+
+
+_reg(BASH_RULES, "trash trash-put gtrash gio", r_trash)
+
+
+_OUTPUT_TOOLS = frozenset({"sort", "iconv", "shuf", "uniq", "script", "sed", "tar", "bsdtar"})
+
+
+def _output_files(inv: Invocation) -> list[str]:
+    """Files a text tool writes through its own options rather than a redirect (`sort -o F`,
+    `uniq IN OUT`, `iconv -o F`, `script F`, `sed 'w F'`, `tar -cf F`)."""
+    a = inv.args
+    outs: list[str] = []
+    if inv.name in ("sort", "iconv", "shuf"):
+        for k, x in enumerate(a):
+            if x in ("-o", "--output") and k + 1 < len(a):
+                outs.append(a[k + 1])
+            elif x.startswith("--output="):
+                outs.append(x.split("=", 1)[1])
+            elif re.fullmatch(r"-[a-zA-Z]*o.+", x):
+                outs.append(x[x.index("o") + 1 :])
+    elif inv.name == "uniq":
+        _s, _l, pos = split_flags(a, frozenset({"-f", "-s", "-w", "--skip-fields", "--skip-chars"}))
+        outs += pos[1:2]
+    elif inv.name == "script" and "-a" not in a and "--append" not in a:
+        _s, _l, pos = split_flags(
+            a, frozenset({"-c", "--command", "-E", "--echo", "-I", "-O", "-T", "-B", "-t", "-m"})
+        )
+        outs += pos[:1]
+    elif inv.name == "sed":
+        scripts, _files = sed_operands(a)
+        for script in scripts:
+            outs += re.findall(r"(?:^|[;\n}]|/[gpiIeEmM0-9]*)\s*w\s+(\S+)", script)
+    elif inv.name in ("tar", "bsdtar") and a:
+        first = a[0].lstrip("-")
+        create = "--create" in a or (not a[0].startswith("--") and "c" in first)
+        if create:
+            for k, x in enumerate(a):
+                if (x in ("-f", "--file") or re.fullmatch(r"-?[a-zA-Z]*f", x)) and k + 1 < len(a):
+                    outs.append(a[k + 1])
+                elif x.startswith("--file="):
+                    outs.append(x.split("=", 1)[1])
+    return [o for o in outs if o not in ("-", "/dev/stdout")]
+
+
 _reg(BASH_RULES, "touch mkdir ln", r_touch_mkdir)
 _reg(BASH_RULES, "sed perl", r_sed)
 _reg(BASH_RULES, "tee", r_tee)
@@ -5785,6 +5850,12 @@ def _rules_for(inv: Invocation) -> list[Finding]:
             fn = r_win_pkg
         if inv.name in ("powershell", "pwsh"):
             fn = None
+    if inv.shell == "bash" and inv.name in _OUTPUT_TOOLS:
+        # `sort -o /etc/passwd`: judged as a redirect there would be (a workspace or temp file
+        # is left to the tool's own rule)
+        outs = [_join(inv.cwd, o) for o in _output_files(inv)]
+        outs = [o for o in outs if grade(o, "bash") not in ("workspace", "temp", "null")]
+        out.extend(_write_target(inv, outs, truncate=True, rule=inv.name))
     kind = _runtime_kind(inv.name) if fn is None and inv.shell == "bash" else None
     if inv.shell == "bash" and _FETCH_SUBST.match(inv.raw.lstrip(" \t\"'")):
         # $(curl URL), eval "$(curl URL)": the command word is a download's output
@@ -5927,6 +5998,16 @@ _AUTORUN = re.compile(
 )
 """Files whose contents run by themselves later: at boot, login, on schedule, on a package
 update or a device event."""
+_STARTUP_FILE = re.compile(
+    r"/etc/cron|/var/spool/cron|rc\.local|\.(bash|zsh|mksh|ksh)rc\b|\.(bash_)?profile\b|"
+    r"\.bash_(login|logout)\b|\.z(profile|shenv|login)\b|config\.fish|/etc/profile|"
+    r"\.t?cshrc\b|(^|/)\.login$|\.x(profile|initrc|session|sessionrc)\b|\.ssh/rc$|"
+    r"\.config/autostart/|\.git/hooks/|"
+    r"systemd/(system|user)|authorized_keys|\\run\b|[\\/]startup[\\/]",
+    re.I,
+)
+"""Files whose contents run by themselves later (at login or logout, boot, on schedule, on a
+git operation): code written there is judged as code."""
 _PAYLOAD = re.compile(
     r"(curl|wget)\b[^|;'\"]*\|\s*(sudo\s+)?(ba|z|da|k)?sh\b"
     r"|(curl|wget)\b[^;]*(--data-binary|--data|-d|-F|--upload-file|-T)\s+@"
@@ -6101,19 +6182,29 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             if inv.name in ("tee", "add-content", "set-content")
             else []
         )
-        if not any(
-            re.search(
-                r"/etc/cron|/var/spool/cron|rc\.local|\.(bash|zsh|mksh|ksh)rc\b|\.(bash_)?profile\b|"
-                r"\.bash_login|\.z(profile|shenv|login)\b|config\.fish|/etc/profile|"
-                r"\.t?cshrc\b|(^|/)\.login$|\.x(profile|initrc|session|sessionrc)\b|"
-                r"systemd/(system|user)|authorized_keys|\\run\b|[\\/]startup[\\/]",
-                t,
-                re.I,
-            )
-            for t in targets
-        ):
+        if inv.name in ("curl", "wget"):  # curl -o ~/.bashrc URL, wget -O FILE URL
+            targets += [
+                inv.args[k + 1]
+                for k, x in enumerate(inv.args[:-1])
+                if x in ("-o", "--output", "-O", "--output-document")
+            ]
+        sed_scripts: list[str] = []
+        if inv.name == "sed" and any(re.fullmatch(r"-i\S*|--in-place\S*", a) for a in inv.args):
+            sed_scripts, files = sed_operands(inv.args)  # sed -i '1i CODE' ~/.bashrc
+            targets += files
+        if inv.name == "crontab" and not _has(inv.args, "-l", "-r", "-ri", "-ir"):
+            targets.append("/var/spool/cron")  # echo 'CRON LINE' | crontab -
+        if not any(_STARTUP_FILE.search(t) for t in targets):
+            continue
+        if inv.name in ("curl", "wget"):
+            yield _f(
+                inv, B, "persistence", "persistence",
+                "writes code downloaded from the network where it runs by itself later",
+            )  # fmt: skip
             continue
         payload = inv.stdin_data or ""
+        if sed_scripts:  # what the edit inserts: `1i TEXT`, `$a TEXT`, `s/x/TEXT/`
+            payload = "\n".join(re.sub(r"^\s*(\d+|\$)?\s*[aic]\\?\s*", "", x) for x in sed_scripts)
         if not payload and inv.name in ("echo", "printf"):
             # `echo CODE >> ~/.bashrc`: what it prints is the code (not echo's -n/-e/-E, not a
             # printf format before its arguments)
