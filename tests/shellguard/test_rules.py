@@ -1480,3 +1480,38 @@ def test_eighth_escape_batch(command: str, level: Level) -> None:
 )
 def test_ninth_escape_batch(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # what a substitution prints: decoders over a herestring, a file the line wrote, the
+        # command's own input (`$(cat)`), mktemp's new temp path
+        ("eval \"$(rev <<< 'cte/ fr- mr')\"", B),
+        ('eval "$(xxd -r -p <<< 726d202d7266202f657463)"', B),
+        ("eval \"$(cat)\" <<< 'rm -rf /etc'", B),
+        ("sh -c \"$(cat)\" <<< 'rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' > x; eval \"$(cat x)\"", B),
+        ("tmp=$(mktemp -d); trap 'rm -rf \"$tmp\"' EXIT", L),
+        # tmux, at and ssh run what they are given or read
+        ("tmux new -s x -d 'rm -rf /etc'", B),
+        ("tmux send-keys -t main 'rm -rf /etc' Enter", B),
+        ("tmux run-shell 'rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' | at now", B),
+        ("ssh host <<EOF\nrm -rf /etc\nEOF", B),
+        ("echo 'rm -rf /etc' | ssh host bash", B),
+        ("tmux send-keys -t main 'make test' Enter", L),
+        ("ssh host <<EOF\nuptime\nEOF", S),
+        # a shell in an output process substitution reads what is written
+        ("echo 'rm -rf /etc' > >(sh)", B),
+        ("echo 'rm -rf /etc' | tee >(sh)", B),
+        ("echo hi > >(cat)", L),
+        # TMPDIR may be unset: its default is then the path
+        ('rm -rf "${TMPDIR:-/}"', B),
+        ('rm -rf "$TMPDIR"/*', R),
+        # a job of this shell
+        ("kill %1", L),
+    ],
+)
+def test_tenth_escape_batch(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

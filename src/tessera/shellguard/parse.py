@@ -322,6 +322,30 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
     return [(v, c) for v, c in out if c.strip()]
 
 
+def _mktemp_path(args: Sequence[str]) -> str:
+    """The kind of path `mktemp ARGS` prints: in /tmp (or its -p/--tmpdir folder), or beside
+    a template with a folder of its own."""
+    folder: str | None = None
+    template = ""
+    k = 0
+    while k < len(args):
+        a = args[k]
+        if a in ("-p", "--tmpdir") and k + 1 < len(args):
+            folder, k = args[k + 1], k + 2
+            continue
+        if a.startswith("--tmpdir="):
+            folder = a.split("=", 1)[1]
+        elif a == "-t" or (a.startswith("-") and "t" in a[1:] and not a.startswith("--")):
+            folder = folder or "/tmp"
+        elif not a.startswith("-"):
+            template = a
+        k += 1
+    name = template.rsplit("/", 1)[-1] or "tmp.XXXXXXXXXX"
+    if "/" in template and folder is None:
+        return template
+    return (folder or "/tmp").rstrip("/") + "/" + name
+
+
 def _mask_substitutions(w: str) -> str:
     """`w` with each `$(...)` (nested, balanced) and backquoted part replaced by `_`s."""
     out = list(w)
@@ -1753,12 +1777,45 @@ def _root_shell(inv: Invocation) -> bool:
     return False
 
 
+def _shell_reading(dest: str) -> bool:
+    """Whether a redirect or tee target `>(CMD)` is a shell that runs what it reads."""
+    if not (dest.startswith(">(") and dest.endswith(")")):
+        return False
+    try:
+        words = shlex.split(dest[2:-1])
+    except ValueError:
+        return False
+    return bool(words) and _runs_input(
+        Invocation("bash", _basename(words[0]).lower(), words[1:], dest)
+    )
+
+
+def _input_remote(inv: Invocation) -> str | None:
+    """The host of `ssh HOST` (or `ssh HOST bash`, `ssh HOST sh -s`) whose remote shell reads
+    its commands from ssh's input; None otherwise."""
+    if inv.name != "ssh":
+        return None
+    host, cmd = _ssh_split(inv.args)
+    if not host:
+        return None
+    if not cmd:
+        return host
+    first = cmd[0].split()  # `ssh host 'bash -s'`: one word holding the remote command
+    words = [*first, *cmd[1:]]
+    runs = _basename(words[0]) in _SHELLS and _dash_c(words[1:]) is None
+    return host if runs and shell_script(words[1:]) is None else None
+
+
 def _runs_input(inv: Invocation) -> bool:
     """Whether `inv` runs what it reads on standard input as shell commands: a shell with no
     script (or /dev/stdin as its script), `source /dev/stdin`, a root shell (`sudo -s`, `su`),
     or sed with a bare `e` and no file to read (`... | sed e`)."""
     if _root_shell(inv):
         return True
+    if inv.name in ("at", "batch"):  # `echo CODE | at now`: the job is what it reads
+        return not any(re.fullmatch(r"-[a-zA-Z]*[flrcdq][a-zA-Z]*", a) for a in inv.args)
+    if inv.name == "ssh":  # `echo CODE | ssh host [bash]`: the remote shell reads it
+        return _input_remote(inv) is not None
     if inv.name in _SHELLS:
         script = shell_script(inv.args)
         return script is None or script in STDIN_PATHS
@@ -1805,15 +1862,55 @@ def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str
         return None
     if name in ("at", "batch"):
         return stdin_data
-    words = [w for w in rest if not w.startswith("-")]
     if name == "screen":
         k = 0
         while k < len(rest) and rest[k].startswith("-"):
             k += 2 if rest[k] in ("-S", "-c", "-L", "-Logfile", "-p", "-X") else 1
         return " ".join(_quote(w) for w in rest[k:]) or None
-    if words[:1] and words[0] in ("new", "new-session", "new-window", "neww", "send-keys"):
-        return " ".join(words[1:]) or None
+    if name == "tmux":
+        return _tmux_payload(rest)
     return None
+
+
+_TMUX_RUNS = frozenset(
+    {"new", "new-session", "new-window", "neww", "split-window", "splitw", "run-shell", "run",
+     "respawn-pane", "respawnp", "respawn-window", "respawnw", "display-popup", "popup"}
+)  # fmt: skip
+_TMUX_VALUES = frozenset(
+    {"-s", "-n", "-c", "-t", "-x", "-y", "-e", "-f", "-F", "-N", "-T", "-l", "-p", "-S", "-L",
+     "-w", "-h", "-b", "-d"}
+)  # fmt: skip
+"""tmux options that take a value (for new-session and kin; -d/-b/-h are flags there, but a
+value taken wrongly only moves words into the command read, never out of it)."""
+
+
+def _tmux_payload(rest: Sequence[str]) -> str | None:
+    """The command `tmux new -d 'CMD'`, `split-window CMD`, `run-shell CMD` would run, or
+    the keys `send-keys 'CMD' Enter` would type."""
+    k = 0
+    while k < len(rest) and rest[k].startswith("-"):  # tmux's own -S socket, -L name, -f file
+        k += 2 if rest[k] in ("-S", "-L", "-f", "-c", "-T") else 1
+    if k >= len(rest):
+        return None
+    sub, args = rest[k], list(rest[k + 1 :])
+    if sub not in _TMUX_RUNS and sub not in ("send-keys", "send"):
+        return None
+    words: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            words += args[i + 1 :]
+            break
+        if a.startswith("-") and len(a) >= 2:
+            takes = a in _TMUX_VALUES and a not in ("-d", "-b", "-h") and len(a) == 2
+            i += 2 if takes else 1
+            continue
+        words.append(a)
+        i += 1
+    if sub in ("send-keys", "send"):
+        words = [w for w in words if not re.fullmatch(r"Enter|C-[mMjJ]|KPEnter|Space|Tab", w)]
+    return " ".join(words) or None
 
 
 def _quote(word: str) -> str:
@@ -1854,7 +1951,11 @@ def _drop_exec(rest: list[str]) -> list[str]:
 # ---------------------------------------------------------------- bash
 
 
-_DEFAULT_ENV = {"HOME": "~", "PWD": ".", "TMPDIR": "/tmp", "USER": "user", "OLDPWD": "."}
+_READS_STDIN = re.compile(r"\$\(\s*cat\s*-?\s*\)|`\s*cat\s*-?\s*`|\$\(\s*<\s*/dev/stdin\s*\)")
+"""A substitution whose output is the command's own input (`"$(cat)"`)."""
+_DEFAULT_ENV = {"HOME": "~", "PWD": ".", "USER": "user", "OLDPWD": "."}
+"""Variables a login shell has set; TMPDIR is often unset (`rm -rf "$TMPDIR"/*` is then
+`rm -rf /*`), so it is not among them."""
 
 
 _HEREDOC_START = re.compile(
@@ -2835,22 +2936,33 @@ class _Bash(_Base):
         return self.static_herestring(cmds[0], since) or self.static_echo(cmds[0], since)
 
     def static_herestring(self, cmd: Any, since: int) -> str | None:
-        """`base64 -d <<< TEXT` (decoded) or `cat <<< TEXT`: what it prints, when literal."""
+        """What a one-command substitution prints, when it can be worked out: `base64 -d <<<
+        TEXT` and other decoders (rev, xxd -r, base32 -d), `cat <<< TEXT`, `cat FILE` of a file
+        this line wrote, and `mktemp` (a new path in /tmp, or beside its template)."""
         name = cmd.child_by_field_name("name")
-        here = [c for c in cmd.children if c.type == "herestring_redirect" and c.named_children]
-        if name is None or not here:
+        if name is None:
             return None
         args = [self.seen_word(c, since) for c in cmd.children_by_field_name("argument")]
-        text, dyn = self.seen_word(here[-1].named_children[-1], since)
-        if dyn or any(d for _, d in args):
+        if any(d for _, d in args):
             return None
         prog, flags = self.text(name), [w for w, _ in args]
+        if prog == "mktemp":
+            return _mktemp_path(flags)
+        here = [c for c in cmd.children if c.type == "herestring_redirect" and c.named_children]
+        if not here:
+            if prog == "cat" and len(flags) == 1 and _file_key(flags[0]) in self.env:
+                return self.env[_file_key(flags[0])]  # echo CODE > x; eval "$(cat x)"
+            return None
+        text, dyn = self.seen_word(here[-1].named_children[-1], since)
+        if dyn:
+            return None
         if prog == "cat" and not flags:
             return text
-        if prog == "base64" and flags and all(f in ("-d", "--decode", "-D", "-i") for f in flags):
-            raw = _b64(text)
-            return raw.decode("utf-8", "replace") if raw is not None else None
-        return None
+        decode = _decoder(Invocation(self.shell, prog, flags, self.text(cmd)))
+        if decode is None:
+            return None
+        raw = decode((text + "\n").encode())
+        return raw.decode("utf-8", "replace") if raw is not None else None
 
     def static_echo(self, cmd: Any, since: int) -> str | None:
         cmds = [cmd]
@@ -3053,6 +3165,9 @@ class _Bash(_Base):
             as_glob = self.emit_unix(words, self.text(n), reds, data, resolve_globs=False)
             if as_glob is not None:
                 self.out.append(as_glob)
+        if data is not None:
+            # eval "$(cat)" <<< CODE, sh -c "$(cat)" <<< CODE: cat prints the command's input
+            words = [data if _READS_STDIN.fullmatch(w) else w for w in words]
         if words == ["exec"] and (data is not None or any(_stdin_op(*r) for r in reds)):
             # `exec < <(echo CODE)`, `exec <<< CODE`: an interactive shell reads its next
             # commands from there, as `bash < <(echo CODE)` would
@@ -3091,6 +3206,12 @@ class _Bash(_Base):
                 target = base.rstrip("/") + "/" + target
             self.env["\x00cwd"] = target
         self.written_scripts(inv, reds, data)
+        for op, dest in reds:
+            if op in (">", ">>", "&>", ">|", "&>>") and _shell_reading(dest):
+                # echo CODE > >(sh): the shell inside reads what is written
+                text = _printed(inv, data)
+                if text:
+                    self.nested(text, "bash", ">(sh)", privileged=inv.privileged)
         if procsubs and (inv.name in ("source", ".") or inv.name in _SHELLS):
             # source <(echo 'CODE') / bash <(printf ...): the substitution's output is the script
             # (other substitutions' commands are walked as words; what they print is unknown,
@@ -3144,6 +3265,8 @@ class _Bash(_Base):
             )
         elif data and _root_shell(inv):  # sudo -s <<EOF ... EOF: the code runs as root
             self.nested(data, "bash", f"{inv.name} <<<", privileged=True, wrappers=inv.wrappers)
+        elif data and (host := _input_remote(inv)) is not None:  # ssh host <<EOF ... EOF
+            self.nested(data, "bash", "ssh", remote=host, privileged=False)
 
     def write_file(self, dest: str, text: str, *, append: bool) -> None:
         """Remember that this line wrote `text` to `dest` (a script it may run later)."""
@@ -3151,12 +3274,15 @@ class _Bash(_Base):
         self.env[_file_key(dest)] = before + text + "\n"
 
     def tee_writes(self, writer: list[Invocation], tee: Invocation) -> None:
-        """`echo CODE | tee [-a] f.sh`: tee writes what the stage before it printed."""
+        """`echo CODE | tee [-a] f.sh`: tee writes what the stage before it printed (and
+        `tee >(sh)` gives it to a shell)."""
         if tee.name != "tee" or not writer:
             return
         text = _printed(writer[-1], writer[-1].stdin_data)
         if text is None:
             return
+        if any(_shell_reading(d) for d in tee.args):
+            self.nested(text, "bash", "tee >(sh)", privileged=tee.privileged)
         for dest in tee.args:  # kept beside what the line wrote before (`-a` or not: the
             if not dest.startswith("-") and not is_dynamic(dest):  # write may not happen)
                 self.write_file(dest, text, append=True)
@@ -3251,6 +3377,7 @@ class _Bash(_Base):
                     "stdin",
                     privileged=inv.privileged or _root_shell(inv),
                     wrappers=inv.wrappers,
+                    remote=_input_remote(inv),
                 )
             elif not any(i.name in ("curl", "wget", "fetch") for i in up):
                 self.undecodable.append(
@@ -3273,6 +3400,7 @@ class _Bash(_Base):
             decoders[0].name,
             privileged=inv.privileged or _root_shell(inv),
             wrappers=inv.wrappers,
+            remote=_input_remote(inv),
         )
 
 

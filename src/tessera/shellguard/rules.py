@@ -820,6 +820,9 @@ def r_kill(inv: Invocation) -> Iterator[Finding]:
     ):
         yield _f(inv, R, "process", inv.name, "kills a user's processes")
         return
+    if inv.name == "kill" and pos and all(x.startswith("%") for x in pos):
+        yield _f(inv, L, "workspace", "kill", "signals a job this shell started (`%N`)")
+        return
     yield _f(inv, R, "process", inv.name, "kills processes")
 
 
