@@ -956,6 +956,9 @@ class _Base:
         wrappers = self.wrappers
         from_stdin = False
         while words:
+            copied = self.env.get(_BINARY + _file_key(words[0])[len("\x00file:") :])
+            if copied is not None and "/" in words[0]:
+                words = [copied, *words[1:]]  # cp /bin/rm x; ./x -rf /etc: x is rm
             name = _basename(words[0]).lower()
             if resolve_globs and has_glob(name) and name.strip("*"):
                 # `[b]ash -c CODE`, `/bin/?h`, `s[u]do`: a pattern that can only be one of the
@@ -1197,6 +1200,18 @@ class _Base:
                         wrappers=(*wrappers, name),
                     )
                     return None
+            if name in ("npx", "bunx", "pnpx") or (
+                name in ("pnpm", "yarn", "bun", "npm") and rest[:1] in (["dlx"], ["exec"], ["x"])
+            ):
+                # npx rimraf /etc: a package's command; rimraf and del-cli delete
+                ops = rest[1:] if name not in ("npx", "bunx", "pnpx") else rest
+                ops = _strip_options(ops, frozenset({"-p", "--package", "-c", "--call"}))
+                if ops and ops[0] in ("rimraf", "del-cli", "trash-cli", "del"):
+                    words = (
+                        ["rm", "-rf", *ops[1:]] if ops[0] != "trash-cli" else ["trash", *ops[1:]]
+                    )
+                    wrappers = (*wrappers, name)
+                    continue
             if name == "repeat" and rest and rest[0].isdigit():
                 words = rest[1:]
                 wrappers = (*wrappers, name)
@@ -1829,8 +1844,9 @@ def _runs_input(inv: Invocation) -> bool:
 
 
 def _file_key(path: str) -> str:
-    """Where the walk keeps what a line wrote to `path` (`./a.sh` and `a.sh` are one file)."""
-    return "\x00file:" + re.sub(r"^(\./)+", "", path)
+    """Where the walk keeps what a line wrote to `path` (`./a.sh`, `a.sh` and `.//a.sh` are
+    one file; so are `/tmp//x.sh` and `/tmp/x.sh`)."""
+    return "\x00file:" + re.sub(r"^(\./+)+", "", re.sub(r"/{2,}", "/", path))
 
 
 def _printed(inv: Invocation, data: str | None) -> str | None:
@@ -1848,6 +1864,9 @@ def _printed(inv: Invocation, data: str | None) -> str | None:
         text = printf_output(vals[0], vals[1:]) if vals else ""
     elif inv.name == "cat" and data is not None and not inv.args:
         text = data
+    elif data is not None and (decode := _decoder(inv)) is not None:
+        raw = decode((data + "\n").encode())  # base64 -d <<< TEXT > x.sh
+        text = raw.decode("utf-8", "replace") if raw is not None else None
     return text
 
 
@@ -1951,6 +1970,15 @@ def _drop_exec(rest: list[str]) -> list[str]:
 # ---------------------------------------------------------------- bash
 
 
+_CODE_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[([^\]]*(?:\$\(|`)[^\]]*)\]")
+"""An array subscript holding a command substitution (`a[$(cmd)]`)."""
+_ARITH_CONTEXT = re.compile(
+    r"\blet\b|\(\(|\$\[|\b(declare|typeset|local|export|readonly|unset|read|mapfile|"
+    r"readarray|printf)\b|\[\[|\[\s+-v|\btest\s+-v|-(eq|ne|lt|le|gt|ge)\b"
+)
+"""Where bash evaluates a name or text as arithmetic or an lvalue (its subscript's commands
+run then)."""
+_BINARY = "\x00binary:"  # env entry: a path this line made a copy of (or a link to) a program
 _READS_STDIN = re.compile(r"\$\(\s*cat\s*-?\s*\)|`\s*cat\s*-?\s*`|\$\(\s*<\s*/dev/stdin\s*\)")
 """A substitution whose output is the command's own input (`"$(cat)"`)."""
 _DEFAULT_ENV = {"HOME": "~", "PWD": ".", "USER": "user", "OLDPWD": "."}
@@ -2165,7 +2193,7 @@ class _Bash(_Base):
                 tree2 = _ts_parser("bash").parse(fixed.encode("utf-8", "replace"))
                 if _errors(tree2.root_node) < _errors(root):
                     self.src, root = fixed.encode("utf-8", "replace"), tree2.root_node
-        fixed_fd = _fd_zero_inputs(self.src, root)
+        fixed_fd = _fd_zero_inputs(self.src, root) if b"0<" in self.src else None
         if fixed_fd is not None:
             self.src = fixed_fd
             root = _ts_parser("bash").parse(self.src).root_node
@@ -2184,6 +2212,12 @@ class _Bash(_Base):
             if self.depth == 0:
                 self.budget[0] = MAX_NESTED
             self.stmt(top)
+        if "[" in self.command and _ARITH_CONTEXT.search(self.command):
+            # let 'a[$(cmd)]', x='a[$(cmd)]'; (( x )), printf -v 'a[$(cmd)]': an array
+            # subscript evaluated as arithmetic runs its substitutions, quoted or not
+            for m in list(_CODE_SUBSCRIPT.finditer(self.command))[:16]:
+                for code in _substitution_code(m.group(1)):
+                    self.nested(code, "bash", "array subscript")
         joined = join_continuations(self.command)
         if joined != self.command:
             # `r\<newline>m -rf /etc` is `rm -rf /etc`: the line with its continuations joined
@@ -3290,12 +3324,21 @@ class _Bash(_Base):
     def written_scripts(
         self, inv: Invocation, reds: list[tuple[str, str]], data: str | None
     ) -> None:
-        """`echo CODE > f.sh; bash f.sh`: remember what the line writes, parse it where it runs."""
+        """`echo CODE > f.sh; bash f.sh`: remember what the line writes, parse it where it runs
+        (also after `mv`/`cp` of it, and from another folder after `cd`)."""
         text = _printed(inv, data)
         if text is not None:
             for op, dest in reds:
                 if op in (">", ">>", ">|", "&>") and dest and not is_dynamic(dest):
                     self.write_file(dest, text, append=op == ">>")
+                    cwd = self.env.get("\x00cwd")
+                    if cwd and not dest.startswith(("/", "~")):  # cd /tmp; echo .. > x.sh
+                        self.write_file(cwd.rstrip("/") + "/" + dest, text, append=op == ">>")
+        if inv.name == "tee" and data is not None:  # tee x.sh <<< CODE
+            for dest in inv.args:
+                if not dest.startswith("-") and not is_dynamic(dest):
+                    self.write_file(dest, data, append=True)
+        self.copies(inv)
         runs: str | None = None
         if inv.name in ("source", ".") or inv.name in _SHELLS:
             ops: list[str] = []
@@ -3312,6 +3355,9 @@ class _Bash(_Base):
                 (w for w in inv.raw.split() if "/" in w and _basename(w).lower() == inv.name),
                 None,
             )
+        cwd = self.env.get("\x00cwd")
+        if runs and _file_key(runs) not in self.env and cwd and not runs.startswith(("/", "~")):
+            runs = cwd.rstrip("/") + "/" + runs  # echo .. > /tmp/x.sh; cd /tmp; bash x.sh
         script = self.env.get(_file_key(runs or ""))
         running = "\x00running:" + _file_key(runs or "") + "\x00" + (script or "")
         if runs is not None and script is not None and running in self.env:
@@ -3326,6 +3372,22 @@ class _Bash(_Base):
                 wrappers=inv.wrappers,
             )
             del self.env[running]
+
+    def copies(self, inv: Invocation) -> None:
+        """`mv a b.sh` / `cp a b.sh` of a file this line wrote carries its text; `cp /bin/rm x`
+        or `ln -s /bin/rm ./ls` makes `./x` / `./ls` that program."""
+        if inv.name not in ("mv", "cp", "ln", "install"):
+            return
+        ops = [a for a in inv.args if not a.startswith("-")]
+        if len(ops) != 2 or any(is_dynamic(a) for a in ops):
+            return
+        src, dst = ops
+        if _file_key(src) in self.env:
+            self.env[_file_key(dst)] = self.env[_file_key(src)]
+            if inv.name == "mv":
+                del self.env[_file_key(src)]
+        elif "/" in src or inv.name == "ln":
+            self.env[_BINARY + _file_key(dst)[len("\x00file:") :]] = _basename(src)
 
     def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
         """`echo DATA | base64 -d | gunzip | sh` and kin: decode the literal, parse what would run.

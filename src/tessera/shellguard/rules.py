@@ -5659,6 +5659,17 @@ def r_trash(inv: Invocation) -> Iterator[Finding]:
 _reg(BASH_RULES, "trash trash-put gtrash gio", r_trash)
 
 
+def r_deno(inv: Invocation) -> Iterator[Finding]:
+    """`deno run -A https://...`, `bun run URL`: a program fetched from the network runs."""
+    sub = next((a for a in inv.args if not a.startswith("-")), "")
+    runs = sub in ("run", "eval", "install", "x", "serve", "repl") or sub.startswith("http")
+    if runs and any(re.match(r"https?://", a) for a in inv.args):
+        yield _f(inv, R, "net-exec", inv.name, "runs code downloaded from the network")
+
+
+_reg(BASH_RULES, "deno", r_deno)
+
+
 _OUTPUT_TOOLS = frozenset({"sort", "iconv", "shuf", "uniq", "script", "sed", "tar", "bsdtar"})
 
 
