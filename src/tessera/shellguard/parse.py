@@ -317,6 +317,12 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
         out += [
             ("awk system()", m) for m in re.findall(r"system\(\s*\"((?:[^\"\\]|\\.)*)\"\s*\)", prog)
         ]
+        out += [  # print "CODE" | "sh": the printed text is the shell's input
+            ("awk | sh", m)
+            for m in re.findall(
+                r"printf?\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*\|\s*\"(?:ba|z|da)?sh\"", prog
+            )
+        ]
     elif name == "zip":
         out += [("zip -TT", nxt) for x, nxt in pairs if x in ("-TT", "--unzip-command") and nxt]
     return [(v, c) for v, c in out if c.strip()]
@@ -1800,7 +1806,7 @@ def _shell_reading(dest: str) -> bool:
         words = shlex.split(dest[2:-1])
     except ValueError:
         return False
-    return bool(words) and _runs_input(
+    return bool(words) and runs_input(
         Invocation("bash", _basename(words[0]).lower(), words[1:], dest)
     )
 
@@ -1821,12 +1827,15 @@ def _input_remote(inv: Invocation) -> str | None:
     return host if runs and shell_script(words[1:]) is None else None
 
 
-def _runs_input(inv: Invocation) -> bool:
+def runs_input(inv: Invocation) -> bool:
     """Whether `inv` runs what it reads on standard input as shell commands: a shell with no
     script (or /dev/stdin as its script), `source /dev/stdin`, a root shell (`sudo -s`, `su`),
     or sed with a bare `e` and no file to read (`... | sed e`)."""
     if _root_shell(inv):
         return True
+    if inv.name in ("awk", "gawk", "mawk", "nawk"):  # awk '{system($0)}', print | "sh"
+        prog = next((a for a in inv.args if not a.startswith("-")), "")
+        return bool(re.search(r"system\(\s*\$0\s*\)|\|\s*\"\s*(ba|z|da)?sh\b", prog))
     if inv.name in ("at", "batch"):  # `echo CODE | at now`: the job is what it reads
         return not any(re.fullmatch(r"-[a-zA-Z]*[flrcdq][a-zA-Z]*", a) for a in inv.args)
     if inv.name == "ssh":  # `echo CODE | ssh host [bash]`: the remote shell reads it
@@ -3293,7 +3302,7 @@ class _Bash(_Base):
                 else:
                     self.env[name] = v
         # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
-        if data and (inv.name in _SHELLS or inv.name in ("source", ".")) and _runs_input(inv):
+        if data and (inv.name in _SHELLS or inv.name in ("source", ".")) and runs_input(inv):
             self.nested(
                 data, "bash", f"{inv.name} <<<", privileged=inv.privileged, wrappers=inv.wrappers
             )
@@ -3413,7 +3422,7 @@ class _Bash(_Base):
                     wrappers=inv.wrappers,
                 )
             return
-        if not _runs_input(inv):
+        if not runs_input(inv):
             return
         src = next((i for i in up if i.name in ("echo", "printf") or _cat_heredoc(i)), None)
         data: str | None = None

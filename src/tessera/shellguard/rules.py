@@ -28,6 +28,7 @@ from tessera.shellguard.parse import (
     is_dynamic,
     parse,
     printf_output,
+    runs_input,
     sed_operands,
     shell_script,
 )
@@ -1495,6 +1496,8 @@ _FETCH_SUBST = re.compile(
 def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
     """A shell or interpreter that reads code from its input or from a download."""
     if inv.name not in _SHELL_LIKE:
+        if runs_input(inv) and set(inv.upstream) & _FETCHERS:  # curl URL | awk '{system($0)}'
+            yield _f(inv, R, "net-exec", "pipe-exec", "runs code downloaded from the network")
         return
     script_args = [a for a in inv.args if not a.startswith("-")]
     stdin_code = _reads_code_from_stdin(inv)
