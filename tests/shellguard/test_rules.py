@@ -1550,3 +1550,78 @@ def test_tenth_escape_batch(command: str, level: Level) -> None:
 )
 def test_eleventh_escape_batch(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a review of the seventh to eleventh batches: brace expansion is bounded (a line of
+        # twenty lists took seconds) and reaches more command positions
+        ("echo " + "{a,b}" * 24, S),
+        ("echo " + "{,}" * 40, S),
+        ("{r,x}{m,y} -rf /etc", B),
+        ("{r..s}m -rf /etc", B),
+        ("if true; then {r,}m -rf /etc; fi", B),
+        ("x=1 {r,}m -rf /etc", B),
+        # tmux: per-command option tables (-l/-F/-S are flags there), chains, tmux -c
+        ("tmux send-keys -l 'rm -rf /etc'", B),
+        ("tmux new-window -S 'rm -rf /etc'", B),
+        ("tmux new -d \\; run-shell 'rm -rf /etc'", B),
+        ("tmux -c 'rm -rf /etc'", B),
+        ("tmux if-shell 'rm -rf /etc' ''", B),
+        # mktemp: a template without a folder is in the current one; TMPDIR set on the line
+        ("cd /etc; d=$(mktemp -d tmp.XXXX); rm -rf $d/../*", B),
+        ('export TMPDIR=/; rm -rf "$(mktemp -d)"/../etc', B),
+        ('rm -rf "$(mktemp -d -p/)"/../etc', B),
+        # kill: a negative number after a job is a process group
+        ("kill %1 -4321", R),
+        # docker entrypoints drop root: not privileged unless the user is root
+        ("gosu app node server.js", S),
+        ("setpriv --reuid=1000 --regid=1000 --init-groups ./x", S),
+        ("gosu root rm -rf /etc", B),
+        # curl's -O takes no value; a git hook from a review server asks, a startup file refuses
+        ("curl -O https://example.com/dotfiles/.bashrc", L),
+        ("curl -o .git/hooks/commit-msg https://review.example.com/hooks/commit-msg", R),
+        ("curl -fsSLo ~/.bashrc https://x/y", B),
+        ("wget -qO ~/.bashrc https://x/y", B),
+        ("eval \"$(cat .env | sed 's/^/export /')\"", S),
+        # printf's %b reads backslash NNN, length modifiers; at -q; more >(sh) and $(cat)
+        ("printf '%b' 'r\\155 -rf /etc' | sh", B),
+        ("printf '%ls%ls -rf /etc' r m | sh", B),
+        ("echo 'rm -rf /etc' | at -q b now", B),
+        ("echo 'rm -rf /etc' > >(sh 2>/dev/null)", B),
+        ("echo 'rm -rf /etc' > >(cat | sh)", B),
+        ("eval \"$(cat /dev/stdin)\" <<< 'rm -rf /etc'", B),
+        # options and variables that run commands, more spellings
+        ("ssh -vo ProxyCommand='rm -rf /etc' x", B),
+        ("ssh -o 'ProxyCommand rm -rf /etc' x", B),
+        ("man -P'rm -rf /etc' ls", B),
+        ("git rebase -x'rm -rf /etc' HEAD~1", B),
+        ("git difftool -x 'rm -rf /etc' HEAD", B),
+        ("git fetch --upload-pack='rm -rf /etc' .", B),
+        ("git filter-branch --tree-filter 'rm -rf /etc' HEAD", B),
+        ("vim -c 'sil !rm -rf /etc'", B),
+        ("nvim -c 'lua os.execute(\"rm -rf /etc\")'", B),
+        ("tar -xf a.tar -I'rm -rf /etc'", B),
+        ("PS1='$(rm -rf /etc)'", B),
+        ("env PAGER='rm -rf /etc' man ls", B),
+        ("entr -s 'rm -rf /etc' < f", B),
+        ("gdb -batch -ex 'shell rm -rf /etc'", B),
+        ("echo /etc | parallel rm -rf", B),
+        ("su - root --session-command='rm -rf /etc'", B),
+        ("PS1='\\u@\\h:\\w\\$ '", S),
+        ("git difftool -t meld HEAD", L),
+        # outputs: sort -uo, sed 1w/W, script -a/-O, tar -rf, mv -vt, glob classes
+        ("sort -uo /etc/passwd f", B),
+        ("sed -n '1w /etc/passwd' f", B),
+        ("sed 's/a/b/w /etc/passwd' f", B),
+        ("script -a /etc/passwd", B),
+        ("tar -rf /etc/passwd x", B),
+        ("mv -vt /tmp /etc", B),
+        ("rm -rf /[[:lower:]]tc", B),
+        ("sed 's/a/w/' f", S),
+        ("sort -u f -o f", S),
+    ],
+)
+def test_escape_batches_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

@@ -119,14 +119,15 @@ def is_dynamic(word: str) -> bool:
 # ---------------------------------------------------------------- helpers
 
 
-def brace_words(word: str, limit: int = 64) -> list[str] | None:
-    """The words bash's brace expansion makes of an unquoted `word` with comma lists
-    (`/etc{,.bak}` -> /etc /etc.bak, `{r,}m` -> rm m; lists nest), empty words dropped; None
-    when it has no list or would make more than `limit` words."""
-    m = None
+def _brace_list(word: str) -> tuple[int, int, list[str]] | None:
+    """The first outermost `{...}` of `word` holding a comma at its own level (or a `{a..z}` /
+    `{1..9}` sequence): (start, end, alternatives); None if it has none."""
     depth, start = 0, -1
-    for i, ch in enumerate(word):  # the first outermost {...} holding a comma at its level
+    i = 0
+    while i < len(word):
+        ch = word[i]
         if ch == "\\":
+            i += 2
             continue
         if ch == "{":
             if depth == 0:
@@ -136,6 +137,14 @@ def brace_words(word: str, limit: int = 64) -> list[str] | None:
             depth -= 1
             if depth == 0:
                 inner = word[start + 1 : i]
+                seq = re.fullmatch(r"(-?\d{1,4})\.\.(-?\d{1,4})|([A-Za-z])\.\.([A-Za-z])", inner)
+                if seq is not None:
+                    a, b = (int(seq.group(1)), int(seq.group(2))) if seq.group(1) else (
+                        ord(seq.group(3)), ord(seq.group(4)))  # fmt: skip
+                    step = 1 if b >= a else -1
+                    vals = range(a, b + step, step)
+                    alts = [str(v) if seq.group(1) else chr(v) for v in vals]
+                    return start, i, alts
                 parts, level, last = [], 0, 0
                 for k, c in enumerate(inner):
                     level += {"{": 1, "}": -1}.get(c, 0)
@@ -143,21 +152,30 @@ def brace_words(word: str, limit: int = 64) -> list[str] | None:
                         parts.append(inner[last:k])
                         last = k + 1
                 if parts:
-                    m = (start, i, [*parts, inner[last:]])
-                    break
-    if m is None:
+                    return start, i, [*parts, inner[last:]]
+        i += 1
+    return None
+
+
+def brace_words(word: str, limit: int = 64) -> list[str] | None:
+    """The words bash's brace expansion makes of an unquoted `word` with comma lists or
+    sequences (`/etc{,.bak}` -> /etc /etc.bak, `{r,}m` -> rm m, `{r..s}m`; lists nest),
+    empty words dropped; None when it has no list or would make more than `limit` words
+    (counted before empty ones drop, so the work stays bounded)."""
+    if _brace_list(word) is None:
         return None
-    start, end, alts = m
-    out: list[str] = []
-    for alt in alts:
-        for w in brace_words(word[:start] + alt + word[end + 1 :], limit) or [
-            word[:start] + alt + word[end + 1 :]
-        ]:
-            if w:
-                out.append(w)
-            if len(out) > limit:
-                return None
-    return out
+    todo, done = [word], []
+    while todo:
+        w = todo.pop()
+        found = _brace_list(w)
+        if found is None:
+            done.append(w)
+            continue
+        start, end, alts = found
+        todo += [w[:start] + alt + w[end + 1 :] for alt in reversed(alts)]
+        if len(todo) + len(done) > limit:
+            return None
+    return [w for w in done if w]
 
 
 def join_continuations(text: str) -> str:
@@ -221,21 +239,25 @@ def _substitution_code(text: str) -> list[str]:
 _CODE_VARS = frozenset(
     {"PROMPT_COMMAND", "GIT_SSH_COMMAND", "GIT_PAGER", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR",
      "GIT_EXTERNAL_DIFF", "GIT_ASKPASS", "SSH_ASKPASS", "PAGER", "MANPAGER", "SYSTEMD_PAGER",
-     "EDITOR", "VISUAL", "SUDO_ASKPASS", "LESSOPEN", "LESSCLOSE", "BROWSER", "PS4"}
+     "EDITOR", "VISUAL", "SUDO_ASKPASS", "LESSOPEN", "LESSCLOSE", "BROWSER", "PS4", "PS0", "PS1",
+     "FCEDIT", "SUDO_EDITOR", "KUBE_EDITOR", "GIT_PROXY_COMMAND"}
 )  # fmt: skip
 """Variables whose value programs (or bash: PROMPT_COMMAND, PS4 under -x) run as a command."""
 _PROGRAM_NAME_VARS = frozenset(
     {"PAGER", "MANPAGER", "SYSTEMD_PAGER", "EDITOR", "VISUAL", "BROWSER", "GIT_PAGER",
-     "GIT_EDITOR", "GIT_SEQUENCE_EDITOR"}
+     "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "FCEDIT", "SUDO_EDITOR", "KUBE_EDITOR"}
 )  # fmt: skip
 _GIT_CODE_KEYS = re.compile(
-    r"core\.(pager|fsmonitor|sshcommand|editor|hookspath_never)|sequence\.editor|"
+    r"core\.(pager|fsmonitor|sshcommand|editor|gitproxy|askpass)|sequence\.editor|"
+    r"interactive\.difffilter|uploadpack\.packobjectshook|"
     r"diff\.external|pager\.\w+|credential\.helper|alias\.[\w-]+|"
     r"(diff|merge|filter)\.[\w-]+\.(command|textconv|clean|smudge|process|driver)",
     re.I,
 )
 """`git -c KEY=VALUE` keys whose value git runs as a command (an alias only with `!`)."""
-_SSH_CODE_OPTIONS = re.compile(r"(proxycommand|localcommand|knownhostscommand)=(.*)", re.I | re.S)
+_SSH_CODE_OPTIONS = re.compile(
+    r"(proxycommand|localcommand|knownhostscommand)\s*[= ]\s*(.*)", re.I | re.S
+)
 
 
 def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
@@ -249,7 +271,8 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
     pairs = [(a[k], a[k + 1] if k + 1 < len(a) else "") for k in range(len(a))]
     if name in ("ssh", "scp", "sftp", "autossh", "sshfs"):
         for x, nxt in pairs:
-            opt = x[2:] if x.startswith("-o") and len(x) > 2 else nxt if x == "-o" else ""
+            cluster = re.fullmatch(r"-[a-zA-Z]*o(.*)", x, re.S) if not x.startswith("--") else None
+            opt = (cluster.group(1) or nxt) if cluster else ""
             m = _SSH_CODE_OPTIONS.fullmatch(opt.strip())
             if m and m.group(2).strip().lower() != "none":
                 out.append((f"{name} -o {m.group(1)}", m.group(2)))
@@ -272,9 +295,38 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
             ),
             "",
         )
-        if sub == "rebase":
-            out += [("git rebase --exec", nxt) for x, nxt in pairs if x in ("--exec", "-x") and nxt]
-            out += [("git rebase --exec", x.split("=", 1)[1]) for x in a if x.startswith("--exec=")]
+        if sub in ("rebase", "difftool", "mergetool"):  # rebase -x CMD, difftool -x CMD
+            flags = ("--exec", "-x", "--extcmd", "-t") if sub != "rebase" else ("--exec", "-x")
+            out += [(f"git {sub} -x", nxt) for x, nxt in pairs if x in flags and nxt]
+            out += [
+                (f"git {sub} -x", x.split("=", 1)[1]) for x in a if re.match(r"--(exec|extcmd)=", x)
+            ]
+            out += [(f"git {sub} -x", x[2:]) for x in a if re.fullmatch(r"-x.+", x, re.S)]
+        elif sub == "filter-branch":  # --tree-filter CMD, --index-filter CMD, ...
+            out += [
+                ("git filter-branch", nxt)
+                for x, nxt in pairs
+                if re.fullmatch(r"--[a-z-]+-filter", x) and nxt
+            ]
+        if sub in ("fetch", "clone", "ls-remote", "archive"):  # --upload-pack=CMD, -u CMD
+            out += [
+                ("git --upload-pack", x.split("=", 1)[1])
+                for x in a
+                if re.match(r"--(upload-pack|receive-pack|exec)=", x)
+            ]
+            out += [
+                ("git --upload-pack", nxt)
+                for x, nxt in pairs
+                if x in ("--upload-pack", "-u", "--exec", "--receive-pack") and nxt
+            ]
+        if sub == "grep":  # git grep -O CMD: opens the matching files with CMD
+            out += [("git grep -O", x[2:]) for x in a if re.fullmatch(r"-O.+", x, re.S)]
+            out += [("git grep -O", nxt) for x, nxt in pairs if x == "-O" and nxt]
+            out += [
+                ("git grep -O", x.split("=", 1)[1])
+                for x in a
+                if x.startswith("--open-files-in-pager=")
+            ]
         elif sub == "bisect" and "run" in a:
             out.append(("git bisect run", " ".join(_quote(w) for w in a[a.index("run") + 1 :])))
         elif sub == "submodule" and "foreach" in a:
@@ -288,13 +340,18 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
         out += [(f"{name} +!", m.group(1)) for x in a if (m := re.match(r"\+:?!(.*)", x, re.S))]
     elif name == "man":
         out += [("man -P", nxt) for x, nxt in pairs if x in ("-P", "--pager") and nxt]
+        out += [("man -P", x[2:]) for x in a if re.fullmatch(r"-P.+", x, re.S)]
         out += [("man -P", x.split("=", 1)[1]) for x in a if x.startswith("--pager=")]
     elif name in ("vim", "vi", "nvim", "ex", "view", "gvim", "rvim"):
         for x, nxt in pairs:
             cmd = nxt if x in ("-c", "--cmd") else x[1:] if x.startswith("+") else ""
             for part in cmd.split("|"):
-                bang = re.match(r"\s*(?:silent!?\s*)?!(.*)", part)
-                call = re.search(r"system\(\s*(['\"])(.*?)\1", part)
+                bang = re.match(
+                    r"\s*(?:sil(?:ent)?!?\s*)?(?:r(?:ead)?\s*|w(?:rite)?\s*|exe(?:cute)?\s*[\"'])?!(.*)",
+                    part,
+                )
+                # lua os.execute("CMD"), :call system('CMD')
+                call = re.search(r"(?:system|execute|systemlist)\(\s*(['\"])(.*?)\1", part)
                 if bang or call:
                     out.append((f"{name} -c !", bang.group(1) if bang else call.group(2)))  # type: ignore[union-attr]
     elif name in ("tar", "bsdtar", "gtar"):
@@ -312,6 +369,12 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
                 out.append((x.split("=", 1)[0], x.split("=", 1)[1]))
             elif x in ("-I", "--use-compress-program", "--to-command", "-F") and nxt:
                 out.append((f"tar {x}", nxt))
+            elif x == "--checkpoint-action" and nxt.startswith("exec="):
+                out.append(("tar --checkpoint-action", nxt[5:]))
+            elif re.fullmatch(r"-I.+", x, re.S):
+                out.append(("tar -I", x[2:]))
+            elif re.match(r"--use-c[a-z-]*=", x):  # --use-compress-prog=CMD (abbreviated)
+                out.append(("tar --use-compress-program", x.split("=", 1)[1]))
     elif name in ("awk", "gawk", "mawk", "nawk", "busybox-awk"):
         prog = next((x for x in a if not x.startswith("-")), "")
         out += [
@@ -323,33 +386,55 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
                 r"printf?\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*\|\s*\"(?:ba|z|da)?sh\"", prog
             )
         ]
+    elif name == "entr" and "-s" in a:  # entr -s 'CMD': a shell runs CMD
+        out += [("entr -s", x) for x in a if not x.startswith("-")][:1]
+    elif name in ("gdb", "cgdb"):  # gdb -ex 'shell CMD', -ex '!CMD'
+        for x, nxt in pairs:
+            if x in ("-ex", "--ex", "-eval-command", "--eval-command"):
+                m = re.match(r"\s*(?:shell\s+|!)(.*)", nxt, re.S)
+                if m:
+                    out.append(("gdb -ex shell", m.group(1)))
     elif name == "zip":
         out += [("zip -TT", nxt) for x, nxt in pairs if x in ("-TT", "--unzip-command") and nxt]
+        out += [
+            ("zip -TT", x.split("=", 1)[1]) for x in a if re.match(r"(-TT|--unzip-command)=", x)
+        ]
     return [(v, c) for v, c in out if c.strip()]
 
 
-def _mktemp_path(args: Sequence[str]) -> str:
-    """The kind of path `mktemp ARGS` prints: in /tmp (or its -p/--tmpdir folder), or beside
-    a template with a folder of its own."""
+def _mktemp_path(args: Sequence[str], tmpdir: str | None = None) -> str:
+    """The kind of path `mktemp ARGS` prints: a template without a folder stays in the current
+    folder unless -t / -p / --tmpdir (abbreviations and glued values too) put it in
+    `tmpdir` ($TMPDIR where the line set it, else /tmp); no template: tmp.XXXXXXXXXX there."""
     folder: str | None = None
     template = ""
     k = 0
     while k < len(args):
         a = args[k]
-        if a in ("-p", "--tmpdir") and k + 1 < len(args):
+        if a == "-p" and k + 1 < len(args):
             folder, k = args[k + 1], k + 2
             continue
-        if a.startswith("--tmpdir="):
-            folder = a.split("=", 1)[1]
-        elif a == "-t" or (a.startswith("-") and "t" in a[1:] and not a.startswith("--")):
-            folder = folder or "/tmp"
+        long = re.fullmatch(r"--tm(?:p(?:d(?:i(?:r)?)?)?)?(?:=(.*))?", a)
+        if long is not None:
+            if long.group(1) is not None:
+                folder = long.group(1) or tmpdir or "/tmp"
+            elif k + 1 < len(args) and not args[k + 1].startswith("-") and "X" not in args[k + 1]:
+                folder, k = args[k + 1], k + 2
+                continue
+            else:
+                folder = folder or tmpdir or "/tmp"
+        elif re.fullmatch(r"-[a-zA-Z]*p.+", a) and not a.startswith("--"):
+            folder = a[a.index("p") + 1 :]  # -p/ , -dp/tmp
+        elif re.fullmatch(r"-[a-zA-Z]*t[a-zA-Z]*", a):
+            folder = folder or tmpdir or "/tmp"
         elif not a.startswith("-"):
             template = a
         k += 1
-    name = template.rsplit("/", 1)[-1] or "tmp.XXXXXXXXXX"
-    if "/" in template and folder is None:
-        return template
-    return (folder or "/tmp").rstrip("/") + "/" + name
+    if not template:
+        return (folder or tmpdir or "/tmp").rstrip("/") + "/tmp.XXXXXXXXXX"
+    if folder is None:
+        return template  # mktemp x.XXXX: in the current folder; a/x.XXXX: beside a/
+    return folder.rstrip("/") + "/" + template.rsplit("/", 1)[-1]
 
 
 def _mask_substitutions(w: str) -> str:
@@ -389,7 +474,7 @@ _ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n"
             "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}  # fmt: skip
 
 
-def unescape(text: str, octal_zero: bool) -> tuple[str, bool]:
+def unescape(text: str, octal_zero: bool | str) -> tuple[str, bool]:
     """Backslash escapes as printf's format (backslash NNN, octal) or `echo -e` / `%b` read
     them (`octal_zero`: backslash 0NNN); and whether a backslash-c stopped the output there."""
     out: list[str] = []
@@ -408,6 +493,8 @@ def unescape(text: str, octal_zero: bool) -> tuple[str, bool]:
             if octal_zero
             else re.match(r"([0-7]{1,3})", text[i + 1 : i + 4])
         )
+        if m is None and octal_zero == "b":  # printf's %b also reads backslash NNN
+            m = re.match(r"([1-7][0-7]{0,2})", text[i + 1 : i + 4])
         if m is not None:
             out.append(chr(int(m.group(1) or "0", 8) & 0xFF))
             i += 1 + m.end()
@@ -427,7 +514,7 @@ def unescape(text: str, octal_zero: bool) -> tuple[str, bool]:
     return "".join(out), False
 
 
-_DIRECTIVE = re.compile(r"%([-+ #0]*)(\d*)(?:\.(\d*))?([sbcdiouxXeEfFgGq%])")
+_DIRECTIVE = re.compile(r"%([-+ #0']*)(\d*)(?:\.(\d*))?(?:hh|ll|[hlLqjzt])?([sbcdiouxXeEfFgGq%])")
 
 
 def printf_output(fmt: str, args: Sequence[str]) -> str | None:
@@ -453,7 +540,7 @@ def printf_output(fmt: str, args: Sequence[str]) -> str | None:
             arg = rest.pop(0) if rest else ""
             used = True
             if conv == "b":
-                text, stop = unescape(arg, octal_zero=True)
+                text, stop = unescape(arg, octal_zero="b")
                 out.append(text)
                 if stop:
                     return "".join(out)
@@ -468,6 +555,7 @@ def printf_output(fmt: str, args: Sequence[str]) -> str | None:
                 except (ValueError, OverflowError):
                     num = ord(arg[1]) if len(arg) > 1 and arg[0] in "'\"" else 0
                 py = {"i": "d", "u": "d"}.get(conv, conv)
+                flags = flags.replace("'", "")
                 spec = f"%{flags}{width}{'.' + prec if prec is not None else ''}{py}"
                 try:
                     out.append(spec % num)
@@ -791,7 +879,7 @@ _WRAPPERS: dict[str, frozenset[str]] = {
         {"-N", "-m", "-C", "-p", "-i", "--cpunodebind", "--membind", "--physcpubind",
          "--preferred", "--interleave"}
     ),
-    "faketime": frozenset({"-p", "-f"}),
+    "faketime": frozenset({"-p"}),
     "xvfb-run": frozenset(
         {"-n", "-s", "-e", "-f", "-p", "-w", "--server-num", "--server-args", "--error-file",
          "--auth-file", "--xauth-protocol", "--wait"}
@@ -806,13 +894,18 @@ _WRAPPERS: dict[str, frozenset[str]] = {
     "entr": frozenset(),
     "expect_unbuffer": frozenset(),
 }  # fmt: skip
+_PARALLEL_VALUES = frozenset(
+    {"-j", "--jobs", "-S", "--sshlogin", "--colsep", "-C", "-d", "--delimiter", "--arg-sep",
+     "--arg-file-sep", "-a", "--arg-file", "-n", "-N", "-L", "--max-args", "--timeout",
+     "--joblog", "--results", "--tmpdir", "-E", "-I", "--delay", "--retries", "--tag-string"}
+)  # fmt: skip
 _WRAPPER_OPERANDS = {"chrt": 1, "taskset": 1, "gosu": 1, "su-exec": 1, "faketime": 1}
 """Wrappers with a positional operand before the command (a priority, a CPU mask, a user,
 a date)."""
-_PRIV = {
-    "sudo", "doas", "pkexec", "run0", "systemd-run", "runuser", "gosu", "su-exec", "setpriv",
-    "nsenter", "chpst",
-}  # fmt: skip
+_PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run", "runuser", "nsenter"}
+_DROP_PRIV = frozenset({"gosu", "su-exec", "setpriv", "chpst"})
+"""Wrappers that run a command as the user they name (docker entrypoints drop root with
+them): privileged only when that user is root."""
 _SHELLS = {
     "sh", "bash", "zsh", "dash", "ksh", "ash", "fish", "mksh", "csh", "tcsh", "rbash", "yash",
     "oksh", "posh", "bash5", "loksh", "pdksh",
@@ -985,9 +1078,17 @@ class _Base:
                     break
                 if name in _PRIV:
                     privileged = True
+                elif name in _DROP_PRIV and any(
+                    re.fullmatch(r"(?:--re?uid=|-u)?(?:root|0)(?::\S*)?", w) for w in rest[:3]
+                ):
+                    privileged = True  # gosu root CMD, setpriv --reuid=0 CMD, chpst -u root
                 wrappers = (*wrappers, name)
                 words = _strip_options(rest, _WRAPPERS[name])
                 words = words[_WRAPPER_OPERANDS.get(name, 0) :]
+                if name == "entr" and "-s" in rest[: len(rest) - len(words)] and words:
+                    # entr -s 'CMD': a shell runs CMD on each change
+                    self.nested(" ".join(words), "bash", "entr -s", privileged=privileged)
+                    return None
                 if name == "coproc" and len(words) > 1 and words[1] in ("{", "("):
                     words = words[2:]  # coproc NAME { ...; }: NAME names the coprocess
                 elif name == "coproc" and words[:1] in (["{"], ["("]):
@@ -1014,6 +1115,16 @@ class _Base:
                         continue
                     if w in ("--unset", "--chdir") or re.fullmatch(r"-[i0v]*[uC]", w):
                         i += 2  # env -u NAME, -iu NAME, -C DIR: the next word is the value
+                        continue
+                    var = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", w, re.S)
+                    if var and var.group(1) in _CODE_VARS and var.group(2).strip():
+                        # env GIT_SSH_COMMAND='CODE' git fetch: as a prefix assignment is
+                        plain = re.fullmatch(r"[\w./+-]+", var.group(2).strip())
+                        if not (var.group(1) in _PROGRAM_NAME_VARS and plain):
+                            self.nested(
+                                var.group(2), "bash", f"{var.group(1)}=", privileged=privileged
+                            )
+                        i += 1
                     elif w.startswith("-") or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", w):
                         i += 1
                     else:
@@ -1054,10 +1165,14 @@ class _Base:
                 own = rest[: len(rest) - len(words)]
                 repl = next(
                     (
-                        own[k + 1] if w in ("-I", "--replace") else w[2:] or "{}"
+                        own[k + 1]
+                        if w == "-I"
+                        else (w.split("=", 1)[1] if "=" in w else "{}")
+                        if w.startswith("--replace")
+                        else w[2:] or "{}"
                         for k, w in enumerate(own)
-                        if (w in ("-I", "--replace") and k + 1 < len(own))
-                        or re.fullmatch(r"-I.+|-i.*", w)
+                        if (w == "-I" and k + 1 < len(own))
+                        or re.fullmatch(r"-I.+|-i.*|--replace(=.*)?", w)
                     ),
                     None,
                 )
@@ -1168,7 +1283,7 @@ class _Base:
             if name == "parallel" and ":::" in rest:
                 # parallel CMD ::: ARGS runs CMD ARG per argument; with no CMD each ARG is code
                 sep = rest.index(":::")
-                cmd = _strip_options(rest[:sep], frozenset({"-j", "--jobs", "-S", "--sshlogin"}))
+                cmd = _strip_options(rest[:sep], _PARALLEL_VALUES)
                 args = [w for w in rest[sep + 1 :] if w not in (":::", "::::")]
                 wrappers = (*wrappers, name)
                 if not cmd:
@@ -1179,6 +1294,12 @@ class _Base:
                     return None
                 words = [*cmd, *args]
                 continue
+            if name == "parallel" and rest and ":::" not in rest and "::::" not in rest:
+                # echo /etc | parallel rm -rf: the arguments come from its input, as xargs's
+                words = _strip_options(rest, _PARALLEL_VALUES) or ["echo"]
+                wrappers = (*wrappers, "xargs")
+                from_stdin = True
+                continue
             if name == "start-stop-daemon":
                 # start-stop-daemon --start --exec PROG -- ARGS: PROG runs with ARGS
                 prog = next(
@@ -1188,6 +1309,8 @@ class _Base:
                         if w in ("--exec", "-x", "--startas", "-a")
                     ),
                     None,
+                ) or next(
+                    (w.split("=", 1)[1] for w in rest if re.match(r"--(exec|startas)=", w)), None
                 )
                 if prog is not None and "--stop" not in rest and "-K" not in rest:
                     tail = rest[rest.index("--") + 1 :] if "--" in rest else []
@@ -1218,6 +1341,17 @@ class _Base:
                     )
                     wrappers = (*wrappers, name)
                     continue
+            if (
+                name == "sg"
+                and len(rest) == 2
+                and not rest[0].startswith("-")
+                and rest[0] not in ("run", "scan", "test", "new", "lsp", "completions", "help")
+                and " " in rest[1]
+            ):  # sg GROUP 'CMD' (not ast-grep's sg)
+                self.nested(
+                    rest[1], "bash", "sg", privileged=privileged, wrappers=(*wrappers, name)
+                )
+                return None
             if name == "repeat" and rest and rest[0].isdigit():
                 words = rest[1:]
                 wrappers = (*wrappers, name)
@@ -1778,9 +1912,9 @@ def _dash_c_code(args: Sequence[str], idx: int) -> str | None:
 def _su_command(args: Sequence[str]) -> str | None:
     """The command of `su [OPTIONS] [USER] -c CMD` (`-lc CMD`, `--command=CMD`), or None."""
     for k, w in enumerate(args):
-        if w.startswith("--command="):
-            return w[len("--command=") :]
-        if w in ("-c", "--command") or re.fullmatch(r"-[a-zA-Z]*c", w):
+        if w.startswith(("--command=", "--session-command=")):
+            return w.split("=", 1)[1]
+        if w in ("-c", "--command", "--session-command") or re.fullmatch(r"-[a-zA-Z]*c", w):
             return args[k + 1] if k + 1 < len(args) else None
     return None
 
@@ -1800,15 +1934,10 @@ def _root_shell(inv: Invocation) -> bool:
 
 def _shell_reading(dest: str) -> bool:
     """Whether a redirect or tee target `>(CMD)` is a shell that runs what it reads."""
-    if not (dest.startswith(">(") and dest.endswith(")")):
+    if not (dest.startswith(">(") and dest.endswith(")")) or len(dest) > 4096:
         return False
-    try:
-        words = shlex.split(dest[2:-1])
-    except ValueError:
-        return False
-    return bool(words) and runs_input(
-        Invocation("bash", _basename(words[0]).lower(), words[1:], dest)
-    )
+    inner = parse(dest[2:-1], "bash")  # >(sh 2>/dev/null), >(sudo sh), >(cat | sh)
+    return any(runs_input(i) for i in inner.invocations)
 
 
 def _input_remote(inv: Invocation) -> str | None:
@@ -1837,7 +1966,7 @@ def runs_input(inv: Invocation) -> bool:
         prog = next((a for a in inv.args if not a.startswith("-")), "")
         return bool(re.search(r"system\(\s*\$0\s*\)|\|\s*\"\s*(ba|z|da)?sh\b", prog))
     if inv.name in ("at", "batch"):  # `echo CODE | at now`: the job is what it reads
-        return not any(re.fullmatch(r"-[a-zA-Z]*[flrcdq][a-zA-Z]*", a) for a in inv.args)
+        return not any(re.fullmatch(r"-[a-zA-Z]*[flrcd][a-zA-Z]*", a) for a in inv.args)
     if inv.name == "ssh":  # `echo CODE | ssh host [bash]`: the remote shell reads it
         return _input_remote(inv) is not None
     if inv.name in _SHELLS:
@@ -1887,6 +2016,8 @@ def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str
                 return w[len("--command=") :]
             if (w == "--command" or re.fullmatch(r"-[a-zA-Z]*c", w)) and k + 1 < len(rest):
                 return rest[k + 1]
+            if re.fullmatch(r"-[a-zA-Z]*c.+", w, re.S) and not w.startswith("--"):
+                return w[w.index("c") + 1 :]  # script -cCMD (glued)
         return None
     if name in ("at", "batch"):
         return stdin_data
@@ -1900,45 +2031,59 @@ def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str
     return None
 
 
-_TMUX_RUNS = frozenset(
-    {"new", "new-session", "new-window", "neww", "split-window", "splitw", "run-shell", "run",
-     "respawn-pane", "respawnp", "respawn-window", "respawnw", "display-popup", "popup"}
-)  # fmt: skip
-_TMUX_VALUES = frozenset(
-    {"-s", "-n", "-c", "-t", "-x", "-y", "-e", "-f", "-F", "-N", "-T", "-l", "-p", "-S", "-L",
-     "-w", "-h", "-b", "-d"}
-)  # fmt: skip
-"""tmux options that take a value (for new-session and kin; -d/-b/-h are flags there, but a
-value taken wrongly only moves words into the command read, never out of it)."""
+_TMUX_VALUES: dict[str, str] = {
+    "new-session": "cefFnstxy", "new-window": "cefFnt", "split-window": "celtF",
+    "run-shell": "cdt", "respawn-pane": "cet", "respawn-window": "cet", "send-keys": "cNtT",
+    "display-popup": "bcdehsStTwxy", "if-shell": "t",
+}  # fmt: skip
+"""Per tmux command, the letters of its options that take a value (the others are flags)."""
+_TMUX_ALIASES = {
+    "new": "new-session", "neww": "new-window", "splitw": "split-window", "run": "run-shell",
+    "respawnp": "respawn-pane", "respawnw": "respawn-window", "send": "send-keys",
+    "popup": "display-popup", "if": "if-shell",
+}  # fmt: skip
 
 
 def _tmux_payload(rest: Sequence[str]) -> str | None:
-    """The command `tmux new -d 'CMD'`, `split-window CMD`, `run-shell CMD` would run, or
-    the keys `send-keys 'CMD' Enter` would type."""
-    k = 0
-    while k < len(rest) and rest[k].startswith("-"):  # tmux's own -S socket, -L name, -f file
+    """The commands `tmux new -d 'CMD'`, `split-window CMD`, `run-shell CMD`, `if-shell CMD`,
+    `tmux -c CMD` would run, or the keys `send-keys 'CMD' Enter` would type; commands chained
+    with `\\;` are each read."""
+    k, found = 0, []
+    while k < len(rest) and rest[k].startswith("-"):  # tmux's own options
+        if rest[k] == "-c" and k + 1 < len(rest):  # tmux -c CMD: a shell runs CMD
+            found.append(rest[k + 1])
         k += 2 if rest[k] in ("-S", "-L", "-f", "-c", "-T") else 1
-    if k >= len(rest):
-        return None
-    sub, args = rest[k], list(rest[k + 1 :])
-    if sub not in _TMUX_RUNS and sub not in ("send-keys", "send"):
-        return None
-    words: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            words += args[i + 1 :]
-            break
-        if a.startswith("-") and len(a) >= 2:
-            takes = a in _TMUX_VALUES and a not in ("-d", "-b", "-h") and len(a) == 2
-            i += 2 if takes else 1
+    chunk: list[str] = []
+    for w in [*rest[k:], ";"]:
+        if w not in (";", "\\;"):
+            chunk.append(w)
             continue
-        words.append(a)
-        i += 1
-    if sub in ("send-keys", "send"):
-        words = [w for w in words if not re.fullmatch(r"Enter|C-[mMjJ]|KPEnter|Space|Tab", w)]
-    return " ".join(words) or None
+        if chunk:
+            sub = _TMUX_ALIASES.get(chunk[0], chunk[0])
+            values = _TMUX_VALUES.get(sub)
+            if values is not None:
+                words, i = [], 1
+                while i < len(chunk):
+                    a = chunk[i]
+                    if a == "--":
+                        words += chunk[i + 1 :]
+                        break
+                    if a.startswith("-") and len(a) >= 2:
+                        takes = a[-1] in values and len(a) == 2
+                        i += 2 if takes else 1
+                        continue
+                    words.append(a)
+                    i += 1
+                if sub == "send-keys":
+                    words = [
+                        w for w in words if not re.fullmatch(r"Enter|C-[mMjJ]|KPEnter|Space|Tab", w)
+                    ]
+                if sub == "if-shell":
+                    words = words[:1]  # its shell test; the tmux commands after it are tmux's
+                if words:
+                    found.append(" ".join(words))
+        chunk = []
+    return "\n".join(found) or None
 
 
 def _quote(word: str) -> str:
@@ -1952,8 +2097,8 @@ def _ssh_split(rest: list[str]) -> tuple[str | None, list[str]]:
     while i < len(rest):
         w = rest[i]
         if w.startswith("-") and len(w) >= 2:
-            if w[-1] in _SSH_ARG_OPTS and len(w) == 2:
-                i += 2
+            if w[-1] in _SSH_ARG_OPTS and not w.startswith("--"):
+                i += 2  # -o VALUE, -vo VALUE (a cluster ending in an option with a value)
             else:
                 i += 1
             continue
@@ -1988,7 +2133,10 @@ _ARITH_CONTEXT = re.compile(
 """Where bash evaluates a name or text as arithmetic or an lvalue (its subscript's commands
 run then)."""
 _BINARY = "\x00binary:"  # env entry: a path this line made a copy of (or a link to) a program
-_READS_STDIN = re.compile(r"\$\(\s*cat\s*-?\s*\)|`\s*cat\s*-?\s*`|\$\(\s*<\s*/dev/stdin\s*\)")
+_READS_STDIN = re.compile(
+    r"\$\(\s*cat\s*(-|/dev/stdin|/dev/fd/0|<&0)?\s*\)|`\s*cat\s*(-|/dev/stdin|<&0)?\s*`"
+    r"|\$\(\s*<\s*(/dev/stdin|/dev/fd/0)\s*\)"
+)
 """A substitution whose output is the command's own input (`"$(cat)"`)."""
 _DEFAULT_ENV = {"HOME": "~", "PWD": ".", "USER": "user", "OLDPWD": "."}
 """Variables a login shell has set; TMPDIR is often unset (`rm -rf "$TMPDIR"/*` is then
@@ -2164,12 +2312,19 @@ class _Bash(_Base):
     shell = "bash"
 
     def run(self) -> Parsed:
+        # `r\<newline>m -rf /etc` is `rm -rf /etc`: continuations are joined first, where no
+        # heredoc's body could hold them (those lines get a second, joined reading below)
+        joined = join_continuations(self.command)
+        self.source = joined if "<<" not in self.command else self.command
         # a brace list in command position expands to the command's words: {rm,-rf,/etc},
         # {r,}m (rm m), r{m,} (rm r)
         text = re.sub(
-            r"(^|[;&|(]\s*)([\w./-]*\{[^{}\s;&|'\"$`]*,[^{}\s;&|'\"$`]*\}[\w./-]*)(?=\s|$|[;&|)])",
+            r"(^|[;&|(\n]\s*|(?<!\S)[{!]\s+|\b(?:then|do|else|if|elif|while|until)\s+"
+            r"|(?:^|(?<=\s))[A-Za-z_]\w*=[^\s;&|{}]*\s+)"
+            r"((?:[\w./-]*\{[^{}\s;&|'\"$`]*(?:,|\.\.)[^{}\s;&|'\"$`]*\})+[\w./-]*)(?=\s|$|[;&|)])",
             lambda m: m.group(1) + " ".join(brace_words(m.group(2)) or [m.group(2)]),
-            self.command,
+            self.source,
+            flags=re.M,
         )
         # `r[m] -rf /etc`, `su?o rm`: a pattern opening a command the grammar reads as an array
         # element or a variable; escaped, it is the word bash globs (the parser and the rules
@@ -2227,10 +2382,9 @@ class _Bash(_Base):
             for m in list(_CODE_SUBSCRIPT.finditer(self.command))[:16]:
                 for code in _substitution_code(m.group(1)):
                     self.nested(code, "bash", "array subscript")
-        joined = join_continuations(self.command)
-        if joined != self.command:
-            # `r\<newline>m -rf /etc` is `rm -rf /etc`: the line with its continuations joined
-            # is read too (beside the reading above, which a quoted heredoc's body needs)
+        if joined != self.source:
+            # with a heredoc on the line: the joined text is read too (beside the reading
+            # above, which a quoted heredoc's body needs)
             self.nested(joined, "bash", "line continuation")
         called = {inv.name for inv in self.out}
         for fname, body in self.functions.items():
@@ -2990,7 +3144,7 @@ class _Bash(_Base):
             return None
         prog, flags = self.text(name), [w for w, _ in args]
         if prog == "mktemp":
-            return _mktemp_path(flags)
+            return _mktemp_path(flags, self.env.get("TMPDIR"))
         here = [c for c in cmd.children if c.type == "herestring_redirect" and c.named_children]
         if not here:
             if prog == "cat" and len(flags) == 1 and _file_key(flags[0]) in self.env:

@@ -365,7 +365,9 @@ def _grade_unix(p: str) -> str:
         top = parts[0]
         if re.search(r"[*?\[]", top) and top not in ("*", ".*"):
             # /[e]tc, /e*, /et?: the system folders the pattern matches, the worst of them
-            hits = [t for t in sorted(_SYSTEM_TOP) if fnmatch.fnmatchcase(t, top)]
+            from tessera.shellguard.parse import glob_match  # (bash's brackets: [[:lower:]])
+
+            hits = [t for t in sorted(_SYSTEM_TOP) if glob_match(top, t)]
             if hits:
                 return max(
                     (_grade_unix("/" + "/".join([t, *parts[1:]])) for t in hits), key=severity

@@ -821,7 +821,13 @@ def r_kill(inv: Invocation) -> Iterator[Finding]:
     ):
         yield _f(inv, R, "process", inv.name, "kills a user's processes")
         return
-    if inv.name == "kill" and pos and all(x.startswith("%") for x in pos):
+    ops = list(a)
+    if ops[:1] in (["-s"], ["-n"]):
+        ops = ops[2:]  # kill -s SIGNAL ...
+    elif ops and re.fullmatch(r"-(\d+|[A-Za-z][A-Za-z0-9+]*)", ops[0]):
+        ops = ops[1:]  # kill -9 ..., kill -TERM ...
+    ops = [x for x in ops if x != "--"]
+    if inv.name == "kill" and ops and all(x.startswith("%") for x in ops):
         yield _f(inv, L, "workspace", "kill", "signals a job this shell started (`%N`)")
         return
     yield _f(inv, R, "process", inv.name, "kills processes")
@@ -1860,6 +1866,8 @@ def _target_dir(args: list[str]) -> str | None:
             return args[k + 1]
         if x.startswith("--target-directory="):
             return x.split("=", 1)[1]
+        if re.fullmatch(r"-[a-zA-Z]*t", x) and not x.startswith("--") and k + 1 < len(args):
+            return args[k + 1]  # mv -vt DIR
         if re.fullmatch(r"-[a-zA-Z]*t.+", x) and not x.startswith("--"):
             return x[x.index("t") + 1 :]
     return None
@@ -5659,7 +5667,7 @@ def r_trash(inv: Invocation) -> Iterator[Finding]:
     yield from r_mv(moved)
 
 
-_reg(BASH_RULES, "trash trash-put gtrash gio", r_trash)
+_reg(BASH_RULES, "trash trash-put gtrash gio gvfs-trash", r_trash)
 
 
 def r_deno(inv: Invocation) -> Iterator[Finding]:
@@ -5683,8 +5691,8 @@ def _output_files(inv: Invocation) -> list[str]:
     outs: list[str] = []
     if inv.name in ("sort", "iconv", "shuf"):
         for k, x in enumerate(a):
-            if x in ("-o", "--output") and k + 1 < len(a):
-                outs.append(a[k + 1])
+            if (x == "--output" or re.fullmatch(r"-[a-zA-Z]*o", x)) and k + 1 < len(a):
+                outs.append(a[k + 1])  # sort -o F, sort -uo F
             elif x.startswith("--output="):
                 outs.append(x.split("=", 1)[1])
             elif re.fullmatch(r"-[a-zA-Z]*o.+", x):
@@ -5692,18 +5700,44 @@ def _output_files(inv: Invocation) -> list[str]:
     elif inv.name == "uniq":
         _s, _l, pos = split_flags(a, frozenset({"-f", "-s", "-w", "--skip-fields", "--skip-chars"}))
         outs += pos[1:2]
-    elif inv.name == "script" and "-a" not in a and "--append" not in a:
+    elif inv.name == "script":  # script [-a] FILE, -O FILE / --log-out FILE
         _s, _l, pos = split_flags(
-            a, frozenset({"-c", "--command", "-E", "--echo", "-I", "-O", "-T", "-B", "-t", "-m"})
-        )
+            a, frozenset({"-c", "--command", "-E", "--echo", "-I", "-O", "-T", "-B", "-t", "-m",
+                          "--log-out", "--log-in", "--log-io", "--log-timing"})
+        )  # fmt: skip
         outs += pos[:1]
+        outs += [
+            a[k + 1] for k, x in enumerate(a[:-1]) if x in ("-O", "--log-out", "-B", "--log-io")
+        ]
     elif inv.name == "sed":
         scripts, _files = sed_operands(a)
         for script in scripts:
-            outs += re.findall(r"(?:^|[;\n}]|/[gpiIeEmM0-9]*)\s*w\s+(\S+)", script)
+            # s/a/b/w FILE: the w flag after the substitution's last delimiter
+            outs += [
+                m.group(2)
+                for m in re.finditer(
+                    r"s(.)(?:\\.|(?!\1).)*\1(?:\\.|(?!\1).)*\1[gpiIeEmM0-9]*w\s*(\S+)", script
+                )
+            ]
+            # w FILE, W FILE, 1w FILE, $w FILE, /re/w FILE, 1,5w FILE (space optional)
+            addr = r"(?:\d+|\$|/(?:\\.|[^/])*/)"
+            outs += re.findall(
+                rf"(?:^|[;\n{{}}])\s*(?:{addr}(?:\s*,\s*{addr})?)?\s*[wW]\s*(\S+)", script
+            )
     elif inv.name in ("tar", "bsdtar") and a:
-        first = a[0].lstrip("-")
-        create = "--create" in a or (not a[0].startswith("--") and "c" in first)
+        mode = next(
+            (
+                x.lstrip("-")
+                for x in a
+                if re.fullmatch(r"-?[a-zA-Z]+", x)
+                and not x.startswith("--")
+                and set(x.lstrip("-")) & set("crAu")
+            ),
+            "",
+        )
+        create = bool({"--create", "--append", "--update", "--concatenate"} & set(a)) or bool(
+            set(mode) & set("crAu")
+        )
         if create:
             for k, x in enumerate(a):
                 if (x in ("-f", "--file") or re.fullmatch(r"-?[a-zA-Z]*f", x)) and k + 1 < len(a):
@@ -5800,10 +5834,10 @@ def _runtime_name(inv: Invocation, kind: str) -> Iterator[Finding]:
             yield _f(
                 inv, R, "obfuscated", "runtime-name", f"runs {var}, a program known only when run"
             )
-        elif kind == "subst" and re.search(r"[^|]\|[^|]", inv.name):
-            # eval "$(find ... | awk '{print "cp " ...}')": code a pipeline builds (not a tool
-            # that prints its own setup code, as `eval "$(ssh-agent -s)"`)
-            yield _f(inv, R, "obfuscated", "runtime-name", "runs code a pipeline prints")
+        elif kind == "subst" and re.match(r"(\$\(|`)\s*(find|ls|locate|fd)\b[^|]*\|", inv.name):
+            # eval "$(find ... | awk '{print "cp " ...}')": commands built from a file listing
+            # (not a tool's own setup code, `eval "$(ssh-agent -s)"`, or env loading)
+            yield _f(inv, R, "obfuscated", "runtime-name", "runs commands built from file names")
         return
     if kind == "glob":  # the commands the pattern can match, of those the rules know
         var = inv.name
@@ -6200,11 +6234,12 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
             else []
         )
         if inv.name in ("curl", "wget"):  # curl -o ~/.bashrc URL, wget -O FILE URL
-            targets += [
-                inv.args[k + 1]
-                for k, x in enumerate(inv.args[:-1])
-                if x in ("-o", "--output", "-O", "--output-document")
-            ]
+            opt = "o" if inv.name == "curl" else "O"  # (curl's -O takes no value)
+            for k, x in enumerate(inv.args[:-1]):
+                if x in ("--output", "--output-document") or re.fullmatch(rf"-[a-zA-Z]*{opt}", x):
+                    targets.append(inv.args[k + 1])
+                elif re.fullmatch(rf"-[a-zA-Z]*{opt}.+", x) and not x.startswith("--"):
+                    targets.append(x[x.index(opt) + 1 :])
         sed_scripts: list[str] = []
         if inv.name == "sed" and any(re.fullmatch(r"-i\S*|--in-place\S*", a) for a in inv.args):
             sed_scripts, files = sed_operands(inv.args)  # sed -i '1i CODE' ~/.bashrc
@@ -6214,8 +6249,9 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         if not any(_STARTUP_FILE.search(t) for t in targets):
             continue
         if inv.name in ("curl", "wget"):
-            yield _f(
-                inv, B, "persistence", "persistence",
+            hook_only = all(".git/hooks/" in t or not _STARTUP_FILE.search(t) for t in targets)
+            yield _f(  # (a git hook from a review server is a documented setup step: ask)
+                inv, R if hook_only else B, "persistence", "persistence",
                 "writes code downloaded from the network where it runs by itself later",
             )  # fmt: skip
             continue
