@@ -1625,3 +1625,57 @@ def test_eleventh_escape_batch(command: str, level: Level) -> None:
 )
 def test_escape_batches_review(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a second review: three hangs (sed regexes, nested >(...), command-position braces)
+        # and a nested $(...) doubling per level; each now grades at once
+        (
+            "sed -n 's/^\\(\\S\\+\\)\\s\\+\\(\\S\\+\\)\\s\\+\\(\\S\\+\\)\\s\\+\\(\\S\\+\\)"
+            "\\s\\+\\(\\S\\+\\).*$/\\5/p' access.log",
+            S,
+        ),
+        ("sed -n '/" + "\\." * 40 + "/p' f", S),
+        ("echo x " + "> >(cat " * 16 + ")" * 16, L),
+        (("{" + "," * 9 + "}") * 8 + "'", S),
+        # regressions of the first mends: glued ssh -oKEY=, tmux split-window -p, sed /re/I
+        ("ssh -oProxyCommand='rm -rf /etc' h", B),
+        ("scp -oProxyCommand='rm -rf /etc' a h:b", B),
+        ("tmux splitw -p 30 'rm -rf /etc'", B),
+        ("sed -n '/x/Iw /etc/passwd' f", B),
+        ("sed -n '/x/,+3w /etc/passwd' f", B),
+        # mktemp: a template's folders under -p count; TMPDIR set for it alone is unknown
+        ('d=$(mktemp -d -p /tmp ../XXXX); rm -rf "$d"/../etc', B),
+        ('d=$(TMPDIR=/ mktemp -d); rm -rf "$d"/../etc', R),
+        ('TMPDIR=$1; d=$(mktemp -d); rm -rf "$d"/../etc', R),
+        # false positives of the first mends
+        ("git grep -O 'sudo rm -rf /' -- '*.sh'", S),
+        ("PS1='rm -rf / is dangerous \\$ '", S),
+        ("grep 'a[$(rm -rf /etc)]' f; let x=1", S),
+        ("echo 'x[$(rm -rf /etc)]'; (( 1 ))", S),
+        # more spellings
+        ("x='b[$(rm -rf /etc)]'; arr[x]=1", B),
+        ("echo 'rm -rf /etc' | parallel", B),
+        ("parallel <<< 'rm -rf /etc'", B),
+        ("tmux new -ds x 'rm -rf /etc'", B),
+        ("tmux split 'rm -rf /etc'", B),
+        ("tmux -uc 'rm -rf /etc'", B),
+        ("gdb -ex='shell rm -rf /etc'", B),
+        ("entr -rs 'rm -rf /etc' < f", B),
+        ("chpst -u :0:0 rm -rf /etc", B),
+        ("gosu $ROOTUSER rm -rf /etc", B),
+        ("echo 'rm -rf /etc' | awk -v x=1 '{system($0)}'", B),
+        ('awk \'BEGIN{print "rm -rf /etc" | "/bin/sh"}\'', B),
+        ("npx -c 'rm -rf /etc'", B),
+        ("npx rimraf@latest /etc", B),
+        ("npx shx rm -rf /etc", B),
+        ("case x in x) {r,}m -rf /etc;; esac", B),
+        ("ls | parallel gzip", L),
+        ("chpst -u app ./run", S),
+        ("awk -F: '{print $1}' /etc/passwd", S),
+    ],
+)
+def test_escape_batches_second_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

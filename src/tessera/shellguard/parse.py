@@ -271,7 +271,9 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
     pairs = [(a[k], a[k + 1] if k + 1 < len(a) else "") for k in range(len(a))]
     if name in ("ssh", "scp", "sftp", "autossh", "sshfs"):
         for x, nxt in pairs:
-            cluster = re.fullmatch(r"-[a-zA-Z]*o(.*)", x, re.S) if not x.startswith("--") else None
+            cluster = (
+                re.fullmatch(r"-[a-zA-Z0-9]*?o(.*)", x, re.S) if not x.startswith("--") else None
+            )
             opt = (cluster.group(1) or nxt) if cluster else ""
             m = _SSH_CODE_OPTIONS.fullmatch(opt.strip())
             if m and m.group(2).strip().lower() != "none":
@@ -296,7 +298,7 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
             "",
         )
         if sub in ("rebase", "difftool", "mergetool"):  # rebase -x CMD, difftool -x CMD
-            flags = ("--exec", "-x", "--extcmd", "-t") if sub != "rebase" else ("--exec", "-x")
+            flags = ("--exec", "-x", "--extcmd")
             out += [(f"git {sub} -x", nxt) for x, nxt in pairs if x in flags and nxt]
             out += [
                 (f"git {sub} -x", x.split("=", 1)[1]) for x in a if re.match(r"--(exec|extcmd)=", x)
@@ -321,7 +323,6 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
             ]
         if sub == "grep":  # git grep -O CMD: opens the matching files with CMD
             out += [("git grep -O", x[2:]) for x in a if re.fullmatch(r"-O.+", x, re.S)]
-            out += [("git grep -O", nxt) for x, nxt in pairs if x == "-O" and nxt]
             out += [
                 ("git grep -O", x.split("=", 1)[1])
                 for x in a
@@ -376,22 +377,26 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
             elif re.match(r"--use-c[a-z-]*=", x):  # --use-compress-prog=CMD (abbreviated)
                 out.append(("tar --use-compress-program", x.split("=", 1)[1]))
     elif name in ("awk", "gawk", "mawk", "nawk", "busybox-awk"):
-        prog = next((x for x in a if not x.startswith("-")), "")
+        prog = _awk_program(a)
         out += [
             ("awk system()", m) for m in re.findall(r"system\(\s*\"((?:[^\"\\]|\\.)*)\"\s*\)", prog)
         ]
         out += [  # print "CODE" | "sh": the printed text is the shell's input
             ("awk | sh", m)
             for m in re.findall(
-                r"printf?\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*\|\s*\"(?:ba|z|da)?sh\"", prog
+                r"printf?\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*\|&?\s*\"(?:/bin/|/usr/bin/)?(?:ba|z|da)?sh\"",
+                prog,
             )
         ]
     elif name == "entr" and "-s" in a:  # entr -s 'CMD': a shell runs CMD
         out += [("entr -s", x) for x in a if not x.startswith("-")][:1]
     elif name in ("gdb", "cgdb"):  # gdb -ex 'shell CMD', -ex '!CMD'
         for x, nxt in pairs:
-            if x in ("-ex", "--ex", "-eval-command", "--eval-command"):
-                m = re.match(r"\s*(?:shell\s+|!)(.*)", nxt, re.S)
+            glued = re.match(r"--?(?:ex|eval-command)=(.*)", x, re.S)
+            if x in ("-ex", "--ex", "-iex", "--iex", "-eval-command", "--eval-command") or glued:
+                m = re.match(
+                    r"\s*(?:shell\s+|pipe\s+.*?\|\s*|!)(.*)", glued.group(1) if glued else nxt, re.S
+                )
                 if m:
                     out.append(("gdb -ex shell", m.group(1)))
     elif name == "zip":
@@ -402,7 +407,7 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
     return [(v, c) for v, c in out if c.strip()]
 
 
-def _mktemp_path(args: Sequence[str], tmpdir: str | None = None) -> str:
+def _mktemp_path(args: Sequence[str], tmpdir: str | None = None) -> str | None:
     """The kind of path `mktemp ARGS` prints: a template without a folder stays in the current
     folder unless -t / -p / --tmpdir (abbreviations and glued values too) put it in
     `tmpdir` ($TMPDIR where the line set it, else /tmp); no template: tmp.XXXXXXXXXX there."""
@@ -434,7 +439,37 @@ def _mktemp_path(args: Sequence[str], tmpdir: str | None = None) -> str:
         return (folder or tmpdir or "/tmp").rstrip("/") + "/tmp.XXXXXXXXXX"
     if folder is None:
         return template  # mktemp x.XXXX: in the current folder; a/x.XXXX: beside a/
-    return folder.rstrip("/") + "/" + template.rsplit("/", 1)[-1]
+    if template.startswith("/"):
+        return None  # mktemp -t /x.XXXX fails: the substitution is empty
+    return folder.rstrip("/") + "/" + template  # -p /tmp ../XXXX is /XXXX
+
+
+def _arith_subscript_code(text: str) -> list[str]:
+    """Code in array subscripts bash evaluates as arithmetic: in a statement that is itself
+    an arithmetic or lvalue context (`let`, `(( ))`, `declare`, `printf -v`, `[ -v ]`, ...),
+    or in a value assigned to a name that such a statement then reads (`x='a[$(cmd)]';
+    (( x ))`). Statements split at `;`, `&&`, `||` and newlines (roughly: quotes ignored)."""
+    parts = re.split(r";|&&|\|\||\n", text)
+    arith = [p for p in parts if _ARITH_CONTEXT.search(p)]
+    out: list[str] = []
+    for p in parts:
+        subs = [m.group(1) for m in _CODE_SUBSCRIPT.finditer(p)]
+        if not subs:
+            continue
+        target = re.match(
+            r"\s*(?:(?:export|declare|local|typeset|readonly)\s+(?:-\w+\s+)*)?(\w+)=", p
+        )
+        reads = target is not None and any(
+            re.search(rf"\b{re.escape(target.group(1))}\b", q) for q in arith if q is not p
+        )
+        if _ARITH_CONTEXT.search(p) and re.match(
+            r"\s*(echo|printf(?!\s+-v)|grep|sed|awk|cat)\b", p
+        ):
+            continue  # echo 'a[$(x)]'; (( 1 )): printed text, whatever else the line does
+        if _ARITH_CONTEXT.search(p) or reads:
+            for sub in subs:
+                out += _substitution_code(sub)
+    return out
 
 
 def _mask_substitutions(w: str) -> str:
@@ -1078,14 +1113,19 @@ class _Base:
                     break
                 if name in _PRIV:
                     privileged = True
-                elif name in _DROP_PRIV and any(
-                    re.fullmatch(r"(?:--re?uid=|-u)?(?:root|0)(?::\S*)?", w) for w in rest[:3]
-                ):
+                elif name in _DROP_PRIV and _to_root(name, rest):
                     privileged = True  # gosu root CMD, setpriv --reuid=0 CMD, chpst -u root
                 wrappers = (*wrappers, name)
                 words = _strip_options(rest, _WRAPPERS[name])
                 words = words[_WRAPPER_OPERANDS.get(name, 0) :]
-                if name == "entr" and "-s" in rest[: len(rest) - len(words)] and words:
+                if (
+                    name == "entr"
+                    and any(
+                        re.fullmatch(r"-[a-zA-Z]*s[a-zA-Z]*", w)
+                        for w in rest[: len(rest) - len(words)]
+                    )
+                    and words
+                ):
                     # entr -s 'CMD': a shell runs CMD on each change
                     self.nested(" ".join(words), "bash", "entr -s", privileged=privileged)
                     return None
@@ -1294,11 +1334,12 @@ class _Base:
                     return None
                 words = [*cmd, *args]
                 continue
-            if name == "parallel" and rest and ":::" not in rest and "::::" not in rest:
+            if name == "parallel" and ":::" not in rest and "::::" not in rest:
                 # echo /etc | parallel rm -rf: the arguments come from its input, as xargs's
-                words = _strip_options(rest, _PARALLEL_VALUES) or ["echo"]
+                words = _strip_options(rest, _PARALLEL_VALUES)
                 wrappers = (*wrappers, "xargs")
-                from_stdin = True
+                from_stdin = bool(words)
+                words = words or ["sh"]  # no command: each input line is one, run by a shell
                 continue
             if name == "start-stop-daemon":
                 # start-stop-daemon --start --exec PROG -- ARGS: PROG runs with ARGS
@@ -1334,7 +1375,19 @@ class _Base:
             ):
                 # npx rimraf /etc: a package's command; rimraf and del-cli delete
                 ops = rest[1:] if name not in ("npx", "bunx", "pnpx") else rest
-                ops = _strip_options(ops, frozenset({"-p", "--package", "-c", "--call"}))
+                call = next(
+                    (ops[k + 1] for k, w in enumerate(ops[:-1]) if w in ("-c", "--call")), None
+                ) or next((w.split("=", 1)[1] for w in ops if w.startswith("--call=")), None)
+                if call:  # npx -c 'CMD': a shell runs CMD
+                    self.nested(call, "bash", f"{name} -c", privileged=privileged)
+                    return None
+                ops = _strip_options(ops, frozenset({"-p", "--package"}))
+                if ops:
+                    ops = [re.sub(r"(?<=.)@[^/]*$", "", ops[0]), *ops[1:]]  # rimraf@latest
+                if ops and ops[0] == "shx" and len(ops) > 1:  # npx shx rm -rf /etc
+                    words = ops[1:]
+                    wrappers = (*wrappers, name)
+                    continue
                 if ops and ops[0] in ("rimraf", "del-cli", "trash-cli", "del"):
                     words = (
                         ["rm", "-rf", *ops[1:]] if ops[0] != "trash-cli" else ["trash", *ops[1:]]
@@ -1936,8 +1989,52 @@ def _shell_reading(dest: str) -> bool:
     """Whether a redirect or tee target `>(CMD)` is a shell that runs what it reads."""
     if not (dest.startswith(">(") and dest.endswith(")")) or len(dest) > 4096:
         return False
-    inner = parse(dest[2:-1], "bash")  # >(sh 2>/dev/null), >(sudo sh), >(cat | sh)
+    if getattr(_local, "shell_reading", False):
+        return False  # >( >( ... ) ): the outer one is read; not each level again
+    _local.shell_reading = True
+    try:
+        inner = parse(dest[2:-1], "bash")  # >(sh 2>/dev/null), >(sudo sh), >(cat | sh)
+    finally:
+        _local.shell_reading = False
     return any(runs_input(i) for i in inner.invocations)
+
+
+def _to_root(name: str, rest: Sequence[str]) -> bool:
+    """Whether gosu/su-exec/setpriv/chpst run their command as root (or as a user known only
+    when the line runs)."""
+    if name in ("gosu", "su-exec"):
+        user = next((w for w in rest if not w.startswith("-")), "")
+        users = [user]
+    elif name == "setpriv":
+        users = [w.split("=", 1)[1] for w in rest if re.match(r"--(re|r|e)uid=", w)]
+        users += [
+            rest[k + 1] for k, w in enumerate(rest[:-1]) if w in ("--reuid", "--ruid", "--euid")
+        ]
+    else:  # chpst -u USER[:GROUP], -u :UID:GID
+        users = [rest[k + 1] for k, w in enumerate(rest[:-1]) if w in ("-u", "-U")]
+    return any(
+        is_dynamic(u) or re.fullmatch(r"(root|0+)(:\S*)?|:0+(:\S*)?", u) is not None for u in users
+    )
+
+
+def _awk_program(args: Sequence[str]) -> str:
+    """awk's program text: the first operand after its options (-v x=1, -F :, -f FILE take a
+    value; with -f the program is in a file: none here)."""
+    k = 0
+    while k < len(args):
+        a = args[k]
+        if a == "--":
+            k += 1
+            break
+        if a in ("-v", "-F", "-f", "--assign", "--field-separator", "-i", "-l", "-E", "--file"):
+            if a in ("-f", "--file", "-E"):
+                return ""
+            k += 2
+            continue
+        if not a.startswith("-") or a == "-":
+            break
+        k += 1
+    return args[k] if k < len(args) else ""
 
 
 def _input_remote(inv: Invocation) -> str | None:
@@ -1963,8 +2060,10 @@ def runs_input(inv: Invocation) -> bool:
     if _root_shell(inv):
         return True
     if inv.name in ("awk", "gawk", "mawk", "nawk"):  # awk '{system($0)}', print | "sh"
-        prog = next((a for a in inv.args if not a.startswith("-")), "")
-        return bool(re.search(r"system\(\s*\$0\s*\)|\|\s*\"\s*(ba|z|da)?sh\b", prog))
+        prog = _awk_program(inv.args)
+        return bool(
+            re.search(r"system\(\s*\$0\s*\)|\|&?\s*\"\s*(/bin/|/usr/bin/)?(ba|z|da)?sh\b", prog)
+        )
     if inv.name in ("at", "batch"):  # `echo CODE | at now`: the job is what it reads
         return not any(re.fullmatch(r"-[a-zA-Z]*[flrcd][a-zA-Z]*", a) for a in inv.args)
     if inv.name == "ssh":  # `echo CODE | ssh host [bash]`: the remote shell reads it
@@ -2032,7 +2131,7 @@ def _detached_payload(name: str, rest: list[str], stdin_data: str | None) -> str
 
 
 _TMUX_VALUES: dict[str, str] = {
-    "new-session": "cefFnstxy", "new-window": "cefFnt", "split-window": "celtF",
+    "new-session": "cefFnstxy", "new-window": "cefFnt", "split-window": "celtFp",
     "run-shell": "cdt", "respawn-pane": "cet", "respawn-window": "cet", "send-keys": "cNtT",
     "display-popup": "bcdehsStTwxy", "if-shell": "t",
 }  # fmt: skip
@@ -2050,9 +2149,10 @@ def _tmux_payload(rest: Sequence[str]) -> str | None:
     with `\\;` are each read."""
     k, found = 0, []
     while k < len(rest) and rest[k].startswith("-"):  # tmux's own options
-        if rest[k] == "-c" and k + 1 < len(rest):  # tmux -c CMD: a shell runs CMD
+        opt = rest[k]
+        if re.fullmatch(r"-[a-zA-Z0-9]*c", opt) and k + 1 < len(rest):  # tmux -uc CMD
             found.append(rest[k + 1])
-        k += 2 if rest[k] in ("-S", "-L", "-f", "-c", "-T") else 1
+        k += 2 if re.fullmatch(r"-[a-zA-Z0-9]*[SLfcT]", opt) else 1
     chunk: list[str] = []
     for w in [*rest[k:], ";"]:
         if w not in (";", "\\;"):
@@ -2060,6 +2160,9 @@ def _tmux_payload(rest: Sequence[str]) -> str | None:
             continue
         if chunk:
             sub = _TMUX_ALIASES.get(chunk[0], chunk[0])
+            prefixed = [n for n in _TMUX_VALUES if n.startswith(sub)]
+            if sub not in _TMUX_VALUES and len(prefixed) == 1:
+                sub = prefixed[0]  # tmux takes a unique prefix: `split`, `new-w`, `run-s`
             values = _TMUX_VALUES.get(sub)
             if values is not None:
                 words, i = [], 1
@@ -2069,7 +2172,7 @@ def _tmux_payload(rest: Sequence[str]) -> str | None:
                         words += chunk[i + 1 :]
                         break
                     if a.startswith("-") and len(a) >= 2:
-                        takes = a[-1] in values and len(a) == 2
+                        takes = a[-1] in values and not a.startswith("--")  # -ds NAME
                         i += 2 if takes else 1
                         continue
                     words.append(a)
@@ -2129,10 +2232,15 @@ _CODE_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[([^\]]*(?:\$\(|`)[^\]]*)\
 _ARITH_CONTEXT = re.compile(
     r"\blet\b|\(\(|\$\[|\b(declare|typeset|local|export|readonly|unset|read|mapfile|"
     r"readarray|printf)\b|\[\[|\[\s+-v|\btest\s+-v|-(eq|ne|lt|le|gt|ge)\b"
+    r"|\w\[[^\]\s]+\]\+?=|\$\{\w+(\[|:)"
 )
 """Where bash evaluates a name or text as arithmetic or an lvalue (its subscript's commands
 run then)."""
 _BINARY = "\x00binary:"  # env entry: a path this line made a copy of (or a link to) a program
+_STATIC_PROGRAMS = frozenset(
+    {"mktemp", "cat", "base64", "base32", "xxd", "rev", "gunzip", "zcat", "gzip", "tr"}
+)
+"""Programs whose output `static_herestring` works out."""
 _READS_STDIN = re.compile(
     r"\$\(\s*cat\s*(-|/dev/stdin|/dev/fd/0|<&0)?\s*\)|`\s*cat\s*(-|/dev/stdin|<&0)?\s*`"
     r"|\$\(\s*<\s*(/dev/stdin|/dev/fd/0)\s*\)"
@@ -2319,9 +2427,10 @@ class _Bash(_Base):
         # a brace list in command position expands to the command's words: {rm,-rf,/etc},
         # {r,}m (rm m), r{m,} (rm r)
         text = re.sub(
-            r"(^|[;&|(\n]\s*|(?<!\S)[{!]\s+|\b(?:then|do|else|if|elif|while|until)\s+"
+            r"(^|[;&|(\n]\s*|(?<![$`\w])\w*\)\s+|(?<!\S)[{!]\s+|\b(?:then|do|else|if|elif|while|until)\s+"
             r"|(?:^|(?<=\s))[A-Za-z_]\w*=[^\s;&|{}]*\s+)"
-            r"((?:[\w./-]*\{[^{}\s;&|'\"$`]*(?:,|\.\.)[^{}\s;&|'\"$`]*\})+[\w./-]*)(?=\s|$|[;&|)])",
+            r"((?:[\w./-]*(?:\{[^{}\s;&|'\"$`,]*(?:,[^{}\s;&|'\"$`,]*)+\}|\{\w+\.\.\w+\}))+"
+            r"[\w./-]*)(?=\s|$|[;&|)<>])",
             lambda m: m.group(1) + " ".join(brace_words(m.group(2)) or [m.group(2)]),
             self.source,
             flags=re.M,
@@ -2379,9 +2488,8 @@ class _Bash(_Base):
         if "[" in self.command and _ARITH_CONTEXT.search(self.command):
             # let 'a[$(cmd)]', x='a[$(cmd)]'; (( x )), printf -v 'a[$(cmd)]': an array
             # subscript evaluated as arithmetic runs its substitutions, quoted or not
-            for m in list(_CODE_SUBSCRIPT.finditer(self.command))[:16]:
-                for code in _substitution_code(m.group(1)):
-                    self.nested(code, "bash", "array subscript")
+            for code in _arith_subscript_code(self.command)[:64]:
+                self.nested(code, "bash", "array subscript")
         if joined != self.source:
             # with a heredoc on the line: the joined text is read too (beside the reading
             # above, which a quoted heredoc's body needs)
@@ -2671,6 +2779,10 @@ class _Bash(_Base):
         elif not dyn and val.strip():
             if key in _PROGRAM_NAME_VARS and re.fullmatch(r"[\w./+-]+", val.strip()):
                 return  # EDITOR=vim: a program the tool opens files with, not code
+            if key in ("PS0", "PS1", "PS2", "PS4"):  # prompt text: its $(...) and `...` run
+                for code in _substitution_code(val):
+                    self.nested(code, "bash", f"{key}=")
+                return
             self.nested(val, "bash", f"{key}=")
 
     def assign(self, n: Any) -> None:
@@ -3137,14 +3249,19 @@ class _Bash(_Base):
         TEXT` and other decoders (rev, xxd -r, base32 -d), `cat <<< TEXT`, `cat FILE` of a file
         this line wrote, and `mktemp` (a new path in /tmp, or beside its template)."""
         name = cmd.child_by_field_name("name")
-        if name is None:
-            return None
+        if name is None or self.text(name) not in _STATIC_PROGRAMS:
+            return None  # (echo/printf are static_echo's: their words are read once)
         args = [self.seen_word(c, since) for c in cmd.children_by_field_name("argument")]
         if any(d for _, d in args):
             return None
         prog, flags = self.text(name), [w for w, _ in args]
         if prog == "mktemp":
-            return _mktemp_path(flags, self.env.get("TMPDIR"))
+            if any(c.type == "variable_assignment" for c in cmd.children):
+                return None  # TMPDIR=/ mktemp: a folder set for it alone
+            tmpdir = self.env.get("TMPDIR")
+            if tmpdir is None and re.search(r"\bTMPDIR\b", self.command):
+                return None  # TMPDIR changed on the line to a value not known here
+            return _mktemp_path(flags, tmpdir)
         here = [c for c in cmd.children if c.type == "herestring_redirect" and c.named_children]
         if not here:
             if prog == "cat" and len(flags) == 1 and _file_key(flags[0]) in self.env:

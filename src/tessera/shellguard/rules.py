@@ -5716,13 +5716,15 @@ def _output_files(inv: Invocation) -> list[str]:
             outs += [
                 m.group(2)
                 for m in re.finditer(
-                    r"s(.)(?:\\.|(?!\1).)*\1(?:\\.|(?!\1).)*\1[gpiIeEmM0-9]*w\s*(\S+)", script
+                    r"s([^\\\n])(?:\\.|(?!\1)[^\\])*\1(?:\\.|(?!\1)[^\\])*\1[gpiIeEmM0-9]*w\s*(\S+)",
+                    script,
                 )
             ]
             # w FILE, W FILE, 1w FILE, $w FILE, /re/w FILE, 1,5w FILE (space optional)
-            addr = r"(?:\d+|\$|/(?:\\.|[^/])*/)"
+            addr = r"(?:\d+(?:~\d+)?|\$|/(?:\\.|[^/\\])*/[IM]*)"
             outs += re.findall(
-                rf"(?:^|[;\n{{}}])\s*(?:{addr}(?:\s*,\s*{addr})?)?\s*[wW]\s*(\S+)", script
+                rf"(?:^|[;\n{{}}])\s*(?:{addr}(?:\s*,\s*(?:{addr}|[+~]\d+))?)?\s*!?\s*[wW]\s*(\S+)",
+                script,
             )
     elif inv.name in ("tar", "bsdtar") and a:
         mode = next(
