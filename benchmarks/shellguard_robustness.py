@@ -67,6 +67,13 @@ SHAPES: dict[str, Callable[[int], str]] = {
     'eval "$y" of a doubled $x, n times': lambda n: (
         "y=': " + "$x " * 20 + "'; " + _XSP + 'eval "$y"; ' * n
     ),
+    # shapes the 2026-11-30 reviews found slow (each exponential in a first version)
+    "brace lists {a,b} in an argument": lambda n: "echo " + "{a,b}" * n,
+    "brace lists at command position": lambda n: "{,,,,,}" * n + "'",
+    "sed s/// with escaped groups": lambda n: "sed -n 's/" + "\\(\\S\\+\\)\\s\\+" * n + "/x/p' f",
+    "nested > >(cat ...)": lambda d: "echo x " + "> >(cat " * d + ")" * d,
+    "nested let 'a[$(...)]'": lambda d: "let 'a[$(" * d + "x" + ")]'" * d,
+    "printf with n arguments | sh": lambda n: "printf '%s %s\\n' " + "a " * n + "| sh",
 }
 SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _B1024 = "b=(" + " ".join(["x"] * 1024) + "); "  # an array of 1,024 elements
