@@ -316,10 +316,14 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
                 for x in a
                 if re.match(r"--(upload-pack|receive-pack|exec)=", x)
             ]
-            out += [
+            out += [  # (`-u` is --upload-pack for clone only; fetch's -u is a flag)
                 ("git --upload-pack", nxt)
                 for x, nxt in pairs
-                if x in ("--upload-pack", "-u", "--exec", "--receive-pack") and nxt
+                if (
+                    x in ("--upload-pack", "--exec", "--receive-pack")
+                    or (x, sub) == ("-u", "clone")
+                )
+                and nxt
             ]
         if sub == "grep":  # git grep -O CMD: opens the matching files with CMD
             out += [("git grep -O", x[2:]) for x in a if re.fullmatch(r"-O.+", x, re.S)]
