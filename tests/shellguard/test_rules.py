@@ -1679,3 +1679,32 @@ def test_escape_batches_review(command: str, level: Level) -> None:
 )
 def test_escape_batches_second_review(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # a third review: more hangs (sed blanks around an address, a subscript without `]`)
+        ("sed -n '" + "\n" * 250 + "p' f", S),
+        ("sed '" + " " * 2000 + "' f", S),
+        ("(( 1 )); " + "a[$(" * 2500, S),
+        ("let x; " + "a[" * 5000, S),
+        # separators inside a subscript's code are its own
+        ("let 'a[$(true; rm -rf /etc)]'", B),
+        ("declare -i n='a[$(true || rm -rf /etc)]'", B),
+        # tmux's own options with glued values; ls-remote's -u; chpst -uroot
+        ("tmux -Lconf new -d 'rm -rf /etc'", B),
+        ("tmux -Lc new 'rm -rf /etc'", B),
+        ("git ls-remote -u 'rm -rf /etc' origin", B),
+        ("chpst -uroot rm -rf /etc", B),
+        # an entrypoint's app user in a variable is not root
+        ('exec gosu "$APP_USER" "$@"', S),
+        ('exec su-exec "$PUID:$PGID" ./run', S),
+        ("gdb -iex='!rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' | awk -W interactive '{system($0)}'", B),
+        ('awk \'BEGIN{print "rm -rf /etc" | "sh -s"}\'', B),
+        ("sed -n '1 w /etc/passwd' f", B),
+    ],
+)
+def test_escape_batches_third_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import functools
 import ntpath
 import re
@@ -321,7 +322,7 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
                 for x, nxt in pairs
                 if (
                     x in ("--upload-pack", "--exec", "--receive-pack")
-                    or (x, sub) == ("-u", "clone")
+                    or (x == "-u" and sub in ("clone", "ls-remote"))
                 )
                 and nxt
             ]
@@ -388,7 +389,7 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
         out += [  # print "CODE" | "sh": the printed text is the shell's input
             ("awk | sh", m)
             for m in re.findall(
-                r"printf?\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*\|&?\s*\"(?:/bin/|/usr/bin/)?(?:ba|z|da)?sh\"",
+                r"printf?\s*\(?\s*\"((?:[^\"\\]|\\.)*)\"\s*\)?\s*\|&?\s*\"(?:/bin/|/usr/bin/)?(?:ba|z|da)?sh(?:\s[^\"]*)?\"",
                 prog,
             )
         ]
@@ -396,7 +397,7 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
         out += [("entr -s", x) for x in a if not x.startswith("-")][:1]
     elif name in ("gdb", "cgdb"):  # gdb -ex 'shell CMD', -ex '!CMD'
         for x, nxt in pairs:
-            glued = re.match(r"--?(?:ex|eval-command)=(.*)", x, re.S)
+            glued = re.match(r"--?(?:i?ex|eval-command)=(.*)", x, re.S)
             if x in ("-ex", "--ex", "-iex", "--iex", "-eval-command", "--eval-command") or glued:
                 m = re.match(
                     r"\s*(?:shell\s+|pipe\s+.*?\|\s*|!)(.*)", glued.group(1) if glued else nxt, re.S
@@ -452,27 +453,31 @@ def _arith_subscript_code(text: str) -> list[str]:
     """Code in array subscripts bash evaluates as arithmetic: in a statement that is itself
     an arithmetic or lvalue context (`let`, `(( ))`, `declare`, `printf -v`, `[ -v ]`, ...),
     or in a value assigned to a name that such a statement then reads (`x='a[$(cmd)]';
-    (( x ))`). Statements split at `;`, `&&`, `||` and newlines (roughly: quotes ignored)."""
+    (( x ))`). A subscript's statement runs from the `;`, `&&`, `||` or newline before it to
+    the one after it (roughly: quotes ignored; separators inside the subscript are its own)."""
+    seps = [m.start() for m in re.finditer(r";|&&|\|\||\n", text)]
     parts = re.split(r";|&&|\|\||\n", text)
     arith = [p for p in parts if _ARITH_CONTEXT.search(p)]
     out: list[str] = []
-    for p in parts:
-        subs = [m.group(1) for m in _CODE_SUBSCRIPT.finditer(p)]
-        if not subs:
+    for m in _CODE_SUBSCRIPT.finditer(text):
+        sub = m.group(1)
+        if "$(" not in sub and "`" not in sub:
             continue
+        i = bisect.bisect_left(seps, m.start())
+        j = bisect.bisect_left(seps, m.end())
+        stmt = text[seps[i - 1] + 1 if i else 0 : seps[j] if j < len(seps) else len(text)]
         target = re.match(
-            r"\s*(?:(?:export|declare|local|typeset|readonly)\s+(?:-\w+\s+)*)?(\w+)=", p
+            r"\s*(?:(?:export|declare|local|typeset|readonly)\s+(?:-\w+\s+)*)?(\w+)=", stmt
         )
         reads = target is not None and any(
-            re.search(rf"\b{re.escape(target.group(1))}\b", q) for q in arith if q is not p
+            re.search(rf"\b{re.escape(target.group(1))}\b", q) and q.strip() != stmt.strip()
+            for q in arith
         )
-        if _ARITH_CONTEXT.search(p) and re.match(
-            r"\s*(echo|printf(?!\s+-v)|grep|sed|awk|cat)\b", p
-        ):
+        context = _ARITH_CONTEXT.search(stmt)
+        if context and re.match(r"\s*(echo|printf(?!\s+-v)|grep|sed|awk|cat)\b", stmt):
             continue  # echo 'a[$(x)]'; (( 1 )): printed text, whatever else the line does
-        if _ARITH_CONTEXT.search(p) or reads:
-            for sub in subs:
-                out += _substitution_code(sub)
+        if context or reads:
+            out += _substitution_code(sub)
     return out
 
 
@@ -2014,11 +2019,11 @@ def _to_root(name: str, rest: Sequence[str]) -> bool:
         users += [
             rest[k + 1] for k, w in enumerate(rest[:-1]) if w in ("--reuid", "--ruid", "--euid")
         ]
-    else:  # chpst -u USER[:GROUP], -u :UID:GID
+    else:  # chpst -u USER[:GROUP], -uUSER, -u :UID:GID
         users = [rest[k + 1] for k, w in enumerate(rest[:-1]) if w in ("-u", "-U")]
-    return any(
-        is_dynamic(u) or re.fullmatch(r"(root|0+)(:\S*)?|:0+(:\S*)?", u) is not None for u in users
-    )
+        users += [w[2:] for w in rest if re.fullmatch(r"-[uU].+", w)]
+    # (a user known only when run is the entrypoint's app user, as a rule: not root)
+    return any(re.fullmatch(r"(root|0+)(:\S*)?|:0+(:\S*)?", u) is not None for u in users)
 
 
 def _awk_program(args: Sequence[str]) -> str:
@@ -2030,7 +2035,18 @@ def _awk_program(args: Sequence[str]) -> str:
         if a == "--":
             k += 1
             break
-        if a in ("-v", "-F", "-f", "--assign", "--field-separator", "-i", "-l", "-E", "--file"):
+        if a in (
+            "-v",
+            "-F",
+            "-f",
+            "--assign",
+            "--field-separator",
+            "-i",
+            "-l",
+            "-E",
+            "--file",
+            "-W",
+        ):
             if a in ("-f", "--file", "-E"):
                 return ""
             k += 2
@@ -2154,9 +2170,14 @@ def _tmux_payload(rest: Sequence[str]) -> str | None:
     k, found = 0, []
     while k < len(rest) and rest[k].startswith("-"):  # tmux's own options
         opt = rest[k]
-        if re.fullmatch(r"-[a-zA-Z0-9]*c", opt) and k + 1 < len(rest):  # tmux -uc CMD
-            found.append(rest[k + 1])
-        k += 2 if re.fullmatch(r"-[a-zA-Z0-9]*[SLfcT]", opt) else 1
+        at = next((i for i, ch in enumerate(opt[1:], 1) if ch in "SLfcT"), None)
+        if at is None:  # flags only (-u, -2, -v)
+            k += 1
+            continue
+        value = opt[at + 1 :] or (rest[k + 1] if k + 1 < len(rest) else "")
+        if opt[at] == "c" and value:  # tmux -c CMD, -uc CMD, -cCMD: a shell runs CMD
+            found.append(value)
+        k += 1 if opt[at + 1 :] else 2  # -Lconf: the value is glued
     chunk: list[str] = []
     for w in [*rest[k:], ";"]:
         if w not in (";", "\\;"):
@@ -2231,12 +2252,12 @@ def _drop_exec(rest: list[str]) -> list[str]:
 # ---------------------------------------------------------------- bash
 
 
-_CODE_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[([^\]]*(?:\$\(|`)[^\]]*)\]")
+_CODE_SUBSCRIPT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[([^\]]*)\]")
 """An array subscript holding a command substitution (`a[$(cmd)]`)."""
 _ARITH_CONTEXT = re.compile(
     r"\blet\b|\(\(|\$\[|\b(declare|typeset|local|export|readonly|unset|read|mapfile|"
     r"readarray|printf)\b|\[\[|\[\s+-v|\btest\s+-v|-(eq|ne|lt|le|gt|ge)\b"
-    r"|\w\[[^\]\s]+\]\+?=|\$\{\w+(\[|:)"
+    r"|\w\[[^\]\s\[]+\]\+?=|\$\{\w+(\[|:)"
 )
 """Where bash evaluates a name or text as arithmetic or an lvalue (its subscript's commands
 run then)."""

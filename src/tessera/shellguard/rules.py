@@ -5723,7 +5723,8 @@ def _output_files(inv: Invocation) -> list[str]:
             # w FILE, W FILE, 1w FILE, $w FILE, /re/w FILE, 1,5w FILE (space optional)
             addr = r"(?:\d+(?:~\d+)?|\$|/(?:\\.|[^/\\])*/[IM]*)"
             outs += re.findall(
-                rf"(?:^|[;\n{{}}])\s*(?:{addr}(?:\s*,\s*(?:{addr}|[+~]\d+))?)?\s*!?\s*[wW]\s*(\S+)",
+                rf"(?:^|[;\n{{}}])[ \t]*(?:{addr}(?:[ \t]*,[ \t]*(?:{addr}|[+~]\d+))?[ \t]*)?"
+                rf"(?:![ \t]*)?[wW][ \t]*(\S+)",
                 script,
             )
     elif inv.name in ("tar", "bsdtar") and a:
