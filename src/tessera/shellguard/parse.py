@@ -1099,7 +1099,7 @@ class _Base:
         wrappers = self.wrappers
         from_stdin = False
         while words:
-            copied = self.env.get(_BINARY + _file_key(words[0])[len("\x00file:") :])
+            copied = self.env.get(_BINARY + _path_key(words[0]))
             if copied is not None and "/" in words[0]:
                 words = [copied, *words[1:]]  # cp /bin/rm x; ./x -rf /etc: x is rm
             name = _basename(words[0]).lower()
@@ -1922,22 +1922,28 @@ def shell_script(args: Sequence[str]) -> str | None:
     options (`-o pipefail`, `-euxo pipefail`, `-O extglob`, `--rcfile F` take a value; `--`
     or `-` ends them), or None when it reads its input (no operand, or `-s`: the operands
     are then the positional parameters)."""
-    i = 0
+    i, reads_input = _shell_operand(args)
+    return None if reads_input or i >= len(args) else args[i]
+
+
+def _shell_operand(args: Sequence[str], start: int = 0) -> tuple[int, bool]:
+    """Where a shell's first operand is (from `start`: past its options, `-o NAME` / `-O NAME`
+    / `--rcfile F` with their value, and a `--` or `-` that ends them), and whether an `-s`
+    came before it."""
+    i, reads_input = start, False
     while i < len(args):
         a = args[i]
         if a in ("--", "-"):
-            i += 1
-            break
+            return i + 1, reads_input
         if a in ("--rcfile", "--init-file") or re.fullmatch(r"[-+][a-zA-Z]*[oO]", a):
             i += 2
             continue
         if a[:1] in ("-", "+") and len(a) > 1:
-            if not a.startswith("--") and "s" in a[1:]:
-                return None
+            reads_input = reads_input or (not a.startswith("--") and "s" in a[1:])
             i += 1
             continue
         break
-    return args[i] if i < len(args) else None
+    return i, reads_input
 
 
 def _dash_c(args: Sequence[str]) -> int | None:
@@ -1956,19 +1962,8 @@ def _dash_c(args: Sequence[str]) -> int | None:
 
 def _dash_c_code(args: Sequence[str], idx: int) -> str | None:
     """The code of `sh -c [OPTIONS] [--] CODE`: the first operand after the -c cluster."""
-    i = idx + 1 + sum(1 for ch in args[idx][1:] if ch in "oO")  # -co pipefail CODE
-    while i < len(args):
-        a = args[i]
-        if a in ("--", "-"):
-            return args[i + 1] if i + 1 < len(args) else None
-        if a in ("--rcfile", "--init-file") or re.fullmatch(r"[-+][a-zA-Z]*[oO]", a):
-            i += 2
-            continue
-        if a[:1] in ("-", "+") and len(a) > 1:
-            i += 1
-            continue
-        return a
-    return None
+    i, _ = _shell_operand(args, idx + 1 + sum(1 for ch in args[idx][1:] if ch in "oO"))
+    return args[i] if i < len(args) else None  # (-co pipefail CODE: o's value first)
 
 
 def _su_command(args: Sequence[str]) -> str | None:
@@ -2100,13 +2095,18 @@ def runs_input(inv: Invocation) -> bool:
     return bare and not files
 
 
+def _path_key(path: str) -> str:
+    """One spelling per file: `./a.sh`, `a.sh` and `.//a.sh` are one; so are `/tmp//x.sh`
+    and `/tmp/x.sh`."""
+    return re.sub(r"^(\./+)+", "", re.sub(r"/{2,}", "/", path))
+
+
 def _file_key(path: str) -> str:
-    """Where the walk keeps what a line wrote to `path` (`./a.sh`, `a.sh` and `.//a.sh` are
-    one file; so are `/tmp//x.sh` and `/tmp/x.sh`)."""
-    return "\x00file:" + re.sub(r"^(\./+)+", "", re.sub(r"/{2,}", "/", path))
+    """Where the walk keeps what a line wrote to `path`."""
+    return "\x00file:" + _path_key(path)
 
 
-def _printed(inv: Invocation, data: str | None) -> str | None:
+def printed_text(inv: Invocation, data: str | None) -> str | None:
     """The text `echo`/`printf` print or `cat` copies from a heredoc, when it is literal."""
     text: str | None = None
     if inv.name == "echo":
@@ -3548,7 +3548,7 @@ class _Bash(_Base):
         for op, dest in reds:
             if op in (">", ">>", "&>", ">|", "&>>") and _shell_reading(dest):
                 # echo CODE > >(sh): the shell inside reads what is written
-                text = _printed(inv, data)
+                text = printed_text(inv, data)
                 if text:
                     self.nested(text, "bash", ">(sh)", privileged=inv.privileged)
         if procsubs and (inv.name in ("source", ".") or inv.name in _SHELLS):
@@ -3617,7 +3617,7 @@ class _Bash(_Base):
         `tee >(sh)` gives it to a shell)."""
         if tee.name != "tee" or not writer:
             return
-        text = _printed(writer[-1], writer[-1].stdin_data)
+        text = printed_text(writer[-1], writer[-1].stdin_data)
         if text is None:
             return
         if any(_shell_reading(d) for d in tee.args):
@@ -3631,7 +3631,7 @@ class _Bash(_Base):
     ) -> None:
         """`echo CODE > f.sh; bash f.sh`: remember what the line writes, parse it where it runs
         (also after `mv`/`cp` of it, and from another folder after `cd`)."""
-        text = _printed(inv, data)
+        text = printed_text(inv, data)
         if text is not None:
             for op, dest in reds:
                 if op in (">", ">>", ">|", "&>") and dest and not is_dynamic(dest):
@@ -3692,7 +3692,7 @@ class _Bash(_Base):
             if inv.name == "mv":
                 del self.env[_file_key(src)]
         elif "/" in src or inv.name == "ln":
-            self.env[_BINARY + _file_key(dst)[len("\x00file:") :]] = _basename(src)
+            self.env[_BINARY + _path_key(dst)] = _basename(src)
 
     def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
         """`echo DATA | base64 -d | gunzip | sh` and kin: decode the literal, parse what would run.
@@ -3707,7 +3707,7 @@ class _Bash(_Base):
         if inv.args_from_stdin and "xargs" in inv.wrappers and len(up) == 1:
             # echo /etc /usr | xargs rm -rf: what echo prints are the arguments
             printed = (
-                _printed(up[0], up[0].stdin_data) if up[0].name in ("echo", "printf") else None
+                printed_text(up[0], up[0].stdin_data) if up[0].name in ("echo", "printf") else None
             )
             if printed is not None and not is_dynamic(printed) and printed.split():
                 self.nested(
@@ -3727,7 +3727,7 @@ class _Bash(_Base):
         elif src is not None:
             if not any(is_dynamic(a) for a in src.args):
                 # what echo / printf print, their escapes and formats read as bash reads them
-                data = _printed(src, None)
+                data = printed_text(src, None)
             if data is None:  # a value known only when run, or a format not worked out here
                 data = " ".join(a for a in src.args if a != "--" and not a.startswith(("%", "-")))
                 data = data.replace("\\n", "\n").replace("\\t", "\t")

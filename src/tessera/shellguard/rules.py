@@ -21,13 +21,12 @@ from tessera.shellguard.parse import (
     STDIN_PATHS,
     Invocation,
     Parsed,
-    echo_output,
     find_roots,
     glob_match,
     has_glob,
     is_dynamic,
     parse,
-    printf_output,
+    printed_text,
     runs_input,
     sed_operands,
     shell_script,
@@ -6264,13 +6263,8 @@ def line_rules(parsed: Parsed) -> Iterator[Finding]:
         if not payload and inv.name in ("echo", "printf"):
             # `echo CODE >> ~/.bashrc`: what it prints is the code (not echo's -n/-e/-E, not a
             # printf format before its arguments)
-            words = list(inv.args)
-            if inv.name == "echo":
-                payload = echo_output(words)
-            else:
-                words = words[1:] if words[:1] == ["--"] else words
-                printed = printf_output(words[0], words[1:]) if words else ""
-                payload = printed if printed is not None else " ".join(words[1:])
+            shown = printed_text(inv, None)  # (a printf format not worked out: its arguments)
+            payload = shown if shown is not None else " ".join(inv.args[1:])
         if not payload and inv.upstream_text:
             up = parse(inv.upstream_text, "bash") if parsed.shell == "bash" else None
             if up is not None:
