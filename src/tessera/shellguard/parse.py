@@ -35,6 +35,15 @@ MAX_ELEMENTS = 1024  # array elements tracked per variable
 MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: its keys
+_SLICE = re.compile(
+    r"(?P<base>[A-Za-z_]\w*|[@*]|(?P<arr>[A-Za-z_]\w*)\[[@*]\]):"
+    r"(?:[ \t]*(?P<off>\d+)|[ \t]+(?P<neg>-\d+)|\([ \t]*(?P<par>-?\d+)[ \t]*\))"
+    r"(?::[ \t]*(?P<len>-?\d+))?"
+)
+"""`${NAME:OFFSET[:LENGTH]}` with literal numbers (`${x:-1}` is a default value, not a slice)."""
+_SINK = "\x00stdout-runs"  # env entry: `exec > >(sh)` made the line's output a shell's input
+_SHELL_SINK = re.compile(r">\(\s*(?:sudo\s+(?:-\S+\s+)*)?(?:\S*/)?(?:ba|da|z|k|mk|c|tc|fi)?sh\b")
+_FD = "\x00fd:"  # env entry: the text an `exec N<<< TEXT` left on input descriptor N
 _POSITIONAL = ("@", "*", *map(str, range(1, 10)))  # the positional parameters' names
 _NAMEREF = "\x00nameref:"  # env entry: declare -n REF=NAME; value: the name it stands for
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
@@ -2068,6 +2077,53 @@ def _input_remote(inv: Invocation) -> str | None:
     return host if runs and shell_script(words[1:]) is None else None
 
 
+_CONTAINER_EXEC_VALUES = frozenset(
+    {"-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file", "--detach-keys",
+     "-c", "--container", "-n", "--namespace", "--context", "--kubeconfig", "--pod-running-timeout"}
+)  # fmt: skip
+
+
+def _input_container(inv: Invocation) -> str | None:
+    """`container NAME` for `docker|podman|nerdctl exec -i NAME sh` and `kubectl exec -i POD --
+    sh`, whose shell in the container reads its commands from the input; None otherwise."""
+    if inv.name not in ("docker", "podman", "nerdctl", "kubectl", "oc") or inv.args[:1] != ["exec"]:
+        return None
+    rest = inv.args[1:]
+    k = 0
+    while k < len(rest) and rest[k].startswith("-") and rest[k] != "--":
+        k += 2 if rest[k] in _CONTAINER_EXEC_VALUES else 1
+    if k >= len(rest) or rest[k] == "--":
+        return None
+    name, cmd = rest[k], rest[k + 1 :]
+    if inv.name in ("kubectl", "oc"):
+        cut = cmd.index("--") if "--" in cmd else -1
+        cmd = cmd[cut + 1 :] if cut >= 0 else cmd
+        cmd = [] if cut < 0 and any(c.startswith("-") for c in cmd[:1]) else cmd
+    runs = bool(cmd) and _basename(cmd[0]) in _SHELLS and _dash_c(cmd[1:]) is None
+    return f"container {name}" if runs and shell_script(cmd[1:]) is None else None
+
+
+_ENDLESS_LOOP = re.compile(
+    r"\b(?:while[ \t]+(?:true|:|/bin/true|\[[ \t]+1[ \t]+\]|\(\([ \t]*1[ \t]*\)\))|until[ \t]+false"
+    r"|for[ \t]*\(\([ \t]*;[ \t]*;[ \t]*\)\))[ \t]*[;\n][ \t\n]*do\b(.{0,2000}?)\bdone\b",
+    re.S,
+)
+
+
+def _endless_spawner(command: str) -> bool:
+    """`while true; do CMD & done`, `for ((;;)); do sh -c 'x &'; done`: an endless loop that
+    leaves a process running in the background each time round, unpaced (no `wait`, no
+    `sleep` in the foreground)."""
+    for m in _ENDLESS_LOOP.finditer(command[:100_000]):
+        body = m.group(1)
+        bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", body)
+        if re.search(r"\bwait\b|\bsleep[ \t]+[\w.$]+[ \t]*(?:;|\n|&&|\|\||$)", bare):
+            continue  # waits for its jobs, or paces itself (`cmd & sleep 60`)
+        if re.search(r"(?<![&>|<])&(?![&>])", bare) or re.search(r"(?<!&)&[ \t]*['\"]", body):
+            return True
+    return False
+
+
 def runs_input(inv: Invocation) -> bool:
     """Whether `inv` runs what it reads on standard input as shell commands: a shell with no
     script (or /dev/stdin as its script), `source /dev/stdin`, a root shell (`sudo -s`, `su`),
@@ -2083,6 +2139,8 @@ def runs_input(inv: Invocation) -> bool:
         return not any(re.fullmatch(r"-[a-zA-Z]*[flrcd][a-zA-Z]*", a) for a in inv.args)
     if inv.name == "ssh":  # `echo CODE | ssh host [bash]`: the remote shell reads it
         return _input_remote(inv) is not None
+    if _input_container(inv) is not None:  # `echo CODE | docker exec -i web sh`
+        return True
     if inv.name in _SHELLS:
         script = shell_script(inv.args)
         return script is None or script in STDIN_PATHS
@@ -2519,6 +2577,8 @@ class _Bash(_Base):
             # with a heredoc on the line: the joined text is read too (beside the reading
             # above, which a quoted heredoc's body needs)
             self.nested(joined, "bash", "line continuation")
+        if _endless_spawner(self.command):
+            self.fork_bomb = True
         called = {inv.name for inv in self.out}
         for fname, body in self.functions.items():
             compact = re.sub(r"\s+", "", body)
@@ -2547,6 +2607,8 @@ class _Bash(_Base):
             stages: list[Any] = []  # `cat <<'EOF' | bash`: the grammar hangs `| bash` on the
             later: list[Any] = []  # heredoc, and `&& CMD` too
             split_at = -1  # `{ bash; } <<< CODE`: the grammar reads `<<` (ERROR) and `< CODE`
+            fds: dict[str, str] = {}  # input descriptors (not 0) given text here: `3<<< CODE`
+            sink = False
             for c in n.children:
                 if body is not None and c == body:
                     continue
@@ -2562,10 +2624,33 @@ class _Bash(_Base):
                         if ps.type == "process_substitution":
                             out = self.static_output(ps, mark)
                             data = out if out is not None else data
+                    fd_node = c.child_by_field_name("descriptor")
+                    desc = self.text(fd_node) if fd_node is not None else "0"
+                    op, dest = reds[-1]
+                    held = fds.get(dest, self.env.get(_FD + dest)) if op == "<&" else None
+                    if desc == "0" and held is not None:
+                        data = held  # `exec 3<<< CODE; bash <&3`: its input is what fd 3 holds
+                    elif desc != "0" and op == "<<<":
+                        fds[desc] = dest
+                    elif desc != "0" and held is not None:
+                        fds[desc] = held  # `4<&3`
+                    if (
+                        desc in ("0", "1")
+                        and op in (">", ">>", ">|")
+                        and any(
+                            ps.type == "process_substitution"
+                            and _SHELL_SINK.match(self.text(ps)) is not None
+                            for ps in c.named_children
+                        )
+                    ):
+                        sink = True  # `exec > >(sh)`: what the line prints from here on runs
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
                     data = self.heredoc(c)
+                    fd_node = c.child_by_field_name("descriptor")
+                    if fd_node is not None and self.text(fd_node) != "0":
+                        fds[self.text(fd_node)] = data  # (also read as input: the worse counts)
                     start = next((x for x in c.named_children if x.type == "heredoc_start"), None)
                     quoted = start is None or bool(re.search(r"['\"\\]", self.text(start)))
                     for cc in c.named_children:
@@ -2628,6 +2713,12 @@ class _Bash(_Base):
                         ":", [], self.text(n), reds, self.privileged, self.wrappers, data, False
                     )
                 )
+            if body is not None and self.text(body).strip() == "exec":
+                for fd, text in fds.items():  # `exec 3<<< CODE`: fd 3 holds it from here on
+                    self.env[_FD + fd] = text[:MAX_VALUE]
+                if sink:
+                    self.env[_SINK] = "1"
+                    self.undecodable.append("exec > >(sh): what is printed later runs as code")
             for c in later:
                 self.stmt(c)
         elif t == "pipeline":
@@ -2635,17 +2726,36 @@ class _Bash(_Base):
             # it (and a heredoc or herestring) to the last command
             stages = [c for c in n.named_children if c.type != "comment"]
             last = len(stages) - 1
-            self.pipe(
-                [
-                    # (input given to the pipeline itself, from a group around it, is the
-                    # first stage's: `{ sh | cat; } <<< CODE`)
-                    self.stmt(c, redirects, stdin_data)
-                    if k == last
-                    else self.stmt(c, None, stdin_data if k == 0 else None)
-                    for k, c in enumerate(stages)
-                ],
-                [self.text(c) for c in stages],
-            )
+            staged: list[list[Invocation]] = []
+            for k, c in enumerate(stages):
+                # (input given to the pipeline itself, from a group around it, is the first
+                # stage's: `{ sh | cat; } <<< CODE`)
+                feed = stdin_data if k == 0 else None
+                if k and staged[-1] and _READS_STDIN.search(self.text(c)):
+                    # `echo CODE | eval "$(cat)"`: cat prints what the stage before printed
+                    prev = staged[-1][-1]
+                    if _cat_heredoc(prev):
+                        feed = prev.stdin_data
+                    elif prev.name in ("echo", "printf"):
+                        feed = printed_text(prev, None)
+                if k == last:
+                    staged.append(self.stmt(c, redirects, stdin_data if feed is None else feed))
+                else:
+                    staged.append(self.stmt(c, None, feed))
+                head = self.text(c).split(maxsplit=1)[:1]
+                if (
+                    k
+                    and feed is None
+                    and _READS_STDIN.search(self.text(c))
+                    and head
+                    and (head[0] == "eval" or _basename(head[0]) in _SHELLS)
+                ):
+                    # `curl URL | eval "$(cat)"` with the input unknown here: as `| bash`
+                    proxy = self.emit_unix(["bash"], self.text(c), [], None)
+                    if proxy is not None:
+                        self.out.append(proxy)
+                        staged[-1] = [*staged[-1], proxy]
+            self.pipe(staged, [self.text(c) for c in stages])
         elif t == "variable_assignment":
             self.assign(n)
         elif t in ("declaration_command",):
@@ -3196,6 +3306,9 @@ class _Bash(_Base):
                 if at2 is not None and f"{name}[{at2}]" in self.env:
                     return self.env[f"{name}[{at2}]"], False
                 return self.text(n), True
+            sl = _SLICE.fullmatch(inner)
+            if sl is not None:
+                return self.slice(sl, n)
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?[-=](.*))?$", inner)
             if m:
                 v, d = self.var(m.group(1))
@@ -3229,6 +3342,35 @@ class _Bash(_Base):
         if t == "brace_expression":
             return self.text(n), False
         return self.text(n), False
+
+    def slice(self, sl: re.Match[str], n: Any) -> tuple[str, bool]:
+        """`${@:1}`, `${a[@]:1:2}`, `${x:0:2}`, `${x: -3}`: the part of a known value an
+        offset (and length) select, as bash counts them; unknown values stay unknown."""
+        base, arr = sl.group("base"), sl.group("arr")
+        off = int(sl.group("off") or sl.group("neg") or sl.group("par") or 0)
+        length = None if sl.group("len") is None else int(sl.group("len"))
+        sep = " "
+        items: list[str] | None
+        if base in ("@", "*"):
+            # ${@:0} starts at $0 (the shell's or script's name: known only when run)
+            items = None if "@" not in self.env or off == 0 else self.env["@"].split(" ")
+            off -= 1 if off > 0 else 0
+        elif arr is not None:
+            items = self.elements(arr)
+        else:
+            v, d = self.var(base)
+            items, sep = (None if d else list(v)), ""
+        if items is None:
+            return self.text(n), True
+        start = off if off >= 0 else len(items) + off
+        if start < 0:
+            return "", False  # bash: an offset before the first expands to nothing
+        end = (
+            len(items)
+            if length is None
+            else (start + length if length >= 0 else len(items) + length)
+        )
+        return sep.join(items[start:end]), False
 
     def var(self, name: str) -> tuple[str, bool]:
         if name == "IFS":
@@ -3335,9 +3477,11 @@ class _Bash(_Base):
             node.type == "string"
             and len(node.named_children) == 1
             and node.named_children[0].type in ("expansion", "simple_expansion")
-            and re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\[@\]\}|\$\{?@\}?", self.text(node)[1:-1])
+            and re.fullmatch(
+                r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*\[@\]|@)(?::[^{}]*)?\}|\$@", self.text(node)[1:-1]
+            )
         ):
-            return True  # "${a[@]}", "$@": one word per element
+            return True  # "${a[@]}", "$@", "${@:2}": one word per element
         if node.type in ("word", "concatenation") and re.fullmatch(
             r"\{[^{}\s]*,[^{}\s]*\}", self.text(node)
         ):
@@ -3517,6 +3661,14 @@ class _Bash(_Base):
         if self.env.get("\x00positional") == "run-time" and re.match(r"\$\{?[@*0-9]", inv.name):
             inv.set_here = True
         self.out.append(inv)
+        if (
+            _SINK in self.env
+            and (inv.name in ("echo", "printf") or _cat_heredoc(inv))
+            and not any(">" in op for op, _ in inv.redirects)
+        ):
+            printed = inv.stdin_data if inv.name == "cat" else printed_text(inv, data)
+            if printed:  # after `exec > >(sh)` the shell runs what is printed
+                self.nested(printed, "bash", "exec > >(sh)", privileged=inv.privileged)
         for name in _set_by(inv):  # read x, printf -v x, mapfile x: a value known only when run
             self.maybe(name)
         if inv.name == "set" and inv.args:
@@ -3606,6 +3758,8 @@ class _Bash(_Base):
             self.nested(data, "bash", f"{inv.name} <<<", privileged=True, wrappers=inv.wrappers)
         elif data and (host := _input_remote(inv)) is not None:  # ssh host <<EOF ... EOF
             self.nested(data, "bash", "ssh", remote=host, privileged=False)
+        elif data and (box := _input_container(inv)) is not None:  # docker exec -i web sh <<EOF
+            self.nested(data, "bash", inv.name, remote=box, privileged=False)
 
     def write_file(self, dest: str, text: str, *, append: bool) -> None:
         """Remember that this line wrote `text` to `dest` (a script it may run later)."""
@@ -3744,7 +3898,7 @@ class _Bash(_Base):
                     "stdin",
                     privileged=inv.privileged or _root_shell(inv),
                     wrappers=inv.wrappers,
-                    remote=_input_remote(inv),
+                    remote=_input_remote(inv) or _input_container(inv),
                 )
             elif not any(i.name in ("curl", "wget", "fetch") for i in up):
                 self.undecodable.append(
@@ -3767,7 +3921,7 @@ class _Bash(_Base):
             decoders[0].name,
             privileged=inv.privileged or _root_shell(inv),
             wrappers=inv.wrappers,
-            remote=_input_remote(inv),
+            remote=_input_remote(inv) or _input_container(inv),
         )
 
 

@@ -5135,7 +5135,9 @@ _READ_ONLY = {
 def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
     """Deletions written in Python/Node/Ruby/Perl one-liners: grade their literal targets."""
     targets = re.findall(
-        r"(?:rmtree|rmSync|rmdirSync|rm_rf|rimraf|remove_dir_all|removedirs|unlinkSync|rmdir)\s*\(\s*['\"]([^'\"]+)['\"]",
+        r"(?:rmtree|remove_tree|rmSync|rmdirSync|removeSync|rm_rf|rm_r|rimraf|remove_dir_all|"
+        r"remove_dir|remove_entry(?:_secure)?|removedirs|unlinkSync|rmdir|"
+        r"(?:\bfs|['\"]fs['\"]\)|promises)\.rm)\s*\(\s*['\"]([^'\"]+)['\"]",
         code,
     )
     if re.search(
@@ -5224,6 +5226,11 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
         code,
     ):
         shell_cmds.append(f"rm -f {shlex.quote(path)}")
+    # pathlib: Path("/etc/passwd").unlink(), Path("/srv").rmdir()
+    for path, verb in re.findall(
+        r"Path\s*\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\.(unlink|rmdir)\s*\(", code
+    ):
+        shell_cmds.append(f"{'rm -f' if verb == 'unlink' else 'rmdir'} {shlex.quote(path)}")
     for shell_cmd in shell_cmds:
         sub = assess(shell_cmd, "bash")
         if sub.level >= L:
@@ -5719,7 +5726,13 @@ def _output_files(inv: Invocation) -> list[str]:
                     script,
                 )
             ]
-            # w FILE, W FILE, 1w FILE, $w FILE, /re/w FILE, 1,5w FILE (space optional)
+            # w FILE, W FILE, 1w FILE, $w FILE, /re/w FILE, 1,5w FILE (space optional); an
+            # address with its own delimiter (\%re%) read as /re/
+            script = re.sub(
+                r"(^|[;\n{}][ \t]*|,[ \t]*)\\([^\\\n])(?:\\.|(?!\2)[^\\\n]){0,512}\2",
+                r"\1/x/",
+                script,
+            )
             addr = r"(?:\d+(?:~\d+)?|\$|/(?:\\.|[^/\\])*/[IM]*)"
             outs += re.findall(
                 rf"(?:^|[;\n{{}}])[ \t]*(?:{addr}(?:[ \t]*,[ \t]*(?:{addr}|[+~]\d+))?[ \t]*)?"
