@@ -74,6 +74,13 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "nested > >(cat ...)": lambda d: "echo x " + "> >(cat " * d + ")" * d,
     "nested let 'a[$(...)]'": lambda d: "let 'a[$(" * d + "x" + ")]'" * d,
     "printf with n arguments | sh": lambda n: "printf '%s %s\\n' " + "a " * n + "| sh",
+    # shapes of the twelfth batch and its review
+    "sed \\X addresses, each its own delimiter": lambda n: (
+        "sed -n '" + "".join(";\\" + chr(0x100 + i) + "x" for i in range(n)) + "' f"
+    ),
+    'echo ls | eval "$(cat)" n times': lambda n: "echo ls" + ' | eval "$(cat)"' * n,
+    "${x:1} of a doubled $x, n times": lambda n: _XSP + "echo " + "${x:1} " * n,
+    "while true; do ... & done nested": lambda d: "while true; do " * d + "x & " + "done; " * d,
 }
 SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _B1024 = "b=(" + " ".join(["x"] * 1024) + "); "  # an array of 1,024 elements

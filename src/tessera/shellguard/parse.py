@@ -36,15 +36,18 @@ MAX_TRACKED = 8192  # array elements held per line, all variables together
 _UNTRACKED = "\x00untracked:"  # env marker: an array past MAX_TRACKED, unknown
 _ASSOC = "\x00assoc:"  # env entry: an associative array (declare -A); value: its keys
 _SLICE = re.compile(
-    r"(?P<base>[A-Za-z_]\w*|[@*]|(?P<arr>[A-Za-z_]\w*)\[[@*]\]):"
-    r"(?:[ \t]*(?P<off>\d+)|[ \t]+(?P<neg>-\d+)|\([ \t]*(?P<par>-?\d+)[ \t]*\))"
-    r"(?::[ \t]*(?P<len>-?\d+))?"
+    r"(?P<base>[A-Za-z_]\w*|[@*]|(?P<arr>[A-Za-z_]\w*)\[[@*]\]):(?![-=+?])(?P<off>[^:{}]*)"
+    r"(?::(?P<len>[^:{}]*))?"
 )
-"""`${NAME:OFFSET[:LENGTH]}` with literal numbers (`${x:-1}` is a default value, not a slice)."""
-_SINK = "\x00stdout-runs"  # env entry: `exec > >(sh)` made the line's output a shell's input
-_SHELL_SINK = re.compile(r">\(\s*(?:sudo\s+(?:-\S+\s+)*)?(?:\S*/)?(?:ba|da|z|k|mk|c|tc|fi)?sh\b")
+"""`${NAME:OFFSET[:LENGTH]}` (`${x:-1}`, `${x:=v}`, `${x:+v}`, `${x:?m}` are not slices)."""
+_SINK = "\x00stdout-runs:"  # env entry + descriptor: `exec > >(sh)` gave it to a shell
+_SHELL_SINK = re.compile(
+    r">\(\s*(?:(?:sudo|doas|env|exec|nohup|command|builtin)(?:\s+-{1,2}[\w-]+(?:[= ](?!-)[^\s)]+)?)*"
+    r"\s+)*(?:\S*/)?(?:ba|da|z|k|mk|c|tc|fi)?sh\b(?![ \t]+-[a-zA-Z]*c)"
+)
+"""`>(sh)`, `>(sudo -u root bash)`: a shell reading what is written there (not `sh -c CODE`)."""
 _FD = "\x00fd:"  # env entry: the text an `exec N<<< TEXT` left on input descriptor N
-_POSITIONAL = ("@", "*", *map(str, range(1, 10)))  # the positional parameters' names
+_POSITIONAL = ("@", "*", "#", *map(str, range(1, 10)))  # the positional parameters' names
 _NAMEREF = "\x00nameref:"  # env entry: declare -n REF=NAME; value: the name it stands for
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
@@ -1279,6 +1282,7 @@ class _Base:
                         saved = {k: self.env.get(k) for k in (*_POSITIONAL, "\x00positional")}
                         if len(after) > 1 and not any(is_dynamic(w) for w in after[1:]):
                             self.env["@"] = self.env["*"] = " ".join(after[1:])
+                            self.env["#"] = str(len(after) - 1)
                             for pos in range(1, 10):
                                 self.env[str(pos)] = after[pos] if pos < len(after) else ""
                         try:
@@ -1716,6 +1720,18 @@ def _wrap(v: int) -> int:
     return (v + (1 << 63)) % _INT64 - (1 << 63)
 
 
+def _slice_number(text: str) -> int | None:
+    """A slice's offset or length: an integer, negative too (`-3`, `(-3)`), or `_arith`'s
+    reading of a literal expression; None when bash would compute it from variables."""
+    t = text.strip()
+    t = t[1:-1].strip() if t.startswith("(") and t.endswith(")") else t
+    if t == "":
+        return 0
+    if re.fullmatch(r"[-+]?\d{1,9}", t):
+        return int(t)
+    return _arith(t)
+
+
 def _arith(text: str) -> int | None:
     """An indexed array's subscript as bash computes it, when it is made of integer literals
     (decimal, 0x hex, 0 octal, base#n for bases 2-36), + - * / % and parentheses; None for
@@ -2077,51 +2093,63 @@ def _input_remote(inv: Invocation) -> str | None:
     return host if runs and shell_script(words[1:]) is None else None
 
 
-_CONTAINER_EXEC_VALUES = frozenset(
-    {"-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file", "--detach-keys",
-     "-c", "--container", "-n", "--namespace", "--context", "--kubeconfig", "--pod-running-timeout"}
+_CONTAINER_VALUES = frozenset(
+    {"-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file", "--detach-keys", "--index",
+     "-c", "--container", "-n", "--namespace", "--context", "--kubeconfig", "--cluster",
+     "--pod-running-timeout", "-H", "--host", "--config", "-l", "--log-level", "-f", "--file",
+     "-p", "--project-name", "--profile", "--project-directory", "-s", "--server", "--as",
+     "--token", "--tlscacert", "--tlscert", "--tlskey"}
 )  # fmt: skip
+"""Options of docker/podman/kubectl and their exec/compose subcommands that take a value."""
 
 
 def _input_container(inv: Invocation) -> str | None:
-    """`container NAME` for `docker|podman|nerdctl exec -i NAME sh` and `kubectl exec -i POD --
-    sh`, whose shell in the container reads its commands from the input; None otherwise."""
-    if inv.name not in ("docker", "podman", "nerdctl", "kubectl", "oc") or inv.args[:1] != ["exec"]:
+    """`container NAME` for `docker|podman|nerdctl [compose|container] exec -i NAME sh`,
+    `docker-compose exec -T SVC sh` and `kubectl exec -i POD -- sh`, whose shell in the
+    container reads its commands from the input; None otherwise."""
+    tools = ("docker", "podman", "nerdctl", "docker-compose", "podman-compose", "kubectl", "oc")
+    if inv.name not in tools:
         return None
-    rest = inv.args[1:]
-    k = 0
-    while k < len(rest) and rest[k].startswith("-") and rest[k] != "--":
-        k += 2 if rest[k] in _CONTAINER_EXEC_VALUES else 1
-    if k >= len(rest) or rest[k] == "--":
+    a = inv.args
+    k, seen_exec, name = 0, False, ""
+    while k < len(a):
+        x = a[k]
+        if x == "--":
+            break
+        if x.startswith("-"):
+            k += 2 if x in _CONTAINER_VALUES else 1
+        elif not seen_exec and x in ("compose", "container"):
+            k += 1
+        elif not seen_exec and x == "exec":
+            seen_exec, k = True, k + 1
+        elif seen_exec:
+            name = x
+            break
+        else:
+            return None
+    if not name:
         return None
-    name, cmd = rest[k], rest[k + 1 :]
-    if inv.name in ("kubectl", "oc"):
-        cut = cmd.index("--") if "--" in cmd else -1
-        cmd = cmd[cut + 1 :] if cut >= 0 else cmd
-        cmd = [] if cut < 0 and any(c.startswith("-") for c in cmd[:1]) else cmd
+    cmd = a[k + 1 :]
+    if inv.name in ("kubectl", "oc") or cmd[:1] == ["--"]:
+        cmd = cmd[cmd.index("--") + 1 :] if "--" in cmd else cmd
+    while cmd and _basename(cmd[0]) in ("env", "busybox", "exec"):
+        cmd = cmd[1:]  # `env sh`, `busybox sh`
     runs = bool(cmd) and _basename(cmd[0]) in _SHELLS and _dash_c(cmd[1:]) is None
-    return f"container {name}" if runs and shell_script(cmd[1:]) is None else None
+    script = shell_script(cmd[1:]) if runs else None
+    return f"container {name}" if runs and (script is None or script in STDIN_PATHS) else None
 
 
-_ENDLESS_LOOP = re.compile(
-    r"\b(?:while[ \t]+(?:true|:|/bin/true|\[[ \t]+1[ \t]+\]|\(\([ \t]*1[ \t]*\)\))|until[ \t]+false"
-    r"|for[ \t]*\(\([ \t]*;[ \t]*;[ \t]*\)\))[ \t]*[;\n][ \t\n]*do\b(.{0,2000}?)\bdone\b",
-    re.S,
+_RUNS_WORDS = re.compile(r"(?:^|[\s;&|({])(?:eval|(?:\S*/)?(?:ba|da|z|k|mk)?sh)(?=\s)")
+"""`eval` or a shell: a word before `$(cat)` that runs the text cat prints."""
+_ENDLESS_WHILE = re.compile(
+    r"true|:|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?|\(\(1\)\)|!false|!/(?:usr/)?bin/false"
 )
-
-
-def _endless_spawner(command: str) -> bool:
-    """`while true; do CMD & done`, `for ((;;)); do sh -c 'x &'; done`: an endless loop that
-    leaves a process running in the background each time round, unpaced (no `wait`, no
-    `sleep` in the foreground)."""
-    for m in _ENDLESS_LOOP.finditer(command[:100_000]):
-        body = m.group(1)
-        bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", body)
-        if re.search(r"\bwait\b|\bsleep[ \t]+[\w.$]+[ \t]*(?:;|\n|&&|\|\||$)", bare):
-            continue  # waits for its jobs, or paces itself (`cmd & sleep 60`)
-        if re.search(r"(?<![&>|<])&(?![&>])", bare) or re.search(r"(?<!&)&[ \t]*['\"]", body):
-            return True
-    return False
+_ENDLESS_UNTIL = re.compile(r"false|/(?:usr/)?bin/false|!true|!:|\(\(0\)\)")
+_INSTANT = frozenset(
+    {":", "true", "false", "echo", "printf", "let", "export", "local", "declare", "typeset",
+     "readonly", "test", "[", "[[", "shift", "set", "unset", "cd", "pwd", "kill"}
+)  # fmt: skip
+"""Commands that return at once: a loop made only of them and background jobs is unpaced."""
 
 
 def runs_input(inv: Invocation) -> bool:
@@ -2325,8 +2353,11 @@ _STATIC_PROGRAMS = frozenset(
 )
 """Programs whose output `static_herestring` works out."""
 _READS_STDIN = re.compile(
-    r"\$\(\s*cat\s*(-|/dev/stdin|/dev/fd/0|<&0)?\s*\)|`\s*cat\s*(-|/dev/stdin|<&0)?\s*`"
-    r"|\$\(\s*<\s*(/dev/stdin|/dev/fd/0)\s*\)"
+    r"\$\(\s*(?:command\s+|builtin\s+|\\)?(?:/usr)?(?:/bin/)?(?:cat|tee)\s*"
+    r"(?:-|/dev/stdin|/dev/fd/0|/proc/self/fd/0|<&0)?\s*\)"
+    r"|\$\(\s*(?:/usr)?(?:/bin/)?head\s+-[cn]\s*\d+\s*\)"
+    r"|`\s*\\?(?:/usr)?(?:/bin/)?cat\s*(-|/dev/stdin|<&0)?\s*`"
+    r"|\$\(\s*<\s*(/dev/stdin|/dev/fd/0|/proc/self/fd/0)\s*\)"
 )
 """A substitution whose output is the command's own input (`"$(cat)"`)."""
 _DEFAULT_ENV = {"HOME": "~", "PWD": ".", "USER": "user", "OLDPWD": "."}
@@ -2577,8 +2608,6 @@ class _Bash(_Base):
             # with a heredoc on the line: the joined text is read too (beside the reading
             # above, which a quoted heredoc's body needs)
             self.nested(joined, "bash", "line continuation")
-        if _endless_spawner(self.command):
-            self.fork_bomb = True
         called = {inv.name for inv in self.out}
         for fname, body in self.functions.items():
             compact = re.sub(r"\s+", "", body)
@@ -2591,6 +2620,99 @@ class _Bash(_Base):
     def text(self, n: Any) -> str:
         return self.src[n.start_byte : n.end_byte].decode("utf-8", "replace")
 
+    def stages_after(self, stages: list[Any], first: list[Invocation]) -> list[list[Invocation]]:
+        """The pipeline stages after a heredoc's command (`cat <<EOF | eval "$(cat)"`)."""
+        out: list[list[Invocation]] = []
+        for c in stages:
+            out.append(self.stage(c, out[-1] if out else first, None, None))
+        return out
+
+    def stage(
+        self, c: Any, prev: list[Invocation] | None, redirects: list[tuple[str, str]] | None,
+        stdin_data: str | None,
+    ) -> list[Invocation]:  # fmt: skip
+        """Walk pipeline stage `c` after the stage that made `prev`. `echo CODE | eval
+        "$(cat)"`: cat prints what the stage before printed; with that unknown (`curl URL |
+        eval "$(cat)"`) the stage is read as `| bash` too."""
+        text = self.text(c)
+        live = re.sub(r"'[^']*'", "''", text)  # (in single quotes `$(cat)` is text)
+        m = _READS_STDIN.search(live) if prev is not None else None
+        feed = None
+        if m is not None and prev:
+            if _cat_heredoc(prev[-1]):
+                feed = prev[-1].stdin_data
+            elif prev[-1].name in ("echo", "printf"):
+                feed = printed_text(prev[-1], None)
+        got = self.stmt(c, redirects, stdin_data if feed is None else feed)
+        if m is not None and feed is None and _RUNS_WORDS.search(live[: m.start()]):
+            root = re.search(r"(?:^|[\s;&|({])(?:sudo|doas)\s", live[: m.start()]) is not None
+            proxy = self.emit_unix(["sudo", "bash"] if root else ["bash"], text, [], None)
+            if proxy is not None:
+                self.out.append(proxy)
+                got = [*got, proxy]
+        return got
+
+    def endless_spawner(self, n: Any) -> bool:
+        """`while true; do CMD & done`, `for ((;;)); do sh -c 'x &'; done`: an endless loop
+        that leaves a process running in the background each time round, unpaced (every
+        other statement in it returns at once: no `wait`, `sleep N`, `read`, ...)."""
+        body = n.child_by_field_name("body")
+        cond = n.child_by_field_name("condition")
+        if body is None:
+            return False
+        if n.type == "c_style_for_statement":
+            endless = cond is None or self.text(cond).strip() == "1"
+        else:
+            spec = _ENDLESS_UNTIL if n.children[0].type == "until" else _ENDLESS_WHILE
+            compact = re.sub(r"\s+", "", self.text(cond)) if cond is not None else ""
+            endless = spec.fullmatch(compact.rstrip(";")) is not None
+        return endless and self.unpaced(body) is True
+
+    def unpaced(self, block: Any) -> bool | None:
+        """Whether the statements of `block` start a background process and otherwise return
+        at once (True), return at once without one (None), or may wait (False)."""
+        spawns: bool | None = None
+        kids = block.children
+        for k, c in enumerate(kids):
+            if not c.is_named or c.type == "comment":
+                continue
+            if k + 1 < len(kids) and kids[k + 1].type == "&":
+                spawns = True  # `CMD &`
+                continue
+            if c.type in ("compound_statement", "subshell", "do_group"):
+                got = self.unpaced(c)
+            elif c.type == "for_statement":
+                inner = c.child_by_field_name("body")
+                got = self.unpaced(inner) if inner is not None else None
+            elif c.type == "list":
+                parts = [self.unpaced_command(x) for x in c.named_children]
+                got = False if False in parts else (True if True in parts else None)
+            else:
+                got = self.unpaced_command(c)
+            if got is False:
+                return False
+            spawns = spawns or got
+        return spawns
+
+    def unpaced_command(self, c: Any) -> bool | None:
+        """One foreground statement: True if it leaves a process behind and returns (`sh -c
+        'x &'`, `coproc`), None if it returns at once, False if it may wait."""
+        if c.type in ("variable_assignment", "test_command", "declaration_command"):
+            return None
+        text = self.text(c).strip()
+        if text.startswith("coproc"):
+            return True
+        if c.type != "command":
+            return False
+        words = text.split()
+        name = _basename(words[0]) if words else ""
+        if name in _SHELLS and "-c" in words:
+            code = re.sub(r"['\"]", "", text.split("-c", 1)[1]).rstrip(" \t;")
+            return bool(code.endswith("&") and not code.endswith("&&"))
+        if name == "sleep":
+            return None if words[1:] in (["0"], ["0.0"], []) else False
+        return None if name in _INSTANT else False
+
     def stmt(
         self, n: Any, redirects: list[tuple[str, str]] | None = None, stdin_data: str | None = None
     ) -> list[Invocation]:
@@ -2598,6 +2720,8 @@ class _Bash(_Base):
         before = len(self.out)
         if t == "comment" or t == "heredoc_body":
             return []
+        if t in ("while_statement", "c_style_for_statement") and self.endless_spawner(n):
+            self.fork_bomb = True
         if t == "command":
             self.command_node(n, redirects or [], stdin_data)
         elif t == "redirected_statement":
@@ -2608,7 +2732,7 @@ class _Bash(_Base):
             later: list[Any] = []  # heredoc, and `&& CMD` too
             split_at = -1  # `{ bash; } <<< CODE`: the grammar reads `<<` (ERROR) and `< CODE`
             fds: dict[str, str] = {}  # input descriptors (not 0) given text here: `3<<< CODE`
-            sink = False
+            sinks: set[str] = set()  # output descriptors given to a shell: `> >(sh)`
             for c in n.children:
                 if body is not None and c == body:
                     continue
@@ -2627,23 +2751,30 @@ class _Bash(_Base):
                     fd_node = c.child_by_field_name("descriptor")
                     desc = self.text(fd_node) if fd_node is not None else "0"
                     op, dest = reds[-1]
-                    held = fds.get(dest, self.env.get(_FD + dest)) if op == "<&" else None
+                    fd_path = re.fullmatch(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)", dest)
+                    # (`<&3-` moves descriptor 3: the same text)
+                    src_fd = next(g for g in fd_path.groups() if g) if fd_path else dest.rstrip("-")
+                    held = (
+                        fds.get(src_fd, self.env.get(_FD + src_fd))
+                        if op == "<&" or (op == "<" and fd_path)
+                        else None
+                    )
+                    if op == "<&-" or (op == "<&" and dest == "-"):  # `exec 3<&-`: closed
+                        fds.pop(desc, None)
+                        self.env.pop(_FD + desc, None)
                     if desc == "0" and held is not None:
                         data = held  # `exec 3<<< CODE; bash <&3`: its input is what fd 3 holds
                     elif desc != "0" and op == "<<<":
                         fds[desc] = dest
                     elif desc != "0" and held is not None:
                         fds[desc] = held  # `4<&3`
-                    if (
-                        desc in ("0", "1")
-                        and op in (">", ">>", ">|")
-                        and any(
-                            ps.type == "process_substitution"
-                            and _SHELL_SINK.match(self.text(ps)) is not None
-                            for ps in c.named_children
-                        )
+                    if op in (">", ">>", ">|", "&>", ">&", "&>>") and any(
+                        ps.type == "process_substitution"
+                        and _SHELL_SINK.match(self.text(ps)) is not None
+                        for ps in c.named_children
                     ):
-                        sink = True  # `exec > >(sh)`: what the line prints from here on runs
+                        # `exec > >(sh)`: what the line prints from here on runs
+                        sinks.add("1" if desc == "0" or op.startswith("&") else desc)
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -2697,7 +2828,7 @@ class _Bash(_Base):
                     [
                         *(self.stmt(c) for c in head),
                         [i for i in made if i.depth == top],
-                        *(self.stmt(c) for c in stages),
+                        *self.stages_after(stages, [i for i in made if i.depth == top]),
                     ],
                     [
                         *(self.text(c) for c in head),
@@ -2716,8 +2847,8 @@ class _Bash(_Base):
             if body is not None and self.text(body).strip() == "exec":
                 for fd, text in fds.items():  # `exec 3<<< CODE`: fd 3 holds it from here on
                     self.env[_FD + fd] = text[:MAX_VALUE]
-                if sink:
-                    self.env[_SINK] = "1"
+                for desc in sinks:
+                    self.env[_SINK + desc] = "1"
                     self.undecodable.append("exec > >(sh): what is printed later runs as code")
             for c in later:
                 self.stmt(c)
@@ -2730,31 +2861,10 @@ class _Bash(_Base):
             for k, c in enumerate(stages):
                 # (input given to the pipeline itself, from a group around it, is the first
                 # stage's: `{ sh | cat; } <<< CODE`)
-                feed = stdin_data if k == 0 else None
-                if k and staged[-1] and _READS_STDIN.search(self.text(c)):
-                    # `echo CODE | eval "$(cat)"`: cat prints what the stage before printed
-                    prev = staged[-1][-1]
-                    if _cat_heredoc(prev):
-                        feed = prev.stdin_data
-                    elif prev.name in ("echo", "printf"):
-                        feed = printed_text(prev, None)
-                if k == last:
-                    staged.append(self.stmt(c, redirects, stdin_data if feed is None else feed))
-                else:
-                    staged.append(self.stmt(c, None, feed))
-                head = self.text(c).split(maxsplit=1)[:1]
-                if (
-                    k
-                    and feed is None
-                    and _READS_STDIN.search(self.text(c))
-                    and head
-                    and (head[0] == "eval" or _basename(head[0]) in _SHELLS)
-                ):
-                    # `curl URL | eval "$(cat)"` with the input unknown here: as `| bash`
-                    proxy = self.emit_unix(["bash"], self.text(c), [], None)
-                    if proxy is not None:
-                        self.out.append(proxy)
-                        staged[-1] = [*staged[-1], proxy]
+                staged.append(
+                    self.stage(c, staged[-1] if k else None, redirects if k == last else None,
+                               stdin_data if k in (0, last) else None)
+                )  # fmt: skip
             self.pipe(staged, [self.text(c) for c in stages])
         elif t == "variable_assignment":
             self.assign(n)
@@ -2878,14 +2988,18 @@ class _Bash(_Base):
     def pipe(self, parts: list[list[Invocation]], texts: list[str]) -> None:
         """Wire up a pipeline's walked stages: who feeds whom, decoded input, tee's writes."""
         heads = _link_stages(parts, texts)
+        up: list[Invocation] = []  # every stage's invocations before this one
+        decoders: list[Invocation] = []  # those of them that decode their input
         for i, p in enumerate(parts):
             for inv in p:
                 if inv.args_from_stdin and i and heads[i - 1] == "find":
                     execs = any(x.via == "find -exec" for x in parts[i - 1])
                     _xargs_from_find(inv, parts[i - 1][-1], execs)
-            self.pipe_decode(parts[:i], p)
+            self.pipe_decode(up, decoders, p)
             if i and p:
                 self.tee_writes(parts[i - 1], p[-1])
+            up.extend(p)
+            decoders.extend(x for x in p if _decoder(x) is not None)
 
     def heredoc(self, n: Any) -> str:
         for c in n.named_children:
@@ -3075,6 +3189,7 @@ class _Bash(_Base):
         if not first or words is None or any(is_dynamic(w) for w in words):
             return
         self.env["@"] = self.env["*"] = " ".join(words)
+        self.env["#"] = str(len(words))
         for pos in range(1, 10):
             self.env[str(pos)] = words[pos - 1] if pos <= len(words) else ""
 
@@ -3345,23 +3460,39 @@ class _Bash(_Base):
 
     def slice(self, sl: re.Match[str], n: Any) -> tuple[str, bool]:
         """`${@:1}`, `${a[@]:1:2}`, `${x:0:2}`, `${x: -3}`: the part of a known value an
-        offset (and length) select, as bash counts them; unknown values stay unknown."""
+        offset (and length) select, as bash counts them; unknown values, offsets bash
+        computes from variables, and elements holding blanks (joined here, they would split
+        into more words than bash gives) stay unknown."""
         base, arr = sl.group("base"), sl.group("arr")
-        off = int(sl.group("off") or sl.group("neg") or sl.group("par") or 0)
-        length = None if sl.group("len") is None else int(sl.group("len"))
-        sep = " "
+        off = _slice_number(sl.group("off"))
+        length = None if sl.group("len") is None else _slice_number(sl.group("len"))
+        unknown = self.text(n), True
+        if off is None or (sl.group("len") is not None and length is None):
+            return unknown
+        if base not in ("@", "*") and arr is None:  # a string: characters
+            v, d = self.var(base)
+            if d:
+                return unknown
+            first = off if off >= 0 else len(v) + off
+            if first < 0:
+                return "", False  # bash: an offset before the first expands to nothing
+            last = (
+                len(v) if length is None else (first + length if length >= 0 else len(v) + length)
+            )
+            return v[first:last], False
         items: list[str] | None
         if base in ("@", "*"):
-            # ${@:0} starts at $0 (the shell's or script's name: known only when run)
-            items = None if "@" not in self.env or off == 0 else self.env["@"].split(" ")
+            # ${@:0} starts at $0 (the shell's or script's name: known only when run); $1..$9
+            # are the words as set (past nine they are not followed)
+            count = self.env.get("#", "")
+            items = None
+            if off != 0 and count.isdecimal() and int(count) <= 9:
+                items = [self.env.get(str(k), "") for k in range(1, int(count) + 1)]
             off -= 1 if off > 0 else 0
-        elif arr is not None:
-            items = self.elements(arr)
         else:
-            v, d = self.var(base)
-            items, sep = (None if d else list(v)), ""
-        if items is None:
-            return self.text(n), True
+            items = self.elements(arr or "")
+        if items is None or (length is not None and length < 0):
+            return unknown  # (bash refuses a negative length on $@ or an array)
         start = off if off >= 0 else len(items) + off
         if start < 0:
             return "", False  # bash: an offset before the first expands to nothing
@@ -3370,7 +3501,10 @@ class _Bash(_Base):
             if length is None
             else (start + length if length >= 0 else len(items) + length)
         )
-        return sep.join(items[start:end]), False
+        picked = items[start:end]
+        if any(re.search(r"\s", x) for x in picked):
+            return unknown
+        return " ".join(picked), False
 
     def var(self, name: str) -> tuple[str, bool]:
         if name == "IFS":
@@ -3478,7 +3612,8 @@ class _Bash(_Base):
             and len(node.named_children) == 1
             and node.named_children[0].type in ("expansion", "simple_expansion")
             and re.fullmatch(
-                r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*\[@\]|@)(?::[^{}]*)?\}|\$@", self.text(node)[1:-1]
+                r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*\[@\]|@)(?::(?![-=+?])[^{}]*)?\}|\$@",
+                self.text(node)[1:-1],
             )
         ):
             return True  # "${a[@]}", "$@", "${@:2}": one word per element
@@ -3661,10 +3796,10 @@ class _Bash(_Base):
         if self.env.get("\x00positional") == "run-time" and re.match(r"\$\{?[@*0-9]", inv.name):
             inv.set_here = True
         self.out.append(inv)
-        if (
-            _SINK in self.env
-            and (inv.name in ("echo", "printf") or _cat_heredoc(inv))
-            and not any(">" in op for op, _ in inv.redirects)
+        dup = [d for op, d in inv.redirects if op == ">&" and d.isdecimal()]
+        if (inv.name in ("echo", "printf") or _cat_heredoc(inv)) and (
+            any(_SINK + d in self.env for d in dup)
+            or (_SINK + "1" in self.env and not any(">" in op for op, _ in inv.redirects))
         ):
             printed = inv.stdin_data if inv.name == "cat" else printed_text(inv, data)
             if printed:  # after `exec > >(sh)` the shell runs what is printed
@@ -3735,6 +3870,7 @@ class _Bash(_Base):
             names = _POSITIONAL
             saved = {k: self.env.get(k) for k in names}
             self.env["@"] = self.env["*"] = " ".join(inv.args)
+            self.env["#"] = str(len(inv.args))
             for pos in range(1, 10):
                 self.env[str(pos)] = inv.args[pos - 1] if pos <= len(inv.args) else ""
             self.nested(
@@ -3749,6 +3885,16 @@ class _Bash(_Base):
                     self.env.pop(name, None)
                 else:
                     self.env[name] = v
+        script = (
+            inv.args[0]
+            if inv.name in ("source", ".") and inv.args
+            else (shell_script(inv.args) if inv.name in _SHELLS else None)
+        )
+        fd_script = re.fullmatch(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)", script or "")
+        if fd_script and _FD + next(g for g in fd_script.groups() if g) in self.env:
+            # `exec 3<<< CODE; bash /dev/fd/3`: the script is what descriptor 3 holds
+            held = self.env[_FD + next(g for g in fd_script.groups() if g)]
+            self.nested(held, "bash", f"{inv.name} {script}", privileged=inv.privileged)
         # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
         if data and (inv.name in _SHELLS or inv.name in ("source", ".")) and runs_input(inv):
             self.nested(
@@ -3848,16 +3994,17 @@ class _Bash(_Base):
         elif "/" in src or inv.name == "ln":
             self.env[_BINARY + _path_key(dst)] = _basename(src)
 
-    def pipe_decode(self, before: list[list[Invocation]], now: list[Invocation]) -> None:
+    def pipe_decode(
+        self, up: list[Invocation], decoders_up: list[Invocation], now: list[Invocation]
+    ) -> None:
         """`echo DATA | base64 -d | gunzip | sh` and kin: decode the literal, parse what would run.
 
         Decoders followed: base64/base32 -d, xxd -r (-p), tr a-z n-za-m (rot13), rev,
         gunzip/zcat; the data comes from echo/printf or a here-string.
         """
-        if not now or not before:
+        if not now or not up:
             return
         inv = now[-1]
-        up = [i for p in before for i in p]
         if inv.args_from_stdin and "xargs" in inv.wrappers and len(up) == 1:
             # echo /etc /usr | xargs rm -rf: what echo prints are the arguments
             printed = (
@@ -3887,8 +4034,7 @@ class _Bash(_Base):
                 data = data.replace("\\n", "\n").replace("\\t", "\t")
         else:
             data = next((i.stdin_data for i in up if i.stdin_data), None)
-        steps = [i for i in up if i is not src]
-        decoders = [i for i in steps if _decoder(i) is not None]
+        decoders = [i for i in decoders_up if i is not src]
         if not decoders:
             if src is not None and len(up) == 1:  # `echo "rm -rf /" | sh`: the text is the program
                 inv.input_read = not is_dynamic(data or "")  # `echo $CMD | sed e`: unknown
@@ -3902,11 +4048,11 @@ class _Bash(_Base):
                 )
             elif not any(i.name in ("curl", "wget", "fetch") for i in up):
                 self.undecodable.append(
-                    " | ".join(i.raw for i in up)[:80]
+                    " | ".join(i.raw for i in up[:8])[:80]
                 )  # `cat x | sh`: unreadable here
             return
         if data is None:
-            self.undecodable.append(" | ".join(i.raw for i in up)[:80])
+            self.undecodable.append(" | ".join(i.raw for i in up[:8])[:80])
             return
         blob: bytes | None = data.encode()
         for d in decoders:

@@ -5132,14 +5132,65 @@ _READ_ONLY = {
 }
 
 
+_DELETE_CALL = re.compile(
+    r"(?:rmtree|remove_tree|rmSync|rmdirSync|removeSync|rm_rf|rm_r|rimraf|remove_dir_all|"
+    r"remove_dir|FileUtils\.remove_entry(?:_secure)?|FileUtils\.remove_file|removedirs|"
+    r"unlinkSync|rmdir|(?:\bfs|['\"](?:node:)?fs(?:/promises)?['\"]\)|promises)\s*\.rm)"
+    r"[ \t]*(?:\([ \t]*)?(?:\[[ \t]*)?(?:r?['\"]([^'\"]+)['\"]|q[qw]?\{([^}]+)\}|%w[(\[{]\s*([^)\]}\s]+))"
+)
+"""A library call that deletes a tree or file, with its literal target: `rmtree("/etc")`,
+Ruby/Perl without parentheses (`FileUtils.rm_r "/etc"`, `remove_tree "/x"`), a list
+(`rm_r(["/etc"])`, `%w(/etc)`), Perl `q{/etc}`."""
+_FS_MODULE = re.compile(
+    r"""require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]|from\s+['"](?:node:)?fs"""
+)
+"""Node code that loads the file-system module (its `rm(...)` then deletes)."""
+_PATH_LITERAL = (
+    r"""(?:pathlib\.)?{name}\(\s*r?['"]([^'"]+)['"]((?:\s*,\s*r?['"][^'"]+['"])*)\s*\)"""
+)
+
+
+def _quote_glob(path: str) -> str:
+    """A path for a shell line, quoted except a trailing `/*` (kept a glob)."""
+    if path.endswith("/*"):
+        return shlex.quote(path[:-2]) + "/*"
+    return shlex.quote(path)
+
+
+def _joined(first: str, rest: str) -> str:
+    """`Path("/etc", "passwd")`'s path from its literal parts."""
+    parts = [first, *re.findall(r"""['"]([^'"]+)['"]""", rest)]
+    return "/".join([*(p.rstrip("/") for p in parts[:-1]), parts[-1]])
+
+
+def _pathlib_targets(code: str) -> list[tuple[str, str]]:
+    """(verb, path) of pathlib deletions with literal paths: `Path("/etc/passwd").unlink()`,
+    `Path("/etc", "passwd")`, `p = Path("/srv"); p.rmdir()`, `from pathlib import Path as P`,
+    and `.unlink()` over `Path("/etc").glob(...)` (every file there)."""
+    names = ["Path", "PosixPath", *re.findall(r"\bimport\s+Path\s+as\s+(\w+)", code)]
+    out: list[tuple[str, str]] = []
+    for name in names:
+        lit = _PATH_LITERAL.format(name=re.escape(name))
+        for m in re.finditer(rf"\b{lit}\s*\.(unlink|rmdir)\s*\(", code):
+            out.append((m.group(3), _joined(m.group(1), m.group(2))))
+        for m in re.finditer(rf"\b(\w+)\s*=\s*{lit}", code):
+            for verb in re.findall(rf"\b{re.escape(m.group(1))}\s*\.(unlink|rmdir)\s*\(", code):
+                out.append((verb, _joined(m.group(2), m.group(3))))
+        if re.search(r"\.unlink\s*\(", code):
+            for m in re.finditer(rf"\b{lit}\s*\.(?:r?glob|iterdir)\s*\(", code):
+                out.append(("unlink", _joined(m.group(1), m.group(2)).rstrip("/") + "/*"))
+    return out
+
+
 def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
     """Deletions written in Python/Node/Ruby/Perl one-liners: grade their literal targets."""
-    targets = re.findall(
-        r"(?:rmtree|remove_tree|rmSync|rmdirSync|removeSync|rm_rf|rm_r|rimraf|remove_dir_all|"
-        r"remove_dir|remove_entry(?:_secure)?|removedirs|unlinkSync|rmdir|"
-        r"(?:\bfs|['\"]fs['\"]\)|promises)\.rm)\s*\(\s*['\"]([^'\"]+)['\"]",
-        code,
-    )
+    targets = [next(g for g in m.groups() if g is not None) for m in _DELETE_CALL.finditer(code)]
+    if inv.name in ("node", "nodejs", "deno", "bun") and _FS_MODULE.search(code):
+        # const {rm} = require("fs"); rm("/etc", ...) / fse.remove("/etc")
+        targets += re.findall(
+            r"\b(?:rm|rmdir|remove|removeSync|emptyDir|emptyDirSync)\s*\(\s*['\"`]([^'\"`]+)",
+            code,
+        )
     if re.search(
         r"(rmtree|rmSync|rm_rf|rimraf)\s*\(\s*(os\.)?(homedir|path\.expanduser\(['\"]~['\"]\)|"
         r"require\(['\"]os['\"]\)\.homedir)",
@@ -5226,11 +5277,8 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
         code,
     ):
         shell_cmds.append(f"rm -f {shlex.quote(path)}")
-    # pathlib: Path("/etc/passwd").unlink(), Path("/srv").rmdir()
-    for path, verb in re.findall(
-        r"Path\s*\(\s*['\"]([^'\"]+)['\"]\s*\)\s*\.(unlink|rmdir)\s*\(", code
-    ):
-        shell_cmds.append(f"{'rm -f' if verb == 'unlink' else 'rmdir'} {shlex.quote(path)}")
+    for verb, path in _pathlib_targets(code):  # Path("/etc/passwd").unlink(), ...
+        shell_cmds.append(f"{'rm -f' if verb == 'unlink' else 'rmdir'} {_quote_glob(path)}")
     for shell_cmd in shell_cmds:
         sub = assess(shell_cmd, "bash")
         if sub.level >= L:
@@ -5687,6 +5735,43 @@ def r_deno(inv: Invocation) -> Iterator[Finding]:
 _reg(BASH_RULES, "deno", r_deno)
 
 
+def _sed_close(script: str, j: int, d: str) -> int:
+    """Where the address opened before `j` with delimiter `d` closes on its line (-1: not
+    found). Linear: str.find, at most 64 escaped delimiters skipped."""
+    eol = script.find("\n", j)
+    eol = len(script) if eol < 0 else eol
+    for _ in range(64):
+        k = script.find(d, j, eol)
+        if k < 0:
+            return -1
+        b = k  # an odd run of backslashes before it escapes it
+        while b > j and script[b - 1] == "\\":
+            b -= 1
+        if (k - b) % 2 == 0:
+            return k
+        j = k + 1
+    return -1
+
+
+def _sed_own_delimiters(script: str) -> str:
+    r"""sed addresses written with their own delimiter (`\%re%`, `\|re|`) rewritten as `/x/`
+    where an address may start (the script's start, after `;`, a newline, `{`, `}`, `,`)."""
+    out: list[str] = []
+    i, start = 0, True
+    while i < len(script):
+        ch = script[i]
+        if start and ch == "\\" and i + 1 < len(script) and script[i + 1] not in "\n\\":
+            end = _sed_close(script, i + 2, script[i + 1])
+            if end >= 0:
+                out.append("/x/")
+                i, start = end + 1, False
+                continue
+        out.append(ch)
+        start = ch in ";\n{}," or (start and ch in " \t")
+        i += 1
+    return "".join(out)
+
+
 _OUTPUT_TOOLS = frozenset({"sort", "iconv", "shuf", "uniq", "script", "sed", "tar", "bsdtar"})
 
 
@@ -5728,11 +5813,7 @@ def _output_files(inv: Invocation) -> list[str]:
             ]
             # w FILE, W FILE, 1w FILE, $w FILE, /re/w FILE, 1,5w FILE (space optional); an
             # address with its own delimiter (\%re%) read as /re/
-            script = re.sub(
-                r"(^|[;\n{}][ \t]*|,[ \t]*)\\([^\\\n])(?:\\.|(?!\2)[^\\\n]){0,512}\2",
-                r"\1/x/",
-                script,
-            )
+            script = _sed_own_delimiters(script)
             addr = r"(?:\d+(?:~\d+)?|\$|/(?:\\.|[^/\\])*/[IM]*)"
             outs += re.findall(
                 rf"(?:^|[;\n{{}}])[ \t]*(?:{addr}(?:[ \t]*,[ \t]*(?:{addr}|[+~]\d+))?[ \t]*)?"
