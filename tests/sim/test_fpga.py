@@ -228,3 +228,59 @@ def test_rejected_actions_are_counted_not_fatal() -> None:
     out = simulate(Greedy(), FpgaScenario(jobs))
     check_invariants(out, Greedy())
     assert out.counts["rejected"] > 0
+
+
+def _empty_board(layout_name: str) -> Any:
+    from tessera.fpga.policy import BoardView, SlotView
+
+    lay = layout(layout_name)
+    slots = tuple(
+        SlotView(0, i, s.kind, s.units, s.max_tasks, "free") for i, s in enumerate(lay.slots)
+    )
+    return BoardView(0, layout_name, slots)
+
+
+def _job(job_id: int, app: str, done: tuple[int, ...] | None = None, batches: int = 5) -> Any:
+    from tessera.fpga.policy import JobView
+
+    spec = APPS[app]
+    return JobView(job_id, app, batches, 3, 0.0, 1e9, spec.latencies_s,
+                   done if done is not None else (0,) * spec.n_tasks)  # fmt: skip
+
+
+def _loads(policy: Any, snap: FpgaSnapshot) -> list[tuple[int, int, int]]:
+    """(job, slot, tasks) of every Load the policy decides on the snapshot."""
+    from tessera.fpga.policy import Load
+
+    acts = [d.action for d in policy.decide(snap).decisions]
+    return [(a.job, a.slot, a.tasks) for a in acts if isinstance(a, Load)]
+
+
+def test_bundles_start_at_the_next_task_unless_aligned() -> None:
+    from tessera.fpga.versaslot import VersaSlot
+
+    # IC with task 0 done: its next bundle is tasks 1-3
+    snap = FpgaSnapshot(0.0, (_empty_board("BL"),), (_job(0, "IC", (5, 0, 0, 0, 0, 0)),))
+    big = {s.index for s in snap.boards[0].slots if s.kind == "big"}
+    ours = _loads(VersaSlot(jit_load=False), snap)
+    assert any(slot in big and tasks == 3 for _, slot, tasks in ours)
+    # the artifact's prebuilt 3-in-1 kernels start at task 0, 3 or 6 only
+    aligned = _loads(VersaSlot(jit_load=False, aligned=True), snap)
+    assert aligned and not any(slot in big for _, slot, _ in aligned)
+
+
+def test_little_slots_go_by_rank_unless_capped() -> None:
+    from tessera.fpga.versaslot import LITTLE_QUOTA, VersaSlot
+
+    # OF (two batches: the least work left) holds a little slot with task 0, one batch done;
+    # LeNet (60 batches) waits. One little slot per app per decision.
+    board = _empty_board("OL")
+    held = replace(board.slots[0], phase="ready", job=0, tasks=(0,), kernel="OF/0-0")
+    board = replace(board, slots=(held, *board.slots[1:]))
+    of = replace(_job(0, "OF", (1,) + (0,) * 8, batches=2), loaded=(0,), board=0)
+    snap = FpgaSnapshot(0.0, (board,), (of, _job(1, "LeNet", batches=60)))
+    ours = _loads(VersaSlot(jit_load=False), snap)
+    assert [j for j, _, _ in ours] == [0, 1]  # OF's second little slot first: rank decides
+    capped = _loads(VersaSlot(jit_load=False, little_quota=LITTLE_QUOTA), snap)
+    # within its quota LeNet goes first; OF, past its quota of one, gets a spare slot after
+    assert [j for j, _, _ in capped] == [1, 0]

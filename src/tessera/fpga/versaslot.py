@@ -5,10 +5,13 @@ One allocation (`VersaSlot`) runs every board, whatever its layout:
 - Order: every app ranked by priority-weighted serial work left (`swrpt`;
   `srpt` ranks Nimblock's token candidates only, `fifo` keeps them in
   arrival order as the artifact does).
-- Big slots take bundles of three consecutive tasks (prebuilt, aligned at
-  task 0, 3, 6; one PR; on-chip pipelining) up to the app's big quota; little
-  slots take single tasks up to its little quota (OF 1, IC 3, LeNet 2, 3DR 2,
-  the artifact's table); spare slots go to any app with work of that shape.
+- Big slots take bundles of three consecutive tasks (one PR; on-chip
+  pipelining) up to the app's big quota, starting at the app's next task
+  (`aligned=False`: a 3-in-1 bitstream is prebuilt for every start offset,
+  n-2 per app; `aligned=True`, the artifact: only at task 0, 3, 6); little
+  slots take single tasks with no per-app cap by default (rank decides; the
+  artifact's table OF 1, IC 3, LeNet 2, 3DR 2 is `LITTLE_QUOTA`); spare
+  slots go to any app with work of that shape.
 - Downstream tasks are loaded just in time (`jit_load`): once the upstream
   task's remaining work is at most theirs plus a PR.
 - Preemption (`rank_preempt`): a higher-ranked app with ready work and no
@@ -65,12 +68,15 @@ MIN_HOLD_S = 1.0
 LITTLE_QUOTA: Mapping[str, int] = {"OF": 1, "IC": 3, "LeNet": 2, "3DR": 2}
 BIG_QUOTA: Mapping[str, int] = {"OF": 2, "IC": 2, "LeNet": 2, "3DR": 2}
 BUNDLE = 3
+NO_CAP = 1 << 30
+"""An app absent from the little quota may take every little slot its rank and ready work earn."""
 
 
 def _bl_decide(
     snap: FpgaSnapshot, st: TokenState, boards: set[int], little_min_tasks: int,
     big_quota: Mapping[str, int], little_quota: Mapping[str, int], order: str = "fifo",
     jit_load: bool = False, rank_preempt: bool = False, margin: float = 1.0,
+    aligned: bool = True,
 ) -> tuple[list[FpgaDecision], dict[int, str], dict[int, float]]:  # fmt: skip
     """VersaSlot's allocation on the boards `boards`: decisions, modes, preemption times."""
     modes: dict[int, str] = dict(st.extra.get("modes", {}))
@@ -117,7 +123,8 @@ def _bl_decide(
     jit = snap.port.pr_s(1) if jit_load else None
 
     def bundle_ready(j: JobView) -> bool:
-        return j.next_task % BUNDLE == 0 and ready(j, BUNDLE, jit and snap.port.pr_s(BUNDLE))
+        at_start = not aligned or j.next_task % BUNDLE == 0
+        return at_start and ready(j, BUNDLE, jit and snap.port.pr_s(BUNDLE))
 
     def little_ready(j: JobView) -> bool:
         return ready(j, 1, jit)
@@ -131,10 +138,11 @@ def _bl_decide(
         if (
             j.id in fresh
             or not little_ready(j)
-            or n_held(j, "little") >= little_quota.get(j.app, 1)
+            or n_held(j, "little") >= little_quota.get(j.app, NO_CAP)
         ):
             continue
-        put(j, "little", f"little mode, quota {little_quota.get(j.app, 1)}", waits(j))
+        why = f"quota {little_quota[j.app]}" if j.app in little_quota else "by rank"
+        put(j, "little", f"little mode, {why}", waits(j))
     for j in [*cands, *rest]:  # spare slots: whoever has work of the right shape
         if j.id in fresh or snap.now_s - cooldown.get(j.id, -math.inf) < TICK_S:
             continue  # (an app preempted a moment ago does not take its slot straight back)
@@ -148,7 +156,8 @@ def _bl_decide(
     elif not free.count("little") and not free.count("big"):
         waiting = [j for j in cands if j.id not in fresh and not j.started]
         if waiting:
-            alloc = {j.id: big_quota.get(j.app, 2) + little_quota.get(j.app, 1) for j in cands}
+            alloc = {j.id: big_quota.get(j.app, 2) + little_quota.get(j.app, NO_CAP)
+                     for j in cands}  # fmt: skip
             d = preempt_over(snap, alloc, held)
     if d is not None:
         out.append(d)
@@ -201,6 +210,7 @@ class VersaSlot:
         self, order: str = "swrpt", jit_load: bool = True, rank_preempt: bool = True,
         margin: float = 2.0, little_min_tasks: int = 0,
         big_quota: Mapping[str, int] | None = None, little_quota: Mapping[str, int] | None = None,
+        aligned: bool = False,
     ) -> None:  # fmt: skip
         require(order in ORDERS, "versaslot.order", order, ", ".join(ORDERS))
         require(margin >= 1.0, "versaslot.margin", margin, "a factor >= 1")
@@ -210,14 +220,15 @@ class VersaSlot:
         self.margin = margin
         self.little_min_tasks = little_min_tasks
         self.big_quota = dict(BIG_QUOTA if big_quota is None else big_quota)
-        self.little_quota = dict(LITTLE_QUOTA if little_quota is None else little_quota)
+        self.little_quota = dict({} if little_quota is None else little_quota)
+        self.aligned = aligned
 
     def allocate(
         self, snap: FpgaSnapshot, st: TokenState, boards: set[int]
     ) -> tuple[list[FpgaDecision], dict[str, Any]]:
         out, modes, cooldown = _bl_decide(
             snap, st, boards, self.little_min_tasks, self.big_quota, self.little_quota,
-            self.order, self.jit_load, self.rank_preempt, self.margin,
+            self.order, self.jit_load, self.rank_preempt, self.margin, self.aligned,
         )  # fmt: skip
         return out, {"modes": modes, "cooldown": cooldown}
 
@@ -253,7 +264,8 @@ class VersaSlotArtifact(VersaSlot):
     layout = "BL"
 
     def __init__(self) -> None:
-        super().__init__(order="fifo", jit_load=False, rank_preempt=False, little_min_tasks=6)
+        super().__init__(order="fifo", jit_load=False, rank_preempt=False, little_min_tasks=6,
+                         little_quota=LITTLE_QUOTA, aligned=True)  # fmt: skip
 
 
 @FPGA_POLICIES.register("versaslot-switch")
