@@ -81,6 +81,12 @@ SHAPES: dict[str, Callable[[int], str]] = {
     'echo ls | eval "$(cat)" n times': lambda n: "echo ls" + ' | eval "$(cat)"' * n,
     "${x:1} of a doubled $x, n times": lambda n: _XSP + "echo " + "${x:1} " * n,
     "while true; do ... & done nested": lambda d: "while true; do " * d + "x & " + "done; " * d,
+    "> >(env --u --u ... x) wrapper options": lambda n: "echo hi > >(env" + " --u" * n + " x)",
+    "python pathlib aliases and globs": lambda n: (
+        "python3 -c '"
+        + "".join(f'import Path as Q{i};Q{i}("a").glob("b");' for i in range(n))
+        + ".unlink()'"
+    ),
 }
 SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _B1024 = "b=(" + " ".join(["x"] * 1024) + "); "  # an array of 1,024 elements

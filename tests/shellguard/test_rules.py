@@ -1806,12 +1806,13 @@ def test_escape_batches_twelfth(command: str, level: Level) -> None:
         # in single quotes `$(cat)` is the inner shell's text, not this pipe's input
         ("ls *.txt | bash -c 'wc -l $(cat)'", S),
         ("git diff --name-only | bash -c 'black $(cat)'", L),
-        # descriptors: moved (<&3-), as a path, as the script, closed
+        # descriptors: moved (<&3-), as a path, as the script
         ("exec 3<<<'rm -rf /etc'; bash <&3-", B),
         ("exec 3<<<'rm -rf /etc'; bash < /dev/fd/3", B),
         ("exec 3<<<'rm -rf /etc'; bash /dev/fd/3", B),
         ("exec 3<<<'rm -rf /etc'; source /dev/fd/3", B),
-        ("exec 3<<<'rm -rf /etc'; exec 3<&-; bash <&3", S),
+        # (a close is not followed: in a subshell, branch or function it may not run)
+        ("exec 3<<<'rm -rf /etc'; ( exec 3<&- ); bash <&3", B),
         # output given to a shell: &>, >&, wrapped shells, another descriptor; not sh -c
         ("exec &> >(sh); echo 'rm -rf /etc'", B),
         ("exec > >(env bash); echo 'rm -rf /etc'", B),
@@ -1853,3 +1854,70 @@ def test_sed_many_unclosed_own_delimiter_addresses() -> None:
     # benchmarks/shellguard_robustness.py): graded, nothing written
     body = "".join(";\\" + chr(0x100 + i) + "x" for i in range(3000))
     assert assess("sed -n '" + body + "' f", "bash").level == S
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # the twelfth batch's second review: wrapper options no longer backtrack (a regex took
+        # 9 s on 114 characters); each is graded at once
+        ("echo hi > >(env" + " --u" * 24 + " x)", L),
+        ("ls > >(sudo" + " -- sudo" * 26 + " x)", R),
+        # a close on one command does not forget the descriptor for the whole line
+        ("exec 3<<< 'rm -rf /etc'; ls 3<&-; bash <&3", B),
+        # loops whose statements wait in a substitution are paced
+        ('while true; do job=$(redis-cli BLPOP queue 0); ./process "$job" & done', S),
+        ('while true; do [ "$(inotifywait -q -e modify f)" ] ; ./reload & done', S),
+        # ... and these are not (redirects, if/case, (( )), disown, continue, functions)
+        ("while true; do ./a & echo started >&2; done", B),
+        ("while true; do ./a & disown; done", B),
+        ("while true; do if true; then ./a & fi; done", B),
+        ("while true; do case x in x) ./a & ;; esac; done", B),
+        ("while true; do ./a & ((1)); done", B),
+        ("while [ 1 -eq 1 ]; do ./a & done", B),
+        ("while (( 2 )); do ./a & done", B),
+        ("while command true; do ./a & done", B),
+        ("while true; do ./a & sleep 0s; done", B),
+        ("f() { ./a & }; while true; do f; done", B),
+        ("while true; do sh -c './a & echo'; done", B),
+        ("while true; do setsid -f ./a; done", B),
+        ("while true; do ./a & break; done", S),
+        # $# is not taken from `set --` (a `$#` misread inside ${...} stays unknown)
+        ('set -- x rm; "${@:$#}" -rf /etc', R),
+        # "${@:-x}" with positional words known is "$@"
+        ('set -- rm -rf /etc; "${@:-ls}"', B),
+        ("x=abcdefghrm; ${x:010} -rf /etc", B),  # 010 is octal: 8
+        # $(cat) after eval or a shell in command position only
+        ('git diff --stat | git commit -F- -m "tidy the sh wrappers: $(cat)"', L),
+        ('ls | grep -c sh "$(cat)"', S),
+        ('some_tool | tcsh -c "$(cat)"', R),
+        # descriptors given to a shell: >/dev/fd/N, exec 1>&N, env/timeout wrappers
+        ("exec 3> >(sh); echo 'rm -rf /etc' >/dev/fd/3", B),
+        ("exec 3> >(sh); exec 1>&3; echo 'rm -rf /etc'", B),
+        ("exec > >(env X=1 sh); echo 'rm -rf /etc'", B),
+        ("exec > >(timeout 9 sh); echo 'rm -rf /etc'", B),
+        # options the container scan does not know take their value
+        ("echo 'rm -rf /etc' | kubectl -v 9 exec -i pod -- sh", B),
+        ("docker compose --ansi never exec -T web sh <<EOF\nrm -rf /etc\nEOF", B),
+        # deletions: every listed target, absolute parts, qw(), globs with their pattern
+        ("ruby -rfileutils -e 'FileUtils.rm_r %w(/tmp/x /etc)'", B),
+        ('perl -MFile::Path -e \'rmtree ["/tmp/x", "/etc"]\'', B),
+        ('python3 -c \'from pathlib import Path; Path("/tmp", "/etc").rmdir()\'', B),
+        ("perl -MFile::Path=rmtree -e 'rmtree qw(/etc)'", B),
+        (
+            'python3 -c \'import pathlib; print(list(pathlib.Path("/etc").glob("*.conf")));'
+            ' pathlib.Path("/tmp/x").unlink()\'',
+            L,
+        ),
+        (
+            'python3 -c \'from pathlib import Path; p=Path("/etc/passwd"); p=Path("/tmp/x");'
+            " p.unlink()'",
+            L,
+        ),
+        ('node -e \'const fs=require("fs"); const m=new Map(); m.remove("/etc")\'', S),
+        ('node -e \'const {rm: del}=require("fs"); del("/etc", {recursive:true}, ()=>{})\'', B),
+        ('python3 -c \'import shutil, os; shutil.rmtree(os.path.join("/tmp", "x"))\'', S),
+    ],
+)
+def test_escape_batches_twelfth_second_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level

@@ -41,13 +41,10 @@ _SLICE = re.compile(
 )
 """`${NAME:OFFSET[:LENGTH]}` (`${x:-1}`, `${x:=v}`, `${x:+v}`, `${x:?m}` are not slices)."""
 _SINK = "\x00stdout-runs:"  # env entry + descriptor: `exec > >(sh)` gave it to a shell
-_SHELL_SINK = re.compile(
-    r">\(\s*(?:(?:sudo|doas|env|exec|nohup|command|builtin)(?:\s+-{1,2}[\w-]+(?:[= ](?!-)[^\s)]+)?)*"
-    r"\s+)*(?:\S*/)?(?:ba|da|z|k|mk|c|tc|fi)?sh\b(?![ \t]+-[a-zA-Z]*c)"
-)
-"""`>(sh)`, `>(sudo -u root bash)`: a shell reading what is written there (not `sh -c CODE`)."""
 _FD = "\x00fd:"  # env entry: the text an `exec N<<< TEXT` left on input descriptor N
-_POSITIONAL = ("@", "*", "#", *map(str, range(1, 10)))  # the positional parameters' names
+_ARGC = "\x00argc"  # env entry: how many positional parameters `set --` & co. gave (not $#:
+# a `$#` the grammar misreads inside `${...}` must stay unknown)
+_POSITIONAL = ("@", "*", _ARGC, *map(str, range(1, 10)))  # the positional parameters' names
 _NAMEREF = "\x00nameref:"  # env entry: declare -n REF=NAME; value: the name it stands for
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
@@ -1282,7 +1279,7 @@ class _Base:
                         saved = {k: self.env.get(k) for k in (*_POSITIONAL, "\x00positional")}
                         if len(after) > 1 and not any(is_dynamic(w) for w in after[1:]):
                             self.env["@"] = self.env["*"] = " ".join(after[1:])
-                            self.env["#"] = str(len(after) - 1)
+                            self.env[_ARGC] = str(len(after) - 1)
                             for pos in range(1, 10):
                                 self.env[str(pos)] = after[pos] if pos < len(after) else ""
                         try:
@@ -1727,9 +1724,17 @@ def _slice_number(text: str) -> int | None:
     t = t[1:-1].strip() if t.startswith("(") and t.endswith(")") else t
     if t == "":
         return 0
-    if re.fullmatch(r"[-+]?\d{1,9}", t):
-        return int(t)
-    return _arith(t)
+    m = re.fullmatch(r"([-+]?)(\d{1,9})", t)
+    if m is None:
+        return _arith(t)
+    digits = m.group(2)
+    if len(digits) > 1 and digits.startswith("0"):  # bash reads 010 as octal
+        if re.search(r"[89]", digits):
+            return None
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    return -value if m.group(1) == "-" else value
 
 
 def _arith(text: str) -> int | None:
@@ -2111,22 +2116,27 @@ def _input_container(inv: Invocation) -> str | None:
     if inv.name not in tools:
         return None
     a = inv.args
-    k, seen_exec, name = 0, False, ""
+    k, seen_exec, name, after_option = 0, False, "", False
     while k < len(a):
         x = a[k]
         if x == "--":
             break
         if x.startswith("-"):
             k += 2 if x in _CONTAINER_VALUES else 1
-        elif not seen_exec and x in ("compose", "container"):
+            after_option = "=" not in x and x not in _CONTAINER_VALUES
+            continue
+        if not seen_exec and x in ("compose", "container"):
             k += 1
         elif not seen_exec and x == "exec":
             seen_exec, k = True, k + 1
         elif seen_exec:
             name = x
             break
+        elif after_option:
+            k += 1  # an option not listed took this as its value (`kubectl -v 9 exec ...`)
         else:
             return None
+        after_option = False
     if not name:
         return None
     cmd = a[k + 1 :]
@@ -2139,17 +2149,85 @@ def _input_container(inv: Invocation) -> str | None:
     return f"container {name}" if runs and (script is None or script in STDIN_PATHS) else None
 
 
-_RUNS_WORDS = re.compile(r"(?:^|[\s;&|({])(?:eval|(?:\S*/)?(?:ba|da|z|k|mk)?sh)(?=\s)")
-"""`eval` or a shell: a word before `$(cat)` that runs the text cat prints."""
+def _runs_substituted(head: str) -> bool | None:
+    """What a stage's words before its `$(cat)` say: the command is `eval` or a shell, maybe
+    behind wrappers (`sudo bash -c "$(cat)"`, `{ eval "$(cat)"; }`, `timeout 5 sh -c`):
+    True when run as root, False when not, None when the substitution does not become code
+    (`grep -c sh "$(cat)"`, `git commit -m "... sh ... $(cat)"`)."""
+    quote = head.rfind('"')  # a double-quoted word still open at `$(cat)`: cut it off
+    if head.count('"') % 2:
+        head = head[:quote]
+    words = re.sub(r'"[^"]*"', " '' ", head).split()[:64]
+    root = False
+    while words and words[0] in ("{", "(", "!", "time"):
+        words = words[1:]
+    while words:
+        w = _basename(words[0])
+        if w in ("sudo", "doas"):
+            root = True
+        if w in _SINK_WRAPPERS or w in ("xargs", "nice"):
+            words = words[1:]
+            while words and (
+                words[0].startswith("-")
+                or re.fullmatch(r"[A-Za-z_]\w*=\S*|\d+(?:\.\d+)?[smhd]?", words[0])
+            ):
+                words = words[1:]
+            continue
+        break
+    if words and (words[0] == "eval" or _basename(words[0]) in _SHELLS):
+        return root
+    return None
+
+
 _ENDLESS_WHILE = re.compile(
-    r"true|:|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?|\(\(1\)\)|!false|!/(?:usr/)?bin/false"
+    r"(?:command|builtin)?(?:true|:)|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?|test[A-Za-z0-9_]+"
+    r"|\[\[?(\d+)-eq\1\]\]?|\(\([1-9]\d*\)\)|!false|!/(?:usr/)?bin/false"
 )
 _ENDLESS_UNTIL = re.compile(r"false|/(?:usr/)?bin/false|!true|!:|\(\(0\)\)")
 _INSTANT = frozenset(
     {":", "true", "false", "echo", "printf", "let", "export", "local", "declare", "typeset",
-     "readonly", "test", "[", "[[", "shift", "set", "unset", "cd", "pwd", "kill"}
+     "readonly", "test", "[", "[[", "shift", "set", "unset", "cd", "pwd", "kill", "disown",
+     "continue"}
 )  # fmt: skip
 """Commands that return at once: a loop made only of them and background jobs is unpaced."""
+_PACE_LITERALS = frozenset(
+    {"word", "number", "string", "raw_string", "concatenation", "simple_expansion", "expansion",
+     "binary_expression", "unary_expression", "parenthesized_expression", "postfix_expression",
+     "variable_name", "extglob_pattern", "regex", "ansi_c_string"}
+)  # fmt: skip
+"""Nodes inside a block that are no statements (a case item's pattern, `(( 1 ))`'s operand)."""
+_PACE_BLOCKS = frozenset(
+    {"compound_statement", "subshell", "do_group", "if_statement", "elif_clause", "else_clause",
+     "case_statement", "case_item"}
+)  # fmt: skip
+_BACKGROUND = re.compile(r"(?<![&>|<])&(?![&>])")
+"""A lone `&` (not `&&`, `>&`, `&>`): a command sent to the background."""
+
+
+_SINK_WRAPPERS = frozenset(
+    {"sudo", "doas", "env", "exec", "nohup", "command", "builtin", "timeout", "nice", "setsid",
+     "stdbuf", "ionice"}
+)  # fmt: skip
+_SUDO_VALUES = frozenset({"-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D"})
+
+
+def _shell_sink(text: str) -> bool:
+    """`>(sh)`, `>(sudo -u root bash)`, `>(env X=1 sh)`, `>(timeout 9 sh)`: a shell that reads
+    what is written there as its commands (not `>(sh -c CODE)`, which reads it as data)."""
+    words = text[2:].rstrip(") \t\n").split()[:64]
+    k, wrapper = 0, ""
+    while k < len(words):
+        w = words[k]
+        if _basename(w) in _SINK_WRAPPERS:
+            wrapper = _basename(w)
+        elif w.startswith("-"):
+            k += 1 if wrapper in ("sudo", "doas") and w in _SUDO_VALUES else 0
+        elif not re.fullmatch(r"[A-Za-z_]\w*=\S*|\d+(?:\.\d+)?[smhd]?", w):
+            break  # (env NAME=VALUE, timeout's duration, nice's level)
+        k += 1
+    if k >= len(words) or _basename(words[k]) not in _SHELLS:
+        return False
+    return not any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", x) for x in words[k + 1 :])
 
 
 def runs_input(inv: Invocation) -> bool:
@@ -2644,9 +2722,9 @@ class _Bash(_Base):
             elif prev[-1].name in ("echo", "printf"):
                 feed = printed_text(prev[-1], None)
         got = self.stmt(c, redirects, stdin_data if feed is None else feed)
-        if m is not None and feed is None and _RUNS_WORDS.search(live[: m.start()]):
-            root = re.search(r"(?:^|[\s;&|({])(?:sudo|doas)\s", live[: m.start()]) is not None
-            proxy = self.emit_unix(["sudo", "bash"] if root else ["bash"], text, [], None)
+        runner = _runs_substituted(live[: m.start()]) if m is not None and feed is None else None
+        if runner is not None:
+            proxy = self.emit_unix(["sudo", "bash"] if runner else ["bash"], text, [], None)
             if proxy is not None:
                 self.out.append(proxy)
                 got = [*got, proxy]
@@ -2679,27 +2757,41 @@ class _Bash(_Base):
             if k + 1 < len(kids) and kids[k + 1].type == "&":
                 spawns = True  # `CMD &`
                 continue
-            if c.type in ("compound_statement", "subshell", "do_group"):
-                got = self.unpaced(c)
-            elif c.type == "for_statement":
-                inner = c.child_by_field_name("body")
-                got = self.unpaced(inner) if inner is not None else None
-            elif c.type == "list":
-                parts = [self.unpaced_command(x) for x in c.named_children]
-                got = False if False in parts else (True if True in parts else None)
-            else:
-                got = self.unpaced_command(c)
+            got = self.pace(c)
             if got is False:
                 return False
             spawns = spawns or got
         return spawns
 
+    def pace(self, c: Any) -> bool | None:
+        """One statement of a loop's body, read as `unpaced` reads a block."""
+        t = c.type
+        if t in _PACE_LITERALS:
+            return None
+        if t != "command" and re.search(r"\$\(|`", self.text(c)) and t not in _PACE_BLOCKS:
+            return False  # a substitution may wait
+        if t == "redirected_statement":
+            body = c.child_by_field_name("body")
+            return self.pace(body) if body is not None else None
+        if t in _PACE_BLOCKS:
+            return self.unpaced(c)
+        if t == "for_statement":
+            body = c.child_by_field_name("body")
+            return self.unpaced(body) if body is not None else None
+        if t in ("list", "pipeline", "negated_command"):
+            parts = [self.pace(x) for x in c.named_children]
+            return False if False in parts else (True if True in parts else None)
+        return self.unpaced_command(c)
+
     def unpaced_command(self, c: Any) -> bool | None:
-        """One foreground statement: True if it leaves a process behind and returns (`sh -c
-        'x &'`, `coproc`), None if it returns at once, False if it may wait."""
+        """One foreground command: True if it leaves a process behind and returns (`sh -c
+        'x &'`, `coproc`, `setsid -f`, a function doing so), None if it returns at once,
+        False if it may wait (anything else, or a `$(...)` in it)."""
+        text = self.text(c).strip()
+        if re.search(r"\$\(|`", text):
+            return False
         if c.type in ("variable_assignment", "test_command", "declaration_command"):
             return None
-        text = self.text(c).strip()
         if text.startswith("coproc"):
             return True
         if c.type != "command":
@@ -2707,10 +2799,15 @@ class _Bash(_Base):
         words = text.split()
         name = _basename(words[0]) if words else ""
         if name in _SHELLS and "-c" in words:
-            code = re.sub(r"['\"]", "", text.split("-c", 1)[1]).rstrip(" \t;")
-            return bool(code.endswith("&") and not code.endswith("&&"))
+            code = re.sub(r"['\"]", "", text.split("-c", 1)[1])
+            return _BACKGROUND.search(code) is not None
+        if name == "setsid" and any(re.fullmatch(r"-\w*f\w*|--fork", w) for w in words[1:3]):
+            return True
         if name == "sleep":
-            return None if words[1:] in (["0"], ["0.0"], []) else False
+            return None if all(re.fullmatch(r"0+(?:\.0*)?[smhd]?", w) for w in words[1:]) else False
+        if name in self.functions:  # f() { ./a & }; while true; do f; done
+            body = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", self.functions[name])
+            return bool(_BACKGROUND.search(body))
         return None if name in _INSTANT else False
 
     def stmt(
@@ -2759,9 +2856,6 @@ class _Bash(_Base):
                         if op == "<&" or (op == "<" and fd_path)
                         else None
                     )
-                    if op == "<&-" or (op == "<&" and dest == "-"):  # `exec 3<&-`: closed
-                        fds.pop(desc, None)
-                        self.env.pop(_FD + desc, None)
                     if desc == "0" and held is not None:
                         data = held  # `exec 3<<< CODE; bash <&3`: its input is what fd 3 holds
                     elif desc != "0" and op == "<<<":
@@ -2769,12 +2863,13 @@ class _Bash(_Base):
                     elif desc != "0" and held is not None:
                         fds[desc] = held  # `4<&3`
                     if op in (">", ">>", ">|", "&>", ">&", "&>>") and any(
-                        ps.type == "process_substitution"
-                        and _SHELL_SINK.match(self.text(ps)) is not None
+                        ps.type == "process_substitution" and _shell_sink(self.text(ps))
                         for ps in c.named_children
                     ):
                         # `exec > >(sh)`: what the line prints from here on runs
                         sinks.add("1" if desc == "0" or op.startswith("&") else desc)
+                    elif op == ">&" and dest.isdecimal() and _SINK + dest in self.env:
+                        sinks.add("1" if desc == "0" else desc)  # `exec 1>&3`, 3 a shell's
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
@@ -3189,7 +3284,7 @@ class _Bash(_Base):
         if not first or words is None or any(is_dynamic(w) for w in words):
             return
         self.env["@"] = self.env["*"] = " ".join(words)
-        self.env["#"] = str(len(words))
+        self.env[_ARGC] = str(len(words))
         for pos in range(1, 10):
             self.env[str(pos)] = words[pos - 1] if pos <= len(words) else ""
 
@@ -3484,7 +3579,7 @@ class _Bash(_Base):
         if base in ("@", "*"):
             # ${@:0} starts at $0 (the shell's or script's name: known only when run); $1..$9
             # are the words as set (past nine they are not followed)
-            count = self.env.get("#", "")
+            count = self.env.get(_ARGC, "")
             items = None
             if off != 0 and count.isdecimal() and int(count) <= 9:
                 items = [self.env.get(str(k), "") for k in range(1, int(count) + 1)]
@@ -3611,9 +3706,16 @@ class _Bash(_Base):
             node.type == "string"
             and len(node.named_children) == 1
             and node.named_children[0].type in ("expansion", "simple_expansion")
-            and re.fullmatch(
-                r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*\[@\]|@)(?::(?![-=+?])[^{}]*)?\}|\$@",
-                self.text(node)[1:-1],
+            and (
+                re.fullmatch(
+                    r"\$\{(?:[A-Za-z_][A-Za-z0-9_]*\[@\]|@)(?::(?![-=+?])[^{}]*)?\}|\$@",
+                    self.text(node)[1:-1],
+                )
+                # "${@:-x}" is "$@" when there are positional words (here known: set --)
+                or (
+                    re.fullmatch(r"\$\{@:?[-=][^{}]*\}", self.text(node)[1:-1]) is not None
+                    and self.env.get(_ARGC, "0") not in ("", "0")
+                )
             )
         ):
             return True  # "${a[@]}", "$@", "${@:2}": one word per element
@@ -3796,7 +3898,11 @@ class _Bash(_Base):
         if self.env.get("\x00positional") == "run-time" and re.match(r"\$\{?[@*0-9]", inv.name):
             inv.set_here = True
         self.out.append(inv)
-        dup = [d for op, d in inv.redirects if op == ">&" and d.isdecimal()]
+        dup = [d for op, d in inv.redirects if op == ">&" and d.isdecimal()] + [
+            d[len("/dev/fd/") :]
+            for op, d in inv.redirects
+            if op in (">", ">>") and re.fullmatch(r"/dev/fd/\d+", d)
+        ]
         if (inv.name in ("echo", "printf") or _cat_heredoc(inv)) and (
             any(_SINK + d in self.env for d in dup)
             or (_SINK + "1" in self.env and not any(">" in op for op, _ in inv.redirects))
@@ -3870,7 +3976,7 @@ class _Bash(_Base):
             names = _POSITIONAL
             saved = {k: self.env.get(k) for k in names}
             self.env["@"] = self.env["*"] = " ".join(inv.args)
-            self.env["#"] = str(len(inv.args))
+            self.env[_ARGC] = str(len(inv.args))
             for pos in range(1, 10):
                 self.env[str(pos)] = inv.args[pos - 1] if pos <= len(inv.args) else ""
             self.nested(

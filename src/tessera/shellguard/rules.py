@@ -5135,62 +5135,133 @@ _READ_ONLY = {
 _DELETE_CALL = re.compile(
     r"(?:rmtree|remove_tree|rmSync|rmdirSync|removeSync|rm_rf|rm_r|rimraf|remove_dir_all|"
     r"remove_dir|FileUtils\.remove_entry(?:_secure)?|FileUtils\.remove_file|removedirs|"
-    r"unlinkSync|rmdir|(?:\bfs|['\"](?:node:)?fs(?:/promises)?['\"]\)|promises)\s*\.rm)"
-    r"[ \t]*(?:\([ \t]*)?(?:\[[ \t]*)?(?:r?['\"]([^'\"]+)['\"]|q[qw]?\{([^}]+)\}|%w[(\[{]\s*([^)\]}\s]+))"
+    r"unlinkSync|rmdir|(?:\bfs|['\"](?:node:)?fs(?:/promises)?['\"]\)|promises)\s*\.rm|"
+    r"['\"]fs-extra['\"]\)\s*\.remove(?:Sync)?)[ \t]*(?=[(\[%'\"qr])"
 )
-"""A library call that deletes a tree or file, with its literal target: `rmtree("/etc")`,
-Ruby/Perl without parentheses (`FileUtils.rm_r "/etc"`, `remove_tree "/x"`), a list
-(`rm_r(["/etc"])`, `%w(/etc)`), Perl `q{/etc}`."""
-_FS_MODULE = re.compile(
-    r"""require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]|from\s+['"](?:node:)?fs"""
+"""A library call that deletes a tree or file: `rmtree(...)`, Ruby/Perl without parentheses
+(`FileUtils.rm_r "/etc"`, `remove_tree "/x"`), `require("fs").rm(...)`."""
+_FS_REQUIRE = r"""require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]\s*\)"""
+_FS_DELETES = (
+    r"(?:rm|rmSync|rmdir|rmdirSync|remove|removeSync|unlink|unlinkSync|emptyDir|emptyDirSync)"
 )
-"""Node code that loads the file-system module (its `rm(...)` then deletes)."""
 _PATH_LITERAL = (
     r"""(?:pathlib\.)?{name}\(\s*r?['"]([^'"]+)['"]((?:\s*,\s*r?['"][^'"]+['"])*)\s*\)"""
 )
 
 
+def _call_literals(code: str, at: int) -> list[str]:
+    """The literal arguments of the call whose arguments start at `at`: quoted strings passed
+    directly or in a list (`("/a", x)`, `["/a", "/b"]`, Ruby `%w(/a /b)`, Perl `qw(/a)`,
+    `q{/a}`); without parentheses up to the statement's end. At most 16."""
+    out: list[str] = []
+    depth, i, n = 0, at, min(len(code), at + 2000)
+    top = 1 if code[at : at + 1] == "(" else 0
+    lists: list[bool] = []  # per open bracket: a list whose items count as arguments
+    while i < n and len(out) < 16:
+        ch = code[i]
+        direct = depth == top or (depth == top + 1 and lists and lists[-1])
+        m = re.match(r"(?:%w|qw)\s*([(\[{])|qq?\s*([{(])", code[i:])
+        if m and direct:
+            close = {"(": ")", "[": "]", "{": "}"}[m.group(1) or m.group(2)]
+            end = code.find(close, i + m.end())
+            if end < 0:
+                break
+            body = code[i + m.end() : end]
+            out += body.split() if m.group(1) else [body.strip()]
+            i = end + 1
+            continue
+        if ch in "'\"":
+            end = code.find(ch, i + 1)
+            if end < 0:
+                break
+            if direct:
+                out.append(code[i + 1 : end])
+            i = end + 1
+            continue
+        if ch in "([{":
+            depth += 1
+            lists.append(ch == "[")
+        elif ch in ")]}":
+            depth -= 1
+            if lists:
+                lists.pop()
+            if depth < top or (top and depth == 0):
+                break
+        elif depth == 0 and ch in ";\n|&":
+            break
+        i += 1
+    return out
+
+
 def _quote_glob(path: str) -> str:
-    """A path for a shell line, quoted except a trailing `/*` (kept a glob)."""
-    if path.endswith("/*"):
-        return shlex.quote(path[:-2]) + "/*"
+    """A path for a shell line, quoted except a glob in its last part (`/etc/*.gz`)."""
+    head, _, last = path.rpartition("/")
+    if head and re.search(r"[*?\[]", last):
+        return shlex.quote(head) + "/" + "".join(c if c in "*?" else shlex.quote(c) for c in last)
     return shlex.quote(path)
 
 
 def _joined(first: str, rest: str) -> str:
-    """`Path("/etc", "passwd")`'s path from its literal parts."""
-    parts = [first, *re.findall(r"""['"]([^'"]+)['"]""", rest)]
-    return "/".join([*(p.rstrip("/") for p in parts[:-1]), parts[-1]])
+    """`Path("/etc", "passwd")`'s path from its literal parts (an absolute part restarts it)."""
+    path = first
+    for part in re.findall(r"""['"]([^'"]+)['"]""", rest):
+        path = part if part.startswith("/") else path.rstrip("/") + "/" + part
+    return path
 
 
 def _pathlib_targets(code: str) -> list[tuple[str, str]]:
     """(verb, path) of pathlib deletions with literal paths: `Path("/etc/passwd").unlink()`,
-    `Path("/etc", "passwd")`, `p = Path("/srv"); p.rmdir()`, `from pathlib import Path as P`,
-    and `.unlink()` over `Path("/etc").glob(...)` (every file there)."""
-    names = ["Path", "PosixPath", *re.findall(r"\bimport\s+Path\s+as\s+(\w+)", code)]
+    `Path("/etc", "passwd")`, `p = Path("/srv"); p.rmdir()` (the assignment last before the
+    call), `from pathlib import Path as P`, and `f.unlink()` for `f` in `Path(D).glob(P)`."""
+    aliases = dict.fromkeys(re.findall(r"\bimport\s+Path\s+as\s+(\w+)", code))
     out: list[tuple[str, str]] = []
-    for name in names:
+    for name in ["Path", "PosixPath", *list(aliases)[:8]]:
         lit = _PATH_LITERAL.format(name=re.escape(name))
         for m in re.finditer(rf"\b{lit}\s*\.(unlink|rmdir)\s*\(", code):
             out.append((m.group(3), _joined(m.group(1), m.group(2))))
-        for m in re.finditer(rf"\b(\w+)\s*=\s*{lit}", code):
-            for verb in re.findall(rf"\b{re.escape(m.group(1))}\s*\.(unlink|rmdir)\s*\(", code):
-                out.append((verb, _joined(m.group(2), m.group(3))))
-        if re.search(r"\.unlink\s*\(", code):
-            for m in re.finditer(rf"\b{lit}\s*\.(?:r?glob|iterdir)\s*\(", code):
-                out.append(("unlink", _joined(m.group(1), m.group(2)).rstrip("/") + "/*"))
+        calls = list(re.finditer(r"\b(\w+)\s*\.(unlink|rmdir)\s*\(", code))[:32]
+        for call in calls:
+            var = re.escape(call.group(1))
+            sets = [a for a in re.finditer(rf"\b{var}\s*=(?!=)", code) if a.end() <= call.start()]
+            if sets:
+                got = re.match(rf"\s*{lit}", code[sets[-1].end() :])
+                if got is not None:
+                    out.append((call.group(2), _joined(got.group(1), got.group(2))))
+        for m in list(
+            re.finditer(
+                rf"\bfor\s+(\w+)\s+in\s+{lit}\s*\.(r?glob)\s*\(\s*r?['\"]([^'\"]+)['\"]", code
+            )
+        )[:32]:
+            if re.search(rf"\b{re.escape(m.group(1))}\s*\.unlink\s*\(", code):
+                sub = ("**/" if m.group(4) == "rglob" else "") + m.group(5)
+                out.append(("unlink", _joined(m.group(2), m.group(3)).rstrip("/") + "/" + sub))
+    return out
+
+
+def _node_fs_targets(code: str) -> list[str]:
+    """Literal targets of node's file-system deletions through a bound module (`const f =
+    require("fs"); f.rm("/etc", ...)`) or destructured names (`const {rm} = require("fs")`)."""
+    out: list[str] = []
+    for name in re.findall(rf"\b(?:const|let|var)\s+(\w+)\s*=\s*{_FS_REQUIRE}", code)[:8]:
+        out += re.findall(
+            rf"\b{re.escape(name)}\s*\.\s*{_FS_DELETES}\s*\(\s*['\"`]([^'\"`]+)", code
+        )
+    for names in re.findall(rf"\{{([^}}]*)\}}\s*=\s*{_FS_REQUIRE}", code)[:8]:
+        for part in names.split(","):
+            orig, _, local = part.partition(":")
+            if re.fullmatch(_FS_DELETES, orig.strip()):
+                fn = re.escape((local or orig).strip())
+                out += re.findall(rf"(?<![\w.]){fn}\s*\(\s*['\"`]([^'\"`]+)", code)
     return out
 
 
 def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
     """Deletions written in Python/Node/Ruby/Perl one-liners: grade their literal targets."""
-    targets = [next(g for g in m.groups() if g is not None) for m in _DELETE_CALL.finditer(code)]
-    if inv.name in ("node", "nodejs", "deno", "bun") and _FS_MODULE.search(code):
-        # const {rm} = require("fs"); rm("/etc", ...) / fse.remove("/etc")
-        targets += re.findall(
-            r"\b(?:rm|rmdir|remove|removeSync|emptyDir|emptyDirSync)\s*\(\s*['\"`]([^'\"`]+)",
-            code,
-        )
+    targets = [
+        t for m in list(_DELETE_CALL.finditer(code))[:64] for t in _call_literals(code, m.end())
+    ]
+    if inv.name in ("node", "nodejs", "deno", "bun"):
+        targets += _node_fs_targets(code)
     if re.search(
         r"(rmtree|rmSync|rm_rf|rimraf)\s*\(\s*(os\.)?(homedir|path\.expanduser\(['\"]~['\"]\)|"
         r"require\(['\"]os['\"]\)\.homedir)",
