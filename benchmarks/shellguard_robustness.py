@@ -82,6 +82,10 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "${x:1} of a doubled $x, n times": lambda n: _XSP + "echo " + "${x:1} " * n,
     "while true; do ... & done nested": lambda d: "while true; do " * d + "x & " + "done; " * d,
     "> >(env --u --u ... x) wrapper options": lambda n: "echo hi > >(env" + " --u" * n + " x)",
+    "node: n unclosed {": lambda n: "node -e '" + "{" * n + "'",
+    "node: {rm, rm, ...} = require(fs)": lambda n: (
+        "node -e 'const {" + "rm," * n + '} = require("fs"); rm("/tmp/x")\''
+    ),
     "python pathlib aliases and globs": lambda n: (
         "python3 -c '"
         + "".join(f'import Path as Q{i};Q{i}("a").glob("b");' for i in range(n))

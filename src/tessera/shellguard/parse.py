@@ -2108,6 +2108,17 @@ _CONTAINER_VALUES = frozenset(
 """Options of docker/podman/kubectl and their exec/compose subcommands that take a value."""
 
 
+_OTHER_SUBCOMMANDS = frozenset(
+    {"run", "create", "build", "pull", "push", "ps", "images", "image", "logs", "start", "stop",
+     "restart", "rm", "rmi", "cp", "inspect", "network", "volume", "system", "buildx", "login",
+     "tag", "save", "load", "port", "top", "stats", "attach", "commit", "diff", "export",
+     "import", "kill", "pause", "unpause", "update", "wait", "get", "describe", "apply",
+     "delete", "edit", "port-forward", "proxy", "debug", "rollout", "scale", "config", "auth",
+     "label", "annotate", "patch", "replace", "up", "down"}
+)  # fmt: skip
+"""docker/podman/kubectl subcommands other than exec: never an unlisted option's value."""
+
+
 def _input_container(inv: Invocation) -> str | None:
     """`container NAME` for `docker|podman|nerdctl [compose|container] exec -i NAME sh`,
     `docker-compose exec -T SVC sh` and `kubectl exec -i POD -- sh`, whose shell in the
@@ -2132,7 +2143,7 @@ def _input_container(inv: Invocation) -> str | None:
         elif seen_exec:
             name = x
             break
-        elif after_option:
+        elif after_option and x not in _OTHER_SUBCOMMANDS:
             k += 1  # an option not listed took this as its value (`kubectl -v 9 exec ...`)
         else:
             return None
@@ -2149,39 +2160,10 @@ def _input_container(inv: Invocation) -> str | None:
     return f"container {name}" if runs and (script is None or script in STDIN_PATHS) else None
 
 
-def _runs_substituted(head: str) -> bool | None:
-    """What a stage's words before its `$(cat)` say: the command is `eval` or a shell, maybe
-    behind wrappers (`sudo bash -c "$(cat)"`, `{ eval "$(cat)"; }`, `timeout 5 sh -c`):
-    True when run as root, False when not, None when the substitution does not become code
-    (`grep -c sh "$(cat)"`, `git commit -m "... sh ... $(cat)"`)."""
-    quote = head.rfind('"')  # a double-quoted word still open at `$(cat)`: cut it off
-    if head.count('"') % 2:
-        head = head[:quote]
-    words = re.sub(r'"[^"]*"', " '' ", head).split()[:64]
-    root = False
-    while words and words[0] in ("{", "(", "!", "time"):
-        words = words[1:]
-    while words:
-        w = _basename(words[0])
-        if w in ("sudo", "doas"):
-            root = True
-        if w in _SINK_WRAPPERS or w in ("xargs", "nice"):
-            words = words[1:]
-            while words and (
-                words[0].startswith("-")
-                or re.fullmatch(r"[A-Za-z_]\w*=\S*|\d+(?:\.\d+)?[smhd]?", words[0])
-            ):
-                words = words[1:]
-            continue
-        break
-    if words and (words[0] == "eval" or _basename(words[0]) in _SHELLS):
-        return root
-    return None
-
-
 _ENDLESS_WHILE = re.compile(
-    r"(?:command|builtin)?(?:true|:)|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?|test[A-Za-z0-9_]+"
-    r"|\[\[?(\d+)-eq\1\]\]?|\(\([1-9]\d*\)\)|!false|!/(?:usr/)?bin/false"
+    r"(?:command(?:-p)?|builtin)?(?:true|:)|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?"
+    r"|test[A-Za-z0-9_]+|\[\[?-n[A-Za-z0-9_]+\]\]?|\[\[?(\w+)(?:=|==|-eq)\1\]\]?"
+    r"|test(\w+)(?:=|-eq)\2|\(\((?:[1-9]\d*|(\d+)==\3)\)\)|!false|!/(?:usr/)?bin/false"
 )
 _ENDLESS_UNTIL = re.compile(r"false|/(?:usr/)?bin/false|!true|!:|\(\(0\)\)")
 _INSTANT = frozenset(
@@ -2201,33 +2183,116 @@ _PACE_BLOCKS = frozenset(
      "case_statement", "case_item"}
 )  # fmt: skip
 _BACKGROUND = re.compile(r"(?<![&>|<])&(?![&>])")
+_MAY_WAIT = re.compile(r"\$\((?!\()|`")  # a command substitution (not `$((` arithmetic)
+_PACERS = re.compile(
+    r"\b(?:wait|read|inotifywait|flock)\b|\bsleep[ \t]+(?!(?:0+\.?0*|\.0+)[smhd]?(?:\s|;|$))\S"
+)
 """A lone `&` (not `&&`, `>&`, `&>`): a command sent to the background."""
 
 
-_SINK_WRAPPERS = frozenset(
-    {"sudo", "doas", "env", "exec", "nohup", "command", "builtin", "timeout", "nice", "setsid",
-     "stdbuf", "ionice"}
-)  # fmt: skip
-_SUDO_VALUES = frozenset({"-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D"})
+_WRAPPER_VALUES: dict[str, tuple[str, frozenset[str]]] = {
+    # wrapper: (short options taking a value, long ones)
+    "sudo": ("ugCDhprtU", frozenset({"--user", "--group", "--chdir", "--host", "--prompt",
+                                     "--role", "--type", "--other-user", "--close-from"})),
+    "doas": ("uC", frozenset()),
+    "env": ("uCS", frozenset({"--unset", "--chdir", "--split-string"})),
+    "exec": ("a", frozenset()),
+    "timeout": ("sk", frozenset({"--signal", "--kill-after"})),
+    "nice": ("n", frozenset({"--adjustment"})),
+    "ionice": ("cnp", frozenset({"--class", "--classdata", "--pid"})),
+    "stdbuf": ("ioe", frozenset({"--input", "--output", "--error"})),
+    "flock": ("wEc", frozenset({"--timeout", "--conflict-exit-code", "--command"})),
+    "nohup": ("", frozenset()), "command": ("", frozenset()), "builtin": ("", frozenset()),
+    "setsid": ("", frozenset()), "busybox": ("", frozenset()), "time": ("", frozenset()),
+    "xargs": ("aEdIiLlnPs", frozenset()),
+}  # fmt: skip
+"""Commands that run the command after them, and which of their options take a value."""
+
+
+def _after_wrappers(words: list[str]) -> tuple[list[str], bool]:
+    """The command `words` run once wrappers (`sudo -u root`, `env -u X A=1`, `timeout -s KILL
+    10`, `flock F`, `docker exec -i C`), their options and values are skipped; and whether a
+    root wrapper (sudo, doas) was among them."""
+    root = False
+    k = 0
+    while k < len(words):
+        w = _basename(words[k])
+        if re.fullmatch(r"[A-Za-z_]\w*=\S*", words[k]):
+            k += 1  # NAME=VALUE before a command or after env
+            continue
+        if w in ("docker", "podman", "nerdctl", "kubectl", "oc") and "exec" in words[k + 1 :]:
+            e = words.index("exec", k + 1) + 1
+            while e < len(words) and words[e].startswith("-") and words[e] != "--":
+                e += 2 if words[e] in _CONTAINER_VALUES else 1
+            k = e + 1  # the container
+            k += 1 if k < len(words) and words[k] == "--" else 0
+            continue
+        if w not in _WRAPPER_VALUES:
+            break
+        root = root or w in ("sudo", "doas")
+        shorts, longs = _WRAPPER_VALUES[w]
+        k += 1
+        while k < len(words) and words[k].startswith("-") and words[k] != "--":
+            opt = words[k]
+            k += 1
+            if opt.startswith("--"):
+                k += 1 if "=" not in opt and opt in longs else 0
+            else:
+                at = next((i for i, ch in enumerate(opt[1:]) if ch in shorts), None)
+                k += 1 if at is not None and at == len(opt) - 2 else 0  # (else glued: -uroot)
+        k += 1 if k < len(words) and words[k] == "--" else 0
+        if w == "timeout" and k < len(words):
+            k += 1  # the duration
+        elif w in ("nice", "ionice") and k < len(words) and re.fullmatch(r"-?\d+", words[k]):
+            k += 1
+        elif w == "flock" and k < len(words):
+            k += 1  # the lock file
+    return words[k:], root
 
 
 def _shell_sink(text: str) -> bool:
-    """`>(sh)`, `>(sudo -u root bash)`, `>(env X=1 sh)`, `>(timeout 9 sh)`: a shell that reads
+    """`>(sh)`, `>(sudo -u root bash)`, `>(env -u X sh)`, `>(cat | sh)`: a shell that reads
     what is written there as its commands (not `>(sh -c CODE)`, which reads it as data)."""
-    words = text[2:].rstrip(") \t\n").split()[:64]
-    k, wrapper = 0, ""
-    while k < len(words):
-        w = words[k]
-        if _basename(w) in _SINK_WRAPPERS:
-            wrapper = _basename(w)
-        elif w.startswith("-"):
-            k += 1 if wrapper in ("sudo", "doas") and w in _SUDO_VALUES else 0
-        elif not re.fullmatch(r"[A-Za-z_]\w*=\S*|\d+(?:\.\d+)?[smhd]?", w):
-            break  # (env NAME=VALUE, timeout's duration, nice's level)
-        k += 1
-    if k >= len(words) or _basename(words[k]) not in _SHELLS:
-        return False
-    return not any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", x) for x in words[k + 1 :])
+    for stage in text[2:].rstrip(") \t\n").split("|")[:16]:
+        rest, _ = _after_wrappers(stage.split()[:64])
+        if (
+            rest
+            and _basename(rest[0]) in _SHELLS
+            and not any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", x) for x in rest[1:])
+        ):
+            return True
+    return False
+
+
+def _runs_substituted(head: str) -> bool | None:
+    """What a stage's text before its `$(cat)` says: the command of the statement the
+    substitution is in is `eval` or a shell, maybe behind wrappers (`sudo -u root bash -c
+    "$(cat)"`, `{ read -r _; eval "$(cat)"; }`, `X=1 eval`): True when run as root, False
+    when not, None when the substitution does not become code (`grep -c sh "$(cat)"`,
+    `git commit -m "... sh ... $(cat)"`)."""
+    if head.count('"') % 2:
+        head = head[: head.rfind('"')]  # a double-quoted word still open at `$(cat)`
+    head = re.sub(r'"[^"]*"', " '' ", head)
+    segment = re.split(r"[;&|(){}\n]|\b(?:then|do|else|if|while|until|time)\b", head)[-1]
+    rest, root = _after_wrappers(segment.split()[:64])
+    if rest and (rest[0] == "eval" or _basename(rest[0]) in _SHELLS):
+        return root
+    return None
+
+
+def _spawns_unpaced(code: str) -> bool:
+    """Code (a function's body, `sh -c`'s argument) that starts a background process and does
+    not wait, sleep or read: text in quotes and comments left out."""
+    bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", code[:20_000])
+    bare = re.sub(r"(?:^|(?<=\s))#[^\n]*", "", bare)
+    parts = re.split(r"(;|\n|&&|\|\||(?<![&>|<])&(?![&>]))", bare)
+    spawns, foreground = False, []
+    for k in range(0, len(parts), 2):
+        if k + 1 < len(parts) and parts[k + 1] == "&":
+            spawns = True  # `CMD &`: in the background, it paces nothing
+        else:
+            foreground.append(parts[k])
+    return spawns and not any(_PACERS.search(x) or _MAY_WAIT.search(x) for x in foreground)
 
 
 def runs_input(inv: Invocation) -> bool:
@@ -2742,7 +2807,7 @@ class _Bash(_Base):
             endless = cond is None or self.text(cond).strip() == "1"
         else:
             spec = _ENDLESS_UNTIL if n.children[0].type == "until" else _ENDLESS_WHILE
-            compact = re.sub(r"\s+", "", self.text(cond)) if cond is not None else ""
+            compact = re.sub(r"[\s'\"\\]", "", self.text(cond)) if cond is not None else ""
             endless = spec.fullmatch(compact.rstrip(";")) is not None
         return endless and self.unpaced(body) is True
 
@@ -2768,7 +2833,7 @@ class _Bash(_Base):
         t = c.type
         if t in _PACE_LITERALS:
             return None
-        if t != "command" and re.search(r"\$\(|`", self.text(c)) and t not in _PACE_BLOCKS:
+        if t != "command" and _MAY_WAIT.search(self.text(c)) and t not in _PACE_BLOCKS:
             return False  # a substitution may wait
         if t == "redirected_statement":
             body = c.child_by_field_name("body")
@@ -2788,7 +2853,7 @@ class _Bash(_Base):
         'x &'`, `coproc`, `setsid -f`, a function doing so), None if it returns at once,
         False if it may wait (anything else, or a `$(...)` in it)."""
         text = self.text(c).strip()
-        if re.search(r"\$\(|`", text):
+        if _MAY_WAIT.search(text):
             return False
         if c.type in ("variable_assignment", "test_command", "declaration_command"):
             return None
@@ -2798,16 +2863,28 @@ class _Bash(_Base):
             return False
         words = text.split()
         name = _basename(words[0]) if words else ""
-        if name in _SHELLS and "-c" in words:
-            code = re.sub(r"['\"]", "", text.split("-c", 1)[1])
-            return _BACKGROUND.search(code) is not None
+        if name in ("time", "builtin") and len(words) > 1:
+            words = words[1:]
+            name = _basename(words[0])
+        if name in _SHELLS or name == "eval":
+            # sh -c 'CODE', bash -lc 'CODE', eval 'CODE': the code read as a function body
+            at = next((i for i, w in enumerate(words) if re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", w)),
+                      0 if name == "eval" else None)  # fmt: skip
+            if at is None:
+                return False
+            code = " ".join(words[at + 1 :])
+            return _spawns_unpaced(
+                code[1:-1] if code[:1] in "'\"" and code[-1:] == code[:1] else code
+            )
         if name == "setsid" and any(re.fullmatch(r"-\w*f\w*|--fork", w) for w in words[1:3]):
             return True
         if name == "sleep":
-            return None if all(re.fullmatch(r"0+(?:\.0*)?[smhd]?", w) for w in words[1:]) else False
+            zero = r"(?:0+\.?0*|\.0+)[smhd]?"
+            return None if all(re.fullmatch(zero, w) for w in words[1:]) else False
         if name in self.functions:  # f() { ./a & }; while true; do f; done
-            body = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", self.functions[name])
-            return bool(_BACKGROUND.search(body))
+            return _spawns_unpaced(self.functions[name])
+        if name == "command" and words[1:2] in (["-v"], ["-V"]):
+            return None
         return None if name in _INSTANT else False
 
     def stmt(
@@ -2868,7 +2945,12 @@ class _Bash(_Base):
                     ):
                         # `exec > >(sh)`: what the line prints from here on runs
                         sinks.add("1" if desc == "0" or op.startswith("&") else desc)
-                    elif op == ">&" and dest.isdecimal() and _SINK + dest in self.env:
+                    elif (
+                        (to := re.sub(r"^/dev/fd/", "", dest).rstrip("-")).isdecimal()
+                        and op in (">&", ">", ">>")
+                        and (op == ">&" or dest.startswith("/dev/fd/"))
+                        and _SINK + to in self.env
+                    ):
                         sinks.add("1" if desc == "0" else desc)  # `exec 1>&3`, 3 a shell's
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
@@ -3519,11 +3601,11 @@ class _Bash(_Base):
             sl = _SLICE.fullmatch(inner)
             if sl is not None:
                 return self.slice(sl, n)
-            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?::?[-=](.*))?$", inner)
+            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?:(:?)[-=](.*))?$", inner)
             if m:
                 v, d = self.var(m.group(1))
-                if d and m.group(2) is not None:
-                    return m.group(2), False
+                if m.group(3) is not None and (d or (m.group(2) and not v.strip(" "))):
+                    return m.group(3), False  # unknown, or `${x:-w}` with x known empty: w
                 return v, d
             sub = _SUBST.fullmatch(inner)
             if sub is not None and not re.search(r"[$`]", inner):
@@ -3715,6 +3797,7 @@ class _Bash(_Base):
                 or (
                     re.fullmatch(r"\$\{@:?[-=][^{}]*\}", self.text(node)[1:-1]) is not None
                     and self.env.get(_ARGC, "0") not in ("", "0")
+                    and self.env.get("@", "").strip() != ""  # (`set -- ''`: the default)
                 )
             )
         ):
@@ -3898,11 +3981,12 @@ class _Bash(_Base):
         if self.env.get("\x00positional") == "run-time" and re.match(r"\$\{?[@*0-9]", inv.name):
             inv.set_here = True
         self.out.append(inv)
-        dup = [d for op, d in inv.redirects if op == ">&" and d.isdecimal()] + [
-            d[len("/dev/fd/") :]
+        dup = [
+            d.rstrip("-") if d.rstrip("-").isdecimal() else d[len("/dev/fd/") :]
             for op, d in inv.redirects
-            if op in (">", ">>") and re.fullmatch(r"/dev/fd/\d+", d)
-        ]
+            if (op == ">&" and d.rstrip("-").isdecimal())
+            or (op in (">", ">>", "&>", ">&", "&>>") and re.fullmatch(r"/dev/fd/\d+", d))
+        ] + ["1" for op, d in inv.redirects if d in ("/dev/stdout", "/proc/self/fd/1")]
         if (inv.name in ("echo", "printf") or _cat_heredoc(inv)) and (
             any(_SINK + d in self.env for d in dup)
             or (_SINK + "1" in self.env and not any(">" in op for op, _ in inv.redirects))

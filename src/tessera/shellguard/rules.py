@@ -5136,11 +5136,12 @@ _DELETE_CALL = re.compile(
     r"(?:rmtree|remove_tree|rmSync|rmdirSync|removeSync|rm_rf|rm_r|rimraf|remove_dir_all|"
     r"remove_dir|FileUtils\.remove_entry(?:_secure)?|FileUtils\.remove_file|removedirs|"
     r"unlinkSync|rmdir|(?:\bfs|['\"](?:node:)?fs(?:/promises)?['\"]\)|promises)\s*\.rm|"
-    r"['\"]fs-extra['\"]\)\s*\.remove(?:Sync)?)[ \t]*(?=[(\[%'\"qr])"
+    r"['\"]fs-extra['\"]\)\s*\.remove(?:Sync)?)[ \t]*(?=[(\[%'\"`qrD])"
 )
 """A library call that deletes a tree or file: `rmtree(...)`, Ruby/Perl without parentheses
 (`FileUtils.rm_r "/etc"`, `remove_tree "/x"`), `require("fs").rm(...)`."""
-_FS_REQUIRE = r"""require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]\s*\)"""
+_FS_SOURCE = r"""(?:require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]\s*\)|['"](?:node:)?fs(?:/promises|-extra)?['"])"""
+"""Where node code gets the file-system module: `require("fs")`, or an import's `"fs"`."""
 _FS_DELETES = (
     r"(?:rm|rmSync|rmdir|rmdirSync|remove|removeSync|unlink|unlinkSync|emptyDir|emptyDirSync)"
 )
@@ -5149,35 +5150,59 @@ _PATH_LITERAL = (
 )
 
 
+_LIST_WORDS = re.compile(r"(?<![\w$@%])(?:%[wW]|qw)\s*([(\[{<])|(?<![\w$@%])qq?\s*([{(\[<])")
+_CLOSER = {"(": ")", "[": "]", "{": "}", "<": ">"}
+
+
+def _literal_at(code: str, i: int) -> tuple[list[str], int] | None:
+    """The literal(s) starting at `i` and where they end: a quoted string (`'a'`, `"a"`, a
+    template `` `a` ``), Ruby `%w(a b)` / `%W[...]`, Perl `qw(a b)`, `q{a}`; None if none."""
+    ch = code[i]
+    if ch in "'\"`":
+        end = code.find(ch, i + 1)
+        return ([code[i + 1 : end]], end + 1) if end >= 0 else None
+    m = _LIST_WORDS.match(code, i)
+    if m is None:
+        return None
+    end = code.find(_CLOSER[m.group(1) or m.group(2)], m.end())
+    if end < 0:
+        return None
+    body = code[m.end() : end]
+    return (body.split() if m.group(1) else [body.strip()]), end + 1
+
+
 def _call_literals(code: str, at: int) -> list[str]:
-    """The literal arguments of the call whose arguments start at `at`: quoted strings passed
-    directly or in a list (`("/a", x)`, `["/a", "/b"]`, Ruby `%w(/a /b)`, Perl `qw(/a)`,
-    `q{/a}`); without parentheses up to the statement's end. At most 16."""
+    """The literal arguments of a deletion call whose arguments start at `at`: in parentheses,
+    the strings passed directly or in a list (`("/a", x)`, `(["/a", "/b"])`); without them
+    (Ruby, Perl), the run of literals, lists and commas that follows (`rm_r "/a", "/b"`,
+    `rm_r %w(/a /b)`, `rmtree ["/a"]`, `Dir["/a/*"]`), up to anything else (`unless ...`,
+    `or die "..."`). At most 16."""
     out: list[str] = []
-    depth, i, n = 0, at, min(len(code), at + 2000)
-    top = 1 if code[at : at + 1] == "(" else 0
+    n = min(len(code), at + 2000)
+    if code[at : at + 1] != "(":
+        i = at
+        while i < n and len(out) < 16:
+            if code[i] in " \t,[]" or code.startswith("Dir[", i):
+                i += 4 if code.startswith("Dir[", i) else 1
+                continue
+            got = _literal_at(code, i)
+            if got is None:
+                break
+            out += got[0]
+            i = got[1]
+        return out
+    depth, i = 0, at
     lists: list[bool] = []  # per open bracket: a list whose items count as arguments
     while i < n and len(out) < 16:
         ch = code[i]
-        direct = depth == top or (depth == top + 1 and lists and lists[-1])
-        m = re.match(r"(?:%w|qw)\s*([(\[{])|qq?\s*([{(])", code[i:])
-        if m and direct:
-            close = {"(": ")", "[": "]", "{": "}"}[m.group(1) or m.group(2)]
-            end = code.find(close, i + m.end())
-            if end < 0:
-                break
-            body = code[i + m.end() : end]
-            out += body.split() if m.group(1) else [body.strip()]
-            i = end + 1
+        direct = depth == 1 or (depth == 2 and lists and lists[-1])
+        got = _literal_at(code, i) if direct or ch in "'\"`" else None
+        if got is not None:
+            out += got[0] if direct else []
+            i = got[1]
             continue
-        if ch in "'\"":
-            end = code.find(ch, i + 1)
-            if end < 0:
-                break
-            if direct:
-                out.append(code[i + 1 : end])
-            i = end + 1
-            continue
+        if ch in "'\"`":  # an unclosed quote
+            break
         if ch in "([{":
             depth += 1
             lists.append(ch == "[")
@@ -5185,10 +5210,8 @@ def _call_literals(code: str, at: int) -> list[str]:
             depth -= 1
             if lists:
                 lists.pop()
-            if depth < top or (top and depth == 0):
+            if depth <= 0:
                 break
-        elif depth == 0 and ch in ";\n|&":
-            break
         i += 1
     return out
 
@@ -5197,7 +5220,11 @@ def _quote_glob(path: str) -> str:
     """A path for a shell line, quoted except a glob in its last part (`/etc/*.gz`)."""
     head, _, last = path.rpartition("/")
     if head and re.search(r"[*?\[]", last):
-        return shlex.quote(head) + "/" + "".join(c if c in "*?" else shlex.quote(c) for c in last)
+        return (
+            shlex.quote(head)
+            + "/"
+            + "".join(c if c in "*?[]!^-" or c.isalnum() else shlex.quote(c) for c in last)
+        )
     return shlex.quote(path)
 
 
@@ -5211,47 +5238,78 @@ def _joined(first: str, rest: str) -> str:
 
 def _pathlib_targets(code: str) -> list[tuple[str, str]]:
     """(verb, path) of pathlib deletions with literal paths: `Path("/etc/passwd").unlink()`,
-    `Path("/etc", "passwd")`, `p = Path("/srv"); p.rmdir()` (the assignment last before the
-    call), `from pathlib import Path as P`, and `f.unlink()` for `f` in `Path(D).glob(P)`."""
+    `Path("/etc", "passwd")`, `p = Path("/srv"); p.rmdir()` (the statement last assigning
+    `p` before the call), `from pathlib import Path as P`, and `f.unlink()` for `f` over
+    `Path(D).glob(P)` / `.rglob(P)` / `.iterdir()` (also inside `sorted(...)`, `list(...)`)."""
     aliases = dict.fromkeys(re.findall(r"\bimport\s+Path\s+as\s+(\w+)", code))
     out: list[tuple[str, str]] = []
+    calls = list(re.finditer(r"\b(\w+)\s*\.(unlink|rmdir)\s*\(", code))[:32]
     for name in ["Path", "PosixPath", *list(aliases)[:8]]:
         lit = _PATH_LITERAL.format(name=re.escape(name))
         for m in re.finditer(rf"\b{lit}\s*\.(unlink|rmdir)\s*\(", code):
             out.append((m.group(3), _joined(m.group(1), m.group(2))))
-        calls = list(re.finditer(r"\b(\w+)\s*\.(unlink|rmdir)\s*\(", code))[:32]
         for call in calls:
             var = re.escape(call.group(1))
-            sets = [a for a in re.finditer(rf"\b{var}\s*=(?!=)", code) if a.end() <= call.start()]
+            sets = [
+                a
+                for a in re.finditer(rf"(?:^|[;\n:])[ \t]*{var}\s*=(?!=)", code)
+                if a.end() <= call.start()
+            ]
             if sets:
                 got = re.match(rf"\s*{lit}", code[sets[-1].end() :])
                 if got is not None:
                     out.append((call.group(2), _joined(got.group(1), got.group(2))))
-        for m in list(
-            re.finditer(
-                rf"\bfor\s+(\w+)\s+in\s+{lit}\s*\.(r?glob)\s*\(\s*r?['\"]([^'\"]+)['\"]", code
-            )
-        )[:32]:
+        loops = re.finditer(
+            rf"\bfor\s+(\w+)\s+in\s+[\w.(\s]{{0,40}}?{lit}\s*\.(r?glob|iterdir)\s*\(\s*"
+            r"(?:r?['\"]([^'\"]*)['\"])?",
+            code,
+        )
+        for m in list(loops)[:32]:
             if re.search(rf"\b{re.escape(m.group(1))}\s*\.unlink\s*\(", code):
-                sub = ("**/" if m.group(4) == "rglob" else "") + m.group(5)
-                out.append(("unlink", _joined(m.group(2), m.group(3)).rstrip("/") + "/" + sub))
+                kind, pattern = m.group(4), m.group(5)
+                if kind != "glob" or not pattern or "/" in pattern or "**" in pattern:
+                    pattern = "*"  # every file (rglob, iterdir, a pattern given at run time)
+                verb = "unlink-tree" if kind == "rglob" else "unlink"
+                out.append((verb, _joined(m.group(2), m.group(3)).rstrip("/") + "/" + pattern))
     return out
 
 
 def _node_fs_targets(code: str) -> list[str]:
     """Literal targets of node's file-system deletions through a bound module (`const f =
-    require("fs"); f.rm("/etc", ...)`) or destructured names (`const {rm} = require("fs")`)."""
-    out: list[str] = []
-    for name in re.findall(rf"\b(?:const|let|var)\s+(\w+)\s*=\s*{_FS_REQUIRE}", code)[:8]:
-        out += re.findall(
-            rf"\b{re.escape(name)}\s*\.\s*{_FS_DELETES}\s*\(\s*['\"`]([^'\"`]+)", code
+    require("fs"); f.rm(...)`, `import fsp from "fs/promises"`, `const {promises: p} =
+    require("fs")`) or destructured names (`const {rm} = require("fs")`, `import {rm as
+    del} from "node:fs/promises"`). Each binding is read just before its source."""
+    bound: list[str] = []
+    named: list[str] = []
+    for src in list(re.finditer(_FS_SOURCE, code))[:8]:
+        before = code[max(0, src.start() - 600) : src.start()]
+        one = re.search(
+            r"(?:\b(?:const|let|var)\s+(\w+)\s*=|\bimport\s+(?:\*\s+as\s+)?(\w+)\s+from)\s*$",
+            before,
         )
-    for names in re.findall(rf"\{{([^}}]*)\}}\s*=\s*{_FS_REQUIRE}", code)[:8]:
-        for part in names.split(","):
-            orig, _, local = part.partition(":")
-            if re.fullmatch(_FS_DELETES, orig.strip()):
-                fn = re.escape((local or orig).strip())
-                out += re.findall(rf"(?<![\w.]){fn}\s*\(\s*['\"`]([^'\"`]+)", code)
+        if one is not None:
+            bound.append(one.group(1) or one.group(2))
+        many = re.search(r"\{([^{}]*)\}\s*(?:=|from)\s*$", before)
+        for part in (many.group(1).split(",") if many else [])[:16]:
+            orig, _, local = (
+                re.split(r"\s*(?::|\bas\b)\s*", part.strip() + ":", maxsplit=1)[0],
+                ":",
+                "",
+            )
+            pieces = re.split(r"\s*(?::|\bas\b)\s*", part.strip())
+            orig, local = pieces[0], pieces[-1]
+            if orig == "promises" and local:
+                bound.append(local)
+            elif re.fullmatch(_FS_DELETES, orig) and re.fullmatch(r"\w+", local or ""):
+                named.append(local)
+    lit = r"\s*\(\s*['\"`]([^'\"`]+)"
+    out: list[str] = []
+    if bound:
+        names = "|".join(map(re.escape, dict.fromkeys(bound)))
+        out += re.findall(rf"(?<![\w.])(?:{names})\s*\.\s*{_FS_DELETES}{lit}", code)[:16]
+    if named:
+        names = "|".join(map(re.escape, dict.fromkeys(named)))
+        out += re.findall(rf"(?<![\w.])(?:{names}){lit}", code)[:16]
     return out
 
 
@@ -5348,8 +5406,9 @@ def _interpreter_code(inv: Invocation, code: str) -> Iterator[Finding]:
         code,
     ):
         shell_cmds.append(f"rm -f {shlex.quote(path)}")
+    verbs = {"unlink": "rm -f", "rmdir": "rmdir", "unlink-tree": "rm -rf"}
     for verb, path in _pathlib_targets(code):  # Path("/etc/passwd").unlink(), ...
-        shell_cmds.append(f"{'rm -f' if verb == 'unlink' else 'rmdir'} {_quote_glob(path)}")
+        shell_cmds.append(f"{verbs[verb]} {_quote_glob(path)}")
     for shell_cmd in shell_cmds:
         sub = assess(shell_cmd, "bash")
         if sub.level >= L:
