@@ -86,6 +86,7 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "node: {rm, rm, ...} = require(fs)": lambda n: (
         "node -e 'const {" + "rm," * n + '} = require("fs"); rm("/tmp/x")\''
     ),
+    "kubectl exec p -- nested n times": lambda n: "kubectl exec p -- " * n + "sh",
     "python pathlib aliases and globs": lambda n: (
         "python3 -c '"
         + "".join(f'import Path as Q{i};Q{i}("a").glob("b");' for i in range(n))

@@ -2162,8 +2162,8 @@ def _input_container(inv: Invocation) -> str | None:
 
 _ENDLESS_WHILE = re.compile(
     r"(?:command(?:-p)?|builtin)?(?:true|:)|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?"
-    r"|test[A-Za-z0-9_]+|\[\[?-n[A-Za-z0-9_]+\]\]?|\[\[?(\w+)(?:=|==|-eq)\1\]\]?"
-    r"|test(\w+)(?:=|-eq)\2|\(\((?:[1-9]\d*|(\d+)==\3)\)\)|!false|!/(?:usr/)?bin/false"
+    r"|test[A-Za-z0-9_]+|\[\[?-n[A-Za-z0-9_]+\]\]?|\[\[?(\w+)==?\1\]\]?|\[\[?(\d+)-eq\2\]\]?"
+    r"|test(\w+)=\3|test(\d+)-eq\4|\(\((?:[1-9]\d*|(\d+)==\5)\)\)|!false|!/(?:usr/)?bin/false"
 )
 _ENDLESS_UNTIL = re.compile(r"false|/(?:usr/)?bin/false|!true|!:|\(\(0\)\)")
 _INSTANT = frozenset(
@@ -2184,18 +2184,18 @@ _PACE_BLOCKS = frozenset(
 )  # fmt: skip
 _BACKGROUND = re.compile(r"(?<![&>|<])&(?![&>])")
 _MAY_WAIT = re.compile(r"\$\((?!\()|`")  # a command substitution (not `$((` arithmetic)
-_PACERS = re.compile(
-    r"\b(?:wait|read|inotifywait|flock)\b|\bsleep[ \t]+(?!(?:0+\.?0*|\.0+)[smhd]?(?:\s|;|$))\S"
-)
+_PACER_NAMES = frozenset({"wait", "read", "inotifywait", "flock", "tail", "select"})
+"""Commands that wait (a statement starting with one paces a loop)."""
 """A lone `&` (not `&&`, `>&`, `&>`): a command sent to the background."""
 
 
 _WRAPPER_VALUES: dict[str, tuple[str, frozenset[str]]] = {
     # wrapper: (short options taking a value, long ones)
-    "sudo": ("ugCDhprtU", frozenset({"--user", "--group", "--chdir", "--host", "--prompt",
-                                     "--role", "--type", "--other-user", "--close-from"})),
+    "sudo": ("ugCDhprtUTR", frozenset({"--user", "--group", "--chdir", "--host", "--prompt",
+                                       "--role", "--type", "--other-user", "--close-from",
+                                       "--command-timeout", "--chroot"})),
     "doas": ("uC", frozenset()),
-    "env": ("uCS", frozenset({"--unset", "--chdir", "--split-string"})),
+    "env": ("uC", frozenset({"--unset", "--chdir"})),
     "exec": ("a", frozenset()),
     "timeout": ("sk", frozenset({"--signal", "--kill-after"})),
     "nice": ("n", frozenset({"--adjustment"})),
@@ -2204,7 +2204,7 @@ _WRAPPER_VALUES: dict[str, tuple[str, frozenset[str]]] = {
     "flock": ("wEc", frozenset({"--timeout", "--conflict-exit-code", "--command"})),
     "nohup": ("", frozenset()), "command": ("", frozenset()), "builtin": ("", frozenset()),
     "setsid": ("", frozenset()), "busybox": ("", frozenset()), "time": ("", frozenset()),
-    "xargs": ("aEdIiLlnPs", frozenset()),
+    "xargs": ("aEdILnPs", frozenset()),
 }  # fmt: skip
 """Commands that run the command after them, and which of their options take a value."""
 
@@ -2217,7 +2217,7 @@ def _after_wrappers(words: list[str]) -> tuple[list[str], bool]:
     k = 0
     while k < len(words):
         w = _basename(words[k])
-        if re.fullmatch(r"[A-Za-z_]\w*=\S*", words[k]):
+        if words[k] == "!" or re.fullmatch(r"[A-Za-z_]\w*=\S*", words[k]):
             k += 1  # NAME=VALUE before a command or after env
             continue
         if w in ("docker", "podman", "nerdctl", "kubectl", "oc") and "exec" in words[k + 1 :]:
@@ -2235,6 +2235,13 @@ def _after_wrappers(words: list[str]) -> tuple[list[str], bool]:
         while k < len(words) and words[k].startswith("-") and words[k] != "--":
             opt = words[k]
             k += 1
+            if w == "env" and re.fullmatch(r"-S|--split-string(?:=.*)?|-S.+", opt):
+                # env -S 'bash -c': the value is the command itself, split into words
+                glued = opt[2:] if opt.startswith("-S") else opt.partition("=")[2]
+                value = glued or (words[k] if k < len(words) else "")
+                k += 0 if glued else 1
+                words = [*words[:k], *value.strip("'\"").split(), *words[k:]]
+                break
             if opt.startswith("--"):
                 k += 1 if "=" not in opt and opt in longs else 0
             else:
@@ -2280,19 +2287,37 @@ def _runs_substituted(head: str) -> bool | None:
     return None
 
 
+def _unquote(word: str) -> str:
+    """A shell word's text without its outer quotes (`'a b'` -> `a b`)."""
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "'\"":
+        return word[1:-1]
+    return word
+
+
 def _spawns_unpaced(code: str) -> bool:
     """Code (a function's body, `sh -c`'s argument) that starts a background process and does
     not wait, sleep or read: text in quotes and comments left out."""
     bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", code[:20_000])
     bare = re.sub(r"(?:^|(?<=\s))#[^\n]*", "", bare)
-    parts = re.split(r"(;|\n|&&|\|\||(?<![&>|<])&(?![&>]))", bare)
-    spawns, foreground = False, []
+    parts = re.split(r"(;|\n|&&|\|\||(?<![&>|<])&(?![&>])|[{}()])", bare)
+    spawns, paced = False, False
     for k in range(0, len(parts), 2):
         if k + 1 < len(parts) and parts[k + 1] == "&":
             spawns = True  # `CMD &`: in the background, it paces nothing
-        else:
-            foreground.append(parts[k])
-    return spawns and not any(_PACERS.search(x) or _MAY_WAIT.search(x) for x in foreground)
+            continue
+        words = parts[k].split()
+        while words and re.fullmatch(r"[A-Za-z_]\w*=\S*|!|time", words[0]):
+            words = words[1:]  # (NAME=VALUE before a command)
+        name = _basename(words[0]) if words else ""
+        name = "" if name in ("wait", "read", "select") and words[0] != name else name  # ./wait
+        zero = r"(?:0+\.?0*|\.0+)(?:e\d+)?[smhd]?|''"
+        paced = (
+            paced
+            or bool(_MAY_WAIT.search(parts[k]))
+            or name in _PACER_NAMES
+            or (name == "sleep" and not all(re.fullmatch(zero, w) for w in words[1:]))
+        )
+    return spawns and not paced
 
 
 def runs_input(inv: Invocation) -> bool:
@@ -2867,15 +2892,22 @@ class _Bash(_Base):
             words = words[1:]
             name = _basename(words[0])
         if name in _SHELLS or name == "eval":
-            # sh -c 'CODE', bash -lc 'CODE', eval 'CODE': the code read as a function body
-            at = next((i for i, w in enumerate(words) if re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", w)),
-                      0 if name == "eval" else None)  # fmt: skip
-            if at is None:
-                return False
-            code = " ".join(words[at + 1 :])
-            return _spawns_unpaced(
-                code[1:-1] if code[:1] in "'\"" and code[-1:] == code[:1] else code
-            )
+            # sh -c 'CODE' [ARGS], bash -lc -- 'CODE', eval 'CODE': the code read as a function
+            # body (taken from the syntax tree: its quotes and newlines kept)
+            args = [self.text(x) for x in c.children_by_field_name("argument")]
+            if name == "eval":
+                code = " ".join(_unquote(x) for x in args)
+            else:
+                at = next(
+                    (i for i, w in enumerate(args) if re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", w)),
+                    None,
+                )
+                if at is None:
+                    return False
+                rest = args[at + 1 :]
+                rest = rest[1:] if rest[:1] == ["--"] else rest
+                code = _unquote(rest[0]) if rest else ""
+            return _spawns_unpaced(code)
         if name == "setsid" and any(re.fullmatch(r"-\w*f\w*|--fork", w) for w in words[1:3]):
             return True
         if name == "sleep":
@@ -3604,7 +3636,7 @@ class _Bash(_Base):
             m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?:(:?)[-=](.*))?$", inner)
             if m:
                 v, d = self.var(m.group(1))
-                if m.group(3) is not None and (d or (m.group(2) and not v.strip(" "))):
+                if m.group(3) is not None and (d or (m.group(2) and v == "")):
                     return m.group(3), False  # unknown, or `${x:-w}` with x known empty: w
                 return v, d
             sub = _SUBST.fullmatch(inner)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+import threading
 from collections.abc import Callable, Iterable, Iterator
 
 from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
@@ -5140,7 +5141,7 @@ _DELETE_CALL = re.compile(
 )
 """A library call that deletes a tree or file: `rmtree(...)`, Ruby/Perl without parentheses
 (`FileUtils.rm_r "/etc"`, `remove_tree "/x"`), `require("fs").rm(...)`."""
-_FS_SOURCE = r"""(?:require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]\s*\)|['"](?:node:)?fs(?:/promises|-extra)?['"])"""
+_FS_SOURCE = r"""(?:require\(\s*['"](?:node:)?fs(?:/promises|-extra)?['"]\s*\)|\bfrom\s*['"](?:node:)?fs(?:/promises|-extra)?['"])"""
 """Where node code gets the file-system module: `require("fs")`, or an import's `"fs"`."""
 _FS_DELETES = (
     r"(?:rm|rmSync|rmdir|rmdirSync|remove|removeSync|unlink|unlinkSync|emptyDir|emptyDirSync)"
@@ -5150,7 +5151,11 @@ _PATH_LITERAL = (
 )
 
 
-_LIST_WORDS = re.compile(r"(?<![\w$@%])(?:%[wW]|qw)\s*([(\[{<])|(?<![\w$@%])qq?\s*([{(\[<])")
+_LIST_WORDS = re.compile(
+    r"%[wWiI]([^\w\s])|(?<![\w$@])qw\s*([^\w\s])|%[qQ]?([^\w\s=])|(?<![\w$@])qq?\s*([^\w\s])"
+)
+"""Ruby `%w(a b)`/`%W[..]`/`%i`, Perl `qw(a b)` (word lists); Ruby `%q(a)`, `%(a)`, Perl
+`q{a}`, `qq|a|` (strings), with any delimiter."""
 _CLOSER = {"(": ")", "[": "]", "{": "}", "<": ">"}
 
 
@@ -5164,11 +5169,12 @@ def _literal_at(code: str, i: int) -> tuple[list[str], int] | None:
     m = _LIST_WORDS.match(code, i)
     if m is None:
         return None
-    end = code.find(_CLOSER[m.group(1) or m.group(2)], m.end())
+    opener = next(g for g in m.groups() if g is not None)
+    end = code.find(_CLOSER.get(opener, opener), m.end())
     if end < 0:
         return None
     body = code[m.end() : end]
-    return (body.split() if m.group(1) else [body.strip()]), end + 1
+    return (body.split() if m.group(1) or m.group(2) else [body.strip()]), end + 1
 
 
 def _call_literals(code: str, at: int) -> list[str]:
@@ -5182,8 +5188,14 @@ def _call_literals(code: str, at: int) -> list[str]:
     if code[at : at + 1] != "(":
         i = at
         while i < n and len(out) < 16:
-            if code[i] in " \t,[]" or code.startswith("Dir[", i):
-                i += 4 if code.startswith("Dir[", i) else 1
+            if code[i] in " \t,":
+                i += 1
+                continue
+            if code[i] == "[" or code.startswith("Dir[", i):  # a list: every literal in it
+                start = i + (3 if code[i] == "D" else 0)
+                out += _call_literals("(" + code[start + 1 :], 0)[: 16 - len(out)]
+                close = code.find("]", start)
+                i = close + 1 if close >= 0 else n
                 continue
             got = _literal_at(code, i)
             if got is None:
@@ -5267,9 +5279,12 @@ def _pathlib_targets(code: str) -> list[tuple[str, str]]:
         for m in list(loops)[:32]:
             if re.search(rf"\b{re.escape(m.group(1))}\s*\.unlink\s*\(", code):
                 kind, pattern = m.group(4), m.group(5)
-                if kind != "glob" or not pattern or "/" in pattern or "**" in pattern:
-                    pattern = "*"  # every file (rglob, iterdir, a pattern given at run time)
-                verb = "unlink-tree" if kind == "rglob" else "unlink"
+                every = not pattern or "/" in pattern or pattern.strip("*") == ""
+                verb = "unlink-tree" if kind == "rglob" and every else "unlink"
+                if kind == "iterdir" or every:
+                    pattern = "*"  # every file (iterdir, a pattern given at run time)
+                elif kind == "rglob":
+                    pattern = "**/" + pattern  # (rglob("*.pyc"): those files, at any depth)
                 out.append((verb, _joined(m.group(2), m.group(3)).rstrip("/") + "/" + pattern))
     return out
 
@@ -5281,16 +5296,15 @@ def _node_fs_targets(code: str) -> list[str]:
     del} from "node:fs/promises"`). Each binding is read just before its source."""
     bound: list[str] = []
     named: list[str] = []
-    for src in list(re.finditer(_FS_SOURCE, code))[:8]:
-        before = code[max(0, src.start() - 600) : src.start()]
+    for src in list(re.finditer(_FS_SOURCE, code))[:64]:
+        before = code[max(0, src.start() - 4000) : src.start()]
         one = re.search(
-            r"(?:\b(?:const|let|var)\s+(\w+)\s*=|\bimport\s+(?:\*\s+as\s+)?(\w+)\s+from)\s*$",
-            before,
+            r"(?:\b(?:const|let|var)\s+(\w+)\s*=|\bimport\s+(?:\*\s+as\s+)?(\w+))\s*$", before
         )
         if one is not None:
             bound.append(one.group(1) or one.group(2))
-        many = re.search(r"\{([^{}]*)\}\s*(?:=|from)\s*$", before)
-        for part in (many.group(1).split(",") if many else [])[:16]:
+        many = re.search(r"\{([^{}]*)\}\s*=?\s*$", before)  # (`{rm} = require`, `import {rm} from`)
+        for part in (many.group(1).split(",") if many else [])[:256]:
             orig, _, local = (
                 re.split(r"\s*(?::|\bas\b)\s*", part.strip() + ":", maxsplit=1)[0],
                 ":",
@@ -5306,10 +5320,10 @@ def _node_fs_targets(code: str) -> list[str]:
     out: list[str] = []
     if bound:
         names = "|".join(map(re.escape, dict.fromkeys(bound)))
-        out += re.findall(rf"(?<![\w.])(?:{names})\s*\.\s*{_FS_DELETES}{lit}", code)[:16]
+        out += re.findall(rf"(?<![\w.])(?:{names})\s*\.\s*{_FS_DELETES}{lit}", code)[:256]
     if named:
         names = "|".join(map(re.escape, dict.fromkeys(named)))
-        out += re.findall(rf"(?<![\w.])(?:{names}){lit}", code)[:16]
+        out += re.findall(rf"(?<![\w.])(?:{names}){lit}", code)[:256]
     return out
 
 
@@ -6569,10 +6583,34 @@ def assess_parsed(parsed: Parsed) -> tuple[Level, list[Finding]]:
     return level, findings
 
 
+MAX_NESTED_ASSESS = 16
+"""How deep one line's rules may grade commands inside commands (docker exec, ssh, sh -c, ...)."""
+_NESTED = threading.local()
+
+
+class _TooDeep(Exception):
+    """Raised through nested `assess` calls past MAX_NESTED_ASSESS, answered by the outermost."""
+
+
 def assess(command: str, shell: str = "bash", cwd: str | None = None) -> Verdict:
     """The rule engine's verdict for one command line (`cwd`: the folder it would run in)."""
-    parsed = parse(command, shell, cwd)
-    level, findings = assess_parsed(parsed)
+    depth = getattr(_NESTED, "depth", 0)
+    if depth >= MAX_NESTED_ASSESS:
+        raise _TooDeep
+    _NESTED.depth = depth + 1
+    try:
+        parsed = parse(command, shell, cwd)
+        level, findings = assess_parsed(parsed)
+    except (RecursionError, _TooDeep):
+        # `kubectl exec p -- ` x 300: commands inside commands past what is followed; only
+        # the outermost call answers (inner ones answering let the outer retry: exponential)
+        if depth:
+            raise _TooDeep from None
+        why = "commands nested past what is followed"
+        return Verdict(command, shell, B, ["obfuscated"], 1.0, "rules",
+                       [Finding(B, "obfuscated", "nesting", command[:160], why)], rule_level=B)  # fmt: skip
+    finally:
+        _NESTED.depth = depth
     reasons = merge_reasons(findings, level)
     if level == S and _mentions_danger(command):
         reasons = ["mention"]
