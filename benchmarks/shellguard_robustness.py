@@ -87,6 +87,9 @@ SHAPES: dict[str, Callable[[int], str]] = {
         "node -e 'const {" + "rm," * n + '} = require("fs"); rm("/tmp/x")\''
     ),
     "kubectl exec p -- nested n times": lambda n: "kubectl exec p -- " * n + "sh",
+    'node: blanks before n `from "fs"`': lambda n: (
+        "node -e '{}" + " " * 3380 + "x" + 'from "fs"' * n + "'"
+    ),
     "python pathlib aliases and globs": lambda n: (
         "python3 -c '"
         + "".join(f'import Path as Q{i};Q{i}("a").glob("b");' for i in range(n))

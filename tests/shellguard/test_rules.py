@@ -2047,3 +2047,38 @@ def test_node_scans_of_unclosed_braces_and_long_lists() -> None:
 )
 def test_escape_batches_twelfth_fourth_review(command: str, level: Level) -> None:
     assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # the twelfth batch's fifth review: tail (without -f) and ./x/tail do not pace
+        ("f() { ./a & tail /dev/null; }; while true; do f; done", B),
+        ("f() { ./a & /tmp/x/tail; }; while true; do f; done", B),
+        ("f() { ./a & tail -f log; }; while true; do f; done", S),
+        ("f() { ./a & select x in a; do break; done; }; while true; do f; done", S),
+        # [[ a -eq a ]] is arithmetic (true); [ a -eq a ] an error
+        ("while [[ a -eq a ]]; do ./a & done", B),
+        ("while [ a -eq a ]; do ./a & done", S),
+        # quoted or wrapped waits pace a loop
+        ('f() { ./server & sleep "$DELAY"; }; while true; do f; done', S),
+        ("f() { ./server & nice sleep 5; }; while true; do f; done", S),
+        ("f() { ./server & command wait; }; while true; do f; done", S),
+        ("f() { ./server & while read -r l; do :; done; }; while true; do f; done", S),
+        ("f() { ./server & x=$(curl -s http://h/wait); }; while true; do f; done", S),
+        # rglob patterns that match every file are the tree; p % (...) is an operator
+        (
+            'python3 -c \'from pathlib import Path\nfor f in Path("/etc").rglob("?*"): f.unlink()\'',
+            B,
+        ),
+        ("python3 -c 'import shutil; shutil.rmtree(p%(\"/etc\"))'", S),
+    ],
+)
+def test_escape_batches_twelfth_fifth_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+def test_node_bindings_before_many_sources_are_read_by_hand() -> None:
+    # a fifth review's slow line (10 s before): whitespace before many `from "fs"` sources
+    line = "node -e '{}" + " " * 3380 + "x" + 'from "fs"' * 64 + "'"
+    assert assess("\n".join([line] * 4), "bash").level == S

@@ -2162,8 +2162,9 @@ def _input_container(inv: Invocation) -> str | None:
 
 _ENDLESS_WHILE = re.compile(
     r"(?:command(?:-p)?|builtin)?(?:true|:)|/(?:usr/)?bin/true|\[\[?[A-Za-z0-9_]+\]\]?"
-    r"|test[A-Za-z0-9_]+|\[\[?-n[A-Za-z0-9_]+\]\]?|\[\[?(\w+)==?\1\]\]?|\[\[?(\d+)-eq\2\]\]?"
-    r"|test(\w+)=\3|test(\d+)-eq\4|\(\((?:[1-9]\d*|(\d+)==\5)\)\)|!false|!/(?:usr/)?bin/false"
+    r"|test[A-Za-z0-9_]+|\[\[?-n[A-Za-z0-9_]+\]\]?|\[\[?(?P<s>\w+)==?(?P=s)\]\]?"
+    r"|\[(?P<n>\d+)-eq(?P=n)\]|\[\[(?P<w>\w+)-eq(?P=w)\]\]|test(?P<t>\w+)=(?P=t)"
+    r"|test(?P<d>\d+)-eq(?P=d)|\(\((?:[1-9]\d*|(?P<a>\d+)==(?P=a))\)\)|!false|!/(?:usr/)?bin/false"
 )
 _ENDLESS_UNTIL = re.compile(r"false|/(?:usr/)?bin/false|!true|!:|\(\(0\)\)")
 _INSTANT = frozenset(
@@ -2184,8 +2185,6 @@ _PACE_BLOCKS = frozenset(
 )  # fmt: skip
 _BACKGROUND = re.compile(r"(?<![&>|<])&(?![&>])")
 _MAY_WAIT = re.compile(r"\$\((?!\()|`")  # a command substitution (not `$((` arithmetic)
-_PACER_NAMES = frozenset({"wait", "read", "inotifywait", "flock", "tail", "select"})
-"""Commands that wait (a statement starting with one paces a loop)."""
 """A lone `&` (not `&&`, `>&`, `&>`): a command sent to the background."""
 
 
@@ -2296,28 +2295,41 @@ def _unquote(word: str) -> str:
 
 def _spawns_unpaced(code: str) -> bool:
     """Code (a function's body, `sh -c`'s argument) that starts a background process and does
-    not wait, sleep or read: text in quotes and comments left out."""
-    bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"", "''", code[:20_000])
+    not wait, sleep or read: quoted text and comments left out, a statement's command read
+    past its wrappers (`nice sleep 5`, `command wait`, `while read ...`)."""
+    if _MAY_WAIT.search(code[:20_000]):
+        return False  # a command substitution may wait
+    bare = re.sub(  # quoted text: a number stays (`sleep "0"`), anything else is some word
+        r"'[^']*'|\"(?:[^\"\\]|\\.)*\"",
+        lambda m: m.group(0)[1:-1] if re.fullmatch(r"[\d.]+[smhd]?", m.group(0)[1:-1]) else "Q",
+        code[:20_000],
+    )
     bare = re.sub(r"(?:^|(?<=\s))#[^\n]*", "", bare)
     parts = re.split(r"(;|\n|&&|\|\||(?<![&>|<])&(?![&>])|[{}()])", bare)
-    spawns, paced = False, False
+    spawns = False
     for k in range(0, len(parts), 2):
         if k + 1 < len(parts) and parts[k + 1] == "&":
             spawns = True  # `CMD &`: in the background, it paces nothing
             continue
         words = parts[k].split()
-        while words and re.fullmatch(r"[A-Za-z_]\w*=\S*|!|time", words[0]):
-            words = words[1:]  # (NAME=VALUE before a command)
-        name = _basename(words[0]) if words else ""
-        name = "" if name in ("wait", "read", "select") and words[0] != name else name  # ./wait
-        zero = r"(?:0+\.?0*|\.0+)(?:e\d+)?[smhd]?|''"
-        paced = (
-            paced
-            or bool(_MAY_WAIT.search(parts[k]))
-            or name in _PACER_NAMES
+        while words and words[0] in ("!", "time", "until", "while", "if", "then", "do", "else"):
+            words = words[1:]
+        words, _ = _after_wrappers(words)
+        if not words:
+            continue
+        name = _basename(words[0])
+        zero = r"(?:0+\.?0*|\.0+)(?:e\d+)?[smhd]?"
+        if (
+            words[0] in ("wait", "read", "select")  # builtins (not ./wait)
+            or name in ("inotifywait", "flock")
+            or (
+                name == "tail"
+                and any(re.fullmatch(r"-\w*[fF]\w*|--follow\S*", w) for w in words[1:])
+            )
             or (name == "sleep" and not all(re.fullmatch(zero, w) for w in words[1:]))
-        )
-    return spawns and not paced
+        ):
+            return False
+    return spawns
 
 
 def runs_input(inv: Invocation) -> bool:

@@ -5152,7 +5152,8 @@ _PATH_LITERAL = (
 
 
 _LIST_WORDS = re.compile(
-    r"%[wWiI]([^\w\s])|(?<![\w$@])qw\s*([^\w\s])|%[qQ]?([^\w\s=])|(?<![\w$@])qq?\s*([^\w\s])"
+    r"(?<![\w)\]])%[wWiI]([^\w\s])|(?<![\w$@])qw\s*([^\w\s])|(?<![\w)\]])%[qQ]?([^\w\s=])"
+    r"|(?<![\w$@])qq?\s*([^\w\s])"
 )
 """Ruby `%w(a b)`/`%W[..]`/`%i`, Perl `qw(a b)` (word lists); Ruby `%q(a)`, `%(a)`, Perl
 `q{a}`, `qq|a|` (strings), with any delimiter."""
@@ -5279,7 +5280,12 @@ def _pathlib_targets(code: str) -> list[tuple[str, str]]:
         for m in list(loops)[:32]:
             if re.search(rf"\b{re.escape(m.group(1))}\s*\.unlink\s*\(", code):
                 kind, pattern = m.group(4), m.group(5)
-                every = not pattern or "/" in pattern or pattern.strip("*") == ""
+                every = (
+                    not pattern
+                    or "/" in pattern
+                    or pattern.strip("*?") == ""
+                    or re.fullmatch(r"\*\.\*|\[[^\]]*\][*?]*", pattern) is not None
+                )
                 verb = "unlink-tree" if kind == "rglob" and every else "unlink"
                 if kind == "iterdir" or every:
                     pattern = "*"  # every file (iterdir, a pattern given at run time)
@@ -5297,14 +5303,19 @@ def _node_fs_targets(code: str) -> list[str]:
     bound: list[str] = []
     named: list[str] = []
     for src in list(re.finditer(_FS_SOURCE, code))[:64]:
-        before = code[max(0, src.start() - 4000) : src.start()]
+        before = code[max(0, src.start() - 4000) : src.start()].rstrip()
         one = re.search(
-            r"(?:\b(?:const|let|var)\s+(\w+)\s*=|\bimport\s+(?:\*\s+as\s+)?(\w+))\s*$", before
+            r"(?:\b(?:const|let|var)\s+(\w+)\s*=|\bimport\s+(?:\*\s+as\s+)?(\w+))$", before[-300:]
         )
         if one is not None:
             bound.append(one.group(1) or one.group(2))
-        many = re.search(r"\{([^{}]*)\}\s*=?\s*$", before)  # (`{rm} = require`, `import {rm} from`)
-        for part in (many.group(1).split(",") if many else [])[:256]:
+        # `{rm} = require(...)`, `import {rm} from ...`: the braces just before (read by hand:
+        # a `$`-anchored regex retried at every `}` of a long window)
+        tail = before[:-1].rstrip() if before.endswith("=") else before
+        opening = tail.rfind("{") if tail.endswith("}") else -1
+        inside = tail[opening + 1 : -1] if opening >= 0 else ""
+        many = None if opening < 0 or "}" in inside else inside
+        for part in (many.split(",") if many else [])[:256]:
             orig, _, local = (
                 re.split(r"\s*(?::|\bas\b)\s*", part.strip() + ":", maxsplit=1)[0],
                 ":",
