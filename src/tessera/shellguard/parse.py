@@ -875,7 +875,9 @@ def _ts_parser(lang: str) -> Any:
 # Wrappers that run their operand as a command. Value: options that take an argument.
 _WRAPPERS: dict[str, frozenset[str]] = {
     "sudo": frozenset(
-        {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "--user", "--group"}
+        {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R", "--user", "--group",
+         "--chdir", "--host", "--prompt", "--role", "--type", "--other-user", "--close-from",
+         "--command-timeout", "--chroot"}
     ),
     "doas": frozenset({"-u", "-C"}),
     "pkexec": frozenset({"--user"}),
@@ -953,6 +955,15 @@ _PARALLEL_VALUES = frozenset(
      "--joblog", "--results", "--tmpdir", "-E", "-I", "--delay", "--retries", "--tag-string"}
 )  # fmt: skip
 _WRAPPER_OPERANDS = {"chrt": 1, "taskset": 1, "gosu": 1, "su-exec": 1, "faketime": 1}
+_ENV_VALUES = frozenset({"-u", "-C", "--unset", "--chdir"})
+_ENV_SPLIT = r"-[i0v]*S(.+)|--split-string=(.+)|-[i0v]*S|--split-string"
+"""env -S / --split-string: its value is a command line env splits into words."""
+_TIMEOUT_VALUES = frozenset({"-s", "-k", "--signal", "--kill-after"})
+_XARGS_VALUES = frozenset(
+    {"-I", "-n", "-P", "-L", "-s", "-d", "-E", "-a", "--max-args", "--max-procs", "--delimiter",
+     "--arg-file"}
+)  # fmt: skip
+_FLOCK_VALUES = frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"})
 """Wrappers with a positional operand before the command (a priority, a CPU mask, a user,
 a date)."""
 _PRIV = {"sudo", "doas", "pkexec", "run0", "systemd-run", "runuser", "nsenter"}
@@ -1171,7 +1182,7 @@ class _Base:
                         rest = more + rest[i + (1 if glued else 2) :]
                         i = 0
                         continue
-                    if w in ("--unset", "--chdir") or re.fullmatch(r"-[i0v]*[uC]", w):
+                    if w in _ENV_VALUES or re.fullmatch(r"-[i0v]*[uC]", w):
                         i += 2  # env -u NAME, -iu NAME, -C DIR: the next word is the value
                         continue
                     var = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", w, re.S)
@@ -1194,7 +1205,7 @@ class _Base:
                     break  # `env A=1 > f`: no command, but the redirection still writes
                 continue
             if name == "timeout":
-                ops = _strip_options(rest, frozenset({"-s", "-k", "--signal", "--kill-after"}))
+                ops = _strip_options(rest, _TIMEOUT_VALUES)
                 wrappers = (*wrappers, name)
                 words = ops[1:] if ops and _is_number(ops[0]) else ops
                 continue
@@ -1203,23 +1214,7 @@ class _Base:
                 words = _strip_options(rest, frozenset())
                 continue
             if name == "xargs":
-                opts = frozenset(
-                    {
-                        "-I",
-                        "-n",
-                        "-P",
-                        "-L",
-                        "-s",
-                        "-d",
-                        "-E",
-                        "-a",
-                        "--max-args",
-                        "--max-procs",
-                        "--delimiter",
-                        "--arg-file",
-                    }
-                )
-                words = _strip_options(rest, opts) or ["echo"]
+                words = _strip_options(rest, _XARGS_VALUES) or ["echo"]
                 own = rest[: len(rest) - len(words)]
                 repl = next(
                     (
@@ -1299,9 +1294,7 @@ class _Base:
                         return None
                 break
             if name == "flock" and rest:
-                ops = _strip_options(
-                    rest, frozenset({"-w", "--timeout", "-E", "--conflict-exit-code"})
-                )
+                ops = _strip_options(rest, _FLOCK_VALUES)
                 if len(ops) >= 2 and ops[1] in ("-c", "--command") and len(ops) >= 3:
                     self.nested(
                         ops[2],
@@ -2119,14 +2112,14 @@ _OTHER_SUBCOMMANDS = frozenset(
 """docker/podman/kubectl subcommands other than exec: never an unlisted option's value."""
 
 
-def _input_container(inv: Invocation) -> str | None:
-    """`container NAME` for `docker|podman|nerdctl [compose|container] exec -i NAME sh`,
-    `docker-compose exec -T SVC sh` and `kubectl exec -i POD -- sh`, whose shell in the
-    container reads its commands from the input; None otherwise."""
+def _container_exec(tool: str, args: Sequence[str]) -> tuple[str, list[str]] | None:
+    """(container, command words) of `docker|podman|nerdctl [compose|container] exec [OPTS]
+    NAME CMD...`, `docker-compose exec SVC CMD` or `kubectl exec [OPTS] POD -- CMD`; None
+    for anything else."""
     tools = ("docker", "podman", "nerdctl", "docker-compose", "podman-compose", "kubectl", "oc")
-    if inv.name not in tools:
+    if tool not in tools:
         return None
-    a = inv.args
+    a = list(args)
     k, seen_exec, name, after_option = 0, False, "", False
     while k < len(a):
         x = a[k]
@@ -2151,8 +2144,18 @@ def _input_container(inv: Invocation) -> str | None:
     if not name:
         return None
     cmd = a[k + 1 :]
-    if inv.name in ("kubectl", "oc") or cmd[:1] == ["--"]:
+    if tool in ("kubectl", "oc") or cmd[:1] == ["--"]:
         cmd = cmd[cmd.index("--") + 1 :] if "--" in cmd else cmd
+    return name, cmd
+
+
+def _input_container(inv: Invocation) -> str | None:
+    """`container NAME` for a container exec (`_container_exec`) whose command is a shell in
+    the container reading its commands from the input; None otherwise."""
+    got = _container_exec(inv.name, inv.args)
+    if got is None:
+        return None
+    name, cmd = got
     while cmd and _basename(cmd[0]) in ("env", "busybox", "exec"):
         cmd = cmd[1:]  # `env sh`, `busybox sh`
     runs = bool(cmd) and _basename(cmd[0]) in _SHELLS and _dash_c(cmd[1:]) is None
@@ -2184,76 +2187,48 @@ _PACE_BLOCKS = frozenset(
      "case_statement", "case_item"}
 )  # fmt: skip
 _BACKGROUND = re.compile(r"(?<![&>|<])&(?![&>])")
+_ZERO_SLEEP = r"(?:0+\.?0*|\.0+)(?:e\d+)?[smhd]?"
+"""A `sleep` operand that waits no time (`0`, `0.0s`, `.0`, `0e0`)."""
 _MAY_WAIT = re.compile(r"\$\((?!\()|`")  # a command substitution (not `$((` arithmetic)
 """A lone `&` (not `&&`, `>&`, `&>`): a command sent to the background."""
 
 
-_WRAPPER_VALUES: dict[str, tuple[str, frozenset[str]]] = {
-    # wrapper: (short options taking a value, long ones)
-    "sudo": ("ugCDhprtUTR", frozenset({"--user", "--group", "--chdir", "--host", "--prompt",
-                                       "--role", "--type", "--other-user", "--close-from",
-                                       "--command-timeout", "--chroot"})),
-    "doas": ("uC", frozenset()),
-    "env": ("uC", frozenset({"--unset", "--chdir"})),
-    "exec": ("a", frozenset()),
-    "timeout": ("sk", frozenset({"--signal", "--kill-after"})),
-    "nice": ("n", frozenset({"--adjustment"})),
-    "ionice": ("cnp", frozenset({"--class", "--classdata", "--pid"})),
-    "stdbuf": ("ioe", frozenset({"--input", "--output", "--error"})),
-    "flock": ("wEc", frozenset({"--timeout", "--conflict-exit-code", "--command"})),
-    "nohup": ("", frozenset()), "command": ("", frozenset()), "builtin": ("", frozenset()),
-    "setsid": ("", frozenset()), "busybox": ("", frozenset()), "time": ("", frozenset()),
-    "xargs": ("aEdILnPs", frozenset()),
-}  # fmt: skip
-"""Commands that run the command after them, and which of their options take a value."""
-
-
 def _after_wrappers(words: list[str]) -> tuple[list[str], bool]:
-    """The command `words` run once wrappers (`sudo -u root`, `env -u X A=1`, `timeout -s KILL
-    10`, `flock F`, `docker exec -i C`), their options and values are skipped; and whether a
-    root wrapper (sudo, doas) was among them."""
+    """The command `words` run once wrappers are skipped with their options and values, as
+    `_Base.emit_unix` reads them (`_WRAPPERS`, env, timeout, xargs, flock, command, a
+    container exec); and whether a privileged wrapper (sudo, doas, ...) was among them."""
     root = False
-    k = 0
-    while k < len(words):
-        w = _basename(words[k])
-        if words[k] == "!" or re.fullmatch(r"[A-Za-z_]\w*=\S*", words[k]):
-            k += 1  # NAME=VALUE before a command or after env
-            continue
-        if w in ("docker", "podman", "nerdctl", "kubectl", "oc") and "exec" in words[k + 1 :]:
-            e = words.index("exec", k + 1) + 1
-            while e < len(words) and words[e].startswith("-") and words[e] != "--":
-                e += 2 if words[e] in _CONTAINER_VALUES else 1
-            k = e + 1  # the container
-            k += 1 if k < len(words) and words[k] == "--" else 0
-            continue
-        if w not in _WRAPPER_VALUES:
-            break
-        root = root or w in ("sudo", "doas")
-        shorts, longs = _WRAPPER_VALUES[w]
-        k += 1
-        while k < len(words) and words[k].startswith("-") and words[k] != "--":
-            opt = words[k]
-            k += 1
-            if w == "env" and re.fullmatch(r"-S|--split-string(?:=.*)?|-S.+", opt):
-                # env -S 'bash -c': the value is the command itself, split into words
-                glued = opt[2:] if opt.startswith("-S") else opt.partition("=")[2]
-                value = glued or (words[k] if k < len(words) else "")
-                k += 0 if glued else 1
-                words = [*words[:k], *value.strip("'\"").split(), *words[k:]]
-                break
-            if opt.startswith("--"):
-                k += 1 if "=" not in opt and opt in longs else 0
+    while words:
+        w = _basename(words[0])
+        rest = words[1:]
+        if words[0] == "!" or re.fullmatch(r"[A-Za-z_]\w*=\S*", words[0]):
+            words = rest  # NAME=VALUE before a command
+        elif (box := _container_exec(w, rest)) is not None:
+            words = box[1]
+        elif w in _WRAPPERS:
+            root = root or w in _PRIV
+            words = _strip_options(rest, _WRAPPERS[w])[_WRAPPER_OPERANDS.get(w, 0) :]
+        elif w == "env":
+            split = next((k for k, x in enumerate(rest) if re.fullmatch(_ENV_SPLIT, x)), None)
+            if split is not None:  # env -S 'bash -c': the value is the command, split in words
+                m = re.fullmatch(_ENV_SPLIT, rest[split])
+                glued = m.group(1) or m.group(2) if m else None
+                value = glued or (rest[split + 1] if split + 1 < len(rest) else "")
+                words = [*value.strip("'\"").split(), *rest[split + (1 if glued else 2) :]]
             else:
-                at = next((i for i, ch in enumerate(opt[1:]) if ch in shorts), None)
-                k += 1 if at is not None and at == len(opt) - 2 else 0  # (else glued: -uroot)
-        k += 1 if k < len(words) and words[k] == "--" else 0
-        if w == "timeout" and k < len(words):
-            k += 1  # the duration
-        elif w in ("nice", "ionice") and k < len(words) and re.fullmatch(r"-?\d+", words[k]):
-            k += 1
-        elif w == "flock" and k < len(words):
-            k += 1  # the lock file
-    return words[k:], root
+                words = _strip_options(rest, _ENV_VALUES)
+        elif w == "timeout":
+            ops = _strip_options(rest, _TIMEOUT_VALUES)
+            words = ops[1:] if ops and _is_number(ops[0]) else ops
+        elif w == "xargs":
+            words = _strip_options(rest, _XARGS_VALUES)
+        elif w == "flock":
+            words = _strip_options(rest, _FLOCK_VALUES)[1:]
+        elif w == "command" and rest[:1] not in (["-v"], ["-V"]):
+            words = _strip_options(rest, frozenset())
+        else:
+            break
+    return words, root
 
 
 def _shell_sink(text: str) -> bool:
@@ -2318,7 +2293,6 @@ def _spawns_unpaced(code: str) -> bool:
         if not words:
             continue
         name = _basename(words[0])
-        zero = r"(?:0+\.?0*|\.0+)(?:e\d+)?[smhd]?"
         if (
             words[0] in ("wait", "read", "select")  # builtins (not ./wait)
             or name in ("inotifywait", "flock")
@@ -2326,7 +2300,7 @@ def _spawns_unpaced(code: str) -> bool:
                 name == "tail"
                 and any(re.fullmatch(r"-\w*[fF]\w*|--follow\S*", w) for w in words[1:])
             )
-            or (name == "sleep" and not all(re.fullmatch(zero, w) for w in words[1:]))
+            or (name == "sleep" and not all(re.fullmatch(_ZERO_SLEEP, w) for w in words[1:]))
         ):
             return False
     return spawns
@@ -2923,8 +2897,7 @@ class _Bash(_Base):
         if name == "setsid" and any(re.fullmatch(r"-\w*f\w*|--fork", w) for w in words[1:3]):
             return True
         if name == "sleep":
-            zero = r"(?:0+\.?0*|\.0+)[smhd]?"
-            return None if all(re.fullmatch(zero, w) for w in words[1:]) else False
+            return None if all(re.fullmatch(_ZERO_SLEEP, w) for w in words[1:]) else False
         if name in self.functions:  # f() { ./a & }; while true; do f; done
             return _spawns_unpaced(self.functions[name])
         if name == "command" and words[1:2] in (["-v"], ["-V"]):
