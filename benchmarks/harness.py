@@ -1,4 +1,5 @@
-"""Shared plumbing of the platform benchmarks: free ports, plain HTTP, waiting, ending processes.
+"""Shared plumbing of the benchmarks: free ports, plain HTTP, waiting, ending processes,
+result files written whole.
 
 Standard library only, so a benchmark's client side adds nothing of its own to measure.
 """
@@ -6,8 +7,11 @@ Standard library only, so a benchmark's client side adds nothing of its own to m
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -90,3 +94,17 @@ def descendants(pid: int) -> list[int]:
     for k in children(pid):
         out += [k, *descendants(k)]
     return out
+
+
+def write_json(path: Path, obj: object) -> None:
+    """Write `obj` to `path` as indented JSON, whole or not at all (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

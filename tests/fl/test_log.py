@@ -21,6 +21,7 @@ from tessera.fl.log import (
     InvocationLog,
     InvocationRecord,
     cold_start_share,
+    coverage_time,
     effective_update_ratio,
     final_accuracy,
     gcf_gen1_cost_usd,
@@ -297,6 +298,20 @@ def test_time_to_accuracy() -> None:
     assert math.isnan(final_accuracy([]))
 
 
+def test_coverage_time_is_the_last_first_invocation() -> None:
+    recs = [
+        rec("r3/a", "a", start_s=6.0, end_s=7.0),
+        rec("r1/a", "a", start_s=1.0, end_s=2.0),  # earliest start counts, not first listed
+        rec("r0/b", "b", start_s=5.0, end_s=9.0),
+        rec("r2/b", "b", start_s=7.0, end_s=8.0),
+        rec("r0/c", "c", start_s=4.0, end_s=4.5, ok=False),  # a failed invocation still counts
+    ]
+    assert coverage_time(recs, ["a", "b", "c"]) == 5.0
+    assert coverage_time(recs, ["a", "c"]) == 4.0  # only the clients asked about
+    assert coverage_time(recs, ["a", "b", "c", "d"]) == math.inf
+    assert coverage_time([], []) == 0.0
+
+
 def test_summary_hand_example() -> None:
     c = gcf_gen1_cost_usd(1.25, 2048)  # 13 steps: 13 * 0.0000029 + 0.0000004
     recs = [
@@ -319,6 +334,7 @@ def test_summary_hand_example() -> None:
         "failures": 1.0,
         "rounds": 2.0,
         "gco2": 0.75,
+        "coverage_s": math.inf,  # c was never invoked
     }
     empty = summary([], [], ["a"], target=0.5)
     assert empty["tta_s"] == math.inf and math.isnan(empty["final_accuracy"])

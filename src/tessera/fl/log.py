@@ -339,6 +339,21 @@ def time_to_accuracy(timeline: Sequence[tuple[float, float]], target: float) -> 
     return min(reached) if reached else math.inf
 
 
+def coverage_time(records: Sequence[InvocationRecord], clients: Sequence[str]) -> float:
+    """When the last of `clients` was first invoked (its earliest start); inf if one never was.
+
+    Apodotiko invokes every never-invoked client before it samples by score, so
+    until then its selection is uniform: a target reached before this time
+    cannot show what the score does."""
+    first: dict[str, float] = {}
+    for r in records:
+        if r.start_s < first.get(r.client, math.inf):
+            first[r.client] = r.start_s
+    if not clients or any(c not in first for c in clients):
+        return math.inf if clients else 0.0
+    return max(first[c] for c in clients)
+
+
 def final_accuracy(timeline: Sequence[tuple[float, float]]) -> float:
     """The accuracy of the latest point of the timeline (nan when it is empty)."""
     if not timeline:
@@ -357,8 +372,9 @@ def summary(
     `tta_s` (inf when `target` was never reached), `final_accuracy`,
     `cold_start_share`, `cost_usd` (sum of the records' costs), `eur`,
     `invocations_gini`, `invocations`, `failures` (records not ok),
-    `rounds` (distinct rounds that aggregated at least one result) and
-    `gco2` (operational + embodied, summed over the records).
+    `rounds` (distinct rounds that aggregated at least one result),
+    `gco2` (operational + embodied, summed over the records) and
+    `coverage_s` (`coverage_time`: every client invoked at least once).
     """
     return {
         "tta_s": time_to_accuracy(timeline, target),
@@ -371,4 +387,5 @@ def summary(
         "failures": float(sum(not r.ok for r in records)),
         "rounds": float(len({r.round_aggregated for r in records} - {None})),
         "gco2": math.fsum(r.operational_g + r.embodied_g for r in records),
+        "coverage_s": coverage_time(records, clients),
     }
