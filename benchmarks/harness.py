@@ -96,13 +96,13 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def write_json(path: Path, obj: object) -> None:
+def write_json(path: Path, obj: object, *, indent: int = 1, sort_keys: bool = False) -> None:
     """Write `obj` to `path` as indented JSON, whole or not at all (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
+            json.dump(obj, f, indent=indent, sort_keys=sort_keys)
             f.write("\n")
         os.replace(tmp, path)
     except BaseException:

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from harness import write_json
 from tessera.control.serve import running
 from tessera.functions.examples import example
 from tessera.functions.package import pack_dir
@@ -157,11 +158,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args()
     res = asyncio.run(main_async(a))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=a.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(res, fh, indent=2, sort_keys=True)
-    os.replace(tmp, a.out)
+    write_json(a.out, res, indent=2, sort_keys=True)
     print(json.dumps(res, indent=2))
 
 

@@ -9,11 +9,9 @@ sizes; writes benchmarks/results/wasm_mpi.json (temp file + rename) and prints a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
 
+from harness import write_json
 from tessera.wasm_mpi.measure import run, summary
 
 RESULTS = Path(__file__).parent / "results" / "wasm_mpi.json"
@@ -26,11 +24,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args()
     res = run(a.repeats, a.quick, lambda f, m: print(f"[{f:4.0%}] {m}", flush=True))
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=a.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(res, fh, indent=2, sort_keys=True)
-    os.replace(tmp, a.out)
+    write_json(a.out, res, indent=2, sort_keys=True)
     print("\n".join(summary(res)))
     print(f"wrote {a.out}")
 
