@@ -48,7 +48,7 @@ from tessera.fl.strategies.fedlesscan import (
     staleness_weight,
     start_rank,
 )
-from tessera.fl.strategies.tessera_score import warmth
+from tessera.fl.strategies.tessera_score import participation_factor, warmth
 from tessera.fl.strategy import (
     STRATEGIES,
     Aggregation,
@@ -644,6 +644,40 @@ def test_tessera_scores_rookies_with_the_median_training_time() -> None:
     assert "(prior T)" in reasons["r"] and "(prior T)" not in reasons["v0"]
     assert Apodotiko().select(s).clients[0].client == "r"
     assert TesseraStrategy(rookies_first=True).select(s).clients[0].client == "r"
+
+
+def test_participation_factor() -> None:
+    assert participation_factor(2, 4.0, 4.0) == 2.0  # drawn half as often as the mean
+    assert participation_factor(8, 4.0, 4.0) == 0.5
+    assert participation_factor(40, 4.0, 4.0) == 0.25  # clipped below
+    assert participation_factor(1, 10.0, 4.0) == 4.0  # clipped above
+    assert participation_factor(0, 4.0, 4.0) == 1.0 and participation_factor(3, 0.0, 4.0) == 1.0
+
+
+def test_tessera_divides_fedbuff_weights_by_participation() -> None:
+    # invocations 1, 4, 40 and three idle clients at 1: mean (1 + 4 + 40 + 3) / 6 = 8
+    clients = [
+        cv("slow", invocations=1),
+        cv("mid", invocations=4),
+        cv("fast", invocations=40),
+        *(cv(f"i{k}", invocations=1) for k in range(3)),
+    ]
+    results = (res("a", "slow", 7, 40), res("b", "mid", 6, 90), res("c", "fast", 7, 60))
+    s = snap(clients, 7, results=results, clients_per_round=4, concurrency_ratio=0.5)
+    buff = FedBuff().aggregate(s).weights
+    ours = TesseraStrategy().aggregate(s)
+    raw = {"a": buff["a"] * 4.0, "b": buff["b"] * 2.0, "c": buff["c"] * 0.25}  # 8, 0.2 clipped
+    total = sum(raw.values())
+    assert ours.go and ours.weights == pytest.approx({k: v / total for k, v in raw.items()})
+    assert "slow x 4," in ours.reason and "fast x 0.25" in ours.reason
+    # a wider clip: 8, 2 and 0.2 unclipped; clip 1 is FedBuff's weighting
+    wide = TesseraStrategy(participation_clip=10.0).aggregate(s).weights
+    raw = {"a": buff["a"] * 8.0, "b": buff["b"] * 2.0, "c": buff["c"] * 0.2}
+    total = sum(raw.values())
+    assert wide == pytest.approx({k: v / total for k, v in raw.items()})
+    assert TesseraStrategy(participation_clip=1.0).aggregate(s).weights == buff
+    with pytest.raises(InputError, match="participation_clip"):
+        TesseraStrategy(participation_clip=0.5)
 
 
 def test_tessera_without_cold_starts_is_apodotiko() -> None:
