@@ -95,6 +95,18 @@ SHAPES: dict[str, Callable[[int], str]] = {
         + "".join(f'import Path as Q{i};Q{i}("a").glob("b");' for i in range(n))
         + ".unlink()'"
     ),
+    # shapes of the thirteenth batch and its reviews
+    "echo >x a, n mid-command redirects": lambda n: "echo" + " >x a" * n,
+    "exec {fd}<<<x, n named descriptors": lambda n: (
+        "; ".join(f"exec {{f{i}}}<<<x" for i in range(n)) + "; cat <&$f0"
+    ),
+    'nested PROMPT_COMMAND=("$(...)")': lambda d: 'PROMPT_COMMAND=("$(' * d + "ls" + ')")' * d,
+    ": ${x:=ls}, n times, then $x": lambda n: (
+        "; ".join(f": ${{x{i}:=ls}}" for i in range(n)) + "; $x0 -l"
+    ),
+    "ruby loop { nested n deep": lambda d: "ruby -e '" + "loop { x = 1; " * d + "}" * d + "'",
+    "gdb -ex with n | stages": lambda n: "gdb -batch -ex '" + "| bt " * n + "' ./a",
+    "parallel with n options": lambda n: "parallel " + "-j4 --halt now " * n + "echo ::: a",
 }
 SIZES = (4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 _B1024 = "b=(" + " ".join(["x"] * 1024) + "); "  # an array of 1,024 elements

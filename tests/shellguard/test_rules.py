@@ -2082,3 +2082,293 @@ def test_node_bindings_before_many_sources_are_read_by_hand() -> None:
     # a fifth review's slow line (10 s before): whitespace before many `from "fs"` sources
     line = "node -e '{}" + " " * 3380 + "x" + 'from "fs"' * 64 + "'"
     assert assess("\n".join([line] * 4), "bash").level == S
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # input descriptors: `&&` (the grammar hung `<&3` on the list), named ones, /proc paths
+        ("exec 3<<<'rm -rf /etc' && bash <&3", B),
+        ("exec 3<<<'rm -rf /etc' && true && bash <&3", B),
+        ("exec 3<<<'ls -la' && bash <&3", S),
+        ("exec 3<<<'rm -rf /etc' && cat <&3", S),
+        ("{ ls && bash > f; } <<< 'rm -rf /etc'", B),
+        ("exec {fd}<<<'rm -rf /etc'; bash <&$fd", B),
+        ("exec {fd}<<<'rm -rf /etc'; bash /dev/fd/$fd", B),
+        ("exec {fd}<<<'rm -rf /etc'; source \"/dev/fd/${fd}\"", B),
+        ("exec {fd}<<EOF\nrm -rf /etc\nEOF\nbash <&$fd", B),
+        ("exec {fd}< <(echo 'rm -rf /etc'); bash <&$fd", B),
+        ("exec {a}<<<'ls' {b}<<<'rm -rf /etc'; bash <&$b", B),
+        ("exec {a}<<<'rm -rf /etc' {b}<<<'ls'; bash <&$b", S),
+        ("exec {fd}> >(sh); echo 'rm -rf /etc' >&$fd", B),
+        ("exec {fd}<<<'ls'; bash <&$fd", S),
+        ("exec {fd}<<<'rm -rf /etc'; cat <&$fd", S),
+        ("exec {lock}>/tmp/app.lock; flock -n $lock || exit 1", L),
+        ("exec 3<<<'rm -rf /etc'; bash /proc/$$/fd/3", B),
+        ("exec 3<<<'rm -rf /etc'; source /proc/thread-self/fd/3", B),
+        ("exec 3> >(sh); echo 'rm -rf /etc' >/proc/self/fd/3", B),
+        ("exec 3<<<'ls'; bash /proc/self/fd/3", S),
+        ("ls -l /proc/$$/fd/", S),
+        # Ruby and Perl forks with no block in a loop: the child loops and forks too
+        ("ruby -e 'loop { fork }'", B),
+        ("ruby -e 'loop do Process.fork end'", B),
+        ("ruby -e 'fork until false'", B),
+        ("perl -e 'for(;;){fork}'", B),
+        ("ruby -e 'loop { puts 1; sleep 1 }'", S),
+        ("ruby -e 'loop { pid = fork { work }; Process.wait(pid) }'", S),
+        ("ruby -e 'loop { puts \"fork\"; sleep 1 }'", S),
+        ("perl -ne 'print if /fork/ ... /while/'", S),
+        # PROMPT_COMMAND as an array (bash 5.1 runs each element), or one element of it
+        ("PROMPT_COMMAND=('rm -rf /etc')", B),
+        ("PROMPT_COMMAND+=('history -a' 'rm -rf /etc')", B),
+        ("PROMPT_COMMAND[1]='rm -rf /etc'", B),
+        ("declare -a PROMPT_COMMAND=('rm -rf /etc')", B),
+        ("PROMPT_COMMAND+=('history -a')", S),
+        # GNU parallel with no command: jobs from a file are unknown code, as `cat f | parallel`
+        ("parallel < jobs.txt", R),
+        ("cat jobs.txt | parallel", R),
+        ("parallel -j4 -a jobs.txt", R),
+        ("parallel :::: jobs.txt", R),
+        ("echo 'rm -rf /etc' > jobs.txt; parallel < jobs.txt", B),
+        ("echo 'rm -rf /etc' > jobs.txt; parallel -a jobs.txt", B),
+        ("echo 'rm -rf /etc' | parallel", B),
+        ("parallel <<< 'rm -rf /etc'", B),
+        ("parallel echo ::: a b", S),
+        ("parallel gzip :::: files.txt", S),
+        ("parallel -j4 gzip < files.txt", L),
+        ("parallel < /dev/null", S),
+        # gdb's pipe command: `| GDB_CMD | SHELL_CMD`, `pipe -d DELIM ...`
+        ("gdb -batch -ex '| echo x | rm -rf /etc'", B),
+        ("gdb -batch -ex '| -d ! bt ! rm -rf /etc'", B),
+        ("gdb -batch -ex 'pipe -d XX bt XX rm -rf /etc'", B),
+        ("gdb -batch -ex '| bt | grep main'", S),
+        ("gdb -batch -ex 'bt' ./a.out core", S),
+        # ${x:=w} sets x: a later `$x` command may be w (x may also hold another value)
+        (": ${x:=rm}; $x -rf /etc", B),
+        (': "${x=rm}"; "$x" -rf /etc', B),
+        ("x=; : ${x:=rm}; $x -rf /etc", B),
+        (": ${x:=ls}; $x -rf /etc", R),
+        (": ${x:=rm}; x=ls; $x -rf /etc", S),
+        (": ${PYTHON:=python3}; $PYTHON script.py", S),
+        ("${CMD:=ls} -rf /etc", R),
+        # "${*:-w}": "$*" joins the words with IFS's first character (none where IFS is empty)
+        ('IFS=; set -- "" ""; "${*:-rm}" -rf /etc', B),
+        ('set -- "" ""; "${*:-rm}" -rf /etc', L),
+        ('IFS=; set -- "" ""; ${*:-rm} -rf /etc', L),
+        # env -S's value after clustered flags; $'...' code
+        ("env -vS \"bash -c 'rm -rf /etc'\"", B),
+        ("env -iS 'bash -c \"rm -rf /etc\"'", B),
+        ("env -S \"bash -c 'ls'\"", S),
+        ("sh -c $'rm -rf /etc &'", B),
+        ("bash -c $'rm\\x20-rf /etc'", B),
+        ("bash -c $'ls\\x20-la'", S),
+    ],
+)
+def test_escape_batches_thirteenth(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # `{x}` redirects: only a bare `exec` opens a descriptor in this shell, and x keeps
+        # what it held as a reading (the exec may not run here; `<&$x` reads the new one)
+        ("x=rm; cat {x}</dev/null; $x -rf /etc", B),
+        ("x=bash; cat {x}</dev/null; $x -c 'rm -rf /etc'", B),
+        ("x=rm; grep foo file {x}>/dev/null; $x -rf /etc", B),
+        ("d=/; cat {d}</dev/null; rm -rf $d", B),
+        ("cmd=rm; cat {cmd}<config.txt; $cmd -rf /etc", B),
+        ("x=rm; ( exec {x}>/dev/null ); $x -rf /etc", B),
+        ("x=rm; false && exec {x}>/dev/null; $x -rf /etc", B),
+        ("x=rm; echo $(exec {x}>/dev/null); $x -rf /etc", B),
+        ("x=rm; f() { exec {x}>/dev/null; }; $x -rf /etc", B),
+        ("x=rm; if false; then exec {x}>/dev/null; fi; $x -rf /etc", B),
+        ("export x=rm; exec {x}>/dev/null; $x -rf /etc", B),
+        ("exec {x}>/dev/null; $x -rf /etc", R),
+        ("exec {out}>&1; exec 1>/dev/null; echo hi >&$out", L),
+        # ${x:=w} adds a reading of x (it may not run here, x may be readonly or read)
+        ("x=; true | : ${x:=ls}; ${x:-rm} -rf /etc", B),
+        ("x=; : ${x:=ls} & ${x:-rm} -rf /etc", B),
+        ('x=; echo "$(: ${x:=ls})"; ${x:-rm} -rf /etc', B),
+        ("x=; false && : ${x:=ls}; ${x:-rm} -rf /etc", B),
+        ("x=; cat <<< ${x:=ls}; ${x:-rm} -rf /etc", B),
+        ("x=; read x; : ${x:=ls}; ${x:-rm} -rf /etc", B),
+        ("x=; : ${x:=ls}; unset x; ${x:-rm} -rf /etc", B),
+        ("x=ls; unset x; ${x:-rm} -rf /etc", B),
+        ("readonly x=; : ${x:=ls}; ${x:-rm} -rf /etc", B),
+        ("declare -A x; : ${x:=rm}; x=ls; $x -rf /etc", S),
+        (": ${x:=rm} ${x:=ls}; $x -rf /etc", B),
+        # Ruby / Perl forks: only the -e code (or the program read from the input), with
+        # strings, regexes and comments left out; a fork in a loop's body that neither
+        # waits nor leaves
+        ("ruby -e 'exit if fork; Process.setsid; loop { sleep 60 }'", S),
+        ("perl -e 'fork and exit; while(1){sleep 1}'", S),
+        (
+            "perl -MPOSIX -e 'fork and exit; POSIX::setsid(); fork and exit; while (1) { sleep 60 }'",
+            S,
+        ),
+        (
+            "ruby -e 'loop { pid = fork; if pid.nil? then exec(\"true\") else Process.wait(pid) end }'",
+            S,
+        ),
+        (
+            "perl -e 'while (<>) { if (my $pid = fork) { waitpid $pid, 0 } else { exec \"echo\", $_ } }'",
+            S,
+        ),
+        ("perl -e 'foreach (1..4) { if (fork == 0) { do_work(); exit } } 1 while wait != -1'", S),
+        ("perl -ne 'print if /(fork|clone)/ .. /while/' log.txt", S),
+        ("perl -ne 'print if m{fork|loop}' src.c", S),
+        ("ruby -e 'puts \"please fork the repo while you can\"'", S),
+        ("ruby -e '# fork\nloop { sleep 1 }'", S),
+        ("ruby fork.rb --loop", S),
+        ("ruby -e 'p ARGV' fork loop", S),
+        ("ruby -e '64.times { fork }'", S),
+        ("ruby -e'loop{fork}'", B),
+        ("perl -e'for(;;){fork}'", B),
+        ("ruby -e 'loop { Kernel.fork }'", B),
+        ("perl -e 'fork for 1..1e9'", B),
+        ("perl -e 'fork foreach 1..100'", B),
+        ("perl -e '{fork; redo}'", B),
+        ("perl -e 'for(;1;){fork}'", B),
+        ("perl -e 'do { fork } while 1'", B),
+        ("ruby -e 'begin; fork; end while true'", B),
+        ("echo 'loop { fork }' | ruby", B),
+        ("ruby <<< 'loop { fork }'", B),
+        # gdb command prefixes; descriptor paths; `!`; `A && B` redirects; parallel
+        ("gdb -batch -ex 'pip bt | rm -rf /etc' ./a", B),
+        ("gdb -batch -ex 'she rm -rf /etc' ./a", B),
+        ("gdb -batch -ex 'show version' ./a", S),
+        ("bash /proc/$$/fd/0 <<< 'rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' | bash /proc/$$/fd/0", B),
+        ("exec 3<<<'rm -rf /etc'; bash /dev/fd//3", B),
+        ("exec 3<<<'rm -rf /etc'; bash /proc/self/fd/./3", B),
+        ("exec 3<<<'rm -rf /etc'; bash //dev/fd/3", B),
+        ("exec 3<<<'rm -rf /etc' && ! bash <&3", B),
+        ("exec 3<<<'rm -rf /etc'; ! bash <&3", B),
+        ("exec {a}<<<'ls' 3<<<'rm -rf /etc'; bash <&3", B),
+        ("exec 3<<<'rm -rf /etc' {a}<<<'ls'; bash <&3", B),
+        ("exec 3<<<'rm -rf /etc' && bash 4<&3 0<&4", B),
+        ("true && exec 3<<<'rm -rf /etc'; bash <&3", B),
+        ("bash && true < <(echo 'rm -rf /etc')", B),
+        ("parallel --dry-run < jobs.txt", S),
+        ("parallel --halt now,fail=1 < jobs.txt", R),
+        ("parallel :::: <(echo 'rm -rf /etc')", B),
+        ("parallel :::: - <<< 'rm -rf /etc'", B),
+        # "$*" past $9; words after a redirect in the middle of a command are its arguments
+        ('IFS=; set -- "" "" "" "" "" "" "" "" "" ""; "${*:-rm}" -rf /etc', B),
+        ("rm 2>/dev/null -rf /etc", B),
+        ("find / 2>/dev/null -delete", B),
+        ("exec 3>/dev/null rm -rf /etc", B),
+        ("ls 2>/dev/null -la /etc", S),
+    ],
+)
+def test_escape_batches_thirteenth_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+_LONG_REDIRECTS = " >x a" * 3270  # 16 KB of redirects among the words: read once, not per redirect
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # `exec {a}...` takes the lowest free descriptor from 10: never one already open
+        ("exec 10<<<'rm -rf /etc'; exec {a}<<<'ls'; bash <&10", B),
+        ("exec 10<<<'rm -rf /etc'; exec {a}<<<'ls'; bash /dev/fd/10", B),
+        ("exec 10<<<'rm -rf /etc'; exec {a}< <(echo ls); bash <&10", B),
+        ("exec 10<<<'rm -rf /etc'; exec {a}<<EOF\nls\nEOF\nbash <&10", B),
+        ("exec 11<<<'rm -rf /etc'; exec {a}<<<'ls' {b}<<<'ls'; bash <&11", B),
+        ("exec 10<<<'rm -rf /etc'; exec {a}<<<'ls'; cat <&10 | bash", B),
+        ("exec 10<<<'rm -rf /etc'; exec {a}<<<'ls'; source /dev/fd/10", B),
+        ("exec 10<<<'rm -rf /etc'; exec {a}<<<'ls'; exec {a}<&-; bash <&10", B),
+        ("exec 10<<<'ls'; exec {a}<<<'rm -rf /etc'; bash <&11", B),
+        ("exec 10>/tmp/x; exec {a}<<<'rm -rf /etc'; bash <&11", B),
+        ("exec 10<<<'ls -la'; exec {a}<<<'rm -rf /etc'; bash <&10", S),
+        ("exec 10<<<'ls'; exec {a}<<<'ls -la'; bash <&11", S),
+        # every output operator writes to /proc/self/fd/1 (`>|`, `1>|`, `1<>` too)
+        ("exec > >(sh); echo 'rm -rf /etc' >|/proc/self/fd/1", B),
+        ("exec > >(sh); echo 'rm -rf /etc' >| /proc/self/fd/1", B),
+        ("exec > >(sh); echo 'rm -rf /etc' 1<>/proc/self/fd/1", B),
+        ("exec > >(sh); echo 'rm -rf /etc' 1>|/proc/self/fd/1", B),
+        ("exec > >(sh); printf 'rm -rf /etc' >|/proc/self/fd/1", B),
+        ("exec > >(sh); printf 'rm -rf /etc' 1<>/proc/self/fd/1", B),
+        ("exec > >(sh); cat <<EOF >|/proc/self/fd/1\nrm -rf /etc\nEOF", B),
+        ("exec 1> >(bash); echo 'rm -rf /etc' >|/proc/self/fd/1", B),
+        ("exec 1> >(bash); echo 'rm -rf /etc' 1<>/proc/self/fd/1", B),
+        ("exec 1> >(bash); printf 'rm -rf /etc' 1>|/proc/self/fd/1", B),
+        ("exec 3> >(sh); echo 'rm -rf /etc' >|/dev/fd/3", B),
+        ("exec 3> >(sh); echo 'rm -rf /etc' 1<>/dev/fd/3", B),
+        ("echo 'rm -rf /etc' >|/tmp/notes.txt", S),
+        # GNU parallel runs a quoted command string in a shell, each argument in it
+        ("parallel --compress-program gzip 'rm -rf {}' ::: /etc", B),
+        ("parallel 'rm -rf {}' ::: /etc", B),
+        ("parallel 'sh -c {}' ::: 'rm -rf /etc'", B),
+        ("find / | parallel 'rm -rf {}'", R),
+        ("parallel --shard 1 rm -rf ::: /etc", B),
+        ("parallel -W /tmp rm -rf ::: /etc", B),
+        ("parallel --compress-program gzip 'echo {}' ::: a", L),
+        ("parallel 'echo {}' ::: 'rm -rf /etc'", S),
+        ("parallel 'echo {}' ::: a b", S),
+        ("find . -name '*.txt' | parallel 'wc -l {}'", S),
+        # words after a mid-command redirect are the command's: the reading a pipe links to
+        ("echo 2>/dev/null 'rm -rf /etc' | bash", B),
+        ("exec 3> >(sh); echo >&3 'rm -rf /etc'", B),
+        ("echo 'rm -rf /etc' > a; bash 2>/dev/null a", B),
+        ("exec 3<<<'rm -rf /etc'; bash 2>/dev/null /dev/fd/3", B),
+        ("echo 2>/dev/null 'ls -la' | bash", S),
+        ("exec 3<<<'ls -la'; bash 2>/dev/null /dev/fd/3", S),
+        # Ruby / Perl forks in a loop: `fork()`, `Process::fork`, `self.fork`, `CORE::fork`
+        ("echo 'while(1){fork()}' | perl", B),
+        ("ruby /dev/stdin <<< 'loop { fork }'", B),
+        ("ruby -e 'loop { Process::fork }'", B),
+        ("ruby -e 'loop { self.fork }'", B),
+        ("perl -e 'while(1){CORE::fork}'", B),
+        ("perl -e 'use POSIX; while(1){POSIX::fork}'", B),
+        ("ruby -e 'loop { fork; :exit }'", B),
+        ("ruby -e 'loop { fork; exit }'", S),
+        ("perl -e 'while(1){CORE::fork; wait}'", S),
+        ("ruby /dev/stdin <<< 'loop { puts 1; sleep 1 }'", S),
+        # many redirects among the words (the danger words are looked for once)
+        ("echo" + _LONG_REDIRECTS, L),
+        ("printf" + _LONG_REDIRECTS, L),
+        ("sudo echo" + _LONG_REDIRECTS, L),
+        ("x=1 echo" + _LONG_REDIRECTS, L),
+        ("f() { echo" + _LONG_REDIRECTS + "; }", L),
+        ("$(echo" + _LONG_REDIRECTS + ")", L),
+    ],
+)
+def test_escape_batches_thirteenth_second_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+@pytest.mark.parametrize(
+    ("command", "level"),
+    [
+        # the thirteenth batch's third review: a quoted parallel command is read as shell code
+        # and as the command it was, so parallel's own redirects and privilege still count
+        ("parallel 'echo {}' ::: a b > /etc/passwd", B),
+        ("ls | parallel 'echo {}' > /etc/passwd", B),
+        ("parallel -a list.txt 'echo {}' > /etc/passwd", B),
+        ("parallel 'echo {}' < list.txt > /dev/sda", B),
+        ("> /etc/passwd parallel 'echo {}' ::: a", B),
+        ("parallel --compress-program pigz 'echo {}' ::: a b > /etc/passwd", B),
+        ("parallel 'echo {}' ::: a b > ~/.ssh/authorized_keys", R),
+        ("sudo parallel 'rm {}' ::: a b > /etc/passwd", B),
+        ("ls | sudo parallel 'gzip -9' > /etc/passwd", B),
+        ("sudo parallel 'echo {}' ::: a", R),
+        ("pkexec parallel 'echo {}' < list.txt", R),
+        ("parallel 'echo {}' ::: a b > out.txt", L),
+        ("ls | parallel 'wc -l {}' > counts.txt", L),
+        ("find / | parallel 'rm -rf {}'", R),
+    ],
+)
+def test_escape_batches_thirteenth_third_review(command: str, level: Level) -> None:
+    assert assess(command, "bash").level == level
+
+
+def test_nested_prompt_command_arrays_stay_fast() -> None:
+    # a thirteenth review's slow line: each level read its array twice (56 s at depth 20)
+    s = "ls"
+    for _ in range(30):
+        s = 'PROMPT_COMMAND=("$(' + s + ')")'
+    assert assess(s, "bash").level == B  # nested past MAX_DEPTH: unreadable

@@ -42,14 +42,21 @@ _SLICE = re.compile(
 """`${NAME:OFFSET[:LENGTH]}` (`${x:-1}`, `${x:=v}`, `${x:+v}`, `${x:?m}` are not slices)."""
 _SINK = "\x00stdout-runs:"  # env entry + descriptor: `exec > >(sh)` gave it to a shell
 _FD = "\x00fd:"  # env entry: the text an `exec N<<< TEXT` left on input descriptor N
+_FD_NEXT = "\x00fd-next"  # env entry: descriptors below it are all open (`exec {NAME}<...`)
+_OUT_OPS = frozenset({">", ">>", ">|", "<>", "&>", "&>>", ">&"})  # redirects that write (`<>` too)
+_FD_OPEN = "\x00fd-open:"  # env entries: a descriptor (10 or above) an `exec` opened
+_FDVAR = "\x00fdvar:"  # env entries: the descriptor an `exec {NAME}<...` opened, by NAME
+_NAMED_FD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")  # `{fd}` glued before a redirect
 _ARGC = "\x00argc"  # env entry: how many positional parameters `set --` & co. gave (not $#:
 # a `$#` the grammar misreads inside `${...}` must stay unknown)
-_POSITIONAL = ("@", "*", _ARGC, *map(str, range(1, 10)))  # the positional parameters' names
+_ARGV = "\x00argv"  # env entry: all the positional words (past $9 too), joined by \x1f
+_POSITIONAL = ("@", "*", _ARGC, _ARGV, *map(str, range(1, 10)))  # the positional parameters
 _NAMEREF = "\x00nameref:"  # env entry: declare -n REF=NAME; value: the name it stands for
 _AVAL = "\x00aval:"  # env entries: an associative array's values, by name \x1f key
 _LIVE = "\x00live"  # env entry: how many elements all indexed arrays hold (MAX_TRACKED)
 _SUBSCRIPT = re.compile(r"\[([^\]]*)\]=")  # an array literal's `[KEY]=` element prefix
 _PLAIN_VAR = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a variable's name
 _DEFAULTED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*|[0-9@*]):?[-=].*\}", re.S)
 MAX_EXPANDED = 1 << 20  # characters of expanded values followed per line (past it: obfuscated)
 MAX_VALUE = 65536  # characters kept of one variable's value
@@ -83,6 +90,8 @@ class Invocation:
     input_read: bool = False  # what it runs from its input was parsed (`echo CODE | sed e`)
     if_empty: bool = False  # what runs if the name before it expands to nothing (`$SUDO rm`)
     set_here: bool = False  # named by $@/$1.. that a `set -- $(cmd)` on the line filled
+    beside: bool = False  # a second reading of a command read otherwise too (`echo 2>x CODE`
+    # without CODE): not what a pipe after it reads printed
 
     @property
     def argv(self) -> list[str]:
@@ -408,17 +417,36 @@ def _option_code(name: str, args: Sequence[str]) -> list[tuple[str, str]]:
         for x, nxt in pairs:
             glued = re.match(r"--?(?:i?ex|eval-command)=(.*)", x, re.S)
             if x in ("-ex", "--ex", "-iex", "--iex", "-eval-command", "--eval-command") or glued:
-                m = re.match(
-                    r"\s*(?:shell\s+|pipe\s+.*?\|\s*|!)(.*)", glued.group(1) if glued else nxt, re.S
-                )
-                if m:
-                    out.append(("gdb -ex shell", m.group(1)))
+                code = _gdb_shell(glued.group(1) if glued else nxt)
+                if code is not None:
+                    out.append(("gdb -ex shell", code))
     elif name == "zip":
         out += [("zip -TT", nxt) for x, nxt in pairs if x in ("-TT", "--unzip-command") and nxt]
         out += [
             ("zip -TT", x.split("=", 1)[1]) for x in a if re.match(r"(-TT|--unzip-command)=", x)
         ]
     return [(v, c) for v, c in out if c.strip()]
+
+
+def _gdb_shell(command: str) -> str | None:
+    """The shell command a gdb command runs: `shell CMD`, `!CMD`, `pipe [GDB_CMD] | CMD`,
+    `| [GDB_CMD] | CMD`, `pipe -d DELIM GDB_CMD DELIM CMD` (and `| -d ...`); else None. gdb
+    takes a command's unique prefix too (`she CMD`, `pip bt | CMD`)."""
+    m = re.match(r"\s*(?:shel?l?\b|!)(.*)", command, re.S)
+    if m is not None:
+        return m.group(1)
+    m = re.match(r"\s*(?:pipe?\b|\|)\s*(.*)", command, re.S)
+    if m is None:
+        return None
+    rest = m.group(1)
+    delim = "|"
+    if re.match(r"-d\s", rest):  # pipe -d DELIM: DELIM separates the two commands
+        parts = rest[2:].split(None, 1)
+        if len(parts) < 2:
+            return None
+        delim, rest = parts
+    at = rest.find(delim)
+    return rest[at + len(delim) :] if at >= 0 else None
 
 
 def _mktemp_path(args: Sequence[str], tmpdir: str | None = None) -> str | None:
@@ -802,6 +830,8 @@ _local = threading.local()
 
 _DIRTY = "\x00dirty"  # an array's joined "${a[@]}" after an element changed: joined when read
 _MAYBE = "\x00maybe:"  # env entry: the variable may hold another value when the line runs
+_ASSIGNED = "\x00assigned:"  # env entry: the word a `${x:=w}` may have given x
+_UNSET = "\x00unset:"  # env entry: an `unset x` may have unset x (its value is kept too)
 # a word whose text is its value: no expansion, glob or brace list (`for x in rm`)
 _LITERAL_WORD = re.compile(r"[A-Za-z0-9_./:@%+=,-]+|'[^']*'")
 _COMPOUND = frozenset(
@@ -816,6 +846,7 @@ _COMPOUND = frozenset(
         "case_statement",
         "case_item",
         "c_style_for_statement",
+        "negated_command",  # `! bash <&3`: the redirects are the command's
     ]
 )
 _OPT_ARGS = {"read": "adinNptu", "mapfile": "dnOsuCc", "readarray": "dnOsuCc", "printf": "v"}
@@ -952,8 +983,32 @@ _WRAPPERS: dict[str, frozenset[str]] = {
 _PARALLEL_VALUES = frozenset(
     {"-j", "--jobs", "-S", "--sshlogin", "--colsep", "-C", "-d", "--delimiter", "--arg-sep",
      "--arg-file-sep", "-a", "--arg-file", "-n", "-N", "-L", "--max-args", "--timeout",
-     "--joblog", "--results", "--tmpdir", "-E", "-I", "--delay", "--retries", "--tag-string"}
+     "--joblog", "--results", "--tmpdir", "-E", "-I", "--delay", "--retries", "--tag-string",
+     "--halt", "--halt-on-error", "-P", "--max-procs", "--load", "--memfree", "--memsuspend",
+     "--nice", "--sshloginfile", "--slf", "--workdir", "--wd", "--env", "--transferfile",
+     "--tf", "--return", "--basefile", "--bf", "-s", "--max-chars", "--block", "--block-size",
+     "--recstart", "--recend", "--header", "--limit", "--termseq", "--compress-program",
+     "--decompress-program", "--ssh", "--sshdelay", "--semaphorename", "--id", "--profile",
+     "-J", "--rpl", "--filter", "--tagstring", "--res", "--result", "--seqreplace",
+     "--max-replace-args", "--max-lines", "--sqlmaster", "--sqlworker", "--sqlandworker",
+     "--group-by", "--ctagstring", "--shard", "--bin", "--tmpl", "--template", "--bnr", "--dnr",
+     "--er", "--st", "--bt", "--trc", "--match", "--parens", "--process-slot-var",
+     "--slotreplace", "-W"}
 )  # fmt: skip
+_PARALLEL_STRING = re.compile(r"\s|[;&|<>$`(){}]")  # `parallel 'rm -rf {}'`: a shell command
+_PARALLEL_REPLACE = re.compile(r"\{(?:\d*(?:/?\.|//?|))\}")  # {} {.} {/} {//} {/.} {2} {2.}
+
+
+def _parallel_job(command: str, arg: str) -> str:
+    """The line GNU parallel runs in a shell for `parallel 'COMMAND' ::: ARG`: each
+    replacement string (`{}`, `{.}`, `{/}`, ...) made the argument (quoted), else the
+    argument added at the end."""
+    quoted = shlex.quote(arg)
+    if _PARALLEL_REPLACE.search(command) is None:
+        return f"{command} {quoted}"
+    return _PARALLEL_REPLACE.sub(lambda m: quoted, command)
+
+
 _WRAPPER_OPERANDS = {"chrt": 1, "taskset": 1, "gosu": 1, "su-exec": 1, "faketime": 1}
 _ENV_VALUES = frozenset({"-u", "-C", "--unset", "--chdir"})
 _ENV_SPLIT = r"-[i0v]*S(.+)|--split-string=(.+)|-[i0v]*S|--split-string"
@@ -1045,6 +1100,13 @@ class _Base:
         # evaluating the words again (which doubled the work at each level of `$(echo $(...))`)
         self._serial = 0
         self._seen: dict[tuple[int, int, str], tuple[int, tuple[str, bool]]] = {}
+        # words the grammar hung on a command's redirect (`rm 2>/dev/null -rf /etc`: `-rf`
+        # and `/etc` are rm's arguments), by (start, end) of the command node
+        self._trailing: dict[tuple[int, int], list[Any]] = {}
+        # the values `code_var` read of an assignment's value nodes, by (start, end, type):
+        # the assignment itself reads them from here (`PROMPT_COMMAND="$(...)"` walked once)
+        self._code_words: dict[tuple[int, int, str], tuple[str, bool]] = {}
+        self._code_nest = 0  # code variables' arrays being read around this point (MAX_DEPTH)
         # characters variables expanded to on this line, nested code included (MAX_EXPANDED)
         self._expanded = [0]
 
@@ -1105,6 +1167,29 @@ class _Base:
 
     def run(self) -> Parsed:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def parallel_job_files(
+        self, rest: list[str], redirects: list[tuple[str, str]], privileged: bool
+    ) -> None:
+        """`parallel < jobs.txt`, `parallel -a jobs.txt`, `parallel :::: jobs.txt` with no
+        command: each line of the file is a command, not known here (unsure, as `cat jobs.txt
+        | parallel` is); a file this line wrote is read as the code it holds."""
+        if "--dry-run" in rest or "--dryrun" in rest:
+            return  # the jobs are printed, not run
+        named = [
+            rest[k + 1] for k in range(len(rest) - 1) if rest[k] in ("-a", "--arg-file", "::::")
+        ]
+        named += [w.split("=", 1)[1] for w in rest if w.startswith("--arg-file=")]
+        fed = [dest for op, dest in redirects if _stdin_op(op, dest)]  # (read as `sh < f`)
+        for f in [*fed, *named]:
+            known = self.env.get(_file_key(f))
+            if f == "/dev/null":
+                continue
+            if known is None:
+                self.undecodable.append(f"parallel: the jobs in {f}"[:80])
+                return
+            if f not in fed:
+                self.nested(known, "bash", "parallel -a", privileged=privileged)
 
     # Shared by all shells: peel Unix-style wrappers and follow nested code.
     def emit_unix(
@@ -1168,13 +1253,12 @@ class _Base:
                 i = 0
                 while i < len(rest):
                     w = rest[i]
-                    glued = re.fullmatch(
-                        r"-[i0v]*S(.+)|--split-string=(.+)", w
-                    )  # -i -0 -v: no value
-                    if glued or (w in ("-S", "--split-string") and i + 1 < len(rest)):
-                        # env -S'rm -rf /', -iS'FOO=1 rm ...': env reads the split words as
-                        # its own arguments again
-                        payload = (glued.group(1) or glued.group(2)) if glued else rest[i + 1]
+                    split = re.fullmatch(_ENV_SPLIT, w)  # -i -0 -v: no value
+                    glued = (split.group(1) or split.group(2)) if split else None
+                    if glued or (split and i + 1 < len(rest)):
+                        # env -S'rm -rf /', -iS'FOO=1 rm ...', -vS 'CMD': env reads the split
+                        # words as its own arguments again
+                        payload = glued or rest[i + 1]
                         try:
                             more = shlex.split(payload)
                         except ValueError:
@@ -1275,6 +1359,7 @@ class _Base:
                         if len(after) > 1 and not any(is_dynamic(w) for w in after[1:]):
                             self.env["@"] = self.env["*"] = " ".join(after[1:])
                             self.env[_ARGC] = str(len(after) - 1)
+                            self.env[_ARGV] = "\x1f".join(after[1:])[:MAX_VALUE]
                             for pos in range(1, 10):
                                 self.env[str(pos)] = after[pos] if pos < len(after) else ""
                         try:
@@ -1332,6 +1417,17 @@ class _Base:
                 words = _strip_options(rest[1:], frozenset({"--uname-2.6"}))
                 wrappers = (*wrappers, name)
                 continue
+            if name == "parallel":
+                # --compress-program PROG, --decompress-program PROG: a shell runs PROG too
+                opts = rest[: len(rest) - len(_strip_options(rest, _PARALLEL_VALUES))]
+                for at_opt, opt in enumerate(opts):
+                    flag, eq, val = opt.partition("=")
+                    if flag in ("--compress-program", "--decompress-program"):
+                        packer = val if eq else opts[at_opt + 1] if at_opt + 1 < len(opts) else ""
+                        if packer.strip():
+                            self.nested(
+                                packer, "bash", name, privileged=privileged, wrappers=wrappers
+                            )
             if name == "parallel" and ":::" in rest:
                 # parallel CMD ::: ARGS runs CMD ARG per argument; with no CMD each ARG is code
                 sep = rest.index(":::")
@@ -1344,14 +1440,49 @@ class _Base:
                             job, "bash", "parallel", privileged=privileged, wrappers=wrappers
                         )
                     return None
+                if len(cmd) == 1 and _PARALLEL_STRING.search(cmd[0]):
+                    # parallel 'rm -rf {}' ::: /etc: a shell runs the string, each argument in
+                    # it (as `sh -c 'rm -rf /etc'`); the command itself is still read below,
+                    # so its own redirects and privilege count (`... ::: a > /etc/passwd`)
+                    for arg in (args or [""])[:16]:
+                        self.nested(
+                            _parallel_job(cmd[0], arg),
+                            "bash",
+                            "parallel",
+                            privileged=privileged,
+                            wrappers=wrappers,
+                        )
                 words = [*cmd, *args]
                 continue
+            if (
+                name == "parallel"
+                and "::::" in rest
+                and ":::" not in rest
+                and not _strip_options(rest[: rest.index("::::")], _PARALLEL_VALUES)
+            ):
+                # parallel :::: jobs.txt, :::: <(echo CODE), :::: - (the input): with no command
+                # each line is a job, as with `-a FILE`
+                at = rest.index("::::")
+                files = [w for w in rest[at + 1 :] if w != "::::"]
+                rest = [*rest[:at], *(x for f in files for x in ("-a", f))]
             if name == "parallel" and ":::" not in rest and "::::" not in rest:
                 # echo /etc | parallel rm -rf: the arguments come from its input, as xargs's
                 words = _strip_options(rest, _PARALLEL_VALUES)
+                if not words:
+                    self.parallel_job_files(rest, redirects, privileged)
                 wrappers = (*wrappers, "xargs")
                 from_stdin = bool(words)
                 words = words or ["sh"]  # no command: each input line is one, run by a shell
+                if len(words) == 1 and _PARALLEL_STRING.search(words[0]):
+                    # find / | parallel 'rm -rf {}': a shell runs it, as `xargs sh -c 'rm ...'`
+                    # (nested, so that the command itself, with its redirects, is read too)
+                    self.nested(
+                        words[0],
+                        "bash",
+                        "parallel",
+                        privileged=privileged,
+                        wrappers=wrappers,
+                    )
                 continue
             if name == "start-stop-daemon":
                 # start-stop-daemon --start --exec PROG -- ARGS: PROG runs with ARGS
@@ -1939,6 +2070,29 @@ SED_S_EXEC = re.compile(_SED_AT + r"s([^\w\s\\])(?:(?!\1).)*\1(?:(?!\1).)*\1[gpi
 STDIN_PATHS = frozenset({"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 """Paths a shell given them as its script reads its own input from."""
 
+_FD_PATH = re.compile(
+    r"/dev/fd/(\d+|\$\{?[A-Za-z_]\w*\}?)"
+    r"|/proc/(?:self|thread-self|\$\$|\$\{\$\}|\$\{?BASHPID\}?)/fd/(\d+|\$\{?[A-Za-z_]\w*\}?)"
+)
+
+
+def _fd_of_path(path: str) -> str | None:
+    """The descriptor a path names (`/dev/fd/3`, `/proc/self/fd/3`, `/proc/$$/fd/3`,
+    `/dev/fd//3`, `/proc/self/fd/./3`: 3; `/dev/fd/$fd`: `$fd`), or None for any other path."""
+    if "fd/" not in path:
+        return None
+    m = _FD_PATH.fullmatch(re.sub(r"/(?:\.?/)+", "/", path))
+    return None if m is None else (m.group(1) or m.group(2))
+
+
+def is_stdin_path(path: str) -> bool:
+    """A path that names the reader's own input (`/dev/stdin`, `/dev/fd/0`, `/proc/$$/fd/0`)."""
+    return (
+        path in STDIN_PATHS
+        or _fd_of_path(path) == "0"
+        or (path.startswith("/") and re.sub(r"/(?:\.?/)+", "/", path) == "/dev/stdin")
+    )
+
 
 def shell_script(args: Sequence[str]) -> str | None:
     """The script a POSIX shell run with `args` reads (not -c): its first operand after the
@@ -2160,7 +2314,7 @@ def _input_container(inv: Invocation) -> str | None:
         cmd = cmd[1:]  # `env sh`, `busybox sh`
     runs = bool(cmd) and _basename(cmd[0]) in _SHELLS and _dash_c(cmd[1:]) is None
     script = shell_script(cmd[1:]) if runs else None
-    return f"container {name}" if runs and (script is None or script in STDIN_PATHS) else None
+    return f"container {name}" if runs and (script is None or is_stdin_path(script)) else None
 
 
 _ENDLESS_WHILE = re.compile(
@@ -2325,9 +2479,9 @@ def runs_input(inv: Invocation) -> bool:
         return True
     if inv.name in _SHELLS:
         script = shell_script(inv.args)
-        return script is None or script in STDIN_PATHS
+        return script is None or is_stdin_path(script)
     if inv.name in ("source", "."):
-        return inv.args[:1] != [] and inv.args[0] in {*STDIN_PATHS, "-"}
+        return inv.args[:1] != [] and (inv.args[0] == "-" or is_stdin_path(inv.args[0]))
     if inv.name != "sed":
         return False
     scripts, files = sed_operands(inv.args)
@@ -2597,12 +2751,16 @@ def _fd_zero_inputs(src: bytes, root: Any) -> bytes | None:
     return bytes(out)
 
 
+def _node_key(n: Any) -> tuple[int, int, str]:
+    return (n.start_byte, n.end_byte, n.type)
+
+
 def _stdin_op(op: str, dest: str) -> bool:
     """A redirect that replaces a command's input (`<`, `<>`, `<&`; `<|` is `<` with a pipe
     the grammar swallowed), not a heredoc or herestring and not the input itself (`<&0`,
     `</dev/stdin`)."""
     target = re.split(r"[\s;|&]", dest, maxsplit=1)[0]  # `<&0 ;ls`: the grammar glues them
-    same = target in ("0", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+    same = target == "0" or is_stdin_path(target)
     return op[:1] == "<" and op[:2] != "<<" and not same
 
 
@@ -2924,8 +3082,25 @@ class _Bash(_Base):
             split_at = -1  # `{ bash; } <<< CODE`: the grammar reads `<<` (ERROR) and `< CODE`
             fds: dict[str, str] = {}  # input descriptors (not 0) given text here: `3<<< CODE`
             sinks: set[str] = set()  # output descriptors given to a shell: `> >(sh)`
+            whole = body
+            last = body  # the command the redirects are given to (`A && B > f`: B)
+            while last is not None and last.type == "list" and last.named_children:
+                last = [x for x in last.named_children if x.type != "comment"][-1]
+            if self.exec_first(n):
+                # `exec 3<<< CODE && bash <&3`: the grammar hangs B's redirects on the list,
+                # and bash gives them to B alone, after A ran (and set what they read). The
+                # earlier commands get the input the list was read to get before (the text
+                # a descriptor held, as `bash && cat <&3` read it)
+                early = self.held_input(n, stdin_data)
+                while body is not None and body.type == "list":
+                    kids = [x for x in body.named_children if x.type != "comment"]
+                    if not kids:
+                        break
+                    for x in kids[:-1]:
+                        self.stmt(x, None, early)
+                    body = kids[-1]
             for c in n.children:
-                if body is not None and c == body:
+                if whole is not None and c == whole:
                     continue
                 if c.type == "ERROR" and self.text(c) == "<<":
                     split_at = c.end_byte
@@ -2934,17 +3109,38 @@ class _Bash(_Base):
                 elif c.type == "file_redirect":
                     mark = self._serial
                     reds.append(self.redirect(c))
+                    if last is not None and last.type == "command":
+                        # `rm 2>/dev/null -rf /etc`: the words after the target are rm's
+                        dests = [x for x in c.named_children if x.type not in _REDIRECT_FD]
+                        glued = c.next_sibling
+                        if (
+                            len(dests) > 1
+                            and glued is not None
+                            and glued.start_byte == c.end_byte
+                            and re.fullmatch(r"\d+|\{[A-Za-z_]\w*\}", self.text(dests[-1]))
+                        ):
+                            dests.pop()  # `3<<< X {a}<<< Y`, `4<&3 0<&4`: the next one's
+                        if len(dests) > 1:
+                            key = (last.start_byte, last.end_byte)
+                            self._trailing[key] = [*self._trailing.get(key, []), *dests[1:]]
+                    piped: str | None = None  # what `< <(echo CODE)` gives to read
                     for ps in c.named_children if _stdin_op(*reds[-1]) else []:
                         # `bash < <(echo CODE)` reads CODE, as `bash <<< CODE` does
                         if ps.type == "process_substitution":
-                            out = self.static_output(ps, mark)
-                            data = out if out is not None else data
+                            piped = self.static_output(ps, mark)
+                            data = piped if piped is not None else data
                     fd_node = c.child_by_field_name("descriptor")
-                    desc = self.text(fd_node) if fd_node is not None else "0"
+                    desc = (
+                        self.text(fd_node)
+                        if fd_node is not None
+                        else self.named_fd(self.exec_fd_word(last), c) or "0"
+                    )
+                    if fd_node is not None:
+                        self.opened_fd(desc, c, last)
                     op, dest = reds[-1]
-                    fd_path = re.fullmatch(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)", dest)
-                    # (`<&3-` moves descriptor 3: the same text)
-                    src_fd = next(g for g in fd_path.groups() if g) if fd_path else dest.rstrip("-")
+                    fd_path = _fd_of_path(dest)
+                    # (`<&3-` moves descriptor 3: the same text; `<&$fd`: `exec {fd}...`'s)
+                    src_fd = self.fd_num(fd_path or dest)
                     held = (
                         fds.get(src_fd, self.env.get(_FD + src_fd))
                         if op == "<&" or (op == "<" and fd_path)
@@ -2956,26 +3152,36 @@ class _Bash(_Base):
                         fds[desc] = dest
                     elif desc != "0" and held is not None:
                         fds[desc] = held  # `4<&3`
-                    if op in (">", ">>", ">|", "&>", ">&", "&>>") and any(
-                        ps.type == "process_substitution" and _shell_sink(self.text(ps))
-                        for ps in c.named_children
+                    elif desc != "0" and piped is not None:
+                        fds[desc] = piped  # `exec {fd}< <(echo CODE)`
+                    if (
+                        op in _OUT_OPS
+                        and op != "<>"
+                        and any(
+                            ps.type == "process_substitution" and _shell_sink(self.text(ps))
+                            for ps in c.named_children
+                        )
                     ):
                         # `exec > >(sh)`: what the line prints from here on runs
                         sinks.add("1" if desc == "0" or op.startswith("&") else desc)
                     elif (
-                        (to := re.sub(r"^/dev/fd/", "", dest).rstrip("-")).isdecimal()
-                        and op in (">&", ">", ">>")
-                        and (op == ">&" or dest.startswith("/dev/fd/"))
+                        (to := self.fd_num(_fd_of_path(dest) or dest)).isdecimal()
+                        and op in _OUT_OPS
+                        and (op == ">&" or _fd_of_path(dest) is not None)
                         and _SINK + to in self.env
                     ):
                         sinks.add("1" if desc == "0" else desc)  # `exec 1>&3`, 3 a shell's
                 elif c.type == "herestring_redirect":
                     data = self.word(c.named_children[-1])[0] if c.named_children else ""
                 elif c.type == "heredoc_redirect":
-                    data = self.heredoc(c)
+                    before_doc, data = data, self.heredoc(c)
                     fd_node = c.child_by_field_name("descriptor")
+                    named = self.named_fd(self.exec_fd_word(last), c) if fd_node is None else None
                     if fd_node is not None and self.text(fd_node) != "0":
                         fds[self.text(fd_node)] = data  # (also read as input: the worse counts)
+                        self.opened_fd(self.text(fd_node), c, last)
+                    elif named is not None:  # `exec {fd}<<EOF`: not the input
+                        fds[named], data = data, before_doc
                     start = next((x for x in c.named_children if x.type == "heredoc_start"), None)
                     quoted = start is None or bool(re.search(r"['\"\\]", self.text(start)))
                     for cc in c.named_children:
@@ -3031,6 +3237,16 @@ class _Bash(_Base):
                     ],
                 )
             elif body is not None:
+                while body.type == "list":
+                    # `A && B > f`: the redirects are B's (the input reaches A too, as before:
+                    # `{ bash && x; } <<< CODE`); B may be a bare `exec` (`true && exec 3<<<
+                    # CODE`: descriptor 3 holds CODE from here on)
+                    kids = [x for x in body.named_children if x.type != "comment"]
+                    if not kids:
+                        break
+                    for x in kids[:-1]:
+                        self.stmt(x, None, data)
+                    body = kids[-1]
                 self.stmt(body, reds, data)
             elif reds:
                 self.out.append(
@@ -3038,7 +3254,7 @@ class _Bash(_Base):
                         ":", [], self.text(n), reds, self.privileged, self.wrappers, data, False
                     )
                 )
-            if body is not None and self.text(body).strip() == "exec":
+            if self.bare_exec(body):
                 for fd, text in fds.items():  # `exec 3<<< CODE`: fd 3 holds it from here on
                     self.env[_FD + fd] = text[:MAX_VALUE]
                 for desc in sinks:
@@ -3163,7 +3379,12 @@ class _Bash(_Base):
         elif t == "unset_command":
             words = [self.word(c)[0] for c in n.children]
             # (values are kept: an unset in a subshell, function or branch that does not run
-            # would otherwise hide them; at worst a line is graded as if it had not run)
+            # would otherwise hide them; at worst a line is graded as if it had not run; a
+            # command named `${x:-w}` is also read as w: `_UNSET`)
+            if not any(re.fullmatch(r"-[a-z]*f[a-z]*", w) for w in words[1:]):
+                for w in words[1:]:
+                    if _NAME.fullmatch(w):
+                        self.env[_UNSET + w] = "1"
             unset_inv = self.emit_unix(words, self.text(n), redirects or [])
             if unset_inv is not None:
                 self.out.append(unset_inv)
@@ -3204,15 +3425,55 @@ class _Bash(_Base):
 
     def code_var(self, n: Any) -> None:
         """`PROMPT_COMMAND=CODE`, `GIT_SSH_COMMAND=CODE cmd`, `BASH_ENV=FILE bash ...`: a
-        variable whose value a program (or bash itself) runs as code, read as that code."""
+        variable whose value a program (or bash itself) runs as code, read as that code; an
+        array's elements each (`PROMPT_COMMAND=(CODE ...)`: bash 5.1 runs them all), also one
+        set by index (`PROMPT_COMMAND[1]=CODE`)."""
         name, value = n.child_by_field_name("name"), n.child_by_field_name("value")
+        if name is not None and name.type == "subscript":
+            name = name.child_by_field_name("name")
         if name is None or value is None or name.type != "variable_name":
             return
         key = self.text(name)
         if key not in _CODE_VARS and key not in ("BASH_ENV", "ENV"):
             return
+        if value.type == "array":
+            runs = re.search(r"\$\(|`|<\(", self.text(value)) is not None
+            if runs and self.depth + self._code_nest >= MAX_DEPTH:
+                # code variables set inside code variables' `$(...)`, levels deep (each level
+                # was read as nested code before: past MAX_DEPTH, obfuscation)
+                self.undecodable.append(self.text(value)[:80])
+                self.too_deep = True
+                return
+            self._code_nest += runs
+            try:
+                for k, element in enumerate(x for x in value.named_children if x.type != "comment"):
+                    if k < 16:
+                        self.code_value(key, element)
+                    else:  # (read once, here: the assignment reads `_code_words`)
+                        self._code_words[_node_key(element)] = self.word(element)
+            finally:
+                self._code_nest -= runs
+            # the whole text is read too, as before (`(rm -rf /etc)`), but not again within
+            # such a reading where elements hold code run for its output (their walk above
+            # read that code: `PROMPT_COMMAND=("$(PROMPT_COMMAND=("$(...)"))")` nested
+            # twice at each level took time exponential in the depth)
+            if self.via != f"{key}=" or not runs:
+                self.code_value(key, value, memo=False)
+            return
+        self.code_value(key, value)
+
+    def value_word(self, n: Any) -> tuple[str, bool]:
+        """`word(n)` for an assignment's value node: what `code_var` read of it, else now."""
+        got = self._code_words.pop(_node_key(n), None)
+        return got if got is not None else self.word(n)
+
+    def code_value(self, key: str, value: Any, memo: bool = True) -> None:
+        """One value of code variable `key` (see `code_var`), read as the code it runs (its
+        value kept for the assignment, `value_word`, unless not `memo`)."""
         mark = self._serial
         val, dyn = self.word(value)
+        if memo:
+            self._code_words[_node_key(value)] = (val, dyn)
         if key in ("BASH_ENV", "ENV"):  # a file the shell sources first
             code = self.env.get(_file_key(val)) if not dyn else None
             if value.type == "process_substitution":
@@ -3242,7 +3503,7 @@ class _Bash(_Base):
             if base is None or index is None:
                 return
             key, idx = self.text(base), self.text(index)
-            val, dyn = self.word(value) if value is not None else ("", False)
+            val, dyn = self.value_word(value) if value is not None else ("", False)
             if _ASSOC + key in self.env:  # declare -A a; a[x]=rm
                 sub = self.key_of(index)
                 if dyn or sub is None:
@@ -3270,10 +3531,13 @@ class _Bash(_Base):
         key = self.text(name)
         if _NAMEREF + key in self.env:  # declare -n r=x; r=rm may set x
             self.maybe(self.env[_NAMEREF + key])
+        if not append:  # (`declare -A x; x=ls` keeps x associative: not forgotten below)
+            self.env.pop(_ASSIGNED + key, None)
+            self.env.pop(_UNSET + key, None)
         if value is not None and value.type == "array":
             # a=(rm -rf /etc): "${a[@]}" gives the elements, ${a[i]} one, $a the first;
             # the value is read before the old one goes (a=("${a[@]}" /etc))
-            new = [(c, *self.word(c)) for c in value.named_children if c.type != "comment"]
+            new = [(c, *self.value_word(c)) for c in value.named_children if c.type != "comment"]
             keyed = all(c.type == "concatenation" and _SUBSCRIPT.match(v) for c, v, _ in new)
             if _ASSOC + key in self.env and not keyed:
                 # declare -A a; a=(rm -rf /etc): bash 5.1 reads key-value pairs, older ones
@@ -3312,7 +3576,7 @@ class _Bash(_Base):
                 at += 1
             self.set_array(key, elems)
             return
-        val, dyn = self.word(value) if value is not None else ("", False)
+        val, dyn = self.value_word(value) if value is not None else ("", False)
         if append and not dyn:  # x+=" -rf /etc" (unset: empty)
             old = self.elements(key)
             val, dyn = ((old[0] if old else "") + val, False) if old is not None else (val, True)
@@ -3384,6 +3648,7 @@ class _Bash(_Base):
             return
         self.env["@"] = self.env["*"] = " ".join(words)
         self.env[_ARGC] = str(len(words))
+        self.env[_ARGV] = "\x1f".join(words)[:MAX_VALUE]
         for pos in range(1, 10):
             self.env[str(pos)] = words[pos - 1] if pos <= len(words) else ""
 
@@ -3456,6 +3721,9 @@ class _Bash(_Base):
 
     def forget(self, key: str) -> None:
         self.env.pop(key, None)
+        self.env.pop(_ASSIGNED + key, None)
+        self.env.pop(_FDVAR + key, None)
+        self.env.pop(_UNSET + key, None)
         self.env.pop(_UNTRACKED + key, None)
         keys = self.env.pop(_ASSOC + key, None)
         if keys is not None:  # an associative array: its values by key
@@ -3513,6 +3781,103 @@ class _Bash(_Base):
                 self.stmt(c)
             else:
                 self.walk_substitutions(c)
+
+    def exec_first(self, n: Any) -> bool:
+        """A redirected list `A && B <&3` whose earlier commands may open descriptors (an
+        `exec`), with only plain redirects (no herestring, heredoc or `<(...)`): B's input is
+        read after A ran."""
+        body = n.child_by_field_name("body")
+        if body is None or body.type != "list":
+            return False
+        for c in n.children:
+            if c.type in ("heredoc_redirect", "herestring_redirect", "heredoc_body"):
+                return False
+            if c.type == "file_redirect" and any(
+                x.type == "process_substitution" for x in c.named_children
+            ):
+                return False
+        kids = [x for x in body.named_children if x.type != "comment"]
+        return any(re.search(r"\bexec\b", self.text(x)) for x in kids[:-1])
+
+    def held_input(self, n: Any, stdin_data: str | None) -> str | None:
+        """The text the input redirects of statement `n` give from descriptors as they are
+        now (`<&3`, `< /dev/fd/3` after `exec 3<<< CODE`), else `stdin_data`."""
+        data = stdin_data
+        for c in n.children:
+            fd = c.child_by_field_name("descriptor")
+            if c.type != "file_redirect" or (fd is not None and self.text(fd) != "0"):
+                continue
+            m = re.fullmatch(r"0?(?:<&\s*(\d+)-?|<\s*(\S+))", self.text(c).strip())
+            src = m and self.fd_num(m.group(1) or _fd_of_path(m.group(2) or "") or "")
+            if src and _FD + src in self.env:
+                data = self.env[_FD + src]
+        return data
+
+    def bare_exec(self, n: Any) -> bool:
+        """A command node that is `exec` with no command: only `{fd}` words and redirects
+        (`exec 3<<< CODE`, `exec {a}<<< X {b}> >(sh)`): its redirects stay for the rest of
+        the shell."""
+        if n is None or n.type != "command":
+            return False
+        name = n.child_by_field_name("name")
+        return (
+            name is not None
+            and self.text(name) == "exec"
+            and all(_NAMED_FD.fullmatch(self.text(a)) for a in n.children_by_field_name("argument"))
+        )
+
+    def exec_fd_word(self, n: Any) -> Any:
+        """The `{fd}` word that ends a bare `exec` command node (`exec {fd}<<< CODE`: the
+        redirect is glued to it), else None: another command's `{fd}` redirect is opened in
+        its own process, and its `fd` is not set in this shell."""
+        if not self.bare_exec(n):
+            return None
+        args = n.children_by_field_name("argument")
+        return args[-1] if args else None
+
+    def named_fd(self, word: Any, redirect: Any) -> str | None:
+        """`exec {fd}<<< CODE`, `exec {fd}> >(sh)`: bash opens a free descriptor (10 or above)
+        and puts its number in `fd`; here each such redirect opens the lowest from 10 that
+        no redirect known here opened (`_FD`, `_SINK`, `_FD_OPEN`; none is closed), and a
+        descriptor written `$fd` (`bash <&$fd`, `/dev/fd/$fd`) is that one where `fd` holds no
+        value known here (`fd_num`). What `fd` held stays its reading: the exec may not run
+        here (a subshell, a branch, a function), and a readonly `fd` keeps its value. Only
+        `exec`'s callers call this (another command's `{fd}` is its own, in its process). None
+        where `word`, glued before `redirect`, is no `{NAME}`, or where the redirect closes
+        `$NAME`'s descriptor (`{fd}<&-`)."""
+        if word is None or word.end_byte != redirect.start_byte:
+            return None
+        if not _NAMED_FD.fullmatch(self.text(word)) or re.search(
+            r"[<>]&-\s*$", self.text(redirect)
+        ):
+            return None
+        k = int(self.env.get(_FD_NEXT, "10"))
+        while any(key + str(k) in self.env for key in (_FD, _SINK, _FD_OPEN)):
+            k += 1  # the lowest free one: a descriptor known open is never taken again
+        num = str(k)
+        self.env[_FD_NEXT] = str(k + 1)
+        self.env[_FD_OPEN + num] = "1"
+        self.env[_FDVAR + self.text(word)[1:-1]] = num
+        return num
+
+    def opened_fd(self, desc: str, redirect: Any, cmd: Any) -> None:
+        """`exec 10< FILE`, `exec 12> >(sh)`: a descriptor (10 or above) a bare `exec` opens,
+        which a later `exec {fd}...` does not take (`named_fd`)."""
+        if (
+            desc.isdecimal()
+            and int(desc) >= 10
+            and not re.search(r"[<>]&-\s*$", self.text(redirect))
+            and self.bare_exec(cmd)
+        ):
+            self.env[_FD_OPEN + str(int(desc))] = "1"
+
+    def fd_num(self, ref: str) -> str:
+        """A descriptor as written (`3`, `3-`, `$fd`, `${fd}`): its number, where `$fd` is a
+        descriptor an `exec {fd}...` opened and `fd` holds nothing known here; else `ref`."""
+        m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?-?", ref)
+        if m is None:
+            return ref.rstrip("-")
+        return self.env.get(_FDVAR + m.group(1), ref.rstrip("-"))
 
     def redirect(self, n: Any) -> tuple[str, str]:
         op = ""
@@ -3618,11 +3983,23 @@ class _Bash(_Base):
             sl = _SLICE.fullmatch(inner)
             if sl is not None:
                 return self.slice(sl, n)
-            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?:(:?)[-=](.*))?$", inner)
+            m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*|[0-9@*])(?:(:?)([-=])(.*))?$", inner)
             if m:
                 v, d = self.var(m.group(1))
-                if m.group(3) is not None and (d or (m.group(2) and v == "")):
-                    return m.group(3), False  # unknown, or `${x:-w}` with x known empty: w
+                if m.group(1) == "*" and m.group(2) and n.parent is not None:
+                    v = self.joined_args(v) if n.parent.type == "string" else v
+                if m.group(4) is not None and (d or (m.group(2) and v == "")):
+                    if (
+                        m.group(3) == "="
+                        and _NAME.fullmatch(m.group(1))
+                        and not re.search(r"[$`'\"\\]", m.group(4))
+                    ):
+                        # `: ${x:=rm}`: x may hold the word from here on (a command named `$x`
+                        # is read both ways); what it held stays a reading: the expansion may
+                        # not run here (a subshell, a branch, a pipe, a command's herestring),
+                        # x may be readonly, or set by a `read`
+                        self.env.setdefault(_ASSIGNED + m.group(1), m.group(4)[:MAX_VALUE])
+                    return m.group(4), False  # unknown, or `${x:-w}` with x known empty: w
                 return v, d
             sub = _SUBST.fullmatch(inner)
             if sub is not None and not re.search(r"[$`]", inner):
@@ -3651,6 +4028,26 @@ class _Bash(_Base):
         if t == "brace_expression":
             return self.text(n), False
         return self.text(n), False
+
+    def unset_default(self, text: str) -> str | None:
+        """The word `${x:-w}` / `${x-w}` / `${x:=w}` gives where x is unset (a plain word), or
+        None."""
+        m = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?[-=]([^$`'\"\\]*)\}", text)
+        return m.group(1) if m else None
+
+    def joined_args(self, v: str) -> str:
+        """`"$*"` (what `"${*:-w}"` tests): the positional words joined by the first character
+        of IFS (a blank where it is unset, nothing where it is empty: `IFS=; set -- '' ''`
+        makes it empty), where the words are known; else `v`."""
+        count = self.env.get(_ARGC, "")
+        argv = self.env.get(_ARGV, "").split("\x1f")
+        if not count.isdecimal() or int(count) == 0:
+            return v
+        if len(argv) != int(count):  # (past $9 only the joined words tell)
+            if int(count) > 9:
+                return v
+            argv = [self.env.get(str(k), "") for k in range(1, int(count) + 1)]
+        return self.env.get("IFS", " ")[:1].join(argv)
 
     def slice(self, sl: re.Match[str], n: Any) -> tuple[str, bool]:
         """`${@:1}`, `${a[@]:1:2}`, `${x:0:2}`, `${x: -3}`: the part of a known value an
@@ -3846,14 +4243,18 @@ class _Bash(_Base):
         after_name = dyn_name = False
         defaulted: str | None = None  # `${CMD:-ls}` with CMD unknown here, or `$x` after `read x`
         maybe_name = False
+        # `$x`, which a `${x:=w}` may have set to w; `${x:-w}` after an `unset x`: w
+        assigned: list[str] = []
+        fds_only = True  # the arguments so far are all `{fd}` (`exec {a}<<< X {b}<<< Y`)
         code_args: list[tuple[int, str]] = []  # (word index, text) of `$x` args with a maybe value
         n_name = 0  # how many words the name gave
-        for c in n.children:
+        kids = n.children
+        for at_kid, c in enumerate(kids):
+            prev = kids[at_kid - 1] if at_kid else None
             if c.type == "variable_assignment":
-                self.word(c.child_by_field_name("value")) if c.child_by_field_name(
-                    "value"
-                ) else None
                 self.code_var(c)  # GIT_SSH_COMMAND='CODE' git fetch
+                if c.child_by_field_name("value") is not None:
+                    self.value_word(c.child_by_field_name("value"))
                 continue
             if c.type == "process_substitution" and c != name_node:
                 procsubs.append(c)
@@ -3862,7 +4263,12 @@ class _Bash(_Base):
                 if _stdin_op(*reds[-1]):  # `bash < <(echo CODE)`: its input is what it prints
                     procsubs += [x for x in c.named_children if x.type == "process_substitution"]
             elif c.type == "herestring_redirect":
-                data = self.word(c.named_children[-1])[0] if c.named_children else ""
+                here = self.word(c.named_children[-1])[0] if c.named_children else ""
+                named = self.named_fd(prev, c) if words[:1] == ["exec"] and fds_only else None
+                if named is not None:  # `exec {fd}<<< CODE`: the new descriptor holds it
+                    self.env[_FD + named] = here[:MAX_VALUE]
+                else:
+                    data = here
             elif c == name_node:
                 after_name = True
                 inner = c.named_children[0] if c.named_children else None
@@ -3901,7 +4307,14 @@ class _Bash(_Base):
                         elif vm is not None and not dyn and _MAYBE + vm.group(1) in self.env:
                             defaulted = self.text(inner)
                             maybe_name = True
+                        if vm is not None and _ASSIGNED + vm.group(1) in self.env:
+                            # `: ${x:=rm}; $x -rf /etc`: x may hold what the expansion set
+                            assigned = self.fields(self.env[_ASSIGNED + vm.group(1)])
+                        elif dm is not None and _UNSET + dm.group(1) in self.env:
+                            # `x=ls; unset x; ${x:-rm} -rf /etc`: x may be unset: the default
+                            assigned = self.fields(self.unset_default(bare) or "")
             elif c.is_named and c.type not in ("comment",) and after_name:
+                fds_only = fds_only and _NAMED_FD.fullmatch(self.text(c)) is not None
                 got = self.word(c)
                 if prints:  # what static_echo/static_output read again (echo, printf, base64)
                     self._seen[(c.start_byte, c.end_byte, c.type)] = (serial, got)
@@ -3932,6 +4345,10 @@ class _Bash(_Base):
                     and not (got[1] and c.type == "command_substitution")
                     else [val]
                 )
+        extra: list[str] = []  # `rm 2>/dev/null -rf /etc`: the words after the redirect
+        for c in self._trailing.get((n.start_byte, n.end_byte), ()):
+            val, dyn = self.word(c)
+            extra += self.fields(val) if not dyn and self._splits(c) and val.strip() else [val]
         for at, expansion in code_args:
             # `read x; eval "$x"`, `sh -c "$x"`: the code is what was read, known only when
             # run (beside the reading of what x held before)
@@ -3953,6 +4370,10 @@ class _Bash(_Base):
             if rest_inv is not None:
                 rest_inv.if_empty = True
                 self.out.append(rest_inv)
+        if assigned:
+            set_inv = self.emit_unix([*assigned, *words[n_name:]], self.text(n), reds, data)
+            if set_inv is not None:
+                self.out.append(set_inv)
         if defaulted is not None and (maybe_name or words[n_name:]):
             # `${CMD:-ls} -rf /etc`: the default runs only where CMD is unset or empty, and CMD
             # may be set where the line runs (exported earlier); `read x; $x -rf /etc`: x holds
@@ -3988,6 +4409,20 @@ class _Bash(_Base):
         if data is not None:
             # eval "$(cat)" <<< CODE, sh -c "$(cat)" <<< CODE: cat prints the command's input
             words = [data if _READS_STDIN.fullmatch(w) else w for w in words]
+            extra = [data if _READS_STDIN.fullmatch(w) else w for w in extra]
+        beside = False
+        if extra and words:
+            # bash gives them to the command (`rm -rf /etc`): read so too, with what it prints
+            # (to a pipe, to `exec > >(sh)`'s descriptor, to a file) and the script it runs;
+            # the reading without them is kept last (its state: a `cd`, a `set`; what a
+            # pipeline links to, as before), beside it
+            with_extra = self.emit_unix([*words, *extra], self.text(n), reds, data)
+            if with_extra is not None:
+                self.out.append(with_extra)
+                self.sink_print(with_extra, data)
+                self.written_scripts(with_extra, reds, data)
+                self.fd_script(with_extra)
+                beside = True
         if words == ["exec"] and (data is not None or any(_stdin_op(*r) for r in reds)):
             # `exec < <(echo CODE)`, `exec <<< CODE`: an interactive shell reads its next
             # commands from there, as `bash < <(echo CODE)` would
@@ -3997,20 +4432,9 @@ class _Bash(_Base):
             return
         if self.env.get("\x00positional") == "run-time" and re.match(r"\$\{?[@*0-9]", inv.name):
             inv.set_here = True
+        inv.beside = beside
         self.out.append(inv)
-        dup = [
-            d.rstrip("-") if d.rstrip("-").isdecimal() else d[len("/dev/fd/") :]
-            for op, d in inv.redirects
-            if (op == ">&" and d.rstrip("-").isdecimal())
-            or (op in (">", ">>", "&>", ">&", "&>>") and re.fullmatch(r"/dev/fd/\d+", d))
-        ] + ["1" for op, d in inv.redirects if d in ("/dev/stdout", "/proc/self/fd/1")]
-        if (inv.name in ("echo", "printf") or _cat_heredoc(inv)) and (
-            any(_SINK + d in self.env for d in dup)
-            or (_SINK + "1" in self.env and not any(">" in op for op, _ in inv.redirects))
-        ):
-            printed = inv.stdin_data if inv.name == "cat" else printed_text(inv, data)
-            if printed:  # after `exec > >(sh)` the shell runs what is printed
-                self.nested(printed, "bash", "exec > >(sh)", privileged=inv.privileged)
+        self.sink_print(inv, data)
         for name in _set_by(inv):  # read x, printf -v x, mapfile x: a value known only when run
             self.maybe(name)
         if inv.name == "set" and inv.args:
@@ -4078,6 +4502,7 @@ class _Bash(_Base):
             saved = {k: self.env.get(k) for k in names}
             self.env["@"] = self.env["*"] = " ".join(inv.args)
             self.env[_ARGC] = str(len(inv.args))
+            self.env[_ARGV] = "\x1f".join(inv.args)[:MAX_VALUE]
             for pos in range(1, 10):
                 self.env[str(pos)] = inv.args[pos - 1] if pos <= len(inv.args) else ""
             self.nested(
@@ -4092,16 +4517,7 @@ class _Bash(_Base):
                     self.env.pop(name, None)
                 else:
                     self.env[name] = v
-        script = (
-            inv.args[0]
-            if inv.name in ("source", ".") and inv.args
-            else (shell_script(inv.args) if inv.name in _SHELLS else None)
-        )
-        fd_script = re.fullmatch(r"/dev/fd/(\d+)|/proc/self/fd/(\d+)", script or "")
-        if fd_script and _FD + next(g for g in fd_script.groups() if g) in self.env:
-            # `exec 3<<< CODE; bash /dev/fd/3`: the script is what descriptor 3 holds
-            held = self.env[_FD + next(g for g in fd_script.groups() if g)]
-            self.nested(held, "bash", f"{inv.name} {script}", privileged=inv.privileged)
+        self.fd_script(inv)
         # a shell or interpreter fed a heredoc / herestring runs it (`source /dev/stdin <<< ...` too)
         if data and (inv.name in _SHELLS or inv.name in ("source", ".")) and runs_input(inv):
             self.nested(
@@ -4113,6 +4529,35 @@ class _Bash(_Base):
             self.nested(data, "bash", "ssh", remote=host, privileged=False)
         elif data and (box := _input_container(inv)) is not None:  # docker exec -i web sh <<EOF
             self.nested(data, "bash", inv.name, remote=box, privileged=False)
+
+    def sink_print(self, inv: Invocation, data: str | None) -> None:
+        """After `exec > >(sh)` (or `exec 3> >(sh)` and `>&3`, `>|/proc/self/fd/1`, ...) the
+        shell runs what echo / printf / `cat <<EOF` print."""
+        dup = [  # (`>|`, `1<>` write there too: every output operator)
+            self.fd_num(d) if self.fd_num(d).isdecimal() else self.fd_num(_fd_of_path(d) or "")
+            for op, d in inv.redirects
+            if (op == ">&" and self.fd_num(d).isdecimal())
+            or (op in _OUT_OPS and _fd_of_path(d) is not None)
+        ] + ["1" for op, d in inv.redirects if d == "/dev/stdout" or _fd_of_path(d) == "1"]
+        if (inv.name in ("echo", "printf") or _cat_heredoc(inv)) and (
+            any(_SINK + d in self.env for d in dup)
+            or (_SINK + "1" in self.env and not any(">" in op for op, _ in inv.redirects))
+        ):
+            printed = inv.stdin_data if inv.name == "cat" else printed_text(inv, data)
+            if printed:  # after `exec > >(sh)` the shell runs what is printed
+                self.nested(printed, "bash", "exec > >(sh)", privileged=inv.privileged)
+
+    def fd_script(self, inv: Invocation) -> None:
+        """`exec 3<<< CODE; bash /dev/fd/3`: the script is what descriptor 3 holds."""
+        script = (
+            inv.args[0]
+            if inv.name in ("source", ".") and inv.args
+            else (shell_script(inv.args) if inv.name in _SHELLS else None)
+        )
+        fd = self.fd_num(_fd_of_path(script or "") or "")
+        if fd and _FD + fd in self.env:
+            held = self.env[_FD + fd]
+            self.nested(held, "bash", f"{inv.name} {script}", privileged=inv.privileged)
 
     def write_file(self, dest: str, text: str, *, append: bool) -> None:
         """Remember that this line wrote `text` to `dest` (a script it may run later)."""
@@ -4140,7 +4585,8 @@ class _Bash(_Base):
         (also after `mv`/`cp` of it, and from another folder after `cd`)."""
         text = printed_text(inv, data)
         if text is not None:
-            for op, dest in reds:
+            # (each file once: `echo CODE >>x >>x ...` prints once, not once per redirect)
+            for op, dest in dict.fromkeys(reds):
                 if op in (">", ">>", ">|", "&>") and dest and not is_dynamic(dest):
                     self.write_file(dest, text, append=op == ">>")
                     cwd = self.env.get("\x00cwd")
@@ -4209,6 +4655,7 @@ class _Bash(_Base):
         Decoders followed: base64/base32 -d, xxd -r (-p), tr a-z n-za-m (rot13), rev,
         gunzip/zcat; the data comes from echo/printf or a here-string.
         """
+        up = [i for i in up if not i.beside]
         if not now or not up:
             return
         inv = now[-1]
@@ -4291,6 +4738,7 @@ def _link_stages(parts: list[list[Invocation]], texts: list[str]) -> list[str]:
 
 
 _HEREDOC_PARTS = frozenset({"heredoc_start", "heredoc_body", "heredoc_end", "comment"})
+_REDIRECT_FD = frozenset({"file_descriptor", "ERROR", "comment"})  # a file_redirect's non-targets
 
 
 def _heredoc_tail(n: Any, stages: list[Any], later: list[Any]) -> None:

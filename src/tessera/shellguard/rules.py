@@ -10,6 +10,7 @@ level, and every finding is kept for `tessera guard explain`.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import shlex
 import threading
@@ -19,13 +20,13 @@ from tessera.shellguard.levels import Finding, Level, Verdict, merge_reasons
 from tessera.shellguard.parse import (
     SED_EXEC,
     SED_S_EXEC,
-    STDIN_PATHS,
     Invocation,
     Parsed,
     find_roots,
     glob_match,
     has_glob,
     is_dynamic,
+    is_stdin_path,
     parse,
     printed_text,
     runs_input,
@@ -1345,8 +1346,8 @@ def _reads_code_from_stdin(j: Invocation) -> bool:
         before = j.args if script is None else j.args[: j.args.index(script)]
         if any(re.fullmatch(r"-[a-zA-Z]*c[a-zA-Z]*", a) for a in before):
             return False  # -c CODE
-        return script is None or script in STDIN_PATHS
-    if j.name in ("source", ".") and j.args[:1] and j.args[0] in {*STDIN_PATHS, "-"}:
+        return script is None or is_stdin_path(script)
+    if j.name in ("source", ".") and j.args[:1] and (j.args[0] == "-" or is_stdin_path(j.args[0])):
         return True
     own = [
         a for a in j.args if a != "-" and not re.fullmatch(r"-(nop\w*|noni\w*|u|b|i|q|s)", a, re.I)
@@ -1543,7 +1544,7 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
         )
         return
     if inv.name in ("python", "python2", "python3", "perl", "ruby", "php", "node", "lua") and (
-        inv.args or inv.stdin_data
+        inv.args or inv.stdin_data or inv.upstream
     ):
         code = " ".join(inv.args)
         program = code
@@ -1580,6 +1581,187 @@ def r_pipe_exec(inv: Invocation) -> Iterator[Finding]:
             program,
         ) or (re.search(r"fork\(\)", code) and re.search(r"while|for|loop", code)):
             yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
+        elif inv.name in ("ruby", "perl") and _forks_in_loop(_ruby_perl_program(inv)):
+            # `ruby -e 'loop { fork }'`, `perl -e 'for(;;){fork}'`: a fork with no block
+            # returns in the child too, which loops and forks again
+            yield _f(inv, B, "fork-bomb", "interpreter", "forks in a loop")
+
+
+_BARE_FORK = re.compile(
+    r"(?:\b(?:Process|Kernel)(?:\.|::)|\bself\.|\b(?:CORE|POSIX)::|(?<![\w.:$@%/\"'\\]))"
+    r"fork\b(?!\s*(?:\{|do\b|\((?!\s*\))|=[^=~]))"
+)
+"""A Ruby or Perl `fork` call with no block (`fork`, `fork()`, `Process.fork`, `Process::fork`,
+`self.fork`, `CORE::fork`, `POSIX::fork`): the child returns from it too and carries on with
+the code after it; not `fork { ... }`, `fork do`, `fork(...)`, a string or a name."""
+
+_FORK_STOPS = re.compile(
+    r"(?<![\w:$@%])(?:wait|waitpid|waitall|wait2|exit!?|abort|exec|die|last|break|return|kill)\b"
+    r"|\bProcess(?:\.|::)(?:wait\w*|exit)"
+)
+"""What makes a loop's fork harmless: the parent waits, or the child leaves (exits, becomes
+another program) or ends the loop."""
+
+_RP_LITERAL = re.compile(
+    r"""(?P<q>"(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*')"""  # strings
+    r"|(?P<ql>(?<![\w$@%])(?:m|qr|qq?|qw|qx|s|tr|y|%[qQwWiIrx]?)"  # m{..} qr/../ %w[..]
+    r"(?:\{[^}]*\}|\([^)]*\)|\[[^\]]*\]|<[^>]*>|([^\w\s{(\[<])(?:(?!\3).)*\3))"
+    r"|(?P<c>(?<![$\w])\#(?!\{)[^\n]*)"  # comments (not $#a, "#{x}")
+    r"|(?P<pre>(?:^|[(,;!~=&|{}?:]|\.\.|\b(?:if|unless|and|or|not|split|grep|when|return))\s*)"
+    r"/(?:\\.|[^/\\\n])*/",  # a regex where an operand starts
+    re.M,
+)
+
+
+def _ruby_perl_program(inv: Invocation) -> str:
+    """The code a Ruby or Perl command line runs: its -e (/ -E) code, glued or not, and what
+    it reads as its program from its input (`ruby <<< CODE`, `echo CODE | perl`), without its
+    script's name or its arguments."""
+    code, valued, glued, long_code = _PROGRAM_FLAGS[inv.name]
+    out: list[str] = []
+    args = inv.args
+    k = 0
+    while k < len(args):
+        a = args[k]
+        if a in ("-", "--") or not a.startswith("-"):
+            break  # a script, or the program's own arguments
+        k += 1
+        if a.startswith("--"):
+            if a.split("=", 1)[0] in long_code:
+                out.append(a.split("=", 1)[1] if "=" in a else args[k] if k < len(args) else "")
+                k += "=" not in a
+            continue
+        for j, letter in enumerate(a[1:], 1):
+            if letter in code:  # -e CODE, -eCODE, -ne CODE
+                if j < len(a) - 1:
+                    out.append(a[j + 1 :])
+                elif k < len(args):
+                    out.append(args[k])
+                    k += 1
+                break
+            if letter in glued:
+                break
+            if letter in valued:
+                k += 0 if j < len(a) - 1 else 1
+                break
+    if _program_from_stdin(inv.name, list(args)) or (k < len(args) and is_stdin_path(args[k])):
+        # (`ruby /dev/stdin <<< CODE`: the script is the input)
+        out.append(inv.stdin_data or _echoed(inv.upstream_text) or "")
+    return "\n".join(out)
+
+
+def _echoed(upstream: str) -> str | None:
+    """What a lone `echo TEXT` / `printf TEXT` stage before this one prints (roughly: its
+    words), else None."""
+    try:
+        words = shlex.split(upstream)
+    except ValueError:
+        return None
+    if not words or words[0] not in ("echo", "printf") or {"|", "|&"} & set(words):
+        return None
+    return " ".join(w for w in words[1:] if not re.fullmatch(r"-[neE]+", w))
+
+
+def _code_only(code: str) -> str:
+    """Ruby or Perl code without its strings, regexes and comments (each left as a blank)."""
+    return _RP_LITERAL.sub(lambda m: (m.group("pre") or "") + " ", code)
+
+
+def _brackets(code: str) -> dict[int, int]:
+    """Each bracket's partner in `code`, both ways (`{` at 3 closed at 9: 3 -> 9, 9 -> 3); an
+    unclosed one closes at the end of the code."""
+    pairs = {"{": "}", "(": ")", "[": "]"}
+    out: dict[int, int] = {}
+    stack: list[int] = []
+    for i, c in enumerate(code):
+        if c in pairs:
+            stack.append(i)
+        elif c in ")]}" and stack and pairs[code[stack[-1]]] == c:
+            out[stack[-1]], out[i] = i, stack[-1]
+            stack.pop()
+    for i in stack:
+        out[i] = len(code)
+    return out
+
+
+_RUBY_OPENER = re.compile(
+    r"\b(?:do|begin|def|class|module|case|end)\b"
+    r"|(?:^|(?<=[;\n(=])|(?<=\bthen)|(?<=\belse))\s*\b(?:if|unless|while|until|for)\b"
+)
+
+
+def _ruby_end(code: str, at: int) -> int:
+    """Where a Ruby block starting at `at` (after `do`, or a `while COND` line) ends: its
+    `end`, counting the blocks opened inside it (the end of the code if none)."""
+    depth = 1
+    loop_head = False  # a `while`/`until`/`for` whose `do` opens no other block
+    for m in _RUBY_OPENER.finditer(code, at):
+        word = m.group().strip()
+        if word == "end":
+            depth -= 1
+            if depth == 0:
+                return m.start()
+        elif word == "do" and loop_head:
+            loop_head = False
+        else:
+            depth += 1
+            loop_head = word in ("while", "until", "for")
+    return len(code)
+
+
+_LOOP_HEAD = re.compile(
+    r"\bloop\s*(?:\{|do\b)"  # loop { ... }, loop do ... end
+    r"|\b(?:while|until|for|foreach)\b"
+    r"|\{"  # a Perl bare block: a loop where it ends in `redo`
+)
+_LOOP_HEAD_NO_BLOCK = re.compile(_LOOP_HEAD.pattern.rsplit("|", 1)[0])
+
+
+def _forks_in_loop(program: str) -> bool:
+    """Whether Ruby or Perl code forks with no block (`_BARE_FORK`) in a loop's body, that
+    body neither waiting for the child nor leaving (`_FORK_STOPS`): `loop { fork }`,
+    `for(;;){fork}`, `fork until false`, `fork for 1..1e9`, `{fork; redo}`, `do { fork }
+    while 1`. (The first 64 loops are read.)"""
+    if "fork" not in program:
+        return False
+    code = _code_only(program)
+    if not _BARE_FORK.search(code):
+        return False
+    pair = _brackets(code)
+    heads = _LOOP_HEAD if "redo" in code else _LOOP_HEAD_NO_BLOCK
+    for m in itertools.islice(heads.finditer(code), 64):
+        head = m.group()
+        if head == "{":
+            body = code[m.end() : pair.get(m.start(), len(code))]
+            if not re.search(r"\bredo\b", body):
+                continue
+        elif head.startswith("loop"):
+            at = m.end() - 1 if head.endswith("{") else m.end()
+            body = code[at : pair.get(at, len(code)) if head.endswith("{") else _ruby_end(code, at)]
+        else:
+            before = code[: m.start()].rstrip()
+            stmt = re.split(r"[;{}\n]|\bdo\b|\bthen\b", before[-4096:])[-1]
+            opened = pair.get(len(before) - 1, -1) if before.endswith("}") else -1
+            if 0 <= opened < len(before) and re.search(r"\bdo\s*$", code[:opened]):
+                body = code[opened : len(before)]  # Perl `do { fork } while 1`
+            elif re.search(r"\bend$", before) and "begin" in before:
+                body = before[before.rindex("begin") :]  # Ruby `begin; fork; end while true`
+            elif stmt.strip():  # `fork until false`, `fork for 1..9`: the statement loops
+                body = stmt
+            else:  # while (COND) { ... }, for (;;) { ... }, while COND do ... end
+                rest = m.end()
+                paren = re.match(r"\s*(?:my\s+)?(?:\$\w+\s*)?\(", code[rest : rest + 256])
+                if paren:
+                    rest = pair.get(rest + paren.end() - 1, len(code)) + 1
+                brace = re.match(r"\s*\{", code[rest : rest + 256])
+                if brace:
+                    at = rest + brace.end() - 1
+                    body = code[at : pair.get(at, len(code))]
+                else:  # Ruby: `while COND do ... end`, `while COND; ...; end`
+                    body = code[rest : _ruby_end(code, rest)]
+        if _BARE_FORK.search(body) and not _FORK_STOPS.search(body):
+            return True
+    return False
 
 
 _PROGRAM_FLAGS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
@@ -6184,6 +6366,7 @@ def _rules_for(inv: Invocation) -> list[Finding]:
         out.append(_f(inv, R, "priv", "privilege", f"{inv.name} run with elevated privileges"))
     out.extend(r_pipe_exec(inv))
     # redirections write files (bash and cmd; PowerShell's > too)
+    notes: bool | None = None  # the command prints text about dangerous commands (read once)
     for op, target in inv.redirects:
         if "<" in op and ">" not in op:
             continue
@@ -6202,11 +6385,9 @@ def _rules_for(inv: Invocation) -> list[Finding]:
             )
             continue
         truncate = ">>" not in op
-        if (
-            inv.name in ("echo", "printf", "write-output", "write-host")
-            and _mentions_danger(" ".join(inv.args))
-            and grade(target, inv.shell) in ("workspace", "temp", "data")
-        ):
+        if inv.name in ("echo", "printf", "write-output", "write-host") and notes is None:
+            notes = _mentions_danger(" ".join(inv.args))
+        if notes and grade(target, inv.shell) in ("workspace", "temp", "data"):
             continue  # notes about dangerous commands, written to a workspace file
         if (
             inv.name in ("cat", "tee")
