@@ -3091,14 +3091,7 @@ class _Bash(_Base):
                 # and bash gives them to B alone, after A ran (and set what they read). The
                 # earlier commands get the input the list was read to get before (the text
                 # a descriptor held, as `bash && cat <&3` read it)
-                early = self.held_input(n, stdin_data)
-                while body is not None and body.type == "list":
-                    kids = [x for x in body.named_children if x.type != "comment"]
-                    if not kids:
-                        break
-                    for x in kids[:-1]:
-                        self.stmt(x, None, early)
-                    body = kids[-1]
+                body = self.list_heads(body, self.held_input(n, stdin_data))
             for c in n.children:
                 if whole is not None and c == whole:
                     continue
@@ -3237,16 +3230,10 @@ class _Bash(_Base):
                     ],
                 )
             elif body is not None:
-                while body.type == "list":
-                    # `A && B > f`: the redirects are B's (the input reaches A too, as before:
-                    # `{ bash && x; } <<< CODE`); B may be a bare `exec` (`true && exec 3<<<
-                    # CODE`: descriptor 3 holds CODE from here on)
-                    kids = [x for x in body.named_children if x.type != "comment"]
-                    if not kids:
-                        break
-                    for x in kids[:-1]:
-                        self.stmt(x, None, data)
-                    body = kids[-1]
+                # `A && B > f`: the redirects are B's (the input reaches A too, as before:
+                # `{ bash && x; } <<< CODE`); B may be a bare `exec` (`true && exec 3<<<
+                # CODE`: descriptor 3 holds CODE from here on)
+                body = self.list_heads(body, data)
                 self.stmt(body, reds, data)
             elif reds:
                 self.out.append(
@@ -3781,6 +3768,18 @@ class _Bash(_Base):
                 self.stmt(c)
             else:
                 self.walk_substitutions(c)
+
+    def list_heads(self, body: Any, data: str | None) -> Any:
+        """Read every command of an `A && B || C` list but the last, each given `data` as its
+        input; return the last (`body` itself when it is no list)."""
+        while body is not None and body.type == "list":
+            kids = [x for x in body.named_children if x.type != "comment"]
+            if not kids:
+                break
+            for x in kids[:-1]:
+                self.stmt(x, None, data)
+            body = kids[-1]
+        return body
 
     def exec_first(self, n: Any) -> bool:
         """A redirected list `A && B <&3` whose earlier commands may open descriptors (an
