@@ -1182,9 +1182,9 @@ class _Base:
         named += [w.split("=", 1)[1] for w in rest if w.startswith("--arg-file=")]
         fed = [dest for op, dest in redirects if _stdin_op(op, dest)]  # (read as `sh < f`)
         for f in [*fed, *named]:
-            known = self.env.get(_file_key(f))
             if f == "/dev/null":
                 continue
+            known = self.env.get(_file_key(f))
             if known is None:
                 self.undecodable.append(f"parallel: the jobs in {f}"[:80])
                 return
@@ -2081,8 +2081,13 @@ def _fd_of_path(path: str) -> str | None:
     `/dev/fd//3`, `/proc/self/fd/./3`: 3; `/dev/fd/$fd`: `$fd`), or None for any other path."""
     if "fd/" not in path:
         return None
-    m = _FD_PATH.fullmatch(re.sub(r"/(?:\.?/)+", "/", path))
+    m = _FD_PATH.fullmatch(_squash_path(path))
     return None if m is None else (m.group(1) or m.group(2))
+
+
+def _squash_path(path: str) -> str:
+    """`path` with runs of `/` and `/./` made one `/` (`/dev/fd//3`, `/proc/self/fd/./3`)."""
+    return re.sub(r"/(?:\.?/)+", "/", path)
 
 
 def is_stdin_path(path: str) -> bool:
@@ -2090,7 +2095,7 @@ def is_stdin_path(path: str) -> bool:
     return (
         path in STDIN_PATHS
         or _fd_of_path(path) == "0"
-        or (path.startswith("/") and re.sub(r"/(?:\.?/)+", "/", path) == "/dev/stdin")
+        or (path.startswith("/") and _squash_path(path) == "/dev/stdin")
     )
 
 
