@@ -23,7 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from harness import write_json
+from harness import positive, positive_list, write_json
 from tessera.experiments.apodotiko import TARGET_SHARE, _run_seed
 from tessera.fl.data import load
 from tessera.fl.log import InvocationRecord
@@ -46,17 +46,24 @@ def _accuracy_after(timeline: list[tuple[float, float]], k: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--per-round", default="10,25", help="clients in flight, comma-separated")
-    ap.add_argument("--cost", default="1,20,100", help="x 10 ms per sample-epoch on one vCPU")
-    ap.add_argument("--rounds", type=int, default=25, help="FedAvg rounds (sets the budget)")
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--clients", type=positive(int), default=50)
+    ap.add_argument(
+        "--per-round", type=positive_list(int), default=[10, 25], help="clients in flight: 10,25"
+    )
+    ap.add_argument(
+        "--cost", type=positive_list(float), default=[1.0, 20.0, 100.0],
+        help="x 10 ms per sample-epoch on one vCPU: 1,20,100",
+    )  # fmt: skip
+    ap.add_argument(
+        "--rounds", type=positive(int), default=25, help="FedAvg rounds (sets the budget)"
+    )
+    ap.add_argument("--seeds", type=positive(int), default=3)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     data = load("digits")
     cells = []
-    for per in (int(x) for x in args.per_round.split(",")):
-        for cost in (float(x) for x in args.cost.split(",")):
+    for per in args.per_round:
+        for cost in args.cost:
             t0 = time.perf_counter()
             seeds = []
             for seed in range(args.seeds):

@@ -6,6 +6,7 @@ Standard library only, so a benchmark's client side adds nothing of its own to m
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -17,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HOST = "127.0.0.1"
 
@@ -108,3 +110,37 @@ def write_json(path: Path, obj: object, *, indent: int = 1, sort_keys: bool = Fa
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _noun(kind: Callable[[str], float]) -> str:
+    return "an integer" if kind is int else "a number"
+
+
+def positive(kind: Callable[[str], float]) -> Callable[[str], Any]:
+    """An argparse type: one number of `kind` (int, float) above 0, else a usage error."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"got {text!r}; accepted: {_noun(kind)} > 0")
+        return value
+
+    return parse
+
+
+def positive_list(kind: Callable[[str], float]) -> Callable[[str], list[Any]]:
+    """An argparse type: comma-separated numbers of `kind` above 0 (`10,25`)."""
+    one = positive(kind)
+
+    def parse(text: str) -> list[Any]:
+        try:
+            return [one(x) for x in text.split(",")]
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"got {text!r}; accepted: comma-separated {_noun(kind).split()[-1]}s > 0"
+            ) from None
+
+    return parse

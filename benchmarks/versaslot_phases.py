@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import write_json
+from harness import positive, positive_list, write_json
 from tessera.experiments.versaslot import _mean_metrics
 from tessera.fpga.model import APPS, PHASE_OF_SHARE, Job, _jobs
 from tessera.sim.fpga import FpgaScenario
@@ -41,14 +41,14 @@ def phase_trace(share: float, per_phase: int, seed: int) -> tuple[Job, ...]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--per-phase", type=int, default=40)
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--boards", default="2,3,4")
+    ap.add_argument("--per-phase", type=positive(int), default=40)
+    ap.add_argument("--seeds", type=positive(int), default=3)
+    ap.add_argument("--boards", type=positive_list(int), default=[2, 3, 4], help="2,3,4")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     cells = []
     for share in PHASE_OF_SHARE:
-        for n in (int(x) for x in args.boards.split(",")):
+        for n in args.boards:
             t0 = time.perf_counter()
             scs = [
                 FpgaScenario(phase_trace(share, args.per_phase, s), boards=n)
