@@ -9,6 +9,10 @@ predictor did not see:
   another ~9%, close to the graders' share.
 * v100 unseen model: leave one model out; the model keeps anchors at quota 100 and SM
   20/50/100% for each batch, the rest of its rows are the test set.
+* v100 unseen model + RaPP's quota rows: the same, with the rows RaPP itself measures of
+  every model it predicts, unseen ones included (its graph runtime features: batch 4 at
+  SM 100% under quotas 20/40/60/80%, KontonGu/RaPP feature_extraction/model_features.py) as
+  further anchors, so the model's own gate curve is known at four quotas.
 * h200 held-out SM: leave one SM count out for every model at once (interior counts 16, 32,
   48, 64, 100; 8 and 132 would be extrapolation, reported separately).
 * h200 unseen model: leave one model out; anchors at 8/64/132 SMs for each batch.
@@ -41,6 +45,8 @@ from tessera.gpu.profiles import FloatArray, ProfileTable, load_profiles
 
 V100_ANCHOR_SM = (20.0, 50.0, 100.0)
 H200_ANCHOR_SM = (8, 64, 132)
+RAPP_PRIOR_BATCH = 4  # what RaPP measures of every model, unseen ones included, as its
+RAPP_PRIOR_QUOTAS = (20.0, 40.0, 60.0, 80.0)  # "graph runtime features": SM 100%, batch 4
 DEVICE_PROFILE = Path(__file__).resolve().parent / "results" / "gpu_profile_models_h200.csv"
 
 
@@ -183,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         "v100 held-out configs (target <= 3.0)": v100_configs(v, args.folds),
         "v100 unseen model (target <= 5.0)": leave_model_out(
             v, (v.quota_pct == 100) & np.isin(v.sm_pct, V100_ANCHOR_SM), v_models
+        ),
+        "v100 unseen model + RaPP's quota rows": leave_model_out(
+            v,
+            (v.quota_pct == 100) & np.isin(v.sm_pct, V100_ANCHOR_SM)
+            | (v.batch == RAPP_PRIOR_BATCH)
+            & (v.sm_pct == 100)
+            & np.isin(v.quota_pct, RAPP_PRIOR_QUOTAS),
+            v_models,
         ),
         "h200 held-out SM count (target <= 3.0)": h200_sm_out(h, (16, 32, 48, 64, 100)),
         "h200 held-out SM count, ends 8/132": h200_sm_out(h, (8, 132)),

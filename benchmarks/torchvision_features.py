@@ -10,8 +10,9 @@ downloaded: models are built on the `meta` device, so no memory or data is neede
 
     python benchmarks/torchvision_features.py --out src/tessera/gpu/data/torchvision_features.json
 
-For each model and batch size 1: the number of ATen operator calls in one forward pass
-(~ kernel launches), how many of them are convolutions / matrix products / normalisations
+For each model and batch size 1: the number of ATen operator calls in one forward pass,
+how many of them launch a kernel (`kernel_ops`: all but views and other header-only
+calls, `METADATA`), how many of them are convolutions / matrix products / normalisations
 / elementwise, FLOPs (torch's FlopCounterMode), parameters, and the input size used.
 """
 
@@ -35,6 +36,16 @@ KINDS = {
     "norm": ("batch_norm", "layer_norm", "group_norm", "native_batch_norm", "native_layer_norm"),
     "pool": ("pool", "mean"),
 }
+
+
+METADATA = frozenset(
+    {
+        # ATen calls that only make a tensor header (a view, an alias, an empty result or a
+        # scalar): no kernel runs on the device for them
+        "view", "_unsafe_view", "t", "permute", "transpose", "expand", "slice", "select",
+        "unsqueeze", "squeeze", "split", "alias", "as_strided_", "empty", "scalar_tensor",
+    }
+)  # fmt: skip
 
 
 def _kind(name: str) -> str:
@@ -76,6 +87,7 @@ def features(name: str, batch: int = 1) -> dict[str, Any]:
     return {
         "input": size,
         "aten_ops": sum(ops.values()),
+        "kernel_ops": sum(n for op, n in ops.items() if op not in METADATA),
         "ops_by_kind": dict(kinds),
         "flops": int(flops.get_total_flops()),
         "params": int(params),

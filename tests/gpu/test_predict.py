@@ -245,6 +245,14 @@ def test_features_are_package_data() -> None:
     assert aten_ops("resnet50") is not None and aten_ops("resnet50") > 100  # type: ignore[operator]
     assert structure("not_a_torchvision_model") is None
     assert aten_ops("not_a_torchvision_model") is None
+    from tessera.gpu.features import kernel_ops
+
+    for m in known_models():  # every model has launches, fewer than its operator calls
+        k, a = kernel_ops(m), aten_ops(m)
+        assert k is not None and a is not None and 0 < k <= a
+    assert kernel_ops("convnext_small") == kernel_ops("convnext_large") == 263  # widths differ
+    assert kernel_ops("maxvit_t") < 0.5 * aten_ops("maxvit_t")  # type: ignore[operator]
+    assert kernel_ops("not_a_torchvision_model") is None
 
 
 def test_unseen_model_quota_effect_from_structure() -> None:
@@ -267,6 +275,59 @@ def test_unseen_model_quota_effect_from_structure() -> None:
     before = p.predict_many(full)
     p.structural = True
     assert np.allclose(p.predict_many(full), before, rtol=0.02)
+
+
+def test_unseen_model_uses_its_own_quota_rows() -> None:
+    """Rows under a quota (RaPP's prior: batch 4, SM 100%, quota 20-80%) fix the gate curve;
+    they must not bend the full-quota line through the anchors at the same SM share."""
+    dense = [r for m, h in QUOTA_MODELS.items() for r in quota_rows(m, h, SMS, QUOTAS)]
+    anchors = quota_rows("densenet169", 16.0, [20.0, 50.0, 100.0], [100.0])
+    prior = [
+        ProfileRow("v100", "densenet169", 4, 100.0, q, quota_law("densenet169", 16.0, 4, 100.0, q))
+        for q in (20.0, 40.0, 60.0, 80.0)
+    ]
+    without = Predictor().fit([*dense, *anchors])
+    with_rows = Predictor().fit([*dense, *anchors, *prior])
+    qs = [
+        ("v100", "densenet169", b, s, q)
+        for b in BATCHES
+        for s in SMS[::3]
+        for q in QUOTAS
+        if q not in (20.0, 40.0, 60.0, 80.0, 100.0)
+    ]
+    true = np.array([quota_law("densenet169", 16.0, b, s, q) for _, _, b, s, q in qs])
+    err_with = np.mean(np.abs(with_rows.predict_many(qs) / true - 1))
+    err_without = np.mean(np.abs(without.predict_many(qs) / true - 1))
+    assert err_with < 0.03 and err_with < 0.5 * err_without
+    for r in prior:  # its own rows come back
+        assert with_rows.predict("v100", r.model, r.batch, r.sm_pct, r.quota_pct) == pytest.approx(
+            r.latency_ms, rel=0.03
+        )
+    for a in anchors:  # and the anchors at full quota are untouched by them
+        got = with_rows.predict("v100", a.model, a.batch, a.sm_pct, 100.0)
+        assert got == pytest.approx(without.predict("v100", a.model, a.batch, a.sm_pct, 100.0))
+
+
+def test_quota_rows_that_do_not_show_the_gate_cap_it() -> None:
+    """A model timed at quota 60% and 80% as fast as at 100%: no gate from 60% up."""
+    dense = [r for m, h in QUOTA_MODELS.items() for r in quota_rows(m, h, SMS, QUOTAS)]
+    anchors = [
+        ProfileRow("v100", "my_custom_net", r.batch, r.sm_pct, r.quota_pct, r.latency_ms)
+        for r in quota_rows("densenet169", 16.0, [20.0, 50.0, 100.0], [100.0])
+    ]
+    same = [
+        ProfileRow("v100", "my_custom_net", a.batch, a.sm_pct, q, a.latency_ms)
+        for a in anchors
+        for q in (60.0, 80.0)
+    ]
+    p = Predictor().fit([*dense, *anchors, *same])
+    for b in BATCHES:
+        for s in (10.0, 35.0, 100.0):
+            full = p.predict("v100", "my_custom_net", b, s, 100.0)
+            for q in (60.0, 70.0, 90.0):
+                assert full <= p.predict("v100", "my_custom_net", b, s, q) <= 1.03 * full
+            assert np.isfinite(p.predict("v100", "my_custom_net", b, s, 10.0))
+            assert p.predict("v100", "my_custom_net", b, s, 10.0) >= full
 
 
 def test_model_without_features_falls_back() -> None:

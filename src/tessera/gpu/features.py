@@ -5,7 +5,8 @@ the launch time is charged against the pod's quota per 40 ms window) how much a 
 model depends on how its forward pass is cut into operator calls, which its latency at full
 quota does not show. `torchvision_features.json` (package data, made by
 ``benchmarks/torchvision_features.py`` from the architectures alone, batch 1) holds per model
-the ATen operator calls of one forward by kind (conv / matmul / norm / pool / other), FLOPs,
+the ATen operator calls of one forward by kind (conv / matmul / norm / pool / other), how
+many of them launch a kernel, FLOPs,
 parameters and modules. `structure` turns them into one vector per model; models with the same
 operator structure (variants of one family) are close in it.
 """
@@ -41,6 +42,15 @@ def aten_ops(model: str) -> float | None:
     if f is None:
         return None
     return float(f["aten_ops"])  # type: ignore[arg-type]
+
+
+def kernel_ops(model: str) -> float | None:
+    """Operator calls in one forward at batch 1 that launch a kernel (views and other
+    header-only calls left out), or None."""
+    f = _table().get(model)
+    if f is None or "kernel_ops" not in f:
+        return None
+    return float(f["kernel_ops"])  # type: ignore[arg-type]
 
 
 def structure(model: str) -> FloatArray | None:

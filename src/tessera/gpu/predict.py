@@ -30,7 +30,7 @@ import numpy as np
 from tessera.core.errors import InputError
 from tessera.gpu.features import aten_ops, structure
 from tessera.gpu.profiles import FloatArray, ProfileRow, ProfileTable
-from tessera.gpu.surface import Surface, complete_batches, fit_line, smooth_max
+from tessera.gpu.surface import SMOOTH_MAX_K, Surface, complete_batches, fit_line, smooth_max
 
 Query = tuple[str, str, int, float, float]
 
@@ -42,21 +42,65 @@ ANCHOR_WEIGHT = 1.0
 """Weight of the anchors' log-latency offset next to the structural distance (chosen by CV)."""
 STRUCT_IN_BEND = 0.1
 """Weight of the structural distance when picking neighbours for the SM bend (chosen by CV)."""
+GATE_SHOWS = 0.05
+"""A row under a quota shows the gate when it is this much slower (log) than at full quota."""
+HIDDEN_GATE = 0.3
+"""Where no row at a quota shows the gate, H is put this far (log) below their full-quota time."""
+GATE_PINNED = 0.15
+"""A dense model's gate curve keeps a quota where it lifts >= 3 cells by this much (log)."""
+GATE_NEIGHBOURS = 6
+"""How many similar dense models lend the gate curve's shape beyond a model's own quotas."""
 DENSE_MIN_SM = 4
 """A (gpu, model) with at least this many distinct SM shares per batch gets its own surface."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Sparse:
-    """Anchor rows of a sparsely profiled model, per batch: (log sm, quota, log latency)."""
+    """Anchor rows of a sparsely profiled model.
+
+    ``anchors``: per batch, (log sm, quota, log latency) of the rows the SM line goes through
+    (those at full quota; a batch without any keeps all its rows). ``gated``: (batch, sm,
+    quota, log latency) of the other rows, measured under a time quota, or None.
+    """
 
     anchors: dict[int, tuple[FloatArray, FloatArray, FloatArray]]
+    gated: tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None = None
 
 
 @dataclass(slots=True)
 class _Dense:
     surfaces: dict[int, Surface] = field(default_factory=dict)
     digest: bytes = b""  # of the rows it was fitted on, so a refit can reuse it
+    gate: tuple[FloatArray, FloatArray] | None = None  # `_gate_curve`, made on first use
+    gate_done: bool = False
+
+
+def _gate_curve(d: _Dense) -> tuple[FloatArray, FloatArray] | None:
+    """A dense model's quota-bound time as one curve: (quotas, log H) where the gate shows.
+
+    Per quota below 100 of its grid, the H whose smooth maximum with the full-quota column
+    best explains the completed grid of every batch (least absolute log error); kept where at
+    least three cells are lifted by more than `GATE_PINNED` (elsewhere H hides under the
+    full-quota time and the fit does not pin it). Cached on `d`; None without quota rows.
+    """
+    if d.gate_done:
+        return d.gate
+    d.gate_done = True
+    sfs = [sf for sf in d.surfaces.values() if sf.quota.size >= 2 and sf.quota[-1] >= 100.0]
+    if not sfs or any(not np.array_equal(sf.quota, sfs[0].quota) for sf in sfs):
+        return None
+    full = np.concatenate([sf.log_lat[:, -1] for sf in sfs])
+    grid = np.linspace(float(full.min()) - 2.0, float(full.max()) + 4.0, 600)
+    qs, hs = [], []
+    for j, q in enumerate(sfs[0].quota[:-1]):
+        y = np.concatenate([sf.log_lat[:, j] for sf in sfs])
+        err = np.abs(y[None, :] - smooth_max(full[None, :], grid[:, None])).sum(axis=1)
+        h = float(grid[int(np.argmin(err))])
+        if int(np.sum(smooth_max(full, np.full(full.size, h)) - full > GATE_PINNED)) >= 3:
+            qs.append(float(q))
+            hs.append(h)
+    d.gate = (np.array(qs), np.array(hs)) if len(qs) >= 2 else None
+    return d.gate
 
 
 def _key_rows(t: ProfileTable) -> dict[tuple[str, str], np.ndarray]:
@@ -167,16 +211,37 @@ class Predictor:
             else:
                 assert g.latency_ms is not None
                 anchors = {}
+                in_line = np.zeros(len(g), dtype=bool)
                 for b in np.unique(g.batch):
                     m = g.batch == b
+                    if (m & (g.quota_pct >= 100.0)).any():
+                        m &= g.quota_pct >= 100.0
+                    in_line |= m
                     anchors[int(b)] = (
                         np.log(g.sm_pct[m]),
                         g.quota_pct[m],
                         np.log(g.latency_ms[m]),
                     )
-                sparse[key] = _Sparse(anchors)
+                rest = ~in_line
+                gated = (
+                    (
+                        g.batch[rest].astype(np.float64),
+                        g.sm_pct[rest],
+                        g.quota_pct[rest],
+                        np.log(g.latency_ms[rest]),
+                    )
+                    if rest.any()
+                    else None
+                )
+                sparse[key] = _Sparse(anchors, gated)
         self._dense, self._sparse = dense, sparse
         return self
+
+    def gate_curve(self, gpu: str, model: str) -> tuple[FloatArray, FloatArray] | None:
+        """(quotas, log H) of a densely profiled model's quota-bound time where its rows pin
+        it down (`_gate_curve`); None for a model without quota rows or with only anchors."""
+        d = self._dense.get((gpu.lower(), model))
+        return _gate_curve(d) if d is not None else None
 
     def known(self) -> list[tuple[str, str]]:
         """The (gpu, model) pairs the predictor has rows for."""
@@ -283,6 +348,87 @@ class Predictor:
             lh100 += wi * (_batch_interp(bs, np.stack(at_100), batch) + scale)
         return lh, lh100
 
+    def _own_quota_log(
+        self, gpu: str, model: str, sp: _Sparse, batch: FloatArray, q: FloatArray
+    ) -> FloatArray | None:
+        """Log quota-bound time H at `q` from the model's own rows under a time quota.
+
+        Each such row, against the full-quota prediction at its batch and SM share, gives H
+        at its quota where the gate shows (it adds more than `GATE_SHOWS` to the time); where
+        it does not, only that H lies below that full-quota time, so H at that quota and
+        above is capped there (`HIDDEN_GATE` lower). H depends on the quota alone (V100 data:
+        one curve at every batch and SM share), so rows pool per quota (median). Between
+        quotas where the gate shows, log H is interpolated in log quota; beyond them it takes
+        the steps similar models show (`_gate_steps`). With no row showing the gate, the
+        structural estimate (`_quota_log`), else a 1/quota fall from the lowest cap.
+        None when the model has no rows under a quota.
+        """
+        if sp.gated is None:
+            return None
+        gb, gs, gq, gy = sp.gated
+        full = self._sparse_log(gpu, model, sp, gb, gs, np.full(gs.size, 100.0))
+        lift = gy - full
+        shown_q, shown_h, cap_q, cap_h = [], [], [], []
+        for qa in np.unique(gq):
+            r = gq == qa
+            shows = r & (lift > GATE_SHOWS)
+            if shows.any():
+                h = full[shows] + np.log(np.expm1(SMOOTH_MAX_K * lift[shows])) / SMOOTH_MAX_K
+                shown_q.append(np.log(qa))
+                shown_h.append(float(np.median(h)))
+            else:
+                cap_q.append(np.log(qa))
+                cap_h.append(float(np.min(full[r])) - HIDDEN_GATE)
+        x = np.log(q)
+        if shown_q:
+            lq, own = np.array(shown_q), np.array(shown_h)
+            out: FloatArray = np.interp(x, lq, own)
+            for side, end in ((x < lq[0], 0), (x > lq[-1], -1)):
+                if side.any():
+                    out[side] = own[end] + self._gate_steps(gpu, model, x[side], float(lq[end]))
+        else:
+            struct = self._quota_log(gpu, model, batch, q) if self.structural else None
+            out = struct[0] if struct is not None else cap_h[0] - (x - cap_q[0])
+        for cq, ch in zip(cap_q, cap_h, strict=True):
+            out = np.where(x >= cq, np.minimum(out, ch), out)
+        return out
+
+    def _gate_steps(self, gpu: str, model: str, x: FloatArray, x_end: float) -> FloatArray:
+        """Change of log H from log quota `x_end` to each `x`, as similar models show it.
+
+        The median over the (up to) `GATE_NEIGHBOURS` dense models of the same GPU closest in
+        operator structure (over all of them, for a model without features) whose gate curve
+        covers both quotas; a log H falling as 1/quota where none does.
+        """
+        own = structure(model) if self.structural else None
+        cands: list[tuple[float, str, tuple[FloatArray, FloatArray]]] = []
+        for (g, m), d in sorted(self._dense.items()):
+            curve = _gate_curve(d) if g == gpu and m != model else None
+            if curve is None:
+                continue
+            st = structure(m)
+            dist = (
+                float(np.sqrt(np.sum((st - own) ** 2)))
+                if st is not None and own is not None
+                else 1e3
+            )
+            cands.append((dist, m, curve))
+        cands.sort(key=lambda c: (c[0], c[1]))
+        limit = GATE_NEIGHBOURS if own is not None else len(cands)
+        ux, inv = np.unique(x, return_inverse=True)  # queries repeat a few quotas
+        med = np.full(ux.size, np.nan)
+        for i, x_i in enumerate(ux):
+            lo, hi = min(x_i, x_end), max(x_i, x_end)
+            steps = [
+                float(np.interp(x_i, np.log(cq), ch) - np.interp(x_end, np.log(cq), ch))
+                for _, _, (cq, ch) in cands
+                if np.log(cq[0]) <= lo + 1e-9 and hi <= np.log(cq[-1]) + 1e-9
+            ][:limit]
+            if steps:
+                med[i] = float(np.median(steps))
+        out: FloatArray = np.where(np.isnan(med), -(ux - x_end), med)[inv]
+        return out
+
     def _anchor_offset(self, sp: _Sparse, d: _Dense) -> float:
         """Mean log-latency difference of a sparse model's anchors to a dense model there."""
         diffs = []
@@ -319,8 +465,18 @@ class Predictor:
             if key in self._dense:
                 out[idx] = np.exp(self._dense_log(self._dense[key], b, s, q))
             elif key in self._sparse:
-                quota_log = self._quota_log(key[0], key[1], b, q) if self.structural else None
-                if quota_log is None:
+                sp = self._sparse[key]
+                own = self._own_quota_log(key[0], key[1], sp, b, q)
+                quota_log = (
+                    self._quota_log(key[0], key[1], b, q)
+                    if self.structural and own is None
+                    else None
+                )
+                if own is not None:
+                    full = self._sparse_log(key[0], key[1], sp, b, s, np.full(s.size, 100.0))
+                    gate = q < 100.0
+                    out[idx] = np.exp(np.where(gate, smooth_max(full, own), full))
+                elif quota_log is None:
                     out[idx] = np.exp(self._sparse_log(key[0], key[1], self._sparse[key], b, s, q))
                 else:
                     full = self._sparse_log(
