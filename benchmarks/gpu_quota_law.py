@@ -13,12 +13,13 @@ GPU with a token gate (FaST-GShare, 40 ms window). This script measures two thin
 2. Where the unseen-model error comes from: leave one model out, anchors at quota 100 x
    SM 20/50/100% (as `gpu_predictor_cv.py`), and score (a) `Predictor` as it is, (b) the
    same full-quota prediction combined with the model's *own* fitted H (what a predictor
-   that knew H exactly would reach), and (c) rows at quota 100 alone.
+   that knew H exactly would reach; in-sample: H is fitted on the rows it scores), and
+   (c) rows at quota 100 alone.
 
     python benchmarks/gpu_quota_law.py [--out FILE] [--models N]
 
 Writes `benchmarks/results/gpu_quota_law.json` by default. Needs $TESSERA_DATA (or
-../shared/data). About a minute.
+../shared/data). About 25 s.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         "same_kernel_count": same_launches,
         "unseen_model_mape_pct": {
             "predictor": round(mape(a, y), 2),
-            "full-quota prediction + the model's own H(quota)": round(mape(b, y), 2),
+            "full-quota prediction + the model's own H(quota), fitted on these rows": round(
+                mape(b, y), 2
+            ),
             "predictor, quota-100 rows only": round(mape(a[q == 100], y[q == 100]), 2),
             "predictor, quota < 100 rows": round(mape(a[q < 100], y[q < 100]), 2),
         },

@@ -213,14 +213,16 @@ def test_real_profiles_if_present() -> None:
 
 
 # --- structural features: the time quota's cost follows the operator count ---------------
-def quota_law(model: str, host: float, batch: int, sm: float, quota: float) -> float:
-    """T = host + work / sm; a quota charges the launch phase: H = 0.05 ms x ops / quota."""
+def quota_law(
+    model: str, host: float, batch: int, sm: float, quota: float, fall: float = 1.0
+) -> float:
+    """T = host + work / sm; a quota charges the launch phase: H = 0.05 ms x ops / quota^fall."""
     from tessera.gpu.features import aten_ops
 
     ops = aten_ops(model)
     assert ops is not None
     t = host + 60.0 * batch**0.8 / sm
-    h = 0.05 * ops / (quota / 100.0)
+    h = 0.05 * ops / (quota / 100.0) ** fall
     return float((t**8 + h**8) ** (1 / 8))
 
 
@@ -328,6 +330,91 @@ def test_quota_rows_that_do_not_show_the_gate_cap_it() -> None:
                 assert full <= p.predict("v100", "my_custom_net", b, s, q) <= 1.03 * full
             assert np.isfinite(p.predict("v100", "my_custom_net", b, s, 10.0))
             assert p.predict("v100", "my_custom_net", b, s, 10.0) >= full
+
+
+def steep_rows(
+    model: str, host: float, configs: list[tuple[int, float, float]]
+) -> list[ProfileRow]:
+    """Rows of a law whose gate falls faster than 1/quota (H ~ quota^-1.5)."""
+    return [
+        ProfileRow("v100", model, b, s, q, quota_law(model, host, b, s, q, fall=1.5))
+        for b, s, q in configs
+    ]
+
+
+STEEP_DENSE = [
+    r
+    for m, h in QUOTA_MODELS.items()
+    for r in steep_rows(m, h, [(b, s, q) for b in BATCHES for s in SMS for q in QUOTAS])
+]
+STEEP_ANCHORS = [(b, s, 100.0) for b in BATCHES for s in (20.0, 50.0, 100.0)]
+
+
+@pytest.mark.parametrize("host", [16.0, 45.0])
+def test_own_quota_rows_on_a_fine_quota_grid(host: float) -> None:
+    """Monotone in the quota, continuous at 100%, right below and between its own quotas
+    (similar models' steps, not a 1/quota fall) and where the gate barely shows (host 45:
+    H is close to the full-quota time at 80%, so a row must be inverted, not copied)."""
+    prior = [(4, 100.0, q) for q in (20.0, 40.0, 60.0, 80.0)]
+    rows = steep_rows("densenet169", host, [*STEEP_ANCHORS, *prior])
+    p = Predictor().fit([*STEEP_DENSE, *rows])
+    fine = [0.5 * i for i in range(2, 201)]
+    for b in BATCHES:
+        for s in (10.0, 35.0, 100.0):
+            got = p.predict_many([("v100", "densenet169", b, s, q) for q in [*fine, 99.9]])
+            assert np.all(np.diff(got[:-1]) <= 1e-9 * got[:-2])  # never faster at a lower quota
+            assert got[-1] == pytest.approx(got[-2], rel=0.02)  # 99.9% ~ 100%
+            for q in (10.0, 30.0, 50.0, 70.0):  # (above 80% the gate fades out by 100%)
+                true = quota_law("densenet169", host, b, s, q, fall=1.5)
+                assert p.predict("v100", "densenet169", b, s, q) == pytest.approx(true, rel=0.06)
+        # at full SM the full-quota time is anchored, so H(80%) from the inverted row is exact
+        true80 = quota_law("densenet169", host, b, 100.0, 80.0, fall=1.5)
+        assert p.predict("v100", "densenet169", b, 100.0, 80.0) == pytest.approx(true80, rel=0.01)
+
+
+def test_own_quota_rows_shown_and_hidden() -> None:
+    """The gate shows at 20% and 40% and hides at 80%: none from 80% up, the shown rows
+    come back; a hiding row below a showing one is noise and must not cap it."""
+    host = 16.0
+    shown = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 40.0)])
+    t_full = quota_law("densenet169", host, 4, 100.0, 100.0)
+    hidden = [ProfileRow("v100", "densenet169", 4, 100.0, 80.0, t_full)]
+    p = Predictor().fit([*STEEP_DENSE, *shown, *hidden])
+    for b in BATCHES:
+        for s in (10.0, 100.0):
+            full = p.predict("v100", "densenet169", b, s, 100.0)
+            for q in (80.0, 85.0, 95.0):
+                assert full <= p.predict("v100", "densenet169", b, s, q) <= 1.03 * full
+    for r in shown[-2:]:
+        assert p.predict("v100", r.model, r.batch, r.sm_pct, r.quota_pct) == pytest.approx(
+            r.latency_ms, rel=0.03
+        )
+    noisy = [ProfileRow("v100", "densenet169", 4, 100.0, 40.0, t_full)]
+    late = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 60.0)])
+    q = Predictor().fit([*STEEP_DENSE, *late, *noisy])
+    true60 = quota_law("densenet169", host, 4, 100.0, 60.0, fall=1.5)
+    assert q.predict("v100", "densenet169", 4, 100.0, 60.0) == pytest.approx(true60, rel=0.03)
+
+
+def test_own_quota_rows_noisy_or_far_from_anchors() -> None:
+    """A row at 60% slower than the one at 40% (noise) must not make latency rise with the
+    quota; rows only at an unanchored configuration where the gate hides (batch 8 at SM 5%,
+    whose full-quota prediction is 15% low, so they look slower), must not inflate every
+    other prediction."""
+    host = 16.0
+    rows = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 40.0)])
+    t40 = quota_law("densenet169", host, 4, 100.0, 40.0, fall=1.5)
+    noisy = [ProfileRow("v100", "densenet169", 4, 100.0, 60.0, 1.3 * t40)]
+    p = Predictor().fit([*STEEP_DENSE, *rows, *noisy])
+    got = p.predict_many([("v100", "densenet169", 2, 35.0, 0.5 * i) for i in range(2, 201)])
+    assert np.all(np.diff(got) <= 1e-9 * got[:-1])
+    base = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS)])
+    far = steep_rows("densenet169", host, [(8, 5.0, 80.0), (8, 5.0, 90.0)])  # no gate there
+    f = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS), *far])
+    for b in BATCHES:
+        for q in (20.0, 80.0, 99.0):
+            want = base.predict("v100", "densenet169", b, 100.0, q)
+            assert f.predict("v100", "densenet169", b, 100.0, q) == pytest.approx(want, rel=0.1)
 
 
 def test_model_without_features_falls_back() -> None:

@@ -43,13 +43,23 @@ ANCHOR_WEIGHT = 1.0
 STRUCT_IN_BEND = 0.1
 """Weight of the structural distance when picking neighbours for the SM bend (chosen by CV)."""
 GATE_SHOWS = 0.05
-"""A row under a quota shows the gate when it is this much slower (log) than at full quota."""
+"""A row under a quota shows the gate when it is this much slower (log) than a full-quota
+anchor measured at the same batch and SM share..."""
+GATE_SHOWS_PREDICTED = 0.3
+"""...or this much slower than the full-quota prediction where no anchor was measured (that
+prediction errs by 5-15% away from the anchors, and a small lift inverts into a large H)."""
 HIDDEN_GATE = 0.3
-"""Where no row at a quota shows the gate, H is put this far (log) below their full-quota time."""
+"""Where the gate hides at a quota, H there and above is capped this far (log) below the rows'
+full-quota time."""
 GATE_PINNED = 0.15
 """A dense model's gate curve keeps a quota where it lifts >= 3 cells by this much (log)."""
 GATE_NEIGHBOURS = 6
 """How many similar dense models lend the gate curve's shape beyond a model's own quotas."""
+GATE_FADE = 0.5
+"""Above its last quota where the gate shows, H falls as (100 - quota)^GATE_FADE to none at
+100% (chosen by CV: 1.0 and 0.25 cost or gain 0.1-0.3 points of MAPE)."""
+QUOTA_GRID: FloatArray = np.log(np.linspace(0.5, 100.0, 400))
+"""Log quotas on which gate curves are laid out (then interpolated at the queries)."""
 DENSE_MIN_SM = 4
 """A (gpu, model) with at least this many distinct SM shares per batch gets its own surface."""
 
@@ -72,6 +82,7 @@ class _Dense:
     surfaces: dict[int, Surface] = field(default_factory=dict)
     digest: bytes = b""  # of the rows it was fitted on, so a refit can reuse it
     gate: tuple[FloatArray, FloatArray] | None = None  # `_gate_curve`, made on first use
+    gate_grid: FloatArray | None = None  # the same over `QUOTA_GRID` (`_on_grid`)
     gate_done: bool = False
 
 
@@ -99,8 +110,21 @@ def _gate_curve(d: _Dense) -> tuple[FloatArray, FloatArray] | None:
         if int(np.sum(smooth_max(full, np.full(full.size, h)) - full > GATE_PINNED)) >= 3:
             qs.append(float(q))
             hs.append(h)
-    d.gate = (np.array(qs), np.array(hs)) if len(qs) >= 2 else None
+    if len(qs) >= 2:
+        d.gate = (np.array(qs), np.array(hs))
+        d.gate_grid = _on_grid(np.log(d.gate[0]), d.gate[1])
     return d.gate
+
+
+def _on_grid(log_q: FloatArray, log_h: FloatArray) -> FloatArray:
+    """A gate curve over `QUOTA_GRID`: log-log interpolation between its points, a 1/quota
+    fall beyond them, never rising with the quota."""
+    x = QUOTA_GRID
+    out = np.interp(x, log_q, log_h)
+    out = np.where(x < log_q[0], log_h[0] - (x - log_q[0]), out)
+    out = np.where(x > log_q[-1], log_h[-1] - (x - log_q[-1]), out)
+    grid: FloatArray = np.minimum.accumulate(out)
+    return grid
 
 
 def _key_rows(t: ProfileTable) -> dict[tuple[str, str], np.ndarray]:
@@ -180,6 +204,7 @@ class Predictor:
         self.structure_neighbours = structure_neighbours
         self._dense: dict[tuple[str, str], _Dense] = {}
         self._sparse: dict[tuple[str, str], _Sparse] = {}
+        self._own: dict[tuple[str, str], tuple[FloatArray | None, list[tuple[float, float]]]] = {}
 
     def fit(
         self, rows: ProfileTable | Iterable[ProfileRow], *, reuse: Predictor | None = None
@@ -235,6 +260,7 @@ class Predictor:
                 )
                 sparse[key] = _Sparse(anchors, gated)
         self._dense, self._sparse = dense, sparse
+        self._own = {}
         return self
 
     def gate_curve(self, gpu: str, model: str) -> tuple[FloatArray, FloatArray] | None:
@@ -348,86 +374,110 @@ class Predictor:
             lh100 += wi * (_batch_interp(bs, np.stack(at_100), batch) + scale)
         return lh, lh100
 
-    def _own_quota_log(
-        self, gpu: str, model: str, sp: _Sparse, batch: FloatArray, q: FloatArray
-    ) -> FloatArray | None:
-        """Log quota-bound time H at `q` from the model's own rows under a time quota.
+    def _own_gate(
+        self, gpu: str, model: str, sp: _Sparse
+    ) -> tuple[FloatArray | None, list[tuple[float, float]]]:
+        """A sparsely profiled model's own gate curve from its rows under a time quota.
 
-        Each such row, against the full-quota prediction at its batch and SM share, gives H
-        at its quota where the gate shows (it adds more than `GATE_SHOWS` to the time); where
-        it does not, only that H lies below that full-quota time, so H at that quota and
-        above is capped there (`HIDDEN_GATE` lower). H depends on the quota alone (V100 data:
-        one curve at every batch and SM share), so rows pool per quota (median). Between
-        quotas where the gate shows, log H is interpolated in log quota; beyond them it takes
-        the steps similar models show (`_gate_steps`). With no row showing the gate, the
-        structural estimate (`_quota_log`), else a 1/quota fall from the lowest cap.
-        None when the model has no rows under a quota.
+        Returns log H over `QUOTA_GRID` (None where no row shows the gate) and caps (log
+        quota, log H bound) from quotas where the gate hides. Each row, against the
+        full-quota time at its batch and SM share (measured there, else predicted), shows
+        the gate when slower by more than `GATE_SHOWS` (`GATE_SHOWS_PREDICTED` without a
+        measurement) and then gives H at its quota by inverting the smooth maximum; a row
+        at least as fast as full quota caps H at its quota and above (`HIDDEN_GATE` lower),
+        where no row shows it at that quota or above. H depends on the quota alone (V100
+        data: one curve at every batch and SM share), so rows pool per quota (median,
+        measured configurations first). Between quotas where the gate shows, log H is
+        interpolated in log quota; beyond them it takes the steps similar models show
+        (`_gate_steps`); it never rises with the quota. Cached per model until the next fit.
         """
-        if sp.gated is None:
-            return None
+        key = (gpu, model)
+        if key in self._own:
+            return self._own[key]
+        assert sp.gated is not None
         gb, gs, gq, gy = sp.gated
         full = self._sparse_log(gpu, model, sp, gb, gs, np.full(gs.size, 100.0))
+        measured = np.array([_measured(sp, int(bb), ss) for bb, ss in zip(gb, gs, strict=True)])
         lift = gy - full
-        shown_q, shown_h, cap_q, cap_h = [], [], [], []
-        for qa in np.unique(gq):
-            r = gq == qa
-            shows = r & (lift > GATE_SHOWS)
-            if shows.any():
-                h = full[shows] + np.log(np.expm1(SMOOTH_MAX_K * lift[shows])) / SMOOTH_MAX_K
-                shown_q.append(np.log(qa))
-                shown_h.append(float(np.median(h)))
-            else:
-                cap_q.append(np.log(qa))
-                cap_h.append(float(np.min(full[r])) - HIDDEN_GATE)
-        x = np.log(q)
+        shows = lift > np.where(measured, GATE_SHOWS, GATE_SHOWS_PREDICTED)
+        hides = np.where(measured, lift <= GATE_SHOWS, lift <= 0.0)
+        inverted = full + np.log(np.expm1(SMOOTH_MAX_K * np.maximum(lift, 1e-9))) / SMOOTH_MAX_K
+        shown_q, shown_h = [], []
+        for qa in np.unique(gq[shows]):
+            r = shows & (gq == qa)
+            if (r & measured).any():
+                r &= measured
+            shown_q.append(float(np.log(qa)))
+            shown_h.append(float(np.median(inverted[r])))
+        top = max(shown_q, default=-np.inf)
+        caps = [
+            (float(np.log(qa)), float(np.min(full[hides & (gq == qa)])) - HIDDEN_GATE)
+            for qa in np.unique(gq[hides])
+            if np.log(qa) > top
+        ]
+        curve: FloatArray | None = None
         if shown_q:
             lq, own = np.array(shown_q), np.array(shown_h)
-            out: FloatArray = np.interp(x, lq, own)
-            for side, end in ((x < lq[0], 0), (x > lq[-1], -1)):
-                if side.any():
-                    out[side] = own[end] + self._gate_steps(gpu, model, x[side], float(lq[end]))
-        else:
-            struct = self._quota_log(gpu, model, batch, q) if self.structural else None
-            out = struct[0] if struct is not None else cap_h[0] - (x - cap_q[0])
-        for cq, ch in zip(cap_q, cap_h, strict=True):
-            out = np.where(x >= cq, np.minimum(out, ch), out)
-        return out
+            x = QUOTA_GRID
+            c = np.interp(x, lq, own)
+            c = np.where(x < lq[0], own[0] + self._gate_steps(gpu, model, lq[0]), c)
+            # above the last quota where it shows, the gate fades out by 100% (no gate there:
+            # the anchors at full quota are the time without it)
+            top_q = float(np.exp(lq[-1]))
+            fade = GATE_FADE * np.log(np.clip((100.0 - np.exp(x)) / (100.0 - top_q), 1e-12, 1.0))
+            c = np.where(x > lq[-1], own[-1] + self._gate_steps(gpu, model, lq[-1]) + fade, c)
+            curve = np.minimum.accumulate(c)  # (caps apply to the latency: `_capped`)
+        self._own[key] = (curve, caps)
+        return curve, caps
 
-    def _gate_steps(self, gpu: str, model: str, x: FloatArray, x_end: float) -> FloatArray:
-        """Change of log H from log quota `x_end` to each `x`, as similar models show it.
-
-        The median over the (up to) `GATE_NEIGHBOURS` dense models of the same GPU closest in
-        operator structure (over all of them, for a model without features) whose gate curve
-        covers both quotas; a log H falling as 1/quota where none does.
-        """
+    def _gate_steps(self, gpu: str, model: str, x_end: float) -> FloatArray:
+        """Change of log H from log quota `x_end` to each point of `QUOTA_GRID`, as similar
+        models show it: the median over the `GATE_NEIGHBOURS` dense models of the same GPU
+        closest in operator structure (all of them, for a model without features), each
+        curve carried beyond its own quotas by a 1/quota fall (`_on_grid`); a 1/quota fall
+        where the GPU has no dense model with a gate curve."""
         own = structure(model) if self.structural else None
-        cands: list[tuple[float, str, tuple[FloatArray, FloatArray]]] = []
+        cands: list[tuple[float, str, FloatArray]] = []
         for (g, m), d in sorted(self._dense.items()):
-            curve = _gate_curve(d) if g == gpu and m != model else None
-            if curve is None:
+            if g != gpu or m == model or _gate_curve(d) is None:
                 continue
+            assert d.gate_grid is not None
             st = structure(m)
             dist = (
                 float(np.sqrt(np.sum((st - own) ** 2)))
                 if st is not None and own is not None
-                else 1e3
+                else 0.0
             )
-            cands.append((dist, m, curve))
+            cands.append((dist, m, d.gate_grid))
+        if not cands:
+            fall: FloatArray = -(QUOTA_GRID - x_end)
+            return fall
         cands.sort(key=lambda c: (c[0], c[1]))
-        limit = GATE_NEIGHBOURS if own is not None else len(cands)
-        ux, inv = np.unique(x, return_inverse=True)  # queries repeat a few quotas
-        med = np.full(ux.size, np.nan)
-        for i, x_i in enumerate(ux):
-            lo, hi = min(x_i, x_end), max(x_i, x_end)
-            steps = [
-                float(np.interp(x_i, np.log(cq), ch) - np.interp(x_end, np.log(cq), ch))
-                for _, _, (cq, ch) in cands
-                if np.log(cq[0]) <= lo + 1e-9 and hi <= np.log(cq[-1]) + 1e-9
-            ][:limit]
-            if steps:
-                med[i] = float(np.median(steps))
-        out: FloatArray = np.where(np.isnan(med), -(ux - x_end), med)[inv]
+        near = np.stack([c[2] for c in cands[: GATE_NEIGHBOURS if own is not None else None]])
+        at_end = np.array([np.interp(x_end, QUOTA_GRID, c) for c in near])
+        out: FloatArray = np.median(near - at_end[:, None], axis=0)
         return out
+
+    def _sparse_quota_log(
+        self, gpu: str, model: str, b: FloatArray, s: FloatArray, q: FloatArray
+    ) -> FloatArray:
+        """Log latency of a sparsely profiled model at (batch, SM share, quota)."""
+        sp = self._sparse[(gpu, model)]
+        curve, caps = self._own_gate(gpu, model, sp) if sp.gated is not None else (None, [])
+        quota_log = self._quota_log(gpu, model, b, q) if self.structural and curve is None else None
+        if curve is None and quota_log is None and not caps:
+            return self._sparse_log(gpu, model, sp, b, s, q)
+        full = self._sparse_log(gpu, model, sp, b, s, np.full(s.size, 100.0))
+        if curve is not None:
+            gate = smooth_max(full, np.interp(np.log(q), QUOTA_GRID, curve))
+            return _capped(np.where(q < 100.0, gate, full), full, q, caps)
+        if quota_log is not None:
+            lh, lh100 = quota_log
+        else:
+            return _capped(self._sparse_log(gpu, model, sp, b, s, q), full, q, caps)
+        # normalised so that quota 100 gives the full-quota time
+        out = smooth_max(full, lh) - (smooth_max(full, lh100) - full)
+        return _capped(out, full, q, caps)
 
     def _anchor_offset(self, sp: _Sparse, d: _Dense) -> float:
         """Mean log-latency difference of a sparse model's anchors to a dense model there."""
@@ -465,28 +515,28 @@ class Predictor:
             if key in self._dense:
                 out[idx] = np.exp(self._dense_log(self._dense[key], b, s, q))
             elif key in self._sparse:
-                sp = self._sparse[key]
-                own = self._own_quota_log(key[0], key[1], sp, b, q)
-                quota_log = (
-                    self._quota_log(key[0], key[1], b, q)
-                    if self.structural and own is None
-                    else None
-                )
-                if own is not None:
-                    full = self._sparse_log(key[0], key[1], sp, b, s, np.full(s.size, 100.0))
-                    gate = q < 100.0
-                    out[idx] = np.exp(np.where(gate, smooth_max(full, own), full))
-                elif quota_log is None:
-                    out[idx] = np.exp(self._sparse_log(key[0], key[1], self._sparse[key], b, s, q))
-                else:
-                    full = self._sparse_log(
-                        key[0], key[1], self._sparse[key], b, s, np.full(s.size, 100.0)
-                    )
-                    lh, lh100 = quota_log
-                    out[idx] = np.exp(smooth_max(full, lh) - (smooth_max(full, lh100) - full))
+                out[idx] = np.exp(self._sparse_quota_log(key[0], key[1], b, s, q))
             else:
                 raise self._unknown(gpu, model)
         return out
+
+
+def _measured(sp: _Sparse, batch: int, sm: float) -> bool:
+    """Whether the sparse model has a full-quota anchor at this batch and SM share."""
+    a_lsm, a_q, _ = sp.anchors[batch]
+    return bool(np.any((np.abs(a_lsm - np.log(sm)) < 1e-9) & (a_q >= 100.0)))
+
+
+def _capped(
+    log_lat: FloatArray, full: FloatArray, q: FloatArray, caps: list[tuple[float, float]]
+) -> FloatArray:
+    """Log latency held under each cap on H from its quota up (where the gate hides)."""
+    x = np.log(q)
+    for cq, ch in caps:
+        log_lat = np.where(
+            x >= cq, np.minimum(log_lat, smooth_max(full, np.full(x.size, ch))), log_lat
+        )
+    return log_lat
 
 
 def _line_through(a_lsm: FloatArray, a_ly: FloatArray, x: FloatArray) -> FloatArray:
