@@ -417,6 +417,24 @@ def test_own_quota_rows_noisy_or_far_from_anchors() -> None:
             assert f.predict("v100", "densenet169", b, 100.0, q) == pytest.approx(want, rel=0.1)
 
 
+def test_own_gate_follows_the_structural_switch() -> None:
+    """Switching `structural` after a prediction gives what a predictor built that way gives."""
+    prior = [(4, 35.0, q) for q in (40.0, 60.0, 80.0)]  # (full quota there is a prediction)
+    other = {"resnet18": 6.0, "mobilenet_v2": 9.0, "alexnet": 3.0, "squeezenet1_0": 4.0}
+    flat = [r for m, h in other.items() for r in quota_rows(m, h, SMS, QUOTAS)]  # H ~ 1/quota
+    rows = [*STEEP_DENSE, *flat, *steep_rows("densenet169", 16.0, [*STEEP_ANCHORS, *prior])]
+    qs = [("v100", "densenet169", b, s, q) for b in BATCHES for s in (10.0, 35.0) for q in QUOTAS]
+    p = Predictor().fit(rows)
+    first = p.predict_many(qs)
+    p.structural = False
+    off = Predictor().fit(rows)
+    off.structural = False
+    assert p.predict_many(qs).tolist() == off.predict_many(qs).tolist()
+    p.structural = True
+    assert p.predict_many(qs).tolist() == first.tolist()
+    assert first.tolist() != off.predict_many(qs).tolist()  # (the switch matters here)
+
+
 def test_model_without_features_falls_back() -> None:
     dense = [r for m, h in QUOTA_MODELS.items() for r in quota_rows(m, h, SMS, QUOTAS)]
     anchors = [
