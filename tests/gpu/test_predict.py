@@ -374,7 +374,8 @@ def test_own_quota_rows_on_a_fine_quota_grid(host: float) -> None:
 
 def test_own_quota_rows_shown_and_hidden() -> None:
     """The gate shows at 20% and 40% and hides at 80%: none from 80% up, the shown rows
-    come back; a hiding row below a showing one is noise and must not cap it."""
+    come back; rows that contradict each other (hidden at 40%, shown at 60%) keep the
+    reading without a gate above 40%."""
     host = 16.0
     shown = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 40.0)])
     t_full = quota_law("densenet169", host, 4, 100.0, 100.0)
@@ -392,37 +393,71 @@ def test_own_quota_rows_shown_and_hidden() -> None:
     noisy = [ProfileRow("v100", "densenet169", 4, 100.0, 40.0, t_full)]
     late = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 60.0)])
     q = Predictor().fit([*STEEP_DENSE, *late, *noisy])
+    # a gate at 60% but none at 40% cannot both be: the slower row at the higher quota is
+    # taken for noise (never a gate read from a latency that rises with the quota), the row
+    # at 20% still comes back
+    assert q.predict("v100", "densenet169", 4, 100.0, 60.0) <= 1.03 * t_full
+    true20 = quota_law("densenet169", host, 4, 100.0, 20.0, fall=1.5)
+    assert q.predict("v100", "densenet169", 4, 100.0, 20.0) == pytest.approx(true20, rel=0.03)
+    # at another configuration, a hiding row at 40% below rows showing the gate at 20% and
+    # 60% does not cap them
+    t2 = quota_law("densenet169", host, 2, 100.0, 100.0)
+    other = [ProfileRow("v100", "densenet169", 2, 100.0, 40.0, t2)]
+    r = Predictor().fit([*STEEP_DENSE, *late, *other])
     true60 = quota_law("densenet169", host, 4, 100.0, 60.0, fall=1.5)
-    assert q.predict("v100", "densenet169", 4, 100.0, 60.0) == pytest.approx(true60, rel=0.03)
+    assert r.predict("v100", "densenet169", 4, 100.0, 60.0) == pytest.approx(true60, rel=0.03)
 
 
 def test_own_quota_rows_noisy_or_far_from_anchors() -> None:
-    """A row at 60% slower than the one at 40% (noise) must not make latency rise with the
-    quota; rows only at an unanchored configuration where the gate hides (batch 8 at SM 5%,
+    """A row at 60% (batch 2) reading a higher H than the one at 40% (batch 4) must not make
+    latency rise with the quota; rows only at an unanchored configuration where the gate hides (batch 8 at SM 5%,
     whose full-quota prediction is 15% low, so they look slower), must not inflate every
     other prediction."""
     host = 16.0
     rows = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 40.0)])
     t40 = quota_law("densenet169", host, 4, 100.0, 40.0, fall=1.5)
-    noisy = [ProfileRow("v100", "densenet169", 4, 100.0, 60.0, 1.3 * t40)]
+    noisy = [ProfileRow("v100", "densenet169", 2, 100.0, 60.0, 1.3 * t40)]  # H(60) > H(40)
     p = Predictor().fit([*STEEP_DENSE, *rows, *noisy])
     got = p.predict_many([("v100", "densenet169", 2, 35.0, 0.5 * i) for i in range(2, 201)])
     assert np.all(np.diff(got) <= 1e-9 * got[:-1])
     base = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS)])
     far = steep_rows("densenet169", host, [(8, 5.0, 80.0), (8, 5.0, 90.0)])  # no gate there
     f = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS), *far])
+    # ...nor rows there as flat over the quotas as an SM-bound configuration is, all 40%
+    # slower than its full-quota prediction (their fastest bounds the full-quota time)
+    flat_at = 1.4 * base.predict("v100", "densenet169", 8, 5.0, 100.0)
+    flat = [ProfileRow("v100", "densenet169", 8, 5.0, q, flat_at) for q in (40.0, 60.0, 80.0)]
+    g = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS), *flat])
+    lone = steep_rows("densenet169", host, [(8, 5.0, 80.0)])  # one row: no flatness to see
+    k = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS), *lone])
     for b in BATCHES:
         for q in (20.0, 80.0, 99.0):
             want = base.predict("v100", "densenet169", b, 100.0, q)
             assert f.predict("v100", "densenet169", b, 100.0, q) == pytest.approx(want, rel=0.1)
+            assert g.predict("v100", "densenet169", b, 100.0, q) == pytest.approx(want, rel=0.1)
+            assert k.predict("v100", "densenet169", b, 100.0, q) == pytest.approx(want, rel=0.1)
+        # the flat rows time the gate as hidden from 40% up: H there stays under them
+        full = g.predict("v100", "densenet169", b, 100.0, 100.0)
+        cap = max(full, float(np.exp(-0.3)) * flat_at)
+        assert g.predict("v100", "densenet169", b, 100.0, 40.0) <= 1.03 * cap
+    # where the gate shows at both quotas of an unanchored configuration, its fastest row is
+    # no full-quota time: H at both comes back at an anchored SM share
+    pair = steep_rows("densenet169", host, [(8, 35.0, 20.0), (8, 35.0, 40.0)])
+    h = Predictor().fit([*STEEP_DENSE, *steep_rows("densenet169", host, STEEP_ANCHORS), *pair])
+    for q in (20.0, 40.0):
+        true = quota_law("densenet169", host, 1, 100.0, q, fall=1.5)
+        assert h.predict("v100", "densenet169", 1, 100.0, q) == pytest.approx(true, rel=0.05)
 
 
 def test_own_gate_follows_the_structural_switch() -> None:
-    """Switching `structural` after a prediction gives what a predictor built that way gives."""
-    prior = [(4, 35.0, q) for q in (40.0, 60.0, 80.0)]  # (full quota there is a prediction)
+    """Switching `structural` (or `neighbours`) after a prediction gives what a predictor
+    built that way gives."""
+    # one quota per unanchored configuration, the gate ~40% over the full-quota time there:
+    # the H read from each row depends on the predicted full-quota time
+    prior = [(4, 35.0, 65.0), (2, 60.0, 60.0), (8, 35.0, 40.0)]
     other = {"resnet18": 6.0, "mobilenet_v2": 9.0, "alexnet": 3.0, "squeezenet1_0": 4.0}
     flat = [r for m, h in other.items() for r in quota_rows(m, h, SMS, QUOTAS)]  # H ~ 1/quota
-    rows = [*STEEP_DENSE, *flat, *steep_rows("densenet169", 16.0, [*STEEP_ANCHORS, *prior])]
+    rows = [*STEEP_DENSE, *flat, *steep_rows("densenet169", 45.0, [*STEEP_ANCHORS, *prior])]
     qs = [("v100", "densenet169", b, s, q) for b in BATCHES for s in (10.0, 35.0) for q in QUOTAS]
     p = Predictor().fit(rows)
     first = p.predict_many(qs)
@@ -433,6 +468,9 @@ def test_own_gate_follows_the_structural_switch() -> None:
     p.structural = True
     assert p.predict_many(qs).tolist() == first.tolist()
     assert first.tolist() != off.predict_many(qs).tolist()  # (the switch matters here)
+    p.neighbours = 1  # the same for the number of neighbours bending the SM line
+    one = Predictor(neighbours=1).fit(rows)
+    assert p.predict_many(qs).tolist() == one.predict_many(qs).tolist() != first.tolist()
 
 
 def test_model_without_features_falls_back() -> None:
