@@ -50,6 +50,15 @@ RAPP_PRIOR_QUOTAS = (20.0, 40.0, 60.0, 80.0)  # "graph runtime features": SM 100
 DEVICE_PROFILE = Path(__file__).resolve().parent / "results" / "gpu_profile_models_h200.csv"
 
 
+def load_or_none() -> ProfileTable | None:
+    """The shared profile rows, or None (after one line on stderr) without the data."""
+    path = find("gpu/profiles.csv.gz")
+    if path is None:
+        print("no data: set TESSERA_DATA to the shared data folder", file=sys.stderr)
+        return None
+    return load_profiles(path)
+
+
 def mape(pred: FloatArray, true: FloatArray) -> float:
     return float(100.0 * np.mean(np.abs(pred / true - 1.0)))
 
@@ -174,12 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         help="H200 rows of the worker's own models (benchmarks/gpu_profile_models.py)",
     )
     args = ap.parse_args(argv)
-    path = find("gpu/profiles.csv.gz")
-    if path is None:
-        print("no data: set TESSERA_DATA to the shared data folder", file=sys.stderr)
-        return 2
     t0 = time.perf_counter()
-    t = load_profiles(path)
+    t = load_or_none()
+    if t is None:
+        return 2
     v, h = t.take(t.gpu == "v100"), t.take(t.gpu == "h200")
     v_models = sorted(set(v.model.tolist()))
     if args.models:

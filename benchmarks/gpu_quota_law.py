@@ -25,20 +25,18 @@ Writes `benchmarks/results/gpu_quota_law.json` by default. Needs $TESSERA_DATA (
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from gpu_predictor_cv import V100_ANCHOR_SM, load_or_none, mape
 from harness import positive, write_json
-from tessera.core.data import find
 from tessera.gpu.features import kernel_ops
 from tessera.gpu.predict import Predictor
-from tessera.gpu.profiles import FloatArray, ProfileTable, load_profiles
+from tessera.gpu.profiles import FloatArray, ProfileTable
 from tessera.gpu.surface import SMOOTH_MAX_K, smooth_max
 
-ANCHOR_SM = (20.0, 50.0, 100.0)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "gpu_quota_law.json"
 
 
@@ -49,25 +47,19 @@ def at_full_quota(p: Predictor, t: ProfileTable) -> FloatArray:
     return out
 
 
-def mape(pred: FloatArray, true: FloatArray) -> float:
-    return float(100.0 * np.mean(np.abs(pred / true - 1.0)))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON result file")
     ap.add_argument("--models", type=positive(int), default=None, help="first N models only")
     args = ap.parse_args(argv)
-    path = find("gpu/profiles.csv.gz")
-    if path is None:
-        print("no data: set TESSERA_DATA to the shared data folder", file=sys.stderr)
-        return 2
     t0 = time.perf_counter()
-    t = load_profiles(path)
+    t = load_or_none()
+    if t is None:
+        return 2
     v = t.take(t.gpu == "v100")
     models = sorted(set(v.model.tolist()))[: args.models]
     full = Predictor().fit(v)
-    curves: dict[str, FloatArray] = {}
+    curves: dict[str, tuple[FloatArray, FloatArray]] = {}
     per_model: dict[str, dict[str, object]] = {}
     for m in models:
         curve = full.gate_curve("v100", m)
@@ -91,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             same_launches.setdefault(key, {})[m] = r["h10_ms_per_kernel"]  # type: ignore[assignment]
     same_launches = {k: g for k, g in same_launches.items() if len(g) > 1}
 
-    anchor = (v.quota_pct == 100) & np.isin(v.sm_pct, ANCHOR_SM)
+    anchor = (v.quota_pct == 100) & np.isin(v.sm_pct, V100_ANCHOR_SM)
     pred_p, pred_own, true, quota = [], [], [], []
     for m in models:
         own = v.model == m
@@ -136,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(models)} V100 models; H(10%) per kernel launch (ms): {result['h10_ms_per_kernel']}"
     )
-    for k, g in sorted(same_launches.items(), key=lambda kv: int(kv[0])):
-        print(f"  {k} launches: " + ", ".join(f"{m} {x}" for m, x in sorted(g.items())))
+    for count, g in sorted(same_launches.items(), key=lambda kv: int(kv[0])):
+        print(f"  {count} launches: " + ", ".join(f"{m} {x}" for m, x in sorted(g.items())))
     for name, val in u.items():  # type: ignore[attr-defined]
         print(f"unseen model MAPE, {name}: {val}%")
     print(f"wrote {args.out} ({result['wall_s']} s)")
