@@ -410,9 +410,9 @@ def test_own_quota_rows_shown_and_hidden() -> None:
 
 def test_own_quota_rows_noisy_or_far_from_anchors() -> None:
     """A row at 60% (batch 2) reading a higher H than the one at 40% (batch 4) must not make
-    latency rise with the quota; rows only at an unanchored configuration where the gate hides (batch 8 at SM 5%,
-    whose full-quota prediction is 15% low, so they look slower), must not inflate every
-    other prediction."""
+    latency rise with the quota; rows only at an unanchored configuration where the gate
+    hides (batch 8 at SM 5%, whose full-quota prediction is 15% low, so they look slower)
+    must not inflate every other prediction."""
     host = 16.0
     rows = steep_rows("densenet169", host, [*STEEP_ANCHORS, (4, 100.0, 20.0), (4, 100.0, 40.0)])
     t40 = quota_law("densenet169", host, 4, 100.0, 40.0, fall=1.5)

@@ -47,7 +47,8 @@ GATE_SHOWS = 0.05
 anchor measured at the same batch and SM share..."""
 GATE_SHOWS_PREDICTED = 0.3
 """...or this much slower than the full-quota prediction where no anchor was measured (that
-prediction errs by 5-15% away from the anchors, and a small lift inverts into a large H)."""
+prediction errs by 5-15% at interior SM shares and often more at SM 5%, and a small lift
+inverts into a large H)."""
 HIDDEN_GATE = 0.3
 """Where the gate hides at a quota, H there and above is capped this far (log) below the rows'
 full-quota time."""
@@ -203,7 +204,7 @@ class Predictor:
         self.structure_neighbours = structure_neighbours
         self._dense: dict[tuple[str, str], _Dense] = {}
         self._sparse: dict[tuple[str, str], _Sparse] = {}
-        # own gate curves of sparse models, per (gpu, model, structural): see `_own_gate`
+        # own gate curves of sparse models, per (gpu, model, structural, neighbours)
         self._own: dict[
             tuple[str, str, bool, int], tuple[FloatArray | None, list[tuple[float, float]]]
         ] = {}
@@ -386,14 +387,15 @@ class Predictor:
         full-quota time at its batch and SM share (measured there; else predicted but at
         most its fastest row there, or that row where two quotas time the same), shows
         the gate when slower by more than `GATE_SHOWS` (`GATE_SHOWS_PREDICTED` without a
-        measurement) and not slower than a row at a lower quota there, and then gives H at its quota by inverting the smooth maximum; a row
-        at least as fast as full quota caps H at its quota and above (`HIDDEN_GATE` lower),
+        measurement) and not slower than a row at a lower quota there, and then gives H at
+        its quota by inverting the smooth maximum; a row at least as fast as full quota caps
+        H at its quota and above (`HIDDEN_GATE` lower),
         where no row shows it at that quota or above. H depends on the quota alone (V100
         data: one curve at every batch and SM share), so rows pool per quota (median,
         measured configurations first). Between quotas where the gate shows, log H is
         interpolated in log quota; below them it takes the steps other models show
         (`_gate_steps`), above them it fades out by 100%; it never rises with the quota.
-        Cached per model and `structural` setting until the next fit.
+        Cached per model and `structural` / `neighbours` setting until the next fit.
         """
         # the full-quota predictions it starts from depend on these settings
         key = (gpu, model, self.structural, self.neighbours)
