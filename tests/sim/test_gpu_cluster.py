@@ -240,6 +240,59 @@ def test_packing_bound_is_a_star_over_a_gpu_full_of_one_slice() -> None:
     assert flat_bound((1,)) == pytest.approx(7.5 / 10.0)
 
 
+def test_per_request_floor_trades_batch_fill_time_for_area() -> None:
+    from tessera.core.gpu_run import per_request_floor
+
+    # a whole GPU: batch 1 in 10 ms, batch 2 in 12 ms, batch 4 in 16 ms (2 ms per extra item)
+    lat = const_latency(10.0, 2.0)
+    rates, costs = per_request_floor(lat, "m", 30.0, [(100.0, 100.0)], (1, 2, 4), 0.5)
+    # batch b's first request waits (b - 1) / r for the rest: r >= (b - 1) / (SLO - L_b)
+    np.testing.assert_allclose(rates, [0.0, 1 / 0.018, 3 / 0.014])
+    np.testing.assert_allclose(costs, [0.010, 0.012 / 2, 0.016 / 4])  # a whole GPU: no slowdown
+    # a half slice on a full GPU runs 1 + 0.5 x 0.5 slower; batch 4 (20 ms) then misses 16 ms
+    rates, costs = per_request_floor(lat, "m", 16.0, [(50.0, 100.0)], (1, 2, 4), 0.5)
+    np.testing.assert_allclose(rates, [0.0, 1 / (0.016 - 0.015)])
+    np.testing.assert_allclose(costs, [0.5 * 0.0125, 0.5 * 0.015 / 2])
+    # a dearer option that needs a higher rate never enters the step function
+    rates, costs = per_request_floor(lat, "m", 30.0, [(100.0, 100.0), (10.0, 100.0)], (1, 2), 0)
+    np.testing.assert_allclose(rates, [0.0, 1 / 0.018])
+    np.testing.assert_allclose(costs, [0.001, 0.0006])
+
+
+def test_packing_ceiling_rounds_each_seconds_least_area_up_to_whole_gpus() -> None:
+    from tessera.core.gpu_run import packing_ceiling
+
+    def linear(model: str, batch: int, sm: float, quota: float) -> float:
+        return 10.0 * batch * 100.0 / sm  # 10 ms of a whole GPU per request, at any slice
+
+    def ceiling(rps: float, slices: list[tuple[float, float]], k: float) -> dict[str, float]:
+        arr = (np.arange(int(4 * rps)) + 0.5) / rps  # rps requests in each of 4 seconds
+        f = GpuFunction("f", "m", 1e3, arr)
+        return packing_ceiling(linear, [f], 0.0, 4.0, slices, (1,), k, 100, (1,))
+
+    # a* = 0.01 GPU-s: 50 rps need half a GPU (one held), 250 rps 2.5 (three held)
+    assert ceiling(50, [(50.0, 100.0)], 0.0) == pytest.approx(
+        {"packing_ceiling": 0.5, "whole_gpus": 0.5}
+    )
+    assert ceiling(250, [(50.0, 100.0)], 0.0)["packing_ceiling"] == pytest.approx(2.5 / 3)
+    # half slices on full GPUs slow each other 1.25x: 3.125 GPUs of area, four held
+    got = ceiling(250, [(50.0, 100.0)], 0.5)
+    assert got == pytest.approx({"packing_ceiling": 2.5 / 4, "whole_gpus": 2.5 / 3})
+    # whole-GPU instances have no co-tenant: the grid's best slice counts
+    assert ceiling(250, [(50.0, 100.0), (100.0, 100.0)], 0.5)["packing_ceiling"] == (
+        pytest.approx(2.5 / 3)
+    )
+    # only the window counts, and a second with no request holds nothing
+    arr = np.array([0.5, 0.6, 5.5, 9.5])
+    f = GpuFunction("f", "m", 1e3, arr)
+    got = packing_ceiling(linear, [f], 5.0, 4.0, [(100.0, 100.0)], (1,), 0.0, 100, (1,))
+    assert got == pytest.approx({"packing_ceiling": 0.01, "whole_gpus": 0.01})
+    # a function no slice serves within its SLO adds nothing (as in `summarize`)
+    late = GpuFunction("g", "m", 5.0, arr)
+    none = packing_ceiling(linear, [late], 0.0, 10.0, [(100.0, 100.0)], (1,), 0.0, 100, (1,))
+    assert all(np.isnan(v) for v in none.values())
+
+
 def test_same_seed_same_metrics_with_a_real_policy() -> None:
     from tessera.gpu.latency import h200_latency_ms
     from tessera.scheduling.gpu import create
@@ -266,7 +319,13 @@ def test_has_gpu_experiment_quick() -> None:
         assert row["served"] > 0
         assert 0 <= row["slo_violation_rate"] <= 1
     assert res.policies["kserve-kpa"]["cost_gpu_s"] > res.policies["has-gpu"]["cost_gpu_s"]
-    assert len(res.figures) == 4 and res.headline
+    assert len(res.figures) == 5 and res.headline
+    # a fluid packing ceiling per setting, quoted beside tessera's packing in a note
+    assert set(res.meta["packing_ceiling"]) == set(SETTINGS)
+    for c in res.meta["packing_ceiling"].values():
+        assert 0 < c["packing_ceiling"] <= 1 and 0 < c["whole_gpus"] <= 1
+    (packing,) = [n for n in res.notes if n.startswith("Packing ceiling")]
+    assert all(f"{s} " in packing for s in SETTINGS)
     # the SLO-scale runs: the default multiple is the policies' own rows; kserve-kpa does not
     # plan with the SLO, so a looser one never adds violations and never changes its cost
     from tessera.experiments.has_gpu import SLO_SCALES, SLO_X
@@ -458,3 +517,47 @@ def test_the_slowdown_follows_co_tenants_that_leave_or_arrive_within_a_step() ->
 
     res = simulate(Scripted(arrives), [fn("f", [2.7]), fn("g", [])], const_latency(100.0), 6.0, cfg)
     np.testing.assert_allclose(res.end_s["f"], [2.7 + 0.125])
+
+
+def test_warmup_is_decided_and_served_but_only_the_rest_is_measured() -> None:
+    # one slice while t < 4, a second one from 4 on: the warm-up run must be the same run as the
+    # plain one, seen from t = 4 (records shifted, cost and timeline only from there)
+    rng = np.random.default_rng(7)
+    arrivals = np.sort(rng.uniform(0.0, 10.0, 400))
+
+    def script(now: float) -> dict[str, list[Plan]]:
+        one = [("gpu0", 50.0, 100.0, 2)]
+        return {"f": one if now < 4 else [*one, ("gpu1", 30.0, 100.0, 2)]}
+
+    lat = const_latency(60.0, 5.0)  # one slice serves ~31 of ~40 rps: a queue builds until 4
+    plain = simulate(Scripted(script), [fn("f", arrivals)], lat, 10.0, ClusterConfig())
+    pol = Scripted(script)
+    warm = simulate(pol, [fn("f", arrivals)], lat, 6.0, ClusterConfig(warmup_s=4.0))
+    assert [s.now_s for s in pol.seen] == [0.0, 2.0, 4.0, 6.0, 8.0]  # the warm-up is decided
+    later = plain.arrivals_s["f"] >= 4.0
+    assert later.sum() == len(warm.arrivals_s["f"]) < len(arrivals)
+    for rec in ("arrivals_s", "start_s", "end_s"):
+        np.testing.assert_allclose(getattr(warm, rec)["f"], getattr(plain, rec)["f"][later] - 4)
+    assert (plain.start_s["f"][~later] > 4.0).any()  # the warm-up's queue reaches the measure
+    np.testing.assert_allclose(warm.timeline_s, [0.0, 2.0, 4.0])
+    np.testing.assert_allclose(warm.area_timeline, plain.area_timeline[2:])
+    np.testing.assert_allclose(warm.metrics["cost_gpu_s"], 0.8 * 6.0)  # both slices, 6 s
+    np.testing.assert_allclose(warm.metrics["gpus_held_mean"], 2.0)
+    assert warm.reasons["f"][0].startswith("t=-4s: ") and warm.reasons["f"][2].startswith("t=0s")
+
+
+@pytest.mark.parametrize("bad", [-2.0, 3.0])
+def test_warmup_must_be_whole_decide_intervals(bad: float) -> None:
+    with pytest.raises(InputError, match=r"cluster\.warmup_s"):
+        ClusterConfig(warmup_s=bad)
+
+
+def test_has_gpu_functions_lead_with_the_first_stage_rate_for_the_warmup() -> None:
+    from tessera.experiments.has_gpu import STAGE_S, STAGES, WARMUP_S, functions
+
+    fns, _ = functions(3, 5.0, 15.0, even=True)  # HAS-GPU's client: whole-number rates
+    for f in fns:
+        per_s = np.bincount(f.arrivals_s.astype(int), minlength=int(WARMUP_S + STAGES * STAGE_S))
+        assert len(per_s) == WARMUP_S + STAGES * STAGE_S
+        lead = per_s[: int(WARMUP_S + STAGE_S)]  # the warm-up and the first measured stage
+        assert (lead == lead[-1]).all() and 5 <= lead[-1] <= 15

@@ -136,6 +136,99 @@ def packing_bound(
     return best
 
 
+def per_request_floor(
+    latency: LatencyModel,
+    model: str,
+    slo_ms: float,
+    slices: Sequence[tuple[float, float]],
+    batches: Sequence[int],
+    interference: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The least GPU-seconds one request holds, as a step function of the request rate.
+
+    For each (sm %, quota %) slice and batch b whose latency, slowed as on a full GPU
+    (1 + `interference` x (1 - the slice's area): fullest is cheapest per GPU held) and
+    added to the time the batch's first request waits for the other b - 1 at rate r
+    ((b - 1) / r), meets `slo_ms`: area x `busy_ms` x slowdown / b. Returns (rates, costs):
+    from `rates[k]` rps up, `costs[k]` seconds per request is reachable (rates ascending,
+    costs falling; `rates[0]` is 0 where batch 1 of some slice meets the SLO).
+    """
+    cands: list[tuple[float, float]] = []  # (least rate, GPU-s per request)
+    for sm, q in slices:
+        area = sm * q / 10_000.0
+        slow = 1.0 + interference * max(0.0, 1.0 - area)
+        for b in batches:
+            slack_s = (slo_ms - float(latency(model, b, sm, q)) * slow) / 1000.0
+            if slack_s <= 0:
+                continue
+            least = (b - 1) / slack_s
+            cands.append((least, area * busy_ms(latency, model, sm, q, b) * slow / 1000.0 / b))
+    cands.sort()
+    rates: list[float] = []
+    costs: list[float] = []
+    for least, cost in cands:
+        if not costs or cost < costs[-1] - 1e-15:
+            if rates and least == rates[-1]:
+                costs[-1] = cost
+            else:
+                rates.append(least)
+                costs.append(cost)
+    return np.asarray(rates), np.asarray(costs)
+
+
+def packing_ceiling(
+    latency: LatencyModel,
+    functions: Sequence[GpuFunction],
+    start_s: float,
+    horizon_s: float,
+    slices: Sequence[tuple[float, float]],
+    batches: Sequence[int],
+    interference: float,
+    total_sms: int = 132,
+    a_star_batches: Sequence[int] = A_STAR_BATCHES,
+    bucket_s: float = 1.0,
+) -> dict[str, float]:
+    """How high packing efficiency can go on these request streams, in a fluid model.
+
+    Per `bucket_s` of [start_s, start_s + horizon_s), each function's requests are served
+    at that bucket's rate r in the cheapest way `per_request_floor` allows at r (full
+    batches, no queueing, instances on full GPUs, the `slices` x `batches` grid) and the
+    GPUs held are that area rounded up to whole GPUs (at least one while any request
+    arrives). Returns `packing_ceiling` = Σ requests x a* / Σ GPUs held (what a policy
+    serving each second's load with no slack would reach) and `whole_gpus` = the same with
+    every request taking only a* (whole GPUs the only loss). A model ceiling, not a proof
+    over every schedule: work moved to another second, or batches luckier than the mean
+    wait for b - 1 arrivals, could pass it a little.
+    """
+    require(horizon_s > 0 and bucket_s > 0, "horizon_s", horizon_s, "seconds > 0")
+    nb = math.ceil(horizon_s / bucket_s - 1e-9)
+    useful = np.zeros(nb)
+    needed = np.zeros(nb)
+    for f in functions:
+        a_star = min_area_per_request_s(latency, f.model, f.slo_ms, total_sms, a_star_batches)
+        if not math.isfinite(a_star):  # no slice meets the SLO: nothing useful (as `summarize`)
+            continue
+        rates, costs = per_request_floor(latency, f.model, f.slo_ms, slices, batches, interference)
+        a = f.arrivals_s[(f.arrivals_s >= start_s) & (f.arrivals_s < start_s + horizon_s)]
+        counts = np.bincount(((a - start_s) / bucket_s).astype(np.int64), minlength=nb)[:nb]
+        r = counts / bucket_s
+        if len(costs):
+            k = np.searchsorted(rates, r, side="right") - 1
+            # below every slice's least rate: the cheapest of all (a ceiling errs high)
+            per = np.where(k >= 0, costs[np.maximum(k, 0)], costs[-1])
+        else:  # the grid has no slice meeting the SLO: only a* (the ceiling errs high)
+            per = np.full(nb, a_star)
+        useful += counts * a_star
+        needed += counts * per
+    held = np.where(needed > 0, np.maximum(1.0, np.ceil(needed / bucket_s - 1e-9)), 0.0)
+    whole = np.where(useful > 0, np.maximum(1.0, np.ceil(useful / bucket_s - 1e-9)), 0.0)
+    total = float(useful.sum())
+    return {
+        "packing_ceiling": total / float(held.sum() * bucket_s) if held.any() else math.nan,
+        "whole_gpus": total / float(whole.sum() * bucket_s) if whole.any() else math.nan,
+    }
+
+
 def summarize(
     out: GpuClusterResult,
     models: Mapping[str, str],

@@ -24,7 +24,14 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   charged until then; one left out while still starting is cancelled at once
   (charged, and slowing its co-tenants, only until then).
   With `warm_start` the first decision's instances are ready at once (the
-  service was deployed before the run), so every policy starts warm.
+  service was deployed before the run), so every policy starts warm. With
+  `warmup_s` > 0 the service has also been under load before the measured
+  run: the simulation covers [0, warmup_s + horizon) of the functions'
+  clock, and the policy decides and serves all of it, but only requests
+  arriving in [warmup_s, warmup_s + horizon) are recorded and only that span
+  is charged, timed and plotted, on a clock shifted to start at 0 (decision
+  reasons during the warm-up carry negative times). Without it a policy's
+  first decision sees no history and sizes a loaded service for no load.
 - Service: each function has one FIFO queue; the instance that frees up
   first takes the next batch: up to its `batch` requests that have arrived by
   then (fewer when the queue is shorter). A request that would start more than
@@ -126,6 +133,7 @@ class ClusterConfig:
     quota_model: str = "window"  # or "measured": batch time read at the slice's quota
     a_star_batches: tuple[int, ...] = A_STAR_BATCHES  # batches a* may use (the profiled ones)
     warm_start: bool = True  # the first decision's instances start ready (a deployed service)
+    warmup_s: float = 0.0  # load before the measured run (decided and served, not measured)
 
     def __post_init__(self) -> None:
         require(self.n_gpus >= 1, "cluster.n_gpus", self.n_gpus, "an integer >= 1")
@@ -138,6 +146,13 @@ class ClusterConfig:
         require(self.cold_start_s >= 0, "cluster.cold_start_s", self.cold_start_s, "seconds >= 0")
         require(self.interference >= 0, "cluster.interference", self.interference, ">= 0")
         require(self.timeout_s > 0, "cluster.timeout_s", self.timeout_s, "seconds > 0")
+        steps = self.warmup_s / self.decide_interval_s
+        require(
+            self.warmup_s >= 0 and abs(steps - round(steps)) < 1e-9,
+            "cluster.warmup_s",
+            self.warmup_s,
+            f"seconds >= 0, a whole number of decide intervals ({self.decide_interval_s:g} s)",
+        )
         require(
             len(self.a_star_batches) > 0 and all(b >= 1 for b in self.a_star_batches),
             "cluster.a_star_batches",
@@ -464,13 +479,16 @@ class GpuCluster:
     # -- the run --------------------------------------------------------------------------
 
     def run(self, horizon_s: float) -> GpuClusterResult:
+        """Simulate `cfg.warmup_s` + `horizon_s` seconds; measure the last `horizon_s`."""
         require(horizon_s > 0, "horizon_s", horizon_s, "seconds > 0")
         cfg = self.cfg
-        nb = math.ceil(horizon_s / cfg.bucket_s) + 1
+        warm_steps = round(cfg.warmup_s / cfg.decide_interval_s)
+        span_s = cfg.warmup_s + horizon_s
+        nb = math.ceil(span_s / cfg.bucket_s) + 1
         rates: dict[str, np.ndarray] = {}
         arrs: dict[str, list[float]] = {}
         for name, f in self.functions.items():
-            a = f.arrivals_s[f.arrivals_s < horizon_s]
+            a = f.arrivals_s[f.arrivals_s < span_s]
             arrs[name] = a.tolist()
             counts = np.bincount((a / cfg.bucket_s).astype(np.int64), minlength=nb)
             rates[name] = counts / cfg.bucket_s
@@ -478,21 +496,21 @@ class GpuCluster:
         starts: dict[str, list[float]] = {n: [] for n in self.functions}
         ends: dict[str, list[float]] = {n: [] for n in self.functions}
         reasons: dict[str, list[str]] = {n: [] for n in self.functions}
-        steps = math.ceil(horizon_s / cfg.decide_interval_s - 1e-9)
-        t_line = np.zeros(steps)
-        area_line = np.zeros(steps)
-        held_line = np.zeros(steps)
+        steps = warm_steps + math.ceil(horizon_s / cfg.decide_interval_s - 1e-9)
+        t_line = np.zeros(steps - warm_steps)
+        area_line = np.zeros(steps - warm_steps)
+        held_line = np.zeros(steps - warm_steps)
         cost = held_s = 0.0
         state: Any = None
         for s in range(steps):
             now = s * cfg.decide_interval_s
-            t_end = min(horizon_s, now + cfg.decide_interval_s)
+            t_end = min(span_s, now + cfg.decide_interval_s)
             res = self.policy.decide(self.snapshot(now, state, rates))
             state = res.state
             self.decisions += 1
             for d in res.decisions:
                 if d.function in reasons and len(reasons[d.function]) < 50:
-                    reasons[d.function].append(f"t={now:g}s: {d.reason}")
+                    reasons[d.function].append(f"t={now - cfg.warmup_s:g}s: {d.reason}")
             self.apply(res.decisions, now)
             # the slowdown is set per batch start: recomputed wherever co-tenants change
             bounds = [now, *self._cuts(now, t_end), t_end]
@@ -503,6 +521,9 @@ class GpuCluster:
                         self.active[name], arrs[name], idx[name], t1, f.model,
                         starts[name], ends[name],
                     )  # fmt: skip
+            if s < warm_steps:  # the warm-up: served, not charged
+                self.draining = [i for i in self.draining if i.done_s > t_end + _EPS]
+                continue
             # accounting over [now, t_end)
             dt = t_end - now
             gpu_time: dict[str, float] = {}
@@ -522,7 +543,8 @@ class GpuCluster:
                     alive.append(i)
             self.draining = alive
             held_s += sum(gpu_time.values())
-            t_line[s], area_line[s], held_line[s] = now, area, len(gpu_time)
+            k = s - warm_steps
+            t_line[k], area_line[k], held_line[k] = now - cfg.warmup_s, area, len(gpu_time)
         for name, f in self.functions.items():  # serve what is queued at the horizon
             idx[name] = self._serve(
                 self.active[name], arrs[name], idx[name], math.inf, f.model,
@@ -543,13 +565,15 @@ class GpuCluster:
         lines: tuple[np.ndarray, np.ndarray, np.ndarray],
     ) -> GpuClusterResult:
         a_d, s_d, e_d = {}, {}, {}
+        w = self.cfg.warmup_s
         for name in self.functions:
             a = np.asarray(arrs[name], dtype=float)
             st = np.full(len(a), np.nan)
             en = np.full(len(a), np.nan)
             st[: len(starts[name])] = starts[name]
             en[: len(ends[name])] = ends[name]
-            a_d[name], s_d[name], e_d[name] = a, st, en
+            keep = a >= w  # the warm-up's requests are not measured; the clock starts at 0
+            a_d[name], s_d[name], e_d[name] = a[keep] - w, st[keep] - w, en[keep] - w
         out = GpuClusterResult(
             a_d, s_d, e_d, {n: f.slo_ms for n, f in self.functions.items()}, *lines,
             reasons=reasons,
