@@ -282,6 +282,20 @@ def test_packing_ceiling_rounds_each_seconds_least_area_up_to_whole_gpus() -> No
     assert ceiling(250, [(50.0, 100.0), (100.0, 100.0)], 0.5)["packing_ceiling"] == (
         pytest.approx(2.5 / 3)
     )
+    # longer buckets: the same whole GPUs per second
+    arr = (np.arange(1000) + 0.5) / 250
+    f = GpuFunction("f", "m", 1e3, arr)
+    two = packing_ceiling(linear, [f], 0.0, 4.0, [(50.0, 100.0)], (1,), 0.0, 100, (1,), 2.0)
+    assert two["packing_ceiling"] == pytest.approx(2.5 / 3)
+
+    # below every option's least rate (batch 1 misses the SLO, batch 2 needs 20 rps to
+    # fill in time): the cheapest option still counts, 15 rps x 75 ms = 1.125 GPUs, two held
+    def odd(model: str, batch: int, sm: float, quota: float) -> float:
+        return 300.0 if batch == 1 else 150.0
+
+    slow = GpuFunction("f", "m", 200.0, (np.arange(60) + 0.5) / 15)
+    got = packing_ceiling(odd, [slow], 0.0, 4.0, [(100.0, 100.0)], (2,), 0.0, 100, (2,))
+    assert got["packing_ceiling"] == pytest.approx(15 * (0.01 * 0.150 / 2) / 2)
     # only the window counts, and a second with no request holds nothing
     arr = np.array([0.5, 0.6, 5.5, 9.5])
     f = GpuFunction("f", "m", 1e3, arr)
@@ -546,7 +560,38 @@ def test_warmup_is_decided_and_served_but_only_the_rest_is_measured() -> None:
     assert warm.reasons["f"][0].startswith("t=-4s: ") and warm.reasons["f"][2].startswith("t=0s")
 
 
-@pytest.mark.parametrize("bad", [-2.0, 3.0])
+def test_warmup_charges_what_drains_across_it_and_counts_only_measured_plans() -> None:
+    # g's slice is dropped at t = 2 while a 3.5 s batch runs (it drains until 4.5), h's then
+    # too (its batch ends at 2.01, in the warm-up); in the warm-up f also asks for a slice
+    # that overfills gpu0 (rejected, and not counted after)
+    def lat(model: str, batch: int, sm: float, quota: float) -> float:
+        return 3500.0 if model == "slow" else 20.0
+
+    def script(now: float) -> dict[str, list[Plan]]:
+        f = [("gpu0", 50.0, 100.0, 1)] + ([("gpu0", 60.0, 100.0, 1)] if now < 4 else [])
+        early = now < 2
+        return {"f": f, "g": [("gpu2", 40.0, 100.0, 1)] if early else [],
+                "h": [("gpu3", 20.0, 100.0, 1)] if early else []}  # fmt: skip
+
+    fns = [
+        fn("f", np.arange(0.05, 10.0, 0.1)),
+        GpuFunction("g", "slow", 1e6, np.array([1.0])),
+        fn("h", [1.99]),
+    ]
+    cfg = ClusterConfig(cold_start_s=0.0, interference=0.0)
+    whole = simulate(Scripted(script), fns, lat, 10.0, cfg)
+    head = simulate(Scripted(script), fns, lat, 4.0, cfg)  # the warm-up alone
+    warm = simulate(Scripted(script), fns, lat, 6.0, ClusterConfig(
+        cold_start_s=0.0, interference=0.0, warmup_s=4.0))  # fmt: skip
+    for key in ("cost_gpu_s", "gpu_s_held"):
+        assert warm.metrics[key] == pytest.approx(whole.metrics[key] - head.metrics[key])
+    assert warm.metrics["cost_gpu_s"] == pytest.approx(0.5 * 6.0 + 0.4 * 0.5)  # g until 4.5
+    assert whole.metrics["rejected_plans"] == 2 and warm.metrics["rejected_plans"] == 0
+    assert warm.metrics["decisions"] == 3 and whole.metrics["decisions"] == 5
+    assert len(warm.arrivals_s["g"]) == len(warm.arrivals_s["h"]) == 0
+
+
+@pytest.mark.parametrize("bad", [-2.0, 3.0, float("inf"), float("nan")])
 def test_warmup_must_be_whole_decide_intervals(bad: float) -> None:
     with pytest.raises(InputError, match=r"cluster\.warmup_s"):
         ClusterConfig(warmup_s=bad)

@@ -196,9 +196,11 @@ def packing_ceiling(
     GPUs held are that area rounded up to whole GPUs (at least one while any request
     arrives). Returns `packing_ceiling` = Σ requests x a* / Σ GPUs held (what a policy
     serving each second's load with no slack would reach) and `whole_gpus` = the same with
-    every request taking only a* (whole GPUs the only loss). A model ceiling, not a proof
-    over every schedule: work moved to another second, or batches luckier than the mean
-    wait for b - 1 arrivals, could pass it a little.
+    every request taking only a* (whole GPUs the only loss). A ceiling for policies that
+    serve within the SLO, not a proof over every schedule: packing efficiency counts late
+    requests as served, so a policy that lets many miss the SLO (e.g. larger batches than
+    the rate fills in time) can pass it, and work moved to another second, or batches
+    luckier than the mean wait for b - 1 arrivals, could pass it a little.
     """
     require(horizon_s > 0 and bucket_s > 0, "horizon_s", horizon_s, "seconds > 0")
     nb = math.ceil(horizon_s / bucket_s - 1e-9)

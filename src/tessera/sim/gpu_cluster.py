@@ -29,9 +29,10 @@ The model, stated once (tested in tests/sim/test_gpu_cluster.py):
   run: the simulation covers [0, warmup_s + horizon) of the functions'
   clock, and the policy decides and serves all of it, but only requests
   arriving in [warmup_s, warmup_s + horizon) are recorded and only that span
-  is charged, timed and plotted, on a clock shifted to start at 0 (decision
-  reasons during the warm-up carry negative times). Without it a policy's
-  first decision sees no history and sizes a loaded service for no load.
+  is charged, timed, counted (decisions, rejected plans) and plotted, on a
+  clock shifted to start at 0 (decision reasons during the warm-up are kept,
+  with negative times). Without it a policy's first decision sees no history
+  and sizes a loaded service for no load.
 - Service: each function has one FIFO queue; the instance that frees up
   first takes the next batch: up to its `batch` requests that have arrived by
   then (fewer when the queue is shorter). A request that would start more than
@@ -148,7 +149,7 @@ class ClusterConfig:
         require(self.timeout_s > 0, "cluster.timeout_s", self.timeout_s, "seconds > 0")
         steps = self.warmup_s / self.decide_interval_s
         require(
-            self.warmup_s >= 0 and abs(steps - round(steps)) < 1e-9,
+            math.isfinite(steps) and self.warmup_s >= 0 and abs(steps - round(steps)) < 1e-9,
             "cluster.warmup_s",
             self.warmup_s,
             f"seconds >= 0, a whole number of decide intervals ({self.decide_interval_s:g} s)",
@@ -253,6 +254,7 @@ class GpuCluster:
         self.draining: list[_Inst] = []
         self._next_id = 0
         self.rejected = 0
+        self.rejected_warm = self.decisions_warm = 0  # the counters' values after the warm-up
         self._first_new = 0  # the first instance id the decision being applied starts
         self.decisions = 0
 
@@ -505,6 +507,8 @@ class GpuCluster:
         for s in range(steps):
             now = s * cfg.decide_interval_s
             t_end = min(span_s, now + cfg.decide_interval_s)
+            if s == warm_steps:  # the measured run's counters start here
+                self.decisions_warm, self.rejected_warm = self.decisions, self.rejected
             res = self.policy.decide(self.snapshot(now, state, rates))
             state = res.state
             self.decisions += 1
@@ -581,8 +585,8 @@ class GpuCluster:
         models = {n: f.model for n, f in self.functions.items()}
         out.metrics = summarize(out, models, self.latency, self.cfg.total_sms, horizon_s,
                                 cost, held_s, self.cfg.a_star_batches)  # fmt: skip
-        out.metrics["decisions"] = float(self.decisions)
-        out.metrics["rejected_plans"] = float(self.rejected)
+        out.metrics["decisions"] = float(self.decisions - self.decisions_warm)
+        out.metrics["rejected_plans"] = float(self.rejected - self.rejected_warm)
         return out
 
 
