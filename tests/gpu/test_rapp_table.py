@@ -52,6 +52,24 @@ def test_bad_input_names_the_field() -> None:
         v100_latency_ms("vgg16", 0, 50.0, 50.0)
 
 
+def test_grid_latency_reads_any_grid_as_the_shipped_table_is_read() -> None:
+    from tessera.gpu.rapp_table import GridLatency
+
+    table = shipped()["latency_ms"]
+    assert isinstance(table, dict)
+    same = GridLatency(table)
+    for q in (5.0, 10.0, 45.0, 100.0):
+        for sm in (2.5, 5.0, 37.0, 100.0):
+            for b in (1, 3, 8, 16):
+                assert same("densenet121", b, sm, q) == v100_latency_ms("densenet121", b, sm, q)
+    doubled = GridLatency({"x": [[[2 * v for v in r] for r in p] for p in table["vgg16"]]}, "x2")
+    assert doubled("x", 4, 33.0, 55.0) == pytest.approx(2 * v100_latency_ms("vgg16", 4, 33.0, 55.0))
+    with pytest.raises(InputError, match=r"one of the x2's models \['x'\]"):
+        doubled("vgg16", 1, 50.0, 50.0)
+    with pytest.raises(InputError, match=r"short\.m"):
+        GridLatency({"m": table["vgg16"][:3]}, "short")
+
+
 def test_fill_interpolates_inside_and_copies_at_the_ends() -> None:
     assert rapp_table._fill([None, 10.0, None, 40.0, None]) == pytest.approx(
         [10.0, 10.0, 20.0, 40.0, 40.0]

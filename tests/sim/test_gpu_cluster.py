@@ -340,6 +340,27 @@ def test_has_gpu_experiment_quick() -> None:
         assert 0 < c["packing_ceiling"] <= 1 and 0 < c["whole_gpus"] <= 1
     (packing,) = [n for n in res.notes if n.startswith("Packing ceiling")]
     assert all(f"{s} " in packing for s in SETTINGS)
+    # planning with the predictor: the named policies in the named settings, and a grid that
+    # keeps each model's own anchor rows and differs elsewhere
+    from tessera.experiments.has_gpu import (
+        ANCHOR_SMS,
+        PREDICTED_POLICIES,
+        PREDICTED_SETTINGS,
+        predicted_latency,
+    )
+    from tessera.gpu.rapp_table import MODELS, v100_latency_ms
+
+    planned = res.meta["predicted_planning"]
+    assert list(planned) == list(PREDICTED_SETTINGS)
+    assert all(list(p) == list(PREDICTED_POLICIES) for p in planned.values())
+    assert set(res.meta["predicted_mape"]) == set(MODELS)
+    assert all(0 < v < 100 for v in res.meta["predicted_mape"].values())
+    pred = predicted_latency()
+    for m in MODELS:
+        for sm in ANCHOR_SMS:
+            assert pred(m, 2, sm, 100.0) == pytest.approx(v100_latency_ms(m, 2, sm, 100.0))
+        assert pred(m, 2, 35.0, 30.0) != pytest.approx(v100_latency_ms(m, 2, 35.0, 30.0))
+    assert any(n.startswith("Planning with the predictor") for n in res.notes)
     # the SLO-scale runs: the default multiple is the policies' own rows; kserve-kpa does not
     # plan with the SLO, so a looser one never adds violations and never changes its cost
     from tessera.experiments.has_gpu import SLO_SCALES, SLO_X

@@ -31,6 +31,7 @@ callable.
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,15 @@ import numpy as np
 from tessera.core.data import find
 from tessera.core.gpu_run import packing_bound, packing_ceiling
 from tessera.experiments.base import ExperimentResult, RunConfig, register
-from tessera.gpu.rapp_table import BATCHES, MODELS, V100_SMS, v100_latency_ms
+from tessera.gpu.rapp_table import (
+    BATCHES,
+    MODELS,
+    QUOTAS,
+    SMS,
+    V100_SMS,
+    GridLatency,
+    v100_latency_ms,
+)
 from tessera.scheduling.gpu import create
 from tessera.scheduling.gpu.base import grid
 from tessera.sim.gpu_cluster import (
@@ -85,6 +94,13 @@ WARMUP_S = 30.0
 not measured (`ClusterConfig.warmup_s`), so every policy meets the first stage as a deployed,
 loaded service (without it the first decision sees no history and sizes a loaded service for no
 load, and the first seconds of every loaded setting were mostly violations)."""
+ANCHOR_SMS = (20.0, 50.0, 100.0)
+"""SM shares (at quota 100%, every batch) a model is profiled at when the policies plan with the
+predictor: it fills in the rest of the model's grid from the other models' (issue 5's
+unseen-model setting)."""
+PREDICTED_SETTINGS = ("5-15rps", "dense", "heavy")
+PREDICTED_POLICIES = ("has-gpu", "tessera")
+"""Where the policies that plan with latencies also run planning with the predicted grids."""
 CLUSTER = ClusterConfig(
     n_gpus=128, gpu_type="v100", total_sms=V100_SMS, sm_step_pct=SM_STEP_PCT,
     quota_model="measured", a_star_batches=(1, 2, 4, 8), warmup_s=WARMUP_S,
@@ -137,6 +153,47 @@ def packing_bounds() -> dict[str, float]:
         ), 4)
         for m in MODELS
     }  # fmt: skip
+
+
+@cache
+def predicted_latency() -> GridLatency:
+    """Each model's grid as `tessera.gpu.predict.Predictor` predicts it from the other models'
+    measured grids plus the model's own rows at `ANCHOR_SMS` x quota 100% (every batch): what a
+    policy plans with when a new model is profiled at three points only. The simulator still
+    serves with the measured grid."""
+    from tessera.gpu.predict import Predictor
+    from tessera.gpu.profiles import ProfileRow, ProfileTable
+
+    def rows(model: str, anchors_only: bool) -> list[ProfileRow]:
+        return [
+            ProfileRow("v100", model, b, sm, q, v100_latency_ms(model, b, sm, q))
+            for b in BATCHES for sm in SMS for q in QUOTAS
+            if not anchors_only or (q == 100.0 and sm in ANCHOR_SMS)
+        ]  # fmt: skip
+
+    grids = {}
+    for m in MODELS:
+        known = [r for other in MODELS if other != m for r in rows(other, False)]
+        pred = Predictor().fit(ProfileTable.from_rows(known + rows(m, True)))
+        flat = pred.predict_many(
+            [("v100", m, b, sm, q) for b in BATCHES for sm in SMS for q in QUOTAS]
+        )
+        it = iter(float(v) for v in flat)
+        grids[m] = [[[next(it) for _q in QUOTAS] for _s in SMS] for _b in BATCHES]
+    return GridLatency(grids, "predicted V100 grid")
+
+
+def predicted_mape() -> dict[str, float]:
+    """Per model, the predicted grid's mean absolute percentage error against the measured one."""
+    pred = predicted_latency()
+    out = {}
+    for m in MODELS:
+        errs = [
+            abs(pred(m, b, sm, q) / v100_latency_ms(m, b, sm, q) - 1.0)
+            for b in BATCHES for sm in SMS for q in QUOTAS
+        ]  # fmt: skip
+        out[m] = round(100.0 * float(np.mean(errs)), 2)
+    return out
 
 
 def ceiling(fns: list[GpuFunction]) -> dict[str, float]:
@@ -241,12 +298,14 @@ def run(cfg: RunConfig) -> ExperimentResult:
     total = (
         len(SETTINGS) * len(POLICIES)
         + len(FRONTIER_SETTINGS) * len(sweep)
+        + len(PREDICTED_SETTINGS) * len(PREDICTED_POLICIES)
         + sum(x != SLO_X for x in SLO_SCALES) * len(POLICIES)
     ) * len(seeds)
     step = 0
     frontier: dict[str, dict[str, Any]] = {}
     by_scale: dict[str, dict[str, list[dict[str, float]]]] = {}
     ceilings: dict[str, dict[str, float]] = {}
+    planned: dict[str, dict[str, list[dict[str, float]]]] = {}
     for r_i, (setting, (lo, hi)) in enumerate(SETTINGS.items()):
         per_seed: dict[str, list[dict[str, float]]] = {name: [] for name in POLICIES}
         ceils = []
@@ -260,6 +319,12 @@ def run(cfg: RunConfig) -> ExperimentResult:
                 per_seed[name].append(_row(res))
                 if r_i == 0 and seed == seeds[0]:
                     results[name] = res
+            for name in PREDICTED_POLICIES if setting in PREDICTED_SETTINGS else ():
+                cfg.progress(step / total, f"{name} {setting} seed {seed}, predicted grid")
+                step += 1
+                pol = policy(name, latency_ms=predicted_latency())
+                res = simulate(pol, fns, v100_latency_ms, horizon_s, CLUSTER)
+                planned.setdefault(setting, {}).setdefault(name, []).append(_row(res))
             if setting in FRONTIER_SETTINGS:
                 for name, label, knobs in sweep:
                     cfg.progress(step / total, f"frontier {setting}: {name} {label} seed {seed}")
@@ -320,6 +385,15 @@ def run(cfg: RunConfig) -> ExperimentResult:
         )
     )
     bounds = packing_bounds()
+    mape = predicted_mape()
+    predicted_rows = {
+        setting: {
+            name: {k: float(np.median([r[k] for r in runs]))
+                   for k in ("cost_gpu_s", "slo_violation_rate", "p99_latency_ms")}
+            for name, runs in per_policy.items()
+        }
+        for setting, per_policy in planned.items()
+    }  # fmt: skip
     result = ExperimentResult(
         experiment="has-gpu",
         policies=rows,
@@ -336,6 +410,8 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "packing_bound": bounds,
             "packing_ceiling": ceilings,
             "warmup_s": WARMUP_S,
+            "predicted_planning": predicted_rows,
+            "predicted_mape": mape,
         },
         headline=headline,
         notes=[
@@ -361,6 +437,7 @@ def run(cfg: RunConfig) -> ExperimentResult:
             "batches, no queueing, under the co-location slowdown (mixing slices on a GPU can "
             "do a little better) - " + ", ".join(f"{m} {b:.2f}" for m, b in bounds.items()) + ".",
             _packing_line(per, ceilings),
+            _predicted_line(per, predicted_rows, mape),
             *(f"{setting}: {_papers_claims(r)}" for setting, r in per.items()),
             *(
                 f"{setting}: {_vs_exclusive(r['tessera'], r['exclusive-batched'], 'tessera')}"
@@ -407,6 +484,32 @@ def _packing_line(
         "the cheapest way the grid allows at that second's rate - full batches, the first "
         "request waiting for the batch to fill, instances on full GPUs under the slowdown, "
         "whole GPUs held; not a proof over every schedule): " + "; ".join(parts) + "."
+    )
+
+
+def _predicted_line(
+    per: dict[str, dict[str, dict[str, float]]],
+    predicted: dict[str, dict[str, dict[str, float]]],
+    mape: dict[str, float],
+) -> str:
+    """Per setting and policy: cost and violations planning with the measured grid and with
+    the predicted one (served by the measured grid either way)."""
+    parts = []
+    for setting, rows in predicted.items():
+        for name, p in rows.items():
+            m = per[setting][name]
+            parts.append(
+                f"{setting} {name} {m['cost_gpu_s']:.1f} GPU-s / {m['slo_violation_rate']:.2%} "
+                f"-> {p['cost_gpu_s']:.1f} / {p['slo_violation_rate']:.2%}"
+            )
+    return (
+        "Planning with the predictor (meta predicted_planning): each model profiled at "
+        f"{'/'.join(f'{s:g}' for s in ANCHOR_SMS)}% SMs, quota 100%, and its grid predicted from "
+        "the other four models' (tessera.gpu.predict; MAPE "
+        + ", ".join(f"{m} {v:.1f}%" for m, v in mape.items())
+        + "); batches still served at the measured latencies. Measured grid -> predicted grid: "
+        + "; ".join(parts)
+        + "."
     )
 
 

@@ -139,11 +139,42 @@ def _at(grid: list[list[float]], sm: float, quota: float) -> float:
     return top * (1 - ts) + bot * ts
 
 
+Grid = list[list[list[float]]]
+"""One model's latencies (ms) indexed [batch][SM][quota] over `BATCHES` x `SMS` x `QUOTAS`."""
+
+
+class GridLatency:
+    """A latency model over grids on `BATCHES` x `SMS` x `QUOTAS`, read as the shipped table is
+    (`v100_latency_ms`: bilinear in SM and quota, linear in batch, 1/SM below 5%, the 4 -> 8
+    per-item cost past batch 8) - for grids of other origin, e.g. predicted ones."""
+
+    def __init__(self, grids: dict[str, Grid], label: str = "grid") -> None:
+        for m, g in grids.items():
+            shape = (len(g), len(g[0]) if g else 0, len(g[0][0]) if g and g[0] else 0)
+            require(
+                shape == (len(BATCHES), len(SMS), len(QUOTAS)),
+                f"{label}.{m}",
+                shape,
+                f"a [batch][SM][quota] grid of {len(BATCHES)} x {len(SMS)} x {len(QUOTAS)}",
+            )
+        self.grids = grids
+        self.label = label
+
+    def __call__(self, model: str, batch: int, sm_pct: float, quota_pct: float = 100.0) -> float:
+        return _grid_ms(self.grids, self.label, model, batch, sm_pct, quota_pct)
+
+
 def v100_latency_ms(model: str, batch: int, sm_pct: float, quota_pct: float = 100.0) -> float:
     """Measured V100 latency of one batch on an SM x quota slice (see the module docstring)."""
-    table = _table()["latency_ms"].get(model)
+    return _grid_ms(_table()["latency_ms"], "V100 table", model, batch, sm_pct, quota_pct)
+
+
+def _grid_ms(
+    grids: dict[str, Grid], label: str, model: str, batch: int, sm_pct: float, quota_pct: float
+) -> float:
+    table = grids.get(model)
     if table is None:
-        raise InputError("model", model, f"one of the V100 table's models {known_models()}")
+        raise InputError("model", model, f"one of the {label}'s models {sorted(grids)}")
     require(isinstance(batch, int) and batch >= 1, "batch", batch, "an integer >= 1")
     require(0 < sm_pct <= 100, "sm_pct", sm_pct, "a percentage in (0, 100]")
     require(0 < quota_pct <= 100, "quota_pct", quota_pct, "a percentage in (0, 100]")
