@@ -168,6 +168,29 @@ def test_a_second_gpu_is_rejected_and_counted_and_the_loop_goes_on() -> None:
     assert worker.names() == []
 
 
+def test_snapshots_carry_the_batches_each_instance_ran_since_the_last() -> None:
+    third = 100.0 * 40 / 132
+    seen: list[GpuSnapshot] = []
+
+    def plans(snap: GpuSnapshot) -> dict[str, list[GpuInstancePlan]]:
+        seen.append(snap)
+        have = _ids(snap, "resnet")
+        return {"resnet": [GpuInstancePlan("gpu0" if have else new_gpu_id(0), third, 100.0, 4,
+                                           have[0] if have else None)]}  # fmt: skip
+
+    rng = np.random.default_rng(3)
+    fns = [GpuFunction("resnet", "resnet50", 50.0, piecewise_poisson(rng, [120, 120], 1.0))]
+    out = replay(Scripted(plans), GpuWorker(SimulatedDevice()), fns, 2.0, 0.5)
+    assert out.metrics["served"] == out.metrics["requests"] > 0
+    observed = [i.observed for s in seen for i in s.functions["resnet"].instances]
+    later = [o for o in observed if o]
+    assert later  # the instance served between decisions and said what its batches took
+    for o in later:
+        sizes = [b for b, _ms in o]
+        assert sizes == sorted(set(sizes)) and set(sizes) <= {1, 2, 4}  # captured sizes
+        assert all(ms > 0 for _b, ms in o)
+
+
 def test_what_the_worker_refuses_is_counted_and_a_drained_instance_finishes() -> None:
     big = 100.0 * 120 / 132  # 15 chunks: two cannot coexist on one split of 16
 

@@ -525,6 +525,45 @@ def test_tessera_is_registered_and_scales_to_zero_in_conformance() -> None:
         check_gpu_policy(TesseraPolicy(), idle)  # the check still bites without allow_zero
 
 
+def test_tessera_calibrates_its_latency_model_from_observed_batches() -> None:
+    from tessera.scheduling.gpu.tessera_policy import Calibrated, _State
+
+    base = 1000.0 / linear_ms("m", 1, 50.0, 100.0)  # 50 rps at that slice, per the model
+
+    def view(observed: tuple[tuple[int, float], ...]) -> GpuInstanceView:
+        return GpuInstanceView(3, "gpu-0", 50.0, 100.0, 1, observed=observed)
+
+    slow = ((1, 2 * linear_ms("m", 1, 50.0, 100.0)),)  # its batches took twice the model's
+    pol = TesseraPolicy(latency_ms=linear_ms, batches=(1,), interference=0, calibrate=True)
+    res = pol.decide(snap(fn("f", 40.0, (view(slow),)), gpus=2))
+    d = res.decisions[0]
+    # in 5% steps: the mean ratio sqrt(2) as 1.05^7, the slice's 2 as 1.05^14
+    assert "latencies x1.4071 (observed / planned; 1 slices seen)" in d.reason
+    st = res.state.fns["f"] if isinstance(res.state, _State) else None
+    assert st is not None and st.log_scale == pytest.approx(0.5 * math.log(2))
+    assert st.seen == ((((50.0, 100.0, 1)), pytest.approx(math.log(2))),)
+    # planned at twice the latency where it ran: more area than planning with the model alone
+    plain = TesseraPolicy(latency_ms=linear_ms, batches=(1,), interference=0)
+    blind = plain.decide(snap(fn("f", 40.0, (view(slow),)), gpus=2)).decisions[0]
+    assert d.area > blind.area and "latencies x" not in blind.reason
+    assert blind == plain.decide(snap(fn("f", 40.0, (view(()),)), gpus=2)).decisions[0]
+    # a batch as the model says moves both halfway back (in logs)
+    again = pol.decide(snap(fn("f", 40.0, (view(((1, 1000.0 / base),)),)), gpus=2, state=res.state))
+    st2 = again.state.fns["f"] if isinstance(again.state, _State) else None
+    assert st2 is not None and st2.log_scale == pytest.approx(0.25 * math.log(2))
+    assert st2.seen[0][1] == pytest.approx(0.5 * math.log(2))
+    # the slowdown of its GPU's co-tenants is the model's, not an error to learn
+    crowded = TesseraPolicy(latency_ms=linear_ms, batches=(1,), interference=0.5, calibrate=True)
+    other = fn("g", 1.0, (GpuInstanceView(4, "gpu-0", 50.0, 100.0, 1),))
+    busy = view(((1, 1.25 * linear_ms("m", 1, 50.0, 100.0)),))
+    ok = crowded.decide(snap(fn("f", 40.0, (busy,)), other, gpus=2))
+    assert ok.state.fns["f"].log_scale == pytest.approx(0.0)  # type: ignore[attr-defined]
+    # where it ran, the ratio seen there; elsewhere the mean one
+    cal = Calibrated(linear_ms, 1.5, (((50.0, 100.0, 1), 2.0),))
+    assert cal("m", 1, 50.0, 100.0) == pytest.approx(2.0 * linear_ms("m", 1, 50.0, 100.0))
+    assert cal("m", 1, 40.0, 100.0) == pytest.approx(1.5 * linear_ms("m", 1, 40.0, 100.0))
+
+
 def test_tessera_resizes_in_place_before_adding() -> None:
     policy = TesseraPolicy(latency_ms=linear_ms, batches=(1,), max_utilization=1.0, interference=0)
     small = GpuInstanceView(3, "gpu-0", 10.0, 10.0)

@@ -12,6 +12,7 @@ from tessera.core.errors import InputError
 from tessera.core.gpu_policy import (
     GpuDecision,
     GpuInstancePlan,
+    GpuInstanceView,
     GpuPolicyResult,
     GpuSnapshot,
     new_gpu_id,
@@ -305,6 +306,17 @@ def test_packing_ceiling_rounds_each_seconds_least_area_up_to_whole_gpus() -> No
     late = GpuFunction("g", "m", 5.0, arr)
     none = packing_ceiling(linear, [late], 0.0, 10.0, [(100.0, 100.0)], (1,), 0.0, 100, (1,))
     assert all(np.isnan(v) for v in none.values())
+    alone = packing_ceiling(linear, [f], 0.0, 10.0, [(100.0, 100.0)], (1,), 0.0, 100, (1,))
+    both = packing_ceiling(linear, [f, late], 0.0, 10.0, [(100.0, 100.0)], (1,), 0.0, 100, (1,))
+    assert both == alone
+
+    # the rate picks the option: batch 2 (6 ms a request) once 56 rps fill it in time, else
+    # batch 1 (10 ms); 250 rps: 1.5 GPUs, two held (batch 1 alone would need three)
+    busy = GpuFunction("f", "m", 30.0, (np.arange(1000) + 0.5) / 250)
+    lat2 = const_latency(10.0, 2.0)
+    got = packing_ceiling(lat2, [busy], 0.0, 4.0, [(100.0, 100.0)], (1, 2), 0.0, 100, (1, 2))
+    a_star = 0.01 * 0.012 / 2  # one SM of 100 at batch 2
+    assert got["packing_ceiling"] == pytest.approx(250 * a_star / 2)
 
 
 def test_same_seed_same_metrics_with_a_real_policy() -> None:
@@ -552,6 +564,21 @@ def test_the_slowdown_follows_co_tenants_that_leave_or_arrive_within_a_step() ->
 
     res = simulate(Scripted(arrives), [fn("f", [2.7]), fn("g", [])], const_latency(100.0), 6.0, cfg)
     np.testing.assert_allclose(res.end_s["f"], [2.7 + 0.125])
+
+
+def test_instances_report_the_batches_they_ran_since_the_last_snapshot() -> None:
+    # one request at 0.1 s (batch of 1: 40 ms), two at 0.5 s (batch of 2: 50 ms), one at 1.2 s
+    # under a co-tenant's slowdown; nothing from 2 s on
+    pol = fixed({"f": [("gpu0", 50.0, 100.0, 2)], "g": [("gpu0", 50.0, 100.0, 1)]})
+    fns = [fn("f", [0.1, 0.5, 0.5, 1.2]), fn("g", [])]
+    simulate(pol, fns, const_latency(40.0, 10.0), 6.0, ClusterConfig(interference=0.5))
+    assert not pol.seen[0].functions["f"].instances  # the first decision starts them
+    seen = [s.functions["f"].instances[0].observed for s in pol.seen[1:]]  # at 2, 4 s
+    np.testing.assert_allclose(seen[0], [(1, 1.25 * 40.0), (2, 1.25 * 50.0)])  # g's half: x1.25
+    assert seen[1:] == [()]
+    assert all(s.functions["g"].instances[0].observed == () for s in pol.seen[1:])  # ran none
+    with pytest.raises(InputError, match=r"instance\.observed"):
+        GpuInstanceView(1, "gpu0", 50.0, 50.0, observed=((2, 0.0),))
 
 
 def test_warmup_is_decided_and_served_but_only_the_rest_is_measured() -> None:

@@ -207,7 +207,7 @@ class _Inst:
     """One instance: its target slice (what snapshots show) and what the worker holds."""
 
     __slots__ = (
-        "added", "batch", "draining", "failed", "fn", "id", "live", "name", "plan_sm",
+        "added", "batch", "draining", "failed", "fn", "id", "live", "name", "obs", "plan_sm",
         "q_off", "quota", "segments", "sm", "sm_off", "stop", "t_end", "thread",
     )  # fmt: skip
 
@@ -221,6 +221,8 @@ class _Inst:
         self.thread: threading.Thread | None = None
         self.segments: list[tuple[float, float]] = [(t_s, self.area)]  # (since, area)
         self.t_end = math.inf
+        # batch size -> [seconds, batches] since the last snapshot (under its queue's lock)
+        self.obs: dict[int, list[float]] = {}
 
     @property
     def area(self) -> float:
@@ -453,7 +455,11 @@ class GpuControlLoop:
         held = any(self._active.values()) or bool(self._draining)
         fns = {}
         for name, f in self.functions.items():
-            views = [self._view(i) for i in self._active[name]]
+            with self._queues[name].cond:  # the batches each ran since the last snapshot
+                seen = {i.id: i.obs for i in self._active[name]}
+                for i in self._active[name]:
+                    i.obs = {}
+            views = [self._view(i, seen[i.id]) for i in self._active[name]]
             views += [self._view(i) for i in self._draining if i.fn == name]
             c = self._counts[name]
             window = tuple((c[j] if j < len(c) else 0) / cfg.bucket_s for j in range(lo, k))
@@ -463,13 +469,16 @@ class GpuControlLoop:
         gpus = {self._gpu.id: self._gpu} if held else {}
         return GpuSnapshot(now, gpus, fns, self._state, {"latency_ms": self.latency})
 
-    def _view(self, i: _Inst) -> GpuInstanceView:
+    def _view(self, i: _Inst, obs: dict[int, list[float]] | None = None) -> GpuInstanceView:
         st = (
             InstanceState.DRAINING
             if i.draining
             else (InstanceState.READY if i.added else InstanceState.STARTING)
         )
-        return GpuInstanceView(i.id, self._gpu.id, i.sm, i.quota, i.batch, st, i.sm_off, i.q_off)
+        seen = tuple((b, 1000.0 * s / n) for b, (s, n) in sorted((obs or {}).items()) if s > 0)
+        return GpuInstanceView(
+            i.id, self._gpu.id, i.sm, i.quota, i.batch, st, i.sm_off, i.q_off, seen
+        )
 
     def _apply(self, decisions: Sequence[GpuDecision], now: float, held: bool) -> _Step:
         """Turn target sets into worker changes (the simulator's `apply`, on one GPU)."""
@@ -791,6 +800,10 @@ class GpuControlLoop:
                 r.end_s = end
             with q.cond:
                 q.busy -= 1
+                if math.isfinite(end):  # what the batch took, for the next snapshot
+                    o = inst.obs.setdefault(size, [0.0, 0.0])
+                    o[0] += end - now
+                    o[1] += 1.0
                 q.cond.notify_all()
 
     # -- closing ------------------------------------------------------------------------

@@ -84,8 +84,18 @@ class GpuInstanceView:
     state: InstanceState = InstanceState.READY
     sm_offset_pct: float | None = None
     quota_offset_pct: float | None = None
+    observed: tuple[tuple[int, float], ...] = ()
+    """(batch size, mean latency in ms) of the batches the instance ran since the driver's last
+    snapshot, one pair per size, as the driver measured them (start to end, co-location and
+    quota waits included); empty when it ran none or the driver does not measure."""
 
     def __post_init__(self) -> None:
+        require(
+            all(b >= 1 and ms > 0 for b, ms in self.observed),
+            "instance.observed",
+            self.observed,
+            "(batch >= 1, latency ms > 0) pairs",
+        )
         require(0 < self.sm_pct <= 100, "instance.sm_pct", self.sm_pct, "a % in (0, 100]")
         require(0 < self.quota_pct <= 100, "instance.quota_pct", self.quota_pct, "a % in (0, 100]")
         require(self.batch >= 1, "instance.batch", self.batch, "an integer >= 1")

@@ -172,8 +172,8 @@ class _Inst:
     """One instance in the simulation (mutable; the policy sees `GpuInstanceView`s)."""
 
     __slots__ = (
-        "batch", "cache", "done_s", "draining", "fn", "free_s", "gpu", "id", "q_off", "quota",
-        "ready_s", "slow", "sm", "sm_off", "used_s", "view", "win_k",
+        "batch", "cache", "done_s", "draining", "fn", "free_s", "gpu", "id", "obs", "q_off",
+        "quota", "ready_s", "slow", "sm", "sm_off", "used_s", "view", "win_k",
     )  # fmt: skip
 
     def __init__(self, iid: int, fn: str, gpu: str, sm: float, quota: float, batch: int) -> None:
@@ -186,6 +186,7 @@ class _Inst:
         self.slow = 1.0
         self.cache: dict[int, tuple[float, float]] = {}  # batch -> (latency, busy) s
         self.view: GpuInstanceView | None = None
+        self.obs: dict[int, list[float]] = {}  # batch size -> [seconds, batches] since a snapshot
         self.sm_off: float | None = None
         self.q_off: float | None = None
 
@@ -359,6 +360,13 @@ class GpuCluster:
             views = []
             for i in self.active[name]:
                 st = InstanceState.READY if i.ready_s <= now + _EPS else InstanceState.STARTING
+                if i.obs:  # what it ran since the last snapshot: a view of its own
+                    seen = tuple((m, 1000.0 * s / n) for m, (s, n) in sorted(i.obs.items()))
+                    i.obs = {}
+                    views.append(GpuInstanceView(
+                        i.id, i.gpu, i.sm, i.quota, i.batch, st, i.sm_off, i.q_off, seen
+                    ))  # fmt: skip
+                    continue
                 if i.view is None or i.view.state is not st:
                     i.view = GpuInstanceView(
                         i.id, i.gpu, i.sm, i.quota, i.batch, st, i.sm_off, i.q_off
@@ -473,6 +481,12 @@ class GpuCluster:
             else:
                 starts.extend([t] * m)
                 ends.extend([e] * m)
+            o = inst.obs.get(m)
+            if o is None:
+                inst.obs[m] = [e - t, 1.0]
+            else:
+                o[0] += e - t
+                o[1] += 1.0
             idx = k
             inst.free_s, inst.done_s = free, e
             heapq.heapreplace(heap, (free, iid, inst))
