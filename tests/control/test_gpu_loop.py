@@ -187,7 +187,7 @@ def test_snapshots_carry_the_batches_each_instance_ran_since_the_last() -> None:
     assert later  # the instance served between decisions and said what its batches took
     for o in later:
         sizes = [b for b, _ms in o]
-        assert sizes == sorted(set(sizes)) and set(sizes) <= {1, 2, 4}  # captured sizes
+        assert sizes == sorted(set(sizes)) and sizes[0] >= 1 and sizes[-1] <= 4  # one per size
         assert all(ms > 0 for _b, ms in o)
 
 

@@ -69,7 +69,10 @@ function ran is planned at its own ratio, any other at the mean one (within
 1/4..4, in 5% steps; `Calibrated`). In the has-gpu experiment's
 predicted-grid runs (`predicted_planning`) it took tessera's violations from
 2.86% to 1.24% (5-15 rps), 5.82% to 2.46% (dense) and 3.41% to 1.68% (heavy);
-0.52%, 1.65%, 1.04% with the measured grid.
+0.52%, 1.65%, 1.04% with the measured grid. Known bias: the slowdown is that of
+the co-tenants in this snapshot, not of those present while the batches ran
+(an instance that became ready or left since skews the ratio), and a first
+observation of a slice is taken whole.
 
 Every decision says why. The policy is a pure function of the snapshot and
 its own state (`_State`: `_FnState` per function, the GPU being emptied).
