@@ -25,7 +25,10 @@ dynamic batching at the grid's batches 1-8, the strong baseline),
 `fast-gshare`, `has-gpu` and `tessera` (ours: SM and quota resized in place,
 batching, scale to zero). Every slicing policy profiles the same 5%-SM x
 10%-quota grid; the latency model is passed to simulator and policies as one
-callable.
+callable. In `PREDICTED_SETTINGS` has-gpu, tessera and tessera with
+calibration also plan with grids the predictor fills in from three anchor
+profiles per model (`predicted_latency`), served at the measured latencies
+(meta `predicted_planning`).
 """
 
 from __future__ import annotations
