@@ -202,7 +202,8 @@ def packing_ceiling(
     the rate fills in time) can pass it, and work moved to another second, or batches
     luckier than the mean wait for b - 1 arrivals, could pass it a little.
     """
-    require(horizon_s > 0 and bucket_s > 0, "horizon_s", horizon_s, "seconds > 0")
+    require(horizon_s > 0, "horizon_s", horizon_s, "seconds > 0")
+    require(bucket_s > 0, "bucket_s", bucket_s, "seconds > 0")
     nb = math.ceil(horizon_s / bucket_s - 1e-9)
     useful = np.zeros(nb)
     needed = np.zeros(nb)

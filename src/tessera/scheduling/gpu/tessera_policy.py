@@ -512,8 +512,8 @@ class TesseraPolicy:
         targets: dict[str, tuple[int, float, list[Config], list[GpuInstanceView], str]] = {}
         prof_of: dict[str, Profile] = {}
         planned_of: dict[str, Planned] = {}
-        area_on: dict[str, float] = {}
-        for fv in snapshot.functions.values():
+        area_on: dict[str, float] = {}  # per GPU, the area its serving instances hold
+        for fv in snapshot.functions.values() if self.calibrate else ():
             for i in fv.instances:
                 if i.state is not InstanceState.STARTING:
                     area_on[i.gpu_id] = area_on.get(i.gpu_id, 0.0) + i.area
@@ -523,14 +523,8 @@ class TesseraPolicy:
             fn_planned = planned
             if self.calibrate:
                 st = self._calibrated(latency, fv, st, area_on)
-                scale = _step(st.log_scale)
-                seen = tuple((k, r) for k, r in ((k, _step(v)) for k, v in st.seen) if r != scale)
-                if scale != 1.0 or seen:
-                    if self._memo_for is not latency or len(self._base_memo) > 1 << 20:
-                        self._memo_for, self._base_memo = latency, {}  # start over
-                    cal = Calibrated(latency, scale, seen, self._base_memo)
-                    fn_planned = self._planned(cal, planned.crowd)
-                    why += f"; latencies x{scale:g} (observed / planned; {len(seen)} slices seen)"
+                fn_planned, cal_why = self._corrected(latency, planned, st)
+                why += cal_why
             planned_of[name] = fn_planned
             prof = prof_of[name] = self.configs(fn_planned, fv)
             # keep those off a GPU being emptied first, then the ready ones, the largest
@@ -727,6 +721,21 @@ class TesseraPolicy:
                 )
             return g, notes
         return None
+
+    def _corrected(
+        self, latency: LatencyModel, planned: Planned, st: _FnState
+    ) -> tuple[Planned, str]:
+        """`planned` with the latencies corrected by the state's calibration (unchanged while
+        every ratio is 1), and why."""
+        scale = _step(st.log_scale)
+        seen = tuple((k, r) for k, r in ((k, _step(v)) for k, v in st.seen) if r != scale)
+        if scale == 1.0 and not seen:
+            return planned, ""
+        if self._memo_for is not latency or len(self._base_memo) > 1 << 20:
+            self._memo_for, self._base_memo = latency, {}  # start over
+        cal = Calibrated(latency, scale, seen, self._base_memo)
+        why = f"; latencies x{scale:g} (observed / planned; {len(seen)} slices seen)"
+        return self._planned(cal, planned.crowd), why
 
     def _calibrated(
         self,
