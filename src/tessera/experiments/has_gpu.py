@@ -113,7 +113,7 @@ CLUSTER = ClusterConfig(
     n_gpus=128, gpu_type="v100", total_sms=V100_SMS, sm_step_pct=SM_STEP_PCT,
     quota_model="measured", a_star_batches=(1, 2, 4, 8), warmup_s=WARMUP_S,
 )  # fmt: skip
-"""128 GPUs: room for has-gpu at `heavy` (about 75 at its peak); the others hold fewer."""
+"""128 GPUs: room for has-gpu at `heavy` (61.9 held on average in the full run); the others hold fewer."""
 
 
 def slo_ms(model: str, slo_x: float = SLO_X) -> float:
