@@ -73,6 +73,25 @@ def test_not_a_wasm_file(tmp_path: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_rank_count_is_bounded_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = tmp_path / "app.wasm"  # never read: the count is refused first
+    monkeypatch.setenv("TESSERA_WASM_MAX_RANKS", "8")
+    for n in (0, 9, 100_000):
+        with pytest.raises(InputError, match=r"-n.*1\.\.8"):
+            run_captured(app, ranks=n)
+    monkeypatch.setenv("TESSERA_WASM_MAX_RANKS", "lots")
+    with pytest.raises(InputError, match="TESSERA_WASM_MAX_RANKS"):
+        run_captured(app, ranks=2)
+    monkeypatch.delenv("TESSERA_WASM_MAX_RANKS")
+    limit = 64 * (os.cpu_count() or 1)
+    cli = [sys.executable, "-m", "tessera.cli.main", "wasm", "run", "-n", str(limit + 1), str(app)]
+    proc = subprocess.run(cli, capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 2
+    assert f"1..{limit}" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_rank_count_mismatch_under_mpiexec(builds: Builds) -> None:
     app = builds.wasm(PROGRAMS / "hello.c")
     cmd = [mpiexec(), "-n", "2", sys.executable, "-m", "tessera.wasm_mpi",

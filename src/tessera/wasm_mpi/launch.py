@@ -54,6 +54,26 @@ def parse_dirs(dirs: Sequence[str]) -> dict[str, str]:
     return out
 
 
+MAX_RANKS_ENV = "TESSERA_WASM_MAX_RANKS"
+"""Environment variable that raises (or lowers) the rank limit of one host's job."""
+
+
+def max_ranks() -> int:
+    """The most ranks one job may start on this host: `MAX_RANKS_ENV` if set to a positive
+    integer, else 64 per CPU core (each rank is a process with its own Wasm runtime, so a
+    mistyped -n 100000 would otherwise fork until the host runs out of memory)."""
+    raw = os.environ.get(MAX_RANKS_ENV, "")
+    if raw.strip():
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise InputError(MAX_RANKS_ENV, raw, "a positive integer")
+        return value
+    return 64 * (os.cpu_count() or 1)
+
+
 def run(
     app: Path,
     args: Sequence[str] = (),
@@ -91,8 +111,10 @@ def _launch(
     timeout_s: float | None,
     capture: bool,
 ) -> subprocess.CompletedProcess[str]:
-    if ranks is not None and ranks < 1:
-        raise InputError("-n", ranks, "a rank count >= 1")
+    if ranks is not None and not 1 <= ranks <= max_ranks():
+        raise InputError(
+            "-n", ranks, f"a rank count in 1..{max_ranks()} (64 per CPU core; {MAX_RANKS_ENV})"
+        )
     if path not in ("auto", "native", "python"):
         raise InputError("--path", path, "auto, native or python")
     read_module_bytes(app)  # not a wasm file: fail here, before any rank starts
