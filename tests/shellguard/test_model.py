@@ -157,6 +157,13 @@ def test_rules_own_a_floor_the_model_can_only_raise(
         Level.BLOCKED,
     ]
     assert Guard("rules").check("frobnicate --all").level == Level.SAFE
+    g.mode = "model"  # the model alone: one by one and in a batch alike
+    cmds = [("frobnicate --all", "bash"), ("rm -rf /", "bash"), ("ls -la", "bash")]
+    one, batch = [g.check(c, sh) for c, sh in cmds], g.check_many(cmds)
+    assert [(v.level, v.reasons, v.source, v.score) for v in one] == [
+        (v.level, v.reasons, v.source, v.score) for v in batch
+    ]
+    assert [v.reasons for v in batch] == [["model"]] * 3  # the model's BLOCKED, not the rules'
 
 
 def test_auto_mode_falls_back_to_rules_when_no_model(tmp_path: Path) -> None:

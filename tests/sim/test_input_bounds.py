@@ -72,6 +72,13 @@ def test_negative_seed_override_is_refused_when_building() -> None:
     assert "integer >= 0" in info.value.accepted
 
 
+def test_the_json_names_the_seed_the_run_used() -> None:
+    sc = from_dict(scenario(seed=7))
+    assert Simulation(sc).run().to_json()["seed"] == 7
+    assert Simulation(sc, seed=3).run().to_json()["seed"] == 3
+    assert Simulation(sc, seed=0).run().to_json()["seed"] == 0
+
+
 # --- files that are not UTF-8 text ---------------------------------------------------------
 def test_scenario_file_that_is_not_utf8(tmp_path: Path) -> None:
     p = tmp_path / "s.yaml"

@@ -147,3 +147,8 @@ def test_wasi_sees_no_files_unless_a_dir_is_granted(builds: Builds, tmp_path: Pa
     got = run_captured(app, ["/data/note.txt"], ranks=1, dirs=[f"{tmp_path}:/data"],
                        timeout_s=TIMEOUT)  # fmt: skip
     assert got.returncode == 0 and got.stdout == "read: granted\n"
+    # options after APP.wasm are the program's arguments: they grant nothing
+    for extra in ([str(secret), "--dir", str(tmp_path)], ["--", str(secret), "--dir", "/"]):
+        cli = [sys.executable, "-m", "tessera.cli.main", "wasm", "run", "-n", "1", str(app), *extra]
+        proc = subprocess.run(cli, capture_output=True, text=True, timeout=TIMEOUT)
+        assert proc.returncode == 0 and proc.stdout == f"cannot open {secret}\n", proc.stderr

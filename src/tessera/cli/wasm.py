@@ -82,19 +82,25 @@ def cc(ctx: typer.Context) -> None:
     typer.echo(f"{built} ({built.stat().st_size:,} bytes)")
 
 
-@app.command("run", context_settings=_PASS)
+@app.command("run", context_settings={**_PASS, "allow_interspersed_args": False})
 def run(
     ctx: typer.Context,
     ranks: int | None = typer.Option(None, "-n", help="Ranks (spawns mpiexec unless under one)."),
     dirs: list[str] = typer.Option([], "--dir", help="Preopen HOST[:GUEST] (default: none)."),
     path: str = typer.Option("auto", "--path", help="MPI imports: auto, native or python."),
 ) -> None:
-    """Run APP.wasm on N ranks: tessera wasm run [-n N] APP.wasm [ARGS]."""
+    """Run APP.wasm on N ranks: tessera wasm run [-n N] APP.wasm [ARGS].
+
+    Everything after APP.wasm is the program's (an `-n` or `--dir` there grants nothing);
+    one `--` right after it is dropped."""
     from tessera.wasm_mpi.launch import run as launch
 
     if not ctx.args:
         raise InputError("APP.wasm", "missing", "a .wasm file built by `tessera wasm cc`")
-    code = launch(Path(ctx.args[0]), ctx.args[1:], ranks, dirs, path)
+    app_args = ctx.args[1:]
+    if app_args[:1] == ["--"]:
+        app_args = app_args[1:]
+    code = launch(Path(ctx.args[0]), app_args, ranks, dirs, path)
     sys.stdout.flush()
     raise typer.Exit(code)
 

@@ -95,9 +95,14 @@ class Guard:
                 v.source = "rules (model unavailable)"
             return v
         from tessera.shellguard.tokenize import command_text
-        from tessera.shellguard.train import combine
 
         probs = clf.predict([command_text(command, shell)])[0]
+        return self._judged(v, probs, clf.meta.thresholds if clf.meta else None)
+
+    def _judged(self, v: Verdict, probs: Any, thresholds: Any) -> Verdict:
+        """`v` (the rules' verdict) with the model's class probabilities applied, per mode."""
+        from tessera.shellguard.train import combine
+
         model_level = Level(int(probs.argmax()))
         v.model_level = model_level
         v.probs = [float(x) for x in probs]
@@ -107,8 +112,7 @@ class Guard:
             v.source = "model"
             v.reasons = ["model"] if model_level > Level.SAFE else v.reasons
             return v
-        th = clf.meta.thresholds if clf.meta else None
-        level, conf = combine(v.rule_level, probs, th, v.inert, v.known)
+        level, conf = combine(v.rule_level, probs, thresholds, v.inert, v.known)
         v.score = conf
         v.source = "rules+model"
         if level > v.rule_level:
@@ -123,22 +127,10 @@ class Guard:
         if clf is None or not items:
             return verdicts
         from tessera.shellguard.tokenize import command_text
-        from tessera.shellguard.train import combine
 
         probs = clf.predict([command_text(c, check_shell(s)) for c, s in items])
         th = clf.meta.thresholds if clf.meta else None
-        for v, p in zip(verdicts, probs, strict=True):
-            v.model_level = Level(int(p.argmax()))
-            v.probs = [float(x) for x in p]
-            level, conf = combine(v.rule_level, p, th, v.inert, v.known)
-            v.score = conf
-            v.source = "rules+model"
-            if self.mode == "model":
-                v.level, v.score, v.source = v.model_level, float(p.max()), "model"
-            elif level > v.rule_level:
-                v.level = level
-                v.reasons = ["model", *merge_reasons(v.findings, v.rule_level)]
-        return verdicts
+        return [self._judged(v, p, th) for v, p in zip(verdicts, probs, strict=True)]
 
 
 _default: Guard | None = None

@@ -112,6 +112,8 @@ class SimResult:
     wall_s: float
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     decisions: list[tuple[float, str, int, str]] = field(default_factory=list)
+    seed: int | None = None
+    """The seed the run used (a `--seed` override); None: the scenario's."""
 
     def records(self, function: str | None = None) -> Iterator[InvocationRecord]:
         """Every invocation as an `InvocationRecord` (completed ones first, in arrival order)."""
@@ -148,7 +150,7 @@ class SimResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario.name,
-            "seed": self.scenario.seed,
+            "seed": self.scenario.seed if self.seed is None else self.seed,
             "functions": json_safe(self.metrics),
             "events": self.events,
             "wall_s": round(self.wall_s, 4),
@@ -284,7 +286,9 @@ class Simulation:
                 concurrency=m.concurrency,
                 memory_mib=fc.memory_mib,
             )
-        res = SimResult(self.scenario, functions, self.env.events, 0.0, decisions=self.decisions)
+        res = SimResult(
+            self.scenario, functions, self.env.events, 0.0, decisions=self.decisions, seed=self.seed
+        )
         res.metrics = {name: function_metrics(fr, self.scenario) for name, fr in functions.items()}
         res.wall_s = time.perf_counter() - self._t0
         return res
