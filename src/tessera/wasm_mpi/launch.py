@@ -111,10 +111,9 @@ def _launch(
     timeout_s: float | None,
     capture: bool,
 ) -> subprocess.CompletedProcess[str]:
-    if ranks is not None and not 1 <= ranks <= max_ranks():
-        raise InputError(
-            "-n", ranks, f"a rank count in 1..{max_ranks()} (64 per CPU core; {MAX_RANKS_ENV})"
-        )
+    limit = max_ranks() if ranks is not None else 0
+    if ranks is not None and not 1 <= ranks <= limit:
+        raise InputError("-n", ranks, f"a rank count in 1..{limit} (the limit: {MAX_RANKS_ENV})")
     if path not in ("auto", "native", "python"):
         raise InputError("--path", path, "auto, native or python")
     read_module_bytes(app)  # not a wasm file: fail here, before any rank starts
