@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tessera.functions.package import pack_dir
+from tessera.platforms.local.sandbox import probe
 from tests.platforms.helpers import (
     ECHO,
     LOCAL,
@@ -32,6 +34,7 @@ from tests.platforms.helpers import (
     kill_pid,
     pid_alive,
     platform,
+    platform_pids,
     record_of,
     records,
     settle,
@@ -337,6 +340,38 @@ async def test_bad_deploys_are_refused_and_the_previous_version_keeps_serving(
         assert sorted(p.name for p in (home / "functions").iterdir()) == ["echo"]
         assert sorted(p.name for p in (home / "functions" / "echo").iterdir()) == ["v1"]
         assert await deploy(c, fn) == {"name": "echo", "version": 2}  # numbering did not skip
+
+
+HANGS = "import time\ntime.sleep(3600)\n\ndef handle(event, context):\n    return 1\n"
+
+
+@pytest.mark.parametrize("sandbox", ["off", "bwrap"])
+@async_test(60)
+async def test_a_deploy_whose_import_hangs_is_refused_and_its_template_ended(
+    home: Path, src: Path, sandbox: str
+) -> None:
+    """A refusal naming the time allowed (it read "did not start: " with nothing after), no
+    process left importing (a sandboxed template was kept until the platform stopped) and
+    no folder left for a function that was never deployed."""
+    if sandbox == "bwrap" and probe() is not None:
+        pytest.skip(str(probe()))
+    async with platform(home, sandbox=sandbox) as (p, c):
+        p.platform.start_timeout_s = 2.0
+        r = await deploy_raw(c, tar_files({"function.yaml": "name: hangs\n", "main.py": HANGS}))
+        assert r.status_code == 400, r.text
+        assert "hangs did not load its handler within 2s" in r.text, r.text
+        marker = str(home / "functions" / "hangs")
+
+        async def left() -> list[int]:
+            return platform_pids(marker)
+
+        await wait_for(left, lambda pids: not pids, 10, "the hung template to end")
+        assert not (home / "functions" / "hangs").exists()
+        assert (await c.get("/system/functions/hangs")).status_code == 404
+        assert await deploy(c, write_function(src, "hangs", ECHO)) == {
+            "name": "hangs",
+            "version": 1,
+        }
 
 
 @async_test(60)

@@ -20,7 +20,16 @@ import httpx
 import pytest
 
 from tessera.platforms.local.sandbox import Limits, pids_root, probe
-from tests.platforms.helpers import async_test, deploy, platform, record_of, write_function
+from tests.platforms.helpers import (
+    ECHO,
+    async_test,
+    deploy,
+    invoke,
+    platform,
+    record_of,
+    wait_for,
+    write_function,
+)
 
 pytestmark = pytest.mark.skipif(probe() is not None, reason=str(probe()))
 
@@ -476,3 +485,39 @@ def test_the_sandbox_holds_when_the_platform_is_not_root(tmp_path: Path) -> None
             assert got["tmp"] == [f"instance-{got['pid']}"], got  # its own /tmp
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@async_test(90)
+async def test_requests_in_flight_finish_when_the_version_is_replaced_or_deleted(
+    home: Path, src: Path
+) -> None:
+    """A sandboxed template is the main process of its PID namespace: when it exited as soon
+    as its version was retired, the namespace's end killed the instances still serving
+    (502 "worker closed its connection" on the request a redeploy or delete should let
+    finish)."""
+    fn = write_function(src, "echo", ECHO)
+    async with platform(home, sandbox="bwrap") as (p, c):
+        await deploy(c, fn)
+        assert (await invoke(c, "echo", {})).status_code == 200
+        old = p.platform.pools["echo"].template
+        assert old is not None and old.proc is not None
+        slow = asyncio.create_task(invoke(c, "echo", {"sleep": 2.0}))
+        await asyncio.sleep(0.3)
+        assert (await deploy(c, fn))["version"] == 2
+        r = await slow
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 1
+        assert (await invoke(c, "echo", {})).json()["version"] == 2
+        # the retired version's sandbox still ends once its instance has drained
+        await wait_for(lambda: _exited(old.proc), bool, 30, "the v1 sandbox to exit")
+
+        slow = asyncio.create_task(invoke(c, "echo", {"sleep": 2.0}))
+        await asyncio.sleep(0.3)
+        assert (await c.delete("/system/functions/echo")).status_code == 200
+        r = await slow
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == 2
+
+
+async def _exited(proc: Any) -> bool:
+    return bool(proc.poll() is not None)

@@ -370,11 +370,16 @@ class Template:
         self.sock = ours
         try:
             meta, _ = await asyncio.wait_for(self._recv(), timeout_s)
-        except (TimeoutError, WorkerGone) as e:
-            self._halt()
+        except TimeoutError:
+            self._halt(kill=True)  # still importing (a hang): no instance forked yet
+            raise StartFailed(
+                f"{self.launch.function} did not load its handler within {timeout_s:g}s"
+            ) from None
+        except WorkerGone as e:
+            self._halt(kill=True)
             raise StartFailed(f"template of {self.launch.function} did not start: {e}") from None
         if meta.get("type") != "ready":
-            self._halt()
+            self._halt(kill=True)
             raise StartFailed(str(meta.get("error", "template failed")))
 
     async def _recv(self) -> tuple[dict[str, Any], list[int]]:
@@ -452,7 +457,9 @@ class Template:
         self.stopped = True
         self._halt()
 
-    def _halt(self) -> None:
+    def _halt(self, kill: bool = False) -> None:
+        """Close the control socket and end the process; `kill`: at once, sandbox and all
+        (only while no instance has been forked from it)."""
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(WorkerGone("template stopped"))
         if self.sock is not None:
@@ -462,7 +469,10 @@ class Template:
             self.sock = None
         proc = self.proc
         if proc is not None and proc.poll() is None:
-            if self.launch.sandbox == "bwrap":
+            if kill:
+                proc.kill()
+                threading.Thread(target=proc.wait, daemon=True).start()
+            elif self.launch.sandbox == "bwrap":
                 # the closed socket ends the template; its PID namespace (and bwrap) last
                 # until the instances the pool is draining have exited: killing bwrap now
                 # would kill them mid-request

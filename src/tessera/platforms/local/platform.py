@@ -171,6 +171,7 @@ class LocalPlatform:
         self.gpu_host = GpuHostProcess(home, gpu_device)
         self.reactive = reactive  # the policy wants a decision whenever a request must queue
         self.use_template = use_template
+        self.start_timeout_s = 60.0  # a deploy whose handler has not loaded by then is refused
         self.bucket_s = bucket_s
         home.mkdir(parents=True, exist_ok=True)
         self.store = Store(home / "state.db")
@@ -330,7 +331,7 @@ class LocalPlatform:
             reactive=self.reactive,
             gpu=gpu,
         )
-        await pool.start()
+        await pool.start(self.start_timeout_s)
         old = self.pools.get(m.name)
         self.pools[m.name] = pool
         self.manifests[m.name] = m
@@ -370,6 +371,9 @@ class LocalPlatform:
                     await self._activate(row)  # imports the handler in a fresh template
                 except (StartFailed, InputError):
                     shutil.rmtree(code_dir, ignore_errors=True)
+                    if live is None:  # a first deploy refused leaves no folder behind
+                        with contextlib.suppress(OSError):
+                            code_dir.parent.rmdir()
                     raise
                 stored = self.store.put_function(
                     manifest.name, manifest.model_dump(), str(code_dir), row.created_s

@@ -72,20 +72,21 @@ class FunctionPool:
         self._unplacing: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None  # see acquire
 
-    async def start(self) -> None:
+    async def start(self, timeout_s: float = 60.0) -> None:
         """Prove the code loads before the version takes traffic: the template imports it, or,
-        for a runtime without templates, the first instance starts (and is kept)."""
+        for a runtime without templates, the first instance starts (and is kept); either
+        within `timeout_s`."""
         if self.template is not None:
-            await self.template.start()
+            await self.template.start(timeout_s)
         elif not self.launch.forkable:
             self.starting += 1
             try:
-                w = await self._start_worker()
+                w = await self._start_worker(timeout_s)
             finally:
                 self.starting -= 1
             self._adopt(w)
 
-    async def _start_worker(self) -> Worker:
+    async def _start_worker(self, timeout_s: float = 60.0) -> Worker:
         """One new worker process: placed on the GPU host first when the function has a share."""
         placed = await self.gpu.place() if self.gpu is not None else None
         env = placed[1] if placed else None
@@ -93,7 +94,7 @@ class FunctionPool:
             if self.template is not None:
                 w = await self.template.spawn(env=env)  # restarts a dead template itself
             else:
-                w = await spawn_plain(self.launch, env=env)
+                w = await spawn_plain(self.launch, timeout_s, env=env)
         except BaseException:
             if placed is not None:
                 self._unplace(placed[0])

@@ -48,6 +48,21 @@ def _reap(_signum: int, _frame: Any) -> None:
         return
 
 
+def _outlive_instances() -> None:
+    """In a sandbox, wait for every instance forked here to end before exiting: the
+    template is the main process of the sandbox's PID namespace, whose end kills every
+    process in it, so an early exit would cut off the requests a redeploy or delete lets
+    the old version's instances finish."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            os.wait()
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            return
+
+
 def _child(
     control: socket.socket,
     mine: socket.socket,
@@ -103,8 +118,10 @@ def main(argv: list[str] | None = None) -> None:
             frame = recv_frame(control)
         except InterruptedError:
             continue
-        if frame is None:
-            return  # the gateway went away; workers see EOF on their own sockets
+        if frame is None:  # the platform retired this version or went away
+            if INSTANCE_ENV in os.environ:
+                _outlive_instances()
+            return  # workers see EOF on their own sockets when the platform closes them
         if frame[0].get("type") != "spawn":
             continue
         env = {str(k): str(v) for k, v in (frame[0].get("env") or {}).items()}
