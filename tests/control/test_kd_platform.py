@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tessera.control.fl_invokers import HttpInvoker
 from tessera.control.kd import KD_FUNCTION_DIR, InvokerExecutor, StepFailed
@@ -24,12 +25,15 @@ async def test_feddf_and_fedmd_steps_as_function_invocations(home: Path, tmp_pat
         data, ("softmax", "mlp-16", "mlp-64"), 2, 1.0, public=300, val=100,
         rng=np.random.default_rng(0),
     )  # fmt: skip
-    local = {
-        m: kd.KdRun(
-            m, "parallel", setup, CFG, kd.Executor(0), f"sqlite:///{tmp_path}/{m}-l.db"
-        ).run()
-        for m in ("feddf", "fedmd")
-    }
+    # one BLAS thread, as in the instances (the platform sets OMP/OPENBLAS_NUM_THREADS=1):
+    # a multi-threaded product sums in another order and the bits differ
+    with threadpool_limits(1):
+        local = {
+            m: kd.KdRun(
+                m, "parallel", setup, CFG, kd.Executor(0), f"sqlite:///{tmp_path}/{m}-l.db"
+            ).run()
+            for m in ("feddf", "fedmd")
+        }
     async with platform(home, timeout_s=120.0) as (_p, c):
         assert await deploy(c, KD_FUNCTION_DIR) == {"name": "fl-kd", "version": 1}
         ex = InvokerExecutor(HttpInvoker(c, "fl-kd"), asyncio.get_running_loop(), workers=2)

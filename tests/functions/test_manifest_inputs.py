@@ -63,3 +63,37 @@ def test_non_finite_numbers_are_refused(data: dict[str, Any], field: str) -> Non
     e = refused({"name": "f", **data})
     assert e.field == field
     assert "finite" in e.accepted
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "value"),
+    [
+        ({"timeout_s": True}, "function.yaml: timeout_s", True),  # was 1 second
+        ({"concurrency": "5"}, "function.yaml: concurrency", "5"),  # was 5
+        ({"scale": {"max": 2.5}}, "function.yaml: scale.max", 2.5),  # a fraction of instances
+        ({"network": "yes"}, "function.yaml: network", "yes"),
+        ({"resources": {"memory_mib": "512"}}, "function.yaml: resources.memory_mib", "512"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_not_coerced(
+    data: dict[str, Any], field: str, value: object
+) -> None:
+    e = refused({"name": "f", **data})
+    assert (e.field, e.value) == (field, value)
+    assert "valid" in e.accepted
+
+
+def test_whole_numbers_stay_accepted_where_a_number_is_expected() -> None:
+    m = parse_manifest({"name": "f", "timeout_s": 5, "resources": {"cpu": 2}})
+    assert (m.timeout_s, m.resources.cpu) == (5.0, 2.0)
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """YAML keeps the last of two equal keys without a word: a hand-edited manifest would
+    lose the first setting silently."""
+    text = "name: f\nscale:\n  max: 3\n  min: 1\n  max: 30\n"
+    (tmp_path / "function.yaml").write_text(text)
+    with pytest.raises(InputError) as info:
+        read_manifest(tmp_path)
+    assert info.value.field == "function.yaml: scale.max"
+    assert info.value.value == "(written twice, lines 3 and 5)"

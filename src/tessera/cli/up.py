@@ -67,7 +67,7 @@ def up(
 ) -> None:
     """Start the local serverless platform; Ctrl-C stops it (state stays in --home)."""
     from tessera.autoscaling import create
-    from tessera.control.serve import serve
+    from tessera.control.serve import listen, serve
 
     if not 0 <= port <= 65535:
         raise InputError("--port", port, "0..65535")
@@ -114,12 +114,17 @@ def up(
     source = source_from_config(carbon_source, "--carbon-source") if carbon_source else None
     footprint = Footprinter(region=region or None, zone=carbon_zone or None, source=source)
     h = home_dir(home)
+    sockets = listen(host, port)  # a port in use fails here, in one line
+    port = sockets[0].getsockname()[1]
     scheme = "https" if tls else "http"
-    err_console.print(
-        f"tessera: home {h}, gateway {scheme}://{host}:{port}, autoscaler {cfg}; admin token in "
-        f"{h / 'admin.token'}; sandbox {mode}; carbon: "
-        + (f"{footprint.region} (zone {footprint.zone})" if footprint.zone else "no region set")
-    )
+
+    def banner() -> None:
+        err_console.print(
+            f"tessera: home {h}, gateway {scheme}://{host}:{port}, autoscaler {cfg}; admin "
+            f"token in {h / 'admin.token'}; sandbox {mode}; carbon: "
+            + (f"{footprint.region} (zone {footprint.zone})" if footprint.zone else "no region set")
+        )
+
     serve(
         h,
         host,
@@ -131,4 +136,6 @@ def up(
         tls=tls,
         sandbox=mode,
         footprint=footprint,
+        sockets=sockets,
+        banner=banner,
     )

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 from tessera.autoscaling import create
 from tessera.carbon.footprint import Footprinter
 from tessera.control.loop import ControlLoop
+from tessera.core.errors import InputError
 from tessera.functions.package import pack_dir
 from tessera.platforms.local.gateway import Gateway
 from tessera.platforms.local.platform import LocalPlatform
@@ -105,6 +108,57 @@ def uvicorn_config(
     )
 
 
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Bound sockets for the gateway on every address `host` resolves to (as asyncio's
+    `create_server` would), before anything else starts: a port in use or an address this
+    machine does not have is one `InputError` naming the option, not a server log line after
+    the platform has started and deployed its functions."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as e:
+        raise InputError(
+            "--host", host, f"an address or name this machine resolves ({e})"
+        ) from None
+    out: list[socket.socket] = []
+    seen: set[tuple[Any, ...]] = set()
+    try:
+        for family, kind, proto, _name, addr in infos:
+            if (family, addr) in seen:
+                continue
+            seen.add((family, addr))
+            sock = socket.socket(family, kind, proto)
+            out.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # the IPv4 address gets its own socket
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(addr)
+            except OSError as e:
+                where = ":".join(str(a) for a in addr[:2])
+                if e.errno == errno.EADDRINUSE:
+                    raise InputError(
+                        "--port", port, f"a port free on {host} ({where} is in use; 0 picks one)"
+                    ) from None
+                if e.errno == errno.EACCES:
+                    raise InputError(
+                        "--port", port, "a port this user may bind (below 1024 needs privileges)"
+                    ) from None
+                if e.errno == errno.EADDRNOTAVAIL:
+                    raise InputError(
+                        "--host", host, "an address of this machine (e.g. 127.0.0.1, 0.0.0.0)"
+                    ) from None
+                raise InputError("--host/--port", where, f"an address to listen on ({e})") from None
+            if port == 0:  # one free port for every address
+                port = sock.getsockname()[1]
+    except BaseException:
+        for sock in out:
+            sock.close()
+        raise
+    return out
+
+
 def serve(
     home: Path,
     host: str,
@@ -116,10 +170,16 @@ def serve(
     tls: tuple[Path, Path] | None = None,
     sandbox: str = "bwrap",
     footprint: Footprinter | None = None,
+    sockets: list[socket.socket] | None = None,
+    banner: Callable[[], None] | None = None,
 ) -> None:
-    """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully)."""
+    """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully). `sockets`: the
+    gateway's, bound already (`listen`); default: bound here, before the platform starts.
+    `banner` runs once the platform is built (its home claimed), before it serves."""
     import uvicorn
 
+    if sockets is None:
+        sockets = listen(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     p = build(
         home,
@@ -130,7 +190,9 @@ def serve(
         sandbox=sandbox,
         footprint=footprint,
     )
-    uvicorn.Server(uvicorn_config(p.gateway, host, port, tls=tls)).run()
+    if banner is not None:
+        banner()
+    uvicorn.Server(uvicorn_config(p.gateway, host, port, tls=tls)).run(sockets=sockets)
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tessera.core.errors import InputError
 from tessera.core.model import NAME_PATTERN, FunctionSpec, ScaleBounds, check_name
 from tessera.core.resources import GpuShare, Resources
+from tessera.core.yamlio import parse_yaml
 from tessera.functions.runtimes import ACCEPTED, PYTHON, module_file, runtime_of
 
 MANIFEST = "function.yaml"
@@ -28,7 +29,9 @@ _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: `timeout_s: true` is not 1 second nor `concurrency: "5"` five (YAML already
+    # types what a user writes; a quoted number or a boolean there is a mistake to report)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 GPU_MODELS = ("resnet50", "mobilenet_v3_large", "bert_base")
@@ -212,7 +215,7 @@ def read_manifest(path: str | Path) -> FunctionManifest:
             "a UTF-8 text file",
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text, MANIFEST)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -24,6 +24,7 @@ from tessera.autoscaling import create as create_autoscaler
 from tessera.core.data import data_dir
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
+from tessera.core.yamlio import key_path, parse_yaml
 
 # --- limits (documented in the module docstring and in each refusal) ---------------------
 MAX_TIME_S = 86_400.0
@@ -206,10 +207,7 @@ def _named(loc: tuple[int | str, ...]) -> list[int | str]:
 
 
 def _path(parts: list[int | str]) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
-    return out or "scenario"
+    return key_path(parts) or "scenario"
 
 
 def _accepted_keys(parent: list[int | str], data: Any) -> str:
@@ -373,42 +371,6 @@ def from_dict(data: Any, base_dir: str | Path = ".") -> Scenario:
         raise InputError(_path(parts), value, str(err["msg"])) from None
     _check(sc)
     return sc
-
-
-def _check_duplicate_keys(node: yaml.Node, path: list[int | str], seen: set[int]) -> None:
-    """Raise on a key written twice in one mapping (YAML would keep the last silently)."""
-    if id(node) in seen:  # an alias of a node already walked
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        lines: dict[object, int] = {}
-        for k, v in node.value:
-            key = k.value if isinstance(k, yaml.ScalarNode) else None
-            if key is not None and key != "<<":
-                if key in lines:
-                    raise InputError(
-                        _path([*path, key]),
-                        f"(written twice, lines {lines[key]} and {k.start_mark.line + 1})",
-                        "each key once per mapping",
-                    )
-                lines[key] = k.start_mark.line + 1
-            _check_duplicate_keys(v, [*path, key] if isinstance(key, str) else path, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for j, item in enumerate(node.value):
-            _check_duplicate_keys(item, [*path, j], seen)
-
-
-def parse_yaml(text: str) -> Any:
-    """Parse one YAML document as `yaml.safe_load` does, refusing duplicate keys."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_duplicate_keys(node, [], set())
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
 
 
 def read_text(path: Path, field: str) -> str:

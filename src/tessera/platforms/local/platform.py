@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import io
 import logging
+import os
 import resource
 import shutil
 import tarfile
@@ -146,6 +148,28 @@ class _Attempt:
         return Reply(reply.status, reply.headers, reply.body, rec)
 
 
+HOME_LOCK = "platform.lock"
+
+
+def _claim_home(home: Path) -> int:
+    """Hold `home` for this platform until it closes: two platforms on one state folder
+    would each run their own instances and dispatcher over one store and drift apart.
+    An exclusive `flock` on HOME/platform.lock (released by the kernel if the process dies,
+    so a crash leaves no stale claim); the file names the holder's pid."""
+    fd = os.open(home / HOME_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise InputError(
+            "home", str(home), f"a state folder no other running platform uses (pid {holder} does)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class LocalPlatform:
     """All state lives under `home`: state.db, functions/NAME/VERSION/, logs/NAME.log."""
 
@@ -174,6 +198,7 @@ class LocalPlatform:
         self.start_timeout_s = 60.0  # a deploy whose handler has not loaded by then is refused
         self.bucket_s = bucket_s
         home.mkdir(parents=True, exist_ok=True)
+        self._home_lock = _claim_home(home)
         self.store = Store(home / "state.db")
         self.admin_token = ensure_admin_token(home, self.store)
         self.writer = RecordWriter(home / "state.db")
@@ -252,6 +277,7 @@ class LocalPlatform:
             await asyncio.sleep(0.1)
         self.writer.close()
         self.store.close()
+        os.close(self._home_lock)  # releases the claim (the lock goes with the descriptor)
 
     def _pid_group(self, name: str, max_tasks: int) -> PidsGroup | None:
         if self.pids_root is None:
