@@ -58,6 +58,12 @@ def up(
     carbon_zone: str | None = typer.Option(
         None, "--carbon-zone", help="Or the Electricity Maps zone directly (e.g. FR)."
     ),
+    secrets_from_env: bool = typer.Option(
+        False,
+        "--secrets-from-env",
+        help="A secret a function lists that is not set (tessera secret set) is read from "
+        "this process's variable SECRET_<NAME> (a container's Kubernetes Secret).",
+    ),
     carbon_source: str | None = typer.Option(
         None,
         "--carbon-source",
@@ -138,4 +144,5 @@ def up(
         footprint=footprint,
         sockets=sockets,
         banner=banner,
+        secrets_from_env=secrets_from_env,
     )

@@ -41,11 +41,13 @@ def build(
     admin: bool = True,
     sandbox: str = "off",
     footprint: Footprinter | None = None,
+    secrets_from_env: bool = False,
 ) -> Platform:
     """The platform, its control loop and gateway; `functions` (folders) are deployed at start.
 
     `sandbox`: bwrap|auto|off for the functions' processes (`tessera up` asks for bwrap);
-    `footprint`: where it runs, for the energy and carbon of every record."""
+    `footprint`: where it runs, for the energy and carbon of every record;
+    `secrets_from_env`: secrets not in the store come from SECRET_<NAME> variables."""
     policy = create(autoscaler or {"kind": "kpa"})
     platform = LocalPlatform(
         home,
@@ -54,6 +56,7 @@ def build(
         reactive=bool(getattr(policy, "reactive", False)),
         sandbox=sandbox,
         footprint=footprint,
+        secrets_from_env=secrets_from_env,
     )
     control = ControlLoop(platform, policy, interval_s)
     platform.poke = control.poke
@@ -172,6 +175,7 @@ def serve(
     footprint: Footprinter | None = None,
     sockets: list[socket.socket] | None = None,
     banner: Callable[[], None] | None = None,
+    secrets_from_env: bool = False,
 ) -> None:
     """Run until interrupted (Ctrl-C / SIGTERM shut down gracefully). `sockets`: the
     gateway's, bound already (`listen`); default: bound here, before the platform starts.
@@ -189,6 +193,7 @@ def serve(
         admin=admin,
         sandbox=sandbox,
         footprint=footprint,
+        secrets_from_env=secrets_from_env,
     )
     if banner is not None:
         banner()

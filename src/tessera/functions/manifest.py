@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tessera.core.errors import InputError
 from tessera.core.model import NAME_PATTERN, FunctionSpec, ScaleBounds, check_name
 from tessera.core.resources import GpuShare, Resources
-from tessera.core.yamlio import parse_yaml
 from tessera.functions.runtimes import ACCEPTED, PYTHON, module_file, runtime_of
+from tessera.functions.yamlio import parse_yaml
 
 MANIFEST = "function.yaml"
 TASKS_PER_INSTANCE, TASKS_BASE = 3, 8
@@ -26,6 +26,11 @@ TASKS_PER_INSTANCE, TASKS_BASE = 3, 8
 template forks, its PID namespace's init, the instance), and the sandbox's own (bwrap, the
 template, prlimit, headroom)."""
 _HANDLER = re.compile(r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+
+
+def secret_var(name: str) -> str:
+    """The environment variable a function reads secret `name` from."""
+    return "SECRET_" + name.upper().replace("-", "_")
 
 
 class _Strict(BaseModel):
@@ -101,6 +106,17 @@ class FunctionManifest(_Strict):
     )
 
     @property
+    def secret_vars(self) -> list[str]:
+        """SECRET_<NAME> for each secret, sorted."""
+        return sorted(secret_var(n) for n in self.secrets)
+
+    @property
+    def referenced_env(self) -> list[str]:
+        """Every variable an adapter's build supplies by reference, never by value: the env
+        keys and the secrets' variables, sorted."""
+        return sorted({*self.env, *self.secret_vars})
+
+    @property
     def task_limit(self) -> int:
         """The sandbox's task cap for one version of this function."""
         floor = TASKS_PER_INSTANCE * self.scale.max + TASKS_BASE
@@ -160,6 +176,11 @@ def parse_manifest(data: Any, where: str = MANIFEST) -> FunctionManifest:
         raise InputError(f"{where}: name", m.name, e.accepted) from None
     if not _HANDLER.match(m.handler):
         raise InputError(f"{where}: handler", m.handler, "'module.function', e.g. 'main.handle'")
+    clash = sorted(set(m.env) & set(m.secret_vars))
+    if clash:
+        raise InputError(
+            f"{where}: env", ", ".join(clash), "no key a listed secret is delivered as"
+        )
     if m.scale.max < m.scale.min:
         raise InputError(f"{where}: scale.max", m.scale.max, f">= scale.min={m.scale.min}")
     least = TASKS_PER_INSTANCE * m.scale.max + TASKS_BASE

@@ -24,7 +24,7 @@ from tessera.autoscaling import create as create_autoscaler
 from tessera.core.data import data_dir
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
-from tessera.core.yamlio import key_path, parse_yaml
+from tessera.functions.yamlio import key_path, parse_yaml
 
 # --- limits (documented in the module docstring and in each refusal) ---------------------
 MAX_TIME_S = 86_400.0

@@ -58,10 +58,10 @@ def template(m: FunctionManifest) -> dict[str, Any]:
         "ReservedConcurrentExecutions": m.scale.max,
         "Events": {"Http": {"Type": "HttpApi", "Properties": {"PayloadFormatVersion": "2.0"}}},
     }
-    params = {k: env_parameter(k) for k in sorted(m.env)}
+    params = {k: env_parameter(k) for k in m.referenced_env}
     if len(set(params.values())) != len(params):
         raise InputError(
-            "function.yaml: env", sorted(m.env), "keys whose letters and digits differ"
+            "function.yaml: env", m.referenced_env, "keys whose letters and digits differ"
         )
     if params:
         props["Environment"] = {"Variables": {k: {"Ref": p} for k, p in params.items()}}

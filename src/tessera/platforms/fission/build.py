@@ -69,7 +69,7 @@ def build(fn_dir: str | Path, out_dir: str | Path) -> Path:
                 },
                 "resources": {"limits": {"memory": f"{m.resources.memory_mib}Mi"}},
                 # env values are references (a Secret named after the function), never values
-                **({"secrets": [{"name": f"{m.name}-env", **meta}]} if m.env else {}),
+                **({"secrets": [{"name": f"{m.name}-env", **meta}]} if m.referenced_env else {}),
             },
         },
         {

@@ -69,7 +69,7 @@ def func_yaml(m: FunctionManifest) -> dict[str, Any]:
         "memory": m.resources.memory_mib,
         "timeout": math.ceil(m.timeout_s),
     }
-    if m.env:
-        doc["config"] = {k: f"${{{k}}}" for k in sorted(m.env)}
+    if m.referenced_env:
+        doc["config"] = {k: f"${{{k}}}" for k in m.referenced_env}
     doc["triggers"] = [{"name": m.name, "type": "http", "source": f"/{m.name}"}]
     return doc

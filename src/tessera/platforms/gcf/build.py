@@ -32,7 +32,7 @@ def build(fn_dir: str | Path, out_dir: str | Path) -> Path:
         more=f"\n    preload={list(manifest.preload)!r},",
     )
     (out / "requirements.txt").write_text(f"functions-framework>=3.5\ntessera=={__version__}\n")
-    if manifest.env:
+    if manifest.referenced_env:
         # env values are written as references only: secrets never land in artifacts
-        (out / ".env.yaml").write_text("".join(f"{k}: ${{{k}}}\n" for k in sorted(manifest.env)))
+        (out / ".env.yaml").write_text("".join(f"{k}: ${{{k}}}\n" for k in manifest.referenced_env))
     return out

@@ -64,7 +64,7 @@ def _quantities(m: FunctionManifest) -> dict[str, str]:
 
 def func_yaml(m: FunctionManifest) -> dict[str, Any]:
     """The `func` CLI's project descriptor; env values are `{{ env:KEY }}` references."""
-    envs = [{"name": k, "value": f"{{{{ env:{k} }}}}"} for k in sorted(m.env)]
+    envs = [{"name": k, "value": f"{{{{ env:{k} }}}}"} for k in m.referenced_env]
     return {
         "specVersion": "0.36.0",
         "name": m.name,
@@ -93,7 +93,7 @@ def service(m: FunctionManifest) -> dict[str, Any]:
     """A Knative Serving Service; env values come from the Secret `NAME-env`, never inline."""
     env = [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{m.name}-env", "key": k}}}
-        for k in sorted(m.env)
+        for k in m.referenced_env
     ]
     return {
         "apiVersion": "serving.knative.dev/v1",

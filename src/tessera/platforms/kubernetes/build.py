@@ -35,6 +35,10 @@ def serve_command(
 
     Inside a pod the platform keeps `cpu` worker processes warm (at least one);
     Kubernetes scales pods horizontally (the HPA) between scale.min and scale.max.
+    The pod is the function's sandbox (one function, a non-root user, no privilege
+    escalation): bubblewrap is not in the image and most clusters deny the user namespaces
+    it needs, so `tessera up` there runs without it (it refused to start: a crash loop).
+    The function's secrets arrive as SECRET_<NAME> variables from the Secret NAME-env.
     """
     workers = max(1, math.ceil(m.resources.cpu))
     return [
@@ -52,6 +56,8 @@ def serve_command(
         code_dir,
         # the Service is reachable from the cluster: no admin API (deploy, delete, logs) there
         "--serve-only",
+        "--insecure-no-sandbox",
+        *(["--secrets-from-env"] if m.secrets else []),
     ]
 
 
@@ -71,13 +77,17 @@ def _resources(m: FunctionManifest) -> dict[str, Any]:
 
 
 def env_refs(m: FunctionManifest) -> list[dict[str, Any]]:
-    """Each env key read from the Secret `<name>-env`: the values never enter an artifact."""
+    """Each env key and each secret's SECRET_<NAME> read from the Secret `<name>-env`: the
+    values never enter an artifact. An env key may be missing there (the function runs
+    without it); a secret may not (the pod does not start, and Kubernetes says which key)."""
     return [
         {
             "name": k,
-            "valueFrom": {"secretKeyRef": {"name": f"{m.name}-env", "key": k, "optional": True}},
+            "valueFrom": {
+                "secretKeyRef": {"name": f"{m.name}-env", "key": k, "optional": k in m.env}
+            },
         }
-        for k in sorted(m.env)
+        for k in m.referenced_env
     ]
 
 
@@ -103,7 +113,7 @@ def objects(m: FunctionManifest, image: str | None = None) -> list[dict[str, Any
         "livenessProbe": {**probe, "initialDelaySeconds": 10},
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True},
     }
-    if m.env:
+    if m.referenced_env:
         container["env"] = env_refs(m)
     replicas = max(1, m.scale.min)  # a plain Deployment does not scale to zero
     deployment = {

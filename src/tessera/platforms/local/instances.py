@@ -51,11 +51,6 @@ SANDBOX_ENV = ("PATH", "LANG", "TZ", "PYTHONPATH", "OMP_NUM_THREADS", "OPENBLAS_
 platform's environment (cloud keys, tokens) stays outside."""
 
 
-def secret_var(name: str) -> str:
-    """The environment variable a function reads secret `name` from."""
-    return "SECRET_" + name.upper().replace("-", "_")
-
-
 @dataclass
 class Launch:
     """How to start a function version's processes."""
@@ -118,7 +113,12 @@ class Launch:
     def environ(self) -> dict[str, str]:
         # the platform's credentials are not the function's: neither inherited nor reachable
         # through a ${NAME} reference in function.yaml
-        base = {k: v for k, v in os.environ.items() if k not in PLATFORM_ONLY_ENV}
+        # nor another function's secrets (a container platform hands them over as SECRET_*)
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in PLATFORM_ONLY_ENV and not k.startswith("SECRET_")
+        }
         if self.sandbox == "bwrap":  # a sandboxed function starts from a minimal environment
             base = {k: v for k, v in base.items() if k in SANDBOX_ENV or k.startswith("LC_")}
         env = {**base, **resolve_env(self.env, base), **self.secret_env}

@@ -33,10 +33,15 @@ from tessera.carbon.sources import Reading
 from tessera.core.errors import InputError
 from tessera.core.model import check_name
 from tessera.core.policy import Decision, FunctionView
-from tessera.functions.manifest import FunctionManifest, load_function_dir, parse_manifest
+from tessera.functions.manifest import (
+    FunctionManifest,
+    load_function_dir,
+    parse_manifest,
+    secret_var,
+)
 from tessera.platforms.local.auth import ensure_admin_token
 from tessera.platforms.local.gpu import GpuHostProcess, GpuPlacement, GpuShareSpec
-from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone, secret_var
+from tessera.platforms.local.instances import Launch, StartFailed, WorkerGone
 from tessera.platforms.local.pool import FunctionPool
 from tessera.platforms.local.sandbox import Limits, PidsGroup, pids_root
 from tessera.platforms.local.sandbox import resolve as resolve_sandbox
@@ -182,8 +187,12 @@ class LocalPlatform:
         gpu_device: str | None = None,
         sandbox: str = "off",
         footprint: Footprinter | None = None,
+        secrets_from_env: bool = False,
     ) -> None:
-        """`gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto).
+        """`secrets_from_env`: a secret missing from the store is read from the variable
+        SECRET_<NAME> of this process's environment (how `tessera up` in a container gets the
+        values a Kubernetes Secret holds).
+        `gpu_device`: what the GPU host drives, sim|cuda|auto (default: $TESSERA_GPU or auto).
         `sandbox`: bwrap|auto|off (tessera.platforms.local.sandbox; `tessera up` uses bwrap).
         `footprint`: energy and carbon of every record (default: no region, so operational
         carbon unknown; `tessera up --region`)."""
@@ -195,6 +204,7 @@ class LocalPlatform:
         self.gpu_host = GpuHostProcess(home, gpu_device)
         self.reactive = reactive  # the policy wants a decision whenever a request must queue
         self.use_template = use_template
+        self.secrets_from_env = secrets_from_env
         self.start_timeout_s = 60.0  # a deploy whose handler has not loaded by then is refused
         self.bucket_s = bucket_s
         home.mkdir(parents=True, exist_ok=True)
@@ -307,11 +317,17 @@ class LocalPlatform:
     async def _activate(self, row: FunctionRow) -> FunctionPool:
         m = parse_manifest(row.spec, f"{row.name} v{row.version}")
         values = self.store.secret_values(m.secrets)
+        if self.secrets_from_env:  # the container platform's Secret, as SECRET_<NAME>
+            for n in m.secrets:
+                value = os.environ.get(secret_var(n))
+                if n not in values and value is not None:
+                    values[n] = value.encode()
         missing = [n for n in m.secrets if n not in values]
         if missing:
-            raise InputError(
-                "secrets", ", ".join(missing), "secrets set first (tessera secret set NAME)"
-            )
+            how = "tessera secret set NAME"
+            if self.secrets_from_env:
+                how += ", or the variable SECRET_<NAME> in the platform's environment"
+            raise InputError("secrets", ", ".join(missing), f"secrets set first ({how})")
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         if (
             self.sandbox == "bwrap"

@@ -74,10 +74,10 @@ def function_config(m: FunctionManifest) -> dict[str, Any]:
         },
         "build": {"commands": [f"pip install tessera=={__version__}"]},
     }
-    if m.env:
+    if m.referenced_env:
         spec["env"] = [
             {"name": k, "valueFrom": {"secretKeyRef": {"name": f"{m.name}-env", "key": k}}}
-            for k in sorted(m.env)
+            for k in m.referenced_env
         ]
     return {
         "apiVersion": "nuclio.io/v1",

@@ -44,7 +44,7 @@ def build(fn_dir: str | Path, out_dir: str | Path) -> Path:
                     "write_timeout": f"{m.timeout_s:g}s",
                     "read_timeout": f"{m.timeout_s:g}s",
                     # values are references to the deployer's environment, never secrets
-                    **{k: f"${{{k}}}" for k in sorted(m.env)},
+                    **{k: f"${{{k}}}" for k in m.referenced_env},
                 },
             }
         },

@@ -36,8 +36,8 @@ def build(fn_dir: str | Path, out_dir: str | Path) -> Path:
     )
     zip_dir(stage, out / "action.zip")
     inputs = ""
-    if m.env:
-        inputs = "        inputs:\n" + "".join(f"          {k}: ${k}\n" for k in sorted(m.env))
+    if m.referenced_env:
+        inputs = "        inputs:\n" + "".join(f"          {k}: ${k}\n" for k in m.referenced_env)
     (out / "manifest.yaml").write_text(
         MANIFEST.format(
             name=m.name,
