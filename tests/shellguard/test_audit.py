@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,53 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "c.jsonl").write_text('{"shell": "bash"}\n')
     with pytest.raises(InputError, match="command"):
         load_commands(tmp_path / "c.jsonl")
+
+
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("bom.txt", '\ufeff  [{"pattern": "rm", "action": "deny"}]'),  # BOM, then spaces
+        ("rules.conf", "# dcg export\n- pattern: rm\n  action: deny\n"),  # YAML, no .yaml
+        ("flow.txt", "[{pattern: rm, action: deny}]\n"),  # YAML flow style (not JSON)
+        ("upper.JSON", '\n  [{"pattern": "rm", "action": "deny"}]'),
+        ("plain.rules", "\ufeff# comment\nDENY rm\n"),
+    ],
+)
+def test_rule_formats_are_detected(tmp_path: Path, name: str, content: str) -> None:
+    p = tmp_path / name
+    p.write_text(content, encoding="utf-8")
+    (rule,) = load_rules(p)
+    assert rule.action == "deny" and rule.pattern.pattern == "rm"
+
+
+@pytest.mark.parametrize(
+    "name,content,says",
+    [
+        ("obj.json", '{"rules": [{"pattern": "rm", "action": "deny"}]}', "not a list"),
+        ("obj.txt", '  {"pattern": "rm", "action": "deny"}', "not a list"),
+        ("yaml.json", "- {pattern: rm, action: deny}\n", "JSON list of rules .*line 1 column 1"),
+        ("broken.txt", "{nope\n", "starts like JSON"),
+        ("map.rules", "rules:\n  - pattern: rm\n", "not a list"),
+    ],
+)
+def test_files_that_are_no_rule_format_get_one_clear_error(
+    tmp_path: Path, name: str, content: str, says: str
+) -> None:
+    p = tmp_path / name
+    p.write_text(content)
+    with pytest.raises(InputError, match=says) as e:
+        load_rules(p)
+    assert "\n" not in str(e.value) and str(e.value).startswith("RULES: got")
+
+
+def test_regex_deadline_leaves_signal_state_as_it_was(tmp_path: Path) -> None:
+    """The audit borrows SIGALRM for its searches; afterwards the handler and timer are back."""
+    before = signal.getsignal(signal.SIGALRM)
+    rules = tmp_path / "r.txt"
+    rules.write_text("deny rm\n")
+    cmds = tmp_path / "c.txt"
+    cmds.write_text("rm -rf /\nls\n")
+    rep = audit(load_rules(rules), load_commands(cmds), Guard("rules"))
+    assert rep["unused_rules"] == [] and rep["missing_total"] == 0
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -14,14 +14,17 @@ ENV = {**os.environ, "TESSERA_GUARD_MODE": "rules", "NO_COLOR": "1", "COLUMNS": 
 
 
 def run(
-    args: list[str], stdin: str | None = None, env: dict[str, str] | None = None
+    args: list[str],
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tessera.cli.main", "guard", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
         env=env or ENV,
     )
@@ -84,9 +87,80 @@ def test_jsonl_many_lines_in_batches() -> None:
 def test_bad_input_is_one_line_exit_2() -> None:
     p = run(["check", "--shell", "fish", "ls"])
     assert p.returncode == 2
-    assert p.stderr.strip().startswith("error: shell: got 'fish'")
+    assert p.stderr.strip().startswith("error: --shell: got 'fish'")
     assert run(["check"]).returncode == 2
     assert run(["hook", "tcsh"]).returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args,model_dir,says",
+    [
+        (["--shell", "fish"], None, "error: --shell: got 'fish'; accepted: bash, powershell"),
+        (["--mode", "model"], "empty", "error: model: got "),  # no artifact in that folder
+    ],
+)
+def test_jsonl_bad_option_is_refused_before_reading_stdin(
+    tmp_path: Path, args: list[str], model_dir: str | None, says: str
+) -> None:
+    """An option that applies to every line fails once, up front: stdin stays open and unread
+    here, so the command only exits if it never waits for input (it used to print the same
+    error line for every input line, or fail at the first batch)."""
+    env = dict(ENV)
+    if model_dir:
+        (tmp_path / model_dir).mkdir()
+        env["TESSERA_GUARD_MODEL"] = str(tmp_path / model_dir)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "tessera.cli.main", "guard", "check", "--jsonl", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        code = p.wait(timeout=60)  # stdin still open: only a refusal up front gets past here
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
+    out, err = p.communicate()
+    assert code == 2 and out == ""
+    assert err.strip().startswith(says) and len(err.strip().splitlines()) == 1
+
+
+def test_train_bad_out_fails_before_training(tmp_path: Path) -> None:
+    """--out is checked (and created when missing) before the dataset is built: a folder that
+    cannot be made fails at once with one line naming --out, not after minutes of training."""
+    (tmp_path / "file").write_text("not a folder\n")
+    out = tmp_path / "file" / "model"
+    p = run(["train", "--out", str(out), "--steps", "1", "--per-class", "10", "--threads", "1"])
+    assert p.returncode == 2
+    assert p.stderr.strip().startswith(f"error: --out: got '{out}'")
+    assert len(p.stderr.strip().splitlines()) == 1  # no "building the dataset" log before it
+    assert not out.exists()
+
+
+def test_audit_runaway_user_regex_is_refused_not_hung(tmp_path: Path) -> None:
+    """`(a+)+$` against a long run of `a`s backtracks for longer than anyone waits; the audit
+    bounds each user-pattern search and names the rule instead. The subprocess timeout only
+    keeps this test bounded if the guard hangs (it then fails with TimeoutExpired)."""
+    (tmp_path / "rules.txt").write_text("deny rm -rf\ndeny (a+)+$\n")
+    (tmp_path / "cmds.txt").write_text("ls\n" + "a" * 60 + "!\n")
+    p = run(
+        [
+            "audit",
+            str(tmp_path / "rules.txt"),
+            "--commands",
+            str(tmp_path / "cmds.txt"),
+            "--mode",
+            "rules",
+        ],
+        timeout=90,
+    )
+    assert p.returncode == 2
+    err = p.stderr.strip()
+    assert err.startswith("error: RULES line 2 pattern: got '(a+)+$'") and "aaaa" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_explain_shows_execution_rules_and_verdict() -> None:

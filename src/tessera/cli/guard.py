@@ -42,6 +42,15 @@ def _guard(mode: str):  # type: ignore[no-untyped-def]
     return Guard(mode)
 
 
+def _shell(shell: str) -> str:
+    """`--shell` normalised, or an `InputError` naming the option as the user typed it (the
+    library's check says `shell`, which could be a JSON line's key as well)."""
+    try:
+        return check_shell(shell)
+    except InputError as e:
+        raise InputError("--shell", e.value, e.accepted) from None
+
+
 @app.command("check")
 def check(
     command: str | None = typer.Argument(None, help="The command line (omit with --jsonl)."),
@@ -58,18 +67,23 @@ def check(
 ) -> None:
     """Judge one command (or a stream of them with --jsonl)."""
     g = _guard(mode)
+    sh = _shell(shell)
     if jsonl:
         if command is not None:
             raise InputError(
                 "command", command, "no argument with --jsonl (commands come from stdin)"
             )
-        _check_jsonl(g, shell)
+        # Options apply to every line: a bad one is refused once, before stdin is read, not
+        # repeated as an error on each line. Loading the model here does the same for
+        # `--mode model|both` without an artifact (auto mode falls back to rules silently).
+        g.model()
+        _check_jsonl(g, sh)
         return
     if command is None:
         raise InputError(
             "command", "missing", "a command line argument, or --jsonl with commands on stdin"
         )
-    v = g.check(command, check_shell(shell), cwd=cwd)
+    v = g.check(command, sh, cwd=cwd)
     if as_json:
         sys.stdout.write(json.dumps(v.as_json()) + "\n")
     else:
@@ -150,7 +164,7 @@ def gate(
     """The hooks' decision (exit 0: run it; 1: do not). Asks on the terminal for RISKY."""
     from tessera.shellguard.gate import gate as run_gate
 
-    raise typer.Exit(run_gate(command, check_shell(shell), cwd))
+    raise typer.Exit(run_gate(command, _shell(shell), cwd))
 
 
 @app.command("explain")
@@ -164,7 +178,7 @@ def explain(
     from tessera.shellguard.parse import parse
     from tessera.shellguard.tokenize import model_text
 
-    sh = check_shell(shell)
+    sh = _shell(shell)
     guard = _guard(mode)  # a bad --mode fails before anything is printed
     parsed = parse(command, sh, cwd)
     t = Table("#", "command", "arguments", "context", title="What would execute")
@@ -224,7 +238,8 @@ def audit(
     from tessera.shellguard.audit import audit as run_audit
     from tessera.shellguard.audit import load_commands, load_rules
 
-    report = run_audit(load_rules(rules), load_commands(commands, check_shell(shell)), _guard(mode))
+    sh, guard = _shell(shell), _guard(mode)  # options first: they are cheap to check
+    report = run_audit(load_rules(rules), load_commands(commands, sh), guard)
     if as_json:
         sys.stdout.write(json.dumps(report, indent=1) + "\n")
         return
@@ -260,7 +275,9 @@ def audit(
 @app.command("train")
 def train(
     out: Path = typer.Option(
-        None, "--out", help="Artifact folder (default: the package's artifacts/)."
+        None,
+        "--out",
+        help="Artifact folder, created if missing (default: the package's artifacts/).",
     ),
     steps: int = typer.Option(3000, "--steps", min=1),
     per_class: int = typer.Option(8000, "--per-class", min=10),
@@ -275,11 +292,17 @@ def train(
     label-preserving variants); the other 25% of dev sets the raise thresholds. The gold
     *test* split is never read.
     """
+    from tessera.report.html import check_out_dir
     from tessera.shellguard import gold
-    from tessera.shellguard.model import ARTIFACT_DIR
+    from tessera.shellguard.model import ARTIFACT_DIR, ARTIFACT_NAME
     from tessera.shellguard.train import TrainConfig, calibration_split, gold_examples
     from tessera.shellguard.train import train as run_train
 
+    # Checked, and created if missing (as `demo --out` and `experiment --out` folders are),
+    # before the minutes of training: a bad --out fails at once, not after the work. The
+    # artifact files are still written temp file + rename (`Classifier.save`).
+    out_dir = out or ARTIFACT_DIR
+    check_out_dir(out_dir, (f"{ARTIFACT_NAME}.safetensors", f"{ARTIFACT_NAME}.json"))
     cfg = TrainConfig(
         seed=seed,
         per_class=per_class,
@@ -291,7 +314,7 @@ def train(
     fit, calib = calibration_split(gold.load("dev"))
     info = run_train(
         cfg,
-        out or ARTIFACT_DIR,
+        out_dir,
         labelled=gold_examples(fit, seed=seed),
         dev=[(r.command, r.shell, r.level) for r in calib],
         log=lambda m: err_console.print(m, highlight=False),

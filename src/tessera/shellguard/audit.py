@@ -5,7 +5,19 @@ patterns with an action. Accepted formats:
 
   text   one rule per line: `deny REGEX`, `ask REGEX` or `allow REGEX` (# comments)
   JSON   a list of {"pattern": REGEX, "action": "deny"|"ask"|"allow", "name": optional}
-  YAML   the same list (when PyYAML is installed)
+  YAML   the same list
+
+A `.json`, `.yaml` or `.yml` name decides the format; any other name is read by
+its content (a leading BOM and blank or # lines skipped): a first line that
+starts with an action is text, one that starts with `[` or `{` is JSON (or YAML
+flow style), and anything else that YAML reads as a list or mapping is YAML.
+
+The patterns are the user's own regexes, so one like `(a+)+$` can backtrack for
+hours on a long command. Each search gets `REGEX_TIMEOUT_S`; a pattern that runs
+past it is refused as an `InputError` naming the rule and the command. The bound
+is a SIGALRM timer (Python's `re` checks for signals while it backtracks), so it
+holds on the main thread of a POSIX process, which is where the CLI runs; on
+other threads or platforms the searches run unbounded.
 
 The first matching rule decides; no match means allow. Each command of FILE
 (plain lines, or JSON lines with "command" and "shell") is judged by the rule
@@ -22,7 +34,11 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +47,10 @@ from tessera.core.errors import InputError
 from tessera.shellguard.levels import Level, check_shell
 
 ACTIONS = ("deny", "ask", "allow")
+#: Seconds one user pattern may spend on one command: far above any sane regex (microseconds),
+#: far below a hang.
+REGEX_TIMEOUT_S = 2.0
+FORMATS = "text lines `deny|ask|allow REGEX`, or a JSON or YAML list of {action, pattern, name}"
 
 
 @dataclass(frozen=True)
@@ -42,31 +62,10 @@ class UserRule:
 
 def load_rules(path: Path) -> list[UserRule]:
     text = _read(path, "RULES", "an existing rules file")
-    items: list[dict[str, Any]] = []
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError("RULES", path.name, f"a JSON list of rules ({e.msg})") from None
-    elif path.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            items = yaml.safe_load(text) or []
-        except yaml.YAMLError as e:
-            raise InputError(
-                "RULES", path.name, f"a YAML list of rules ({str(e).splitlines()[0]})"
-            ) from None
-    else:
-        for n, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            action, _, pattern = line.partition(" ")
-            items.append({"action": action, "pattern": pattern.strip(), "name": f"line {n}"})
-    if not isinstance(items, list):
-        raise InputError("RULES", path.name, "a list of rules")
+    items = _parse_rules(path, text)
+    if not isinstance(items, list):  # a JSON object or YAML mapping, say `{"rules": [...]}`
+        held = "an object" if isinstance(items, dict) else f"a {type(items).__name__}"
+        raise InputError("RULES", path.name, f"{FORMATS} (this holds {held}, not a list)")
     rules = []
     for i, it in enumerate(items, 1):
         if not isinstance(it, dict):
@@ -93,6 +92,90 @@ def load_rules(path: Path) -> list[UserRule]:
             )
         rules.append(UserRule(str(it.get("name") or f"rule {i}"), pat, action))
     return rules
+
+
+def _parse_rules(path: Path, text: str) -> Any:
+    """The rule items of `text`, in the format its name or, failing that, its content shows.
+
+    Only a leading `[` used to mean JSON: a JSON object, a YAML list without a .yaml name or
+    a `.json` file with a typo then fell through to the text reader, whose complaint (a bad
+    action on line 1) hid what was wrong. Text rules always start with an action word, so
+    that word, a bracket or YAML structure tell the formats apart without guessing.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _load_json(path, text)
+    if suffix in (".yaml", ".yml"):
+        return _load_yaml(path, text)
+    first = next(
+        (ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")),
+        "",
+    )
+    if not first or first.split()[0].lower() in ACTIONS:
+        return _text_rules(text)
+    if first[0] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            try:  # YAML flow style: `[{action: deny, pattern: rm}]`
+                return _yaml_structure(text)
+            except ValueError:
+                raise InputError(
+                    "RULES",
+                    path.name,
+                    f"{FORMATS} (it starts like JSON: {e.msg} at line {e.lineno} column {e.colno})",
+                ) from None
+    try:
+        return _yaml_structure(text)
+    except ValueError:  # not YAML structure either: the text reader names the bad line
+        return _text_rules(text)
+
+
+def _load_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            "RULES",
+            path.name,
+            f"a JSON list of rules ({e.msg} at line {e.lineno} column {e.colno})",
+        ) from None
+
+
+def _load_yaml(path: Path, text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text) or []
+    except yaml.YAMLError as e:
+        raise InputError(
+            "RULES", path.name, f"a YAML list of rules ({str(e).splitlines()[0]})"
+        ) from None
+
+
+def _yaml_structure(text: str) -> Any:
+    """`text` as YAML when it holds a list or mapping; ValueError otherwise (plain prose is a
+    YAML string, so parsing alone does not make a file YAML)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise ValueError("not YAML") from None
+    if not isinstance(data, list | dict):
+        raise ValueError("not a YAML list or mapping")
+    return data
+
+
+def _text_rules(text: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        action, _, pattern = line.partition(" ")
+        items.append({"action": action, "pattern": pattern.strip(), "name": f"line {n}"})
+    return items
 
 
 def load_commands(path: Path, default_shell: str = "bash") -> list[tuple[str, str]]:
@@ -131,27 +214,107 @@ def _read(path: Path, field: str, what: str) -> str:
     if not path.is_file():
         raise InputError(field, str(path), what)
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not content
     except UnicodeDecodeError:
         raise InputError(field, str(path), "a UTF-8 text file") from None
 
 
-def first_match(rules: list[UserRule], command: str) -> UserRule | None:
+class _RegexTimeout(Exception):
+    """Raised by the SIGALRM handler inside a user pattern's search."""
+
+
+class _Deadline:
+    """Bounds each user-pattern search to `seconds` with a one-shot ITIMER_REAL.
+
+    `re` cannot be given a timeout and holds the GIL while it backtracks, so neither a timer
+    thread nor a worker thread can stop it; a signal can, because the matcher polls for
+    pending signals and lets the handler's exception end the search. Signal handlers can only
+    be set on the main thread (and SIGALRM is POSIX), so elsewhere, or while another ITIMER_REAL
+    is running (its owner would lose it), searches are unbounded: `bounded` says which.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.bounded = False
+        self._armed = False
+
+    def _ring(self, signum: int, frame: object) -> None:
+        if self._armed:  # a signal delivered just after the search ended is ignored
+            raise _RegexTimeout
+
+    @contextmanager
+    def installed(self) -> Iterator[_Deadline]:
+        self.bounded = (
+            self.seconds > 0
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        )
+        if not self.bounded:
+            yield self
+            return
+        previous = signal.signal(signal.SIGALRM, self._ring)
+        try:
+            yield self
+        finally:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def search(self, pattern: re.Pattern[str], text: str) -> bool:
+        """Whether `pattern` occurs in `text`; `_RegexTimeout` when it takes too long."""
+        if not self.bounded:
+            return pattern.search(text) is not None
+        self._armed = True
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        try:
+            return pattern.search(text) is not None
+        finally:
+            self._armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def first_match(
+    rules: list[UserRule], command: str, deadline: _Deadline | None = None
+) -> UserRule | None:
+    """The rule that decides `command` (the first whose pattern occurs in it), or None.
+
+    With a `deadline` (as `audit` passes), a pattern that runs past it is an `InputError`
+    naming the rule, so a runaway regex ends the audit with one line instead of hanging it.
+    """
+    clock = deadline or _Deadline(0)  # never installed: plain searches
     for r in rules:
-        if r.pattern.search(command):
+        try:
+            hit = clock.search(r.pattern, command)
+        except _RegexTimeout:
+            shown = command if len(command) <= 40 else command[:37] + "..."
+            raise InputError(
+                f"RULES {r.name} pattern",
+                r.pattern.pattern,
+                f"a regex that decides within {clock.seconds:g} s per command (it ran longer"
+                f" on {shown!r}; nested repeats such as (a+)+ backtrack exponentially)",
+            ) from None
+        if hit:
             return r
     return None
 
 
 def audit(
-    rules: list[UserRule], commands: list[tuple[str, str]], guard: Any, examples: int = 3
+    rules: list[UserRule],
+    commands: list[tuple[str, str]],
+    guard: Any,
+    examples: int = 3,
+    regex_timeout_s: float = REGEX_TIMEOUT_S,
 ) -> dict[str, Any]:
+    """The report described in the module docstring; `regex_timeout_s` bounds each search of a
+    user pattern (0 turns the bound off)."""
     verdicts = guard.check_many(commands)
+    with _Deadline(regex_timeout_s).installed() as deadline:
+        decided = [first_match(rules, cmd, deadline) for cmd, _shell in commands]
     missing: dict[str, list[dict[str, Any]]] = defaultdict(list)
     fires: dict[str, list[tuple[str, Level]]] = defaultdict(list)
     weak: dict[str, list[str]] = defaultdict(list)
-    for (cmd, _shell), v in zip(commands, verdicts, strict=True):
-        r = first_match(rules, cmd)
+    for (cmd, _shell), v, r in zip(commands, verdicts, decided, strict=True):
         action = r.action if r else "allow"
         if r is not None:
             fires[r.name].append((cmd, v.level))
